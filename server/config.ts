@@ -1,0 +1,139 @@
+import { z } from 'zod';
+
+/**
+ * The only module that reads `process.env`. Everything else receives a `Config`.
+ *
+ * A service whose base URL is unset is served by the offline sandbox; its secrets then
+ * default to the development values below, which the sandbox shares. Once a base URL
+ * points at the real service, every secret it needs must be set explicitly.
+ */
+
+export const DEVELOPMENT_SECRETS = {
+  gatewayAppId: 'sandbox-app-0001',
+  gatewayAppSecret: 'sandbox-app-secret',
+  gatewayMasterSecret: 'sandbox-master-secret',
+  gatewayTestSecret: 'sandbox-test-secret',
+  wechatAppId: 'wxsandbox00000001',
+  wechatSecret: 'sandbox-wechat-secret',
+} as const;
+
+const port = z.coerce.number().int().min(0).max(65535);
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+const optionalUrl = optionalText.pipe(z.url({ protocol: /^https?$/ }).optional());
+
+const environmentSchema = z.object({
+  PORT: port.default(3000),
+  SANDBOX_PORT: port.default(3100),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().trim().min(1).default('./.data'),
+  DATABASE_URL: optionalText.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+  ),
+  PUBLIC_BASE_URL: optionalUrl,
+  GATEWAY_BASE_URL: optionalUrl,
+  GATEWAY_APP_ID: optionalText,
+  GATEWAY_APP_SECRET: optionalText,
+  GATEWAY_MASTER_SECRET: optionalText,
+  GATEWAY_TEST_SECRET: optionalText,
+  WECHAT_API_BASE_URL: optionalUrl,
+  WECHAT_APPID: optionalText,
+  WECHAT_SECRET: optionalText,
+  CATALOG_FILE: optionalText,
+});
+
+export interface Config {
+  port: number;
+  sandboxPort: number;
+  host: string;
+  dataDir: string;
+  databaseUrl?: string;
+  /** Base URL the gateway calls back (the webhook lives at `/api/gateway/webhook`). */
+  publicBaseUrl: string;
+  /** True when at least one upstream is emulated, so `npm start` also runs the sandbox. */
+  sandboxEnabled: boolean;
+  gateway: {
+    /** Unset: the sandbox on SANDBOX_PORT. */
+    baseUrl?: string;
+    appId: string;
+    appSecret: string;
+    masterSecret: string;
+    /** When set against the real gateway, bills go to its test mode (`/2/rest/sandbox/*`). */
+    testSecret?: string;
+  };
+  wechat: {
+    /** Unset: the sandbox on SANDBOX_PORT. */
+    apiBaseUrl?: string;
+    appId: string;
+    secret: string;
+  };
+  catalogFile?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+
+  const gatewaySandboxed = e.GATEWAY_BASE_URL === undefined;
+  const wechatSandboxed = e.WECHAT_API_BASE_URL === undefined;
+
+  function secret(name: keyof typeof e, sandboxed: boolean, fallback: string, why: string): string {
+    const value = e[name] as string | undefined;
+    if (value !== undefined) return value;
+    if (sandboxed) return fallback;
+    problems.push(`${name} is required when ${why} is set`);
+    return '';
+  }
+
+  const gateway = {
+    baseUrl: e.GATEWAY_BASE_URL,
+    appId: secret('GATEWAY_APP_ID', gatewaySandboxed, DEVELOPMENT_SECRETS.gatewayAppId, 'GATEWAY_BASE_URL'),
+    appSecret: secret('GATEWAY_APP_SECRET', gatewaySandboxed, DEVELOPMENT_SECRETS.gatewayAppSecret, 'GATEWAY_BASE_URL'),
+    masterSecret: secret(
+      'GATEWAY_MASTER_SECRET',
+      gatewaySandboxed,
+      DEVELOPMENT_SECRETS.gatewayMasterSecret,
+      'GATEWAY_BASE_URL',
+    ),
+    testSecret: gatewaySandboxed ? (e.GATEWAY_TEST_SECRET ?? DEVELOPMENT_SECRETS.gatewayTestSecret) : e.GATEWAY_TEST_SECRET,
+  };
+  const wechat = {
+    apiBaseUrl: e.WECHAT_API_BASE_URL,
+    appId: secret('WECHAT_APPID', wechatSandboxed, DEVELOPMENT_SECRETS.wechatAppId, 'WECHAT_API_BASE_URL'),
+    secret: secret('WECHAT_SECRET', wechatSandboxed, DEVELOPMENT_SECRETS.wechatSecret, 'WECHAT_API_BASE_URL'),
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    port: e.PORT,
+    sandboxPort: e.SANDBOX_PORT,
+    host: e.HOST,
+    dataDir: e.DATA_DIR,
+    databaseUrl: e.DATABASE_URL,
+    publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
+    sandboxEnabled: gatewaySandboxed || wechatSandboxed,
+    gateway,
+    wechat,
+    catalogFile: e.CATALOG_FILE,
+  };
+}
