@@ -54,8 +54,11 @@ export interface Config {
   host: string;
   dataDir: string;
   databaseUrl?: string;
-  /** Base URL the gateway calls back (the webhook lives at `/api/gateway/webhook`). */
-  publicBaseUrl: string;
+  /**
+   * Base URL the gateway calls back (the webhook lives at `/api/gateway/webhook`).
+   * Unset: `http://HOST:PORT`, taken from the address the server actually listens on.
+   */
+  publicBaseUrl?: string;
   /** True when at least one upstream is emulated, so `npm start` also runs the sandbox. */
   sandboxEnabled: boolean;
   gateway: {
@@ -64,8 +67,10 @@ export interface Config {
     appId: string;
     appSecret: string;
     masterSecret: string;
-    /** When set against the real gateway, bills go to its test mode (`/2/rest/sandbox/*`). */
+    /** Signs requests to the gateway's test mode (`/2/rest/sandbox/*`). */
     testSecret?: string;
+    /** True when GATEWAY_TEST_SECRET is set: bills go to the gateway's test mode. */
+    testMode: boolean;
   };
   wechat: {
     /** Unset: the sandbox on SANDBOX_PORT. */
@@ -115,6 +120,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'GATEWAY_BASE_URL',
     ),
     testSecret: gatewaySandboxed ? (e.GATEWAY_TEST_SECRET ?? DEVELOPMENT_SECRETS.gatewayTestSecret) : e.GATEWAY_TEST_SECRET,
+    testMode: e.GATEWAY_TEST_SECRET !== undefined,
   };
   const wechat = {
     apiBaseUrl: e.WECHAT_API_BASE_URL,
@@ -130,7 +136,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     dataDir: e.DATA_DIR,
     databaseUrl: e.DATABASE_URL,
-    publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
+    publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
     sandboxEnabled: gatewaySandboxed || wechatSandboxed,
     gateway,
     wechat,

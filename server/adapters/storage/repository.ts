@@ -1,0 +1,316 @@
+import type {
+  BillRecord,
+  CheckoutRepository,
+  GatewayChannel,
+  OrderRecord,
+  PaymentRecord,
+  Platform,
+  SessionRecord,
+} from '../../domain/ports';
+import type { OrderStatus } from '../../domain/order-status';
+import type { Database, Queryable } from './database';
+
+interface OrderRow {
+  order_no: string;
+  owner: string;
+  status: OrderStatus;
+  amount: number;
+  currency: 'CNY';
+  items: OrderRecord['items'];
+  title: string;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  created_at: Date;
+  expires_at: Date;
+  paid_at: Date | null;
+}
+
+interface BillRow {
+  bill_no: string;
+  order_no: string;
+  channel: GatewayChannel;
+  amount: number;
+  status: BillRecord['status'];
+  payer: string | null;
+  gateway_id: string | null;
+  client_params: BillRecord['clientParams'] | null;
+  error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface PaymentRow {
+  bill_no: string;
+  order_no: string;
+  amount: number;
+  channel: string;
+  source: PaymentRecord['source'];
+  disposition: PaymentRecord['disposition'];
+  gateway_trade_no: string | null;
+  received_at: Date;
+  detail: unknown;
+}
+
+const ORDER_COLUMNS =
+  'order_no, owner, status, amount, currency, items, title, idempotency_key, request_hash, created_at, expires_at, paid_at';
+const BILL_COLUMNS =
+  'bill_no, order_no, channel, amount, status, payer, gateway_id, client_params, error, created_at, updated_at';
+
+function toOrder(row: OrderRow): OrderRecord {
+  return {
+    orderNo: row.order_no,
+    owner: row.owner,
+    status: row.status,
+    amount: row.amount,
+    currency: row.currency,
+    items: row.items,
+    title: row.title,
+    idempotencyKey: row.idempotency_key ?? undefined,
+    requestHash: row.request_hash ?? undefined,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    paidAt: row.paid_at ?? undefined,
+  };
+}
+
+function toBill(row: BillRow): BillRecord {
+  return {
+    billNo: row.bill_no,
+    orderNo: row.order_no,
+    channel: row.channel,
+    amount: row.amount,
+    status: row.status,
+    payer: row.payer ?? undefined,
+    gatewayId: row.gateway_id ?? undefined,
+    clientParams: row.client_params ?? undefined,
+    error: row.error ?? undefined,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toPayment(row: PaymentRow): PaymentRecord {
+  return {
+    billNo: row.bill_no,
+    orderNo: row.order_no,
+    amount: row.amount,
+    channel: row.channel,
+    source: row.source,
+    disposition: row.disposition,
+    gatewayTradeNo: row.gateway_trade_no ?? undefined,
+    receivedAt: row.received_at,
+    detail: row.detail ?? undefined,
+  };
+}
+
+const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
+
+export class SqlCheckoutRepository implements CheckoutRepository {
+  constructor(
+    private readonly db: Queryable,
+    private readonly root: Database,
+  ) {}
+
+  static over(db: Database): SqlCheckoutRepository {
+    return new SqlCheckoutRepository(db, db);
+  }
+
+  transaction<T>(work: (repository: CheckoutRepository) => Promise<T>): Promise<T> {
+    return this.root.transaction((tx) => work(new SqlCheckoutRepository(tx, this.root)));
+  }
+
+  async insertSession(session: SessionRecord): Promise<void> {
+    await this.db.query(
+      `INSERT INTO sessions (token_hash, platform, openid, session_key, unionid, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        session.tokenHash,
+        session.platform,
+        session.openid,
+        session.sessionKey,
+        session.unionid ?? null,
+        session.createdAt,
+        session.expiresAt,
+      ],
+    );
+  }
+
+  async findSession(tokenHash: string, now: Date): Promise<SessionRecord | null> {
+    const { rows } = await this.db.query<{
+      token_hash: string;
+      platform: Platform;
+      openid: string;
+      session_key: string;
+      unionid: string | null;
+      created_at: Date;
+      expires_at: Date;
+    }>(
+      `SELECT token_hash, platform, openid, session_key, unionid, created_at, expires_at
+       FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
+      [tokenHash, now],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      tokenHash: row.token_hash,
+      platform: row.platform,
+      openid: row.openid,
+      sessionKey: row.session_key,
+      unionid: row.unionid ?? undefined,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+    };
+  }
+
+  async insertOrder(order: OrderRecord): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `INSERT INTO orders (order_no, owner, status, amount, currency, items, title, idempotency_key, request_hash,
+                           created_at, expires_at, status_changed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10)
+       ON CONFLICT (owner, idempotency_key) DO NOTHING`,
+      [
+        order.orderNo,
+        order.owner,
+        order.status,
+        order.amount,
+        order.currency,
+        json(order.items),
+        order.title,
+        order.idempotencyKey ?? null,
+        order.requestHash ?? null,
+        order.createdAt,
+        order.expiresAt,
+      ],
+    );
+    return rowCount === 1;
+  }
+
+  async findOrderByIdempotencyKey(owner: string, idempotencyKey: string): Promise<OrderRecord | null> {
+    const { rows } = await this.db.query<OrderRow>(
+      `SELECT ${ORDER_COLUMNS} FROM orders WHERE owner = $1 AND idempotency_key = $2`,
+      [owner, idempotencyKey],
+    );
+    return rows[0] ? toOrder(rows[0]) : null;
+  }
+
+  async findOrder(orderNo: string, options: { forUpdate?: boolean } = {}): Promise<OrderRecord | null> {
+    const { rows } = await this.db.query<OrderRow>(
+      `SELECT ${ORDER_COLUMNS} FROM orders WHERE order_no = $1${options.forUpdate ? ' FOR UPDATE' : ''}`,
+      [orderNo],
+    );
+    return rows[0] ? toOrder(rows[0]) : null;
+  }
+
+  async updateOrderStatus(orderNo: string, to: OrderStatus, at: Date, onlyFrom: OrderStatus[]): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE orders
+       SET status = $2, status_changed_at = $3, paid_at = CASE WHEN $2 = 'paid' THEN $3 ELSE paid_at END
+       WHERE order_no = $1 AND status = ANY($4::text[])`,
+      [orderNo, to, at, onlyFrom],
+    );
+    return rowCount === 1;
+  }
+
+  async claimGatewayCheck(orderNo: string, now: Date, lastCheckBefore: Date, openBillBefore: Date): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE orders SET gateway_checked_at = $2
+       WHERE order_no = $1 AND status = 'pending'
+         AND (gateway_checked_at IS NULL OR gateway_checked_at <= $3)
+         AND EXISTS (SELECT 1 FROM bills
+                     WHERE bills.order_no = $1 AND bills.status IN ('creating', 'open') AND bills.updated_at <= $4)`,
+      [orderNo, now, lastCheckBefore, openBillBefore],
+    );
+    return rowCount === 1;
+  }
+
+  async insertBill(bill: BillRecord): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `INSERT INTO bills (${BILL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (order_no, channel) WHERE status IN ('creating', 'open') DO NOTHING`,
+      [
+        bill.billNo,
+        bill.orderNo,
+        bill.channel,
+        bill.amount,
+        bill.status,
+        bill.payer ?? null,
+        bill.gatewayId ?? null,
+        json(bill.clientParams),
+        bill.error ?? null,
+        bill.createdAt,
+        bill.updatedAt,
+      ],
+    );
+    return rowCount === 1;
+  }
+
+  async findActiveBill(orderNo: string, channel: GatewayChannel): Promise<BillRecord | null> {
+    const { rows } = await this.db.query<BillRow>(
+      `SELECT ${BILL_COLUMNS} FROM bills WHERE order_no = $1 AND channel = $2 AND status IN ('creating', 'open')`,
+      [orderNo, channel],
+    );
+    return rows[0] ? toBill(rows[0]) : null;
+  }
+
+  async findBill(billNo: string, options: { forUpdate?: boolean } = {}): Promise<BillRecord | null> {
+    const { rows } = await this.db.query<BillRow>(
+      `SELECT ${BILL_COLUMNS} FROM bills WHERE bill_no = $1${options.forUpdate ? ' FOR UPDATE' : ''}`,
+      [billNo],
+    );
+    return rows[0] ? toBill(rows[0]) : null;
+  }
+
+  async listBills(orderNo: string): Promise<BillRecord[]> {
+    const { rows } = await this.db.query<BillRow>(
+      `SELECT ${BILL_COLUMNS} FROM bills WHERE order_no = $1 ORDER BY created_at, bill_no`,
+      [orderNo],
+    );
+    return rows.map(toBill);
+  }
+
+  async updateBill(
+    billNo: string,
+    patch: Partial<Pick<BillRecord, 'status' | 'gatewayId' | 'clientParams' | 'error'>>,
+    at: Date,
+  ): Promise<void> {
+    await this.db.query(
+      `UPDATE bills SET
+         status = COALESCE($2, status),
+         gateway_id = COALESCE($3, gateway_id),
+         client_params = COALESCE($4::jsonb, client_params),
+         error = COALESCE($5, error),
+         updated_at = $6
+       WHERE bill_no = $1`,
+      [billNo, patch.status ?? null, patch.gatewayId ?? null, json(patch.clientParams), patch.error ?? null, at],
+    );
+  }
+
+  async insertPayment(payment: PaymentRecord): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `INSERT INTO payments (bill_no, order_no, amount, channel, source, disposition, gateway_trade_no, received_at, detail)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (bill_no) DO NOTHING`,
+      [
+        payment.billNo,
+        payment.orderNo,
+        payment.amount,
+        payment.channel,
+        payment.source,
+        payment.disposition,
+        payment.gatewayTradeNo ?? null,
+        payment.receivedAt,
+        json(payment.detail),
+      ],
+    );
+    return rowCount === 1;
+  }
+
+  async listPayments(orderNo: string): Promise<PaymentRecord[]> {
+    const { rows } = await this.db.query<PaymentRow>(
+      `SELECT bill_no, order_no, amount, channel, source, disposition, gateway_trade_no, received_at, detail
+       FROM payments WHERE order_no = $1 ORDER BY received_at, bill_no`,
+      [orderNo],
+    );
+    return rows.map(toPayment);
+  }
+}

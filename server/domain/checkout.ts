@@ -1,0 +1,368 @@
+import type { Catalog, OrderLine } from './catalog';
+import { AppError } from './errors';
+import { hashRequest, newBillNo, newOrderNo } from './identifiers';
+import { BillOutcome, canStartPayment, ORDER_STATUS_CODES, OrderStatus, OrderStatusCode } from './order-status';
+import type {
+  BillRecord,
+  CheckoutRepository,
+  Clock,
+  GatewayChannel,
+  OrderRecord,
+  PaymentDisposition,
+  PaymentGateway,
+  Platform,
+  WechatRequestPayment,
+} from './ports';
+import type { Shopper } from './sessions';
+import type { Fen } from './money';
+
+export interface CheckoutSettings {
+  /** Where the gateway sends its webhook. */
+  notifyUrl: string;
+  /** How long a shopper has to pay an order. */
+  orderTtlSeconds: number;
+  /** Below this much time left, no new payment is started: the shopper could not finish it. */
+  minimumPayWindowSeconds: number;
+  /** At most one gateway query per order per this interval, across every poller and instance. */
+  gatewayCheckIntervalMs: number;
+  /** How long after opening a bill the webhook counts as late and the gateway is asked. */
+  webhookGraceMs: number;
+  /** A bill stuck in `creating` this long belongs to a request that died mid-way. */
+  staleCreatingBillMs: number;
+}
+
+export const DEFAULT_CHECKOUT_SETTINGS: Omit<CheckoutSettings, 'notifyUrl'> = {
+  orderTtlSeconds: 15 * 60,
+  minimumPayWindowSeconds: 60,
+  gatewayCheckIntervalMs: 3000,
+  webhookGraceMs: 3000,
+  staleCreatingBillMs: 30_000,
+};
+
+export interface OrderView {
+  orderNo: string;
+  amount: Fen;
+  currency: 'CNY';
+  status: OrderStatus;
+  items: Array<Pick<OrderLine, 'sku' | 'title' | 'quantity'> & { price: Fen; amount: Fen }>;
+  expiresAt: string;
+}
+
+export interface OrderStatusView {
+  orderNo: string;
+  status: OrderStatus;
+  code: OrderStatusCode;
+}
+
+export interface WeappPayment {
+  platform: 'weapp';
+  requestPayment: WechatRequestPayment;
+}
+
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+const ACTIVE_BILL_STATUSES = new Set(['creating', 'open']);
+const CHANNEL_FOR_PLATFORM: Record<Platform, GatewayChannel> = { weapp: 'WX_MINI' };
+
+export function toOrderView(order: OrderRecord): OrderView {
+  return {
+    orderNo: order.orderNo,
+    amount: order.amount,
+    currency: order.currency,
+    status: order.status,
+    items: order.items.map((line) => ({
+      sku: line.sku,
+      title: line.title,
+      quantity: line.quantity,
+      price: line.unitPrice,
+      amount: line.amount,
+    })),
+    expiresAt: order.expiresAt.toISOString(),
+  };
+}
+
+/**
+ * Orders, payment attempts (gateway bills) and the gateway's verdicts. Only a verified
+ * webhook or the gateway's own answer to a query ever marks an order paid.
+ */
+export class CheckoutService {
+  constructor(
+    private readonly repository: CheckoutRepository,
+    private readonly gateway: PaymentGateway,
+    private readonly catalog: Catalog,
+    private readonly clock: Clock,
+    private readonly settings: CheckoutSettings,
+    private readonly log: Logger,
+  ) {}
+
+  async createOrder(
+    shopper: Shopper,
+    items: ReadonlyArray<{ sku: string; quantity: number }>,
+    idempotencyKey?: string,
+  ): Promise<OrderView> {
+    const priced = this.catalog.price(items);
+    const requestHash = hashRequest(items);
+    if (idempotencyKey) {
+      const previous = await this.repository.findOrderByIdempotencyKey(shopper.owner, idempotencyKey);
+      if (previous) return this.replay(previous, requestHash);
+    }
+    const now = this.clock();
+    const order: OrderRecord = {
+      orderNo: newOrderNo(now),
+      owner: shopper.owner,
+      status: 'pending',
+      amount: priced.amount,
+      currency: 'CNY',
+      items: priced.lines,
+      title: priced.title,
+      idempotencyKey,
+      requestHash,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + this.settings.orderTtlSeconds * 1000),
+    };
+    if (await this.repository.insertOrder(order)) return toOrderView(order);
+    // Lost a race with a concurrent retry carrying the same key: answer with its order.
+    const winner = await this.repository.findOrderByIdempotencyKey(shopper.owner, idempotencyKey!);
+    if (!winner) throw new Error('order insert conflicted but no order holds the idempotency key');
+    return this.replay(winner, requestHash);
+  }
+
+  private replay(previous: OrderRecord, requestHash: string): OrderView {
+    if (previous.requestHash !== requestHash) {
+      throw new AppError(
+        'IDEMPOTENCY_KEY_REUSED',
+        'This Idempotency-Key was already used for a different order: use a new key for a new order',
+        { orderNo: previous.orderNo },
+      );
+    }
+    return toOrderView(previous);
+  }
+
+  async getOrder(shopper: Shopper, orderNo: string): Promise<OrderRecord> {
+    const order = await this.repository.findOrder(orderNo);
+    // Someone else's order answers exactly like a missing one.
+    if (!order || order.owner !== shopper.owner) {
+      throw new AppError('ORDER_NOT_FOUND', `No order ${orderNo} for this shopper`);
+    }
+    return order;
+  }
+
+  async startPayment(shopper: Shopper, orderNo: string): Promise<WeappPayment> {
+    const order = await this.getOrder(shopper, orderNo);
+    const now = this.clock();
+    if (order.status === 'paid') throw new AppError('ORDER_ALREADY_PAID', `Order ${orderNo} is already paid`);
+    const secondsLeft = Math.floor((order.expiresAt.getTime() - now.getTime()) / 1000);
+    if (!canStartPayment(order.status) || secondsLeft < this.settings.minimumPayWindowSeconds) {
+      throw new AppError('ORDER_EXPIRED', `Order ${orderNo} has expired: create a new order`);
+    }
+    const channel = CHANNEL_FOR_PLATFORM[shopper.platform];
+
+    const active = await this.repository.findActiveBill(orderNo, channel);
+    if (active) {
+      if (active.status === 'open' && active.payer === shopper.openid && active.clientParams) {
+        return { platform: 'weapp', requestPayment: active.clientParams };
+      }
+      if (now.getTime() - active.createdAt.getTime() < this.settings.staleCreatingBillMs) {
+        throw new AppError('PAYMENT_IN_PROGRESS', 'A payment for this order is being created: retry in a moment');
+      }
+      // Its creator died before handing the parameters to the shopper. A webhook for it is still honoured.
+      await this.repository.updateBill(active.billNo, { status: 'abandoned' }, now);
+    }
+
+    const bill: BillRecord = {
+      billNo: newBillNo(now),
+      orderNo,
+      channel,
+      amount: order.amount,
+      status: 'creating',
+      payer: shopper.openid,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (!(await this.repository.insertBill(bill))) {
+      throw new AppError('PAYMENT_IN_PROGRESS', 'A payment for this order is being created: retry in a moment');
+    }
+
+    let created;
+    try {
+      created = await this.gateway.createBill({
+        billNo: bill.billNo,
+        channel,
+        amount: order.amount,
+        title: order.title,
+        notifyUrl: this.settings.notifyUrl,
+        timeoutSeconds: secondsLeft,
+        openid: shopper.openid,
+        optional: { orderNo },
+      });
+    } catch (error) {
+      await this.repository.updateBill(
+        bill.billNo,
+        { status: 'rejected', error: error instanceof Error ? error.message : String(error) },
+        this.clock(),
+      );
+      throw error;
+    }
+    const opened = this.clock();
+    await this.repository.updateBill(
+      bill.billNo,
+      { status: 'open', gatewayId: created.gatewayId, clientParams: created.clientParams },
+      opened,
+    );
+    if (order.status !== 'pending') {
+      await this.repository.updateOrderStatus(orderNo, 'pending', opened, ['failed', 'closed']);
+    }
+    return { platform: 'weapp', requestPayment: created.clientParams };
+  }
+
+  async orderStatus(shopper: Shopper, orderNo: string): Promise<OrderStatusView> {
+    let order = await this.getOrder(shopper, orderNo);
+    if (order.status === 'pending') order = await this.refreshPending(order);
+    return { orderNo: order.orderNo, status: order.status, code: ORDER_STATUS_CODES[order.status] };
+  }
+
+  /**
+   * A pending order may be paid already with its webhook still on the way, or past its
+   * deadline. Ask the gateway (rate-limited per order through the database, so any number of
+   * pollers on any number of instances make one query per interval), then expire the order
+   * only once the gateway has confirmed nothing was paid.
+   */
+  private async refreshPending(order: OrderRecord): Promise<OrderRecord> {
+    const now = this.clock();
+    const claimed = await this.repository.claimGatewayCheck(
+      order.orderNo,
+      now,
+      new Date(now.getTime() - this.settings.gatewayCheckIntervalMs),
+      new Date(now.getTime() - this.settings.webhookGraceMs),
+    );
+    let gatewayConfirmedUnpaid = false;
+    if (claimed) {
+      try {
+        if (await this.reconcileWithGateway(order.orderNo)) return this.reload(order.orderNo);
+        gatewayConfirmedUnpaid = true;
+      } catch (error) {
+        this.log.warn('gateway query failed; the order stays pending', {
+          orderNo: order.orderNo,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
+    if (now.getTime() < order.expiresAt.getTime()) return order;
+
+    const bills = await this.repository.listBills(order.orderNo);
+    const awaitingGateway = bills.some((bill) => ACTIVE_BILL_STATUSES.has(bill.status));
+    if (awaitingGateway && !gatewayConfirmedUnpaid) return order;
+    await this.repository.updateOrderStatus(order.orderNo, 'expired', now, ['pending']);
+    return this.reload(order.orderNo);
+  }
+
+  private async reload(orderNo: string): Promise<OrderRecord> {
+    const order = await this.repository.findOrder(orderNo);
+    if (!order) throw new Error(`order ${orderNo} vanished`);
+    return order;
+  }
+
+  /** Asks the gateway about every bill still awaiting a verdict; true when one turned out paid. */
+  private async reconcileWithGateway(orderNo: string): Promise<boolean> {
+    const bills = await this.repository.listBills(orderNo);
+    let paid = false;
+    for (const bill of bills.filter((candidate) => ACTIVE_BILL_STATUSES.has(candidate.status))) {
+      const state = await this.gateway.queryBill(bill.billNo);
+      if (state?.paid) {
+        await this.recordOutcome(bill.billNo, 'paid', state.amount, 'query', state.gatewayTradeNo, state);
+        paid = true;
+      }
+    }
+    return paid;
+  }
+
+  /** Handles one webhook body. Resolves once the verdict is durably stored (or was already). */
+  async receiveWebhook(rawBody: string): Promise<{ duplicate: boolean }> {
+    const event = this.gateway.parseWebhook(rawBody);
+    if (event.transactionType !== 'PAY') {
+      throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No ${event.transactionType} ${event.transactionId} here`);
+    }
+    return this.recordOutcome(
+      event.transactionId,
+      event.outcome,
+      event.amount,
+      'webhook',
+      event.gatewayTradeNo,
+      event.detail,
+    );
+  }
+
+  /**
+   * Records the gateway's verdict on one bill exactly once. The bill row is locked first, so
+   * concurrent copies of one message queue up and all but the first find the payment recorded.
+   */
+  private async recordOutcome(
+    billNo: string,
+    outcome: BillOutcome,
+    amount: Fen,
+    source: 'webhook' | 'query',
+    gatewayTradeNo: string | undefined,
+    detail: unknown,
+  ): Promise<{ duplicate: boolean }> {
+    return this.repository.transaction(async (tx) => {
+      const bill = await tx.findBill(billNo, { forUpdate: true });
+      if (!bill) throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No bill ${billNo} here`);
+      const order = await tx.findOrder(bill.orderNo, { forUpdate: true });
+      if (!order) throw new Error(`bill ${billNo} has no order`);
+      const now = this.clock();
+
+      if (outcome === 'paid') {
+        const disposition: PaymentDisposition =
+          amount !== bill.amount ? 'amount_mismatch' : order.status === 'paid' ? 'refund_due' : 'applied';
+        const inserted = await tx.insertPayment({
+          billNo,
+          orderNo: order.orderNo,
+          amount,
+          channel: bill.channel,
+          source,
+          disposition,
+          gatewayTradeNo,
+          receivedAt: now,
+          detail,
+        });
+        if (!inserted) return { duplicate: true };
+        if (disposition === 'amount_mismatch') {
+          this.log.error('payment amount differs from the bill: not applied, needs review', {
+            billNo,
+            orderNo: order.orderNo,
+            expected: bill.amount,
+            received: amount,
+          });
+          return { duplicate: false };
+        }
+        await tx.updateBill(billNo, { status: 'paid' }, now);
+        if (disposition === 'applied') {
+          await tx.updateOrderStatus(order.orderNo, 'paid', now, ['pending', 'failed', 'closed', 'expired']);
+        } else {
+          this.log.warn('second payment for an order already paid: flagged for refund', {
+            billNo,
+            orderNo: order.orderNo,
+          });
+        }
+        return { duplicate: false };
+      }
+
+      if ((outcome === 'failed' || outcome === 'closed') && ACTIVE_BILL_STATUSES.has(bill.status)) {
+        await tx.updateBill(billNo, { status: outcome }, now);
+        const others = (await tx.listBills(order.orderNo)).filter(
+          (other) => other.billNo !== billNo && ACTIVE_BILL_STATUSES.has(other.status),
+        );
+        // A stale verdict on an earlier attempt must not overrule the attempt the shopper is in now.
+        if (others.length === 0) {
+          await tx.updateOrderStatus(order.orderNo, outcome, now, ['pending']);
+        }
+        return { duplicate: false };
+      }
+      return { duplicate: true };
+    });
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The one error type of the server. `code` is stable and documented in README; the HTTP
+ * layer maps it to a status in one place (`http/errors.ts`). Recognised by a tag as well as
+ * `instanceof`, because jest runs test files in separate realms.
+ */
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'PLATFORM_UNSUPPORTED'
+  | 'SESSION_INVALID'
+  | 'LOGIN_CODE_INVALID'
+  | 'LOGIN_RATE_LIMITED'
+  | 'LOGIN_REJECTED'
+  | 'NOT_FOUND'
+  | 'ORDER_NOT_FOUND'
+  | 'UNKNOWN_SKU'
+  | 'ORDER_TOO_LARGE'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'ORDER_ALREADY_PAID'
+  | 'ORDER_EXPIRED'
+  | 'PAYMENT_IN_PROGRESS'
+  | 'WEBHOOK_INVALID'
+  | 'WEBHOOK_SIGNATURE_INVALID'
+  | 'WEBHOOK_UNKNOWN_TRANSACTION'
+  | 'WECHAT_UNAVAILABLE'
+  | 'WECHAT_ERROR'
+  | 'GATEWAY_UNAVAILABLE'
+  | 'GATEWAY_ERROR'
+  | 'INTERNAL';
+
+const TAG = Symbol.for('miniprogram-checkout.AppError');
+
+export class AppError extends Error {
+  readonly [TAG] = true;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+
+  static is(value: unknown): value is AppError {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TAG] === true;
+  }
+}

@@ -1,0 +1,166 @@
+import type { BillOutcome, OrderStatus } from './order-status';
+import type { OrderLine } from './catalog';
+import type { Fen } from './money';
+
+/** The contracts the domain needs from the outside world; adapters implement them. */
+
+export type Clock = () => Date;
+
+export type Platform = 'weapp';
+
+export interface LoginIdentity {
+  openid: string;
+  /** Stays on the server, always. */
+  sessionKey: string;
+  unionid?: string;
+}
+
+export interface LoginProvider {
+  /** Exchanges a one-time login code; throws AppError LOGIN_* / WECHAT_* codes. */
+  exchangeCode(code: string): Promise<LoginIdentity>;
+}
+
+export type GatewayChannel = 'WX_MINI';
+
+/** The fields `wx.requestPayment` takes, as the gateway signed them. */
+export interface WechatRequestPayment {
+  timeStamp: string;
+  nonceStr: string;
+  package: string;
+  signType: string;
+  paySign: string;
+}
+
+export interface CreateBillRequest {
+  billNo: string;
+  channel: GatewayChannel;
+  amount: Fen;
+  title: string;
+  notifyUrl: string;
+  timeoutSeconds: number;
+  openid?: string;
+  optional?: Record<string, string>;
+}
+
+export interface CreatedBill {
+  gatewayId: string;
+  clientParams: WechatRequestPayment;
+}
+
+export interface GatewayBillState {
+  billNo: string;
+  paid: boolean;
+  amount: Fen;
+  channel: string;
+  gatewayTradeNo?: string;
+}
+
+/** A verified gateway message, reduced to what the domain acts on. */
+export interface GatewayEvent {
+  transactionType: 'PAY' | 'REFUND' | 'OTHER';
+  /** `bill_no` for payments. */
+  transactionId: string;
+  amount: Fen;
+  outcome: BillOutcome;
+  channel: string;
+  gatewayTradeNo?: string;
+  detail: unknown;
+}
+
+export interface PaymentGateway {
+  /** Throws AppError GATEWAY_UNAVAILABLE (network) or GATEWAY_ERROR (the gateway said no). */
+  createBill(request: CreateBillRequest): Promise<CreatedBill>;
+  /** What the gateway knows about a bill now; null when it has no such bill. */
+  queryBill(billNo: string): Promise<GatewayBillState | null>;
+  /** Verifies and parses a webhook body; throws AppError WEBHOOK_* when it is forged or malformed. */
+  parseWebhook(rawBody: string): GatewayEvent;
+}
+
+export interface SessionRecord {
+  tokenHash: string;
+  platform: Platform;
+  openid: string;
+  sessionKey: string;
+  unionid?: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export interface OrderRecord {
+  orderNo: string;
+  owner: string;
+  status: OrderStatus;
+  amount: Fen;
+  currency: 'CNY';
+  items: OrderLine[];
+  title: string;
+  idempotencyKey?: string;
+  requestHash?: string;
+  createdAt: Date;
+  expiresAt: Date;
+  paidAt?: Date;
+}
+
+export type BillStatus = 'creating' | 'open' | 'paid' | 'failed' | 'closed' | 'rejected' | 'abandoned';
+
+export interface BillRecord {
+  billNo: string;
+  orderNo: string;
+  channel: GatewayChannel;
+  amount: Fen;
+  status: BillStatus;
+  payer?: string;
+  gatewayId?: string;
+  clientParams?: WechatRequestPayment;
+  error?: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/**
+ * `applied`: the payment that made the order paid. `refund_due`: money for an order that was
+ * already paid by another bill. `amount_mismatch`: the fee differs from the bill; never applied.
+ */
+export type PaymentDisposition = 'applied' | 'refund_due' | 'amount_mismatch';
+
+export interface PaymentRecord {
+  billNo: string;
+  orderNo: string;
+  amount: Fen;
+  channel: string;
+  source: 'webhook' | 'query';
+  disposition: PaymentDisposition;
+  gatewayTradeNo?: string;
+  receivedAt: Date;
+  detail?: unknown;
+}
+
+export interface CheckoutRepository {
+  insertSession(session: SessionRecord): Promise<void>;
+  findSession(tokenHash: string, now: Date): Promise<SessionRecord | null>;
+
+  /** Inserts unless (owner, idempotencyKey) exists; returns false on that conflict. */
+  insertOrder(order: OrderRecord): Promise<boolean>;
+  findOrderByIdempotencyKey(owner: string, idempotencyKey: string): Promise<OrderRecord | null>;
+  findOrder(orderNo: string, options?: { forUpdate?: boolean }): Promise<OrderRecord | null>;
+  updateOrderStatus(orderNo: string, to: OrderStatus, at: Date, onlyFrom: OrderStatus[]): Promise<boolean>;
+  /** Atomically takes the right to ask the gateway about this order; false if taken within the interval. */
+  claimGatewayCheck(orderNo: string, now: Date, lastCheckBefore: Date, openBillBefore: Date): Promise<boolean>;
+
+  /** Inserts a `creating` bill unless the order already has an active bill on that channel. */
+  insertBill(bill: BillRecord): Promise<boolean>;
+  findActiveBill(orderNo: string, channel: GatewayChannel): Promise<BillRecord | null>;
+  findBill(billNo: string, options?: { forUpdate?: boolean }): Promise<BillRecord | null>;
+  listBills(orderNo: string): Promise<BillRecord[]>;
+  updateBill(
+    billNo: string,
+    patch: Partial<Pick<BillRecord, 'status' | 'gatewayId' | 'clientParams' | 'error'>>,
+    at: Date,
+  ): Promise<void>;
+
+  /** Inserts unless a payment for this bill exists; returns false on that conflict. */
+  insertPayment(payment: PaymentRecord): Promise<boolean>;
+  listPayments(orderNo: string): Promise<PaymentRecord[]>;
+
+  transaction<T>(work: (repository: CheckoutRepository) => Promise<T>): Promise<T>;
+}

@@ -1,0 +1,43 @@
+import { AppError } from './errors';
+import { hashToken, newSessionToken } from './identifiers';
+import type { CheckoutRepository, Clock, LoginProvider, Platform } from './ports';
+
+export const SESSION_TTL_SECONDS = 2 * 60 * 60;
+
+/** Who is calling: the owner key ties orders to one shopper on one platform. */
+export interface Shopper {
+  owner: string;
+  platform: Platform;
+  openid: string;
+}
+
+export class SessionService {
+  constructor(
+    private readonly repository: CheckoutRepository,
+    private readonly logins: Record<Platform, LoginProvider>,
+    private readonly clock: Clock,
+  ) {}
+
+  async open(platform: Platform, code: string): Promise<{ token: string; expiresIn: number }> {
+    const identity = await this.logins[platform].exchangeCode(code);
+    const token = newSessionToken();
+    const now = this.clock();
+    await this.repository.insertSession({
+      tokenHash: hashToken(token),
+      platform,
+      openid: identity.openid,
+      sessionKey: identity.sessionKey,
+      unionid: identity.unionid,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + SESSION_TTL_SECONDS * 1000),
+    });
+    return { token, expiresIn: SESSION_TTL_SECONDS };
+  }
+
+  async authenticate(token: string | undefined): Promise<Shopper> {
+    if (!token) throw new AppError('SESSION_INVALID', 'Missing bearer token: call POST /api/session first');
+    const session = await this.repository.findSession(hashToken(token), this.clock());
+    if (!session) throw new AppError('SESSION_INVALID', 'Session expired or unknown: log in again');
+    return { owner: `${session.platform}:${session.openid}`, platform: session.platform, openid: session.openid };
+  }
+}

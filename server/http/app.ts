@@ -1,0 +1,47 @@
+import Koa from 'koa';
+import { bodyParser } from '@koa/bodyparser';
+import type { Catalog } from '../domain/catalog';
+import type { CheckoutService, Logger } from '../domain/checkout';
+import type { SessionService } from '../domain/sessions';
+import { AppError } from '../domain/errors';
+import { errorHandler } from './errors';
+import { gatewayWebhookRoutes } from './routes/gateway-webhook';
+import { shopperRoutes } from './routes/shopper';
+
+export interface AppDependencies {
+  sessions: SessionService;
+  checkout: CheckoutService;
+  catalog: Catalog;
+  log: Logger;
+}
+
+export function createApp(deps: AppDependencies): Koa {
+  const app = new Koa();
+  app.silent = true;
+  const shopper = shopperRoutes(deps);
+  const webhook = gatewayWebhookRoutes(deps.checkout);
+
+  app.use(errorHandler(deps.log));
+  app.use(async (ctx, next) => {
+    if (ctx.path === '/healthz') {
+      ctx.body = { status: 'ok' };
+      return;
+    }
+    await next();
+  });
+  app.use(
+    bodyParser({
+      enableTypes: ['json', 'text'],
+      // The gateway documents application/json; other types still reach the verifier as text.
+      extendTypes: { text: ['text/*', 'application/x-www-form-urlencoded'] },
+      jsonLimit: '64kb',
+      onError: (error) => {
+        throw new AppError('VALIDATION_FAILED', `body: ${error.message}`);
+      },
+    }),
+  );
+  app.use(webhook.routes());
+  app.use(shopper.routes());
+  app.use(shopper.allowedMethods({ throw: false }));
+  return app;
+}

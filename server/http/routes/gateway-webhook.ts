@@ -1,0 +1,17 @@
+import Router from '@koa/router';
+import type { CheckoutService } from '../../domain/checkout';
+
+/**
+ * The gateway's webhook (seed 001 §3). The literal body `success` is the acknowledgement and is
+ * sent only after the verdict is committed; every other answer makes the gateway retry.
+ */
+export function gatewayWebhookRoutes(checkout: CheckoutService) {
+  const router = new Router();
+  router.post('/api/gateway/webhook', async (ctx) => {
+    const raw = typeof ctx.request.rawBody === 'string' ? ctx.request.rawBody : '';
+    await checkout.receiveWebhook(raw);
+    ctx.type = 'text/plain';
+    ctx.body = 'success';
+  });
+  return router;
+}

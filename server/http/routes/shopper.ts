@@ -1,0 +1,91 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { AppError } from '../../domain/errors';
+import type { Catalog } from '../../domain/catalog';
+import type { CheckoutService } from '../../domain/checkout';
+import type { Platform } from '../../domain/ports';
+import type { SessionService, Shopper } from '../../domain/sessions';
+import { requireShopper } from '../auth';
+import { parseInput } from '../validation';
+
+const platformSchema = z.enum(['weapp', 'tt']);
+
+function supportedPlatform(platform: z.infer<typeof platformSchema>): Platform {
+  if (platform !== 'weapp') {
+    throw new AppError('PLATFORM_UNSUPPORTED', `Platform "${platform}" is not supported by this server yet`);
+  }
+  return platform;
+}
+
+const sessionBody = z.object({
+  platform: platformSchema,
+  code: z.string().trim().min(1).max(256),
+});
+
+const orderBody = z.object({
+  items: z
+    .array(
+      z.object({
+        sku: z.string().min(1).max(64),
+        quantity: z.number().int().min(1).max(999),
+      }),
+    )
+    .min(1)
+    .max(50),
+});
+
+const payBody = z.object({ platform: platformSchema });
+
+const idempotencyKey = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 visible ASCII characters')
+  .optional();
+
+const orderNo = z.string().regex(/^[A-Za-z0-9]{8,32}$/);
+
+function orderNoParam(value: string | undefined): string {
+  const parsed = orderNo.safeParse(value);
+  if (!parsed.success) throw new AppError('ORDER_NOT_FOUND', `No order ${value}`);
+  return parsed.data;
+}
+
+/** The API the mini-program calls. */
+export function shopperRoutes(deps: { sessions: SessionService; checkout: CheckoutService; catalog: Catalog }) {
+  const { sessions, checkout, catalog } = deps;
+  const router = new Router<{ shopper: Shopper }>({ prefix: '/api' });
+  const items = catalog.items.map(({ sku, title, price }) => ({ sku, title, price }));
+
+  router.get('/catalog', (ctx) => {
+    ctx.body = { items };
+  });
+
+  router.post('/session', async (ctx) => {
+    const body = parseInput(sessionBody, ctx.request.body, 'body');
+    ctx.body = await sessions.open(supportedPlatform(body.platform), body.code);
+  });
+
+  const authenticated = requireShopper(sessions);
+
+  router.post('/orders', authenticated, async (ctx) => {
+    const body = parseInput(orderBody, ctx.request.body, 'body');
+    const key = parseInput(idempotencyKey, ctx.get('idempotency-key') || undefined, 'Idempotency-Key');
+    ctx.status = 201;
+    ctx.body = { order: await checkout.createOrder(ctx.state.shopper, body.items, key) };
+  });
+
+  router.post('/orders/:orderNo/pay', authenticated, async (ctx) => {
+    const number = orderNoParam(ctx.params.orderNo);
+    const body = parseInput(payBody, ctx.request.body, 'body');
+    const platform = supportedPlatform(body.platform);
+    if (platform !== ctx.state.shopper.platform) {
+      throw new AppError('VALIDATION_FAILED', `body.platform: this session belongs to ${ctx.state.shopper.platform}`);
+    }
+    ctx.body = await checkout.startPayment(ctx.state.shopper, number);
+  });
+
+  router.get('/orders/:orderNo/status', authenticated, async (ctx) => {
+    ctx.body = await checkout.orderStatus(ctx.state.shopper, orderNoParam(ctx.params.orderNo));
+  });
+
+  return router;
+}

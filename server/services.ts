@@ -1,0 +1,154 @@
+import { once } from 'node:events';
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
+import type { Config } from './config';
+import { loadCatalog } from './adapters/catalog-file';
+import { BeeCloudGateway } from './adapters/gateway/beecloud';
+import { Database, openPglite, openPostgres } from './adapters/storage/database';
+import { migrate } from './adapters/storage/migrations';
+import { SqlCheckoutRepository } from './adapters/storage/repository';
+import { WechatLogin } from './adapters/wechat/code2session';
+import { CheckoutService, CheckoutSettings, DEFAULT_CHECKOUT_SETTINGS, Logger } from './domain/checkout';
+import type { Clock } from './domain/ports';
+import { SessionService } from './domain/sessions';
+import { createApp } from './http/app';
+import { consoleLogger } from './log';
+import { createSandbox, SandboxOptions } from './sandbox';
+
+export interface StartOptions {
+  /** Use this database instead of opening one from the config (tests). */
+  database?: Database;
+  clock?: Clock;
+  log?: Logger;
+  settings?: Partial<Omit<CheckoutSettings, 'notifyUrl'>>;
+  sandbox?: Partial<Pick<SandboxOptions, 'webhookTimeScale' | 'loginCodeTtlMs' | 'wechat'>>;
+}
+
+export interface RunningServices {
+  serverUrl: string;
+  /** Set when the sandbox runs (some upstream has no base URL configured). */
+  sandboxUrl?: string;
+  database: Database;
+  checkout: CheckoutService;
+  app: Koa;
+  close(): Promise<void>;
+}
+
+async function listen(handler: Koa, port: number, host: string): Promise<{ server: Server; url: string }> {
+  const server = createServer(handler.callback());
+  server.keepAliveTimeout = 65_000;
+  server.listen(port, host);
+  await once(server, 'listening');
+  const address = server.address() as AddressInfo;
+  const hostname = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return { server, url: `http://${hostname}:${address.port}` };
+}
+
+async function closeServer(server: Server): Promise<void> {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
+export async function openDatabase(config: Config): Promise<Database> {
+  return config.databaseUrl ? openPostgres(config.databaseUrl) : openPglite(config.dataDir);
+}
+
+/**
+ * Boots the checkout server and, when an upstream is emulated, the sandbox: storage and
+ * migrations first, then the sandbox (so the server knows its address), then the server.
+ */
+export async function startServices(config: Config, options: StartOptions = {}): Promise<RunningServices> {
+  const log = options.log ?? consoleLogger();
+  const clock = options.clock ?? (() => new Date());
+  const catalog = loadCatalog(config.catalogFile);
+  const database = options.database ?? (await openDatabase(config));
+  const closers: Array<() => Promise<void>> = [];
+  if (!options.database) closers.push(() => database.close());
+
+  try {
+    await migrate(database);
+
+    let sandboxUrl: string | undefined;
+    if (config.sandboxEnabled) {
+      const sandbox = createSandbox({
+        gateway: {
+          appId: config.gateway.appId,
+          appSecret: config.gateway.appSecret,
+          masterSecret: config.gateway.masterSecret,
+          testSecret: config.gateway.testSecret ?? '',
+        },
+        wechat: { appId: config.wechat.appId, secret: config.wechat.secret, ...options.sandbox?.wechat },
+        webhookTimeScale: options.sandbox?.webhookTimeScale,
+        loginCodeTtlMs: options.sandbox?.loginCodeTtlMs,
+        log: (line) => log.info(line, { component: 'sandbox' }),
+      });
+      const listening = await listen(sandbox.app, config.sandboxPort, config.host);
+      sandboxUrl = listening.url;
+      closers.unshift(async () => {
+        await sandbox.close();
+        await closeServer(listening.server);
+      });
+    }
+
+    const repository = SqlCheckoutRepository.over(database);
+    const sessions = new SessionService(
+      repository,
+      {
+        weapp: new WechatLogin({
+          apiBaseUrl: config.wechat.apiBaseUrl ?? sandboxUrl!,
+          appId: config.wechat.appId,
+          secret: config.wechat.secret,
+        }),
+      },
+      clock,
+    );
+    const gateway = new BeeCloudGateway({
+      baseUrl: config.gateway.baseUrl ?? sandboxUrl!,
+      appId: config.gateway.appId,
+      appSecret: config.gateway.appSecret,
+      masterSecret: config.gateway.masterSecret,
+      testSecret: config.gateway.testMode ? config.gateway.testSecret : undefined,
+    });
+
+    // The webhook URL depends on the port actually bound, so the server listens before wiring.
+    const server = createServer();
+    server.keepAliveTimeout = 65_000;
+    server.listen(config.port, config.host);
+    await once(server, 'listening');
+    const address = server.address() as AddressInfo;
+    const serverUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    closers.unshift(() => closeServer(server));
+
+    const checkout = new CheckoutService(
+      repository,
+      gateway,
+      catalog,
+      clock,
+      {
+        ...DEFAULT_CHECKOUT_SETTINGS,
+        ...options.settings,
+        notifyUrl: `${config.publicBaseUrl ?? serverUrl}/api/gateway/webhook`,
+      },
+      log,
+    );
+    const app = createApp({ sessions, checkout, catalog, log });
+    server.on('request', app.callback());
+
+    return {
+      serverUrl,
+      sandboxUrl,
+      database,
+      checkout,
+      app,
+      async close() {
+        for (const close of closers) await close();
+      },
+    };
+  } catch (error) {
+    for (const close of closers) await close().catch(() => undefined);
+    throw error;
+  }
+}

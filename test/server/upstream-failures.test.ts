@@ -1,0 +1,74 @@
+import { openPglite } from '../../server/adapters/storage/database';
+import type { Database } from '../../server/adapters/storage/database';
+import { CheckoutHarness, startHarness } from '../support/checkout-harness';
+
+/** What the shopper's client sees when the gateway refuses or cannot be reached. */
+describe('upstream failures', () => {
+  let reference: CheckoutHarness;
+  let referenceDb: Database;
+  const opened: Array<{ harness: CheckoutHarness; db: Database }> = [];
+
+  beforeAll(async () => {
+    referenceDb = await openPglite(undefined);
+    reference = await startHarness(referenceDb);
+  });
+
+  afterAll(async () => {
+    for (const { harness, db } of opened) {
+      await harness.close();
+      await db.close();
+    }
+    await reference.close();
+    await referenceDb.close();
+  });
+
+  async function harnessWithGateway(env: Record<string, string>) {
+    const db = await openPglite(undefined);
+    const harness = await startHarness(db, { env });
+    opened.push({ harness, db });
+    return harness;
+  }
+
+  it('should answer 502 GATEWAY_ERROR when the gateway refuses the bill, and let the shopper retry', async () => {
+    const h = await harnessWithGateway({
+      GATEWAY_BASE_URL: reference.services.sandboxUrl!,
+      GATEWAY_APP_ID: 'sandbox-app-0001',
+      GATEWAY_APP_SECRET: 'not-the-secret',
+      GATEWAY_MASTER_SECRET: 'whatever',
+    });
+    const { token } = await h.login();
+    const order = await h.createOrder(token);
+    const response = await h.pay(token, order.orderNo).expect(502);
+    expect(response.body.error.code).toBe('GATEWAY_ERROR');
+    expect(response.body.error.message).toMatch(/APP_INVALID/);
+    const bills = await h.services.database.query<{ status: string }>('SELECT status FROM bills WHERE order_no = $1', [
+      order.orderNo,
+    ]);
+    expect(bills.rows).toEqual([{ status: 'rejected' }]);
+    // The refused bill does not block the next attempt.
+    expect((await h.pay(token, order.orderNo).expect(502)).body.error.code).toBe('GATEWAY_ERROR');
+  });
+
+  it('should answer 503 GATEWAY_UNAVAILABLE when the gateway cannot be reached', async () => {
+    const h = await harnessWithGateway({
+      GATEWAY_BASE_URL: 'http://127.0.0.1:9',
+      GATEWAY_APP_ID: 'a',
+      GATEWAY_APP_SECRET: 'b',
+      GATEWAY_MASTER_SECRET: 'c',
+    });
+    const { token } = await h.login();
+    const order = await h.createOrder(token);
+    expect((await h.pay(token, order.orderNo).expect(503)).body.error.code).toBe('GATEWAY_UNAVAILABLE');
+    expect((await h.status(token, order.orderNo)).status).toBe('pending');
+  });
+
+  it('should answer 503 WECHAT_UNAVAILABLE when WeChat cannot be reached', async () => {
+    const h = await harnessWithGateway({
+      WECHAT_API_BASE_URL: 'http://127.0.0.1:9',
+      WECHAT_APPID: 'wx1',
+      WECHAT_SECRET: 's',
+    });
+    const response = await h.api.post('/api/session').send({ platform: 'weapp', code: 'any' }).expect(503);
+    expect(response.body.error.code).toBe('WECHAT_UNAVAILABLE');
+  });
+});

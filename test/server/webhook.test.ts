@@ -1,0 +1,352 @@
+import { createServer, request as httpRequest, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Database, Queryable } from '../../server/adapters/storage/database';
+import { DEVELOPMENT_SECRETS } from '../../server/config';
+import { buildPaymentWebhook } from '../../server/sandbox/webhook-message';
+import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
+import { describePostgres, STORAGES, TestDatabase } from '../support/databases';
+
+const credentials: { appId: string; masterSecret: string } = {
+  appId: DEVELOPMENT_SECRETS.gatewayAppId,
+  masterSecret: DEVELOPMENT_SECRETS.gatewayMasterSecret,
+};
+
+function paymentWebhook(
+  billNo: string,
+  totalFee: number,
+  outcome: 'paid' | 'failed' | 'closed' = 'paid',
+  overrides: Partial<typeof credentials> = {},
+) {
+  return buildPaymentWebhook({ ...credentials, ...overrides, billNo, channel: 'WX_MINI', totalFee, outcome });
+}
+
+async function paymentsOf(db: Queryable, orderNo: string) {
+  const { rows } = await db.query<{ bill_no: string; disposition: string; source: string; amount: number }>(
+    'SELECT bill_no, disposition, source, amount FROM payments WHERE order_no = $1 ORDER BY received_at',
+    [orderNo],
+  );
+  return rows;
+}
+
+/** An order with an open WX_MINI bill, as after the shopper tapped Pay. */
+async function openBill(h: CheckoutHarness) {
+  const { token } = await h.login();
+  const order = await h.createOrder(token);
+  await h.pay(token, order.orderNo).expect(200);
+  const [bill] = await h.billsOf(order.orderNo);
+  return { token, order, bill };
+}
+
+describe.each(STORAGES)('POST /api/gateway/webhook on $name', (storage) => {
+  let database: TestDatabase;
+  let h: CheckoutHarness;
+
+  beforeAll(async () => {
+    database = await storage.open();
+    h = await startHarness(database.db, { settings: { webhookGraceMs: 0, gatewayCheckIntervalMs: 1000 } });
+  });
+
+  afterAll(async () => {
+    await h?.close();
+    await database?.dispose();
+  });
+
+  const send = (body: unknown) => h.api.post('/api/gateway/webhook').set('content-type', 'application/json').send(JSON.stringify(body));
+
+  it('should answer the literal body success and mark the order paid', async () => {
+    const { token, order, bill } = await openBill(h);
+    const response = await send(paymentWebhook(bill.bill_no, order.amount)).expect(200);
+    expect(response.text).toBe('success');
+    expect(await h.status(token, order.orderNo)).toMatchObject({ status: 'paid', code: 0 });
+    expect(await paymentsOf(h.services.database, order.orderNo)).toEqual([
+      { bill_no: bill.bill_no, disposition: 'applied', source: 'webhook', amount: order.amount },
+    ]);
+  });
+
+  it('should refuse a forged signature without recording anything', async () => {
+    const { token, order, bill } = await openBill(h);
+    const forged = { ...paymentWebhook(bill.bill_no, order.amount), signature: 'f'.repeat(32) };
+    const response = await send(forged);
+    expect(response.status).toBe(401);
+    expect(response.text).not.toBe('success');
+    expect((await h.status(token, order.orderNo)).status).toBe('pending');
+    expect(await paymentsOf(h.services.database, order.orderNo)).toEqual([]);
+  });
+
+  it('should refuse a message signed with another master secret or for another app id', async () => {
+    const { token, order, bill } = await openBill(h);
+    const otherSecret = paymentWebhook(bill.bill_no, order.amount, 'paid', { masterSecret: 'someone-elses' });
+    expect((await send(otherSecret)).status).toBe(401);
+    const otherApp = paymentWebhook(bill.bill_no, order.amount, 'paid', { appId: 'another-app' });
+    expect((await send(otherApp)).status).toBe(401);
+    const labelledOtherApp = { ...paymentWebhook(bill.bill_no, order.amount), app_id: 'another-app' };
+    expect((await send(labelledOtherApp)).status).toBe(401);
+    expect((await h.status(token, order.orderNo)).status).toBe('pending');
+  });
+
+  it('should refuse a fee tampered after signing', async () => {
+    const { order, bill } = await openBill(h);
+    const tampered = { ...paymentWebhook(bill.bill_no, order.amount), transaction_fee: 1 };
+    expect((await send(tampered)).status).toBe(401);
+    expect(await paymentsOf(h.services.database, order.orderNo)).toEqual([]);
+  });
+
+  it('should never mark an order paid from an underpaid message, and keep it for review', async () => {
+    const { token, order, bill } = await openBill(h);
+    const underpaid = paymentWebhook(bill.bill_no, order.amount - 1);
+    const response = await send(underpaid).expect(200);
+    expect(response.text).toBe('success');
+    expect((await h.status(token, order.orderNo)).status).toBe('pending');
+    expect(await paymentsOf(h.services.database, order.orderNo)).toEqual([
+      expect.objectContaining({ disposition: 'amount_mismatch', amount: order.amount - 1 }),
+    ]);
+  });
+
+  it.each([
+    ['not JSON', '{"signature":'],
+    ['a JSON array', '[]'],
+    ['missing fields', '{"signature":"x"}'],
+  ])('should answer 400, never success, for %s', async (_what, body) => {
+    const response = await h.api.post('/api/gateway/webhook').set('content-type', 'application/json').send(body);
+    expect(response.status).toBe(400);
+    expect(response.text).not.toBe('success');
+  });
+
+  it('should not acknowledge a verified message for a bill it does not know', async () => {
+    const response = await send(paymentWebhook('B00000000000000UNKNOWN0', 100));
+    expect(response.status).toBe(404);
+    expect(response.text).not.toBe('success');
+  });
+
+  it('should record a payment once however often the message repeats', async () => {
+    const { order, bill } = await openBill(h);
+    const message = paymentWebhook(bill.bill_no, order.amount);
+    for (let i = 0; i < 3; i += 1) expect((await send(message).expect(200)).text).toBe('success');
+    await Promise.all(Array.from({ length: 5 }, () => send(message).expect(200, 'success')));
+    expect(await paymentsOf(h.services.database, order.orderNo)).toHaveLength(1);
+  });
+
+  it('should keep an order paid when a failure verdict arrives after the payment', async () => {
+    const { token, order, bill } = await openBill(h);
+    await send(paymentWebhook(bill.bill_no, order.amount, 'paid')).expect(200, 'success');
+    await send(paymentWebhook(bill.bill_no, order.amount, 'failed')).expect(200, 'success');
+    await send(paymentWebhook(bill.bill_no, order.amount, 'closed')).expect(200, 'success');
+    expect((await h.status(token, order.orderNo)).status).toBe('paid');
+  });
+
+  it('should ignore a stale failure of an earlier attempt while a newer one is open', async () => {
+    const { token, order, bill: first } = await openBill(h);
+    // The first attempt dies; the shopper pays again before the first failure verdict arrives.
+    await h.services.database.query("UPDATE bills SET status = 'abandoned' WHERE bill_no = $1", [first.bill_no]);
+    await h.pay(token, order.orderNo).expect(200);
+    await send(paymentWebhook(first.bill_no, order.amount, 'failed')).expect(200, 'success');
+    expect((await h.status(token, order.orderNo)).status).toBe('pending');
+  });
+
+  it('should honour a payment that arrives after the order expired: the shopper was charged', async () => {
+    const { token, order, bill } = await openBill(h);
+    await h.settle(bill.bill_no, 'closed', false).expect(200);
+    h.advanceClock(20 * 60 * 1000);
+    try {
+      expect(await h.status(token, order.orderNo)).toMatchObject({ status: 'expired', code: 1 });
+      await send(paymentWebhook(bill.bill_no, order.amount, 'paid')).expect(200, 'success');
+      expect(await h.status(token, order.orderNo)).toMatchObject({ status: 'paid', code: 0 });
+    } finally {
+      h.advanceClock(-20 * 60 * 1000);
+    }
+  });
+
+  it('should be delivered by the sandbox and stop its retries once answered', async () => {
+    const { token, order, bill } = await openBill(h);
+    await h.settle(bill.bill_no, 'paid').expect(200);
+    const settled = await eventually(
+      () => h.status(token, order.orderNo),
+      (answer) => answer.status === 'paid',
+    );
+    expect(settled.status).toBe('paid');
+    const deliveries = await h.sandbox.get(`/sandbox/bills/${bill.bill_no}/deliveries`).expect(200);
+    expect(deliveries.body.deliveries).toEqual([expect.objectContaining({ ok: true, status: 200 })]);
+  });
+});
+
+describe.each(STORAGES)('late webhooks and expiry on $name', (storage) => {
+  let database: TestDatabase;
+  let h: CheckoutHarness;
+
+  beforeAll(async () => {
+    database = await storage.open();
+    h = await startHarness(database.db, { settings: { webhookGraceMs: 0, gatewayCheckIntervalMs: 60_000 } });
+  });
+
+  afterAll(async () => {
+    await h?.close();
+    await database?.dispose();
+  });
+
+  it('should learn a payment from the gateway when the webhook is late, then count the webhook once', async () => {
+    const { token, order, bill } = await openBill(h);
+    await h.settle(bill.bill_no, 'paid', false).expect(200);
+    expect(await h.status(token, order.orderNo)).toMatchObject({ status: 'paid', code: 0 });
+    expect(await paymentsOf(h.services.database, order.orderNo)).toEqual([
+      expect.objectContaining({ source: 'query', disposition: 'applied' }),
+    ]);
+    await h.sandbox.post(`/sandbox/bills/${bill.bill_no}/notify`).expect(200);
+    await eventually(
+      async () => (await h.sandbox.get(`/sandbox/bills/${bill.bill_no}/deliveries`)).body.deliveries,
+      (deliveries: Array<{ ok: boolean }>) => deliveries.some((delivery) => delivery.ok),
+    );
+    expect(await paymentsOf(h.services.database, order.orderNo)).toHaveLength(1);
+  });
+
+  it('should expire an unpaid order past its deadline only after the gateway confirms it unpaid', async () => {
+    const { token, order } = await openBill(h);
+    h.advanceClock(16 * 60 * 1000);
+    try {
+      expect(await h.status(token, order.orderNo)).toMatchObject({ status: 'expired', code: 1 });
+      expect((await h.pay(token, order.orderNo).expect(409)).body.error.code).toBe('ORDER_EXPIRED');
+    } finally {
+      h.advanceClock(-16 * 60 * 1000);
+    }
+  });
+
+  it('should expire an order nobody tried to pay', async () => {
+    const { token } = await h.login();
+    const order = await h.createOrder(token);
+    h.advanceClock(16 * 60 * 1000);
+    try {
+      expect(await h.status(token, order.orderNo)).toMatchObject({ status: 'expired', code: 1 });
+    } finally {
+      h.advanceClock(-16 * 60 * 1000);
+    }
+  });
+});
+
+/** Counts the requests that reach the gateway, forwarding each to the sandbox. */
+async function countingProxy(target: string): Promise<{ url: string; count(path: string): number; close(): Promise<void> }> {
+  const counts = new Map<string, number>();
+  const server: Server = createServer((incoming, outgoing) => {
+    const path = new URL(incoming.url ?? '/', 'http://proxy').pathname;
+    counts.set(path, (counts.get(path) ?? 0) + 1);
+    const forward = httpRequest(new URL(incoming.url ?? '/', target), { method: incoming.method, headers: incoming.headers }, (answer) => {
+      outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(outgoing);
+    });
+    incoming.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    count: (path) => counts.get(path) ?? 0,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('gateway queries while many clients poll', () => {
+  it('should ask the gateway at most once per order per interval however many pollers', async () => {
+    const { openPglite } = await import('../../server/adapters/storage/database');
+    const sandboxDb = await openPglite(undefined);
+    const sandboxHost = await startHarness(sandboxDb);
+    const proxy = await countingProxy(sandboxHost.services.sandboxUrl!);
+    const db = await openPglite(undefined);
+    const h = await startHarness(db, {
+      env: {
+        GATEWAY_BASE_URL: proxy.url,
+        GATEWAY_APP_ID: DEVELOPMENT_SECRETS.gatewayAppId,
+        GATEWAY_APP_SECRET: DEVELOPMENT_SECRETS.gatewayAppSecret,
+        GATEWAY_MASTER_SECRET: DEVELOPMENT_SECRETS.gatewayMasterSecret,
+      },
+      settings: { webhookGraceMs: 0, gatewayCheckIntervalMs: 60_000 },
+    });
+    try {
+      const { token } = await h.login();
+      const order = await h.createOrder(token);
+      await h.pay(token, order.orderNo).expect(200);
+      const answers = await Promise.all(Array.from({ length: 100 }, () => h.status(token, order.orderNo)));
+      expect(answers.every((answer) => answer.status === 'pending')).toBe(true);
+      expect(proxy.count('/2/rest/bills')).toBe(1);
+    } finally {
+      await h.close();
+      await db.close();
+      await proxy.close();
+      await sandboxHost.close();
+      await sandboxDb.close();
+    }
+  });
+});
+
+describe.each(STORAGES)('crash between receipt and answer on $name', (storage) => {
+  it('should store nothing when storage fails mid-way, and complete on the gateway retry', async () => {
+    const database = await storage.open();
+    let failNextOrderUpdate = false;
+    const faulty: Database = {
+      ...database.db,
+      kind: database.db.kind,
+      query: (sql, params) => database.db.query(sql, params),
+      exec: (sql) => database.db.exec(sql),
+      close: () => database.db.close(),
+      transaction: (work) =>
+        database.db.transaction((tx) =>
+          work({
+            exec: (sql) => tx.exec(sql),
+            query: (sql, params) => {
+              if (failNextOrderUpdate && /UPDATE orders\s+SET status/.test(sql)) {
+                failNextOrderUpdate = false;
+                return Promise.reject(new Error('connection lost'));
+              }
+              return tx.query(sql, params);
+            },
+          }),
+        ),
+    };
+    const h = await startHarness(faulty);
+    try {
+      const { token, order, bill } = await openBill(h);
+      failNextOrderUpdate = true;
+      await h.settle(bill.bill_no, 'paid').expect(200);
+      const deliveries = await eventually(
+        async () => (await h.sandbox.get(`/sandbox/bills/${bill.bill_no}/deliveries`)).body.deliveries,
+        (list: Array<{ ok: boolean }>) => list.some((delivery) => delivery.ok),
+      );
+      expect(deliveries[0]).toMatchObject({ ok: false, status: 500 });
+      expect(deliveries[deliveries.length - 1]).toMatchObject({ ok: true });
+      expect((await h.status(token, order.orderNo)).status).toBe('paid');
+      expect(await paymentsOf(h.services.database, order.orderNo)).toHaveLength(1);
+    } finally {
+      await h.close();
+      await database.dispose();
+    }
+  });
+});
+
+describePostgres('concurrent duplicate webhooks on PostgreSQL, two server instances', () => {
+  it('should record exactly one payment from 20 concurrent copies', async () => {
+    const { STORAGES: all } = await import('../support/databases');
+    const database = await all.find((candidate) => candidate.name === 'postgres')!.open();
+    const first = await startHarness(database.db);
+    const second = await startHarness(await database.openAnother());
+    try {
+      const { token, order, bill } = await openBill(first);
+      const message = JSON.stringify(paymentWebhook(bill.bill_no, order.amount));
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 === 0 ? first : second).api
+            .post('/api/gateway/webhook')
+            .set('content-type', 'application/json')
+            .send(message),
+        ),
+      );
+      expect(answers.map((answer) => answer.text)).toEqual(Array(20).fill('success'));
+      expect(await paymentsOf(database.db, order.orderNo)).toHaveLength(1);
+      const orders = await database.db.query<{ status: string; paid_at: Date }>(
+        'SELECT status, paid_at FROM orders WHERE order_no = $1',
+        [order.orderNo],
+      );
+      expect(orders.rows[0].status).toBe('paid');
+      expect((await first.status(token, order.orderNo)).code).toBe(0);
+    } finally {
+      await first.close();
+      await second.close();
+      await database.dispose();
+    }
+  });
+});
