@@ -2,13 +2,13 @@
 const tsJest = (tsconfig) => ['ts-jest', { tsconfig, diagnostics: false }];
 
 module.exports = {
+  // Each PGlite instance runs initdb in memory (about 2 s), and end-to-end tests build bundles.
+  testTimeout: 60_000,
   globalSetup: '<rootDir>/test/support/global-setup.js',
   projects: [
     {
       displayName: 'server',
       testEnvironment: 'node',
-      // Each PGlite instance runs initdb in memory (about 2 s), and end-to-end tests build bundles.
-      testTimeout: 60_000,
       roots: ['<rootDir>/test'],
       testMatch: ['<rootDir>/test/{server,sandbox,e2e}/**/*.test.ts'],
       transform: { '^.+\\.tsx?$': tsJest('<rootDir>/server/tsconfig.json') },

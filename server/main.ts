@@ -17,11 +17,14 @@ async function main() {
 
   const services = await startServices(config, { log });
   const storage = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `PGlite in ${config.dataDir}`;
+  const emulated = [config.gateway.baseUrl ? null : 'payment gateway', config.wechat.apiBaseUrl ? null : 'WeChat']
+    .filter(Boolean)
+    .join(', ');
   process.stdout.write(
     [
       `Checkout server  ${services.serverUrl}   (storage: ${storage})`,
       services.sandboxUrl
-        ? `Sandbox          ${services.sandboxUrl}   (offline gateway${config.gateway.baseUrl ? '' : ' ✓'}, WeChat${config.wechat.apiBaseUrl ? '' : ' ✓'})`
+        ? `Sandbox          ${services.sandboxUrl}   (offline ${emulated})`
         : 'Sandbox          off (every upstream has a base URL)',
       '',
     ].join('\n'),

@@ -1,0 +1,65 @@
+import { ConfigError, DEVELOPMENT_SECRETS, loadConfig } from '../../server/config';
+
+describe('loadConfig', () => {
+  it('should start with no configuration at all: sandbox, PGlite in ./.data, ports 3000/3100', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      sandboxPort: 3100,
+      host: '127.0.0.1',
+      dataDir: './.data',
+      databaseUrl: undefined,
+      sandboxEnabled: true,
+      gateway: { appId: DEVELOPMENT_SECRETS.gatewayAppId, testMode: false },
+      wechat: { appId: DEVELOPMENT_SECRETS.wechatAppId },
+    });
+  });
+
+  it('should name every missing secret once a real gateway is configured', () => {
+    expect(() => loadConfig({ GATEWAY_BASE_URL: 'https://payapi.example.com' })).toThrow(ConfigError);
+    try {
+      loadConfig({ GATEWAY_BASE_URL: 'https://payapi.example.com', GATEWAY_APP_ID: 'app' });
+    } catch (error) {
+      expect((error as ConfigError).problems).toEqual([
+        'GATEWAY_APP_SECRET is required when GATEWAY_BASE_URL is set',
+        'GATEWAY_MASTER_SECRET is required when GATEWAY_BASE_URL is set',
+      ]);
+    }
+  });
+
+  it('should require WeChat credentials once a real WeChat API is configured', () => {
+    expect(() => loadConfig({ WECHAT_API_BASE_URL: 'https://api.weixin.qq.com' })).toThrow(/WECHAT_APPID is required/);
+  });
+
+  it('should turn the sandbox off only when every upstream is real', () => {
+    const config = loadConfig({
+      GATEWAY_BASE_URL: 'https://payapi.example.com',
+      GATEWAY_APP_ID: 'a',
+      GATEWAY_APP_SECRET: 'b',
+      GATEWAY_MASTER_SECRET: 'c',
+      WECHAT_API_BASE_URL: 'https://api.weixin.qq.com',
+      WECHAT_APPID: 'wx1',
+      WECHAT_SECRET: 's',
+      PUBLIC_BASE_URL: 'https://shop.example.com/',
+    });
+    expect(config.sandboxEnabled).toBe(false);
+    expect(config.publicBaseUrl).toBe('https://shop.example.com');
+  });
+
+  it('should put bills in the gateway test mode when GATEWAY_TEST_SECRET is set', () => {
+    expect(loadConfig({ GATEWAY_TEST_SECRET: 't' }).gateway).toMatchObject({ testMode: true, testSecret: 't' });
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, /PORT/],
+    [{ PORT: '70000' }, /PORT/],
+    [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL/],
+    [{ GATEWAY_BASE_URL: 'ftp://x' }, /GATEWAY_BASE_URL/],
+  ])('should reject %j naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('should treat empty variables as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', GATEWAY_BASE_URL: ' ' }).sandboxEnabled).toBe(true);
+  });
+});
