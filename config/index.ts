@@ -6,7 +6,8 @@ export default defineConfig<'webpack5'>(() => ({
   designWidth: 750,
   deviceRatio: { 640: 2.34 / 2, 750: 1, 375: 2, 828: 1.81 / 2 },
   sourceRoot: 'src',
-  outputRoot: `dist/${process.env.TARO_ENV}`,
+  // CHECKOUT_DIST_DIR builds elsewhere (the end-to-end tests build per server address).
+  outputRoot: process.env.CHECKOUT_DIST_DIR ?? `dist/${process.env.TARO_ENV}`,
   framework: 'react',
   compiler: 'webpack5',
   defineConstants: {

@@ -22,7 +22,7 @@ export interface StartOptions {
   clock?: Clock;
   log?: Logger;
   settings?: Partial<Omit<CheckoutSettings, 'notifyUrl'>>;
-  sandbox?: Partial<Pick<SandboxOptions, 'webhookTimeScale' | 'loginCodeTtlMs' | 'wechat'>>;
+  sandbox?: Partial<Pick<SandboxOptions, 'webhookTimeScale' | 'loginCodeTtlMs'>> & { wechatPayKey?: string };
 }
 
 export interface RunningServices {
@@ -80,7 +80,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
           masterSecret: config.gateway.masterSecret,
           testSecret: config.gateway.testSecret ?? '',
         },
-        wechat: { appId: config.wechat.appId, secret: config.wechat.secret, ...options.sandbox?.wechat },
+        wechat: { appId: config.wechat.appId, secret: config.wechat.secret, payKey: options.sandbox?.wechatPayKey },
         webhookTimeScale: options.sandbox?.webhookTimeScale,
         loginCodeTtlMs: options.sandbox?.loginCodeTtlMs,
         log: (line) => log.info(line, { component: 'sandbox' }),

@@ -1,0 +1,547 @@
+import { generateKeyPairSync } from 'node:crypto';
+import type { Context } from 'koa';
+import { Router } from '@koa/router';
+import {
+  authenticate,
+  GatewayError,
+  gatewayOperation,
+  readBoolean,
+  readInteger,
+  readNotifyUrl,
+  readObject,
+  readString,
+  ResultCode,
+  type AppCredentials,
+  type Params,
+} from './gateway-protocol';
+import { requestOrigin } from './http';
+import type { Notifier } from './notifications';
+import { nonceStr, prepayId, recordId } from './random';
+import { alipayOrderString, wechatPaySign } from './signing';
+import type { Bill, BillStatus, GatewayMode, GatewayStore, Refund } from './store';
+import { chinaDate8, chinaDateTime, chinaStamp14 } from './time';
+import { buildPaymentWebhook, buildRefundWebhook, channelTypeOf, fenToYuan, paymentTradeNo } from './webhook-message';
+
+/**
+ * The aggregate gateway's REST API (seed 001 §4) at its real paths, including the
+ * test-mode aliases under `/2/rest/sandbox/`.
+ */
+
+/** Channels the sandbox can open bills on. */
+export const SUPPORTED_CHANNELS = ['WX_MINI', 'BC_WX_MINI', 'WX_JSAPI', 'BC_WX_JSAPI', 'BC_WX_WAP', 'ALI_APP'] as const;
+
+/** Channels that need the payer's `openid`. */
+const OPENID_CHANNELS = new Set(['WX_MINI', 'BC_WX_MINI', 'WX_JSAPI', 'BC_WX_JSAPI']);
+
+/**
+ * Channels the manual documents but the sandbox app has not configured: the gateway's
+ * answer for those is 2 PAY_FACTOR_NOT_SET (the app's payment factors are not set up).
+ */
+const UNCONFIGURED_CHANNELS = new Set([
+  'WX_APP', 'WX_NATIVE', 'WX_SCAN', 'ALI_WEB', 'ALI_QRCODE', 'ALI_WAP', 'ALI_SCAN', 'ALI_OFFLINE_QRCODE',
+  'UN_APP', 'UN_WEB', 'UN_WAP', 'BC_GATEWAY', 'BC_EXPRESS', 'BC_NATIVE', 'BC_ALI_QRCODE', 'BC_ALI_APP',
+  'BC_ALI_WEB', 'BC_ALI_WAP', 'BC_ALI_SCAN', 'BC_WX_SCAN', 'BC_APP', 'JD_WAP', 'JD_WEB', 'YEE_WAP', 'YEE_WEB',
+  'YEE_NOBANKCARD', 'KUAIQIAN_WAP', 'KUAIQIAN_WEB', 'BD_APP', 'BD_WEB', 'BD_WAP', 'PAYPAL_SANDBOX', 'PAYPAL_LIVE',
+]);
+
+/** Aggregate channel names a query may filter on. */
+const AGGREGATE_CHANNELS = new Set(['WX', 'ALI', 'UN', 'JD', 'YEE', 'KUAIQIAN', 'BD', 'PAYPAL', 'BC']);
+
+const MAX_TOTAL_FEE = 2_147_483_647;
+const MAX_QUERY_LIMIT = 50;
+const SANDBOX_ALIPAY_APP_ID = '2021000100000001';
+
+export interface GatewayDependencies {
+  store: GatewayStore;
+  notifier: Notifier;
+  appId: string;
+  appSecret: string;
+  masterSecret: string;
+  testSecret: string;
+  wechatAppId: string;
+  mchId: string;
+  payKey: string;
+  now: () => number;
+  log: (line: string) => void;
+}
+
+export interface GatewayRoutes {
+  router: Router;
+  /** The PEM public key that verifies `ALI_APP` order strings (generated on first use). */
+  alipayPublicKey(): string;
+}
+
+export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
+  const { store, now, log } = deps;
+  let alipayKeys: { publicKey: string; privateKey: string } | undefined;
+  const alipayKeyPair = () => {
+    alipayKeys ??= generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    return alipayKeys;
+  };
+
+  const credentials = {
+    app: { appId: deps.appId, secret: deps.appSecret, secretName: 'app_secret' },
+    test: { appId: deps.appId, secret: deps.testSecret, secretName: 'test_secret' },
+    master: { appId: deps.appId, secret: deps.masterSecret, secretName: 'master_secret' },
+  } satisfies Record<string, AppCredentials>;
+  const secretsFor = (mode: GatewayMode) => (mode === 'test' ? credentials.test : credentials.app);
+
+  function injectFault(operation: 'bill' | 'refund' | 'query'): void {
+    const fault = store.takeFault(operation);
+    if (fault) throw new GatewayError(fault.resultCode, fault.detail);
+  }
+
+  // ---- POST /2/rest/bill ------------------------------------------------------------
+
+  function createBill(params: Params, mode: GatewayMode, ctx: Context): Params {
+    authenticate(params, secretsFor(mode));
+    const channel = readString(params, 'channel', true);
+    if (!(SUPPORTED_CHANNELS as readonly string[]).includes(channel)) {
+      if (UNCONFIGURED_CHANNELS.has(channel)) {
+        throw new GatewayError(
+          ResultCode.PAY_FACTOR_NOT_SET,
+          `channel ${channel} is not set up for this app (the sandbox emulates ${SUPPORTED_CHANNELS.join(', ')})`,
+        );
+      }
+      throw new GatewayError(ResultCode.CHANNEL_INVALID, `unknown channel ${channel}`);
+    }
+    const totalFee = readInteger(params, 'total_fee', {
+      required: true,
+      min: 1,
+      max: MAX_TOTAL_FEE,
+      meaning: 'a positive integer number of fen',
+    }) as number;
+    const billNo = readString(params, 'bill_no', true);
+    if (!/^[A-Za-z0-9]{8,32}$/.test(billNo)) {
+      throw new GatewayError(ResultCode.PARAM_INVALID, 'bill_no must be 8 to 32 letters and/or digits');
+    }
+    const title = readString(params, 'title', true);
+    const titleBytes = Buffer.byteLength(title, 'utf8');
+    if (titleBytes > 32) {
+      throw new GatewayError(ResultCode.PARAM_INVALID, `title must be at most 32 bytes of UTF-8, got ${titleBytes}`);
+    }
+    const optional = readObject(params, 'optional') ?? {};
+    const billTimeoutSec = readInteger(params, 'bill_timeout', {
+      min: 1,
+      meaning: 'a positive integer number of seconds',
+    });
+    const notifyUrl = readNotifyUrl(params);
+    const openid = OPENID_CHANNELS.has(channel) ? readString(params, 'openid', true) : readString(params, 'openid');
+    const buyerId = readString(params, 'buyer_id');
+    if (buyerId !== undefined && buyerId.length > 64) {
+      throw new GatewayError(ResultCode.PARAM_INVALID, 'buyer_id must be at most 64 characters');
+    }
+    const earlier = store.usedBillNos.get(billNo);
+    if (earlier !== undefined) {
+      throw new GatewayError(
+        ResultCode.PARAM_INVALID,
+        `duplicate bill_no ${billNo}: ${earlier}; the gateway never accepts a bill_no twice`,
+      );
+    }
+    const fault = store.takeFault('bill');
+    if (fault) {
+      // The channel was asked, so this bill_no is spent even though the bill failed.
+      store.usedBillNos.set(billNo, `its first request failed with ${fault.resultCode}`);
+      throw new GatewayError(fault.resultCode, fault.detail);
+    }
+
+    const createdAt = now();
+    const bill: Bill = {
+      id: recordId(),
+      mode,
+      billNo,
+      channel,
+      channelType: channelTypeOf(channel),
+      totalFee,
+      title,
+      optional,
+      notifyUrl,
+      openid,
+      billTimeoutSec,
+      createdAt,
+      status: 'open',
+      refundedFee: 0,
+      deliveries: [],
+    };
+    const answer: Params = { id: bill.id };
+    if (OPENID_CHANNELS.has(channel)) {
+      bill.prepayId = prepayId(chinaStamp14(createdAt));
+      const pay = {
+        appId: deps.wechatAppId,
+        nonceStr: nonceStr(),
+        package: `prepay_id=${bill.prepayId}`,
+        signType: 'MD5',
+        // wx.requestPayment wants `timeStamp` in seconds; the manual says 13-digit ms for
+        // WX_JSAPI, but a JSAPI/mini-program payment signed over milliseconds would be
+        // refused by WeChat, so the sandbox answers what the client can actually use.
+        timeStamp: String(Math.floor(createdAt / 1000)),
+      };
+      Object.assign(answer, {
+        app_id: pay.appId,
+        package: pay.package,
+        nonce_str: pay.nonceStr,
+        timestamp: pay.timeStamp,
+        pay_sign: wechatPaySign(pay, deps.payKey, 'MD5'),
+        sign_type: pay.signType,
+      });
+    } else if (channel === 'BC_WX_WAP') {
+      bill.url = `${requestOrigin(ctx)}/sandbox/wechat/h5pay?bill_no=${encodeURIComponent(billNo)}`;
+      answer.url = bill.url;
+    } else {
+      const bizContent: Record<string, string> = {
+        out_trade_no: billNo,
+        total_amount: fenToYuan(totalFee),
+        subject: title,
+        product_code: 'QUICK_MSECURITY_PAY',
+      };
+      if (billTimeoutSec !== undefined) bizContent.timeout_express = `${Math.max(1, Math.ceil(billTimeoutSec / 60))}m`;
+      bill.orderString = alipayOrderString(
+        {
+          app_id: SANDBOX_ALIPAY_APP_ID,
+          method: 'alipay.trade.app.pay',
+          format: 'json',
+          charset: 'utf-8',
+          sign_type: 'RSA2',
+          timestamp: chinaDateTime(createdAt),
+          version: '1.0',
+          biz_content: JSON.stringify(bizContent),
+        },
+        alipayKeyPair().privateKey,
+      );
+      answer.order_string = bill.orderString;
+    }
+    store.addBill(bill);
+    log(`gateway ${mode} bill ${billNo} ${channel} ${totalFee} fen opened`);
+    return answer;
+  }
+
+  // ---- GET /2/rest/bills, /2/rest/bills/count, /2/rest/bill/{id} ---------------------
+
+  function billView(bill: Bill, withDetail: boolean): Params {
+    const status = store.effectiveStatus(bill, now());
+    const view: Params = {
+      id: bill.id,
+      bill_no: bill.billNo,
+      total_fee: bill.totalFee,
+      trade_no: bill.tradeNo ?? '',
+      channel: bill.channelType,
+      sub_channel: bill.channel,
+      title: bill.title,
+      spay_result: status === 'paid',
+      create_time: bill.createdAt,
+      optional: JSON.stringify(bill.optional),
+      revert_result: false,
+      refund_result: bill.refundedFee > 0,
+    };
+    if (bill.successTime !== undefined) view.success_time = bill.successTime;
+    if (withDetail) view.message_detail = bill.messageDetail ? JSON.stringify(bill.messageDetail) : '';
+    return view;
+  }
+
+  function readChannelFilter(params: Params): string | undefined {
+    const channel = readString(params, 'channel');
+    if (
+      channel !== undefined &&
+      !AGGREGATE_CHANNELS.has(channel) &&
+      !UNCONFIGURED_CHANNELS.has(channel) &&
+      !(SUPPORTED_CHANNELS as readonly string[]).includes(channel)
+    ) {
+      throw new GatewayError(ResultCode.CHANNEL_INVALID, `unknown channel ${channel}`);
+    }
+    return channel;
+  }
+
+  function readTimeRange(params: Params): { start?: number; end?: number } {
+    return {
+      start: readInteger(params, 'start_time', { min: 0, meaning: 'a time in milliseconds' }),
+      end: readInteger(params, 'end_time', { min: 0, meaning: 'a time in milliseconds' }),
+    };
+  }
+
+  function readPage(params: Params): { skip: number; limit: number } {
+    const skip = readInteger(params, 'skip', { min: 0, meaning: 'a non-negative integer' }) ?? 0;
+    const limit =
+      readInteger(params, 'limit', { min: 1, max: MAX_QUERY_LIMIT, meaning: `an integer from 1 to ${MAX_QUERY_LIMIT}` }) ??
+      10;
+    return { skip, limit };
+  }
+
+  function matchingBills(params: Params, mode: GatewayMode): Bill[] {
+    const billNo = readString(params, 'bill_no');
+    const spayResult = readBoolean(params, 'spay_result');
+    const refundResult = readBoolean(params, 'refund_result');
+    const channel = readChannelFilter(params);
+    const { start, end } = readTimeRange(params);
+    const at = now();
+    return [...store.bills.values()]
+      .filter((bill) => bill.mode === mode)
+      .filter((bill) => billNo === undefined || bill.billNo === billNo)
+      .filter((bill) => spayResult === undefined || (store.effectiveStatus(bill, at) === 'paid') === spayResult)
+      .filter((bill) => refundResult === undefined || bill.refundedFee > 0 === refundResult)
+      .filter((bill) => channel === undefined || bill.channelType === channel || bill.channel === channel)
+      .filter((bill) => start === undefined || bill.createdAt >= start)
+      .filter((bill) => end === undefined || bill.createdAt <= end)
+      .reverse(); // newest first
+  }
+
+  function queryBills(params: Params, mode: GatewayMode): Params {
+    authenticate(params, secretsFor(mode));
+    const needDetail = readBoolean(params, 'need_detail') ?? false;
+    const { skip, limit } = readPage(params);
+    const bills = matchingBills(params, mode);
+    injectFault('query');
+    return { bills: bills.slice(skip, skip + limit).map((bill) => billView(bill, needDetail)) };
+  }
+
+  function countBills(params: Params, mode: GatewayMode): Params {
+    authenticate(params, secretsFor(mode));
+    const bills = matchingBills(params, mode);
+    injectFault('query');
+    return { count: bills.length };
+  }
+
+  function billById(params: Params, id: string, mode: GatewayMode): Params {
+    authenticate(params, secretsFor(mode));
+    const bill = store.billsById.get(id);
+    injectFault('query');
+    if (!bill) throw new GatewayError(ResultCode.NO_SUCH_BILL, `no bill with id ${id}`);
+    if (bill.mode !== mode) {
+      const where = bill.mode === 'test' ? '/2/rest/sandbox/bill/{id} with test_secret' : '/2/rest/bill/{id}';
+      throw new GatewayError(ResultCode.NO_SUCH_BILL, `bill ${id} belongs to ${bill.mode} mode; query it at ${where}`);
+    }
+    return { pay: billView(bill, true) };
+  }
+
+  // ---- POST /2/rest/refund, GET /2/rest/refunds … -----------------------------------
+
+  function createRefund(params: Params): Params {
+    authenticate(params, credentials.master);
+    const refundNo = readString(params, 'refund_no', true);
+    const match = /^(\d{8})([A-Za-z0-9]{3,24})$/.exec(refundNo);
+    if (!match) {
+      throw new GatewayError(
+        ResultCode.PARAM_INVALID,
+        'refund_no must be the refund date YYYYMMDD followed by 3 to 24 letters and/or digits',
+      );
+    }
+    const today = chinaDate8(now());
+    if (match[1] !== today) {
+      throw new GatewayError(
+        ResultCode.PARAM_INVALID,
+        `refund_no must start with today's date ${today} (China time), got ${match[1]}`,
+      );
+    }
+    if (match[2] === '000') throw new GatewayError(ResultCode.PARAM_INVALID, 'refund_no serial must not be 000');
+    const billNo = readString(params, 'bill_no', true);
+    const refundFee = readInteger(params, 'refund_fee', {
+      required: true,
+      min: 1,
+      max: MAX_TOTAL_FEE,
+      meaning: 'a positive integer number of fen',
+    }) as number;
+    const channel = readChannelFilter(params);
+    const notifyUrl = readNotifyUrl(params);
+    const optional = readObject(params, 'optional') ?? {};
+    if (store.refunds.has(refundNo)) {
+      throw new GatewayError(ResultCode.PARAM_INVALID, `duplicate refund_no ${refundNo}: a refund_no is accepted once`);
+    }
+    const bill = store.bills.get(billNo);
+    if (!bill || (channel !== undefined && channel !== bill.channelType && channel !== bill.channel)) {
+      throw new GatewayError(ResultCode.NO_SUCH_BILL, `no bill ${billNo}${channel ? ` on channel ${channel}` : ''}`);
+    }
+    if (bill.mode !== 'live') {
+      throw new GatewayError(
+        ResultCode.NO_SUCH_BILL,
+        `bill ${billNo} is a test-mode bill (/2/rest/sandbox/bill); test mode has no refunds`,
+      );
+    }
+    const status = store.effectiveStatus(bill, now());
+    if (status !== 'paid') {
+      throw new GatewayError(ResultCode.BILL_UNSUCCESS, `bill ${billNo} is not paid (it is ${status})`);
+    }
+    const left = bill.totalFee - bill.refundedFee;
+    if (refundFee > left) {
+      throw new GatewayError(
+        ResultCode.REFUND_AMOUNT_TOO_LARGE,
+        `refund_fee ${refundFee} exceeds what is left to refund: ${left} of ${bill.totalFee}`,
+      );
+    }
+    injectFault('refund');
+
+    const createdAt = now();
+    const refund: Refund = {
+      id: recordId(),
+      refundNo,
+      billNo,
+      refundFee,
+      optional,
+      notifyUrl,
+      createdAt,
+      messageDetail: buildRefundWebhook({
+        appId: deps.appId,
+        masterSecret: deps.masterSecret,
+        refundNo,
+        billNo,
+        channel: bill.channel,
+        refundFee,
+        totalFee: bill.totalFee,
+        tradeNo: bill.tradeNo,
+        optional,
+        timestamp: createdAt,
+      }).message_detail,
+    };
+    store.addRefund(refund);
+    bill.refundedFee += refundFee;
+    log(`gateway refund ${refundNo} of ${refundFee} fen on ${billNo}`);
+    deps.notifier.notifyRefund(refund, bill);
+    return { id: refund.id };
+  }
+
+  function refundView(refund: Refund, withDetail: boolean): Params {
+    const bill = store.bills.get(refund.billNo) as Bill;
+    const view: Params = {
+      id: refund.id,
+      bill_no: refund.billNo,
+      refund_no: refund.refundNo,
+      total_fee: bill.totalFee,
+      refund_fee: refund.refundFee,
+      title: bill.title,
+      channel: bill.channelType,
+      sub_channel: bill.channel,
+      finish: true,
+      result: true,
+      optional: JSON.stringify(refund.optional),
+      create_time: refund.createdAt,
+    };
+    if (withDetail) view.message_detail = JSON.stringify(refund.messageDetail);
+    return view;
+  }
+
+  function matchingRefunds(params: Params): Refund[] {
+    const billNo = readString(params, 'bill_no');
+    const refundNo = readString(params, 'refund_no');
+    const channel = readChannelFilter(params);
+    const { start, end } = readTimeRange(params);
+    // Pre-refunds awaiting approval are not emulated: there are never any.
+    const needApproval = readBoolean(params, 'need_approval') ?? false;
+    return [...store.refunds.values()]
+      .filter(() => !needApproval)
+      .filter((refund) => billNo === undefined || refund.billNo === billNo)
+      .filter((refund) => refundNo === undefined || refund.refundNo === refundNo)
+      .filter((refund) => {
+        const bill = store.bills.get(refund.billNo) as Bill;
+        return channel === undefined || bill.channelType === channel || bill.channel === channel;
+      })
+      .filter((refund) => start === undefined || refund.createdAt >= start)
+      .filter((refund) => end === undefined || refund.createdAt <= end)
+      .reverse();
+  }
+
+  function queryRefunds(params: Params): Params {
+    authenticate(params, credentials.app);
+    const needDetail = readBoolean(params, 'need_detail') ?? false;
+    const { skip, limit } = readPage(params);
+    const refunds = matchingRefunds(params);
+    injectFault('query');
+    return { refunds: refunds.slice(skip, skip + limit).map((refund) => refundView(refund, needDetail)) };
+  }
+
+  function countRefunds(params: Params): Params {
+    authenticate(params, credentials.app);
+    const refunds = matchingRefunds(params);
+    injectFault('query');
+    return { count: refunds.length };
+  }
+
+  function refundById(params: Params, id: string): Params {
+    authenticate(params, credentials.app);
+    injectFault('query');
+    const refund = store.refundsById.get(id);
+    if (!refund) throw new GatewayError(ResultCode.NO_SUCH_REFUND, `no refund with id ${id}`);
+    return { refund: refundView(refund, true) };
+  }
+
+  function refundStatus(params: Params): Params {
+    authenticate(params, credentials.app);
+    const channel = readString(params, 'channel', true);
+    if (!['WX', 'YEE', 'KUAIQIAN', 'BD'].includes(channel)) {
+      throw new GatewayError(ResultCode.PARAM_INVALID, 'channel must be one of WX, YEE, KUAIQIAN, BD');
+    }
+    const refundNo = readString(params, 'refund_no', true);
+    injectFault('query');
+    const refund = store.refunds.get(refundNo);
+    const bill = refund && store.bills.get(refund.billNo);
+    if (!refund || !bill || bill.channelType !== channel) {
+      throw new GatewayError(ResultCode.NO_SUCH_REFUND, `no ${channel} refund ${refundNo}`);
+    }
+    return { refund_status: 'SUCCESS' };
+  }
+
+  // ---- routes ------------------------------------------------------------------------
+
+  const router = new Router();
+  const op = (source: 'body' | 'para', run: (params: Params, ctx: Context) => Params) =>
+    gatewayOperation(source, log, ({ params, ctx }) => run(params, ctx));
+
+  for (const [prefix, mode] of [
+    ['/2/rest', 'live'],
+    ['/2/rest/sandbox', 'test'],
+  ] as const) {
+    router.post(`${prefix}/bill`, op('body', (params, ctx) => createBill(params, mode, ctx)));
+    router.get(`${prefix}/bills`, op('para', (params) => queryBills(params, mode)));
+    router.get(`${prefix}/bills/count`, op('para', (params) => countBills(params, mode)));
+    router.get(`${prefix}/bill/:id`, op('para', (params, ctx) => billById(params, String(ctx.params.id), mode)));
+  }
+  router.post('/2/rest/refund', op('body', (params) => createRefund(params)));
+  router.get('/2/rest/refunds', op('para', (params) => queryRefunds(params)));
+  router.get('/2/rest/refunds/count', op('para', (params) => countRefunds(params)));
+  router.get('/2/rest/refund/status', op('para', (params) => refundStatus(params)));
+  router.get('/2/rest/refund/:id', op('para', (params, ctx) => refundById(params, String(ctx.params.id))));
+
+  return { router, alipayPublicKey: () => alipayKeyPair().publicKey };
+}
+
+/** What a settle request may do to a bill. */
+export type SettleOutcome = { changed: boolean } | { refused: string };
+
+/**
+ * Moves a bill to `paid`, `failed` or `closed`, as the channel would have. Settling a bill
+ * to the state it is in changes nothing; a paid bill stays paid (failed/closed is refused),
+ * while a failed or closed bill may still turn out paid.
+ */
+export function settleBill(
+  bill: Bill,
+  result: Exclude<BillStatus, 'open'>,
+  deps: Pick<GatewayDependencies, 'appId' | 'masterSecret' | 'wechatAppId' | 'mchId' | 'now'>,
+): SettleOutcome {
+  if (bill.status === result) return { changed: false };
+  if (bill.status === 'paid') return { refused: `bill ${bill.billNo} is already paid` };
+  const at = deps.now();
+  bill.status = result;
+  if (result === 'paid') {
+    bill.successTime = at;
+    bill.tradeNo = paymentTradeNo(bill.channelType, at);
+  }
+  bill.messageDetail = buildPaymentWebhook({
+    appId: deps.appId,
+    masterSecret: deps.masterSecret,
+    billNo: bill.billNo,
+    channel: bill.channel,
+    totalFee: bill.totalFee,
+    outcome: result,
+    title: bill.title,
+    openid: bill.openid,
+    tradeNo: bill.tradeNo,
+    optional: bill.optional,
+    timestamp: at,
+    createdAt: bill.createdAt,
+    paidAt: bill.successTime,
+    wechatAppId: deps.wechatAppId,
+    mchId: deps.mchId,
+  }).message_detail;
+  return { changed: true };
+}

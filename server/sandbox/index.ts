@@ -1,0 +1,144 @@
+import Koa from 'koa';
+import { createControlRoutes } from './control';
+import { createGatewayRoutes } from './gateway';
+import { envelope, ResultCode } from './gateway-protocol';
+import { sendError } from './http';
+import { createNotifier } from './notifications';
+import { GatewayStore } from './store';
+import { WechatEmulator } from './wechat';
+import { WebhookDispatcher } from './webhooks';
+
+/**
+ * The offline sandbox: emulators of the aggregate gateway (seed 001 §3–4) and of WeChat's
+ * mini-program login, served by one Koa app at the services' real paths, plus control
+ * endpoints under `/sandbox/`. Pointing a base URL at the real service is the only change
+ * production needs. State lives in memory.
+ */
+
+export interface SandboxOptions {
+  gateway: { appId: string; appSecret: string; masterSecret: string; testSecret: string };
+  wechat: {
+    appId: string;
+    secret: string;
+    /** WeChat Pay merchant id shown in webhook detail. @default '1900000001' */
+    mchId?: string;
+    /** WeChat Pay v2 merchant key used for `pay_sign`. @default 'sandbox-wechat-pay-key-0000000000' */
+    payKey?: string;
+  };
+  /** Multiplies the webhook retry delays (1 = real seconds; tests use e.g. 0.001). @default 1 */
+  webhookTimeScale?: number;
+  /** Code lifetime for WeChat login codes, ms. @default 300000 (5 minutes) */
+  loginCodeTtlMs?: number;
+  /** ms clock. @default Date.now */
+  now?: () => number;
+  /** @default no-op */
+  log?: (line: string) => void;
+}
+
+export interface Sandbox {
+  app: Koa;
+  /** stop timers / pending webhook deliveries */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_WECHAT_PAY_KEY = 'sandbox-wechat-pay-key-0000000000';
+export const DEFAULT_WECHAT_MCH_ID = '1900000001';
+
+export function createSandbox(options: SandboxOptions): Sandbox {
+  const now = options.now ?? Date.now;
+  const log = options.log ?? (() => undefined);
+  const timeScale = options.webhookTimeScale ?? 1;
+  if (!(timeScale > 0)) throw new RangeError('webhookTimeScale must be a positive number');
+  const mchId = options.wechat.mchId ?? DEFAULT_WECHAT_MCH_ID;
+
+  const store = new GatewayStore();
+  const dispatcher = new WebhookDispatcher({ timeScale, now, log });
+  const notifier = createNotifier({
+    store,
+    dispatcher,
+    appId: options.gateway.appId,
+    masterSecret: options.gateway.masterSecret,
+    wechatAppId: options.wechat.appId,
+    mchId,
+    now,
+    log,
+  });
+  const gatewayDeps = {
+    store,
+    notifier,
+    ...options.gateway,
+    wechatAppId: options.wechat.appId,
+    mchId,
+    payKey: options.wechat.payKey ?? DEFAULT_WECHAT_PAY_KEY,
+    now,
+    log,
+  };
+  const gateway = createGatewayRoutes(gatewayDeps);
+  const wechat = new WechatEmulator({
+    appId: options.wechat.appId,
+    secret: options.wechat.secret,
+    loginCodeTtlMs: options.loginCodeTtlMs ?? 5 * 60 * 1000,
+    now,
+    log,
+  });
+  const control = createControlRoutes({
+    store,
+    notifier,
+    wechat,
+    gateway: gatewayDeps,
+    alipayPublicKey: gateway.alipayPublicKey,
+  });
+
+  const app = new Koa();
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      log(`sandbox ${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
+      sendError(ctx, 500, 'INTERNAL', 'sandbox internal error (see its log)');
+    }
+  });
+  for (const router of [gateway.router, wechat.routes(), control]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  app.use((ctx) => {
+    if (ctx.body !== undefined || ctx.status !== 404) return;
+    if (ctx.path.startsWith('/2/')) {
+      // The official SDK JSON-parses every answer: even an unknown path answers JSON.
+      ctx.status = 404;
+      ctx.body = envelope(ResultCode.RUNTIME_ERROR, `the sandbox does not emulate ${ctx.method} ${ctx.path}`);
+    } else {
+      sendError(ctx, 404, 'NOT_FOUND', `no route ${ctx.method} ${ctx.path}`);
+    }
+  });
+
+  return { app, close: () => dispatcher.close() };
+}
+
+export { gatewayAppSign, gatewayWebhookSignature, md5Hex, verifyAlipayOrderString, wechatPaySign } from './signing';
+export type { GatewayWebhookSignatureInput, WechatPaySignType } from './signing';
+export {
+  buildPaymentWebhook,
+  buildRefundWebhook,
+  channelTypeOf,
+  fenToYuan,
+  signWebhook,
+} from './webhook-message';
+export type {
+  GatewayChannelType,
+  GatewayWebhookMessage,
+  PaymentOutcome,
+  PaymentWebhookInput,
+  RefundWebhookInput,
+  WebhookCredentials,
+  WebhookTransactionType,
+} from './webhook-message';
+export { isWebhookAcknowledged, webhookAttemptOffsetsMs, WEBHOOK_RETRY_EXPONENTS } from './webhooks';
+export type { DeliveryAttempt } from './webhooks';
+export { RESULT_MESSAGES } from './gateway-protocol';
+export { SUPPORTED_CHANNELS } from './gateway';
+export { INJECTABLE_LOGIN_ERRORS } from './wechat';
+export type { InjectableLoginError } from './wechat';
+export { chinaDate8 } from './time';
+export type { BillStatus } from './store';

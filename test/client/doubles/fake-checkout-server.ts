@@ -1,0 +1,210 @@
+/**
+ * An in-memory checkout server speaking the real HTTP contract (paths, headers, bodies, error
+ * shape), so tests run the real API client, session and flow against it, and the compiled
+ * bundle can talk to it through a `wx.request` double.
+ */
+import type { HttpTransport } from '../../../src/api/client';
+import type { WxRequestAnswer, WxRequestOptions } from '../../support/wx-double';
+
+export interface FakeRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+export interface FakeResponse {
+  status: number;
+  body: unknown;
+}
+
+export type RouteName = 'catalog' | 'session' | 'createOrder' | 'pay' | 'status';
+
+interface FakeOrder {
+  orderNo: string;
+  amount: number;
+  items: { sku: string; quantity: number }[];
+  statusCode: number;
+}
+
+const STATUS_NAMES: Record<number, string> = { 0: 'paid', 1: 'expired', 2: 'failed', 3: 'closed', 9: 'pending' };
+
+export class FakeCheckoutServer {
+  readonly catalog = [
+    { sku: 'tea', title: '龙井茶', price: 1 },
+    { sku: 'cup', title: '茶杯', price: 1999 },
+  ];
+  /** Every request received, in order. */
+  readonly requests: FakeRequest[] = [];
+  readonly orders = new Map<string, FakeOrder>();
+  /** Scripted answers for the status endpoint, consumed one per call; when empty the order's own state answers. */
+  readonly scriptedStatusCodes: number[] = [];
+  sessionLifetimeSeconds = 7200;
+
+  private readonly usedLoginCodes = new Set<string>();
+  private readonly liveTokens = new Set<string>();
+  private readonly orderNoByIdempotencyKey = new Map<string, string>();
+  private readonly oneOffResponses = new Map<RouteName, FakeResponse[]>();
+  private tokenCount = 0;
+  private orderCount = 0;
+
+  /** The next request to `route` gets this answer instead. */
+  answerNext(route: RouteName, response: FakeResponse): void {
+    const queue = this.oneOffResponses.get(route) ?? [];
+    queue.push(response);
+    this.oneOffResponses.set(route, queue);
+  }
+
+  /** Server-side expiry: every issued token now answers 401 SESSION_INVALID. */
+  expireAllSessions(): void {
+    this.liveTokens.clear();
+  }
+
+  settle(orderNo: string, statusCode: number): void {
+    const order = this.orders.get(orderNo);
+    if (!order) throw new Error(`no order ${orderNo}`);
+    order.statusCode = statusCode;
+  }
+
+  countRequests(route: RouteName): number {
+    return this.requests.filter((request) => routeOf(request) === route).length;
+  }
+
+  handle(request: FakeRequest): FakeResponse {
+    this.requests.push(request);
+    const route = routeOf(request);
+    if (!route) return error(404, 'NOT_FOUND', 'no such route');
+    const oneOff = this.oneOffResponses.get(route)?.shift();
+    if (oneOff) return oneOff;
+
+    switch (route) {
+      case 'catalog':
+        return { status: 200, body: { items: this.catalog } };
+      case 'session':
+        return this.createSession(request.body);
+      default: {
+        const token = /^Bearer (.+)$/.exec(request.headers.Authorization ?? '')?.[1];
+        if (!token || !this.liveTokens.has(token)) return error(401, 'SESSION_INVALID', 'session expired');
+        return this.handleAuthenticated(route, request);
+      }
+    }
+  }
+
+  private createSession(body: unknown): FakeResponse {
+    const code = isRecord(body) && typeof body.code === 'string' ? body.code : '';
+    if (!code || code.startsWith('invalid') || this.usedLoginCodes.has(code)) {
+      return error(401, 'LOGIN_CODE_INVALID', 'code invalid or used');
+    }
+    this.usedLoginCodes.add(code);
+    const token = `token-${++this.tokenCount}`;
+    this.liveTokens.add(token);
+    return { status: 200, body: { token, expiresIn: this.sessionLifetimeSeconds } };
+  }
+
+  private handleAuthenticated(route: RouteName, request: FakeRequest): FakeResponse {
+    const orderNo = /^\/api\/orders\/([^/]+)\//.exec(request.path)?.[1];
+    switch (route) {
+      case 'createOrder':
+        return this.createOrder(request);
+      case 'pay': {
+        const order = orderNo ? this.orders.get(orderNo) : undefined;
+        if (!order) return error(404, 'ORDER_NOT_FOUND', 'no such order');
+        return {
+          status: 200,
+          body: {
+            platform: 'weapp',
+            requestPayment: {
+              timeStamp: '1700000000',
+              nonceStr: `nonce${order.orderNo}`,
+              package: `prepay_id=wx${order.orderNo}`,
+              signType: 'MD5',
+              paySign: 'C380BEC2BFD727A4B6845133519F3AD6',
+            },
+          },
+        };
+      }
+      case 'status': {
+        const order = orderNo ? this.orders.get(orderNo) : undefined;
+        if (!order) return error(404, 'ORDER_NOT_FOUND', 'no such order');
+        const code = this.scriptedStatusCodes.shift() ?? order.statusCode;
+        return { status: 200, body: { orderNo: order.orderNo, status: STATUS_NAMES[code], code } };
+      }
+      default:
+        return error(404, 'NOT_FOUND', 'no such route');
+    }
+  }
+
+  private createOrder(request: FakeRequest): FakeResponse {
+    const idempotencyKey = request.headers['Idempotency-Key'];
+    const existing = idempotencyKey ? this.orderNoByIdempotencyKey.get(idempotencyKey) : undefined;
+    if (existing) return { status: 201, body: { order: this.describeOrder(this.orders.get(existing)!) } };
+
+    const items = isRecord(request.body) && Array.isArray(request.body.items) ? request.body.items : [];
+    let amount = 0;
+    for (const item of items) {
+      const catalogItem = this.catalog.find((entry) => isRecord(item) && entry.sku === item.sku);
+      if (!catalogItem || !isRecord(item) || !Number.isInteger(item.quantity)) {
+        return error(400, 'ITEMS_INVALID', 'unknown sku or bad quantity');
+      }
+      amount += catalogItem.price * Number(item.quantity);
+    }
+    if (items.length === 0) return error(400, 'ITEMS_INVALID', 'empty order');
+    const order: FakeOrder = {
+      orderNo: `CO${String(++this.orderCount).padStart(6, '0')}`,
+      amount,
+      items: items.filter(isRecord).map((item) => ({ sku: String(item.sku), quantity: Number(item.quantity) })),
+      statusCode: 9,
+    };
+    this.orders.set(order.orderNo, order);
+    if (idempotencyKey) this.orderNoByIdempotencyKey.set(idempotencyKey, order.orderNo);
+    return { status: 201, body: { order: this.describeOrder(order) } };
+  }
+
+  private describeOrder(order: FakeOrder) {
+    return {
+      orderNo: order.orderNo,
+      amount: order.amount,
+      currency: 'CNY',
+      status: STATUS_NAMES[order.statusCode],
+      items: order.items,
+      expiresAt: '2030-01-01T00:15:00.000Z',
+    };
+  }
+}
+
+function routeOf({ method, path }: FakeRequest): RouteName | undefined {
+  if (method === 'GET' && path === '/api/catalog') return 'catalog';
+  if (method === 'POST' && path === '/api/session') return 'session';
+  if (method === 'POST' && path === '/api/orders') return 'createOrder';
+  if (method === 'POST' && /^\/api\/orders\/[^/]+\/pay$/.test(path)) return 'pay';
+  if (method === 'GET' && /^\/api\/orders\/[^/]+\/status$/.test(path)) return 'status';
+  return undefined;
+}
+
+function error(status: number, code: string, message: string): FakeResponse {
+  return { status, body: { error: { code, message } } };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function parseBody(data: unknown): unknown {
+  return typeof data === 'string' && data !== '' ? JSON.parse(data) : data;
+}
+
+/** HttpTransport for the real API client, answered by the fake server. */
+export function transportTo(server: FakeCheckoutServer): HttpTransport {
+  return async ({ url, method, header, data }) => {
+    const { status, body } = server.handle({ method, path: new URL(url).pathname, headers: header, body: parseBody(data) });
+    return { statusCode: status, data: body };
+  };
+}
+
+/** `wx.request` answers from the fake server, whatever host the bundle was built for. */
+export function wxRequestTo(server: FakeCheckoutServer): (options: WxRequestOptions) => Promise<WxRequestAnswer> {
+  return async ({ url, method = 'GET', header = {}, data }) => {
+    const { status, body } = server.handle({ method, path: new URL(url).pathname, headers: header, body: parseBody(data) });
+    return { statusCode: status, data: body };
+  };
+}

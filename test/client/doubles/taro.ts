@@ -1,0 +1,26 @@
+/**
+ * Stands in for `@tarojs/taro` in unit tests (mapped in jest.config.js). Only the APIs the
+ * client touches; each test installs the behaviour it needs and `resetTaroDouble` restores it.
+ */
+type Api = (options?: Record<string, unknown>) => unknown;
+
+const unconfigured = (name: string): Api => () => {
+  throw new Error(`Taro.${name} not configured in this test`);
+};
+
+export const taroDouble: Record<'login' | 'requestPayment' | 'request' | 'getStorageSync' | 'setStorageSync' | 'removeStorageSync', Api> = {
+  login: unconfigured('login'),
+  requestPayment: unconfigured('requestPayment'),
+  request: unconfigured('request'),
+  getStorageSync: unconfigured('getStorageSync'),
+  setStorageSync: unconfigured('setStorageSync'),
+  removeStorageSync: unconfigured('removeStorageSync'),
+};
+
+export function resetTaroDouble(): void {
+  for (const name of Object.keys(taroDouble) as (keyof typeof taroDouble)[]) {
+    taroDouble[name] = unconfigured(name);
+  }
+}
+
+export default taroDouble;

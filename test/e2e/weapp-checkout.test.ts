@@ -1,0 +1,144 @@
+import { rmSync } from 'node:fs';
+import { DEVELOPMENT_SECRETS } from '../../server/config';
+import { wechatPaySign } from '../../server/sandbox/signing';
+import { buildMiniProgram } from '../support/build-miniprogram';
+import { CheckoutHarness, startHarness } from '../support/checkout-harness';
+import { STORAGES, TestDatabase } from '../support/databases';
+import { loadWeappPage } from '../support/miniprogram-harness';
+import { createWxDouble, WxPaymentParams } from '../support/wx-double';
+
+/**
+ * The compiled `dist/weapp` bundle, driven in Node with a `wx` double, against a real checkout
+ * server and the real sandbox. The double's `requestPayment` behaves as WeChat's: it checks
+ * `paySign` with the merchant key, and "pays" by settling the bill in the sandbox, which then
+ * sends the gateway's webhook to the server.
+ */
+const PAY_KEY = 'e2e-merchant-key-0123456789abcdef';
+// PostgreSQL when CI provides it (the production shape), PGlite otherwise.
+const storage = STORAGES[STORAGES.length - 1];
+
+describe(`WeChat checkout end to end (compiled bundle, ${storage.name})`, () => {
+  let database: TestDatabase;
+  let h: CheckoutHarness;
+  let distDir: string;
+
+  beforeAll(async () => {
+    database = await storage.open();
+    h = await startHarness(database.db, { sandbox: { wechatPayKey: PAY_KEY } });
+    distDir = await buildMiniProgram('weapp', h.services.serverUrl);
+  }, 180_000);
+
+  afterAll(async () => {
+    await h?.close();
+    await database?.dispose();
+    if (distDir) rmSync(distDir, { recursive: true, force: true });
+  });
+
+  async function billFor(params: WxPaymentParams) {
+    const prepayId = params.package.replace(/^prepay_id=/, '');
+    const { bills } = (await h.sandbox.get('/sandbox/bills').expect(200)).body as {
+      bills: Array<{ bill_no: string; prepay_id?: string; total_fee: number }>;
+    };
+    const bill = bills.find((candidate) => candidate.prepay_id === prepayId);
+    if (!bill) throw { errMsg: 'requestPayment:fail prepay_id unknown' };
+    return bill;
+  }
+
+  /** WeChat refuses parameters whose paySign does not verify, before showing the sheet. */
+  function verifySignature(params: WxPaymentParams) {
+    const expected = wechatPaySign(
+      { appId: DEVELOPMENT_SECRETS.wechatAppId, timeStamp: params.timeStamp, nonceStr: params.nonceStr, package: params.package, signType: params.signType },
+      PAY_KEY,
+    );
+    if (expected !== params.paySign) throw { errMsg: 'requestPayment:fail 支付验证签名失败' };
+  }
+
+  function wxFor(atPaymentSheet: (params: WxPaymentParams) => Promise<{ errMsg: string }>) {
+    return createWxDouble({
+      async login() {
+        const minted = await h.sandbox.post('/sandbox/wechat/codes').send({}).expect(201);
+        return { code: minted.body.code as string };
+      },
+      requestPayment: atPaymentSheet,
+    });
+  }
+
+  async function ordersInDatabase() {
+    const { rows } = await h.services.database.query<{ order_no: string; status: string; amount: number }>(
+      'SELECT order_no, status, amount FROM orders ORDER BY created_at',
+    );
+    return rows;
+  }
+
+  it('should take a shopper from the cart to an order the server knows is paid', async () => {
+    const wx = wxFor(async (params) => {
+      const bill = await billFor(params);
+      verifySignature(params);
+      await h.sandbox.post(`/sandbox/bills/${bill.bill_no}/settle`).send({ result: 'paid' }).expect(200);
+      return { errMsg: 'requestPayment:ok' };
+    });
+    const page = await loadWeappPage({ distDir, wx });
+    await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
+    const before = (await ordersInDatabase()).length;
+
+    page.tapById('pay-button');
+    await page.waitForText(/支付成功/, 30_000);
+
+    const orders = await ordersInDatabase();
+    expect(orders).toHaveLength(before + 1);
+    const order = orders[orders.length - 1];
+    expect(order.status).toBe('paid');
+    expect(page.findById('order-no')?.text).toContain(order.order_no);
+    const payments = await h.services.database.query<{ source: string; disposition: string; amount: number }>(
+      'SELECT source, disposition, amount FROM payments WHERE order_no = $1',
+      [order.order_no],
+    );
+    expect(payments.rows).toEqual([{ source: 'webhook', disposition: 'applied', amount: order.amount }]);
+    expect(wx.calls.filter((call) => call.api === 'requestPayment')).toHaveLength(1);
+    page.unload();
+  });
+
+  it('should not show paid on a client "ok" until the gateway confirms the payment', async () => {
+    let billNo: string | undefined;
+    const wx = wxFor(async (params) => {
+      billNo = (await billFor(params)).bill_no;
+      return { errMsg: 'requestPayment:ok' };
+    });
+    const page = await loadWeappPage({ distDir, wx });
+    await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
+    page.tapById('pay-button');
+    await page.waitFor(() => billNo !== undefined, 10_000, 'the payment sheet');
+
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(page.text()).not.toMatch(/支付成功/);
+    expect(page.text()).toMatch(/确认/);
+    const pending = await ordersInDatabase();
+    expect(pending[pending.length - 1].status).toBe('pending');
+
+    await h.sandbox.post(`/sandbox/bills/${billNo}/settle`).send({ result: 'paid' }).expect(200);
+    await page.waitForText(/支付成功/, 30_000);
+    page.unload();
+  });
+
+  it('should show cancelled with a retry that pays the same order', async () => {
+    let attempts = 0;
+    const wx = wxFor(async (params) => {
+      attempts += 1;
+      if (attempts === 1) throw { errMsg: 'requestPayment:fail cancel' };
+      const bill = await billFor(params);
+      await h.sandbox.post(`/sandbox/bills/${bill.bill_no}/settle`).send({ result: 'paid' }).expect(200);
+      return { errMsg: 'requestPayment:ok' };
+    });
+    const page = await loadWeappPage({ distDir, wx });
+    await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
+    const before = (await ordersInDatabase()).length;
+    page.tapById('pay-button');
+    await page.waitForText(/已取消/, 10_000);
+    page.tapById('retry-payment-button');
+    await page.waitForText(/支付成功/, 30_000);
+    const orders = await ordersInDatabase();
+    expect(orders).toHaveLength(before + 1);
+    expect(orders[orders.length - 1].status).toBe('paid');
+    page.unload();
+  });
+});

@@ -1,0 +1,163 @@
+/**
+ * A `wx` global for driving the compiled weapp bundle in Node. Only what the checkout uses,
+ * with the real calling conventions: callbacks when given, a Promise otherwise (`wx.request`
+ * always uses callbacks and returns a RequestTask). Taro reads `Object.keys(wx)` once when
+ * the bundle loads, so every API must exist before `loadWeappPage` is called.
+ */
+
+export interface WxRequestOptions {
+  url: string;
+  method?: string;
+  data?: unknown;
+  header?: Record<string, string>;
+  timeout?: number;
+  dataType?: string;
+}
+
+export interface WxRequestAnswer {
+  statusCode: number;
+  data: unknown;
+  header?: Record<string, string>;
+}
+
+export interface WxPaymentParams {
+  timeStamp: string;
+  nonceStr: string;
+  package: string;
+  signType?: string;
+  paySign: string;
+}
+
+export interface WxDoubleOptions {
+  /**
+   * Answers `wx.request`. Reject with `{errMsg: 'request:fail …'}` to simulate a network failure.
+   * @default real HTTP through `fetch`, JSON-parsed like WeChat's `dataType: 'json'`
+   */
+  request?: (options: WxRequestOptions) => Promise<WxRequestAnswer>;
+  /** @default a fresh `test-code-<n>` per call */
+  login?: () => Promise<{ code: string }>;
+  /**
+   * The shopper at the payment sheet. Resolve for "paid in the sheet"; reject with
+   * `{errMsg: 'requestPayment:fail cancel'}` (closed) or `{errMsg: 'requestPayment:fail …'}`.
+   * @default resolves `{errMsg: 'requestPayment:ok'}`
+   */
+  requestPayment?: (params: WxPaymentParams) => Promise<{ errMsg: string }>;
+  /** @default an empty Map */
+  storage?: Map<string, unknown>;
+}
+
+export interface WxCall {
+  api: string;
+  options: unknown;
+}
+
+export type WxDouble = Record<string, unknown> & {
+  /** Every API call in order, for assertions. */
+  readonly calls: WxCall[];
+  readonly storage: Map<string, unknown>;
+};
+
+interface Callbacks {
+  success?: (result: unknown) => void;
+  fail?: (error: unknown) => void;
+  complete?: (result: unknown) => void;
+}
+
+function hasCallbacks(options: Callbacks): boolean {
+  return Boolean(options.success || options.fail || options.complete);
+}
+
+/** WeChat's convention: callbacks when any is given (and no return value), otherwise a Promise. */
+function callbackOrPromise<T>(options: Callbacks, run: () => Promise<T>): Promise<T> | undefined {
+  const settled = run();
+  if (!hasCallbacks(options)) return settled;
+  settled.then(
+    (result) => {
+      options.success?.(result);
+      options.complete?.(result);
+    },
+    (error: unknown) => {
+      options.fail?.(error);
+      options.complete?.(error);
+    },
+  );
+  return undefined;
+}
+
+export async function fetchAsWxRequest(options: WxRequestOptions): Promise<WxRequestAnswer> {
+  const body =
+    options.data === undefined || options.method === 'GET'
+      ? undefined
+      : typeof options.data === 'string'
+        ? options.data
+        : JSON.stringify(options.data);
+  let response: Response;
+  try {
+    response = await fetch(options.url, {
+      method: options.method ?? 'GET',
+      headers: options.header,
+      body,
+      signal: AbortSignal.timeout(options.timeout ?? 60_000),
+    });
+  } catch (error) {
+    throw { errMsg: `request:fail ${error instanceof Error ? error.message : String(error)}` };
+  }
+  const text = await response.text();
+  let data: unknown = text;
+  if ((options.dataType ?? 'json') === 'json') {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = text;
+    }
+  }
+  const header: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    header[name] = value;
+  });
+  return { statusCode: response.status, data, header };
+}
+
+export function createWxDouble(options: WxDoubleOptions = {}): WxDouble {
+  const calls: WxCall[] = [];
+  const storage = options.storage ?? new Map<string, unknown>();
+  const answerRequest = options.request ?? fetchAsWxRequest;
+  let loginCount = 0;
+  const login = options.login ?? (async () => ({ code: `test-code-${++loginCount}` }));
+  const requestPayment = options.requestPayment ?? (async () => ({ errMsg: 'requestPayment:ok' }));
+
+  const record = (api: string, callOptions: unknown) => calls.push({ api, options: callOptions });
+
+  return {
+    calls,
+    storage,
+    request(requestOptions: WxRequestOptions & Callbacks) {
+      record('request', requestOptions);
+      callbackOrPromise(requestOptions, () =>
+        answerRequest(requestOptions).then((answer) => ({ header: {}, ...answer, errMsg: 'request:ok' })),
+      );
+      return { abort() {}, onHeadersReceived() {}, offHeadersReceived() {} };
+    },
+    login(loginOptions: Callbacks = {}) {
+      record('login', loginOptions);
+      return callbackOrPromise(loginOptions, () => login().then((result) => ({ ...result, errMsg: 'login:ok' })));
+    },
+    requestPayment(paymentOptions: WxPaymentParams & Callbacks) {
+      const { success, fail, complete, ...params } = paymentOptions;
+      record('requestPayment', params);
+      return callbackOrPromise({ success, fail, complete }, () => requestPayment(params));
+    },
+    getStorageSync(key: string) {
+      return storage.has(key) ? storage.get(key) : '';
+    },
+    setStorageSync(key: string, value: unknown) {
+      storage.set(key, value);
+    },
+    removeStorageSync(key: string) {
+      storage.delete(key);
+    },
+    getSystemInfoSync() {
+      return { platform: 'devtools', windowWidth: 375, windowHeight: 667, pixelRatio: 2, SDKVersion: '3.0.0' };
+    },
+  };
+}
