@@ -16,6 +16,8 @@ import { createApp } from './http/app';
 import { consoleLogger } from './log';
 import { createSandbox, SandboxOptions } from './sandbox';
 
+const SESSION_PRUNE_INTERVAL_MS = 60 * 60 * 1000;
+
 export interface StartOptions {
   /** Use this database instead of opening one from the config (tests). */
   database?: Database;
@@ -31,6 +33,7 @@ export interface RunningServices {
   sandboxUrl?: string;
   database: Database;
   checkout: CheckoutService;
+  sessions: SessionService;
   app: Koa;
   close(): Promise<void>;
 }
@@ -137,11 +140,18 @@ export async function startServices(config: Config, options: StartOptions = {}):
     const app = createApp({ sessions, checkout, catalog, log });
     server.on('request', app.callback());
 
+    const pruning = setInterval(() => {
+      sessions.pruneExpired().catch((error: unknown) => log.warn('session pruning failed', { error: String(error) }));
+    }, SESSION_PRUNE_INTERVAL_MS);
+    pruning.unref();
+    closers.unshift(async () => clearInterval(pruning));
+
     return {
       serverUrl,
       sandboxUrl,
       database,
       checkout,
+      sessions,
       app,
       async close() {
         for (const close of closers) await close();

@@ -138,6 +138,8 @@ export interface PaymentRecord {
 export interface CheckoutRepository {
   insertSession(session: SessionRecord): Promise<void>;
   findSession(tokenHash: string, now: Date): Promise<SessionRecord | null>;
+  /** Deletes sessions that expired before `before`; returns how many. */
+  deleteExpiredSessions(before: Date): Promise<number>;
 
   /** Inserts unless (owner, idempotencyKey) exists; returns false on that conflict. */
   insertOrder(order: OrderRecord): Promise<boolean>;

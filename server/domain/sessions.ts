@@ -34,6 +34,11 @@ export class SessionService {
     return { token, expiresIn: SESSION_TTL_SECONDS };
   }
 
+  /** Forgets sessions that expired a while ago; any instance may run it, as often as it likes. */
+  pruneExpired(): Promise<number> {
+    return this.repository.deleteExpiredSessions(new Date(this.clock().getTime() - SESSION_TTL_SECONDS * 1000));
+  }
+
   async authenticate(token: string | undefined): Promise<Shopper> {
     if (!token) throw new AppError('SESSION_INVALID', 'Missing bearer token: call POST /api/session first');
     const session = await this.repository.findSession(hashToken(token), this.clock());

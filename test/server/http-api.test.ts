@@ -277,3 +277,25 @@ async function expectStatus(h: CheckoutHarness, token: string, orderNo: string, 
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+describe.each(STORAGES)('session lifetime on $name', (storage) => {
+  it('should refuse an expired session and prune it later', async () => {
+    const database = await storage.open();
+    const h = await startHarness(database.db);
+    try {
+      const { token } = await h.login();
+      await h.api.get('/api/orders/NOSUCHORDER1/status').set('authorization', `Bearer ${token}`).expect(404);
+      h.advanceClock(2 * 60 * 60 * 1000 + 1000);
+      const expired = await h.api.get('/api/orders/NOSUCHORDER1/status').set('authorization', `Bearer ${token}`).expect(401);
+      expect(expired.body.error.code).toBe('SESSION_INVALID');
+      const sessions = () => h.services.database.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions');
+      h.advanceClock(2 * 60 * 60 * 1000);
+      expect((await sessions()).rows[0].n).toBe(1);
+      expect(await h.services.sessions.pruneExpired()).toBe(1);
+      expect((await sessions()).rows[0].n).toBe(0);
+    } finally {
+      await h.close();
+      await database.dispose();
+    }
+  });
+});

@@ -162,6 +162,11 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     };
   }
 
+  async deleteExpiredSessions(before: Date): Promise<number> {
+    const { rowCount } = await this.db.query('DELETE FROM sessions WHERE expires_at < $1', [before]);
+    return rowCount;
+  }
+
   async insertOrder(order: OrderRecord): Promise<boolean> {
     const { rowCount } = await this.db.query(
       `INSERT INTO orders (order_no, owner, status, amount, currency, items, title, idempotency_key, request_hash,
