@@ -15,6 +15,11 @@ export const DEVELOPMENT_SECRETS = {
   gatewayTestSecret: 'sandbox-test-secret',
   wechatAppId: 'wxsandbox00000001',
   wechatSecret: 'sandbox-wechat-secret',
+  douyinAppId: 'ttsandbox00000001',
+  douyinSecret: 'sandbox-douyin-secret',
+  douyinPayAppId: '800000000001',
+  douyinMerchantId: '1900000001',
+  douyinPaySecret: 'sandbox-douyin-pay-secret',
 } as const;
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -45,6 +50,16 @@ const environmentSchema = z.object({
   WECHAT_API_BASE_URL: optionalUrl,
   WECHAT_APPID: optionalText,
   WECHAT_SECRET: optionalText,
+  DOUYIN_API_BASE_URL: optionalUrl,
+  DOUYIN_APPID: optionalText,
+  DOUYIN_SECRET: optionalText,
+  DOUYIN_PAY_APP_ID: optionalText,
+  DOUYIN_MERCHANT_ID: optionalText,
+  DOUYIN_PAY_SECRET: optionalText,
+  TRUST_PROXY: z
+    .enum(['true', 'false', '1', '0', ''])
+    .optional()
+    .transform((value) => value === 'true' || value === '1'),
   CATALOG_FILE: optionalText,
 });
 
@@ -78,6 +93,18 @@ export interface Config {
     appId: string;
     secret: string;
   };
+  douyin: {
+    /** Unset: the sandbox on SANDBOX_PORT. */
+    apiBaseUrl?: string;
+    appId: string;
+    secret: string;
+    /** The `app_id` and `merchant_id` of Douyin payments, and the secret that signs `orderInfo`. */
+    payAppId: string;
+    merchantId: string;
+    paySecret: string;
+  };
+  /** Take the client IP from X-Forwarded-For (behind a reverse proxy). */
+  trustProxy: boolean;
   catalogFile?: string;
 }
 
@@ -100,6 +127,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   const gatewaySandboxed = e.GATEWAY_BASE_URL === undefined;
   const wechatSandboxed = e.WECHAT_API_BASE_URL === undefined;
+  const douyinSandboxed = e.DOUYIN_API_BASE_URL === undefined;
 
   function secret(name: keyof typeof e, sandboxed: boolean, fallback: string, why: string): string {
     const value = e[name] as string | undefined;
@@ -128,6 +156,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secret: secret('WECHAT_SECRET', wechatSandboxed, DEVELOPMENT_SECRETS.wechatSecret, 'WECHAT_API_BASE_URL'),
   };
 
+  const douyin = {
+    apiBaseUrl: e.DOUYIN_API_BASE_URL,
+    appId: secret('DOUYIN_APPID', douyinSandboxed, DEVELOPMENT_SECRETS.douyinAppId, 'DOUYIN_API_BASE_URL'),
+    secret: secret('DOUYIN_SECRET', douyinSandboxed, DEVELOPMENT_SECRETS.douyinSecret, 'DOUYIN_API_BASE_URL'),
+    payAppId: secret('DOUYIN_PAY_APP_ID', douyinSandboxed, DEVELOPMENT_SECRETS.douyinPayAppId, 'DOUYIN_API_BASE_URL'),
+    merchantId: secret('DOUYIN_MERCHANT_ID', douyinSandboxed, DEVELOPMENT_SECRETS.douyinMerchantId, 'DOUYIN_API_BASE_URL'),
+    paySecret: secret('DOUYIN_PAY_SECRET', douyinSandboxed, DEVELOPMENT_SECRETS.douyinPaySecret, 'DOUYIN_API_BASE_URL'),
+  };
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -137,9 +174,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: e.DATA_DIR,
     databaseUrl: e.DATABASE_URL,
     publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
-    sandboxEnabled: gatewaySandboxed || wechatSandboxed,
+    sandboxEnabled: gatewaySandboxed || wechatSandboxed || douyinSandboxed,
     gateway,
     wechat,
+    douyin,
+    trustProxy: e.TRUST_PROXY,
     catalogFile: e.CATALOG_FILE,
   };
 }

@@ -9,6 +9,8 @@ import { Database, openPglite, openPostgres } from './adapters/storage/database'
 import { migrate } from './adapters/storage/migrations';
 import { SqlCheckoutRepository } from './adapters/storage/repository';
 import { WechatLogin } from './adapters/wechat/code2session';
+import { DouyinLogin } from './adapters/douyin/code2session';
+import { SignedDouyinCashier } from './adapters/douyin/order-info';
 import { CheckoutService, CheckoutSettings, DEFAULT_CHECKOUT_SETTINGS, Logger } from './domain/checkout';
 import type { Clock } from './domain/ports';
 import { SessionService } from './domain/sessions';
@@ -84,6 +86,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
           testSecret: config.gateway.testSecret ?? '',
         },
         wechat: { appId: config.wechat.appId, secret: config.wechat.secret, payKey: options.sandbox?.wechatPayKey },
+        douyin: { appId: config.douyin.appId, secret: config.douyin.secret },
         webhookTimeScale: options.sandbox?.webhookTimeScale,
         loginCodeTtlMs: options.sandbox?.loginCodeTtlMs,
         log: (line) => log.info(line, { component: 'sandbox' }),
@@ -105,6 +108,11 @@ export async function startServices(config: Config, options: StartOptions = {}):
           appId: config.wechat.appId,
           secret: config.wechat.secret,
         }),
+        tt: new DouyinLogin({
+          apiBaseUrl: config.douyin.apiBaseUrl ?? sandboxUrl!,
+          appId: config.douyin.appId,
+          secret: config.douyin.secret,
+        }),
       },
       clock,
     );
@@ -125,9 +133,15 @@ export async function startServices(config: Config, options: StartOptions = {}):
     const serverUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
     closers.unshift(() => closeServer(server));
 
+    const douyinCashier = new SignedDouyinCashier({
+      payAppId: config.douyin.payAppId,
+      merchantId: config.douyin.merchantId,
+      paySecret: config.douyin.paySecret,
+    });
     const checkout = new CheckoutService(
       repository,
       gateway,
+      douyinCashier,
       catalog,
       clock,
       {
@@ -137,7 +151,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
       },
       log,
     );
-    const app = createApp({ sessions, checkout, catalog, log });
+    const app = createApp({ sessions, checkout, catalog, log, trustProxy: config.trustProxy });
     server.on('request', app.callback());
 
     const pruning = setInterval(() => {

@@ -3,14 +3,16 @@ import { AppError } from './errors';
 import { hashRequest, newBillNo, newOrderNo } from './identifiers';
 import { BillOutcome, canStartPayment, ORDER_STATUS_CODES, OrderStatus, OrderStatusCode } from './order-status';
 import type {
+  BillClientParams,
   BillRecord,
   CheckoutRepository,
   Clock,
+  DouyinCashier,
+  DouyinOrderInfo,
   GatewayChannel,
   OrderRecord,
   PaymentDisposition,
   PaymentGateway,
-  Platform,
   WechatRequestPayment,
 } from './ports';
 import type { Shopper } from './sessions';
@@ -59,6 +61,15 @@ export interface WeappPayment {
   requestPayment: WechatRequestPayment;
 }
 
+export interface DouyinPayment {
+  platform: 'tt';
+  /** 1 opens Douyin's cashier with both legs. */
+  service: 1;
+  orderInfo: DouyinOrderInfo;
+}
+
+export type StartedPayment = WeappPayment | DouyinPayment;
+
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
@@ -66,7 +77,6 @@ export interface Logger {
 }
 
 const ACTIVE_BILL_STATUSES = new Set(['creating', 'open']);
-const CHANNEL_FOR_PLATFORM: Record<Platform, GatewayChannel> = { weapp: 'WX_MINI' };
 
 export function toOrderView(order: OrderRecord): OrderView {
   return {
@@ -93,6 +103,7 @@ export class CheckoutService {
   constructor(
     private readonly repository: CheckoutRepository,
     private readonly gateway: PaymentGateway,
+    private readonly douyin: DouyinCashier,
     private readonly catalog: Catalog,
     private readonly clock: Clock,
     private readonly settings: CheckoutSettings,
@@ -151,7 +162,7 @@ export class CheckoutService {
     return order;
   }
 
-  async startPayment(shopper: Shopper, orderNo: string): Promise<WeappPayment> {
+  async startPayment(shopper: Shopper, orderNo: string, client: { ip?: string } = {}): Promise<StartedPayment> {
     const order = await this.getOrder(shopper, orderNo);
     const now = this.clock();
     if (order.status === 'paid') throw new AppError('ORDER_ALREADY_PAID', `Order ${orderNo} is already paid`);
@@ -159,12 +170,82 @@ export class CheckoutService {
     if (!canStartPayment(order.status) || secondsLeft < this.settings.minimumPayWindowSeconds) {
       throw new AppError('ORDER_EXPIRED', `Order ${orderNo} has expired: create a new order`);
     }
-    const channel = CHANNEL_FOR_PLATFORM[shopper.platform];
 
-    const active = await this.repository.findActiveBill(orderNo, channel);
+    let payment: StartedPayment;
+    if (shopper.platform === 'weapp') {
+      const bill = await this.openBill(order, shopper, 'WX_MINI', secondsLeft);
+      if (bill.channel !== 'WX_MINI') throw new Error('WX_MINI bill without requestPayment');
+      payment = { platform: 'weapp', requestPayment: bill.requestPayment };
+    } else {
+      payment = await this.startDouyinPayment(order, shopper, secondsLeft, client.ip);
+    }
+    if (order.status !== 'pending') {
+      await this.repository.updateOrderStatus(orderNo, 'pending', this.clock(), ['failed', 'closed']);
+    }
+    return payment;
+  }
+
+  /**
+   * Douyin's cashier offers WeChat H5 and Alipay: one gateway bill for each. A leg the gateway
+   * refuses is left out of `orderInfo`, so the shopper can still pay with the other.
+   */
+  private async startDouyinPayment(
+    order: OrderRecord,
+    shopper: Shopper,
+    secondsLeft: number,
+    clientIp: string | undefined,
+  ): Promise<DouyinPayment> {
+    const [wechatLeg, alipayLeg] = await Promise.allSettled([
+      this.openBill(order, shopper, 'BC_WX_WAP', secondsLeft),
+      this.openBill(order, shopper, 'ALI_APP', secondsLeft),
+    ]);
+    if (wechatLeg.status === 'rejected' && alipayLeg.status === 'rejected') throw wechatLeg.reason;
+    for (const leg of [wechatLeg, alipayLeg]) {
+      if (leg.status === 'rejected') {
+        this.log.warn('a Douyin payment leg could not be opened; the cashier offers the other', {
+          orderNo: order.orderNo,
+          error: leg.reason instanceof Error ? leg.reason.message : String(leg.reason),
+        });
+      }
+    }
+    const wechat = wechatLeg.status === 'fulfilled' ? wechatLeg.value : undefined;
+    const alipay = alipayLeg.status === 'fulfilled' ? alipayLeg.value : undefined;
+    const now = this.clock();
+    return {
+      platform: 'tt',
+      service: 1,
+      orderInfo: this.douyin.orderInfo({
+        orderNo: order.orderNo,
+        uid: shopper.openid,
+        amount: order.amount,
+        subject: order.title,
+        body: order.items.map((line) => `${line.title}×${line.quantity}`).join('，').slice(0, 128),
+        tradeTime: order.createdAt,
+        now,
+        validSeconds: Math.max(1, Math.floor((order.expiresAt.getTime() - now.getTime()) / 1000)),
+        notifyUrl: this.settings.notifyUrl,
+        wxUrl: wechat?.channel === 'BC_WX_WAP' ? wechat.url : undefined,
+        alipayUrl: alipay?.channel === 'ALI_APP' ? alipay.orderString : undefined,
+        clientIp,
+      }),
+    };
+  }
+
+  /**
+   * The open bill of this order on this channel: the one the shopper already has (tapping Pay
+   * again must not open a second), or a new one with a fresh bill_no.
+   */
+  private async openBill(
+    order: OrderRecord,
+    shopper: Shopper,
+    channel: GatewayChannel,
+    secondsLeft: number,
+  ): Promise<BillClientParams> {
+    const now = this.clock();
+    const active = await this.repository.findActiveBill(order.orderNo, channel);
     if (active) {
       if (active.status === 'open' && active.payer === shopper.openid && active.clientParams) {
-        return { platform: 'weapp', requestPayment: active.clientParams };
+        return active.clientParams;
       }
       if (now.getTime() - active.createdAt.getTime() < this.settings.staleCreatingBillMs) {
         throw new AppError('PAYMENT_IN_PROGRESS', 'A payment for this order is being created: retry in a moment');
@@ -175,7 +256,7 @@ export class CheckoutService {
 
     const bill: BillRecord = {
       billNo: newBillNo(now),
-      orderNo,
+      orderNo: order.orderNo,
       channel,
       amount: order.amount,
       status: 'creating',
@@ -196,8 +277,9 @@ export class CheckoutService {
         title: order.title,
         notifyUrl: this.settings.notifyUrl,
         timeoutSeconds: secondsLeft,
-        openid: shopper.openid,
-        optional: { orderNo },
+        // The openid is WeChat's: only the in-WeChat channel takes it.
+        openid: channel === 'WX_MINI' ? shopper.openid : undefined,
+        optional: { orderNo: order.orderNo },
       });
     } catch (error) {
       await this.repository.updateBill(
@@ -207,16 +289,12 @@ export class CheckoutService {
       );
       throw error;
     }
-    const opened = this.clock();
     await this.repository.updateBill(
       bill.billNo,
       { status: 'open', gatewayId: created.gatewayId, clientParams: created.clientParams },
-      opened,
+      this.clock(),
     );
-    if (order.status !== 'pending') {
-      await this.repository.updateOrderStatus(orderNo, 'pending', opened, ['failed', 'closed']);
-    }
-    return { platform: 'weapp', requestPayment: created.clientParams };
+    return created.clientParams;
   }
 
   async orderStatus(shopper: Shopper, orderNo: string): Promise<OrderStatusView> {

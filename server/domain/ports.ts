@@ -6,7 +6,7 @@ import type { Fen } from './money';
 
 export type Clock = () => Date;
 
-export type Platform = 'weapp';
+export type Platform = 'weapp' | 'tt';
 
 export interface LoginIdentity {
   openid: string;
@@ -15,12 +15,19 @@ export interface LoginIdentity {
   unionid?: string;
 }
 
-export interface LoginProvider {
-  /** Exchanges a one-time login code; throws AppError LOGIN_* / WECHAT_* codes. */
-  exchangeCode(code: string): Promise<LoginIdentity>;
+export interface LoginCodes {
+  code: string;
+  /** Douyin also gives a code for the anonymous (not logged-in) user. */
+  anonymousCode?: string;
 }
 
-export type GatewayChannel = 'WX_MINI';
+export interface LoginProvider {
+  /** Exchanges one-time login codes; throws AppError LOGIN_* / WECHAT_* / DOUYIN_* codes. */
+  exchangeCode(codes: LoginCodes): Promise<LoginIdentity>;
+}
+
+/** `WX_MINI` pays inside WeChat; Douyin's cashier uses WeChat H5 (`BC_WX_WAP`) and Alipay (`ALI_APP`). */
+export type GatewayChannel = 'WX_MINI' | 'BC_WX_WAP' | 'ALI_APP';
 
 /** The fields `wx.requestPayment` takes, as the gateway signed them. */
 export interface WechatRequestPayment {
@@ -42,9 +49,15 @@ export interface CreateBillRequest {
   optional?: Record<string, string>;
 }
 
+/** What the shopper's client needs to pay a bill, as the gateway gave it. */
+export type BillClientParams =
+  | { channel: 'WX_MINI'; requestPayment: WechatRequestPayment }
+  | { channel: 'BC_WX_WAP'; url: string }
+  | { channel: 'ALI_APP'; orderString: string };
+
 export interface CreatedBill {
   gatewayId: string;
-  clientParams: WechatRequestPayment;
+  clientParams: BillClientParams;
 }
 
 export interface GatewayBillState {
@@ -74,6 +87,30 @@ export interface PaymentGateway {
   queryBill(billNo: string): Promise<GatewayBillState | null>;
   /** Verifies and parses a webhook body; throws AppError WEBHOOK_* when it is forged or malformed. */
   parseWebhook(rawBody: string): GatewayEvent;
+}
+
+export interface DouyinOrderInfoRequest {
+  orderNo: string;
+  uid: string;
+  amount: Fen;
+  subject: string;
+  body: string;
+  tradeTime: Date;
+  now: Date;
+  validSeconds: number;
+  notifyUrl: string;
+  /** The WeChat H5 leg's payment URL; absent when that leg could not be opened. */
+  wxUrl?: string;
+  /** The Alipay leg's order string; absent when that leg could not be opened. */
+  alipayUrl?: string;
+  clientIp?: string;
+}
+
+export type DouyinOrderInfo = Record<string, string | number>;
+
+/** Builds and signs the `orderInfo` that `tt.pay` hands to Douyin's cashier. */
+export interface DouyinCashier {
+  orderInfo(request: DouyinOrderInfoRequest): DouyinOrderInfo;
 }
 
 export interface SessionRecord {
@@ -111,7 +148,7 @@ export interface BillRecord {
   status: BillStatus;
   payer?: string;
   gatewayId?: string;
-  clientParams?: WechatRequestPayment;
+  clientParams?: BillClientParams;
   error?: string;
   createdAt: Date;
   updatedAt: Date;

@@ -1,6 +1,6 @@
 import { AppError } from './errors';
 import { hashToken, newSessionToken } from './identifiers';
-import type { CheckoutRepository, Clock, LoginProvider, Platform } from './ports';
+import type { CheckoutRepository, Clock, LoginCodes, LoginProvider, Platform } from './ports';
 
 export const SESSION_TTL_SECONDS = 2 * 60 * 60;
 
@@ -18,8 +18,8 @@ export class SessionService {
     private readonly clock: Clock,
   ) {}
 
-  async open(platform: Platform, code: string): Promise<{ token: string; expiresIn: number }> {
-    const identity = await this.logins[platform].exchangeCode(code);
+  async open(platform: Platform, codes: LoginCodes): Promise<{ token: string; expiresIn: number }> {
+    const identity = await this.logins[platform].exchangeCode(codes);
     const token = newSessionToken();
     const now = this.clock();
     await this.repository.insertSession({

@@ -13,10 +13,12 @@ export interface AppDependencies {
   checkout: CheckoutService;
   catalog: Catalog;
   log: Logger;
+  /** Behind a reverse proxy: take the client IP (sent to Douyin as risk_info) from X-Forwarded-For. */
+  trustProxy?: boolean;
 }
 
 export function createApp(deps: AppDependencies): Koa {
-  const app = new Koa();
+  const app = new Koa({ proxy: deps.trustProxy ?? false });
   app.silent = true;
   const shopper = shopperRoutes(deps);
   const webhook = gatewayWebhookRoutes(deps.checkout);

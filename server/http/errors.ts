@@ -5,7 +5,7 @@ import type { Logger } from '../domain/checkout';
 /** The one place an error code becomes an HTTP status. */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
-  PLATFORM_UNSUPPORTED: 400,
+  PLATFORM_MISMATCH: 400,
   WEBHOOK_INVALID: 400,
   SESSION_INVALID: 401,
   LOGIN_CODE_INVALID: 401,
@@ -22,8 +22,10 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   IDEMPOTENCY_KEY_REUSED: 422,
   LOGIN_RATE_LIMITED: 429,
   WECHAT_ERROR: 502,
+  DOUYIN_ERROR: 502,
   GATEWAY_ERROR: 502,
   WECHAT_UNAVAILABLE: 503,
+  DOUYIN_UNAVAILABLE: 503,
   GATEWAY_UNAVAILABLE: 503,
   INTERNAL: 500,
 };

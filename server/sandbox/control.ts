@@ -1,9 +1,11 @@
 import { Router, type RouterContext } from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { settleBill, type GatewayDependencies } from './gateway';
+import { INJECTABLE_DOUYIN_LOGIN_ERRORS, type DouyinEmulator, type InjectableDouyinLoginError } from './douyin';
+import type { GatewayDependencies } from './gateway';
 import { BodyTooLargeError, parseJsonObject, readBody, sendError } from './http';
 import type { Notifier } from './notifications';
+import { settleAndNotify } from './settlement';
 import type { Bill, GatewayStore } from './store';
 import { INJECTABLE_LOGIN_ERRORS, type WechatEmulator } from './wechat';
 
@@ -17,6 +19,7 @@ export interface ControlDependencies {
   store: GatewayStore;
   notifier: Notifier;
   wechat: WechatEmulator;
+  douyin: DouyinEmulator;
   gateway: Pick<GatewayDependencies, 'appId' | 'masterSecret' | 'wechatAppId' | 'mchId' | 'now'>;
   alipayPublicKey: () => string;
 }
@@ -31,6 +34,20 @@ const mintCodeSchema = z
       .number()
       .refine((value) => (INJECTABLE_LOGIN_ERRORS as readonly number[]).includes(value), {
         message: `errcode must be one of ${INJECTABLE_LOGIN_ERRORS.join(', ')}`,
+      })
+      .optional(),
+    times: z.number().int().positive().optional(),
+  })
+  .strict();
+
+const mintDouyinCodeSchema = z
+  .object({
+    openid: identifier.optional(),
+    unionid: identifier.optional(),
+    errNo: z
+      .number()
+      .refine((value) => (INJECTABLE_DOUYIN_LOGIN_ERRORS as readonly number[]).includes(value), {
+        message: `errNo must be one of ${INJECTABLE_DOUYIN_LOGIN_ERRORS.join(', ')}`,
       })
       .optional(),
     times: z.number().int().positive().optional(),
@@ -129,6 +146,16 @@ export function createControlRoutes(deps: ControlDependencies): Router {
     });
   });
 
+  router.post('/douyin/codes', async (ctx) => {
+    const input = await readControlBody(ctx, mintDouyinCodeSchema);
+    if (!input) return;
+    ctx.status = 201;
+    ctx.body = deps.douyin.mintCode({
+      ...input,
+      errNo: input.errNo as InjectableDouyinLoginError | undefined,
+    });
+  });
+
   router.get('/bills', (ctx) => {
     const billNo = typeof ctx.query.bill_no === 'string' ? ctx.query.bill_no : undefined;
     const bills = [...store.bills.values()].filter((bill) => billNo === undefined || bill.billNo === billNo);
@@ -140,13 +167,12 @@ export function createControlRoutes(deps: ControlDependencies): Router {
     if (!bill) return;
     const input = await readControlBody(ctx, settleSchema);
     if (!input) return;
-    const outcome = settleBill(bill, input.result, deps.gateway);
+    const outcome = settleAndNotify(deps, bill, input.result, input.notify);
     if ('refused' in outcome) {
       sendError(ctx, 409, 'BILL_ALREADY_PAID', `${outcome.refused}; a paid bill cannot become ${input.result}`);
       return;
     }
-    const notifying = outcome.changed && input.notify ? notifier.notifyPayment(bill) : false;
-    ctx.body = { bill: billView(bill), changed: outcome.changed, notifying };
+    ctx.body = { bill: billView(bill), changed: outcome.changed, notifying: outcome.notifying };
   });
 
   router.post('/bills/:bill_no/notify', (ctx) => {

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createSign, generateKeyPairSync } from 'node:crypto';
 import type { Context } from 'koa';
 import { Router } from '@koa/router';
 import {
@@ -49,7 +49,8 @@ const AGGREGATE_CHANNELS = new Set(['WX', 'ALI', 'UN', 'JD', 'YEE', 'KUAIQIAN', 
 
 const MAX_TOTAL_FEE = 2_147_483_647;
 const MAX_QUERY_LIMIT = 50;
-const SANDBOX_ALIPAY_APP_ID = '2021000100000001';
+/** The Alipay `app_id` in the sandbox's `ALI_APP` order strings. */
+export const SANDBOX_ALIPAY_APP_ID = '2021000100000001';
 
 export interface GatewayDependencies {
   store: GatewayStore;
@@ -69,6 +70,11 @@ export interface GatewayRoutes {
   router: Router;
   /** The PEM public key that verifies `ALI_APP` order strings (generated on first use). */
   alipayPublicKey(): string;
+  /**
+   * RSA2 (SHA256withRSA) signature, base64, with the same key: the sandbox plays both the
+   * merchant (order strings) and Alipay (the App's signed result), one key pair for both.
+   */
+  alipaySign(content: string): string;
 }
 
 export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
@@ -502,7 +508,11 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
   router.get('/2/rest/refund/status', op('para', (params) => refundStatus(params)));
   router.get('/2/rest/refund/:id', op('para', (params, ctx) => refundById(params, String(ctx.params.id))));
 
-  return { router, alipayPublicKey: () => alipayKeyPair().publicKey };
+  return {
+    router,
+    alipayPublicKey: () => alipayKeyPair().publicKey,
+    alipaySign: (content) => createSign('RSA-SHA256').update(content, 'utf8').sign(alipayKeyPair().privateKey, 'base64'),
+  };
 }
 
 /** What a settle request may do to a bill. */

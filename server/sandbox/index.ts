@@ -1,7 +1,10 @@
 import Koa from 'koa';
+import { createAlipayAppRoutes } from './alipay';
 import { createControlRoutes } from './control';
-import { createGatewayRoutes } from './gateway';
+import { DouyinEmulator } from './douyin';
+import { createGatewayRoutes, SANDBOX_ALIPAY_APP_ID } from './gateway';
 import { envelope, ResultCode } from './gateway-protocol';
+import { createH5PayRoutes } from './h5pay';
 import { sendError } from './http';
 import { createNotifier } from './notifications';
 import { GatewayStore } from './store';
@@ -10,9 +13,12 @@ import { WebhookDispatcher } from './webhooks';
 
 /**
  * The offline sandbox: emulators of the aggregate gateway (seed 001 §3–4) and of WeChat's
- * mini-program login, served by one Koa app at the services' real paths, plus control
- * endpoints under `/sandbox/`. Pointing a base URL at the real service is the only change
- * production needs. State lives in memory.
+ * and Douyin's mini-program logins, served by one Koa app at the services' real paths, plus
+ * control endpoints under `/sandbox/`: among them the shopper's side of the channels, the
+ * WeChat H5 cashier page (`/sandbox/wechat/h5pay`, behind `BC_WX_WAP` bills' `url`) and the
+ * Alipay App leg (`/sandbox/alipay/app-pay`, for `ALI_APP` bills' `order_string`), which
+ * together are what Douyin's tt.pay cashier hands the shopper to. Pointing a base URL at the
+ * real service is the only change production needs. State lives in memory.
  */
 
 export interface SandboxOptions {
@@ -25,9 +31,14 @@ export interface SandboxOptions {
     /** WeChat Pay v2 merchant key used for `pay_sign`. @default 'sandbox-wechat-pay-key-0000000000' */
     payKey?: string;
   };
+  /**
+   * The Douyin mini-program whose `tt.login` codes `POST /api/apps/v2/jscode2session` exchanges.
+   * @default DEFAULT_DOUYIN ({appId: 'ttsandbox00000001', secret: 'sandbox-douyin-secret'})
+   */
+  douyin?: { appId: string; secret: string };
   /** Multiplies the webhook retry delays (1 = real seconds; tests use e.g. 0.001). @default 1 */
   webhookTimeScale?: number;
-  /** Code lifetime for WeChat login codes, ms. @default 300000 (5 minutes) */
+  /** Code lifetime for WeChat and Douyin login codes, ms. @default 300000 (5 minutes) */
   loginCodeTtlMs?: number;
   /** ms clock. @default Date.now */
   now?: () => number;
@@ -43,6 +54,13 @@ export interface Sandbox {
 
 export const DEFAULT_WECHAT_PAY_KEY = 'sandbox-wechat-pay-key-0000000000';
 export const DEFAULT_WECHAT_MCH_ID = '1900000001';
+export const DEFAULT_DOUYIN_APP_ID = 'ttsandbox00000001';
+export const DEFAULT_DOUYIN_SECRET = 'sandbox-douyin-secret';
+/** The Douyin mini-program the sandbox emulates when `SandboxOptions.douyin` is not given. */
+export const DEFAULT_DOUYIN: Readonly<{ appId: string; secret: string }> = Object.freeze({
+  appId: DEFAULT_DOUYIN_APP_ID,
+  secret: DEFAULT_DOUYIN_SECRET,
+});
 
 export function createSandbox(options: SandboxOptions): Sandbox {
   const now = options.now ?? Date.now;
@@ -74,10 +92,19 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     log,
   };
   const gateway = createGatewayRoutes(gatewayDeps);
+  const loginCodeTtlMs = options.loginCodeTtlMs ?? 5 * 60 * 1000;
   const wechat = new WechatEmulator({
     appId: options.wechat.appId,
     secret: options.wechat.secret,
-    loginCodeTtlMs: options.loginCodeTtlMs ?? 5 * 60 * 1000,
+    loginCodeTtlMs,
+    now,
+    log,
+  });
+  const douyinOptions = options.douyin ?? DEFAULT_DOUYIN;
+  const douyin = new DouyinEmulator({
+    appId: douyinOptions.appId,
+    secret: douyinOptions.secret,
+    loginCodeTtlMs,
     now,
     log,
   });
@@ -85,8 +112,19 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     store,
     notifier,
     wechat,
+    douyin,
     gateway: gatewayDeps,
     alipayPublicKey: gateway.alipayPublicKey,
+  });
+  const h5pay = createH5PayRoutes({ store, notifier, gateway: gatewayDeps, mchId, log });
+  const alipayApp = createAlipayAppRoutes({
+    store,
+    notifier,
+    gateway: gatewayDeps,
+    alipayAppId: SANDBOX_ALIPAY_APP_ID,
+    alipayPublicKey: gateway.alipayPublicKey,
+    alipaySign: gateway.alipaySign,
+    log,
   });
 
   const app = new Koa();
@@ -98,7 +136,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       sendError(ctx, 500, 'INTERNAL', 'sandbox internal error (see its log)');
     }
   });
-  for (const router of [gateway.router, wechat.routes(), control]) {
+  for (const router of [gateway.router, wechat.routes(), douyin.routes(), control, h5pay, alipayApp]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
@@ -123,6 +161,7 @@ export {
   buildRefundWebhook,
   channelTypeOf,
   fenToYuan,
+  SANDBOX_ALIPAY_SELLER_ID,
   signWebhook,
 } from './webhook-message';
 export type {
@@ -137,8 +176,11 @@ export type {
 export { isWebhookAcknowledged, webhookAttemptOffsetsMs, WEBHOOK_RETRY_EXPONENTS } from './webhooks';
 export type { DeliveryAttempt } from './webhooks';
 export { RESULT_MESSAGES } from './gateway-protocol';
-export { SUPPORTED_CHANNELS } from './gateway';
+export { SANDBOX_ALIPAY_APP_ID, SUPPORTED_CHANNELS } from './gateway';
 export { INJECTABLE_LOGIN_ERRORS } from './wechat';
+export { DOUYIN_LOGIN_ERRORS, INJECTABLE_DOUYIN_LOGIN_ERRORS } from './douyin';
+export type { DouyinAnswer, InjectableDouyinLoginError, MintedDouyinCode } from './douyin';
+export type { AlipayAppResult } from './alipay';
 export type { InjectableLoginError } from './wechat';
 export { chinaDate8 } from './time';
 export type { BillStatus } from './store';

@@ -9,6 +9,9 @@ import { chinaDate8, chinaDateTime, chinaStamp14 } from './time';
  */
 
 export type GatewayChannelType = 'WX' | 'ALI';
+
+/** The Alipay `seller_id` (the merchant's 2088… partner id) the sandbox reports for `ALI_*` bills. */
+export const SANDBOX_ALIPAY_SELLER_ID = '2088000000000001';
 export type WebhookTransactionType = 'PAY' | 'REFUND';
 export type PaymentOutcome = 'paid' | 'failed' | 'closed';
 
@@ -165,7 +168,7 @@ function alipayPaymentDetail(
     body: input.title ?? '',
     gmt_create: chinaDateTime(input.createdAt ?? input.timestamp),
     payment_type: '1',
-    seller_id: '2088000000000001',
+    seller_id: SANDBOX_ALIPAY_SELLER_ID,
     seller_email: '',
     buyer_id: `2088${digits(12)}`,
     buyer_email: '',

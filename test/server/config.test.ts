@@ -40,10 +40,22 @@ describe('loadConfig', () => {
       WECHAT_API_BASE_URL: 'https://api.weixin.qq.com',
       WECHAT_APPID: 'wx1',
       WECHAT_SECRET: 's',
+      DOUYIN_API_BASE_URL: 'https://developer.toutiao.com',
+      DOUYIN_APPID: 'tt1',
+      DOUYIN_SECRET: 's',
+      DOUYIN_PAY_APP_ID: '800000000001',
+      DOUYIN_MERCHANT_ID: '1900000001',
+      DOUYIN_PAY_SECRET: 'p',
       PUBLIC_BASE_URL: 'https://shop.example.com/',
     });
     expect(config.sandboxEnabled).toBe(false);
     expect(config.publicBaseUrl).toBe('https://shop.example.com');
+  });
+
+  it('should require every Douyin credential once a real Douyin API is configured', () => {
+    expect(() => loadConfig({ DOUYIN_API_BASE_URL: 'https://developer.toutiao.com' })).toThrow(
+      /DOUYIN_APPID is required[\s\S]*DOUYIN_SECRET[\s\S]*DOUYIN_PAY_APP_ID[\s\S]*DOUYIN_MERCHANT_ID[\s\S]*DOUYIN_PAY_SECRET/,
+    );
   });
 
   it('should put bills in the gateway test mode when GATEWAY_TEST_SECRET is set', () => {

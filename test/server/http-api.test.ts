@@ -69,7 +69,6 @@ describe.each(STORAGES)('checkout HTTP API on $name', (storage) => {
       [{}, 'VALIDATION_FAILED'],
       [{ platform: 'weapp' }, 'VALIDATION_FAILED'],
       [{ platform: 'alipay', code: 'x' }, 'VALIDATION_FAILED'],
-      [{ platform: 'tt', code: 'x' }, 'PLATFORM_UNSUPPORTED'],
     ])('should reject %j with 400 %s', async (body, code) => {
       const response = await h.api.post('/api/session').send(body).expect(400);
       expect(response.body.error.code).toBe(code);
@@ -233,7 +232,7 @@ describe.each(STORAGES)('checkout HTTP API on $name', (storage) => {
         .set(auth(token))
         .send({ platform: 'tt' })
         .expect(400);
-      expect(response.body.error.code).toBe('PLATFORM_UNSUPPORTED');
+      expect(response.body.error.code).toBe('PLATFORM_MISMATCH');
     });
   });
 

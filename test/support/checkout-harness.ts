@@ -30,6 +30,8 @@ export interface SandboxBill {
   status: string;
   notify_url: string;
   prepay_id?: string;
+  url?: string;
+  order_string?: string;
   deliveries: number;
 }
 

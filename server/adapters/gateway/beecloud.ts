@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { AppError } from '../../domain/errors';
 import type { BillOutcome } from '../../domain/order-status';
 import type {
+  BillClientParams,
   CreateBillRequest,
+  GatewayChannel,
   CreatedBill,
   GatewayBillState,
   GatewayEvent,
@@ -52,14 +54,19 @@ const answerSchema = z.object({
   err_detail: z.string().optional(),
 });
 
-const wxMiniAnswerSchema = z.object({
-  id: z.string(),
-  package: z.string().min(1),
-  nonce_str: z.string().min(1),
-  timestamp: z.union([z.string(), z.number()]),
-  pay_sign: z.string().min(1),
-  sign_type: z.string().min(1),
-});
+/** The answer fields of each channel we open bills on (seed 001 §4.2.1). */
+const channelAnswerSchemas = {
+  WX_MINI: z.object({
+    id: z.string(),
+    package: z.string().min(1),
+    nonce_str: z.string().min(1),
+    timestamp: z.union([z.string(), z.number()]),
+    pay_sign: z.string().min(1),
+    sign_type: z.string().min(1),
+  }),
+  BC_WX_WAP: z.object({ id: z.string(), url: z.string().url() }),
+  ALI_APP: z.object({ id: z.string(), order_string: z.string().min(1) }),
+};
 
 const billsAnswerSchema = z.object({
   bills: z.array(
@@ -157,21 +164,7 @@ export class BeeCloudGateway implements PaymentGateway {
       openid: request.openid,
       optional: request.optional,
     });
-    const fields = wxMiniAnswerSchema.safeParse(answer);
-    if (!fields.success) {
-      throw new AppError('GATEWAY_ERROR', `The payment gateway's ${request.channel} answer lacks payment fields`);
-    }
-    // Passed through exactly as signed: only the names change to wx.requestPayment's.
-    return {
-      gatewayId: fields.data.id,
-      clientParams: {
-        timeStamp: String(fields.data.timestamp),
-        nonceStr: fields.data.nonce_str,
-        package: fields.data.package,
-        signType: fields.data.sign_type,
-        paySign: fields.data.pay_sign,
-      },
-    };
+    return { gatewayId: typeof answer.id === 'string' ? answer.id : '', clientParams: clientParamsOf(request.channel, answer) };
   }
 
   async queryBill(billNo: string): Promise<GatewayBillState | null> {
@@ -227,6 +220,37 @@ export class BeeCloudGateway implements PaymentGateway {
           : undefined,
       detail: message,
     };
+  }
+}
+
+/** What the client needs from a bill, passed through exactly as the gateway signed it: only names change. */
+function clientParamsOf(channel: GatewayChannel, answer: Record<string, unknown>): BillClientParams {
+  const invalid = () => new AppError('GATEWAY_ERROR', `The payment gateway's ${channel} answer lacks payment fields`);
+  switch (channel) {
+    case 'WX_MINI': {
+      const fields = channelAnswerSchemas.WX_MINI.safeParse(answer);
+      if (!fields.success) throw invalid();
+      return {
+        channel,
+        requestPayment: {
+          timeStamp: String(fields.data.timestamp),
+          nonceStr: fields.data.nonce_str,
+          package: fields.data.package,
+          signType: fields.data.sign_type,
+          paySign: fields.data.pay_sign,
+        },
+      };
+    }
+    case 'BC_WX_WAP': {
+      const fields = channelAnswerSchemas.BC_WX_WAP.safeParse(answer);
+      if (!fields.success) throw invalid();
+      return { channel, url: fields.data.url };
+    }
+    case 'ALI_APP': {
+      const fields = channelAnswerSchemas.ALI_APP.safeParse(answer);
+      if (!fields.success) throw invalid();
+      return { channel, orderString: fields.data.order_string };
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import { AppError } from '../../domain/errors';
-import type { LoginIdentity, LoginProvider } from '../../domain/ports';
+import type { LoginCodes, LoginIdentity, LoginProvider } from '../../domain/ports';
 import { requestJson, UpstreamBadAnswer, UpstreamUnreachable } from '../http-json';
 
 export interface WechatLoginOptions {
@@ -23,7 +23,7 @@ const ERRCODES: Record<number, { code: 'LOGIN_CODE_INVALID' | 'LOGIN_RATE_LIMITE
 export class WechatLogin implements LoginProvider {
   constructor(private readonly options: WechatLoginOptions) {}
 
-  async exchangeCode(code: string): Promise<LoginIdentity> {
+  async exchangeCode({ code }: LoginCodes): Promise<LoginIdentity> {
     const url = new URL('/sns/jscode2session', this.options.apiBaseUrl);
     url.search = new URLSearchParams({
       appid: this.options.appId,

@@ -3,23 +3,17 @@ import { z } from 'zod';
 import { AppError } from '../../domain/errors';
 import type { Catalog } from '../../domain/catalog';
 import type { CheckoutService } from '../../domain/checkout';
-import type { Platform } from '../../domain/ports';
 import type { SessionService, Shopper } from '../../domain/sessions';
 import { requireShopper } from '../auth';
 import { parseInput } from '../validation';
 
 const platformSchema = z.enum(['weapp', 'tt']);
 
-function supportedPlatform(platform: z.infer<typeof platformSchema>): Platform {
-  if (platform !== 'weapp') {
-    throw new AppError('PLATFORM_UNSUPPORTED', `Platform "${platform}" is not supported by this server yet`);
-  }
-  return platform;
-}
-
+const loginCode = z.string().trim().min(1).max(256);
 const sessionBody = z.object({
   platform: platformSchema,
-  code: z.string().trim().min(1).max(256),
+  code: loginCode,
+  anonymousCode: loginCode.optional(),
 });
 
 const orderBody = z.object({
@@ -61,7 +55,8 @@ export function shopperRoutes(deps: { sessions: SessionService; checkout: Checko
 
   router.post('/session', async (ctx) => {
     const body = parseInput(sessionBody, ctx.request.body, 'body');
-    ctx.body = await sessions.open(supportedPlatform(body.platform), body.code);
+    const codes = body.platform === 'tt' ? { code: body.code, anonymousCode: body.anonymousCode } : { code: body.code };
+    ctx.body = await sessions.open(body.platform, codes);
   });
 
   const authenticated = requireShopper(sessions);
@@ -76,11 +71,13 @@ export function shopperRoutes(deps: { sessions: SessionService; checkout: Checko
   router.post('/orders/:orderNo/pay', authenticated, async (ctx) => {
     const number = orderNoParam(ctx.params.orderNo);
     const body = parseInput(payBody, ctx.request.body, 'body');
-    const platform = supportedPlatform(body.platform);
-    if (platform !== ctx.state.shopper.platform) {
-      throw new AppError('VALIDATION_FAILED', `body.platform: this session belongs to ${ctx.state.shopper.platform}`);
+    if (body.platform !== ctx.state.shopper.platform) {
+      throw new AppError(
+        'PLATFORM_MISMATCH',
+        `body.platform is ${body.platform} but this session was opened on ${ctx.state.shopper.platform}`,
+      );
     }
-    ctx.body = await checkout.startPayment(ctx.state.shopper, number);
+    ctx.body = await checkout.startPayment(ctx.state.shopper, number, { ip: ctx.ip });
   });
 
   router.get('/orders/:orderNo/status', authenticated, async (ctx) => {
