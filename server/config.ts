@@ -20,6 +20,8 @@ export const DEVELOPMENT_SECRETS = {
   douyinPayAppId: '800000000001',
   douyinMerchantId: '1900000001',
   douyinPaySecret: 'sandbox-douyin-pay-secret',
+  merchantApiKey: 'sandbox-merchant-api-key',
+  wechatMiniprogramUsername: 'gh_00000000sandbox',
 } as const;
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -56,6 +58,15 @@ const environmentSchema = z.object({
   DOUYIN_PAY_APP_ID: optionalText,
   DOUYIN_MERCHANT_ID: optionalText,
   DOUYIN_PAY_SECRET: optionalText,
+  MERCHANT_API_KEY: optionalText,
+  WECHAT_MINIPROGRAM_USERNAME: optionalText.pipe(
+    z
+      .string()
+      .regex(/^gh_[0-9a-zA-Z_]+$/, "must be the mini-program's original id, gh_…")
+      .optional(),
+  ),
+  MERCHANT_NOTIFY_URL: optionalUrl,
+  MERCHANT_NOTIFY_SECRET: optionalText,
   TRUST_PROXY: z
     .enum(['true', 'false', '1', '0', ''])
     .optional()
@@ -102,6 +113,16 @@ export interface Config {
     payAppId: string;
     merchantId: string;
     paySecret: string;
+  };
+  /** The server-to-server API a merchant's app backend calls. */
+  merchant: {
+    /** Unset: the merchant API is off (it has a development key while the gateway is the sandbox). */
+    apiKey?: string;
+    /** The WeChat mini-program's original id (`gh_…`), what `WXLaunchMiniProgramReq.userName` takes. */
+    miniprogramUsername: string;
+    /** Where final order states are POSTed, signed with `notifySecret`. */
+    notifyUrl?: string;
+    notifySecret?: string;
   };
   /** Take the client IP from X-Forwarded-For (behind a reverse proxy). */
   trustProxy: boolean;
@@ -165,6 +186,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     paySecret: secret('DOUYIN_PAY_SECRET', douyinSandboxed, DEVELOPMENT_SECRETS.douyinPaySecret, 'DOUYIN_API_BASE_URL'),
   };
 
+  const merchantApiKey = e.MERCHANT_API_KEY ?? (gatewaySandboxed ? DEVELOPMENT_SECRETS.merchantApiKey : undefined);
+  const merchant = {
+    apiKey: merchantApiKey,
+    miniprogramUsername:
+      e.WECHAT_MINIPROGRAM_USERNAME ??
+      (wechatSandboxed || e.MERCHANT_API_KEY === undefined ? DEVELOPMENT_SECRETS.wechatMiniprogramUsername : ''),
+    notifyUrl: e.MERCHANT_NOTIFY_URL,
+    notifySecret: e.MERCHANT_NOTIFY_SECRET,
+  };
+  if (merchant.miniprogramUsername === '') {
+    problems.push('WECHAT_MINIPROGRAM_USERNAME is required when MERCHANT_API_KEY and WECHAT_API_BASE_URL are set');
+  }
+  if (merchant.notifyUrl && !merchant.notifySecret) {
+    problems.push('MERCHANT_NOTIFY_SECRET is required when MERCHANT_NOTIFY_URL is set');
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -178,6 +215,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     gateway,
     wechat,
     douyin,
+    merchant,
     trustProxy: e.TRUST_PROXY,
     catalogFile: e.CATALOG_FILE,
   };

@@ -14,6 +14,8 @@ import { SignedDouyinCashier } from './adapters/douyin/order-info';
 import { CheckoutService, CheckoutSettings, DEFAULT_CHECKOUT_SETTINGS, Logger } from './domain/checkout';
 import type { Clock } from './domain/ports';
 import { SessionService } from './domain/sessions';
+import { MerchantService } from './domain/merchant';
+import { MerchantNotifier, MerchantNotifierOptions } from './adapters/merchant/notifier';
 import { createApp } from './http/app';
 import { consoleLogger } from './log';
 import { createSandbox, SandboxOptions } from './sandbox';
@@ -27,6 +29,7 @@ export interface StartOptions {
   log?: Logger;
   settings?: Partial<Omit<CheckoutSettings, 'notifyUrl'>>;
   sandbox?: Partial<Pick<SandboxOptions, 'webhookTimeScale' | 'loginCodeTtlMs'>> & { wechatPayKey?: string };
+  merchantNotifier?: Pick<MerchantNotifierOptions, 'pollIntervalMs' | 'backoffBaseMs' | 'timeoutMs'>;
 }
 
 export interface RunningServices {
@@ -148,11 +151,39 @@ export async function startServices(config: Config, options: StartOptions = {}):
         ...DEFAULT_CHECKOUT_SETTINGS,
         ...options.settings,
         notifyUrl: `${config.publicBaseUrl ?? serverUrl}/api/gateway/webhook`,
+        notifyMerchant: config.merchant.notifyUrl !== undefined,
       },
       log,
     );
-    const app = createApp({ sessions, checkout, catalog, log, trustProxy: config.trustProxy });
+    const merchant = new MerchantService(repository, catalog, clock, {
+      orderTtlSeconds: options.settings?.orderTtlSeconds ?? DEFAULT_CHECKOUT_SETTINGS.orderTtlSeconds,
+      checkoutPagePath: 'pages/checkout/index',
+      miniprogramUsername: config.merchant.miniprogramUsername,
+    });
+    const app = createApp({
+      sessions,
+      checkout,
+      merchant,
+      merchantApiKey: config.merchant.apiKey,
+      catalog,
+      log,
+      trustProxy: config.trustProxy,
+    });
     server.on('request', app.callback());
+
+    if (config.merchant.notifyUrl && config.merchant.notifySecret) {
+      const notifier = new MerchantNotifier({
+        url: config.merchant.notifyUrl,
+        secret: config.merchant.notifySecret,
+        repository,
+        merchant,
+        clock,
+        log,
+        ...options.merchantNotifier,
+      });
+      notifier.start();
+      closers.unshift(() => notifier.stop());
+    }
 
     const pruning = setInterval(() => {
       sessions.pruneExpired().catch((error: unknown) => log.warn('session pruning failed', { error: String(error) }));

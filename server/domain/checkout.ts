@@ -31,6 +31,8 @@ export interface CheckoutSettings {
   webhookGraceMs: number;
   /** A bill stuck in `creating` this long belongs to a request that died mid-way. */
   staleCreatingBillMs: number;
+  /** Queue each order's final state for the merchant's notification URL. */
+  notifyMerchant: boolean;
 }
 
 export const DEFAULT_CHECKOUT_SETTINGS: Omit<CheckoutSettings, 'notifyUrl'> = {
@@ -39,6 +41,7 @@ export const DEFAULT_CHECKOUT_SETTINGS: Omit<CheckoutSettings, 'notifyUrl'> = {
   gatewayCheckIntervalMs: 3000,
   webhookGraceMs: 3000,
   staleCreatingBillMs: 30_000,
+  notifyMerchant: false,
 };
 
 export interface OrderView {
@@ -334,7 +337,11 @@ export class CheckoutService {
     const bills = await this.repository.listBills(order.orderNo);
     const awaitingGateway = bills.some((bill) => ACTIVE_BILL_STATUSES.has(bill.status));
     if (awaitingGateway && !gatewayConfirmedUnpaid) return order;
-    await this.repository.updateOrderStatus(order.orderNo, 'expired', now, ['pending']);
+    await this.repository.transaction(async (tx) => {
+      if ((await tx.updateOrderStatus(order.orderNo, 'expired', now, ['pending'])) && this.settings.notifyMerchant) {
+        await tx.enqueueMerchantNotification(order.orderNo, 'expired', now);
+      }
+    });
     return this.reload(order.orderNo);
   }
 
@@ -420,6 +427,7 @@ export class CheckoutService {
         await tx.updateBill(billNo, { status: 'paid' }, now);
         if (disposition === 'applied') {
           await tx.updateOrderStatus(order.orderNo, 'paid', now, ['pending', 'failed', 'closed', 'expired']);
+          if (this.settings.notifyMerchant) await tx.enqueueMerchantNotification(order.orderNo, 'paid', now);
         } else {
           this.log.warn('second payment for an order already paid: flagged for refund', {
             billNo,

@@ -125,7 +125,11 @@ export interface SessionRecord {
 
 export interface OrderRecord {
   orderNo: string;
-  owner: string;
+  /** `platform:openid` of the shopper; null for a merchant's checkout nobody has claimed yet. */
+  owner: string | null;
+  /** Set on orders a merchant's app created through the merchant API. */
+  appUserId?: string;
+  attach?: Record<string, unknown>;
   status: OrderStatus;
   amount: Fen;
   currency: 'CNY';
@@ -172,6 +176,21 @@ export interface PaymentRecord {
   detail?: unknown;
 }
 
+export interface CheckoutTokenRecord {
+  tokenHash: string;
+  orderNo: string;
+  expiresAt: Date;
+  claimedBy?: string;
+  claimedAt?: Date;
+}
+
+export interface MerchantNotificationRecord {
+  id: number;
+  orderNo: string;
+  status: OrderStatus;
+  attempts: number;
+}
+
 export interface CheckoutRepository {
   insertSession(session: SessionRecord): Promise<void>;
   findSession(tokenHash: string, now: Date): Promise<SessionRecord | null>;
@@ -200,6 +219,19 @@ export interface CheckoutRepository {
   /** Inserts unless a payment for this bill exists; returns false on that conflict. */
   insertPayment(payment: PaymentRecord): Promise<boolean>;
   listPayments(orderNo: string): Promise<PaymentRecord[]>;
+
+  insertCheckoutToken(token: CheckoutTokenRecord): Promise<void>;
+  findCheckoutToken(tokenHash: string, options?: { forUpdate?: boolean }): Promise<CheckoutTokenRecord | null>;
+  markCheckoutTokenClaimed(tokenHash: string, owner: string, at: Date): Promise<void>;
+  /** Gives an unowned order to its first claimant; false when it already has an owner. */
+  assignOrderOwner(orderNo: string, owner: string): Promise<boolean>;
+
+  /** Records that the merchant must hear of this final state (once per order and state). */
+  enqueueMerchantNotification(orderNo: string, status: OrderStatus, at: Date): Promise<void>;
+  /** Leases up to `limit` due notifications until `leaseUntil`, so no other instance sends them meanwhile. */
+  leaseDueMerchantNotifications(now: Date, leaseUntil: Date, limit: number): Promise<MerchantNotificationRecord[]>;
+  markMerchantNotificationDelivered(id: number, at: Date): Promise<void>;
+  rescheduleMerchantNotification(id: number, nextAttemptAt: Date, error: string): Promise<void>;
 
   transaction<T>(work: (repository: CheckoutRepository) => Promise<T>): Promise<T>;
 }

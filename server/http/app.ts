@@ -5,12 +5,17 @@ import type { CheckoutService, Logger } from '../domain/checkout';
 import type { SessionService } from '../domain/sessions';
 import { AppError } from '../domain/errors';
 import { errorHandler } from './errors';
+import type { MerchantService } from '../domain/merchant';
 import { gatewayWebhookRoutes } from './routes/gateway-webhook';
+import { merchantRoutes } from './routes/merchant';
 import { shopperRoutes } from './routes/shopper';
 
 export interface AppDependencies {
   sessions: SessionService;
   checkout: CheckoutService;
+  merchant: MerchantService;
+  /** Unset: the merchant API answers 404 MERCHANT_API_DISABLED. */
+  merchantApiKey?: string;
   catalog: Catalog;
   log: Logger;
   /** Behind a reverse proxy: take the client IP (sent to Douyin as risk_info) from X-Forwarded-For. */
@@ -22,6 +27,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.silent = true;
   const shopper = shopperRoutes(deps);
   const webhook = gatewayWebhookRoutes(deps.checkout);
+  const merchant = merchantRoutes({ merchant: deps.merchant, apiKey: deps.merchantApiKey });
 
   app.use(errorHandler(deps.log));
   app.use(async (ctx, next) => {
@@ -43,6 +49,7 @@ export function createApp(deps: AppDependencies): Koa {
     }),
   );
   app.use(webhook.routes());
+  app.use(merchant.routes());
   app.use(shopper.routes());
   app.use(shopper.allowedMethods({ throw: false }));
   return app;

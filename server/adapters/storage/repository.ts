@@ -1,6 +1,8 @@
 import type {
   BillRecord,
   CheckoutRepository,
+  CheckoutTokenRecord,
+  MerchantNotificationRecord,
   GatewayChannel,
   OrderRecord,
   PaymentRecord,
@@ -12,7 +14,9 @@ import type { Database, Queryable } from './database';
 
 interface OrderRow {
   order_no: string;
-  owner: string;
+  owner: string | null;
+  app_user_id: string | null;
+  attach: Record<string, unknown> | null;
   status: OrderStatus;
   amount: number;
   currency: 'CNY';
@@ -52,7 +56,7 @@ interface PaymentRow {
 }
 
 const ORDER_COLUMNS =
-  'order_no, owner, status, amount, currency, items, title, idempotency_key, request_hash, created_at, expires_at, paid_at';
+  'order_no, owner, app_user_id, attach, status, amount, currency, items, title, idempotency_key, request_hash, created_at, expires_at, paid_at';
 const BILL_COLUMNS =
   'bill_no, order_no, channel, amount, status, payer, gateway_id, client_params, error, created_at, updated_at';
 
@@ -60,6 +64,8 @@ function toOrder(row: OrderRow): OrderRecord {
   return {
     orderNo: row.order_no,
     owner: row.owner,
+    appUserId: row.app_user_id ?? undefined,
+    attach: row.attach ?? undefined,
     status: row.status,
     amount: row.amount,
     currency: row.currency,
@@ -170,8 +176,8 @@ export class SqlCheckoutRepository implements CheckoutRepository {
   async insertOrder(order: OrderRecord): Promise<boolean> {
     const { rowCount } = await this.db.query(
       `INSERT INTO orders (order_no, owner, status, amount, currency, items, title, idempotency_key, request_hash,
-                           created_at, expires_at, status_changed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10)
+                           created_at, expires_at, status_changed_at, app_user_id, attach)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10, $12, $13)
        ON CONFLICT (owner, idempotency_key) DO NOTHING`,
       [
         order.orderNo,
@@ -185,6 +191,8 @@ export class SqlCheckoutRepository implements CheckoutRepository {
         order.requestHash ?? null,
         order.createdAt,
         order.expiresAt,
+        order.appUserId ?? null,
+        json(order.attach),
       ],
     );
     return rowCount === 1;
@@ -317,5 +325,86 @@ export class SqlCheckoutRepository implements CheckoutRepository {
       [orderNo],
     );
     return rows.map(toPayment);
+  }
+
+  async insertCheckoutToken(token: CheckoutTokenRecord): Promise<void> {
+    await this.db.query('INSERT INTO checkout_tokens (token_hash, order_no, expires_at) VALUES ($1, $2, $3)', [
+      token.tokenHash,
+      token.orderNo,
+      token.expiresAt,
+    ]);
+  }
+
+  async findCheckoutToken(tokenHash: string, options: { forUpdate?: boolean } = {}): Promise<CheckoutTokenRecord | null> {
+    const { rows } = await this.db.query<{
+      token_hash: string;
+      order_no: string;
+      expires_at: Date;
+      claimed_by: string | null;
+      claimed_at: Date | null;
+    }>(
+      `SELECT token_hash, order_no, expires_at, claimed_by, claimed_at FROM checkout_tokens
+       WHERE token_hash = $1${options.forUpdate ? ' FOR UPDATE' : ''}`,
+      [tokenHash],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      tokenHash: row.token_hash,
+      orderNo: row.order_no,
+      expiresAt: row.expires_at,
+      claimedBy: row.claimed_by ?? undefined,
+      claimedAt: row.claimed_at ?? undefined,
+    };
+  }
+
+  async markCheckoutTokenClaimed(tokenHash: string, owner: string, at: Date): Promise<void> {
+    await this.db.query('UPDATE checkout_tokens SET claimed_by = $2, claimed_at = $3 WHERE token_hash = $1', [
+      tokenHash,
+      owner,
+      at,
+    ]);
+  }
+
+  async assignOrderOwner(orderNo: string, owner: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('UPDATE orders SET owner = $2 WHERE order_no = $1 AND owner IS NULL', [
+      orderNo,
+      owner,
+    ]);
+    return rowCount === 1;
+  }
+
+  async enqueueMerchantNotification(orderNo: string, status: OrderStatus, at: Date): Promise<void> {
+    await this.db.query(
+      `INSERT INTO merchant_notifications (order_no, status, created_at, next_attempt_at) VALUES ($1, $2, $3, $3)
+       ON CONFLICT (order_no, status) DO NOTHING`,
+      [orderNo, status, at],
+    );
+  }
+
+  async leaseDueMerchantNotifications(now: Date, leaseUntil: Date, limit: number): Promise<MerchantNotificationRecord[]> {
+    const { rows } = await this.db.query<{ id: number; order_no: string; status: OrderStatus; attempts: number }>(
+      `UPDATE merchant_notifications SET next_attempt_at = $2
+       WHERE id IN (SELECT id FROM merchant_notifications
+                    WHERE delivered_at IS NULL AND next_attempt_at <= $1
+                    ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+       RETURNING id, order_no, status, attempts`,
+      [now, leaseUntil, limit],
+    );
+    return rows.map((row) => ({ id: row.id, orderNo: row.order_no, status: row.status, attempts: row.attempts }));
+  }
+
+  async markMerchantNotificationDelivered(id: number, at: Date): Promise<void> {
+    await this.db.query(
+      'UPDATE merchant_notifications SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1',
+      [id, at],
+    );
+  }
+
+  async rescheduleMerchantNotification(id: number, nextAttemptAt: Date, error: string): Promise<void> {
+    await this.db.query(
+      'UPDATE merchant_notifications SET next_attempt_at = $2, attempts = attempts + 1, last_error = $3 WHERE id = $1',
+      [id, nextAttemptAt, error.slice(0, 500)],
+    );
   }
 }

@@ -4,7 +4,9 @@ import { AppError } from '../../domain/errors';
 import type { Catalog } from '../../domain/catalog';
 import type { CheckoutService } from '../../domain/checkout';
 import type { SessionService, Shopper } from '../../domain/sessions';
+import type { MerchantService } from '../../domain/merchant';
 import { requireShopper } from '../auth';
+import { orderItemsSchema, orderNoParam } from '../inputs';
 import { parseInput } from '../validation';
 
 const platformSchema = z.enum(['weapp', 'tt']);
@@ -16,17 +18,9 @@ const sessionBody = z.object({
   anonymousCode: loginCode.optional(),
 });
 
-const orderBody = z.object({
-  items: z
-    .array(
-      z.object({
-        sku: z.string().min(1).max(64),
-        quantity: z.number().int().min(1).max(999),
-      }),
-    )
-    .min(1)
-    .max(50),
-});
+const orderBody = z.object({ items: orderItemsSchema });
+
+const claimBody = z.object({ token: z.string().trim().min(16).max(128) });
 
 const payBody = z.object({ platform: platformSchema });
 
@@ -35,17 +29,15 @@ const idempotencyKey = z
   .regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 visible ASCII characters')
   .optional();
 
-const orderNo = z.string().regex(/^[A-Za-z0-9]{8,32}$/);
-
-function orderNoParam(value: string | undefined): string {
-  const parsed = orderNo.safeParse(value);
-  if (!parsed.success) throw new AppError('ORDER_NOT_FOUND', `No order ${value}`);
-  return parsed.data;
-}
 
 /** The API the mini-program calls. */
-export function shopperRoutes(deps: { sessions: SessionService; checkout: CheckoutService; catalog: Catalog }) {
-  const { sessions, checkout, catalog } = deps;
+export function shopperRoutes(deps: {
+  sessions: SessionService;
+  checkout: CheckoutService;
+  merchant: MerchantService;
+  catalog: Catalog;
+}) {
+  const { sessions, checkout, merchant, catalog } = deps;
   const router = new Router<{ shopper: Shopper }>({ prefix: '/api' });
   const items = catalog.items.map(({ sku, title, price }) => ({ sku, title, price }));
 
@@ -66,6 +58,12 @@ export function shopperRoutes(deps: { sessions: SessionService; checkout: Checko
     const key = parseInput(idempotencyKey, ctx.get('idempotency-key') || undefined, 'Idempotency-Key');
     ctx.status = 201;
     ctx.body = { order: await checkout.createOrder(ctx.state.shopper, body.items, key) };
+  });
+
+  // The mini-program opened by a merchant's app exchanges the launch token for the app's order.
+  router.post('/checkouts/claim', authenticated, async (ctx) => {
+    const body = parseInput(claimBody, ctx.request.body, 'body');
+    ctx.body = { order: await merchant.claim(ctx.state.shopper, body.token) };
   });
 
   router.post('/orders/:orderNo/pay', authenticated, async (ctx) => {

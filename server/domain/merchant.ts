@@ -1,0 +1,134 @@
+import type { Catalog } from './catalog';
+import { toOrderView, OrderView } from './checkout';
+import { AppError } from './errors';
+import { hashToken, newOrderNo, newSessionToken } from './identifiers';
+import { ORDER_STATUS_CODES, OrderStatusCode } from './order-status';
+import type { CheckoutRepository, Clock, OrderRecord, PaymentRecord } from './ports';
+import type { Shopper } from './sessions';
+
+export interface MerchantSettings {
+  orderTtlSeconds: number;
+  /** The mini-program page that takes `?checkout=<token>`. */
+  checkoutPagePath: string;
+  /** The WeChat mini-program's original id (`gh_…`). */
+  miniprogramUsername: string;
+}
+
+export interface MerchantCheckout {
+  orderNo: string;
+  amount: number;
+  expiresAt: string;
+  launch: {
+    /** For `WXLaunchMiniProgramReq`: `userName` and `path`. */
+    weapp: { userName: string; path: string };
+    tt: { path: string };
+  };
+}
+
+export interface MerchantOrderView extends OrderView {
+  code: OrderStatusCode;
+  appUserId?: string;
+  attach?: Record<string, unknown>;
+  /** Whether a shopper has opened the checkout in the mini-program. */
+  claimed: boolean;
+  paidAt?: string;
+  payments: Array<{
+    billNo: string;
+    amount: number;
+    channel: string;
+    disposition: PaymentRecord['disposition'];
+    receivedAt: string;
+  }>;
+}
+
+/**
+ * Checkouts a merchant's own app starts: the app's backend creates the order here, the app opens
+ * the mini-program with a one-time token, and the first shopper to claim the token owns the order.
+ */
+export class MerchantService {
+  constructor(
+    private readonly repository: CheckoutRepository,
+    private readonly catalog: Catalog,
+    private readonly clock: Clock,
+    private readonly settings: MerchantSettings,
+  ) {}
+
+  async createCheckout(request: {
+    items: ReadonlyArray<{ sku: string; quantity: number }>;
+    appUserId: string;
+    attach?: Record<string, unknown>;
+  }): Promise<MerchantCheckout> {
+    const priced = this.catalog.price(request.items);
+    const now = this.clock();
+    const order: OrderRecord = {
+      orderNo: newOrderNo(now),
+      owner: null,
+      appUserId: request.appUserId,
+      attach: request.attach,
+      status: 'pending',
+      amount: priced.amount,
+      currency: 'CNY',
+      items: priced.lines,
+      title: priced.title,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + this.settings.orderTtlSeconds * 1000),
+    };
+    const token = newSessionToken();
+    await this.repository.transaction(async (tx) => {
+      await tx.insertOrder(order);
+      await tx.insertCheckoutToken({ tokenHash: hashToken(token), orderNo: order.orderNo, expiresAt: order.expiresAt });
+    });
+    const path = `${this.settings.checkoutPagePath}?checkout=${token}`;
+    return {
+      orderNo: order.orderNo,
+      amount: order.amount,
+      expiresAt: order.expiresAt.toISOString(),
+      launch: { weapp: { userName: this.settings.miniprogramUsername, path }, tt: { path } },
+    };
+  }
+
+  /** The shopper who opens the launched mini-program first takes the order; the token is spent. */
+  async claim(shopper: Shopper, token: string): Promise<OrderView> {
+    const now = this.clock();
+    return this.repository.transaction(async (tx) => {
+      const record = await tx.findCheckoutToken(hashToken(token), { forUpdate: true });
+      if (!record) throw new AppError('CHECKOUT_TOKEN_INVALID', 'Unknown checkout token: open the checkout from the app again');
+      if (record.claimedBy) {
+        throw new AppError('CHECKOUT_TOKEN_USED', 'This checkout was already opened: start the payment from the app again', {
+          orderNo: record.orderNo,
+        });
+      }
+      if (record.expiresAt.getTime() <= now.getTime()) {
+        throw new AppError('CHECKOUT_TOKEN_EXPIRED', 'This checkout has expired: start the payment from the app again');
+      }
+      await tx.markCheckoutTokenClaimed(record.tokenHash, shopper.owner, now);
+      if (!(await tx.assignOrderOwner(record.orderNo, shopper.owner))) {
+        throw new AppError('CHECKOUT_TOKEN_USED', 'This checkout belongs to another shopper');
+      }
+      const order = await tx.findOrder(record.orderNo);
+      if (!order) throw new Error(`checkout token ${record.orderNo} has no order`);
+      return toOrderView(order);
+    });
+  }
+
+  async getOrder(orderNo: string): Promise<MerchantOrderView> {
+    const order = await this.repository.findOrder(orderNo);
+    if (!order) throw new AppError('ORDER_NOT_FOUND', `No order ${orderNo}`);
+    const payments = await this.repository.listPayments(orderNo);
+    return {
+      ...toOrderView(order),
+      code: ORDER_STATUS_CODES[order.status],
+      appUserId: order.appUserId,
+      attach: order.attach,
+      claimed: order.owner !== null,
+      paidAt: order.paidAt?.toISOString(),
+      payments: payments.map((payment) => ({
+        billNo: payment.billNo,
+        amount: payment.amount,
+        channel: payment.channel,
+        disposition: payment.disposition,
+        receivedAt: payment.receivedAt.toISOString(),
+      })),
+    };
+  }
+}
