@@ -7,6 +7,8 @@ import {
 } from './errors';
 import {
   CatalogItem,
+  DouyinOrderInfo,
+  DouyinPayResponse,
   Order,
   OrderItemInput,
   OrderStatus,
@@ -17,6 +19,7 @@ import {
   SessionGrant,
   SessionRequest,
   WeappPaymentParams,
+  WeappPayResponse,
 } from './types';
 
 export interface HttpRequest {
@@ -176,7 +179,19 @@ function parseOrderEnvelope(body: unknown): Order | undefined {
 }
 
 function parsePayResponse(body: unknown): PayResponse | undefined {
-  if (!isRecord(body) || body.platform !== 'weapp' || !isRecord(body.requestPayment)) return undefined;
+  if (!isRecord(body)) return undefined;
+  switch (body.platform) {
+    case 'weapp':
+      return parseWeappPayResponse(body);
+    case 'tt':
+      return parseDouyinPayResponse(body);
+    default:
+      return undefined;
+  }
+}
+
+function parseWeappPayResponse(body: Record<string, unknown>): WeappPayResponse | undefined {
+  if (!isRecord(body.requestPayment)) return undefined;
   const { timeStamp, nonceStr, package: prepayPackage, signType, paySign } = body.requestPayment;
   if (
     typeof timeStamp !== 'string' ||
@@ -188,6 +203,19 @@ function parsePayResponse(body: unknown): PayResponse | undefined {
     return undefined;
   }
   return { platform: 'weapp', requestPayment: { timeStamp, nonceStr, package: prepayPackage, signType, paySign } };
+}
+
+/** Douyin verifies `sign` over every field, so the fields are kept as they are, none added or dropped. */
+function parseDouyinPayResponse(body: Record<string, unknown>): DouyinPayResponse | undefined {
+  const { service, orderInfo } = body;
+  if (typeof service !== 'number' || !Number.isSafeInteger(service) || !isDouyinOrderInfo(orderInfo)) return undefined;
+  return { platform: 'tt', service, orderInfo };
+}
+
+function isDouyinOrderInfo(value: unknown): value is DouyinOrderInfo {
+  if (!isRecord(value)) return false;
+  const flat = Object.values(value).every((field) => typeof field === 'string' || typeof field === 'number');
+  return flat && typeof value.out_order_no === 'string' && value.out_order_no !== '' && typeof value.sign === 'string';
 }
 
 function parseStatusReport(body: unknown): OrderStatusReport | undefined {

@@ -18,6 +18,8 @@ export const ClientErrorCode = {
   paymentFailed: 'PAYMENT_FAILED',
   paymentParamsInvalid: 'PAYMENT_PARAMS_INVALID',
   paymentPlatformMismatch: 'PAYMENT_PLATFORM_MISMATCH',
+  /** The platform could not open its payment sheet (Douyin's `tt.pay` `fail`). */
+  paymentSheetUnavailable: 'PAYMENT_SHEET_UNAVAILABLE',
 } as const;
 
 /** Server codes the client reacts to. */
@@ -27,6 +29,7 @@ export const ServerErrorCode = {
   loginRateLimited: 'LOGIN_RATE_LIMITED',
   loginRejected: 'LOGIN_REJECTED',
   wechatUnavailable: 'WECHAT_UNAVAILABLE',
+  douyinUnavailable: 'DOUYIN_UNAVAILABLE',
   gatewayUnavailable: 'GATEWAY_UNAVAILABLE',
   gatewayError: 'GATEWAY_ERROR',
   unknownSku: 'UNKNOWN_SKU',
@@ -34,7 +37,7 @@ export const ServerErrorCode = {
   orderExpired: 'ORDER_EXPIRED',
   orderAlreadyPaid: 'ORDER_ALREADY_PAID',
   paymentInProgress: 'PAYMENT_IN_PROGRESS',
-  platformUnsupported: 'PLATFORM_UNSUPPORTED',
+  platformMismatch: 'PLATFORM_MISMATCH',
   idempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
 } as const;
 

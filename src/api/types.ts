@@ -46,10 +46,28 @@ export interface WeappPaymentParams {
 }
 
 /**
- * What `POST /api/orders/:orderNo/pay` returns, discriminated by platform.
- * The Douyin issue adds `{platform: 'tt', orderInfo, …}` to this union.
+ * Douyin's `orderInfo` as the server signed it: flat fields (`out_order_no`, `total_amount`,
+ * `wx_url`, `alipay_url`, `sign`, `risk_info`, …), handed to `tt.pay` exactly as received.
  */
-export type PayResponse = { platform: 'weapp'; requestPayment: WeappPaymentParams };
+export type DouyinOrderInfo = Readonly<Record<string, string | number>> & {
+  readonly out_order_no: string;
+  readonly sign: string;
+};
+
+export interface WeappPayResponse {
+  platform: 'weapp';
+  requestPayment: WeappPaymentParams;
+}
+
+export interface DouyinPayResponse {
+  platform: 'tt';
+  /** What `tt.pay` opens: 1 = Douyin's cashier (WeChat H5 and Alipay). */
+  service: number;
+  orderInfo: DouyinOrderInfo;
+}
+
+/** What `POST /api/orders/:orderNo/pay` returns, discriminated by platform. */
+export type PayResponse = WeappPayResponse | DouyinPayResponse;
 
 /** `GET /api/orders/:orderNo/status` codes: the same vocabulary as Douyin's getOrderStatus. */
 export const OrderStatusCode = {

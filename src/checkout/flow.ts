@@ -47,6 +47,8 @@ export interface CheckoutFlow {
   /** Drop the order and go back to the cart. */
   startOver(): void;
   runNextStep(step: NextStep): Promise<void>;
+  /** The page's `onShow`: tells a payment sheet that is still open that the shopper is back on the page. */
+  pageShown(): void;
 }
 
 type StatusVerdict = 'paid' | 'pending' | { finalCode: string };
@@ -68,7 +70,19 @@ export function createCheckoutFlow({
    * Dropped once the attempt is over (new order wanted, or paid).
    */
   let idempotencyKey: string | undefined;
+  const pageShownListeners = new Set<() => void>();
   const transitions = () => store.getState();
+
+  function onPageShown(listener: () => void): () => void {
+    // A wrapper per subscription: the same listener subscribed twice is unsubscribed once each.
+    const subscription = () => listener();
+    pageShownListeners.add(subscription);
+    return () => pageShownListeners.delete(subscription);
+  }
+
+  function pageShown(): void {
+    [...pageShownListeners].forEach((listener) => listener());
+  }
 
   async function loadCatalog(): Promise<void> {
     if (!transitions().catalogRequested()) return;
@@ -111,6 +125,7 @@ export function createCheckoutFlow({
       outcome = await payment.presentPayment(payResponse, {
         orderNo,
         getOrderStatus: () => session.withSession((token) => api.getOrderStatus(token, orderNo)),
+        onPageShown,
       });
     } catch (failure) {
       if (!isCheckoutError(failure) || failure.code !== ServerErrorCode.orderAlreadyPaid) {
@@ -190,7 +205,7 @@ export function createCheckoutFlow({
     }
   }
 
-  return { loadCatalog, checkout, retryPayment, refreshResult, startOver, runNextStep };
+  return { loadCatalog, checkout, retryPayment, refreshResult, startOver, runNextStep, pageShown };
 }
 
 function interpretStatus(report: OrderStatusReport): StatusVerdict {

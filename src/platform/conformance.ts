@@ -4,8 +4,9 @@
  * Type-only: nothing here reaches the bundle.
  */
 import type { PlatformPayAdapter } from './contract';
+import type * as ttPay from './pay.tt';
 import type * as weappPay from './pay.weapp';
 
 type Conforms<PlatformModule extends PlatformPayAdapter> = PlatformModule;
 
-export type ConformingPlatformModules = [Conforms<typeof weappPay>];
+export type ConformingPlatformModules = [Conforms<typeof weappPay>, Conforms<typeof ttPay>];

@@ -20,6 +20,11 @@ export interface PaymentContext {
   orderNo: string;
   /** The server's view of the order, for platforms that ask mid-payment (Douyin's `getOrderStatus`). */
   getOrderStatus: () => Promise<{ code: OrderStatusCode }>;
+  /**
+   * Calls `listener` each time the checkout page shows again (`onShow`) while the sheet is open;
+   * returns the unsubscribe. For platforms whose sheet can close without any callback.
+   */
+  onPageShown: (listener: () => void) => () => void;
 }
 
 /**

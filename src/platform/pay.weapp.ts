@@ -1,7 +1,8 @@
 import Taro from '@tarojs/taro';
-import { CheckoutError, ClientErrorCode, isRecord, readErrMsg } from '../api/errors';
+import { CheckoutError, ClientErrorCode, readErrMsg } from '../api/errors';
 import { WeappPaymentParams } from '../api/types';
 import { LoginCode, PaymentOutcome } from './contract';
+import { isThenable } from './thenable';
 import { outcomeFromWeappPaymentFailure, outcomeFromWeappPaymentSuccess } from './weapp-payment-result';
 
 export const platform = 'weapp';
@@ -47,8 +48,4 @@ function requestPayment(params: WeappPaymentParams): Promise<unknown> {
     const returned: unknown = Taro.requestPayment({ ...params, success: resolve, fail: reject });
     if (isThenable(returned)) returned.then(resolve, reject);
   });
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return isRecord(value) && typeof value.then === 'function';
 }

@@ -62,6 +62,33 @@ describe('createApiClient', () => {
     expect(requests[0]).toMatchObject({ url: 'http://checkout.test/api/orders/CO%201/pay', data: { platform: 'weapp' } });
   });
 
+  it('should pass Douyin\'s signed orderInfo through unchanged', async () => {
+    const orderInfo = {
+      app_id: '800000000001',
+      out_order_no: 'CO1',
+      total_amount: 2000,
+      alipay_url: 'app_id=2019&biz_content=%7B%7D&sign=a%2Bb',
+      notify_url: '',
+      sign: '0f1e3358a9898d7c4c6c23740251808a',
+      risk_info: '{"ip":"127.0.0.1"}',
+    };
+    const { api, requests } = clientAnswering(async () => ({ statusCode: 200, data: { platform: 'tt', service: 1, orderInfo } }));
+
+    await expect(api.requestPayment('tok', 'CO1', 'tt')).resolves.toEqual({ platform: 'tt', service: 1, orderInfo });
+    expect(requests[0]).toMatchObject({ url: 'http://checkout.test/api/orders/CO1/pay', data: { platform: 'tt' } });
+  });
+
+  it.each([
+    ['without service', { platform: 'tt', orderInfo: { out_order_no: 'CO1', sign: 's' } }],
+    ['without sign', { platform: 'tt', service: 1, orderInfo: { out_order_no: 'CO1' } }],
+    ['without out_order_no', { platform: 'tt', service: 1, orderInfo: { sign: 's' } }],
+    ['with a nested field', { platform: 'tt', service: 1, orderInfo: { out_order_no: 'CO1', sign: 's', extra: {} } }],
+    ['for an unknown platform', { platform: 'alipay', service: 1, orderInfo: { out_order_no: 'CO1', sign: 's' } }],
+  ])('should report a tt pay answer %s as BAD_RESPONSE', async (_case, data) => {
+    const { api } = clientAnswering(async () => ({ statusCode: 200, data }));
+    await expect(rejectionOf(api.requestPayment('tok', 'CO1', 'tt'))).resolves.toMatchObject({ code: 'BAD_RESPONSE' });
+  });
+
   it('should accept a JSON body the platform left as text', async () => {
     const { api } = clientAnswering(async () => ({
       statusCode: 200,

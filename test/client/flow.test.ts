@@ -168,7 +168,7 @@ describe('checkout flow', () => {
       phase: 'failed',
       error: {
         code: 'PAYMENT_FAILED',
-        message: '微信支付未完成，请重新支付',
+        message: '支付未完成，请重新支付',
         nextStep: 'retryPayment',
         detail: 'requestPayment:fail system error',
       },

@@ -18,7 +18,7 @@ const payResponse: PayResponse = {
 /** Exercised through the contract, as the flow uses it. */
 const { platform, loginCode, presentPayment }: PlatformPayAdapter = weappPay;
 
-const context: PaymentContext = { orderNo: 'CO1', getOrderStatus: async () => ({ code: 9 }) };
+const context: PaymentContext = { orderNo: 'CO1', getOrderStatus: async () => ({ code: 9 }), onPageShown: () => () => undefined };
 
 type Callbacks = { success?: (result: unknown) => void; fail?: (error: unknown) => void };
 

@@ -96,6 +96,25 @@ describe('createSessionManager', () => {
     expect(loginCount()).toBe(1);
   });
 
+  it('should send Douyin\'s anonymousCode with the code, for platform tt', async () => {
+    const { api, server, storage, clock } = setUp();
+    const session = createSessionManager({
+      api,
+      platform: 'tt',
+      loginCode: async () => ({ code: 'tt-code', anonymousCode: 'tt-anonymous-code' }),
+      storage,
+      now: clock.now,
+    });
+
+    await session.getToken();
+
+    expect(server.requests[0]).toMatchObject({
+      method: 'POST',
+      path: '/api/session',
+      body: { platform: 'tt', code: 'tt-code', anonymousCode: 'tt-anonymous-code' },
+    });
+  });
+
   it('should surface LOGIN_CODE_INVALID from the server', async () => {
     const { api, storage, clock } = setUp();
     const session = createSessionManager({

@@ -19,7 +19,7 @@ const order: Order = {
   expiresAt: '2030-01-01T00:15:00.000Z',
 };
 
-const paymentError: ShopperError = { code: 'PAYMENT_FAILED', message: '微信支付未完成，请重新支付', nextStep: 'retryPayment' };
+const paymentError: ShopperError = { code: 'PAYMENT_FAILED', message: '支付未完成，请重新支付', nextStep: 'retryPayment' };
 
 function storeWithCart(): CheckoutStore {
   const store = createCheckoutStore();

@@ -5,15 +5,32 @@ import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 
+export type MiniProgramBuildPlatform = 'weapp' | 'tt';
+
+export interface BuildMiniProgramOptions {
+  /** More build environment, e.g. server secrets that must not end up in the bundle. */
+  extraEnv?: Record<string, string>;
+}
+
 /**
  * Builds the mini-program for one platform into a fresh temporary directory, with the
  * checkout server's address baked in, exactly as `npm run build:<platform>` does.
  */
-export async function buildMiniProgram(platform: 'weapp', apiBaseUrl: string): Promise<string> {
+export async function buildMiniProgram(
+  platform: MiniProgramBuildPlatform,
+  apiBaseUrl: string,
+  { extraEnv = {} }: BuildMiniProgramOptions = {},
+): Promise<string> {
   const distDir = mkdtempSync(join(tmpdir(), `checkout-${platform}-`));
   const child = spawn(join(ROOT, 'node_modules', '.bin', 'taro'), ['build', '--type', platform], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', CHECKOUT_API_BASE_URL: apiBaseUrl, CHECKOUT_DIST_DIR: distDir },
+    env: {
+      ...process.env,
+      ...extraEnv,
+      NODE_ENV: 'production',
+      CHECKOUT_API_BASE_URL: apiBaseUrl,
+      CHECKOUT_DIST_DIR: distDir,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

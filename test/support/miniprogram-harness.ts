@@ -1,11 +1,13 @@
 /**
- * Drives a compiled Taro weapp bundle (`dist/weapp`) in plain Node, without WeChat DevTools.
+ * Drives a compiled Taro mini-program bundle (`dist/weapp` or `dist/tt`) in plain Node, without
+ * WeChat's or Douyin's developer tools.
  *
  * The harness plays the mini-program framework: it supplies `App`, `Page`, `Component`,
- * `getApp`, `getCurrentPages` to the bundle (the caller supplies `wx`), runs `app.js` and the
- * page script, creates the page instance, applies Taro's `setData` path patches to `page.data`,
- * and fires taps through the page's `eh` handler the way WeChat's templates would.
- * Tag and attribute names come from the bundle's own `base.wxml`, so it tracks Taro's aliases.
+ * `getApp`, `getCurrentPages` to the bundle (the caller supplies the platform global, `wx` or
+ * `tt`), runs `app.js` and the page script, creates the page instance, applies Taro's `setData`
+ * path patches to `page.data`, and fires taps through the page's `eh` handler the way the
+ * platform's templates would. Tag and attribute names come from the bundle's own templates
+ * (`base.wxml` / `base.ttml`), so it tracks Taro's aliases.
  *
  * It builds nothing: build first, e.g.
  *   CHECKOUT_API_BASE_URL=http://127.0.0.1:3000 npx taro build --type weapp
@@ -13,11 +15,23 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
-export interface LoadWeappPageOptions {
+export type MiniProgramPlatform = 'weapp' | 'tt';
+
+/** What differs between the platforms' build outputs, as far as the harness is concerned. */
+const PLATFORM_OUTPUT: Record<MiniProgramPlatform, { globalName: string; baseTemplate: string }> = {
+  weapp: { globalName: 'wx', baseTemplate: 'base.wxml' },
+  tt: { globalName: 'tt', baseTemplate: 'base.ttml' },
+};
+
+export interface LoadMiniProgramPageOptions {
+  platform: MiniProgramPlatform;
   /** The build output, e.g. `dist/weapp`. */
   distDir: string;
-  /** The `wx` global the bundle talks to (see `createWxDouble`). Must hold every API before loading. */
-  wx: Record<string, unknown>;
+  /**
+   * The platform global the bundle talks to (`wx`: see `createWxDouble`; `tt`: see
+   * `createTtDouble`). Must hold every API before loading.
+   */
+  platformApi: Record<string, unknown>;
   /** @default the first page of app.json */
   pagePath?: string;
   /** Page query, passed to `onLoad`. @default {} */
@@ -41,9 +55,17 @@ export interface RenderedElement {
   text: string;
 }
 
-export interface WeappPage {
+export type LoadWeappPageOptions = Omit<LoadMiniProgramPageOptions, 'platform' | 'platformApi'> & {
+  wx: Record<string, unknown>;
+};
+
+export type LoadTtPageOptions = Omit<LoadMiniProgramPageOptions, 'platform' | 'platformApi'> & {
+  tt: Record<string, unknown>;
+};
+
+export interface MiniProgramPage {
   /** The page instance the framework would hold: `data`, `setData`, lifecycles, `eh`. */
-  page: WeappPageInstance;
+  page: MiniProgramPageInstance;
   /** The visible text of the whole page; elements on separate lines. */
   text(): string;
   findById(id: string): RenderedElement | undefined;
@@ -55,15 +77,23 @@ export interface WeappPage {
   tapByText(pattern: RegExp | string): void;
   /** Resolves with the page text once it matches; rejects with the last text after `timeoutMs`. */
   waitForText(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
-  /** Resolves once `predicate` holds after a render; rejects after `timeoutMs`. */
+  /**
+   * Resolves once `predicate` holds, checked after every render and every few milliseconds (for
+   * conditions outside the page, such as a double's records); rejects after `timeoutMs`.
+   */
   waitFor(predicate: () => boolean, timeoutMs?: number, description?: string): Promise<void>;
+  /** Fires `onHide`, as when a payment sheet or another app covers the page. */
+  hide(): void;
   /** Fires `onShow`, as when the shopper comes back to the page. */
   show(): void;
   /** Fires `onHide` then `onUnload`. */
   unload(): void;
 }
 
-export interface WeappPageInstance {
+export type WeappPage = MiniProgramPage;
+export type WeappPageInstance = MiniProgramPageInstance;
+
+export interface MiniProgramPageInstance {
   route: string;
   data: { root: DataNode };
   options: Record<string, string>;
@@ -97,27 +127,38 @@ interface TemplateInfo {
 type FrameworkConfig = Record<string, unknown>;
 
 const DEFAULT_TIMEOUT_MS = 5000;
+const POLL_INTERVAL_MS = 20;
 
 /** Keys of a data node that are Taro's bookkeeping (ids, class, style), not native attributes. */
 const NODE_BOOKKEEPING_KEYS = new Set(['sid', 'uid', 'cl', 'st', 'nn', 'cn', 'v']);
 
-export async function loadWeappPage(options: LoadWeappPageOptions): Promise<WeappPage> {
+export function loadWeappPage({ wx, ...options }: LoadWeappPageOptions): Promise<MiniProgramPage> {
+  return loadMiniProgramPage({ ...options, platform: 'weapp', platformApi: wx });
+}
+
+export function loadTtPage({ tt, ...options }: LoadTtPageOptions): Promise<MiniProgramPage> {
+  return loadMiniProgramPage({ ...options, platform: 'tt', platformApi: tt });
+}
+
+export async function loadMiniProgramPage(options: LoadMiniProgramPageOptions): Promise<MiniProgramPage> {
+  const { globalName, baseTemplate } = PLATFORM_OUTPUT[options.platform];
   const distDir = resolve(options.distDir);
   const appJsonPath = join(distDir, 'app.json');
-  if (!existsSync(appJsonPath)) {
-    throw new Error(`No weapp build in ${distDir}: run \`npx taro build --type weapp\` first`);
+  const baseTemplatePath = join(distDir, baseTemplate);
+  if (!existsSync(appJsonPath) || !existsSync(baseTemplatePath)) {
+    throw new Error(`No ${options.platform} build in ${distDir}: run \`npx taro build --type ${options.platform}\` first`);
   }
   const appJson = JSON.parse(readFileSync(appJsonPath, 'utf8')) as { pages: string[] };
   const pagePath = options.pagePath ?? appJson.pages[0];
-  const templates = readTemplates(join(distDir, 'base.wxml'));
+  const templates = readTemplates(baseTemplatePath);
 
   let appInstance: FrameworkConfig | undefined;
   let registeringPage: string | undefined;
   const pageConfigs = new Map<string, FrameworkConfig>();
-  const pageStack: WeappPageInstance[] = [];
+  const pageStack: MiniProgramPageInstance[] = [];
 
   const framework = {
-    wx: options.wx,
+    [globalName]: options.platformApi,
     App(config: FrameworkConfig) {
       appInstance = config;
     },
@@ -167,8 +208,9 @@ export async function loadWeappPage(options: LoadWeappPageOptions): Promise<Weap
 }
 
 /**
- * Runs bundle files as CommonJS modules whose free variables `wx`, `App`, `Page`, … resolve to
- * the harness's framework rather than to real globals, so several pages can load side by side.
+ * Runs bundle files as CommonJS modules whose free variables `wx` / `tt`, `App`, `Page`, …
+ * resolve to the harness's framework rather than to real globals, so several pages can load
+ * side by side.
  */
 function createScriptLoader(framework: Record<string, unknown>): (file: string) => unknown {
   const modules = new Map<string, { exports: unknown }>();
@@ -199,7 +241,7 @@ function createPageInstance(
   route: string,
   query: Record<string, string>,
   onRender: () => void,
-): WeappPageInstance {
+): MiniProgramPageInstance {
   const data = cloneData(isDataRecord(config.data) ? config.data : { root: { cn: [] } });
   // The framework gives each instance its own copy of the config and of its data.
   const page: FrameworkConfig = Object.assign(Object.create(null) as FrameworkConfig, config, {
@@ -222,15 +264,15 @@ function createPageInstance(
 
 const PAGE_METHODS = ['eh', 'onLoad', 'onShow', 'onReady', 'onHide', 'onUnload', 'setData'] as const;
 
-function isPageInstance(value: FrameworkConfig): value is FrameworkConfig & WeappPageInstance {
+function isPageInstance(value: FrameworkConfig): value is FrameworkConfig & MiniProgramPageInstance {
   return PAGE_METHODS.every((name) => typeof value[name] === 'function') && isDataRecord(value.data);
 }
 
 function createPageHandle(
-  page: WeappPageInstance,
+  page: MiniProgramPageInstance,
   templates: Map<string, TemplateInfo>,
   renderListeners: Set<() => void>,
-): WeappPage {
+): MiniProgramPage {
   const root = () => page.data.root;
 
   function describe(node: DataNode): RenderedElement {
@@ -287,8 +329,10 @@ function createPageHandle(
         cleanUp();
         rejectPromise(new Error(`Timed out after ${timeoutMs} ms waiting for ${description}. Page text:\n${textOf(root())}`));
       }, timeoutMs);
+      const poll = setInterval(check, POLL_INTERVAL_MS);
       const cleanUp = () => {
         clearTimeout(timer);
+        clearInterval(poll);
         renderListeners.delete(check);
       };
       renderListeners.add(check);
@@ -317,6 +361,7 @@ function createPageHandle(
       return textOf(root());
     },
     waitFor,
+    hide: () => page.onHide(),
     show: () => page.onShow(),
     unload: () => {
       page.onHide();
@@ -364,12 +409,15 @@ function matches(text: string, pattern: RegExp | string): boolean {
   return typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text);
 }
 
-/** Reads Taro's generated templates: `tmpl_0_<nn>` → native tag, attribute aliases, tap binding. */
-function readTemplates(baseWxmlPath: string): Map<string, TemplateInfo> {
+/**
+ * Reads Taro's generated templates (`base.wxml` or `base.ttml`, the same shape):
+ * `tmpl_0_<nn>` → native tag, attribute aliases, tap binding.
+ */
+function readTemplates(baseTemplatePath: string): Map<string, TemplateInfo> {
   const templates = new Map<string, TemplateInfo>();
-  const wxml = readFileSync(baseWxmlPath, 'utf8');
+  const templateSource = readFileSync(baseTemplatePath, 'utf8');
   const templatePattern = /<template name="tmpl_0_(\d+)">\s*<([\w-]+)([^>]*)>/g;
-  for (const [, nodeNumber, tag, attributeText] of wxml.matchAll(templatePattern)) {
+  for (const [, nodeNumber, tag, attributeText] of templateSource.matchAll(templatePattern)) {
     const attributeByAlias: Record<string, string> = {};
     for (const [, attribute, alias] of attributeText.matchAll(/([\w-]+)="\{\{[^}]*?\bi\.(\w+)/g)) {
       if (!NODE_BOOKKEEPING_KEYS.has(alias)) attributeByAlias[alias] = attribute;

@@ -1,4 +1,5 @@
 import { Button, Text, View } from '@tarojs/components';
+import { useDidShow } from '@tarojs/taro';
 import { useEffect } from 'react';
 import { formatFen } from '../../money';
 import { NEXT_STEP_LABELS } from '../../checkout/messages';
@@ -19,6 +20,9 @@ export default function CheckoutPage() {
   useEffect(() => {
     if (checkoutStore.getState().catalogStatus !== 'ready') void checkoutFlow.loadCatalog();
   }, []);
+
+  // Douyin's cashier can close without any callback; coming back to the page is then the only sign.
+  useDidShow(() => checkoutFlow.pageShown());
 
   return (
     <View className='checkout'>

@@ -4,6 +4,7 @@
  * bundle can talk to it through a `wx.request` double.
  */
 import type { HttpTransport } from '../../../src/api/client';
+import { douyinOrderInfoSign } from '../../support/tt-double';
 import type { WxRequestAnswer, WxRequestOptions } from '../../support/wx-double';
 
 export interface FakeRequest {
@@ -40,6 +41,8 @@ export class FakeCheckoutServer {
   /** Scripted answers for the status endpoint, consumed one per call; when empty the order's own state answers. */
   readonly scriptedStatusCodes: number[] = [];
   sessionLifetimeSeconds = 7200;
+  /** Signs Douyin `orderInfo` answers; give the same secret to the `tt` double. */
+  readonly douyinPaySecret = 'fake-douyin-pay-secret';
 
   private readonly usedLoginCodes = new Set<string>();
   private readonly liveTokens = new Set<string>();
@@ -109,6 +112,9 @@ export class FakeCheckoutServer {
       case 'pay': {
         const order = orderNo ? this.orders.get(orderNo) : undefined;
         if (!order) return error(404, 'ORDER_NOT_FOUND', 'no such order');
+        if (isRecord(request.body) && request.body.platform === 'tt') {
+          return { status: 200, body: { platform: 'tt', service: 1, orderInfo: this.douyinOrderInfo(order) } };
+        }
         return {
           status: 200,
           body: {
@@ -158,6 +164,32 @@ export class FakeCheckoutServer {
     this.orders.set(order.orderNo, order);
     if (idempotencyKey) this.orderNoByIdempotencyKey.set(idempotencyKey, order.orderNo);
     return { status: 201, body: { order: this.describeOrder(order) } };
+  }
+
+  private douyinOrderInfo(order: FakeOrder): Record<string, string | number> {
+    const fields: Record<string, string | number> = {
+      app_id: '800000000001',
+      merchant_id: '1900000001',
+      sign_type: 'MD5',
+      timestamp: '1700000000',
+      version: '2.0',
+      trade_type: 'H5',
+      product_code: 'pay',
+      payment_type: 'direct',
+      out_order_no: order.orderNo,
+      uid: 'fake-openid',
+      total_amount: order.amount,
+      currency: 'CNY',
+      subject: '订单',
+      body: '订单',
+      trade_time: '1700000000',
+      valid_time: '900',
+      notify_url: '',
+      wx_url: `https://wx.tenpay.invalid/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx${order.orderNo}`,
+      wx_type: 'MWEB',
+      alipay_url: `app_id=2019000000000006&biz_content={"out_trade_no":"${order.orderNo}"}`,
+    };
+    return { ...fields, sign: douyinOrderInfoSign(fields, this.douyinPaySecret), risk_info: '{"ip":"127.0.0.1"}' };
   }
 
   private describeOrder(order: FakeOrder) {

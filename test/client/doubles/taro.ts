@@ -8,9 +8,13 @@ const unconfigured = (name: string): Api => () => {
   throw new Error(`Taro.${name} not configured in this test`);
 };
 
-export const taroDouble: Record<'login' | 'requestPayment' | 'request' | 'getStorageSync' | 'setStorageSync' | 'removeStorageSync', Api> = {
+export const taroDouble: Record<
+  'login' | 'requestPayment' | 'pay' | 'request' | 'getStorageSync' | 'setStorageSync' | 'removeStorageSync',
+  Api
+> = {
   login: unconfigured('login'),
   requestPayment: unconfigured('requestPayment'),
+  pay: unconfigured('pay'),
   request: unconfigured('request'),
   getStorageSync: unconfigured('getStorageSync'),
   setStorageSync: unconfigured('setStorageSync'),

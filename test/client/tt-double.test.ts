@@ -1,0 +1,196 @@
+/** The `tt` double must behave as Douyin does, or the tests built on it prove nothing. */
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createTtDouble, douyinOrderInfoSign, TtDouble } from '../support/tt-double';
+
+/** Douyin's public test vector (platform-facts.md): this map signs to this value with secret `a`. */
+const PUBLIC_VECTOR = {
+  app_id: '800000000001',
+  merchant_id: '1900000001',
+  timestamp: '1570694312',
+  sign_type: 'MD5',
+  out_order_no: '201900000000000001',
+  total_amount: 1,
+  product_code: 'pay',
+  payment_type: 'direct',
+  trade_type: 'H5',
+  version: '2.0',
+  currency: 'CNY',
+  subject: '测试订单',
+  body: '测试订单',
+  uid: '0000000000000001',
+  trade_time: '1570585744',
+  valid_time: '300',
+  notify_url: '',
+  risk_info: '{"ip":"120.230.0.0"}',
+  wx_type: 'MWEB',
+  wx_url: 'https://wx.tenpay.com/xxx',
+  alipay_url: 'app_id=2019000000000006&biz_content=xxxx',
+};
+const PUBLIC_VECTOR_SIGN = '0f1e3358a9898d7c4c6c23740251808a';
+
+const SECRET = 'double-test-secret';
+
+function signed(fields: Record<string, string | number>) {
+  return { ...fields, sign: douyinOrderInfoSign(fields, SECRET) };
+}
+
+interface PayResult {
+  success: unknown[];
+  fail: unknown[];
+}
+
+type GetOrderStatus = (query: { out_order_no: string }) => Promise<{ code: number }>;
+
+/** Calls `tt.pay` as Taro does (always with callbacks) and collects what comes back. */
+function pay(tt: TtDouble, orderInfo: Record<string, unknown>, getOrderStatus: GetOrderStatus = async () => ({ code: 9 })): PayResult {
+  const result: PayResult = { success: [], fail: [] };
+  const ttPay = tt.pay as (options: Record<string, unknown>) => unknown;
+  ttPay({
+    orderInfo,
+    service: 1,
+    getOrderStatus,
+    success: (res: unknown) => result.success.push(res),
+    fail: (error: unknown) => result.fail.push(error),
+  });
+  return result;
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
+
+async function until(predicate: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('douyinOrderInfoSign', () => {
+  it('should reproduce the public test vector', () => {
+    expect(douyinOrderInfoSign(PUBLIC_VECTOR, 'a')).toBe(PUBLIC_VECTOR_SIGN);
+  });
+
+  it('should ignore sign, risk_info and empty values, and take alipay_url verbatim', () => {
+    const base = { b: '2', a: '1', alipay_url: 'x=1&y=%2B' };
+    const expected = douyinOrderInfoSign(base, 's');
+    expect(douyinOrderInfoSign({ ...base, sign: 'old', risk_info: '{}', empty: '' }, 's')).toBe(expected);
+    expect(douyinOrderInfoSign({ ...base, alipay_url: 'x=1&y=+' }, 's')).not.toBe(expected);
+  });
+});
+
+describe('createTtDouble: tt.pay', () => {
+  const orderInfo = signed({ out_order_no: 'CO1', total_amount: 100, alipay_url: 'order-string' });
+
+  it('should call fail, without opening the cashier, when the sign does not verify', async () => {
+    const tt = createTtDouble({ paySecret: 'another-secret', atCashier: () => 'cancel' });
+    const result = pay(tt, orderInfo);
+    await settle();
+    expect(result.success).toEqual([]);
+    expect(result.fail).toEqual([{ errMsg: expect.stringMatching(/^pay:fail .*签名/) }]);
+    expect(tt.cashiers).toEqual([]);
+  });
+
+  it('should call fail when a signed field was changed', async () => {
+    const tt = createTtDouble({ paySecret: SECRET, atCashier: () => 'cancel' });
+    const result = pay(tt, { ...orderInfo, total_amount: 1 });
+    await settle();
+    expect(result.fail).toHaveLength(1);
+  });
+
+  it('should report a cancel as success({code: 4})', async () => {
+    const tt = createTtDouble({ paySecret: SECRET, atCashier: () => 'cancel' });
+    const result = pay(tt, orderInfo);
+    await settle();
+    expect(result).toEqual({ success: [{ code: 4, errMsg: 'pay:ok' }], fail: [] });
+    expect(tt.cashiers).toMatchObject([{ choice: 'cancel', reportedCode: 4 }]);
+  });
+
+  it('should call nothing back when the shopper closes the cashier with the back gesture', async () => {
+    const tt = createTtDouble({ paySecret: SECRET, atCashier: () => 'closeWithoutCallback' });
+    const result = pay(tt, orderInfo);
+    await settle();
+    expect(result).toEqual({ success: [], fail: [] });
+    expect(tt.cashiers).toHaveLength(1);
+    expect(tt.cashiers[0].choice).toBe('closeWithoutCallback');
+    expect(tt.problems).toEqual([]);
+  });
+
+  it.each([
+    ['9000', 0],
+    ['6001', 4],
+    ['4000', 2],
+  ])('should report the Alipay app answering %s as success code %i', async (resultStatus, code) => {
+    const paidOrderStrings: string[] = [];
+    const tt = createTtDouble({
+      paySecret: SECRET,
+      atCashier: () => 'payAlipay',
+      alipayApp: async (orderString) => {
+        paidOrderStrings.push(orderString);
+        return { resultStatus };
+      },
+    });
+    const result = pay(tt, orderInfo);
+    await settle();
+    expect(paidOrderStrings).toEqual(['order-string']);
+    expect(result.success).toEqual([{ code, errMsg: 'pay:ok' }]);
+    expect(tt.problems).toEqual([]);
+  });
+
+  describe('the WeChat H5 leg', () => {
+    let server: Server;
+    let baseUrl: string;
+    const submitted: { contentType?: string; body: string }[] = [];
+
+    beforeAll(async () => {
+      server = createServer((request, response) => {
+        if (request.method === 'GET') {
+          response.setHeader('content-type', 'text/html; charset=utf-8');
+          response.end(`<!DOCTYPE html><form method="post" action="/h5pay">
+<input type="hidden" name="bill_no" value="B&amp;1">
+<button class="primary" type="submit" name="action" value="pay">确认支付</button>
+<button class="secondary" type="submit" name="action" value="cancel">取消</button>
+</form>`);
+          return;
+        }
+        let body = '';
+        request.on('data', (chunk) => (body += chunk));
+        request.on('end', () => {
+          submitted.push({ contentType: request.headers['content-type'], body });
+          response.setHeader('content-type', 'application/json');
+          response.end('{"status":"paid"}');
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    it("should press 确认支付 on WeChat's page, then report getOrderStatus's code", async () => {
+      const tt = createTtDouble({ paySecret: SECRET, atCashier: () => 'payWechatH5' });
+      const queries: unknown[] = [];
+      const result = pay(tt, signed({ out_order_no: 'CO7', wx_url: `${baseUrl}/h5pay?bill_no=B1` }), async (query) => {
+        queries.push(query);
+        return { code: 0 };
+      });
+      await until(() => result.success.length > 0 || tt.problems.length > 0);
+
+      expect(submitted).toEqual([{ contentType: 'application/json', body: JSON.stringify({ bill_no: 'B&1', action: 'pay' }) }]);
+      expect(queries).toEqual([{ out_order_no: 'CO7' }]);
+      expect(result.success).toEqual([{ code: 0, errMsg: 'pay:ok' }]);
+      expect(tt.problems).toEqual([]);
+    });
+
+    it('should report 9 and record a problem when getOrderStatus rejects', async () => {
+      const tt = createTtDouble({ paySecret: SECRET, atCashier: () => 'payWechatH5' });
+      const result = pay(tt, signed({ out_order_no: 'CO8', wx_url: `${baseUrl}/h5pay?bill_no=B2` }), async () => {
+        throw new Error('offline');
+      });
+      await until(() => result.success.length > 0);
+
+      expect(result.success).toEqual([{ code: 9, errMsg: 'pay:ok' }]);
+      expect(tt.problems).toEqual(['getOrderStatus rejected: offline']);
+    });
+  });
+});

@@ -1,0 +1,176 @@
+import { rmSync } from 'node:fs';
+import { buildMiniProgram } from '../support/build-miniprogram';
+import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
+import { STORAGES, TestDatabase } from '../support/databases';
+import { loadTtPage, MiniProgramPage } from '../support/miniprogram-harness';
+import { AlipayAppAnswer, CashierChoice, createTtDouble, OpenCashier, TtDouble } from '../support/tt-double';
+
+/**
+ * The compiled `dist/tt` bundle, driven in Node with a `tt` double, against a real checkout
+ * server and the real sandbox. The double's `tt.pay` behaves as Douyin's cashier: it checks
+ * `orderInfo.sign` with the pay secret, then the shopper pays the WeChat H5 leg on the sandbox's
+ * WeChat page behind `wx_url`, or the Alipay leg in the sandbox's Alipay app, or cancels, or
+ * closes the cashier with no callback at all; the sandbox sends the gateway's webhook.
+ */
+const PAY_SECRET = 'e2e-douyin-pay-secret-0123456789';
+// PostgreSQL when CI provides it (the production shape), PGlite otherwise.
+const storage = STORAGES[STORAGES.length - 1];
+
+interface PaymentRow {
+  channel: string;
+  disposition: string;
+  amount: number;
+}
+
+describe(`Douyin checkout end to end (compiled bundle, ${storage.name})`, () => {
+  let database: TestDatabase;
+  let h: CheckoutHarness;
+  let distDir: string;
+
+  beforeAll(async () => {
+    database = await storage.open();
+    h = await startHarness(database.db, { env: { DOUYIN_PAY_SECRET: PAY_SECRET } });
+    distDir = await buildMiniProgram('tt', h.services.serverUrl);
+  }, 180_000);
+
+  afterAll(async () => {
+    await h?.close();
+    await database?.dispose();
+    if (distDir) rmSync(distDir, { recursive: true, force: true });
+  });
+
+  /** The Alipay app, as the sandbox plays it: pays the `ALI_APP` order string. */
+  async function payInAlipayApp(orderString: string): Promise<AlipayAppAnswer> {
+    const answer = await h.sandbox.post('/sandbox/alipay/app-pay').send({ order_string: orderString, action: 'pay' }).expect(200);
+    return answer.body;
+  }
+
+  async function openCheckoutPage(
+    atCashier: (cashier: OpenCashier) => CashierChoice | Promise<CashierChoice>,
+  ): Promise<{ page: MiniProgramPage; tt: TtDouble }> {
+    const tt = createTtDouble({
+      paySecret: PAY_SECRET,
+      async login() {
+        const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
+        return { code: minted.body.code, anonymousCode: minted.body.anonymousCode };
+      },
+      atCashier,
+      alipayApp: payInAlipayApp,
+    });
+    const page = await loadTtPage({ distDir, tt });
+    await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
+    return { page, tt };
+  }
+
+  async function orderInDatabase(orderNo: string) {
+    const { rows } = await h.services.database.query<{ status: string; amount: number; paid_at: Date | null }>(
+      'SELECT status, amount, paid_at FROM orders WHERE order_no = $1',
+      [orderNo],
+    );
+    return rows[0];
+  }
+
+  async function paymentsInDatabase(orderNo: string): Promise<PaymentRow[]> {
+    const { rows } = await h.services.database.query<PaymentRow>(
+      'SELECT channel, disposition, amount FROM payments WHERE order_no = $1 ORDER BY received_at',
+      [orderNo],
+    );
+    return rows;
+  }
+
+  function orderNoOf(tt: TtDouble, cashierIndex = 0): string {
+    return String(tt.cashiers[cashierIndex].orderInfo.out_order_no);
+  }
+
+  it('should pay the WeChat H5 leg and end with the order paid in the database', async () => {
+    const { page, tt } = await openCheckoutPage(() => 'payWechatH5');
+
+    page.tapById('pay-button');
+    await page.waitForText(/支付成功/, 30_000);
+
+    const orderNo = orderNoOf(tt);
+    expect(page.findById('order-no')?.text).toBe(`订单号 ${orderNo}`);
+    const order = await orderInDatabase(orderNo);
+    expect(order.status).toBe('paid');
+    expect(await paymentsInDatabase(orderNo)).toEqual([{ channel: 'BC_WX_WAP', disposition: 'applied', amount: order.amount }]);
+    expect(tt.cashiers).toHaveLength(1);
+    expect(tt.cashiers[0].orderStatus).toMatchObject({ code: expect.any(Number) });
+    expect([0, 9]).toContain(tt.cashiers[0].reportedCode);
+    expect(tt.problems).toEqual([]);
+    page.unload();
+  });
+
+  it('should recover on onShow when the cashier closed with no callback after the shopper paid', async () => {
+    const { page, tt } = await openCheckoutPage(async ({ orderInfo }): Promise<CashierChoice> => {
+      const bills = await h.billsOf(String(orderInfo.out_order_no));
+      const wechatBill = bills.find((bill) => bill.channel === 'BC_WX_WAP');
+      if (!wechatBill) throw new Error('no BC_WX_WAP bill for the order');
+      await h.settle(wechatBill.bill_no, 'paid').expect(200);
+      return 'closeWithoutCallback';
+    });
+
+    page.tapById('pay-button');
+    await page.waitFor(() => tt.cashiers.length === 1, 10_000, 'the cashier');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(page.text()).toMatch(/正在拉起支付/);
+    expect(tt.cashiers[0].reportedCode).toBeUndefined();
+
+    page.hide();
+    page.show();
+    await page.waitForText(/支付成功/, 30_000);
+
+    const orderNo = orderNoOf(tt);
+    expect((await orderInDatabase(orderNo)).status).toBe('paid');
+    expect(await paymentsInDatabase(orderNo)).toMatchObject([{ channel: 'BC_WX_WAP', disposition: 'applied' }]);
+    expect(tt.problems).toEqual([]);
+    page.unload();
+  });
+
+  it('should show 已取消 when the shopper cancels, and pay the same order with 重新支付', async () => {
+    let opened = 0;
+    const { page, tt } = await openCheckoutPage(() => (++opened === 1 ? 'cancel' : 'payWechatH5'));
+
+    page.tapById('pay-button');
+    await page.waitForText(/已取消/, 10_000);
+    expect(page.findById('retry-payment-button')?.text).toBe('重新支付');
+
+    page.tapById('retry-payment-button');
+    await page.waitForText(/支付成功/, 30_000);
+
+    expect(tt.cashiers.map((cashier) => cashier.reportedCode)).toEqual([4, expect.any(Number)]);
+    const orderNo = orderNoOf(tt);
+    expect(orderNoOf(tt, 1)).toBe(orderNo);
+    expect((await orderInDatabase(orderNo)).status).toBe('paid');
+    expect(await paymentsInDatabase(orderNo)).toMatchObject([{ channel: 'BC_WX_WAP', disposition: 'applied' }]);
+    expect(tt.problems).toEqual([]);
+    page.unload();
+  });
+
+  it('should keep the order paid once when the shopper also pays the Alipay leg, recording the second payment as refund due', async () => {
+    const { page, tt } = await openCheckoutPage(() => 'payWechatH5');
+    page.tapById('pay-button');
+    await page.waitForText(/支付成功/, 30_000);
+    const orderNo = orderNoOf(tt);
+    const paidAt = (await orderInDatabase(orderNo)).paid_at;
+
+    const alipayUrl = tt.cashiers[0].orderInfo.alipay_url;
+    expect(typeof alipayUrl).toBe('string');
+    await expect(payInAlipayApp(String(alipayUrl))).resolves.toMatchObject({ resultStatus: '9000' });
+
+    const payments = await eventually(
+      () => paymentsInDatabase(orderNo),
+      (rows) => rows.length === 2,
+      10_000,
+    );
+    const order = await orderInDatabase(orderNo);
+    expect(order.status).toBe('paid');
+    expect(order.paid_at).toEqual(paidAt);
+    expect(payments).toEqual([
+      { channel: 'BC_WX_WAP', disposition: 'applied', amount: order.amount },
+      { channel: 'ALI_APP', disposition: 'refund_due', amount: order.amount },
+    ]);
+    expect(page.text()).toMatch(/支付成功/);
+    expect(tt.problems).toEqual([]);
+    page.unload();
+  });
+});

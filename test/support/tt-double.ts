@@ -1,0 +1,301 @@
+/**
+ * A `tt` global for driving the compiled Douyin bundle in Node: login, request, storage, and a
+ * `tt.pay` that behaves as Douyin's cashier does. Taro reads `Object.keys(tt)` once when the
+ * bundle loads, so every API must exist before `loadTtPage` is called.
+ *
+ * `tt.pay` first checks `orderInfo.sign` with the pay secret (Douyin's algorithm, written here
+ * independently of the server) and calls `fail` when it does not verify, without opening the
+ * cashier. Otherwise the test decides what the shopper does in the cashier (`atCashier`), and
+ * the double reports it the way Douyin does:
+ * - the WeChat H5 leg: opens `wx_url`, presses 确认支付 on WeChat's page, comes back, asks the
+ *   mini-program's `getOrderStatus({out_order_no})` and reports `success({code})` with its code;
+ * - the Alipay leg: hands `alipay_url` to the Alipay app; 9000 → `success({code: 0})`,
+ *   6001 (cancelled in Alipay) → 4, anything else → 2;
+ * - cancel: `success({code: 4})`;
+ * - closing with the system back gesture: no callback at all (Douyin's known bug).
+ */
+import { createHash } from 'node:crypto';
+import { fetchAsWxRequest, WxRequestAnswer, WxRequestOptions } from './wx-double';
+
+export type TtRequestOptions = WxRequestOptions;
+export type TtRequestAnswer = WxRequestAnswer;
+
+/** `success(res).code` of Douyin's cashier. */
+export const DouyinCashierCode = { paid: 0, timedOut: 1, failed: 2, closed: 3, cancelled: 4, unknown: 9 } as const;
+
+export type CashierChoice = 'payWechatH5' | 'payAlipay' | 'cancel' | 'closeWithoutCallback';
+
+export interface OpenCashier {
+  orderInfo: Record<string, unknown>;
+  service: number;
+}
+
+/** What the Alipay app answers for an order string: `resultStatus` 9000 paid, 6001 cancelled, 4000 failed. */
+export interface AlipayAppAnswer {
+  resultStatus: string;
+  memo?: string;
+}
+
+export interface TtDoubleOptions {
+  /** The secret Douyin verifies `orderInfo.sign` with: the server's DOUYIN_PAY_SECRET. */
+  paySecret: string;
+  /**
+   * Answers `tt.request`. Reject with `{errMsg: 'request:fail …'}` to simulate a network failure.
+   * @default real HTTP through `fetch`, JSON-parsed
+   */
+  request?: (options: TtRequestOptions) => Promise<TtRequestAnswer>;
+  /** @default a fresh `tt-code-<n>` and `tt-anonymous-code-<n>` per call */
+  login?: () => Promise<{ code: string; anonymousCode?: string }>;
+  /** The shopper in the opened cashier; may do anything (settle bills, …) before choosing. @default 'payWechatH5' */
+  atCashier?: (cashier: OpenCashier) => CashierChoice | Promise<CashierChoice>;
+  /** The Alipay app, for 'payAlipay'. @default none: choosing 'payAlipay' is then a test error */
+  alipayApp?: (orderString: string) => Promise<AlipayAppAnswer>;
+  /** @default an empty Map */
+  storage?: Map<string, unknown>;
+}
+
+export interface TtCall {
+  api: string;
+  options: unknown;
+}
+
+export type TtDouble = Record<string, unknown> & {
+  /** Every API call in order, for assertions (`pay` without its callbacks). */
+  readonly calls: TtCall[];
+  readonly storage: Map<string, unknown>;
+  /** Each cashier opened (a `tt.pay` whose sign verified), in order. */
+  readonly cashiers: CashierRecord[];
+  /** What went wrong inside the double (a leg that could not be paid, `getOrderStatus` rejecting, …). */
+  readonly problems: string[];
+};
+
+export interface CashierRecord {
+  orderInfo: Record<string, unknown>;
+  /** What the shopper chose, once `atCashier` answered. */
+  choice?: CashierChoice;
+  /** What `getOrderStatus` resolved with, when the cashier asked. */
+  orderStatus?: unknown;
+  reportedCode?: number;
+}
+
+interface Callbacks {
+  success?: (result: unknown) => void;
+  fail?: (error: unknown) => void;
+  complete?: (result: unknown) => void;
+}
+
+interface PayOptions extends Callbacks {
+  orderInfo?: unknown;
+  service?: unknown;
+  getOrderStatus?: (query: { out_order_no: string }) => unknown;
+}
+
+/**
+ * Douyin's `orderInfo` signature: drop `sign`, `risk_info` and every empty value; sort the keys
+ * by ASCII; join `key=value` with `&`, values raw; append the pay secret; MD5, lowercase hex.
+ */
+export function douyinOrderInfoSign(orderInfo: Readonly<Record<string, unknown>>, paySecret: string): string {
+  const canonical = Object.keys(orderInfo)
+    .filter((key) => key !== 'sign' && key !== 'risk_info')
+    .filter((key) => orderInfo[key] !== undefined && orderInfo[key] !== null && String(orderInfo[key]) !== '')
+    .sort()
+    .map((key) => `${key}=${String(orderInfo[key])}`)
+    .join('&');
+  return createHash('md5').update(canonical + paySecret, 'utf8').digest('hex');
+}
+
+function hasCallbacks(options: Callbacks): boolean {
+  return Boolean(options.success || options.fail || options.complete);
+}
+
+/** The mini-program convention: callbacks when any is given (and no return value), otherwise a Promise. */
+function callbackOrPromise<T>(options: Callbacks, run: () => Promise<T>): Promise<T> | undefined {
+  const settled = run();
+  if (!hasCallbacks(options)) return settled;
+  settled.then(
+    (result) => {
+      options.success?.(result);
+      options.complete?.(result);
+    },
+    (error: unknown) => {
+      options.fail?.(error);
+      options.complete?.(error);
+    },
+  );
+  return undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function decodeHtml(text: string): string {
+  return text
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
+
+function attributesOf(tag: string): Record<string, string> {
+  const attributes: Record<string, string> = {};
+  for (const [, name, value] of tag.matchAll(/([\w-]+)="([^"]*)"/g)) attributes[name] = decodeHtml(value);
+  return attributes;
+}
+
+/**
+ * The shopper on WeChat's H5 payment page behind `wx_url`: loads it and presses 确认支付, which
+ * submits the page's form (its hidden fields and the button's name/value), sent as JSON.
+ */
+export async function payOnWechatH5Page(wxUrl: string): Promise<void> {
+  const pageResponse = await fetch(wxUrl);
+  const html = await pageResponse.text();
+  if (!pageResponse.ok) throw new Error(`wx_url answered HTTP ${pageResponse.status}`);
+  const form = /<form\b([^>]*)>([\s\S]*?)<\/form>/i.exec(html);
+  if (!form) throw new Error(`no payment form on the page behind wx_url:\n${html.slice(0, 500)}`);
+  const formAttributes = attributesOf(form[1]);
+  const fields: Record<string, string> = {};
+  for (const [input] of form[2].matchAll(/<input\b[^>]*>/gi)) {
+    const { name, value } = attributesOf(input);
+    if (name) fields[name] = value ?? '';
+  }
+  const payButton = [...form[2].matchAll(/<button\b([^>]*)>([\s\S]*?)<\/button>/gi)].find(([, , label]) =>
+    label.includes('确认支付'),
+  );
+  if (!payButton) throw new Error('no 确认支付 button on the page behind wx_url');
+  const { name: buttonName, value: buttonValue } = attributesOf(payButton[1]);
+  if (buttonName) fields[buttonName] = buttonValue ?? '';
+
+  const submitted = await fetch(new URL(formAttributes.action ?? wxUrl, wxUrl), {
+    method: (formAttributes.method ?? 'post').toUpperCase(),
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify(fields),
+  });
+  if (!submitted.ok) throw new Error(`paying on WeChat's H5 page answered HTTP ${submitted.status}: ${await submitted.text()}`);
+}
+
+function codeFromAlipayAnswer(answer: AlipayAppAnswer): number {
+  if (answer.resultStatus === '9000') return DouyinCashierCode.paid;
+  if (answer.resultStatus === '6001') return DouyinCashierCode.cancelled;
+  return DouyinCashierCode.failed;
+}
+
+export function createTtDouble(options: TtDoubleOptions): TtDouble {
+  const calls: TtCall[] = [];
+  const cashiers: CashierRecord[] = [];
+  const problems: string[] = [];
+  const storage = options.storage ?? new Map<string, unknown>();
+  const answerRequest = options.request ?? fetchAsWxRequest;
+  let loginCount = 0;
+  const login =
+    options.login ?? (async () => ({ code: `tt-code-${++loginCount}`, anonymousCode: `tt-anonymous-code-${loginCount}` }));
+  const atCashier = options.atCashier ?? (() => 'payWechatH5');
+
+  const record = (api: string, callOptions: unknown) => calls.push({ api, options: callOptions });
+
+  async function askOrderStatus(payOptions: PayOptions, cashier: CashierRecord, outOrderNo: string): Promise<number> {
+    if (typeof payOptions.getOrderStatus !== 'function') {
+      problems.push('tt.pay was given no getOrderStatus');
+      return DouyinCashierCode.unknown;
+    }
+    try {
+      const answer: unknown = await payOptions.getOrderStatus({ out_order_no: outOrderNo });
+      cashier.orderStatus = answer;
+      const code = isRecord(answer) ? answer.code : undefined;
+      if (typeof code !== 'number' || ![0, 1, 2, 3, 9].includes(code)) {
+        problems.push(`getOrderStatus resolved with ${JSON.stringify(answer)}`);
+        return DouyinCashierCode.unknown;
+      }
+      return code;
+    } catch (error) {
+      problems.push(`getOrderStatus rejected: ${error instanceof Error ? error.message : JSON.stringify(error)}`);
+      return DouyinCashierCode.unknown;
+    }
+  }
+
+  /** Carries out the shopper's choice; the code for `success`, or undefined for no callback. */
+  async function runCashier(payOptions: PayOptions, choice: CashierChoice, cashier: CashierRecord): Promise<number | undefined> {
+    const { orderInfo } = cashier;
+    switch (choice) {
+      case 'cancel':
+        return DouyinCashierCode.cancelled;
+      case 'closeWithoutCallback':
+        return undefined;
+      case 'payWechatH5': {
+        if (typeof orderInfo.wx_url !== 'string' || orderInfo.wx_url === '') throw new Error('orderInfo has no wx_url');
+        await payOnWechatH5Page(orderInfo.wx_url);
+        return askOrderStatus(payOptions, cashier, String(orderInfo.out_order_no));
+      }
+      case 'payAlipay': {
+        if (typeof orderInfo.alipay_url !== 'string' || orderInfo.alipay_url === '') throw new Error('orderInfo has no alipay_url');
+        if (!options.alipayApp) throw new Error('the shopper chose Alipay but the double has no alipayApp');
+        return codeFromAlipayAnswer(await options.alipayApp(orderInfo.alipay_url));
+      }
+    }
+  }
+
+  function pay(payOptions: PayOptions = {}) {
+    const { success, fail, complete, ...params } = payOptions;
+    record('pay', params);
+    const { orderInfo, service } = payOptions;
+    if (!isRecord(orderInfo) || typeof service !== 'number') {
+      queueMicrotask(() => fail?.({ errMsg: 'pay:fail invalid params: orderInfo and service are required' }));
+      return undefined;
+    }
+    if (orderInfo.sign !== douyinOrderInfoSign(orderInfo, options.paySecret)) {
+      // Douyin refuses an orderInfo whose sign does not verify (its code CD0025) before opening the cashier.
+      queueMicrotask(() => fail?.({ errMsg: 'pay:fail CD0025 签名错误' }));
+      return undefined;
+    }
+    const cashier: CashierRecord = { orderInfo: { ...orderInfo } };
+    cashiers.push(cashier);
+    void (async () => {
+      try {
+        const choice = await atCashier({ orderInfo: { ...orderInfo }, service });
+        cashier.choice = choice;
+        const code = await runCashier(payOptions, choice, cashier);
+        if (code === undefined) return;
+        cashier.reportedCode = code;
+        success?.({ code, errMsg: 'pay:ok' });
+        complete?.({ code, errMsg: 'pay:ok' });
+      } catch (error) {
+        problems.push(`cashier (${cashier.choice ?? 'choosing'}): ${error instanceof Error ? error.message : String(error)}`);
+      }
+    })();
+    return undefined;
+  }
+
+  return {
+    calls,
+    storage,
+    cashiers,
+    problems,
+    request(requestOptions: TtRequestOptions & Callbacks) {
+      record('request', requestOptions);
+      callbackOrPromise(requestOptions, () =>
+        answerRequest(requestOptions).then((answer) => ({ header: {}, ...answer, errMsg: 'request:ok' })),
+      );
+      return { abort() {}, onHeadersReceived() {}, offHeadersReceived() {} };
+    },
+    login(loginOptions: Callbacks = {}) {
+      record('login', loginOptions);
+      return callbackOrPromise(loginOptions, () =>
+        login().then((result) => ({ ...result, isLogin: true, errMsg: 'login:ok' })),
+      );
+    },
+    pay,
+    getStorageSync(key: string) {
+      return storage.has(key) ? storage.get(key) : '';
+    },
+    setStorageSync(key: string, value: unknown) {
+      storage.set(key, value);
+    },
+    removeStorageSync(key: string) {
+      storage.delete(key);
+    },
+    getSystemInfoSync() {
+      return { platform: 'devtools', windowWidth: 375, windowHeight: 667, pixelRatio: 2, SDKVersion: '3.0.0' };
+    },
+  };
+}
