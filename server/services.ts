@@ -155,6 +155,12 @@ export async function startServices(config: Config, options: StartOptions = {}):
       },
       log,
     );
+    const stopListening = await database.listen('order_changed', {
+      onNotification: (orderNo) => checkout.forgetStatus(orderNo),
+      onGap: () => checkout.forgetAllStatuses(),
+    });
+    closers.unshift(stopListening);
+
     const merchant = new MerchantService(repository, catalog, clock, {
       orderTtlSeconds: options.settings?.orderTtlSeconds ?? DEFAULT_CHECKOUT_SETTINGS.orderTtlSeconds,
       checkoutPagePath: 'pages/checkout/index',

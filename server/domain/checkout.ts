@@ -1,4 +1,5 @@
 import type { Catalog, OrderLine } from './catalog';
+import { RecentCache } from './recent-cache';
 import { AppError } from './errors';
 import { hashRequest, newBillNo, newOrderNo } from './identifiers';
 import { BillOutcome, canStartPayment, ORDER_STATUS_CODES, OrderStatus, OrderStatusCode } from './order-status';
@@ -33,6 +34,12 @@ export interface CheckoutSettings {
   staleCreatingBillMs: number;
   /** Queue each order's final state for the merchant's notification URL. */
   notifyMerchant: boolean;
+  /**
+   * How long a status that can still change may be answered from memory. Changes made by any
+   * instance evict it at once through the change feed; this bounds staleness if a change
+   * notice is ever lost.
+   */
+  statusCacheMs: number;
 }
 
 export const DEFAULT_CHECKOUT_SETTINGS: Omit<CheckoutSettings, 'notifyUrl'> = {
@@ -42,7 +49,16 @@ export const DEFAULT_CHECKOUT_SETTINGS: Omit<CheckoutSettings, 'notifyUrl'> = {
   webhookGraceMs: 3000,
   staleCreatingBillMs: 30_000,
   notifyMerchant: false,
+  statusCacheMs: 1000,
 };
+
+const STATUS_CACHE_CAPACITY = 100_000;
+
+interface KnownStatus {
+  owner: string | null;
+  status: OrderStatus;
+  expiresAt: number;
+}
 
 export interface OrderView {
   orderNo: string;
@@ -103,6 +119,11 @@ export function toOrderView(order: OrderRecord): OrderView {
  * webhook or the gateway's own answer to a query ever marks an order paid.
  */
 export class CheckoutService {
+  /** The hot path of polling clients: answers without the database while nothing changed. */
+  private readonly knownStatuses = new RecentCache<KnownStatus>(STATUS_CACHE_CAPACITY);
+  /** Counts evictions, so a read that raced with a change does not put the old status back. */
+  private evictions = 0;
+
   constructor(
     private readonly repository: CheckoutRepository,
     private readonly gateway: PaymentGateway,
@@ -184,6 +205,7 @@ export class CheckoutService {
     }
     if (order.status !== 'pending') {
       await this.repository.updateOrderStatus(orderNo, 'pending', this.clock(), ['failed', 'closed']);
+      this.forgetStatus(orderNo);
     }
     return payment;
   }
@@ -301,9 +323,32 @@ export class CheckoutService {
   }
 
   async orderStatus(shopper: Shopper, orderNo: string): Promise<OrderStatusView> {
+    const now = this.clock().getTime();
+    const known = this.knownStatuses.get(orderNo, now);
+    // A pending order past its deadline goes to the database: it may have to expire.
+    if (known && known.owner === shopper.owner && (known.status !== 'pending' || now < known.expiresAt)) {
+      return { orderNo, status: known.status, code: ORDER_STATUS_CODES[known.status] };
+    }
+    const evictionsBefore = this.evictions;
     let order = await this.getOrder(shopper, orderNo);
     if (order.status === 'pending') order = await this.refreshPending(order);
+    if (this.evictions === evictionsBefore) {
+      const until = order.status === 'paid' ? Number.POSITIVE_INFINITY : this.clock().getTime() + this.settings.statusCacheMs;
+      this.knownStatuses.set(orderNo, { owner: order.owner, status: order.status, expiresAt: order.expiresAt.getTime() }, until);
+    }
     return { orderNo: order.orderNo, status: order.status, code: ORDER_STATUS_CODES[order.status] };
+  }
+
+  /** An order's status or owner changed (here or on another instance): stop answering it from memory. */
+  forgetStatus(orderNo: string): void {
+    this.evictions += 1;
+    this.knownStatuses.delete(orderNo);
+  }
+
+  /** The change feed was interrupted: anything remembered may be stale. */
+  forgetAllStatuses(): void {
+    this.evictions += 1;
+    this.knownStatuses.clear();
   }
 
   /**
@@ -342,6 +387,7 @@ export class CheckoutService {
         await tx.enqueueMerchantNotification(order.orderNo, 'expired', now);
       }
     });
+    this.forgetStatus(order.orderNo);
     return this.reload(order.orderNo);
   }
 
@@ -393,7 +439,7 @@ export class CheckoutService {
     gatewayTradeNo: string | undefined,
     detail: unknown,
   ): Promise<{ duplicate: boolean }> {
-    return this.repository.transaction(async (tx) => {
+    const result = await this.repository.transaction(async (tx) => {
       const bill = await tx.findBill(billNo, { forUpdate: true });
       if (!bill) throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No bill ${billNo} here`);
       const order = await tx.findOrder(bill.orderNo, { forUpdate: true });
@@ -414,7 +460,7 @@ export class CheckoutService {
           receivedAt: now,
           detail,
         });
-        if (!inserted) return { duplicate: true };
+        if (!inserted) return { duplicate: true, orderNo: order.orderNo };
         if (disposition === 'amount_mismatch') {
           this.log.error('payment amount differs from the bill: not applied, needs review', {
             billNo,
@@ -422,7 +468,7 @@ export class CheckoutService {
             expected: bill.amount,
             received: amount,
           });
-          return { duplicate: false };
+          return { duplicate: false, orderNo: order.orderNo };
         }
         await tx.updateBill(billNo, { status: 'paid' }, now);
         if (disposition === 'applied') {
@@ -434,7 +480,7 @@ export class CheckoutService {
             orderNo: order.orderNo,
           });
         }
-        return { duplicate: false };
+        return { duplicate: false, orderNo: order.orderNo };
       }
 
       if ((outcome === 'failed' || outcome === 'closed') && ACTIVE_BILL_STATUSES.has(bill.status)) {
@@ -446,9 +492,11 @@ export class CheckoutService {
         if (others.length === 0) {
           await tx.updateOrderStatus(order.orderNo, outcome, now, ['pending']);
         }
-        return { duplicate: false };
+        return { duplicate: false, orderNo: order.orderNo };
       }
-      return { duplicate: true };
+      return { duplicate: true, orderNo: order.orderNo };
     });
+    if (!result.duplicate) this.forgetStatus(result.orderNo);
+    return { duplicate: result.duplicate };
   }
 }

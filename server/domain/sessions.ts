@@ -1,5 +1,6 @@
 import { AppError } from './errors';
 import { hashToken, newSessionToken } from './identifiers';
+import { RecentCache } from './recent-cache';
 import type { CheckoutRepository, Clock, LoginCodes, LoginProvider, Platform } from './ports';
 
 export const SESSION_TTL_SECONDS = 2 * 60 * 60;
@@ -11,7 +12,12 @@ export interface Shopper {
   openid: string;
 }
 
+const SESSION_CACHE_CAPACITY = 100_000;
+
 export class SessionService {
+  /** Sessions never change once created, so a verified one can be answered from memory until it expires. */
+  private readonly verified = new RecentCache<Shopper>(SESSION_CACHE_CAPACITY);
+
   constructor(
     private readonly repository: CheckoutRepository,
     private readonly logins: Record<Platform, LoginProvider>,
@@ -41,8 +47,14 @@ export class SessionService {
 
   async authenticate(token: string | undefined): Promise<Shopper> {
     if (!token) throw new AppError('SESSION_INVALID', 'Missing bearer token: call POST /api/session first');
-    const session = await this.repository.findSession(hashToken(token), this.clock());
+    const tokenHash = hashToken(token);
+    const now = this.clock();
+    const known = this.verified.get(tokenHash, now.getTime());
+    if (known) return known;
+    const session = await this.repository.findSession(tokenHash, now);
     if (!session) throw new AppError('SESSION_INVALID', 'Session expired or unknown: log in again');
-    return { owner: `${session.platform}:${session.openid}`, platform: session.platform, openid: session.openid };
+    const shopper: Shopper = { owner: `${session.platform}:${session.openid}`, platform: session.platform, openid: session.openid };
+    this.verified.set(tokenHash, shopper, session.expiresAt.getTime());
+    return shopper;
   }
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Pool, PoolClient, types } from 'pg';
+import { Client, Pool, PoolClient, types } from 'pg';
 
 /**
  * One SQL interface over both storages: PGlite (PostgreSQL compiled to WebAssembly, in-process,
@@ -13,9 +13,17 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+export interface ChangeListener {
+  onNotification(payload: string): void;
+  /** The feed was interrupted (and is being re-established): notifications may have been missed. */
+  onGap(): void;
+}
+
 export interface Database extends Queryable {
   readonly kind: 'pglite' | 'postgres';
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** LISTENs on a channel until the returned function is called. */
+  listen(channel: string, listener: ChangeListener): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -44,6 +52,10 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
     kind: 'pglite',
     ...wrap(db),
     transaction: (work) => db.transaction((tx) => work(wrap(tx))),
+    async listen(channel, listener) {
+      const unlisten = await db.listen(channel, (payload) => listener.onNotification(payload));
+      return unlisten;
+    },
     close: () => db.close(),
   };
 }
@@ -79,6 +91,50 @@ export async function openPostgres(connectionString: string, poolSize = 10): Pro
         client.release();
       }
     },
+    listen: (channel, listener) => listenWithReconnect(connectionString, channel, listener),
     close: () => pool.end(),
+  };
+}
+
+/**
+ * LISTEN on a dedicated connection (a pooled one would lose it on release). When the connection
+ * drops, the listener hears of the gap and the connection is re-established.
+ */
+async function listenWithReconnect(connectionString: string, channel: string, listener: ChangeListener) {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
+  let stopped = false;
+  let client: Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+
+  const connect = async (): Promise<void> => {
+    const candidate = new Client({ connectionString });
+    candidate.on('notification', (message) => listener.onNotification(message.payload ?? ''));
+    candidate.on('error', () => reconnectSoon(candidate));
+    candidate.on('end', () => reconnectSoon(candidate));
+    await candidate.connect();
+    await candidate.query(`LISTEN ${channel}`);
+    client = candidate;
+  };
+  const reconnectSoon = (failed: Client) => {
+    if (stopped || failed !== client) return;
+    client = undefined;
+    listener.onGap();
+    failed.end().catch(() => undefined);
+    const attempt = () => {
+      if (stopped) return;
+      connect().catch(() => {
+        retry = setTimeout(attempt, 1000);
+        retry.unref();
+      });
+    };
+    retry = setTimeout(attempt, 100);
+    retry.unref();
+  };
+
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    await client?.end().catch(() => undefined);
   };
 }

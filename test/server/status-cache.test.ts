@@ -1,0 +1,85 @@
+import type { Database } from '../../server/adapters/storage/database';
+import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
+import { describePostgres, STORAGES, TestDatabase } from '../support/databases';
+
+/** Settings that make the change feed the only way a remembered status can be forgotten. */
+const REMEMBER_LONG = { settings: { statusCacheMs: 60 * 60 * 1000 } };
+
+async function pendingOrder(h: CheckoutHarness) {
+  const { token } = await h.login();
+  const order = await h.createOrder(token);
+  await h.pay(token, order.orderNo).expect(200);
+  const [bill] = await h.billsOf(order.orderNo);
+  return { token, order, bill };
+}
+
+describe.each(STORAGES)('status answered from memory on $name', (storage) => {
+  let database: TestDatabase;
+  let h: CheckoutHarness;
+  let queries = 0;
+
+  beforeAll(async () => {
+    database = await storage.open();
+    const counting: Database = {
+      ...database.db,
+      query: (sql, params) => {
+        queries += 1;
+        return database.db.query(sql, params);
+      },
+    };
+    h = await startHarness(counting, REMEMBER_LONG);
+  });
+
+  afterAll(async () => {
+    await h?.close();
+    await database?.dispose();
+  });
+
+  it('should answer repeated polls without the database, and see a payment at once', async () => {
+    const { token, order, bill } = await pendingOrder(h);
+    expect((await h.status(token, order.orderNo)).status).toBe('pending');
+    const before = queries;
+    for (let i = 0; i < 20; i += 1) expect((await h.status(token, order.orderNo)).status).toBe('pending');
+    expect(queries - before).toBe(0);
+
+    await h.settle(bill.bill_no, 'paid').expect(200);
+    await eventually(() => h.status(token, order.orderNo), (answer) => answer.status === 'paid', 3000);
+    expect((await h.status(token, order.orderNo)).status).toBe('paid');
+  });
+
+  it('should still answer 404 to a stranger for an order it remembers', async () => {
+    const { token, order } = await pendingOrder(h);
+    await h.status(token, order.orderNo);
+    const stranger = await h.login();
+    await h.api.get(`/api/orders/${order.orderNo}/status`).set('authorization', `Bearer ${stranger.token}`).expect(404);
+  });
+
+  it('should forget a status changed directly in the database (the change feed)', async () => {
+    const { token, order } = await pendingOrder(h);
+    expect((await h.status(token, order.orderNo)).status).toBe('pending');
+    await database.db.query("UPDATE orders SET status = 'closed' WHERE order_no = $1", [order.orderNo]);
+    const answer = await eventually(() => h.status(token, order.orderNo), (seen) => seen.status === 'closed', 3000);
+    expect(answer.status).toBe('closed');
+  });
+});
+
+describePostgres('status answered from memory by two instances on PostgreSQL', () => {
+  it('should let an instance see a payment that the other instance recorded', async () => {
+    const { STORAGES: all } = await import('../support/databases');
+    const database = await all.find((candidate) => candidate.name === 'postgres')!.open();
+    const first = await startHarness(database.db, REMEMBER_LONG);
+    const second = await startHarness(await database.openAnother(), REMEMBER_LONG);
+    try {
+      const { token, order, bill } = await pendingOrder(first);
+      expect((await second.status(token, order.orderNo)).status).toBe('pending');
+      await first.settle(bill.bill_no, 'paid').expect(200);
+      await eventually(() => first.status(token, order.orderNo), (answer) => answer.status === 'paid');
+      const seen = await eventually(() => second.status(token, order.orderNo), (answer) => answer.status === 'paid', 3000);
+      expect(seen.status).toBe('paid');
+    } finally {
+      await first.close();
+      await second.close();
+      await database.dispose();
+    }
+  });
+});
