@@ -1,11 +1,21 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { bundleWeight } from './benchmarks/bundle-weight';
+import { checkoutThroughput } from './benchmarks/checkout-throughput';
+import { coldStart } from './benchmarks/cold-start';
 import { statusPolling } from './benchmarks/status-polling';
+import { upstreamAmplification } from './benchmarks/upstream-amplification';
+import { webhookStorm } from './benchmarks/webhook-storm';
 import { formatTable, ResultRow } from './lib/report';
 
 const BENCHMARKS: Record<string, () => Promise<ResultRow[]>> = {
   'status-polling': statusPolling,
+  'upstream-amplification': upstreamAmplification,
+  'webhook-storm': webhookStorm,
+  'checkout-throughput': checkoutThroughput,
+  'cold-start': coldStart,
+  'bundle-weight': bundleWeight,
 };
 
 /** `npm run bench [name …]`: runs the benchmarks and writes bench/results/latest.{txt,json}. */

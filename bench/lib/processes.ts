@@ -17,13 +17,16 @@ export function startCheckoutServer(env: Record<string, string>, timeoutMs = 60_
   return startServerProcess('server/main.ts', env, timeoutMs);
 }
 
+/** `BENCH_PROFILE_DIR=…` writes a V8 CPU profile of every server the bench starts there. */
+const profileArgs = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+
 /** Starts a server script that prints `Checkout server <url>` and `Sandbox <url>|off` when ready. */
 export async function startServerProcess(
   script: string,
   env: Record<string, string>,
   timeoutMs = 60_000,
 ): Promise<RunningServer> {
-  const child = spawn(TSX, [script], {
+  const child = spawn(TSX, [...profileArgs, script], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', SANDBOX_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -53,6 +53,7 @@ export const DEFAULT_CHECKOUT_SETTINGS: Omit<CheckoutSettings, 'notifyUrl'> = {
 };
 
 const STATUS_CACHE_CAPACITY = 100_000;
+const RECORDED_WEBHOOK_MEMORY_MS = 60 * 60 * 1000;
 
 interface KnownStatus {
   owner: string | null;
@@ -123,6 +124,9 @@ export class CheckoutService {
   private readonly knownStatuses = new RecentCache<KnownStatus>(STATUS_CACHE_CAPACITY);
   /** Counts evictions, so a read that raced with a change does not put the old status back. */
   private evictions = 0;
+  /** Webhook messages durably recorded by this instance lately (their repeats are answered at once). */
+  private readonly recordedWebhooks = new RecentCache<true>(STATUS_CACHE_CAPACITY);
+  private readonly webhooksInFlight = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly repository: CheckoutRepository,
@@ -417,7 +421,16 @@ export class CheckoutService {
     if (event.transactionType !== 'PAY') {
       throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No ${event.transactionType} ${event.transactionId} here`);
     }
-    return this.recordOutcome(
+    // Copies of one message arrive together (the gateway's retries, the channel's own):
+    // one is recorded, the others wait for it and need no database work of their own.
+    const key = `${event.transactionId}|${event.outcome}|${event.amount}`;
+    if (this.recordedWebhooks.get(key, this.clock().getTime())) return { duplicate: true };
+    const inFlight = this.webhooksInFlight.get(key);
+    if (inFlight) {
+      await inFlight;
+      return { duplicate: true };
+    }
+    const recording = this.recordOutcome(
       event.transactionId,
       event.outcome,
       event.amount,
@@ -425,6 +438,14 @@ export class CheckoutService {
       event.gatewayTradeNo,
       event.detail,
     );
+    this.webhooksInFlight.set(key, recording);
+    try {
+      const result = await recording;
+      this.recordedWebhooks.set(key, true, this.clock().getTime() + RECORDED_WEBHOOK_MEMORY_MS);
+      return result;
+    } finally {
+      this.webhooksInFlight.delete(key);
+    }
   }
 
   /**
@@ -439,49 +460,32 @@ export class CheckoutService {
     gatewayTradeNo: string | undefined,
     detail: unknown,
   ): Promise<{ duplicate: boolean }> {
-    const result = await this.repository.transaction(async (tx) => {
-      const bill = await tx.findBill(billNo, { forUpdate: true });
-      if (!bill) throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No bill ${billNo} here`);
-      const order = await tx.findOrder(bill.orderNo, { forUpdate: true });
-      if (!order) throw new Error(`bill ${billNo} has no order`);
-      const now = this.clock();
-
-      if (outcome === 'paid') {
-        const disposition: PaymentDisposition =
-          amount !== bill.amount ? 'amount_mismatch' : order.status === 'paid' ? 'refund_due' : 'applied';
-        const inserted = await tx.insertPayment({
+    if (outcome === 'paid') {
+      const verdict = await this.repository.recordPaidVerdict(
+        { billNo, amount, source, gatewayTradeNo, receivedAt: this.clock(), detail },
+        this.settings.notifyMerchant,
+      );
+      if (!verdict.found) throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No bill ${billNo} here`);
+      if (verdict.recorded === null) return { duplicate: true };
+      if (verdict.recorded === 'amount_mismatch') {
+        this.log.error('payment amount differs from the bill: not applied, needs review', {
           billNo,
-          orderNo: order.orderNo,
-          amount,
-          channel: bill.channel,
-          source,
-          disposition,
-          gatewayTradeNo,
-          receivedAt: now,
-          detail,
+          orderNo: verdict.orderNo,
+          expected: verdict.billAmount,
+          received: amount,
         });
-        if (!inserted) return { duplicate: true, orderNo: order.orderNo };
-        if (disposition === 'amount_mismatch') {
-          this.log.error('payment amount differs from the bill: not applied, needs review', {
-            billNo,
-            orderNo: order.orderNo,
-            expected: bill.amount,
-            received: amount,
-          });
-          return { duplicate: false, orderNo: order.orderNo };
-        }
-        await tx.updateBill(billNo, { status: 'paid' }, now);
-        if (disposition === 'applied') {
-          await tx.updateOrderStatus(order.orderNo, 'paid', now, ['pending', 'failed', 'closed', 'expired']);
-          if (this.settings.notifyMerchant) await tx.enqueueMerchantNotification(order.orderNo, 'paid', now);
-        } else {
-          this.log.warn('second payment for an order already paid: flagged for refund', {
-            billNo,
-            orderNo: order.orderNo,
-          });
-        }
-        return { duplicate: false, orderNo: order.orderNo };
+      } else if (verdict.recorded === 'refund_due') {
+        this.log.warn('second payment for an order already paid: flagged for refund', { billNo, orderNo: verdict.orderNo });
       }
+      this.forgetStatus(verdict.orderNo);
+      return { duplicate: false };
+    }
+
+    const result = await this.repository.transaction(async (tx) => {
+      const locked = await tx.lockBillWithOrder(billNo);
+      if (!locked) throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No bill ${billNo} here`);
+      const { bill, order } = locked;
+      const now = this.clock();
 
       if ((outcome === 'failed' || outcome === 'closed') && ACTIVE_BILL_STATUSES.has(bill.status)) {
         await tx.updateBill(billNo, { status: outcome }, now);

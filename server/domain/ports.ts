@@ -191,6 +191,19 @@ export interface MerchantNotificationRecord {
   attempts: number;
 }
 
+export interface PaidVerdict {
+  billNo: string;
+  amount: Fen;
+  source: PaymentRecord['source'];
+  gatewayTradeNo?: string;
+  receivedAt: Date;
+  detail?: unknown;
+}
+
+export type PaidVerdictResult =
+  | { found: false }
+  | { found: true; orderNo: string; billAmount: Fen; recorded: PaymentDisposition | null };
+
 export interface CheckoutRepository {
   insertSession(session: SessionRecord): Promise<void>;
   findSession(tokenHash: string, now: Date): Promise<SessionRecord | null>;
@@ -216,8 +229,17 @@ export interface CheckoutRepository {
     at: Date,
   ): Promise<void>;
 
-  /** Inserts unless a payment for this bill exists; returns false on that conflict. */
-  insertPayment(payment: PaymentRecord): Promise<boolean>;
+  /** Locks a bill and its order for the rest of the transaction: one verdict at a time per bill. */
+  lockBillWithOrder(billNo: string): Promise<{ bill: BillRecord; order: OrderRecord } | null>;
+  /**
+   * Records that the gateway says this bill was paid, in one atomic statement: locks the bill and
+   * its order, classifies the payment (`amount_mismatch` when the fee differs from the bill,
+   * `refund_due` when the order is already paid, `applied` otherwise), inserts it unless this
+   * bill already has one, marks the bill paid (unless mismatched) and the order paid (when
+   * applied), and queues the merchant's notification when asked. One round trip, because this
+   * is the path every webhook storm takes.
+   */
+  recordPaidVerdict(verdict: PaidVerdict, notifyMerchant: boolean): Promise<PaidVerdictResult>;
   listPayments(orderNo: string): Promise<PaymentRecord[]>;
 
   insertCheckoutToken(token: CheckoutTokenRecord): Promise<void>;

@@ -11,6 +11,7 @@ import {
   DouyinPayResponse,
   Order,
   OrderItemInput,
+  OrderLine,
   OrderStatus,
   OrderStatusCode,
   OrderStatusReport,
@@ -45,6 +46,12 @@ export interface CheckoutApi {
   createOrder(token: string, items: OrderItemInput[], idempotencyKey: string): Promise<Order>;
   requestPayment(token: string, orderNo: string, platform: PlatformName): Promise<PayResponse>;
   getOrderStatus(token: string, orderNo: string): Promise<OrderStatusReport>;
+  /**
+   * Takes the order a merchant's app opened the mini-program for (`?checkout=<token>`). The first
+   * claim spends the token; rejects with CHECKOUT_TOKEN_USED (409), CHECKOUT_TOKEN_EXPIRED (410) or
+   * CHECKOUT_TOKEN_INVALID (404) otherwise.
+   */
+  claimCheckout(token: string, checkoutToken: string): Promise<Order>;
 }
 
 export interface ApiClientOptions {
@@ -100,6 +107,8 @@ export function createApiClient({ baseUrl, transport }: ApiClientOptions): Check
       }),
     getOrderStatus: (token, orderNo) =>
       call('GET', `/api/orders/${encodeURIComponent(orderNo)}/status`, parseStatusReport, { token }),
+    claimCheckout: (token, checkoutToken) =>
+      call('POST', '/api/checkouts/claim', parseOrderEnvelope, { token, body: { token: checkoutToken } }),
   };
 }
 
@@ -150,12 +159,17 @@ function isSignType(value: unknown): value is WeappPaymentParams['signType'] {
   return typeof value === 'string' && SIGN_TYPES.includes(value);
 }
 
-function parseOrderItems(value: unknown): OrderItemInput[] | undefined {
+/** `sku` and `quantity` are required; `title`, `price` and `amount` are kept when well-formed. */
+function parseOrderItems(value: unknown): OrderLine[] | undefined {
   if (!Array.isArray(value)) return undefined;
-  const items: OrderItemInput[] = [];
+  const items: OrderLine[] = [];
   for (const item of value) {
     if (!isRecord(item) || typeof item.sku !== 'string' || !Number.isSafeInteger(item.quantity)) return undefined;
-    items.push({ sku: item.sku, quantity: Number(item.quantity) });
+    const line: OrderLine = { sku: item.sku, quantity: Number(item.quantity) };
+    if (typeof item.title === 'string') line.title = item.title;
+    if (Number.isSafeInteger(item.price)) line.price = Number(item.price);
+    if (Number.isSafeInteger(item.amount)) line.amount = Number(item.amount);
+    items.push(line);
   }
   return items;
 }

@@ -39,6 +39,12 @@ export const ServerErrorCode = {
   paymentInProgress: 'PAYMENT_IN_PROGRESS',
   platformMismatch: 'PLATFORM_MISMATCH',
   idempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
+  validationFailed: 'VALIDATION_FAILED',
+  orderNotFound: 'ORDER_NOT_FOUND',
+  /** The app's launch token was claimed already (by this shopper earlier, or by someone else). */
+  checkoutTokenUsed: 'CHECKOUT_TOKEN_USED',
+  checkoutTokenExpired: 'CHECKOUT_TOKEN_EXPIRED',
+  checkoutTokenInvalid: 'CHECKOUT_TOKEN_INVALID',
 } as const;
 
 const CHECKOUT_ERROR_TAG = 'CheckoutError';

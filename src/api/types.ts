@@ -27,12 +27,21 @@ export interface OrderItemInput {
 
 export type OrderStatus = 'pending' | 'paid' | 'expired' | 'failed' | 'closed';
 
+/** A priced line of an order. The server sends `title`, `price` and `amount`; they stay optional for display only. */
+export interface OrderLine extends OrderItemInput {
+  title?: string;
+  /** Unit price in fen. */
+  price?: number;
+  /** `price × quantity` in fen. */
+  amount?: number;
+}
+
 export interface Order {
   orderNo: string;
   amount: number;
   currency: 'CNY';
   status: OrderStatus;
-  items: OrderItemInput[];
+  items: OrderLine[];
   expiresAt: string;
 }
 

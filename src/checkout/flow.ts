@@ -1,9 +1,11 @@
 import { CheckoutApi } from '../api/client';
-import { isCheckoutError, isTransientError, ServerErrorCode } from '../api/errors';
+import { CheckoutError, isCheckoutError, isTransientError, ServerErrorCode } from '../api/errors';
 import { Order, OrderStatusCode, OrderStatusReport } from '../api/types';
 import { PaymentOutcome, PlatformPayAdapter } from '../platform/contract';
 import { SessionManager } from '../session/session';
-import { NextStep, OrderOutcomeCode, shopperErrorFrom, toShopperError } from './messages';
+import { createMemoryStorage } from '../session/storage';
+import { ClaimedCheckouts, createClaimedCheckouts } from './claimed-checkouts';
+import { NextStep, OrderOutcomeCode, ShopperError, shopperErrorFrom, toShopperError } from './messages';
 import { CheckoutStore, orderItemsFromCart } from './store';
 
 export interface ConfirmationPolicy {
@@ -33,6 +35,8 @@ export interface CheckoutFlowOptions {
   now?: () => number;
   /** @default random base-36 key */
   newIdempotencyKey?: () => string;
+  /** Orders claimed from an app launch, to resume on a re-open. @default kept in memory only */
+  claimedCheckouts?: ClaimedCheckouts;
 }
 
 /** Shopper actions. Each resolves once the store has settled; none rejects. */
@@ -40,12 +44,22 @@ export interface CheckoutFlow {
   loadCatalog(): Promise<void>;
   /** Log in (cached) → create the order → pay → confirm with the server. */
   checkout(): Promise<void>;
+  /**
+   * The page was opened by a merchant's app with `?checkout=<token>`: log in (cached) → claim the
+   * app's order (or resume the one this client claimed with the same token) → show it, ready to pay.
+   */
+  openFromApp(checkoutToken: string): Promise<void>;
+  /** Pay the order an app launch claimed → confirm with the server. */
+  payClaimedOrder(): Promise<void>;
+  /** The page was opened without a launch token: the cart, after a finished app checkout too. */
+  openCart(): Promise<void>;
   /** Pay the same order again (after a cancel or a payment failure). */
   retryPayment(): Promise<void>;
   /** Ask the server again whether the order is paid. */
   refreshResult(): Promise<void>;
   /** Drop the order and go back to the cart. */
   startOver(): void;
+  /** `returnToApp` leaves the mini-program, which only the shopper's tap on a native button can do: a no-op here. */
   runNextStep(step: NextStep): Promise<void>;
   /** The page's `onShow`: tells a payment sheet that is still open that the shopper is back on the page. */
   pageShown(): void;
@@ -62,6 +76,7 @@ export function createCheckoutFlow({
   sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   now = Date.now,
   newIdempotencyKey = randomIdempotencyKey,
+  claimedCheckouts = createClaimedCheckouts({ storage: createMemoryStorage(), now }),
 }: CheckoutFlowOptions): CheckoutFlow {
   const policy: ConfirmationPolicy = { ...DEFAULT_CONFIRMATION_POLICY, ...confirmation };
   /**
@@ -72,6 +87,11 @@ export function createCheckoutFlow({
   let idempotencyKey: string | undefined;
   const pageShownListeners = new Set<() => void>();
   const transitions = () => store.getState();
+
+  /** The shopper-facing error, worded for where the order came from (cart or app). */
+  function shopperError(failure: unknown, preferredStep: NextStep): ShopperError {
+    return shopperErrorFrom(failure, preferredStep, transitions().source);
+  }
 
   function onPageShown(listener: () => void): () => void {
     // A wrapper per subscription: the same listener subscribed twice is unsubscribed once each.
@@ -104,11 +124,65 @@ export function createCheckoutFlow({
       const items = orderItemsFromCart(transitions().cartLines);
       order = await session.withSession((token) => api.createOrder(token, items, attemptKey));
     } catch (failure) {
-      transitions().failed(shopperErrorFrom(failure, 'retryCheckout'));
+      transitions().failed(shopperError(failure, 'retryCheckout'));
       return;
     }
     if (!transitions().orderCreated(order)) return;
     await payAndConfirm(order);
+  }
+
+  async function openFromApp(checkoutToken: string): Promise<void> {
+    if (!transitions().claimStarted(checkoutToken)) return;
+    let order: Order;
+    let resumed = false;
+    try {
+      if (!isPlausibleCheckoutToken(checkoutToken)) {
+        throw new CheckoutError(ServerErrorCode.checkoutTokenInvalid, 'malformed checkout token in the launch path');
+      }
+      order = await session.withSession((token) => api.claimCheckout(token, checkoutToken));
+      claimedCheckouts.remember(checkoutToken, order);
+    } catch (failure) {
+      // The token is spent by its first claim: re-opening the same launch path resumes our own order.
+      const ours = hasCode(failure, ServerErrorCode.checkoutTokenUsed) ? claimedCheckouts.recall(checkoutToken) : undefined;
+      if (!ours) {
+        transitions().failed(shopperError(asClaimFailure(failure), 'retryClaim'));
+        return;
+      }
+      order = ours;
+      resumed = true;
+    }
+    if (!transitions().orderClaimed(order)) return;
+    if (resumed && !(await refreshResumedOrder(order.orderNo))) return;
+    // Normally pending: the shopper taps pay. A resumed order the server already settled shows its result.
+    if (transitions().order?.status === 'pending' || !transitions().resultRequested()) return;
+    await confirmWithServer(order.orderNo);
+  }
+
+  /**
+   * The remembered order is as it was when claimed: ask the server where it stands. Returns false
+   * when the page failed. A transient failure leaves the order ready to pay: paying asks the server
+   * again (an order paid meanwhile answers ORDER_ALREADY_PAID and is confirmed).
+   */
+  async function refreshResumedOrder(orderNo: string): Promise<boolean> {
+    try {
+      transitions().statusReported(await session.withSession((token) => api.getOrderStatus(token, orderNo)));
+      return true;
+    } catch (failure) {
+      if (isCheckoutError(failure) && isTransientError(failure)) return true;
+      transitions().failed(shopperError(failure, 'returnToApp'));
+      return false;
+    }
+  }
+
+  async function payClaimedOrder(): Promise<void> {
+    const { order } = transitions();
+    if (!order || !transitions().paymentStarted()) return;
+    await payAndConfirm(order);
+  }
+
+  async function openCart(): Promise<void> {
+    transitions().cartOpened();
+    if (transitions().catalogStatus !== 'ready') await loadCatalog();
   }
 
   async function retryPayment(): Promise<void> {
@@ -128,8 +202,8 @@ export function createCheckoutFlow({
         onPageShown,
       });
     } catch (failure) {
-      if (!isCheckoutError(failure) || failure.code !== ServerErrorCode.orderAlreadyPaid) {
-        transitions().failed(shopperErrorFrom(failure, 'retryPayment'));
+      if (!hasCode(failure, ServerErrorCode.orderAlreadyPaid)) {
+        transitions().failed(shopperError(failure, 'retryPayment'));
         return;
       }
       // A retry after an earlier attempt went through: let the status endpoint have the final word.
@@ -140,7 +214,7 @@ export function createCheckoutFlow({
       return;
     }
     if (outcome.kind === 'failed') {
-      transitions().failed(toShopperError(outcome, 'retryPayment'));
+      transitions().failed(toShopperError(outcome, 'retryPayment', transitions().source));
       return;
     }
     if (!transitions().paymentSubmitted()) return;
@@ -160,10 +234,12 @@ export function createCheckoutFlow({
     for (;;) {
       let verdict: StatusVerdict = 'pending';
       try {
-        verdict = interpretStatus(await session.withSession((token) => api.getOrderStatus(token, orderNo)));
+        const report = await session.withSession((token) => api.getOrderStatus(token, orderNo));
+        transitions().statusReported(report);
+        verdict = interpretStatus(report);
       } catch (failure) {
         if (!isCheckoutError(failure) || !isTransientError(failure)) {
-          transitions().failed(shopperErrorFrom(failure, 'refreshResult'));
+          transitions().failed(shopperError(failure, 'refreshResult'));
           return;
         }
       }
@@ -173,7 +249,8 @@ export function createCheckoutFlow({
         return;
       }
       if (verdict !== 'pending') {
-        transitions().failed(toShopperError({ code: verdict.finalCode, message: verdict.finalCode }, 'startOver'));
+        const finalError = { code: verdict.finalCode, message: verdict.finalCode };
+        transitions().failed(toShopperError(finalError, 'startOver', transitions().source));
         return;
       }
       const remainingMs = deadline - now();
@@ -198,14 +275,44 @@ export function createCheckoutFlow({
         return refreshResult();
       case 'retryCheckout':
         return checkout();
+      case 'retryClaim':
+        return openFromApp(transitions().checkoutToken ?? '');
       case 'startOver':
         return startOver();
+      case 'returnToApp':
+        return;
       case 'reloadCatalog':
         return loadCatalog();
     }
   }
 
-  return { loadCatalog, checkout, retryPayment, refreshResult, startOver, runNextStep, pageShown };
+  return {
+    loadCatalog,
+    checkout,
+    openFromApp,
+    payClaimedOrder,
+    openCart,
+    retryPayment,
+    refreshResult,
+    startOver,
+    runNextStep,
+    pageShown,
+  };
+}
+
+/** What the server accepts (`POST /api/checkouts/claim`): 16–128 visible ASCII characters. */
+function isPlausibleCheckoutToken(checkoutToken: string): boolean {
+  return /^[\x21-\x7e]{16,128}$/.test(checkoutToken);
+}
+
+function hasCode(failure: unknown, code: string): failure is CheckoutError {
+  return isCheckoutError(failure) && failure.code === code;
+}
+
+/** The server refuses a malformed token as VALIDATION_FAILED; to the shopper it is an invalid link. */
+function asClaimFailure(failure: unknown): unknown {
+  if (!hasCode(failure, ServerErrorCode.validationFailed)) return failure;
+  return new CheckoutError(ServerErrorCode.checkoutTokenInvalid, failure.message, failure.status);
 }
 
 function interpretStatus(report: OrderStatusReport): StatusVerdict {

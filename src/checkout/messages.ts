@@ -1,20 +1,32 @@
 import { ClientErrorCode, isCheckoutError, ServerErrorCode } from '../api/errors';
+import type { CheckoutSource } from './store';
 
-/** What the shopper can do after a failure; the page shows one button per step. */
+/**
+ * What the shopper can do after a failure; the page shows one button per step.
+ * `returnToApp` (an order from a merchant's app that cannot be paid here any more) is WeChat's
+ * `open-type="launchApp"` button where the launch scene allows it, a plain instruction elsewhere.
+ */
 export type NextStep =
   | 'retryPayment'
   | 'refreshResult'
   | 'retryCheckout'
+  | 'retryClaim'
   | 'startOver'
+  | 'returnToApp'
   | 'reloadCatalog';
 
 export const NEXT_STEP_LABELS: Record<NextStep, string> = {
   retryPayment: '重新支付',
   refreshResult: '刷新结果',
   retryCheckout: '重试',
+  retryClaim: '重试',
   startOver: '重新下单',
+  returnToApp: '返回APP重新发起支付',
   reloadCatalog: '重新加载',
 };
+
+/** The plain instruction shown for `returnToApp` where no return button can be shown. */
+export const RETURN_TO_APP_INSTRUCTION = '请返回APP重新发起支付';
 
 /** A failure as the shopper sees it. `detail` keeps the technical message for support, never shown. */
 export interface ShopperError {
@@ -62,6 +74,28 @@ const MESSAGES_BY_CODE: Record<string, string> = {
   [OrderOutcomeCode.closed]: '订单已关闭，请重新下单',
 };
 
+/**
+ * An order from a merchant's app cannot be "re-ordered" here: the app starts a new payment. These
+ * messages say what happened; the next step (`returnToApp`) says what to do.
+ */
+const APP_MESSAGES_BY_CODE: Record<string, string> = {
+  [ServerErrorCode.checkoutTokenUsed]: '该订单已被打开过，无法重复打开',
+  [ServerErrorCode.checkoutTokenExpired]: '支付链接已过期',
+  [ServerErrorCode.checkoutTokenInvalid]: '支付链接无效',
+  [ServerErrorCode.orderNotFound]: '未找到该订单',
+  [ClientErrorCode.paymentParamsInvalid]: '支付参数校验失败',
+  [OrderOutcomeCode.expired]: '订单已超时未支付',
+  [OrderOutcomeCode.failed]: '支付失败',
+  [OrderOutcomeCode.closed]: '订单已关闭',
+};
+
+/** Launch failures only the merchant's app can fix, with a new checkout. */
+const NEEDS_NEW_CHECKOUT: ReadonlySet<string> = new Set([
+  ServerErrorCode.checkoutTokenUsed,
+  ServerErrorCode.checkoutTokenExpired,
+  ServerErrorCode.checkoutTokenInvalid,
+]);
+
 /** Failures after which paying the same order again cannot help. */
 const NEEDS_NEW_ORDER: ReadonlySet<string> = new Set([
   ClientErrorCode.paymentParamsInvalid,
@@ -75,8 +109,8 @@ const NEEDS_NEW_ORDER: ReadonlySet<string> = new Set([
   OrderOutcomeCode.closed,
 ]);
 
-export function shopperMessage(error: { code: string; status?: number }): string {
-  const known = MESSAGES_BY_CODE[error.code];
+export function shopperMessage(error: { code: string; status?: number }, source: CheckoutSource = 'cart'): string {
+  const known = (source === 'app' ? APP_MESSAGES_BY_CODE[error.code] : undefined) ?? MESSAGES_BY_CODE[error.code];
   if (known) return known;
   if (error.status === 429) return MESSAGES_BY_CODE[ClientErrorCode.rateLimited];
   if (error.status !== undefined && error.status >= 500) return MESSAGES_BY_CODE[ClientErrorCode.serverUnavailable];
@@ -85,19 +119,26 @@ export function shopperMessage(error: { code: string; status?: number }): string
 
 /**
  * Builds the shopper-facing error. `preferredStep` is what makes sense where the failure
- * happened; codes that make the current order useless override it with a new order.
+ * happened; codes that make the current order useless override it: a new order from the cart,
+ * or back to the merchant's app for an order the app started (`source: 'app'`).
  */
 export function toShopperError(
   error: { code: string; message: string; status?: number },
   preferredStep: NextStep,
+  source: CheckoutSource = 'cart',
 ): ShopperError {
-  const nextStep = NEEDS_NEW_ORDER.has(error.code) ? 'startOver' : preferredStep;
-  return { code: error.code, message: shopperMessage(error), nextStep, detail: error.message };
+  const nextStep = overridingStep(error.code, source) ?? preferredStep;
+  return { code: error.code, message: shopperMessage(error, source), nextStep, detail: error.message };
+}
+
+function overridingStep(code: string, source: CheckoutSource): NextStep | undefined {
+  if (source === 'app') return NEEDS_NEW_ORDER.has(code) || NEEDS_NEW_CHECKOUT.has(code) ? 'returnToApp' : undefined;
+  return NEEDS_NEW_ORDER.has(code) ? 'startOver' : undefined;
 }
 
 /** Anything that is not a CheckoutError is a bug; the shopper still gets a message and a way on. */
-export function shopperErrorFrom(failure: unknown, preferredStep: NextStep): ShopperError {
-  if (isCheckoutError(failure)) return toShopperError(failure, preferredStep);
+export function shopperErrorFrom(failure: unknown, preferredStep: NextStep, source: CheckoutSource = 'cart'): ShopperError {
+  if (isCheckoutError(failure)) return toShopperError(failure, preferredStep, source);
   const message = failure instanceof Error ? failure.message : String(failure);
-  return toShopperError({ code: UNEXPECTED_ERROR_CODE, message }, preferredStep);
+  return toShopperError({ code: UNEXPECTED_ERROR_CODE, message }, preferredStep, source);
 }

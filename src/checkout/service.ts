@@ -3,6 +3,7 @@ import { taroTransport } from '../api/taro-transport';
 import * as platformPayment from '../platform/pay';
 import { createSessionManager } from '../session/session';
 import { taroStorage } from '../session/taro-storage';
+import { createClaimedCheckouts } from './claimed-checkouts';
 import { createCheckoutFlow } from './flow';
 import { createCheckoutStore } from './store';
 
@@ -18,4 +19,10 @@ const session = createSessionManager({
 
 export const checkoutStore = createCheckoutStore();
 
-export const checkoutFlow = createCheckoutFlow({ store: checkoutStore, api, session, payment: platformPayment });
+export const checkoutFlow = createCheckoutFlow({
+  store: checkoutStore,
+  api,
+  session,
+  payment: platformPayment,
+  claimedCheckouts: createClaimedCheckouts({ storage: taroStorage }),
+});

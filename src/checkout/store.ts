@@ -1,17 +1,31 @@
 import { createStore, StoreApi } from 'zustand/vanilla';
-import { CatalogItem, Order, OrderItemInput } from '../api/types';
+import { CatalogItem, Order, OrderItemInput, OrderStatus } from '../api/types';
 import { ShopperError } from './messages';
 
 /**
- * idle ──checkoutStarted──▶ loggingIn ──orderRequested──▶ creating ──orderCreated──▶ paying
- * paying ──paymentSubmitted──▶ confirming ──paymentConfirmed──▶ paid
- * paying ──paymentCancelled──▶ cancelled ──paymentRetried──▶ paying
- * loggingIn | creating | paying | confirming ──failed──▶ failed
- * failed ──checkoutStarted (no order yet) / paymentRetried / recheckRequested (order exists)──▶ …
- * failed | cancelled ──startedOver──▶ idle
+ * Two ways in, one way to pay:
+ *
+ * cart (source 'cart'):
+ *   idle ──checkoutStarted──▶ loggingIn ──orderRequested──▶ creating ──orderCreated──▶ paying
+ * an order a merchant's app opened the mini-program for (source 'app', `?checkout=<token>`):
+ *   idle ──claimStarted(token)──▶ claiming ──orderClaimed──▶ ready ──paymentStarted──▶ paying
+ *   ready ──resultRequested──▶ confirming            (a re-opened order the server already settled)
+ *   settled ──claimStarted(another token)──▶ claiming (the app launched the page for a new checkout)
+ *   settled (source 'app') ──cartOpened──▶ idle      (the page opened without a token)
+ * then, for both:
+ *   paying ──paymentSubmitted──▶ confirming ──paymentConfirmed──▶ paid
+ *   paying ──paymentCancelled──▶ cancelled ──paymentRetried──▶ paying
+ *   claiming | ready | loggingIn | creating | paying | confirming ──failed──▶ failed
+ *   failed ──checkoutStarted / claimStarted (no order yet) · paymentRetried / recheckRequested (order exists)──▶ …
+ *   failed | cancelled ──startedOver (cart only)──▶ idle
+ *
+ * "settled" = nothing in flight: ready, paid, cancelled, failed, or confirming that stopped polling.
+ * `statusReported` keeps `order.status` at the server's latest word, in any phase.
  */
 export type CheckoutPhase =
   | 'idle'
+  | 'claiming'
+  | 'ready'
   | 'loggingIn'
   | 'creating'
   | 'paying'
@@ -19,6 +33,9 @@ export type CheckoutPhase =
   | 'paid'
   | 'cancelled'
   | 'failed';
+
+/** Where the order comes from: the shopper's cart, or a merchant's app that launched the mini-program. */
+export type CheckoutSource = 'cart' | 'app';
 
 export type CatalogStatus = 'loading' | 'ready' | 'failed';
 
@@ -31,6 +48,9 @@ export interface CartLine extends CatalogItem {
 
 export interface CheckoutData {
   phase: CheckoutPhase;
+  source: CheckoutSource;
+  /** The app's launch token (source 'app'). One-time: spent by the first claim. */
+  checkoutToken: string | null;
   catalogStatus: CatalogStatus;
   catalogError: ShopperError | null;
   cartLines: CartLine[];
@@ -50,6 +70,12 @@ export interface CheckoutTransitions {
   checkoutStarted(): boolean;
   orderRequested(): boolean;
   orderCreated(order: Order): boolean;
+  claimStarted(checkoutToken: string): boolean;
+  orderClaimed(order: Order): boolean;
+  paymentStarted(): boolean;
+  resultRequested(): boolean;
+  cartOpened(): boolean;
+  statusReported(report: { orderNo: string; status: OrderStatus }): boolean;
   paymentSubmitted(): boolean;
   paymentCancelled(): boolean;
   paymentRetried(): boolean;
@@ -67,6 +93,8 @@ export const MAX_QUANTITY_PER_LINE = 99;
 
 const initialData: CheckoutData = {
   phase: 'idle',
+  source: 'cart',
+  checkoutToken: null,
   catalogStatus: 'loading',
   catalogError: null,
   cartLines: [],
@@ -91,10 +119,21 @@ export function createCheckoutStore(): CheckoutStore {
     }
     const inPhase = (...phases: CheckoutPhase[]) => phases.includes(get().phase);
     const failedWithOrder = () => get().phase === 'failed' && get().order !== null;
+    const failedBeforeOrder = () => get().phase === 'failed' && get().order === null;
+    /** Nothing in flight: a new launch may replace what the page shows. */
+    const settled = () =>
+      inPhase('ready', 'paid', 'cancelled', 'failed') || (inPhase('confirming') && get().confirmation === 'stillPending');
     const canStartCheckout = () => {
-      const { phase, order, catalogStatus, cartLines } = get();
+      const { phase, source, catalogStatus, cartLines } = get();
       const cartReady = catalogStatus === 'ready' && cartTotalFen(cartLines) > 0;
-      return cartReady && (phase === 'idle' || (phase === 'failed' && order === null));
+      return source === 'cart' && cartReady && (phase === 'idle' || failedBeforeOrder());
+    };
+    const canStartClaim = (checkoutToken: string) => {
+      const { phase, checkoutToken: current } = get();
+      // A retry of the same launch, or any launch before an order exists.
+      if (phase === 'idle' || failedBeforeOrder()) return true;
+      // The same token again (the page re-rendered, or was re-opened with the same path) changes nothing.
+      return checkoutToken !== current && settled();
     };
 
     return {
@@ -129,6 +168,38 @@ export function createCheckoutStore(): CheckoutStore {
 
       orderCreated: (order) => transition(inPhase('creating'), { phase: 'paying', order }),
 
+      claimStarted: (checkoutToken) =>
+        transition(canStartClaim(checkoutToken), {
+          phase: 'claiming',
+          source: 'app',
+          checkoutToken,
+          order: null,
+          confirmation: null,
+          error: null,
+        }),
+
+      orderClaimed: (order) => transition(inPhase('claiming'), { phase: 'ready', order }),
+
+      paymentStarted: () => transition(inPhase('ready') && get().order !== null, { phase: 'paying' }),
+
+      resultRequested: () =>
+        transition(inPhase('ready') && get().order !== null, { phase: 'confirming', confirmation: 'checking' }),
+
+      cartOpened: () =>
+        transition(get().source === 'app' && settled(), {
+          phase: 'idle',
+          source: 'cart',
+          checkoutToken: null,
+          order: null,
+          confirmation: null,
+          error: null,
+        }),
+
+      statusReported: ({ orderNo, status }) => {
+        const { order } = get();
+        return transition(order !== null && order.orderNo === orderNo, { order: order && { ...order, status } });
+      },
+
       paymentSubmitted: () => transition(inPhase('paying'), { phase: 'confirming', confirmation: 'checking' }),
 
       paymentCancelled: () => transition(inPhase('paying'), { phase: 'cancelled' }),
@@ -149,14 +220,14 @@ export function createCheckoutStore(): CheckoutStore {
       paymentConfirmed: () => transition(inPhase('confirming'), { phase: 'paid', confirmation: null }),
 
       failed: (error) =>
-        transition(inPhase('loggingIn', 'creating', 'paying', 'confirming'), {
+        transition(inPhase('claiming', 'ready', 'loggingIn', 'creating', 'paying', 'confirming'), {
           phase: 'failed',
           confirmation: null,
           error,
         }),
 
       startedOver: () =>
-        transition(inPhase('failed', 'cancelled'), {
+        transition(get().source === 'cart' && inPhase('failed', 'cancelled'), {
           phase: 'idle',
           order: null,
           confirmation: null,

@@ -41,3 +41,11 @@ export interface PlatformPayAdapter {
   /** Never rejects: every platform result is mapped onto a PaymentOutcome. */
   presentPayment: (payResponse: PayResponse, context: PaymentContext) => Promise<PaymentOutcome>;
 }
+
+/**
+ * What each `app-return.<platform>.ts` exports, imported as `../platform/app-return`: whether the
+ * platform can send the shopper back to the native app that opened the mini-program.
+ */
+export interface AppReturnCapability {
+  readonly launchAppSupported: boolean;
+}

@@ -275,33 +275,32 @@ describe('gateway queries while many clients poll', () => {
 });
 
 describe.each(STORAGES)('crash between receipt and answer on $name', (storage) => {
-  it('should store nothing when storage fails mid-way, and complete on the gateway retry', async () => {
+  /**
+   * The statement that records a payment fails once: either before it reaches the database
+   * (nothing stored) or after it committed (stored, but the answer is lost). Either way the
+   * webhook is not acknowledged, and the gateway's retry leaves exactly one payment.
+   */
+  it.each([
+    ['before the payment is stored', false],
+    ['after the payment is stored', true],
+  ])('should complete on the gateway retry when storage fails %s', async (_when, afterCommit) => {
     const database = await storage.open();
-    let failNextOrderUpdate = false;
+    let failNextPayment = false;
     const faulty: Database = {
       ...database.db,
-      kind: database.db.kind,
-      query: (sql, params) => database.db.query(sql, params),
-      exec: (sql) => database.db.exec(sql),
-      close: () => database.db.close(),
-      transaction: (work) =>
-        database.db.transaction((tx) =>
-          work({
-            exec: (sql) => tx.exec(sql),
-            query: (sql, params) => {
-              if (failNextOrderUpdate && /UPDATE orders\s+SET status/.test(sql)) {
-                failNextOrderUpdate = false;
-                return Promise.reject(new Error('connection lost'));
-              }
-              return tx.query(sql, params);
-            },
-          }),
-        ),
+      query: async (sql, params) => {
+        if (failNextPayment && /INSERT INTO payments/.test(sql)) {
+          failNextPayment = false;
+          if (afterCommit) await database.db.query(sql, params);
+          throw new Error('connection lost');
+        }
+        return database.db.query(sql, params);
+      },
     };
     const h = await startHarness(faulty);
     try {
       const { token, order, bill } = await openBill(h);
-      failNextOrderUpdate = true;
+      failNextPayment = true;
       await h.settle(bill.bill_no, 'paid').expect(200);
       const deliveries = await eventually(
         async () => (await h.sandbox.get(`/sandbox/bills/${bill.bill_no}/deliveries`)).body.deliveries,

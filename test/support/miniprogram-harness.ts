@@ -34,7 +34,10 @@ export interface LoadMiniProgramPageOptions {
   platformApi: Record<string, unknown>;
   /** @default the first page of app.json */
   pagePath?: string;
-  /** Page query, passed to `onLoad`. @default {} */
+  /**
+   * Page query, passed to `onLoad`. @default the query of the platform double's
+   * `getLaunchOptionsSync()` (see `createWxDouble({launch})`), or {}
+   */
   query?: Record<string, string>;
   /** How long to wait for the first render. @default 5000 */
   firstRenderTimeoutMs?: number;
@@ -88,6 +91,18 @@ export interface MiniProgramPage {
   show(): void;
   /** Fires `onHide` then `onUnload`. */
   unload(): void;
+  /**
+   * Fires a non-tap event (`error`, `launchapp`, …) on the element with this JSX `id`, as the
+   * platform does, e.g. `binderror` of an `open-type="launchApp"` button WeChat refused. The
+   * element's template must bind it. No bubbling: these events do not bubble.
+   */
+  trigger(id: string, type: string, detail?: Record<string, unknown>): void;
+  /**
+   * The shopper leaves the mini-program and enters it again through `entry.scene` (a hot start):
+   * page `onHide`, App `onHide`, the double's `setEnterOptions(entry)` when it has one, App
+   * `onShow(entry)`, page `onShow`.
+   */
+  reenter(entry: { scene: number | string; query?: Record<string, string> }): void;
 }
 
 export type WeappPage = MiniProgramPage;
@@ -121,8 +136,19 @@ interface TemplateInfo {
   tag: string;
   /** Data alias (e.g. `p2`) → WXML attribute (e.g. `disabled`). */
   attributeByAlias: Record<string, string>;
-  bindsTap: boolean;
+  /** Event types bound to Taro's handler (`bindtap="eh"` → `tap`). */
+  events: Set<string>;
 }
+
+/** What App `onLaunch` / `onShow` receive and `getLaunchOptionsSync` returns. */
+interface LaunchOptions {
+  path: string;
+  query: Record<string, string>;
+  scene: number | string;
+}
+
+/** When the platform double has no `getLaunchOptionsSync`: opened from WeChat's Discover list. */
+const DEFAULT_SCENE = 1001;
 
 type FrameworkConfig = Record<string, unknown>;
 
@@ -177,11 +203,14 @@ export async function loadMiniProgramPage(options: LoadMiniProgramPageOptions): 
     },
   };
 
+  const launch = readLaunchOptions(options.platformApi, pagePath);
+  const pageQuery = options.query ?? launch.query;
   const loadScript = createScriptLoader(framework);
   loadScript(join(distDir, 'app.js'));
   if (!appInstance) throw new Error('app.js did not call App()');
-  callLifecycle(appInstance, 'onLaunch', { path: pagePath, query: options.query ?? {}, scene: 1001 });
-  callLifecycle(appInstance, 'onShow', { path: pagePath, query: options.query ?? {}, scene: 1001 });
+  const app = appInstance;
+  callLifecycle(app, 'onLaunch', launch);
+  callLifecycle(app, 'onShow', launch);
 
   registeringPage = pagePath;
   loadScript(join(distDir, `${pagePath}.js`));
@@ -190,12 +219,21 @@ export async function loadMiniProgramPage(options: LoadMiniProgramPageOptions): 
   if (!pageConfig) throw new Error(`${pagePath}.js did not call Page()`);
 
   const renderListeners = new Set<() => void>();
-  const page = createPageInstance(pageConfig, pagePath, options.query ?? {}, () =>
+  const page = createPageInstance(pageConfig, pagePath, pageQuery, () =>
     renderListeners.forEach((listener) => listener()),
   );
   pageStack.push(page);
 
-  const handle = createPageHandle(page, templates, renderListeners);
+  const reenter = (entry: { scene: number | string; query?: Record<string, string> }) => {
+    const entered: LaunchOptions = { path: pagePath, query: entry.query ?? {}, scene: entry.scene };
+    page.onHide();
+    callLifecycle(app, 'onHide', undefined);
+    const setEnterOptions = options.platformApi.setEnterOptions;
+    if (typeof setEnterOptions === 'function') setEnterOptions(entered);
+    callLifecycle(app, 'onShow', entered);
+    page.onShow();
+  };
+  const handle = createPageHandle(page, templates, renderListeners, reenter);
   page.onLoad(page.options);
   page.onShow();
   page.onReady();
@@ -268,10 +306,23 @@ function isPageInstance(value: FrameworkConfig): value is FrameworkConfig & Mini
   return PAGE_METHODS.every((name) => typeof value[name] === 'function') && isDataRecord(value.data);
 }
 
+/** The double's own launch options when it models them, so one object describes the launch. */
+function readLaunchOptions(platformApi: Record<string, unknown>, pagePath: string): LaunchOptions {
+  const read = platformApi.getLaunchOptionsSync;
+  const answer: unknown = typeof read === 'function' ? read() : undefined;
+  const fields = typeof answer === 'object' && answer !== null ? (answer as Partial<LaunchOptions>) : {};
+  return {
+    path: typeof fields.path === 'string' ? fields.path : pagePath,
+    query: typeof fields.query === 'object' && fields.query !== null ? { ...fields.query } : {},
+    scene: fields.scene ?? DEFAULT_SCENE,
+  };
+}
+
 function createPageHandle(
   page: MiniProgramPageInstance,
   templates: Map<string, TemplateInfo>,
   renderListeners: Set<() => void>,
+  reenter: MiniProgramPage['reenter'],
 ): MiniProgramPage {
   const root = () => page.data.root;
 
@@ -303,7 +354,7 @@ function createPageHandle(
     const targetRef = { id: target.uid ?? target.sid, dataset: { sid: target.sid } };
     // Native bubbling: every ancestor whose template binds tap receives the event, innermost first.
     for (const element of path) {
-      if (!templates.get(String(element.nn))?.bindsTap) continue;
+      if (!templates.get(String(element.nn))?.events.has('tap')) continue;
       page.eh({
         type: 'tap',
         timeStamp: Date.now(),
@@ -367,6 +418,16 @@ function createPageHandle(
       page.onHide();
       page.onUnload();
     },
+    trigger: (id, type, detail = {}) => {
+      const [target] = requireNode((node) => node.uid === id, `with id "${id}"`);
+      const template = templates.get(String(target.nn));
+      if (!template?.events.has(type)) {
+        throw new Error(`<${template?.tag ?? target.nn} id="${id}"> does not bind "${type}" in the bundle's templates`);
+      }
+      const targetRef = { id: target.uid ?? target.sid, dataset: { sid: target.sid } };
+      page.eh({ type, timeStamp: Date.now(), target: targetRef, currentTarget: targetRef, detail, mark: {} });
+    },
+    reenter,
   };
 }
 
@@ -422,7 +483,8 @@ function readTemplates(baseTemplatePath: string): Map<string, TemplateInfo> {
     for (const [, attribute, alias] of attributeText.matchAll(/([\w-]+)="\{\{[^}]*?\bi\.(\w+)/g)) {
       if (!NODE_BOOKKEEPING_KEYS.has(alias)) attributeByAlias[alias] = attribute;
     }
-    templates.set(nodeNumber, { tag, attributeByAlias, bindsTap: /\bbindtap="eh"/.test(attributeText) });
+    const events = new Set([...attributeText.matchAll(/\bbind(\w+)="eh"/g)].map(([, type]) => type));
+    templates.set(nodeNumber, { tag, attributeByAlias, events });
   }
   return templates;
 }

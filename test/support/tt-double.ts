@@ -52,6 +52,20 @@ export interface TtDoubleOptions {
   alipayApp?: (orderString: string) => Promise<AlipayAppAnswer>;
   /** @default an empty Map */
   storage?: Map<string, unknown>;
+  /**
+   * How Douyin opened the mini-program: what `tt.getLaunchOptionsSync` answers; the miniprogram
+   * harness passes it to App `onLaunch` / `onShow` and its query to the page's `onLoad`. Douyin's
+   * scene values are strings such as "011004".
+   * @default scene "011004", no query, the checkout page
+   */
+  launch?: Partial<TtLaunchOptions>;
+}
+
+/** What `tt.getLaunchOptionsSync` returns. */
+export interface TtLaunchOptions {
+  scene: string;
+  query: Record<string, string>;
+  path: string;
 }
 
 export interface TtCall {
@@ -266,11 +280,14 @@ export function createTtDouble(options: TtDoubleOptions): TtDouble {
     return undefined;
   }
 
+  const launch: TtLaunchOptions = { scene: '011004', query: {}, path: 'pages/checkout/index', ...options.launch };
+
   return {
     calls,
     storage,
     cashiers,
     problems,
+    getLaunchOptionsSync: () => ({ ...launch, query: { ...launch.query } }),
     request(requestOptions: TtRequestOptions & Callbacks) {
       record('request', requestOptions);
       callbackOrPromise(requestOptions, () =>

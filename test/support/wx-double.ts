@@ -28,6 +28,16 @@ export interface WxPaymentParams {
   paySign: string;
 }
 
+/** What `wx.getLaunchOptionsSync` / `wx.getEnterOptionsSync` return (and App `onLaunch` / `onShow` receive). */
+export interface WxLaunchOptions {
+  /** Scene value: 1069 opened from an app, 1001 the Discover list, 1089 the chat's recent list, … */
+  scene: number;
+  /** The launch path's query, e.g. `{checkout: '<token>'}`. */
+  query: Record<string, string>;
+  /** The page path without a leading slash. */
+  path: string;
+}
+
 export interface WxDoubleOptions {
   /**
    * Answers `wx.request`. Reject with `{errMsg: 'request:fail …'}` to simulate a network failure.
@@ -44,6 +54,15 @@ export interface WxDoubleOptions {
   requestPayment?: (params: WxPaymentParams) => Promise<{ errMsg: string }>;
   /** @default an empty Map */
   storage?: Map<string, unknown>;
+  /**
+   * How WeChat opened the mini-program: `getLaunchOptionsSync` answers this, and so does
+   * `getEnterOptionsSync` until `setEnterOptions` (a later entry). The miniprogram harness passes
+   * it to App `onLaunch` / `onShow` and its query to the page's `onLoad`.
+   * @default scene 1001, no query, the checkout page
+   */
+  launch?: Partial<WxLaunchOptions>;
+  /** `false` leaves out `getEnterOptionsSync`, as base libraries before 2.9.4 do. @default true */
+  enterOptionsSupported?: boolean;
 }
 
 export interface WxCall {
@@ -55,7 +74,12 @@ export type WxDouble = Record<string, unknown> & {
   /** Every API call in order, for assertions. */
   readonly calls: WxCall[];
   readonly storage: Map<string, unknown>;
+  getLaunchOptionsSync(): WxLaunchOptions;
+  /** A later entry (a hot start): what `getEnterOptionsSync` answers from now on. */
+  setEnterOptions(options: Partial<WxLaunchOptions> & { scene: number }): void;
 };
+
+export const DEFAULT_LAUNCH: WxLaunchOptions = { scene: 1001, query: {}, path: 'pages/checkout/index' };
 
 interface Callbacks {
   success?: (result: unknown) => void;
@@ -127,10 +151,21 @@ export function createWxDouble(options: WxDoubleOptions = {}): WxDouble {
   const requestPayment = options.requestPayment ?? (async () => ({ errMsg: 'requestPayment:ok' }));
 
   const record = (api: string, callOptions: unknown) => calls.push({ api, options: callOptions });
+  const launch: WxLaunchOptions = { ...DEFAULT_LAUNCH, ...options.launch };
+  let entered: WxLaunchOptions = launch;
+  // WeChat answers a fresh object each time.
+  const copy = (launchOptions: WxLaunchOptions) => ({ ...launchOptions, query: { ...launchOptions.query } });
+  const enterOptions =
+    options.enterOptionsSupported === false ? {} : { getEnterOptionsSync: () => copy(entered) };
 
   return {
     calls,
     storage,
+    getLaunchOptionsSync: () => copy(launch),
+    ...enterOptions,
+    setEnterOptions(next) {
+      entered = { path: entered.path, query: {}, ...next };
+    },
     request(requestOptions: WxRequestOptions & Callbacks) {
       record('request', requestOptions);
       callbackOrPromise(requestOptions, () =>

@@ -3,6 +3,9 @@ import type {
   CheckoutRepository,
   CheckoutTokenRecord,
   MerchantNotificationRecord,
+  PaidVerdict,
+  PaidVerdictResult,
+  PaymentDisposition,
   GatewayChannel,
   OrderRecord,
   PaymentRecord,
@@ -298,24 +301,97 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     );
   }
 
-  async insertPayment(payment: PaymentRecord): Promise<boolean> {
-    const { rowCount } = await this.db.query(
-      `INSERT INTO payments (bill_no, order_no, amount, channel, source, disposition, gateway_trade_no, received_at, detail)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-       ON CONFLICT (bill_no) DO NOTHING`,
+  async lockBillWithOrder(billNo: string): Promise<{ bill: BillRecord; order: OrderRecord } | null> {
+    const { rows } = await this.db.query<
+      OrderRow & {
+        bill_no: string;
+        channel: BillRow['channel'];
+        bill_amount: number;
+        bill_status: BillRow['status'];
+        payer: string | null;
+        gateway_id: string | null;
+        client_params: BillRow['client_params'];
+        error: string | null;
+        bill_created_at: Date;
+        bill_updated_at: Date;
+      }
+    >(
+      `SELECT b.bill_no, b.channel, b.amount AS bill_amount, b.status AS bill_status, b.payer, b.gateway_id,
+              b.client_params, b.error, b.created_at AS bill_created_at, b.updated_at AS bill_updated_at,
+              ${ORDER_COLUMNS.split(', ').map((column) => `o.${column}`).join(', ')}
+       FROM bills b JOIN orders o ON o.order_no = b.order_no
+       WHERE b.bill_no = $1
+       FOR UPDATE OF b, o`,
+      [billNo],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    const bill = toBill({
+      bill_no: row.bill_no,
+      order_no: row.order_no,
+      channel: row.channel,
+      amount: row.bill_amount,
+      status: row.bill_status,
+      payer: row.payer,
+      gateway_id: row.gateway_id,
+      client_params: row.client_params,
+      error: row.error,
+      created_at: row.bill_created_at,
+      updated_at: row.bill_updated_at,
+    });
+    return { bill, order: toOrder(row) };
+  }
+
+  async recordPaidVerdict(verdict: PaidVerdict, notifyMerchant: boolean): Promise<PaidVerdictResult> {
+    const { rows } = await this.db.query<{
+      order_no: string | null;
+      bill_amount: number | null;
+      disposition: PaymentDisposition | null;
+    }>(
+      `WITH target AS (
+         SELECT b.bill_no, b.order_no, b.amount AS bill_amount, b.channel, o.status AS order_status
+         FROM bills b JOIN orders o ON o.order_no = b.order_no
+         WHERE b.bill_no = $1
+         FOR UPDATE OF b, o
+       ), inserted AS (
+         INSERT INTO payments (bill_no, order_no, amount, channel, source, disposition, gateway_trade_no, received_at, detail)
+         SELECT bill_no, order_no, $2, channel, $3,
+                CASE WHEN $2 <> bill_amount THEN 'amount_mismatch'
+                     WHEN order_status = 'paid' THEN 'refund_due'
+                     ELSE 'applied' END,
+                $4, $5, $6
+         FROM target
+         ON CONFLICT (bill_no) DO NOTHING
+         RETURNING bill_no, order_no, disposition
+       ), bill AS (
+         UPDATE bills SET status = 'paid', updated_at = $5
+         WHERE bill_no IN (SELECT bill_no FROM inserted WHERE disposition <> 'amount_mismatch')
+       ), paid AS (
+         UPDATE orders SET status = 'paid', status_changed_at = $5, paid_at = $5
+         WHERE status <> 'paid' AND order_no IN (SELECT order_no FROM inserted WHERE disposition = 'applied')
+         RETURNING order_no
+       ), notice AS (
+         INSERT INTO merchant_notifications (order_no, status, created_at, next_attempt_at)
+         SELECT order_no, 'paid', $5, $5 FROM paid WHERE $7::boolean
+         ON CONFLICT (order_no, status) DO NOTHING
+       )
+       SELECT target.order_no, target.bill_amount, inserted.disposition
+       FROM (SELECT 1) AS one
+       LEFT JOIN target ON true
+       LEFT JOIN inserted ON true`,
       [
-        payment.billNo,
-        payment.orderNo,
-        payment.amount,
-        payment.channel,
-        payment.source,
-        payment.disposition,
-        payment.gatewayTradeNo ?? null,
-        payment.receivedAt,
-        json(payment.detail),
+        verdict.billNo,
+        verdict.amount,
+        verdict.source,
+        verdict.gatewayTradeNo ?? null,
+        verdict.receivedAt,
+        json(verdict.detail),
+        notifyMerchant,
       ],
     );
-    return rowCount === 1;
+    const row = rows[0];
+    if (!row?.order_no || row.bill_amount === null) return { found: false };
+    return { found: true, orderNo: row.order_no, billAmount: row.bill_amount, recorded: row.disposition };
   }
 
   async listPayments(orderNo: string): Promise<PaymentRecord[]> {

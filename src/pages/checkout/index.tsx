@@ -1,14 +1,20 @@
 import { Button, Text, View } from '@tarojs/components';
-import { useDidShow } from '@tarojs/taro';
-import { useEffect } from 'react';
+import { useDidShow, useRouter } from '@tarojs/taro';
+import { useEffect, useState } from 'react';
+import { Order } from '../../api/types';
 import { formatFen } from '../../money';
 import { NEXT_STEP_LABELS } from '../../checkout/messages';
+import { returnToAppView, ReturnToAppView } from '../../checkout/return-to-app';
 import { checkoutFlow, checkoutStore } from '../../checkout/service';
 import { CartLine, cartTotalFen, CheckoutState, MAX_QUANTITY_PER_LINE } from '../../checkout/store';
 import { useCheckoutState } from '../../checkout/use-checkout-state';
+import { launchContext } from '../../launch/current-launch';
+import { ReturnToAppAvailability } from '../../launch/launch-context';
+import { checkoutTokenFromQuery } from '../../launch/launch-query';
 import './index.css';
 
-const PROGRESS_TEXT: Partial<Record<CheckoutState['phase'], string>> = {
+const PROGRESS_TEXT: Record<Extract<CheckoutState['phase'], 'claiming' | 'loggingIn' | 'creating' | 'paying'>, string> = {
+  claiming: '正在打开订单…',
   loggingIn: '正在登录…',
   creating: '正在创建订单…',
   paying: '正在拉起支付…',
@@ -16,18 +22,49 @@ const PROGRESS_TEXT: Partial<Record<CheckoutState['phase'], string>> = {
 
 export default function CheckoutPage() {
   const state = useCheckoutState(checkoutStore);
+  // `?checkout=<token>`: a merchant's app opened the page for its own order (WXLaunchMiniProgramReq).
+  const checkoutToken = checkoutTokenFromQuery(useRouter().params);
 
   useEffect(() => {
-    if (checkoutStore.getState().catalogStatus !== 'ready') void checkoutFlow.loadCatalog();
-  }, []);
+    void (checkoutToken === undefined ? checkoutFlow.openCart() : checkoutFlow.openFromApp(checkoutToken));
+  }, [checkoutToken]);
 
   // Douyin's cashier can close without any callback; coming back to the page is then the only sign.
   useDidShow(() => checkoutFlow.pageShown());
 
+  // Until the flow takes the launch token, show the app's order loading rather than the cart.
+  const showsAppOrder = state.source === 'app' || (checkoutToken !== undefined && state.phase === 'idle');
   return (
     <View className='checkout'>
-      <CartSummary state={state} />
-      <CheckoutAction state={state} />
+      {showsAppOrder ? <AppOrderSummary order={state.order} /> : <CartSummary state={state} />}
+      {showsAppOrder && state.phase === 'idle' ? <Progress text={PROGRESS_TEXT.claiming} phase='claiming' /> : <CheckoutAction state={state} />}
+    </View>
+  );
+}
+
+/** The order the merchant's app started, as the server priced it: no editing here. */
+function AppOrderSummary({ order }: { order: Order | null }) {
+  if (!order) return null;
+  return (
+    <View id='app-order' className='cart'>
+      {order.items.map((line) => (
+        <View key={line.sku} className='cart-line'>
+          <Text className='cart-line-title'>{line.title ?? line.sku}</Text>
+          <Text className='order-line-quantity'>{`×${line.quantity}`}</Text>
+          {line.amount !== undefined && <Text className='cart-line-amount'>{`¥${formatFen(line.amount)}`}</Text>}
+        </View>
+      ))}
+      <View id='order-total' className='cart-total'>
+        {`合计 ¥${formatFen(order.amount)}`}
+      </View>
+    </View>
+  );
+}
+
+function Progress({ text, phase }: { text: string; phase: string }) {
+  return (
+    <View id='checkout-progress' className={`result result-${phase}`}>
+      {text}
     </View>
   );
 }
@@ -96,12 +133,14 @@ function CartLineRow({ line, editable }: { line: CartLine; editable: boolean }) 
 }
 
 function CheckoutAction({ state }: { state: CheckoutState }) {
-  const { phase, catalogStatus, cartLines, order, confirmation, error } = state;
+  const { phase, source, catalogStatus, cartLines, order, confirmation, error } = state;
   const totalFen = cartTotalFen(cartLines);
+  const returnView = returnToAppView(state);
+  const returnToApp = returnView && <ReturnToApp view={returnView} />;
 
   switch (phase) {
     case 'idle':
-      if (catalogStatus !== 'ready') return null;
+      if (source !== 'cart' || catalogStatus !== 'ready') return null;
       return (
         <Button
           id='pay-button'
@@ -113,14 +152,17 @@ function CheckoutAction({ state }: { state: CheckoutState }) {
           {`支付 ¥${formatFen(totalFen)}`}
         </Button>
       );
+    case 'ready':
+      return order ? (
+        <Button id='pay-button' className='primary-button' type='primary' onClick={() => void checkoutFlow.payClaimedOrder()}>
+          {`支付 ¥${formatFen(order.amount)}`}
+        </Button>
+      ) : null;
+    case 'claiming':
     case 'loggingIn':
     case 'creating':
     case 'paying':
-      return (
-        <View id='checkout-progress' className={`result result-${phase}`}>
-          {PROGRESS_TEXT[phase]}
-        </View>
-      );
+      return <Progress text={PROGRESS_TEXT[phase]} phase={phase} />;
     case 'confirming':
       return confirmation === 'stillPending' ? (
         <View id='checkout-result' className='result result-pending'>
@@ -129,6 +171,7 @@ function CheckoutAction({ state }: { state: CheckoutState }) {
           <Button id='refresh-result-button' className='secondary-button' onClick={() => void checkoutFlow.refreshResult()}>
             刷新结果
           </Button>
+          {returnToApp}
         </View>
       ) : (
         <View id='checkout-result' className='result result-confirming'>
@@ -141,6 +184,7 @@ function CheckoutAction({ state }: { state: CheckoutState }) {
           <View className='result-title'>支付成功</View>
           {order && <View id='order-no' className='result-hint'>{`订单号 ${order.orderNo}`}</View>}
           {order && <View className='result-hint'>{`实付 ¥${formatFen(order.amount)}`}</View>}
+          {returnToApp}
         </View>
       );
     case 'cancelled':
@@ -150,6 +194,7 @@ function CheckoutAction({ state }: { state: CheckoutState }) {
           <Button id='retry-payment-button' className='primary-button' type='primary' onClick={() => void checkoutFlow.retryPayment()}>
             重新支付
           </Button>
+          {returnToApp}
         </View>
       );
     case 'failed':
@@ -158,7 +203,7 @@ function CheckoutAction({ state }: { state: CheckoutState }) {
           <View id='error-message' className='error-message'>
             {error?.message ?? '支付遇到问题，请稍后重试'}
           </View>
-          {error && (
+          {error && error.nextStep !== 'returnToApp' && (
             <Button
               id='next-step-button'
               className='primary-button'
@@ -168,7 +213,47 @@ function CheckoutAction({ state }: { state: CheckoutState }) {
               {NEXT_STEP_LABELS[error.nextStep]}
             </Button>
           )}
+          {returnToApp}
         </View>
       );
   }
+}
+
+/**
+ * The way back to the merchant's app: WeChat's `open-type="launchApp"` button where the platform and
+ * the launch scene allow it, otherwise (or once WeChat refused it) a plain instruction.
+ */
+function ReturnToApp({ view }: { view: ReturnToAppView }) {
+  const availability = useReturnToAppAvailability();
+  if (availability !== 'available') {
+    return (
+      <View id='return-app-hint' className='result-hint'>
+        {availability === 'refused' ? view.refusedInstruction : view.instruction}
+      </View>
+    );
+  }
+  return (
+    <Button
+      id='return-app-button'
+      className={view.primary ? 'primary-button' : 'secondary-button'}
+      type={view.primary ? 'primary' : 'default'}
+      openType='launchApp'
+      appParameter={view.appParameter}
+      onError={() => launchContext.returnRefused()}
+    >
+      {view.label}
+    </Button>
+  );
+}
+
+/** Re-read on every entry (the scene changes) and whenever the launch context changes. */
+function useReturnToAppAvailability(): ReturnToAppAvailability {
+  const [availability, setAvailability] = useState(launchContext.returnToAppAvailability);
+  useEffect(() => {
+    const refresh = () => setAvailability(launchContext.returnToAppAvailability());
+    refresh();
+    return launchContext.subscribe(refresh);
+  }, []);
+  useDidShow(() => setAvailability(launchContext.returnToAppAvailability()));
+  return availability;
 }

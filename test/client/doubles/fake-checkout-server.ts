@@ -19,13 +19,20 @@ export interface FakeResponse {
   body: unknown;
 }
 
-export type RouteName = 'catalog' | 'session' | 'createOrder' | 'pay' | 'status';
+export type RouteName = 'catalog' | 'session' | 'createOrder' | 'pay' | 'status' | 'claim';
 
 interface FakeOrder {
   orderNo: string;
   amount: number;
-  items: { sku: string; quantity: number }[];
+  items: { sku: string; quantity: number; title?: string; price?: number; amount?: number }[];
   statusCode: number;
+}
+
+/** A checkout a merchant's app started: its one-time launch token, as `POST /api/merchant/checkouts` makes it. */
+interface FakeAppCheckout {
+  orderNo: string;
+  claimed: boolean;
+  expired: boolean;
 }
 
 const STATUS_NAMES: Record<number, string> = { 0: 'paid', 1: 'expired', 2: 'failed', 3: 'closed', 9: 'pending' };
@@ -48,8 +55,38 @@ export class FakeCheckoutServer {
   private readonly liveTokens = new Set<string>();
   private readonly orderNoByIdempotencyKey = new Map<string, string>();
   private readonly oneOffResponses = new Map<RouteName, FakeResponse[]>();
+  private readonly appCheckouts = new Map<string, FakeAppCheckout>();
   private tokenCount = 0;
   private orderCount = 0;
+
+  /**
+   * What the merchant API does: prices an order nobody owns yet and returns the launch token of
+   * `pages/checkout/index?checkout=<token>`.
+   */
+  openAppCheckout(items: { sku: string; quantity: number }[] = [{ sku: 'cup', quantity: 2 }]): { token: string; orderNo: string } {
+    const lines = items.map(({ sku, quantity }) => {
+      const catalogItem = this.catalog.find((entry) => entry.sku === sku);
+      if (!catalogItem) throw new Error(`no sku ${sku}`);
+      return { sku, title: catalogItem.title, quantity, price: catalogItem.price, amount: catalogItem.price * quantity };
+    });
+    const order: FakeOrder = {
+      orderNo: `CO${String(++this.orderCount).padStart(6, '0')}`,
+      amount: lines.reduce((total, line) => total + line.amount, 0),
+      items: lines,
+      statusCode: 9,
+    };
+    this.orders.set(order.orderNo, order);
+    const token = `launch-token-${order.orderNo}-0123456789abcdef`;
+    this.appCheckouts.set(token, { orderNo: order.orderNo, claimed: false, expired: false });
+    return { token, orderNo: order.orderNo };
+  }
+
+  /** The launch token outlived its order (15 minutes). */
+  expireAppCheckout(token: string): void {
+    const checkout = this.appCheckouts.get(token);
+    if (!checkout) throw new Error(`no app checkout ${token}`);
+    checkout.expired = true;
+  }
 
   /** The next request to `route` gets this answer instead. */
   answerNext(route: RouteName, response: FakeResponse): void {
@@ -109,6 +146,8 @@ export class FakeCheckoutServer {
     switch (route) {
       case 'createOrder':
         return this.createOrder(request);
+      case 'claim':
+        return this.claim(request);
       case 'pay': {
         const order = orderNo ? this.orders.get(orderNo) : undefined;
         if (!order) return error(404, 'ORDER_NOT_FOUND', 'no such order');
@@ -166,6 +205,17 @@ export class FakeCheckoutServer {
     return { status: 201, body: { order: this.describeOrder(order) } };
   }
 
+  private claim(request: FakeRequest): FakeResponse {
+    const token = isRecord(request.body) && typeof request.body.token === 'string' ? request.body.token.trim() : '';
+    if (token.length < 16 || token.length > 128) return error(400, 'VALIDATION_FAILED', 'body.token: too short or too long');
+    const checkout = this.appCheckouts.get(token);
+    if (!checkout) return error(404, 'CHECKOUT_TOKEN_INVALID', 'Unknown checkout token');
+    if (checkout.claimed) return error(409, 'CHECKOUT_TOKEN_USED', 'This checkout was already opened');
+    if (checkout.expired) return error(410, 'CHECKOUT_TOKEN_EXPIRED', 'This checkout has expired');
+    checkout.claimed = true;
+    return { status: 200, body: { order: this.describeOrder(this.orders.get(checkout.orderNo)!) } };
+  }
+
   private douyinOrderInfo(order: FakeOrder): Record<string, string | number> {
     const fields: Record<string, string | number> = {
       app_id: '800000000001',
@@ -210,6 +260,7 @@ function routeOf({ method, path }: FakeRequest): RouteName | undefined {
   if (method === 'POST' && path === '/api/orders') return 'createOrder';
   if (method === 'POST' && /^\/api\/orders\/[^/]+\/pay$/.test(path)) return 'pay';
   if (method === 'GET' && /^\/api\/orders\/[^/]+\/status$/.test(path)) return 'status';
+  if (method === 'POST' && path === '/api/checkouts/claim') return 'claim';
   return undefined;
 }
 

@@ -13,11 +13,13 @@ export class FakePaymentAdapter implements PlatformPayAdapter {
   constructor(
     private readonly outcomes: PaymentOutcome[] = [],
     private readonly onSubmitted: (orderNo: string) => void = () => undefined,
+    /** Distinct per shopper when several share one server: login codes are single-use. */
+    private readonly loginCodePrefix = 'login-code',
   ) {}
 
   loginCode = async (): Promise<LoginCode> => {
     this.loginCount += 1;
-    return { code: `login-code-${this.loginCount}` };
+    return { code: `${this.loginCodePrefix}-${this.loginCount}` };
   };
 
   presentPayment = async (payResponse: PayResponse, context: PaymentContext): Promise<PaymentOutcome> => {

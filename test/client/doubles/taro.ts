@@ -8,10 +8,19 @@ const unconfigured = (name: string): Api => () => {
   throw new Error(`Taro.${name} not configured in this test`);
 };
 
-export const taroDouble: Record<
-  'login' | 'requestPayment' | 'pay' | 'request' | 'getStorageSync' | 'setStorageSync' | 'removeStorageSync',
-  Api
-> = {
+type ApiName =
+  | 'login'
+  | 'requestPayment'
+  | 'pay'
+  | 'request'
+  | 'getStorageSync'
+  | 'setStorageSync'
+  | 'removeStorageSync'
+  | 'getLaunchOptionsSync'
+  | 'getEnterOptionsSync';
+
+/** `undefined` plays a platform or base library without that API. */
+export const taroDouble: Record<ApiName, Api | undefined> = {
   login: unconfigured('login'),
   requestPayment: unconfigured('requestPayment'),
   pay: unconfigured('pay'),
@@ -19,6 +28,8 @@ export const taroDouble: Record<
   getStorageSync: unconfigured('getStorageSync'),
   setStorageSync: unconfigured('setStorageSync'),
   removeStorageSync: unconfigured('removeStorageSync'),
+  getLaunchOptionsSync: unconfigured('getLaunchOptionsSync'),
+  getEnterOptionsSync: unconfigured('getEnterOptionsSync'),
 };
 
 export function resetTaroDouble(): void {

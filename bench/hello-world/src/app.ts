@@ -1,0 +1,5 @@
+import { PropsWithChildren } from 'react';
+
+export default function App({ children }: PropsWithChildren) {
+  return children;
+}
