@@ -7,8 +7,17 @@ import { Client, Pool, PoolClient, types } from 'pg';
  * One SQL interface over both storages: PGlite (PostgreSQL compiled to WebAssembly, in-process,
  * the zero-configuration default) and a PostgreSQL server through `pg`. Same SQL, same migrations.
  */
+export interface QueryOptions {
+  /** Prepare the statement once per connection under this name (hot paths): PostgreSQL plans it once. */
+  prepareAs?: string;
+}
+
 export interface Queryable {
-  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: Row[]; rowCount: number }>;
+  query<Row = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ): Promise<{ rows: Row[]; rowCount: number }>;
   /** Runs several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
 }
@@ -65,8 +74,8 @@ export async function openPostgres(connectionString: string, poolSize = 10): Pro
   // An idle client losing its connection must not take the process down.
   pool.on('error', () => undefined);
   const wrap = (target: Pool | PoolClient): Queryable => ({
-    async query<Row>(sql: string, params?: unknown[]) {
-      const result = await target.query(sql, params);
+    async query<Row>(sql: string, params?: unknown[], options?: QueryOptions) {
+      const result = await target.query({ text: sql, values: params, name: options?.prepareAs });
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
     },
     async exec(sql: string) {

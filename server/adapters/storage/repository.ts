@@ -157,6 +157,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
       `SELECT token_hash, platform, openid, session_key, unionid, created_at, expires_at
        FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
       [tokenHash, now],
+      { prepareAs: 'find_session' },
     );
     const row = rows[0];
     if (!row) return null;
@@ -197,6 +198,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
         order.appUserId ?? null,
         json(order.attach),
       ],
+      { prepareAs: 'insert_order' },
     );
     return rowCount === 1;
   }
@@ -205,6 +207,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     const { rows } = await this.db.query<OrderRow>(
       `SELECT ${ORDER_COLUMNS} FROM orders WHERE owner = $1 AND idempotency_key = $2`,
       [owner, idempotencyKey],
+      { prepareAs: 'find_order_by_idempotency_key' },
     );
     return rows[0] ? toOrder(rows[0]) : null;
   }
@@ -213,6 +216,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     const { rows } = await this.db.query<OrderRow>(
       `SELECT ${ORDER_COLUMNS} FROM orders WHERE order_no = $1${options.forUpdate ? ' FOR UPDATE' : ''}`,
       [orderNo],
+      { prepareAs: options.forUpdate ? 'find_order_for_update' : 'find_order' },
     );
     return rows[0] ? toOrder(rows[0]) : null;
   }
@@ -223,6 +227,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
        SET status = $2, status_changed_at = $3, paid_at = CASE WHEN $2 = 'paid' THEN $3 ELSE paid_at END
        WHERE order_no = $1 AND status = ANY($4::text[])`,
       [orderNo, to, at, onlyFrom],
+      { prepareAs: 'update_order_status' },
     );
     return rowCount === 1;
   }
@@ -235,6 +240,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
          AND EXISTS (SELECT 1 FROM bills
                      WHERE bills.order_no = $1 AND bills.status IN ('creating', 'open') AND bills.updated_at <= $4)`,
       [orderNo, now, lastCheckBefore, openBillBefore],
+      { prepareAs: 'claim_gateway_check' },
     );
     return rowCount === 1;
   }
@@ -256,6 +262,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
         bill.createdAt,
         bill.updatedAt,
       ],
+      { prepareAs: 'insert_bill' },
     );
     return rowCount === 1;
   }
@@ -264,6 +271,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     const { rows } = await this.db.query<BillRow>(
       `SELECT ${BILL_COLUMNS} FROM bills WHERE order_no = $1 AND channel = $2 AND status IN ('creating', 'open')`,
       [orderNo, channel],
+      { prepareAs: 'find_active_bill' },
     );
     return rows[0] ? toBill(rows[0]) : null;
   }
@@ -280,6 +288,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     const { rows } = await this.db.query<BillRow>(
       `SELECT ${BILL_COLUMNS} FROM bills WHERE order_no = $1 ORDER BY created_at, bill_no`,
       [orderNo],
+      { prepareAs: 'list_bills' },
     );
     return rows.map(toBill);
   }
@@ -298,6 +307,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
          updated_at = $6
        WHERE bill_no = $1`,
       [billNo, patch.status ?? null, patch.gatewayId ?? null, json(patch.clientParams), patch.error ?? null, at],
+      { prepareAs: 'update_bill' },
     );
   }
 
@@ -388,6 +398,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
         json(verdict.detail),
         notifyMerchant,
       ],
+      { prepareAs: 'record_paid_verdict' },
     );
     const row = rows[0];
     if (!row?.order_no || row.bill_amount === null) return { found: false };
