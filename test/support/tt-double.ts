@@ -16,6 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { fetchAsWxRequest, WxRequestAnswer, WxRequestOptions } from './wx-double';
+import { Callbacks, callbackOrPromise } from './miniprogram-callbacks';
 
 export type TtRequestOptions = WxRequestOptions;
 export type TtRequestAnswer = WxRequestAnswer;
@@ -92,12 +93,6 @@ export interface CashierRecord {
   reportedCode?: number;
 }
 
-interface Callbacks {
-  success?: (result: unknown) => void;
-  fail?: (error: unknown) => void;
-  complete?: (result: unknown) => void;
-}
-
 interface PayOptions extends Callbacks {
   orderInfo?: unknown;
   service?: unknown;
@@ -118,26 +113,6 @@ export function douyinOrderInfoSign(orderInfo: Readonly<Record<string, unknown>>
   return createHash('md5').update(canonical + paySecret, 'utf8').digest('hex');
 }
 
-function hasCallbacks(options: Callbacks): boolean {
-  return Boolean(options.success || options.fail || options.complete);
-}
-
-/** The mini-program convention: callbacks when any is given (and no return value), otherwise a Promise. */
-function callbackOrPromise<T>(options: Callbacks, run: () => Promise<T>): Promise<T> | undefined {
-  const settled = run();
-  if (!hasCallbacks(options)) return settled;
-  settled.then(
-    (result) => {
-      options.success?.(result);
-      options.complete?.(result);
-    },
-    (error: unknown) => {
-      options.fail?.(error);
-      options.complete?.(error);
-    },
-  );
-  return undefined;
-}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;

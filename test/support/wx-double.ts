@@ -1,3 +1,5 @@
+import { Callbacks, callbackOrPromise } from './miniprogram-callbacks';
+
 /**
  * A `wx` global for driving the compiled weapp bundle in Node. Only what the checkout uses,
  * with the real calling conventions: callbacks when given, a Promise otherwise (`wx.request`
@@ -81,32 +83,6 @@ export type WxDouble = Record<string, unknown> & {
 
 export const DEFAULT_LAUNCH: WxLaunchOptions = { scene: 1001, query: {}, path: 'pages/checkout/index' };
 
-interface Callbacks {
-  success?: (result: unknown) => void;
-  fail?: (error: unknown) => void;
-  complete?: (result: unknown) => void;
-}
-
-function hasCallbacks(options: Callbacks): boolean {
-  return Boolean(options.success || options.fail || options.complete);
-}
-
-/** WeChat's convention: callbacks when any is given (and no return value), otherwise a Promise. */
-function callbackOrPromise<T>(options: Callbacks, run: () => Promise<T>): Promise<T> | undefined {
-  const settled = run();
-  if (!hasCallbacks(options)) return settled;
-  settled.then(
-    (result) => {
-      options.success?.(result);
-      options.complete?.(result);
-    },
-    (error: unknown) => {
-      options.fail?.(error);
-      options.complete?.(error);
-    },
-  );
-  return undefined;
-}
 
 export async function fetchAsWxRequest(options: WxRequestOptions): Promise<WxRequestAnswer> {
   const body =
