@@ -1,3 +1,6 @@
+import http from 'node:http';
+import https from 'node:https';
+
 /** JSON over HTTP for the upstream adapters, with a deadline on every call. */
 
 export class UpstreamUnreachable extends Error {
@@ -21,28 +24,53 @@ export interface JsonRequest {
   timeoutMs: number;
 }
 
+// Upstreams are few and called often: keep their connections open between calls.
+const agents = {
+  'http:': new http.Agent({ keepAlive: true, maxSockets: 64 }),
+  'https:': new https.Agent({ keepAlive: true, maxSockets: 64 }),
+};
+
+function send(request: JsonRequest): Promise<{ status: number; text: string }> {
+  const url = new URL(request.url);
+  const transport = url.protocol === 'https:' ? https : http;
+  const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+  return new Promise((resolve, reject) => {
+    const outgoing = transport.request(
+      url,
+      {
+        method: request.method,
+        agent: agents[url.protocol === 'https:' ? 'https:' : 'http:'],
+        headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        timeout: request.timeoutMs,
+      },
+      (incoming) => {
+        const chunks: Buffer[] = [];
+        incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+        incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        incoming.on('error', reject);
+      },
+    );
+    outgoing.on('timeout', () => outgoing.destroy(new Error(`no answer within ${request.timeoutMs} ms`)));
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
+}
+
 export async function requestJson(request: JsonRequest): Promise<Record<string, unknown>> {
-  let response: Response;
-  let text: string;
+  let answer: { status: number; text: string };
   try {
-    response = await fetch(request.url, {
-      method: request.method,
-      headers: request.body === undefined ? undefined : { 'content-type': 'application/json' },
-      body: request.body === undefined ? undefined : JSON.stringify(request.body),
-      signal: AbortSignal.timeout(request.timeoutMs),
-    });
-    text = await response.text();
+    answer = await send(request);
   } catch (error) {
     throw new UpstreamUnreachable(request.url, error);
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(answer.text);
   } catch {
-    throw new UpstreamBadAnswer(request.url, response.status, text);
+    throw new UpstreamBadAnswer(request.url, answer.status, answer.text);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new UpstreamBadAnswer(request.url, response.status, text);
+    throw new UpstreamBadAnswer(request.url, answer.status, answer.text);
   }
   return parsed as Record<string, unknown>;
 }

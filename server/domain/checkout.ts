@@ -271,18 +271,6 @@ export class CheckoutService {
     secondsLeft: number,
   ): Promise<BillClientParams> {
     const now = this.clock();
-    const active = await this.repository.findActiveBill(order.orderNo, channel);
-    if (active) {
-      if (active.status === 'open' && active.payer === shopper.openid && active.clientParams) {
-        return active.clientParams;
-      }
-      if (now.getTime() - active.createdAt.getTime() < this.settings.staleCreatingBillMs) {
-        throw new AppError('PAYMENT_IN_PROGRESS', 'A payment for this order is being created: retry in a moment');
-      }
-      // Its creator died before handing the parameters to the shopper. A webhook for it is still honoured.
-      await this.repository.updateBill(active.billNo, { status: 'abandoned' }, now);
-    }
-
     const bill: BillRecord = {
       billNo: newBillNo(now),
       orderNo: order.orderNo,
@@ -293,8 +281,22 @@ export class CheckoutService {
       createdAt: now,
       updatedAt: now,
     };
+    // The usual case, a first attempt, costs one insert; only a conflict looks at what is there.
     if (!(await this.repository.insertBill(bill))) {
-      throw new AppError('PAYMENT_IN_PROGRESS', 'A payment for this order is being created: retry in a moment');
+      const active = await this.repository.findActiveBill(order.orderNo, channel);
+      if (active) {
+        if (active.status === 'open' && active.payer === shopper.openid && active.clientParams) {
+          return active.clientParams;
+        }
+        if (now.getTime() - active.createdAt.getTime() < this.settings.staleCreatingBillMs) {
+          throw new AppError('PAYMENT_IN_PROGRESS', 'A payment for this order is being created: retry in a moment');
+        }
+        // Its creator died before handing the parameters to the shopper. A webhook for it is still honoured.
+        await this.repository.updateBill(active.billNo, { status: 'abandoned' }, now);
+      }
+      if (!(await this.repository.insertBill(bill))) {
+        throw new AppError('PAYMENT_IN_PROGRESS', 'A payment for this order is being created: retry in a moment');
+      }
     }
 
     let created;
