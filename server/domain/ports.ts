@@ -221,7 +221,6 @@ export interface CheckoutRepository {
   /** Inserts a `creating` bill unless the order already has an active bill on that channel. */
   insertBill(bill: BillRecord): Promise<boolean>;
   findActiveBill(orderNo: string, channel: GatewayChannel): Promise<BillRecord | null>;
-  findBill(billNo: string, options?: { forUpdate?: boolean }): Promise<BillRecord | null>;
   listBills(orderNo: string): Promise<BillRecord[]>;
   updateBill(
     billNo: string,

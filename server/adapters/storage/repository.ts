@@ -276,14 +276,6 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     return rows[0] ? toBill(rows[0]) : null;
   }
 
-  async findBill(billNo: string, options: { forUpdate?: boolean } = {}): Promise<BillRecord | null> {
-    const { rows } = await this.db.query<BillRow>(
-      `SELECT ${BILL_COLUMNS} FROM bills WHERE bill_no = $1${options.forUpdate ? ' FOR UPDATE' : ''}`,
-      [billNo],
-    );
-    return rows[0] ? toBill(rows[0]) : null;
-  }
-
   async listBills(orderNo: string): Promise<BillRecord[]> {
     const { rows } = await this.db.query<BillRow>(
       `SELECT ${BILL_COLUMNS} FROM bills WHERE order_no = $1 ORDER BY created_at, bill_no`,
