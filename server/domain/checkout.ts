@@ -127,6 +127,7 @@ export class CheckoutService {
   /** Webhook messages durably recorded by this instance lately (their repeats are answered at once). */
   private readonly recordedWebhooks = new RecentCache<true>(STATUS_CACHE_CAPACITY);
   private readonly webhooksInFlight = new Map<string, Promise<unknown>>();
+  private readonly statusLoads = new Map<string, { evictions: number; order: Promise<OrderRecord | null> }>();
 
   constructor(
     private readonly repository: CheckoutRepository,
@@ -335,14 +336,35 @@ export class CheckoutService {
     if (known && known.owner === shopper.owner && (known.status !== 'pending' || now < known.expiresAt)) {
       return { orderNo, status: known.status, code: ORDER_STATUS_CODES[known.status] };
     }
+    // Polls that miss memory together (its entry just lapsed) share one read of the database,
+    // unless something changed since that read began.
+    let loading = this.statusLoads.get(orderNo);
+    if (!loading || loading.evictions !== this.evictions) {
+      const started = { evictions: this.evictions, order: this.loadStatus(orderNo, shopper.owner) };
+      this.statusLoads.set(orderNo, started);
+      void started.order.finally(() => {
+        if (this.statusLoads.get(orderNo) === started) this.statusLoads.delete(orderNo);
+      }).catch(() => undefined);
+      loading = started;
+    }
+    const order = await loading.order;
+    if (!order || order.owner !== shopper.owner) {
+      throw new AppError('ORDER_NOT_FOUND', `No order ${orderNo} for this shopper`);
+    }
+    return { orderNo: order.orderNo, status: order.status, code: ORDER_STATUS_CODES[order.status] };
+  }
+
+  private async loadStatus(orderNo: string, requester: string): Promise<OrderRecord | null> {
     const evictionsBefore = this.evictions;
-    let order = await this.getOrder(shopper, orderNo);
-    if (order.status === 'pending') order = await this.refreshPending(order);
+    let order = await this.repository.findOrder(orderNo);
+    if (!order) return null;
+    // Only the owner's polls may make the server ask the gateway about an order.
+    if (order.owner === requester && order.status === 'pending') order = await this.refreshPending(order);
     if (this.evictions === evictionsBefore) {
       const until = order.status === 'paid' ? Number.POSITIVE_INFINITY : this.clock().getTime() + this.settings.statusCacheMs;
       this.knownStatuses.set(orderNo, { owner: order.owner, status: order.status, expiresAt: order.expiresAt.getTime() }, until);
     }
-    return { orderNo: order.orderNo, status: order.status, code: ORDER_STATUS_CODES[order.status] };
+    return order;
   }
 
   /** An order's status or owner changed (here or on another instance): stop answering it from memory. */

@@ -83,3 +83,40 @@ describePostgres('status answered from memory by two instances on PostgreSQL', (
     }
   });
 });
+
+describe('polls that miss memory together', () => {
+  it('should share one database read among concurrent polls of one order', async () => {
+    const { STORAGES: all } = await import('../support/databases');
+    const database = await all[0].open();
+    let queries = 0;
+    const counting: Database = {
+      ...database.db,
+      query: async (sql, params) => {
+        queries += 1;
+        // A slow database, so that the polls really overlap.
+        if (/FROM orders WHERE order_no = \$1$/.test(sql)) await new Promise((resolve) => setTimeout(resolve, 100));
+        return database.db.query(sql, params);
+      },
+    };
+    // Nothing is remembered between polls: every poll that comes alone reads the database.
+    const h = await startHarness(counting, { settings: { statusCacheMs: 0 } });
+    try {
+      const { token, order } = await pendingOrder(h);
+      const before = queries;
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          fetch(`${h.services.serverUrl}/api/orders/${order.orderNo}/status`, {
+            headers: { authorization: `Bearer ${token}` },
+          }).then((response) => response.json() as Promise<{ status: string }>),
+        ),
+      );
+      expect(answers.every((answer) => answer.status === 'pending')).toBe(true);
+      // One shared load: the order read and the gateway-check claim (a second load at most, if the
+      // polls straddle its end).
+      expect(queries - before).toBeLessThanOrEqual(4);
+    } finally {
+      await h.close();
+      await database.dispose();
+    }
+  });
+});
