@@ -43,8 +43,9 @@ export interface RunningServices {
   close(): Promise<void>;
 }
 
-async function listen(handler: Koa, port: number, host: string): Promise<{ server: Server; url: string }> {
-  const server = createServer(handler.callback());
+/** Listens first; a handler can be attached afterwards (the server's own needs the bound address). */
+async function listen(port: number, host: string, handler?: Koa): Promise<{ server: Server; url: string }> {
+  const server = handler ? createServer(handler.callback()) : createServer();
   server.keepAliveTimeout = 65_000;
   server.listen(port, host);
   await once(server, 'listening');
@@ -94,7 +95,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
         loginCodeTtlMs: options.sandbox?.loginCodeTtlMs,
         log: (line) => log.info(line, { component: 'sandbox' }),
       });
-      const listening = await listen(sandbox.app, config.sandboxPort, config.host);
+      const listening = await listen(config.sandboxPort, config.host, sandbox.app);
       sandboxUrl = listening.url;
       closers.unshift(async () => {
         await sandbox.close();
@@ -128,12 +129,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
     });
 
     // The webhook URL depends on the port actually bound, so the server listens before wiring.
-    const server = createServer();
-    server.keepAliveTimeout = 65_000;
-    server.listen(config.port, config.host);
-    await once(server, 'listening');
-    const address = server.address() as AddressInfo;
-    const serverUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    const { server, url: serverUrl } = await listen(config.port, config.host);
     closers.unshift(() => closeServer(server));
 
     const douyinCashier = new SignedDouyinCashier({

@@ -393,10 +393,12 @@ export class CheckoutService {
       new Date(now.getTime() - this.settings.gatewayCheckIntervalMs),
       new Date(now.getTime() - this.settings.webhookGraceMs),
     );
+    let awaiting: BillRecord[] | undefined;
     let gatewayConfirmedUnpaid = false;
     if (claimed) {
       try {
-        if (await this.reconcileWithGateway(order.orderNo)) return this.reload(order.orderNo);
+        awaiting = await this.billsAwaitingVerdict(order.orderNo);
+        if (await this.reconcileWithGateway(awaiting)) return this.reload(order.orderNo);
         gatewayConfirmedUnpaid = true;
       } catch (error) {
         this.log.warn('gateway query failed; the order stays pending', {
@@ -407,9 +409,8 @@ export class CheckoutService {
     }
     if (now.getTime() < order.expiresAt.getTime()) return order;
 
-    const bills = await this.repository.listBills(order.orderNo);
-    const awaitingGateway = bills.some((bill) => ACTIVE_BILL_STATUSES.has(bill.status));
-    if (awaitingGateway && !gatewayConfirmedUnpaid) return order;
+    awaiting ??= await this.billsAwaitingVerdict(order.orderNo);
+    if (awaiting.length > 0 && !gatewayConfirmedUnpaid) return order;
     await this.repository.transaction(async (tx) => {
       if ((await tx.updateOrderStatus(order.orderNo, 'expired', now, ['pending'])) && this.settings.notifyMerchant) {
         await tx.enqueueMerchantNotification(order.orderNo, 'expired', now);
@@ -425,11 +426,14 @@ export class CheckoutService {
     return order;
   }
 
-  /** Asks the gateway about every bill still awaiting a verdict; true when one turned out paid. */
-  private async reconcileWithGateway(orderNo: string): Promise<boolean> {
-    const bills = await this.repository.listBills(orderNo);
+  private async billsAwaitingVerdict(orderNo: string): Promise<BillRecord[]> {
+    return (await this.repository.listBills(orderNo)).filter((bill) => ACTIVE_BILL_STATUSES.has(bill.status));
+  }
+
+  /** Asks the gateway about each bill; true when one turned out paid. */
+  private async reconcileWithGateway(bills: BillRecord[]): Promise<boolean> {
     let paid = false;
-    for (const bill of bills.filter((candidate) => ACTIVE_BILL_STATUSES.has(candidate.status))) {
+    for (const bill of bills) {
       const state = await this.gateway.queryBill(bill.billNo);
       if (state?.paid) {
         await this.recordOutcome(bill.billNo, 'paid', state.amount, 'query', state.gatewayTradeNo, state);
