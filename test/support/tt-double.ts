@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { fetchAsWxRequest, WxRequestAnswer, WxRequestOptions } from './wx-double';
-import { Callbacks, callbackOrPromise } from './miniprogram-callbacks';
+import { Callbacks, callbackOrPromise, storageAndDeviceApis } from './miniprogram-api';
 
 export type TtRequestOptions = WxRequestOptions;
 export type TtRequestAnswer = WxRequestAnswer;
@@ -277,17 +277,6 @@ export function createTtDouble(options: TtDoubleOptions): TtDouble {
       );
     },
     pay,
-    getStorageSync(key: string) {
-      return storage.has(key) ? storage.get(key) : '';
-    },
-    setStorageSync(key: string, value: unknown) {
-      storage.set(key, value);
-    },
-    removeStorageSync(key: string) {
-      storage.delete(key);
-    },
-    getSystemInfoSync() {
-      return { platform: 'devtools', windowWidth: 375, windowHeight: 667, pixelRatio: 2, SDKVersion: '3.0.0' };
-    },
+    ...storageAndDeviceApis(storage),
   };
 }

@@ -1,4 +1,4 @@
-import { Callbacks, callbackOrPromise } from './miniprogram-callbacks';
+import { Callbacks, callbackOrPromise, storageAndDeviceApis } from './miniprogram-api';
 
 /**
  * A `wx` global for driving the compiled weapp bundle in Node. Only what the checkout uses,
@@ -158,17 +158,6 @@ export function createWxDouble(options: WxDoubleOptions = {}): WxDouble {
       record('requestPayment', params);
       return callbackOrPromise({ success, fail, complete }, () => requestPayment(params));
     },
-    getStorageSync(key: string) {
-      return storage.has(key) ? storage.get(key) : '';
-    },
-    setStorageSync(key: string, value: unknown) {
-      storage.set(key, value);
-    },
-    removeStorageSync(key: string) {
-      storage.delete(key);
-    },
-    getSystemInfoSync() {
-      return { platform: 'devtools', windowWidth: 375, windowHeight: 667, pixelRatio: 2, SDKVersion: '3.0.0' };
-    },
+    ...storageAndDeviceApis(storage),
   };
 }
