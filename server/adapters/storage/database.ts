@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Client, Pool, PoolClient, types } from 'pg';
+import { seedFromTemplate, templateTarball } from './pglite-template';
 
 /**
  * One SQL interface over both storages: PGlite (PostgreSQL compiled to WebAssembly, in-process,
@@ -40,14 +41,18 @@ export interface Database extends Queryable {
 types.setTypeParser(types.builtins.INT8, (value) => Number(value));
 
 export async function openPglite(dataDir: string | undefined): Promise<Database> {
-  let db: PGlite;
-  if (dataDir) {
-    const directory = resolve(dataDir, 'pglite');
-    mkdirSync(directory, { recursive: true });
-    db = await PGlite.create(directory);
-  } else {
-    db = await PGlite.create();
+  if (!dataDir) {
+    const template = templateTarball();
+    return wrapPglite(await PGlite.create(template ? { loadDataDir: template } : {}));
   }
+  const directory = resolve(dataDir, 'pglite');
+  mkdirSync(dataDir, { recursive: true });
+  seedFromTemplate(directory);
+  mkdirSync(directory, { recursive: true });
+  return wrapPglite(await PGlite.create(directory));
+}
+
+export function wrapPglite(db: PGlite): Database {
   const wrap = (target: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
     async query<Row>(sql: string, params?: unknown[]) {
       const result = await target.query<Row>(sql, params);

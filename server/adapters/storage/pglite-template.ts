@@ -1,0 +1,56 @@
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/**
+ * A new PGlite database spends most of its first start in initdb (PGlite compiles and runs a
+ * second WebAssembly module: about 3.5 s here) and in the first migrations. Their outcome is the
+ * same for every data directory, so `npm install` makes one migrated cluster
+ * (`server/prepare-storage.ts`) and every new data directory starts as a copy of it; `migrate`
+ * then applies whatever migrations came later. Without the template, PGlite runs initdb as before.
+ */
+const PROJECT_ROOT = resolve(__dirname, '..', '..', '..');
+const PGLITE_PACKAGE = join(PROJECT_ROOT, 'node_modules', '@electric-sql', 'pglite', 'package.json');
+
+export interface PgliteTemplate {
+  /** An initialised, migrated, cleanly shut down cluster. */
+  cluster: string;
+  /** The same cluster as PGlite's gzip'd tar dump (for in-memory databases). */
+  tarball: string;
+}
+
+/** Where the template for the installed PGlite lives; another PGlite version gets its own. */
+export function pgliteTemplate(cacheRoot = join(PROJECT_ROOT, 'node_modules', '.cache', 'miniprogram-checkout')): PgliteTemplate {
+  const { version } = JSON.parse(readFileSync(PGLITE_PACKAGE, 'utf8')) as { version: string };
+  const directory = join(cacheRoot, `pglite-${version}`);
+  return { cluster: join(directory, 'cluster'), tarball: join(directory, 'cluster.tar.gz') };
+}
+
+export function isComplete(template: PgliteTemplate): boolean {
+  return existsSync(join(template.cluster, 'PG_VERSION')) && existsSync(template.tarball);
+}
+
+/**
+ * Gives a data directory that holds no cluster yet a copy of the template, copied aside and
+ * renamed into place so that a crash never leaves half a cluster behind. False when there is no
+ * template or the directory is already in use.
+ */
+export function seedFromTemplate(clusterDirectory: string, template = pgliteTemplate()): boolean {
+  if (!isComplete(template)) return false;
+  if (existsSync(clusterDirectory) && readdirSync(clusterDirectory).length > 0) return false;
+  const partial = `${clusterDirectory}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  try {
+    cpSync(template.cluster, partial, { recursive: true });
+    rmSync(clusterDirectory, { recursive: true, force: true });
+    renameSync(partial, clusterDirectory);
+    return true;
+  } finally {
+    rmSync(partial, { recursive: true, force: true });
+  }
+}
+
+/** The template as a tarball PGlite can load into memory, when there is one. */
+export function templateTarball(template = pgliteTemplate()): Blob | undefined {
+  if (!isComplete(template)) return undefined;
+  return new Blob([readFileSync(template.tarball)]);
+}

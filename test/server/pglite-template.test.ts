@@ -1,0 +1,96 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Database, wrapPglite } from '../../server/adapters/storage/database';
+import { migrate } from '../../server/adapters/storage/migrations';
+import { PgliteTemplate, pgliteTemplate, seedFromTemplate, templateTarball } from '../../server/adapters/storage/pglite-template';
+import { preparePgliteTemplate } from '../../server/prepare-storage';
+
+/** Tables, columns, indexes and triggers of the public schema, in a comparable form. */
+async function schemaOf(db: Database): Promise<string[]> {
+  const { rows: columns } = await db.query<{ line: string }>(
+    `SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '') AS line
+       FROM information_schema.columns WHERE table_schema = 'public'`,
+  );
+  const { rows: indexes } = await db.query<{ line: string }>(`SELECT indexdef AS line FROM pg_indexes WHERE schemaname = 'public'`);
+  const { rows: triggers } = await db.query<{ line: string }>(
+    `SELECT tgname || ' ON ' || tgrelid::regclass::text AS line FROM pg_trigger WHERE NOT tgisinternal`,
+  );
+  return [...columns, ...indexes, ...triggers].map((row) => row.line).sort();
+}
+
+describe('the PGlite template new data directories start from', () => {
+  let workspace: string;
+  let template: PgliteTemplate;
+
+  beforeAll(async () => {
+    workspace = mkdtempSync(join(tmpdir(), 'pglite-template-'));
+    template = pgliteTemplate(join(workspace, 'cache'));
+    expect(await preparePgliteTemplate(template)).toBe('created');
+  });
+
+  afterAll(() => rmSync(workspace, { recursive: true, force: true }));
+
+  it('is made once per PGlite version, whole', async () => {
+    expect(template.cluster).toMatch(/pglite-\d+\.\d+\.\d+[/\\]cluster$/);
+    expect(existsSync(join(template.cluster, 'PG_VERSION'))).toBe(true);
+    expect(existsSync(template.tarball)).toBe(true);
+    expect(await preparePgliteTemplate(template)).toBe('present');
+    expect(readdirSync(join(workspace, 'cache')).filter((name) => name.includes('.partial-'))).toEqual([]);
+  });
+
+  it('holds exactly the schema that initdb and every migration make', async () => {
+    const fresh = wrapPglite(await PGlite.create());
+    expect((await migrate(fresh)).length).toBeGreaterThan(0);
+    const cluster = join(workspace, 'data-schema', 'pglite');
+    expect(seedFromTemplate(cluster, template)).toBe(true);
+    const seeded = wrapPglite(await PGlite.create(cluster));
+    try {
+      expect(await migrate(seeded)).toEqual([]);
+      const expected = await schemaOf(fresh);
+      expect(expected.some((line) => line.startsWith('orders.order_no '))).toBe(true);
+      expect(await schemaOf(seeded)).toEqual(expected);
+    } finally {
+      await seeded.close();
+      await fresh.close();
+    }
+  });
+
+  it('gives an empty data directory a working cluster that keeps its data', async () => {
+    const cluster = join(workspace, 'data-a', 'pglite');
+    mkdirSync(cluster, { recursive: true });
+    expect(seedFromTemplate(cluster, template)).toBe(true);
+
+    const first = await PGlite.create(cluster);
+    await first.exec(`CREATE TABLE kept (n int); INSERT INTO kept VALUES (42);`);
+    await first.close();
+    const again = await PGlite.create(cluster);
+    expect((await again.query<{ n: number }>('SELECT n FROM kept')).rows).toEqual([{ n: 42 }]);
+    await again.close();
+  });
+
+  it('never touches a data directory that already holds something', () => {
+    const cluster = join(workspace, 'data-b', 'pglite');
+    mkdirSync(cluster, { recursive: true });
+    writeFileSync(join(cluster, 'PG_VERSION'), '17\n');
+    expect(seedFromTemplate(cluster, template)).toBe(false);
+    expect(readdirSync(cluster)).toEqual(['PG_VERSION']);
+  });
+
+  it('leaves the directory to initdb when there is no template', () => {
+    const missing = pgliteTemplate(join(workspace, 'no-cache'));
+    const cluster = join(workspace, 'data-c', 'pglite');
+    expect(seedFromTemplate(cluster, missing)).toBe(false);
+    expect(existsSync(cluster)).toBe(false);
+    expect(templateTarball(missing)).toBeUndefined();
+  });
+
+  it('loads into an in-memory database', async () => {
+    const tarball = templateTarball(template);
+    expect(tarball).toBeDefined();
+    const db = await PGlite.create({ loadDataDir: tarball });
+    expect((await db.query<{ answer: number }>('SELECT 6 * 7 AS answer')).rows).toEqual([{ answer: 42 }]);
+    await db.close();
+  });
+});
