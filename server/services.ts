@@ -152,8 +152,8 @@ export async function startServices(config: Config, options: StartOptions = {}):
       log,
     );
     const stopListening = await database.listen('order_changed', {
-      onNotification: (orderNo) => checkout.forgetStatus(orderNo),
-      onGap: () => checkout.forgetAllStatuses(),
+      onNotification: (orderNo) => checkout.forgetOrder(orderNo),
+      onGap: () => checkout.forgetAllOrders(),
     });
     closers.unshift(stopListening);
 

@@ -53,6 +53,7 @@ export const DEFAULT_CHECKOUT_SETTINGS: Omit<CheckoutSettings, 'notifyUrl'> = {
 };
 
 const STATUS_CACHE_CAPACITY = 100_000;
+const CREATED_ORDERS_CAPACITY = 10_000;
 const RECORDED_WEBHOOK_MEMORY_MS = 60 * 60 * 1000;
 
 interface KnownStatus {
@@ -122,6 +123,11 @@ export function toOrderView(order: OrderRecord): OrderView {
 export class CheckoutService {
   /** The hot path of polling clients: answers without the database while nothing changed. */
   private readonly knownStatuses = new RecentCache<KnownStatus>(STATUS_CACHE_CAPACITY);
+  /**
+   * Orders this instance has just created: the client asks to pay for one at once, and that
+   * needs no read. Kept, and forgotten on any change, exactly like a remembered status.
+   */
+  private readonly createdOrders = new RecentCache<OrderRecord>(CREATED_ORDERS_CAPACITY);
   /** Counts evictions, so a read that raced with a change does not put the old status back. */
   private evictions = 0;
   /** Webhook messages durably recorded by this instance lately (their repeats are answered at once). */
@@ -164,7 +170,10 @@ export class CheckoutService {
       createdAt: now,
       expiresAt: new Date(now.getTime() + this.settings.orderTtlSeconds * 1000),
     };
-    if (await this.repository.insertOrder(order)) return toOrderView(order);
+    if (await this.repository.insertOrder(order)) {
+      this.createdOrders.set(order.orderNo, order, now.getTime() + this.settings.statusCacheMs);
+      return toOrderView(order);
+    }
     // Lost a race with a concurrent retry carrying the same key: answer with its order.
     const winner = await this.repository.findOrderByIdempotencyKey(shopper.owner, idempotencyKey!);
     if (!winner) throw new Error('order insert conflicted but no order holds the idempotency key');
@@ -192,8 +201,9 @@ export class CheckoutService {
   }
 
   async startPayment(shopper: Shopper, orderNo: string, client: { ip?: string } = {}): Promise<StartedPayment> {
-    const order = await this.getOrder(shopper, orderNo);
     const now = this.clock();
+    const created = this.createdOrders.get(orderNo, now.getTime());
+    const order = created && created.owner === shopper.owner ? created : await this.getOrder(shopper, orderNo);
     if (order.status === 'paid') throw new AppError('ORDER_ALREADY_PAID', `Order ${orderNo} is already paid`);
     const secondsLeft = Math.floor((order.expiresAt.getTime() - now.getTime()) / 1000);
     if (!canStartPayment(order.status) || secondsLeft < this.settings.minimumPayWindowSeconds) {
@@ -210,7 +220,7 @@ export class CheckoutService {
     }
     if (order.status !== 'pending') {
       await this.repository.updateOrderStatus(orderNo, 'pending', this.clock(), ['failed', 'closed']);
-      this.forgetStatus(orderNo);
+      this.forgetOrder(orderNo);
     }
     return payment;
   }
@@ -368,15 +378,17 @@ export class CheckoutService {
   }
 
   /** An order's status or owner changed (here or on another instance): stop answering it from memory. */
-  forgetStatus(orderNo: string): void {
+  forgetOrder(orderNo: string): void {
     this.evictions += 1;
     this.knownStatuses.delete(orderNo);
+    this.createdOrders.delete(orderNo);
   }
 
   /** The change feed was interrupted: anything remembered may be stale. */
-  forgetAllStatuses(): void {
+  forgetAllOrders(): void {
     this.evictions += 1;
     this.knownStatuses.clear();
+    this.createdOrders.clear();
   }
 
   /**
@@ -416,7 +428,7 @@ export class CheckoutService {
         await tx.enqueueMerchantNotification(order.orderNo, 'expired', now);
       }
     });
-    this.forgetStatus(order.orderNo);
+    this.forgetOrder(order.orderNo);
     return this.reload(order.orderNo);
   }
 
@@ -505,7 +517,7 @@ export class CheckoutService {
       } else if (verdict.recorded === 'refund_due') {
         this.log.warn('second payment for an order already paid: flagged for refund', { billNo, orderNo: verdict.orderNo });
       }
-      this.forgetStatus(verdict.orderNo);
+      this.forgetOrder(verdict.orderNo);
       return { duplicate: false };
     }
 
@@ -528,7 +540,7 @@ export class CheckoutService {
       }
       return { duplicate: true, orderNo: order.orderNo };
     });
-    if (!result.duplicate) this.forgetStatus(result.orderNo);
+    if (!result.duplicate) this.forgetOrder(result.orderNo);
     return { duplicate: result.duplicate };
   }
 }

@@ -63,6 +63,64 @@ describe.each(STORAGES)('status answered from memory on $name', (storage) => {
   });
 });
 
+describe.each(STORAGES)('the pay step right after the order was created, on $name', (storage) => {
+  let database: TestDatabase;
+  let h: CheckoutHarness;
+  const orderReads: string[] = [];
+
+  beforeAll(async () => {
+    database = await storage.open();
+    const counting: Database = {
+      ...database.db,
+      query: (sql, params, options) => {
+        if (/FROM orders WHERE order_no = \$1/.test(sql)) orderReads.push(String(params?.[0]));
+        return database.db.query(sql, params, options);
+      },
+    };
+    h = await startHarness(counting, REMEMBER_LONG);
+  });
+
+  afterAll(async () => {
+    await h?.close();
+    await database?.dispose();
+  });
+
+  it('should open the bill without reading the order it has just created', async () => {
+    const { token } = await h.login();
+    const order = await h.createOrder(token);
+    const response = await h.pay(token, order.orderNo).expect(200);
+    expect(response.body.requestPayment.package).toMatch(/^prepay_id=/);
+    expect(orderReads).not.toContain(order.orderNo);
+    const [bill] = await h.billsOf(order.orderNo);
+    expect(bill.total_fee).toBe(order.amount);
+  });
+
+  it('should still refuse a stranger the order it remembers', async () => {
+    const { token } = await h.login();
+    const order = await h.createOrder(token);
+    const stranger = await h.login();
+    await h.pay(stranger.token, order.orderNo).expect(404);
+    await h.pay(token, order.orderNo).expect(200);
+  });
+
+  it('should see an order changed since it was created (the change feed), and read it', async () => {
+    const { token } = await h.login();
+    const order = await h.createOrder(token);
+    await database.db.query(
+      "UPDATE orders SET status = 'expired', expires_at = now() - interval '1 minute' WHERE order_no = $1",
+      [order.orderNo],
+    );
+    const refused = await eventually(
+      () => h.pay(token, order.orderNo).then((response) => ({ status: response.status, code: response.body.error?.code })),
+      (answer) => answer.status !== 200,
+      3000,
+    );
+    expect(refused).toEqual({ status: 409, code: 'ORDER_EXPIRED' });
+    expect(orderReads).toContain(order.orderNo);
+    expect(await h.billsOf(order.orderNo)).toEqual([]);
+  });
+});
+
 describePostgres('status answered from memory by two instances on PostgreSQL', () => {
   it('should let an instance see a payment that the other instance recorded', async () => {
     const { STORAGES: all } = await import('../support/databases');
