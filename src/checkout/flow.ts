@@ -250,7 +250,7 @@ export function createCheckoutFlow({
       }
       if (verdict !== 'pending') {
         const finalError = { code: verdict.finalCode, message: verdict.finalCode };
-        transitions().failed(toShopperError(finalError, 'startOver', transitions().source));
+        transitions().failed(toShopperError(finalError, 'retryPayment', transitions().source));
         return;
       }
       const remainingMs = deadline - now();

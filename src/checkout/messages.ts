@@ -70,8 +70,8 @@ const MESSAGES_BY_CODE: Record<string, string> = {
   [ServerErrorCode.platformMismatch]: '当前环境暂不支持该支付方式',
   [ServerErrorCode.idempotencyKeyReused]: '订单信息已变化，请重新下单',
   [OrderOutcomeCode.expired]: '订单已超时未支付，请重新下单',
-  [OrderOutcomeCode.failed]: '支付失败，请重新下单',
-  [OrderOutcomeCode.closed]: '订单已关闭，请重新下单',
+  [OrderOutcomeCode.failed]: '支付失败，请重新支付',
+  [OrderOutcomeCode.closed]: '支付已关闭，请重新支付',
 };
 
 /**
@@ -85,8 +85,8 @@ const APP_MESSAGES_BY_CODE: Record<string, string> = {
   [ServerErrorCode.orderNotFound]: '未找到该订单',
   [ClientErrorCode.paymentParamsInvalid]: '支付参数校验失败',
   [OrderOutcomeCode.expired]: '订单已超时未支付',
-  [OrderOutcomeCode.failed]: '支付失败',
-  [OrderOutcomeCode.closed]: '订单已关闭',
+  [OrderOutcomeCode.failed]: '支付失败，请重新支付',
+  [OrderOutcomeCode.closed]: '支付已关闭，请重新支付',
 };
 
 /** Launch failures only the merchant's app can fix, with a new checkout. */
@@ -96,7 +96,10 @@ const NEEDS_NEW_CHECKOUT: ReadonlySet<string> = new Set([
   ServerErrorCode.checkoutTokenInvalid,
 ]);
 
-/** Failures after which paying the same order again cannot help. */
+/**
+ * Failures after which paying the same order again cannot help. A failed or closed payment is
+ * not one of them: the server opens a new bill for the same order until it expires.
+ */
 const NEEDS_NEW_ORDER: ReadonlySet<string> = new Set([
   ClientErrorCode.paymentParamsInvalid,
   ClientErrorCode.paymentPlatformMismatch,
@@ -105,8 +108,6 @@ const NEEDS_NEW_ORDER: ReadonlySet<string> = new Set([
   ServerErrorCode.platformMismatch,
   ServerErrorCode.idempotencyKeyReused,
   OrderOutcomeCode.expired,
-  OrderOutcomeCode.failed,
-  OrderOutcomeCode.closed,
 ]);
 
 export function shopperMessage(error: { code: string; status?: number }, source: CheckoutSource = 'cart'): string {

@@ -277,16 +277,30 @@ describe('checkout flow', () => {
   });
 
   it.each([
-    [1, 'ORDER_EXPIRED', '订单已超时未支付，请重新下单'],
-    [2, 'ORDER_FAILED', '支付失败，请重新下单'],
-    [3, 'ORDER_CLOSED', '订单已关闭，请重新下单'],
-  ])('should end in failed when the server reports final code %i', async (code, errorCode, message) => {
+    [1, 'ORDER_EXPIRED', '订单已超时未支付，请重新下单', 'startOver'],
+    [2, 'ORDER_FAILED', '支付失败，请重新支付', 'retryPayment'],
+    [3, 'ORDER_CLOSED', '支付已关闭，请重新支付', 'retryPayment'],
+  ])('should end in failed when the server reports final code %i', async (code, errorCode, message, nextStep) => {
     const { server, flow, state } = await setUp();
     server.scriptedStatusCodes.push(PENDING, code);
 
     await flow.checkout();
 
-    expect(state()).toMatchObject({ phase: 'failed', error: { code: errorCode, message, nextStep: 'startOver' } });
+    expect(state()).toMatchObject({ phase: 'failed', error: { code: errorCode, message, nextStep } });
+  });
+
+  it('should pay the same order again after the server reported its payment failed', async () => {
+    const { server, flow, state } = await setUp();
+    server.scriptedStatusCodes.push(PENDING, 2);
+    await flow.checkout();
+    expect(state()).toMatchObject({ phase: 'failed', order: { orderNo: 'CO000001' }, error: { nextStep: 'retryPayment' } });
+
+    server.scriptedStatusCodes.push(0);
+    await flow.runNextStep('retryPayment');
+
+    expect(state()).toMatchObject({ phase: 'paid', order: { orderNo: 'CO000001' } });
+    expect(server.countRequests('createOrder')).toBe(1);
+    expect(server.countRequests('pay')).toBe(2);
   });
 
   it('should keep polling through transient status errors', async () => {
