@@ -1,12 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
 
-/** The baseline of the status benchmark: bare Koa answering the status JSON from a constant. */
+/**
+ * The baseline of the status and checkout benchmarks: bare Koa answering the same routes with
+ * JSON of the real shape, built from constants, with no session, database or gateway.
+ */
 const app = new Koa();
 const router = new Router();
 router.get('/api/orders/:orderNo/status', (ctx) => {
   ctx.body = { orderNo: ctx.params.orderNo, status: 'pending', code: 9 };
 });
+
+const CATALOG = new Map([
+  ['coffee-beans-250g', { title: '云南小粒咖啡豆 250g', price: 6800 }],
+  ['drip-coffee-10', { title: '挂耳咖啡 10 袋装', price: 3900 }],
+  ['ceramic-mug', { title: '陶瓷马克杯', price: 4500 }],
+]);
+const ORDER_TTL_MS = 15 * 60 * 1000;
+// Only the checkout routes parse bodies, so the status route stays as bare as before.
+const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
+
+interface OrderBody {
+  items?: Array<{ sku?: unknown; quantity?: unknown }>;
+}
+
+router.post('/api/orders', json, (ctx) => {
+  const body = ctx.request.body as OrderBody | undefined;
+  const items = (body?.items ?? []).map((line) => {
+    const product = CATALOG.get(String(line.sku)) ?? { title: String(line.sku), price: 100 };
+    const quantity = Number(line.quantity) || 1;
+    return { sku: String(line.sku), title: product.title, quantity, price: product.price, amount: product.price * quantity };
+  });
+  const now = new Date();
+  ctx.status = 201;
+  ctx.body = {
+    order: {
+      // 14 digits of time and 10 letters/digits, like the server's order numbers.
+      orderNo: now.toISOString().replace(/\D/g, '').slice(0, 14) + randomBytes(5).toString('hex').toUpperCase(),
+      amount: items.reduce((sum, line) => sum + line.amount, 0),
+      currency: 'CNY',
+      status: 'pending',
+      items,
+      expiresAt: new Date(now.getTime() + ORDER_TTL_MS).toISOString(),
+    },
+  };
+});
+
+router.post('/api/orders/:orderNo/pay', json, (ctx) => {
+  const body = ctx.request.body as { platform?: unknown } | undefined;
+  if (body?.platform !== 'weapp') {
+    ctx.status = 400;
+    ctx.body = { error: { code: 'VALIDATION_FAILED', message: 'the baseline answers weapp only' } };
+    return;
+  }
+  ctx.body = {
+    platform: 'weapp',
+    requestPayment: {
+      timeStamp: String(Math.floor(Date.now() / 1000)),
+      nonceStr: randomBytes(16).toString('hex'),
+      package: `prepay_id=wx${randomBytes(14).toString('hex')}`,
+      signType: 'MD5',
+      paySign: randomBytes(16).toString('hex').toUpperCase(),
+    },
+  };
+});
+
 app.use(router.routes());
 const server = app.listen(0, '127.0.0.1', () => {
   const address = server.address();
