@@ -14,6 +14,7 @@ import type {
 } from '../../domain/ports';
 import type { OrderStatus } from '../../domain/order-status';
 import type { Database, Queryable } from './database';
+import { batchWrites } from './write-batches';
 
 interface OrderRow {
   order_no: string;
@@ -114,14 +115,124 @@ function toPayment(row: PaymentRow): PaymentRecord {
 
 const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
 
+type BillPatch = Partial<Pick<BillRecord, 'status' | 'gatewayId' | 'clientParams' | 'error'>>;
+
+interface BillUpdate {
+  billNo: string;
+  patch: BillPatch;
+  at: Date;
+}
+
+/** Many new orders in one statement; true for each one inserted, false where its idempotency key was taken. */
+async function insertOrders(db: Queryable, orders: readonly OrderRecord[]): Promise<boolean[]> {
+  const { rows } = await db.query<{ order_no: string }>(
+    `INSERT INTO orders (order_no, owner, status, amount, currency, items, title, idempotency_key, request_hash,
+                         created_at, expires_at, status_changed_at, app_user_id, attach)
+     SELECT order_no, owner, status, amount, currency, items::jsonb, title, idempotency_key, request_hash,
+            created_at, expires_at, created_at, app_user_id, attach::jsonb
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[], $8::text[],
+                 $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[])
+       AS o(order_no, owner, status, amount, currency, items, title, idempotency_key, request_hash,
+            created_at, expires_at, app_user_id, attach)
+     ON CONFLICT (owner, idempotency_key) DO NOTHING
+     RETURNING order_no`,
+    [
+      orders.map((order) => order.orderNo),
+      orders.map((order) => order.owner),
+      orders.map((order) => order.status),
+      orders.map((order) => order.amount),
+      orders.map((order) => order.currency),
+      orders.map((order) => json(order.items)),
+      orders.map((order) => order.title),
+      orders.map((order) => order.idempotencyKey ?? null),
+      orders.map((order) => order.requestHash ?? null),
+      orders.map((order) => order.createdAt),
+      orders.map((order) => order.expiresAt),
+      orders.map((order) => order.appUserId ?? null),
+      orders.map((order) => json(order.attach)),
+    ],
+    { prepareAs: 'insert_orders' },
+  );
+  const inserted = new Set(rows.map((row) => row.order_no));
+  return orders.map((order) => inserted.has(order.orderNo));
+}
+
+/** Many new bills in one statement; false for each one whose order already has an active bill on its channel. */
+async function insertBills(db: Queryable, bills: readonly BillRecord[]): Promise<boolean[]> {
+  const { rows } = await db.query<{ bill_no: string }>(
+    `INSERT INTO bills (${BILL_COLUMNS})
+     SELECT bill_no, order_no, channel, amount, status, payer, gateway_id, client_params::jsonb, error, created_at, updated_at
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[], $8::text[],
+                 $9::text[], $10::timestamptz[], $11::timestamptz[])
+       AS b(${BILL_COLUMNS})
+     ON CONFLICT (order_no, channel) WHERE status IN ('creating', 'open') DO NOTHING
+     RETURNING bill_no`,
+    [
+      bills.map((bill) => bill.billNo),
+      bills.map((bill) => bill.orderNo),
+      bills.map((bill) => bill.channel),
+      bills.map((bill) => bill.amount),
+      bills.map((bill) => bill.status),
+      bills.map((bill) => bill.payer ?? null),
+      bills.map((bill) => bill.gatewayId ?? null),
+      bills.map((bill) => json(bill.clientParams)),
+      bills.map((bill) => bill.error ?? null),
+      bills.map((bill) => bill.createdAt),
+      bills.map((bill) => bill.updatedAt),
+    ],
+    { prepareAs: 'insert_bills' },
+  );
+  const inserted = new Set(rows.map((row) => row.bill_no));
+  return bills.map((bill) => inserted.has(bill.billNo));
+}
+
+/** Patches many bills in one statement (fields left out of a patch keep their value). */
+async function updateBills(db: Queryable, updates: readonly BillUpdate[]): Promise<void[]> {
+  await db.query(
+    `UPDATE bills SET
+       status = COALESCE(u.status, bills.status),
+       gateway_id = COALESCE(u.gateway_id, bills.gateway_id),
+       client_params = COALESCE(u.client_params::jsonb, bills.client_params),
+       error = COALESCE(u.error, bills.error),
+       updated_at = u.updated_at
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+       AS u(bill_no, status, gateway_id, client_params, error, updated_at)
+     WHERE bills.bill_no = u.bill_no`,
+    [
+      updates.map((update) => update.billNo),
+      updates.map((update) => update.patch.status ?? null),
+      updates.map((update) => update.patch.gatewayId ?? null),
+      updates.map((update) => json(update.patch.clientParams)),
+      updates.map((update) => update.patch.error ?? null),
+      updates.map((update) => update.at),
+    ],
+    { prepareAs: 'update_bills' },
+  );
+  return updates.map(() => undefined);
+}
+
 export class SqlCheckoutRepository implements CheckoutRepository {
   constructor(
     private readonly db: Queryable,
     private readonly root: Database,
+    /** Outside transactions, the checkout's hot writes from concurrent requests share statements. */
+    private readonly batched?: {
+      insertOrder(order: OrderRecord): Promise<boolean>;
+      insertBill(bill: BillRecord): Promise<boolean>;
+      updateBill(update: BillUpdate): Promise<void>;
+    },
   ) {}
 
   static over(db: Database): SqlCheckoutRepository {
-    return new SqlCheckoutRepository(db, db);
+    return new SqlCheckoutRepository(db, db, {
+      insertOrder: batchWrites({ many: (orders) => insertOrders(db, orders) }),
+      insertBill: batchWrites({ many: (bills) => insertBills(db, bills) }),
+      updateBill: batchWrites({
+        many: (updates) => updateBills(db, updates),
+        // Two patches of one bill must apply in order, not in one statement.
+        canShare: (updates) => new Set(updates.map((update) => update.billNo)).size === updates.length,
+      }),
+    });
   }
 
   transaction<T>(work: (repository: CheckoutRepository) => Promise<T>): Promise<T> {
@@ -178,29 +289,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
   }
 
   async insertOrder(order: OrderRecord): Promise<boolean> {
-    const { rowCount } = await this.db.query(
-      `INSERT INTO orders (order_no, owner, status, amount, currency, items, title, idempotency_key, request_hash,
-                           created_at, expires_at, status_changed_at, app_user_id, attach)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10, $12, $13)
-       ON CONFLICT (owner, idempotency_key) DO NOTHING`,
-      [
-        order.orderNo,
-        order.owner,
-        order.status,
-        order.amount,
-        order.currency,
-        json(order.items),
-        order.title,
-        order.idempotencyKey ?? null,
-        order.requestHash ?? null,
-        order.createdAt,
-        order.expiresAt,
-        order.appUserId ?? null,
-        json(order.attach),
-      ],
-      { prepareAs: 'insert_order' },
-    );
-    return rowCount === 1;
+    return this.batched ? this.batched.insertOrder(order) : (await insertOrders(this.db, [order]))[0];
   }
 
   async findOrderByIdempotencyKey(owner: string, idempotencyKey: string): Promise<OrderRecord | null> {
@@ -246,25 +335,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
   }
 
   async insertBill(bill: BillRecord): Promise<boolean> {
-    const { rowCount } = await this.db.query(
-      `INSERT INTO bills (${BILL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-       ON CONFLICT (order_no, channel) WHERE status IN ('creating', 'open') DO NOTHING`,
-      [
-        bill.billNo,
-        bill.orderNo,
-        bill.channel,
-        bill.amount,
-        bill.status,
-        bill.payer ?? null,
-        bill.gatewayId ?? null,
-        json(bill.clientParams),
-        bill.error ?? null,
-        bill.createdAt,
-        bill.updatedAt,
-      ],
-      { prepareAs: 'insert_bill' },
-    );
-    return rowCount === 1;
+    return this.batched ? this.batched.insertBill(bill) : (await insertBills(this.db, [bill]))[0];
   }
 
   async findActiveBill(orderNo: string, channel: GatewayChannel): Promise<BillRecord | null> {
@@ -285,22 +356,10 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     return rows.map(toBill);
   }
 
-  async updateBill(
-    billNo: string,
-    patch: Partial<Pick<BillRecord, 'status' | 'gatewayId' | 'clientParams' | 'error'>>,
-    at: Date,
-  ): Promise<void> {
-    await this.db.query(
-      `UPDATE bills SET
-         status = COALESCE($2, status),
-         gateway_id = COALESCE($3, gateway_id),
-         client_params = COALESCE($4::jsonb, client_params),
-         error = COALESCE($5, error),
-         updated_at = $6
-       WHERE bill_no = $1`,
-      [billNo, patch.status ?? null, patch.gatewayId ?? null, json(patch.clientParams), patch.error ?? null, at],
-      { prepareAs: 'update_bill' },
-    );
+  async updateBill(billNo: string, patch: BillPatch, at: Date): Promise<void> {
+    const update = { billNo, patch, at };
+    if (this.batched) await this.batched.updateBill(update);
+    else await updateBills(this.db, [update]);
   }
 
   async lockBillWithOrder(billNo: string): Promise<{ bill: BillRecord; order: OrderRecord } | null> {
