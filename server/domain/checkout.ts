@@ -35,9 +35,11 @@ export interface CheckoutSettings {
   /** Queue each order's final state for the merchant's notification URL. */
   notifyMerchant: boolean;
   /**
-   * How long a status that can still change may be answered from memory. Changes made by any
-   * instance evict it at once through the change feed; this bounds staleness if a change
-   * notice is ever lost.
+   * How long a status that can still change is answered from memory before a poll refreshes it
+   * from the database. The poll that finds it due still gets the remembered answer while the
+   * refresh runs (for as long again at most), so pollers never queue behind the database.
+   * Changes made by any instance evict it at once through the change feed; this bounds
+   * staleness if a change notice is ever lost.
    */
   statusCacheMs: number;
 }
@@ -60,6 +62,8 @@ interface KnownStatus {
   owner: string | null;
   status: OrderStatus;
   expiresAt: number;
+  /** From then on, a poll answered from memory also refreshes it from the database. */
+  refreshAt: number;
 }
 
 export interface OrderView {
@@ -344,35 +348,56 @@ export class CheckoutService {
     const known = this.knownStatuses.get(orderNo, now);
     // A pending order past its deadline goes to the database: it may have to expire.
     if (known && known.owner === shopper.owner && (known.status !== 'pending' || now < known.expiresAt)) {
+      if (now >= known.refreshAt) {
+        this.sharedStatusLoad(orderNo, shopper.owner).catch((error: unknown) => {
+          this.log.warn('refreshing a remembered status failed; the next poll tries again', {
+            orderNo,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        });
+      }
       return { orderNo, status: known.status, code: ORDER_STATUS_CODES[known.status] };
     }
-    // Polls that miss memory together (its entry just lapsed) share one read of the database,
-    // unless something changed since that read began.
-    let loading = this.statusLoads.get(orderNo);
-    if (!loading || loading.evictions !== this.evictions) {
-      const started = { evictions: this.evictions, order: this.loadStatus(orderNo, shopper.owner) };
-      this.statusLoads.set(orderNo, started);
-      void started.order.finally(() => {
-        if (this.statusLoads.get(orderNo) === started) this.statusLoads.delete(orderNo);
-      }).catch(() => undefined);
-      loading = started;
-    }
-    const order = await loading.order;
+    const order = await this.sharedStatusLoad(orderNo, shopper.owner);
     if (!order || order.owner !== shopper.owner) {
       throw new AppError('ORDER_NOT_FOUND', `No order ${orderNo} for this shopper`);
     }
     return { orderNo: order.orderNo, status: order.status, code: ORDER_STATUS_CODES[order.status] };
   }
 
-  private async loadStatus(orderNo: string, requester: string): Promise<OrderRecord | null> {
+  /**
+   * Polls that need the database together (a remembered status lapsed or is due for a refresh)
+   * share one read, unless something changed since that read began.
+   */
+  private sharedStatusLoad(orderNo: string, requester: string | null): Promise<OrderRecord | null> {
+    const loading = this.statusLoads.get(orderNo);
+    if (loading && loading.evictions === this.evictions) return loading.order;
+    const started = { evictions: this.evictions, order: this.loadStatus(orderNo, requester) };
+    this.statusLoads.set(orderNo, started);
+    void started.order
+      .finally(() => {
+        if (this.statusLoads.get(orderNo) === started) this.statusLoads.delete(orderNo);
+      })
+      .catch(() => undefined);
+    return started.order;
+  }
+
+  private async loadStatus(orderNo: string, requester: string | null): Promise<OrderRecord | null> {
     const evictionsBefore = this.evictions;
     let order = await this.repository.findOrder(orderNo);
     if (!order) return null;
     // Only the owner's polls may make the server ask the gateway about an order.
     if (order.owner === requester && order.status === 'pending') order = await this.refreshPending(order);
     if (this.evictions === evictionsBefore) {
-      const until = order.status === 'paid' ? Number.POSITIVE_INFINITY : this.clock().getTime() + this.settings.statusCacheMs;
-      this.knownStatuses.set(orderNo, { owner: order.owner, status: order.status, expiresAt: order.expiresAt.getTime() }, until);
+      // Paid is final: remembered for good. Anything else is refreshed after statusCacheMs and
+      // forgotten after twice that if no poll came to refresh it.
+      const refreshAt = order.status === 'paid' ? Number.POSITIVE_INFINITY : this.clock().getTime() + this.settings.statusCacheMs;
+      const until = refreshAt + this.settings.statusCacheMs;
+      this.knownStatuses.set(
+        orderNo,
+        { owner: order.owner, status: order.status, expiresAt: order.expiresAt.getTime(), refreshAt },
+        until,
+      );
     }
     return order;
   }

@@ -178,3 +178,51 @@ describe('polls that miss memory together', () => {
     }
   });
 });
+
+describe('a remembered status due for a refresh', () => {
+  it('should be answered at once while one refresh runs in the background', async () => {
+    const { STORAGES: all } = await import('../support/databases');
+    const database = await all[0].open();
+    let orderReads = 0;
+    let releaseReads: (() => void) | undefined;
+    let readsHeld: Promise<void> | undefined;
+    const counting: Database = {
+      ...database.db,
+      query: async (sql, params, options) => {
+        if (/FROM orders WHERE order_no = \$1$/.test(sql)) {
+          orderReads += 1;
+          if (readsHeld) await readsHeld;
+        }
+        return database.db.query(sql, params, options);
+      },
+    };
+    const h = await startHarness(counting, { settings: { statusCacheMs: 300 } });
+    try {
+      const { token, order } = await pendingOrder(h);
+      expect((await h.status(token, order.orderNo)).status).toBe('pending');
+      const readsBefore = orderReads;
+      await new Promise((resolve) => setTimeout(resolve, 350));
+
+      // The database is stuck now: the polls must not wait for it.
+      readsHeld = new Promise((resolve) => (releaseReads = resolve));
+      const answers = await Promise.race([
+        Promise.all(Array.from({ length: 10 }, () => h.status(token, order.orderNo))),
+        new Promise<'waited for the database'>((resolve) => setTimeout(() => resolve('waited for the database'), 2000)),
+      ]);
+      expect(answers).toEqual(Array.from({ length: 10 }, () => expect.objectContaining({ status: 'pending' })));
+      expect(orderReads - readsBefore).toBe(1);
+
+      // Changed with no notice on the feed: what the refresh reads is what polls get next.
+      await database.db.exec('ALTER TABLE orders DISABLE TRIGGER orders_changed');
+      await database.db.query("UPDATE orders SET status = 'closed' WHERE order_no = $1", [order.orderNo]);
+      releaseReads!();
+      readsHeld = undefined;
+      const seen = await eventually(() => h.status(token, order.orderNo), (answer) => answer.status === 'closed', 3000);
+      expect(seen.status).toBe('closed');
+    } finally {
+      releaseReads?.();
+      await h.close();
+      await database.dispose();
+    }
+  });
+});
