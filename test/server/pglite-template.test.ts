@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,19 @@ describe('the PGlite template new data directories start from', () => {
     expect(seedFromTemplate(cluster, missing)).toBe(false);
     expect(existsSync(cluster)).toBe(false);
     expect(templateTarball(missing)).toBeUndefined();
+  });
+
+  it('leaves the directory to initdb when the template cannot be copied', () => {
+    const broken = pgliteTemplate(join(workspace, 'broken-cache'));
+    mkdirSync(broken.cluster, { recursive: true });
+    writeFileSync(join(broken.cluster, 'PG_VERSION'), '17\n');
+    writeFileSync(broken.tarball, '');
+    // A named pipe is something no copy can take along.
+    execFileSync('mkfifo', [join(broken.cluster, 'unreadable')]);
+    const cluster = join(workspace, 'data-d', 'pglite');
+    expect(seedFromTemplate(cluster, broken)).toBe(false);
+    expect(existsSync(cluster)).toBe(false);
+    expect(readdirSync(join(workspace, 'data-d'))).toEqual([]);
   });
 
   it('loads into an in-memory database', async () => {

@@ -32,25 +32,32 @@ export function isComplete(template: PgliteTemplate): boolean {
 /**
  * Gives a data directory that holds no cluster yet a copy of the template, copied aside and
  * renamed into place so that a crash never leaves half a cluster behind. False when there is no
- * template or the directory is already in use.
+ * template, the directory is already in use, or the copy failed (PGlite then runs initdb: the
+ * template only ever saves time).
  */
 export function seedFromTemplate(clusterDirectory: string, template = pgliteTemplate()): boolean {
   if (!isComplete(template)) return false;
   if (existsSync(clusterDirectory) && readdirSync(clusterDirectory).length > 0) return false;
   const partial = `${clusterDirectory}.partial-${process.pid}`;
-  rmSync(partial, { recursive: true, force: true });
   try {
+    rmSync(partial, { recursive: true, force: true });
     cpSync(template.cluster, partial, { recursive: true });
     rmSync(clusterDirectory, { recursive: true, force: true });
     renameSync(partial, clusterDirectory);
     return true;
+  } catch {
+    return false;
   } finally {
     rmSync(partial, { recursive: true, force: true });
   }
 }
 
-/** The template as a tarball PGlite can load into memory, when there is one. */
+/** The template as a tarball PGlite can load into memory, when there is a readable one. */
 export function templateTarball(template = pgliteTemplate()): Blob | undefined {
   if (!isComplete(template)) return undefined;
-  return new Blob([readFileSync(template.tarball)]);
+  try {
+    return new Blob([readFileSync(template.tarball)]);
+  } catch {
+    return undefined;
+  }
 }
