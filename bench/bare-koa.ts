@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
+import { DEMO_CATALOG } from '../server/domain/catalog';
 
 /**
  * The baseline of the status and checkout benchmarks: bare Koa answering the same routes with
@@ -13,11 +14,7 @@ router.get('/api/orders/:orderNo/status', (ctx) => {
   ctx.body = { orderNo: ctx.params.orderNo, status: 'pending', code: 9 };
 });
 
-const CATALOG = new Map([
-  ['coffee-beans-250g', { title: '云南小粒咖啡豆 250g', price: 6800 }],
-  ['drip-coffee-10', { title: '挂耳咖啡 10 袋装', price: 3900 }],
-  ['ceramic-mug', { title: '陶瓷马克杯', price: 4500 }],
-]);
+const CATALOG = new Map(DEMO_CATALOG.map((item) => [item.sku, item]));
 const ORDER_TTL_MS = 15 * 60 * 1000;
 // Only the checkout routes parse bodies, so the status route stays as bare as before.
 const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });

@@ -7,6 +7,7 @@ import { openPglite } from '../../server/adapters/storage/database';
 import { migrate } from '../../server/adapters/storage/migrations';
 import { ROOT, stopProcess } from '../lib/processes';
 import type { ResultRow } from '../lib/report';
+import { median } from '../lib/side-by-side';
 
 const RUNS = 3;
 const SEEDED_ORDERS = 100_000;
@@ -47,8 +48,6 @@ async function timeToFirstHealthy(dataDir: string): Promise<number> {
     await stopProcess(child);
   }
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** `npm start` to the first 200 on /healthz: an empty data dir, and one holding 100,000 orders. */
 export async function coldStart(): Promise<ResultRow[]> {

@@ -18,10 +18,12 @@ export interface PgliteTemplate {
   tarball: string;
 }
 
+let pgliteVersion: string | undefined;
+
 /** Where the template for the installed PGlite lives; another PGlite version gets its own. */
 export function pgliteTemplate(cacheRoot = join(PROJECT_ROOT, 'node_modules', '.cache', 'miniprogram-checkout')): PgliteTemplate {
-  const { version } = JSON.parse(readFileSync(PGLITE_PACKAGE, 'utf8')) as { version: string };
-  const directory = join(cacheRoot, `pglite-${version}`);
+  pgliteVersion ??= (JSON.parse(readFileSync(PGLITE_PACKAGE, 'utf8')) as { version: string }).version;
+  const directory = join(cacheRoot, `pglite-${pgliteVersion}`);
   return { cluster: join(directory, 'cluster'), tarball: join(directory, 'cluster.tar.gz') };
 }
 
