@@ -72,6 +72,14 @@ const environmentSchema = z.object({
     .optional()
     .transform((value) => value === 'true' || value === '1'),
   CATALOG_FILE: optionalText,
+  ORDER_TTL_SECONDS: z.coerce.number().int().min(120).max(86_400).default(900),
+  AUTO_REFUND_DUPLICATES: z
+    .enum(['true', 'false', '1', '0', ''])
+    .optional()
+    .transform((value) => value === undefined || value === '' || value === 'true' || value === '1'),
+  SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
+  GATEWAY_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
+  WEBHOOK_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
 });
 
 export interface Config {
@@ -127,6 +135,19 @@ export interface Config {
   /** Take the client IP from X-Forwarded-For (behind a reverse proxy). */
   trustProxy: boolean;
   catalogFile?: string;
+  /** How long an order can be paid, seconds. */
+  orderTtlSeconds: number;
+  /** Return a second payment for an already paid order at the gateway by itself. */
+  autoRefundDuplicates: boolean;
+  /** The background sweeper that finds lost webhooks, expires orders and drives refunds. */
+  sweeper: {
+    /** How often it runs, seconds. */
+    intervalSeconds: number;
+    /** At most one gateway query per order per this many seconds (all instances together). */
+    gatewayCheckIntervalSeconds: number;
+    /** A bill open this long without its webhook is asked about, seconds. */
+    webhookGraceSeconds: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -218,5 +239,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     merchant,
     trustProxy: e.TRUST_PROXY,
     catalogFile: e.CATALOG_FILE,
+    orderTtlSeconds: e.ORDER_TTL_SECONDS,
+    autoRefundDuplicates: e.AUTO_REFUND_DUPLICATES,
+    sweeper: {
+      intervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+      gatewayCheckIntervalSeconds: e.GATEWAY_CHECK_INTERVAL_SECONDS,
+      webhookGraceSeconds: e.WEBHOOK_GRACE_SECONDS,
+    },
   };
 }

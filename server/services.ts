@@ -15,6 +15,9 @@ import { CheckoutService, CheckoutSettings, DEFAULT_CHECKOUT_SETTINGS, Logger } 
 import type { Clock } from './domain/ports';
 import { SessionService } from './domain/sessions';
 import { MerchantService } from './domain/merchant';
+import { DEFAULT_REFUND_SETTINGS, RefundService, RefundSettings } from './domain/refunds';
+import { DEFAULT_SWEEPER_SETTINGS, Sweeper, SweeperSettings } from './domain/sweeper';
+import { GatewayWebhooks } from './domain/webhooks';
 import { MerchantNotifier, MerchantNotifierOptions } from './adapters/merchant/notifier';
 import { createApp } from './http/app';
 import { consoleLogger } from './log';
@@ -28,6 +31,9 @@ export interface StartOptions {
   clock?: Clock;
   log?: Logger;
   settings?: Partial<Omit<CheckoutSettings, 'notifyUrl'>>;
+  refunds?: Partial<Omit<RefundSettings, 'notifyUrl'>>;
+  /** `enabled: false` leaves sweeping to explicit `sweeper.sweepOnce()` calls (tests). */
+  sweeper?: Partial<Pick<SweeperSettings, 'intervalMs' | 'batchSize' | 'concurrency'>> & { enabled?: boolean };
   sandbox?: Partial<Pick<SandboxOptions, 'webhookTimeScale' | 'loginCodeTtlMs'>> & { wechatPayKey?: string };
   merchantNotifier?: Pick<MerchantNotifierOptions, 'pollIntervalMs' | 'backoffBaseMs' | 'timeoutMs'>;
 }
@@ -38,6 +44,8 @@ export interface RunningServices {
   sandboxUrl?: string;
   database: Database;
   checkout: CheckoutService;
+  refunds: RefundService;
+  sweeper: Sweeper;
   sessions: SessionService;
   app: Koa;
   close(): Promise<void>;
@@ -137,20 +145,52 @@ export async function startServices(config: Config, options: StartOptions = {}):
       merchantId: config.douyin.merchantId,
       paySecret: config.douyin.paySecret,
     });
-    const checkout = new CheckoutService(
+    const notifyUrl = `${config.publicBaseUrl ?? serverUrl}/api/gateway/webhook`;
+    const notifyMerchant = config.merchant.notifyUrl !== undefined;
+    const checkoutSettings: CheckoutSettings = {
+      ...DEFAULT_CHECKOUT_SETTINGS,
+      orderTtlSeconds: config.orderTtlSeconds,
+      gatewayCheckIntervalMs: config.sweeper.gatewayCheckIntervalSeconds * 1000,
+      webhookGraceMs: config.sweeper.webhookGraceSeconds * 1000,
+      ...options.settings,
+      notifyUrl,
+      notifyMerchant,
+    };
+    const refunds = new RefundService(
       repository,
       gateway,
-      douyinCashier,
-      catalog,
       clock,
       {
-        ...DEFAULT_CHECKOUT_SETTINGS,
-        ...options.settings,
-        notifyUrl: `${config.publicBaseUrl ?? serverUrl}/api/gateway/webhook`,
-        notifyMerchant: config.merchant.notifyUrl !== undefined,
+        ...DEFAULT_REFUND_SETTINGS,
+        autoRefundDuplicates: config.autoRefundDuplicates,
+        ...options.refunds,
+        notifyUrl,
+        notifyMerchant,
       },
       log,
     );
+    const checkout = new CheckoutService(repository, gateway, douyinCashier, catalog, clock, checkoutSettings, log, refunds);
+    const webhooks = new GatewayWebhooks(gateway, checkout, refunds, clock, log);
+    const sweeper = new Sweeper(
+      repository,
+      checkout,
+      refunds,
+      clock,
+      {
+        ...DEFAULT_SWEEPER_SETTINGS,
+        intervalMs: config.sweeper.intervalSeconds * 1000,
+        ...options.sweeper,
+        gatewayCheckIntervalMs: checkoutSettings.gatewayCheckIntervalMs,
+        webhookGraceMs: checkoutSettings.webhookGraceMs,
+        notifyMerchant,
+      },
+      log,
+    );
+    closers.unshift(async () => {
+      await sweeper.stop();
+      await checkout.drain();
+      await refunds.drain();
+    });
     const stopListening = await database.listen('order_changed', {
       onNotification: (orderNo) => checkout.forgetOrder(orderNo),
       onGap: () => checkout.forgetAllOrders(),
@@ -158,7 +198,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
     closers.unshift(stopListening);
 
     const merchant = new MerchantService(repository, catalog, clock, {
-      orderTtlSeconds: options.settings?.orderTtlSeconds ?? DEFAULT_CHECKOUT_SETTINGS.orderTtlSeconds,
+      orderTtlSeconds: checkoutSettings.orderTtlSeconds,
       checkoutPagePath: 'pages/checkout/index',
       miniprogramUsername: config.merchant.miniprogramUsername,
     });
@@ -166,6 +206,8 @@ export async function startServices(config: Config, options: StartOptions = {}):
       sessions,
       checkout,
       merchant,
+      refunds,
+      webhooks,
       merchantApiKey: config.merchant.apiKey,
       catalog,
       log,
@@ -187,6 +229,8 @@ export async function startServices(config: Config, options: StartOptions = {}):
       closers.unshift(() => notifier.stop());
     }
 
+    if (options.sweeper?.enabled !== false) sweeper.start();
+
     const pruning = setInterval(() => {
       sessions.pruneExpired().catch((error: unknown) => log.warn('session pruning failed', { error: String(error) }));
     }, SESSION_PRUNE_INTERVAL_MS);
@@ -198,6 +242,8 @@ export async function startServices(config: Config, options: StartOptions = {}):
       sandboxUrl,
       database,
       checkout,
+      refunds,
+      sweeper,
       sessions,
       app,
       async close() {

@@ -2,7 +2,7 @@ import type { Catalog, OrderLine } from './catalog';
 import { RecentCache } from './recent-cache';
 import { AppError } from './errors';
 import { hashRequest, newBillNo, newOrderNo } from './identifiers';
-import { BillOutcome, canStartPayment, ORDER_STATUS_CODES, OrderStatus, OrderStatusCode } from './order-status';
+import { canStartPayment, ORDER_STATUS_CODES, OrderStatus, OrderStatusCode } from './order-status';
 import type {
   BillClientParams,
   BillRecord,
@@ -26,7 +26,7 @@ export interface CheckoutSettings {
   orderTtlSeconds: number;
   /** Below this much time left, no new payment is started: the shopper could not finish it. */
   minimumPayWindowSeconds: number;
-  /** At most one gateway query per order per this interval, across every poller and instance. */
+  /** At most one gateway query per order per this interval, across every poller, sweeper and instance. */
   gatewayCheckIntervalMs: number;
   /** How long after opening a bill the webhook counts as late and the gateway is asked. */
   webhookGraceMs: number;
@@ -47,8 +47,8 @@ export interface CheckoutSettings {
 export const DEFAULT_CHECKOUT_SETTINGS: Omit<CheckoutSettings, 'notifyUrl'> = {
   orderTtlSeconds: 15 * 60,
   minimumPayWindowSeconds: 60,
-  gatewayCheckIntervalMs: 3000,
-  webhookGraceMs: 3000,
+  gatewayCheckIntervalMs: 10_000,
+  webhookGraceMs: 10_000,
   staleCreatingBillMs: 30_000,
   notifyMerchant: false,
   statusCacheMs: 1000,
@@ -56,12 +56,11 @@ export const DEFAULT_CHECKOUT_SETTINGS: Omit<CheckoutSettings, 'notifyUrl'> = {
 
 const STATUS_CACHE_CAPACITY = 100_000;
 const CREATED_ORDERS_CAPACITY = 10_000;
-const RECORDED_WEBHOOK_MEMORY_MS = 60 * 60 * 1000;
 
 interface KnownStatus {
   owner: string | null;
   status: OrderStatus;
-  expiresAt: number;
+  refundedAmount: Fen;
   /** From then on, a poll answered from memory also refreshes it from the database. */
   refreshAt: number;
 }
@@ -79,6 +78,13 @@ export interface OrderStatusView {
   orderNo: string;
   status: OrderStatus;
   code: OrderStatusCode;
+  /** Fen given back by the merchant's refunds; the order stays `paid` (code 0). */
+  refundedAmount: Fen;
+}
+
+/** Told when a second payment for an already paid order was recorded, so it can go back. */
+export interface SecondPaymentHandler {
+  secondPaymentRecorded(billNo: string): void;
 }
 
 export interface WeappPayment {
@@ -134,9 +140,7 @@ export class CheckoutService {
   private readonly createdOrders = new RecentCache<OrderRecord>(CREATED_ORDERS_CAPACITY);
   /** Counts evictions, so a read that raced with a change does not put the old status back. */
   private evictions = 0;
-  /** Webhook messages durably recorded by this instance lately (their repeats are answered at once). */
-  private readonly recordedWebhooks = new RecentCache<true>(STATUS_CACHE_CAPACITY);
-  private readonly webhooksInFlight = new Map<string, Promise<unknown>>();
+  private readonly backgroundChecks = new Set<Promise<void>>();
   private readonly statusLoads = new Map<string, { evictions: number; order: Promise<OrderRecord | null> }>();
 
   constructor(
@@ -147,6 +151,7 @@ export class CheckoutService {
     private readonly clock: Clock,
     private readonly settings: CheckoutSettings,
     private readonly log: Logger,
+    private readonly secondPayments?: SecondPaymentHandler,
   ) {}
 
   async createOrder(
@@ -173,6 +178,7 @@ export class CheckoutService {
       requestHash,
       createdAt: now,
       expiresAt: new Date(now.getTime() + this.settings.orderTtlSeconds * 1000),
+      refundedAmount: 0,
     };
     if (await this.repository.insertOrder(order)) {
       this.createdOrders.set(order.orderNo, order, now.getTime() + this.settings.statusCacheMs);
@@ -343,11 +349,16 @@ export class CheckoutService {
     return created.clientParams;
   }
 
+  /**
+   * The status the shopper's client polls: from memory while nothing changed, else from the
+   * database; never from the gateway. A pending order whose webhook is late makes this instance
+   * ask the gateway in the background (at most once per order per interval across instances),
+   * so a payment is seen at the next poll without any poll waiting on the gateway.
+   */
   async orderStatus(shopper: Shopper, orderNo: string): Promise<OrderStatusView> {
     const now = this.clock().getTime();
     const known = this.knownStatuses.get(orderNo, now);
-    // A pending order past its deadline goes to the database: it may have to expire.
-    if (known && known.owner === shopper.owner && (known.status !== 'pending' || now < known.expiresAt)) {
+    if (known && known.owner === shopper.owner) {
       if (now >= known.refreshAt) {
         this.sharedStatusLoad(orderNo, shopper.owner).catch((error: unknown) => {
           this.log.warn('refreshing a remembered status failed; the next poll tries again', {
@@ -356,13 +367,13 @@ export class CheckoutService {
           });
         });
       }
-      return { orderNo, status: known.status, code: ORDER_STATUS_CODES[known.status] };
+      return statusView(orderNo, known.status, known.refundedAmount);
     }
     const order = await this.sharedStatusLoad(orderNo, shopper.owner);
     if (!order || order.owner !== shopper.owner) {
       throw new AppError('ORDER_NOT_FOUND', `No order ${orderNo} for this shopper`);
     }
-    return { orderNo: order.orderNo, status: order.status, code: ORDER_STATUS_CODES[order.status] };
+    return statusView(order.orderNo, order.status, order.refundedAmount);
   }
 
   /**
@@ -384,22 +395,48 @@ export class CheckoutService {
 
   private async loadStatus(orderNo: string, requester: string | null): Promise<OrderRecord | null> {
     const evictionsBefore = this.evictions;
-    let order = await this.repository.findOrder(orderNo);
+    const order = await this.repository.findOrder(orderNo);
     if (!order) return null;
     // Only the owner's polls may make the server ask the gateway about an order.
-    if (order.owner === requester && order.status === 'pending') order = await this.refreshPending(order);
+    if (order.owner === requester && order.status === 'pending') this.checkInBackground(orderNo);
     if (this.evictions === evictionsBefore) {
-      // Paid is final: remembered for good. Anything else is refreshed after statusCacheMs and
-      // forgotten after twice that if no poll came to refresh it.
+      // Paid is final but for refunds, which evict it through the change feed: remembered until
+      // then. Anything else is refreshed after statusCacheMs and forgotten after twice that.
       const refreshAt = order.status === 'paid' ? Number.POSITIVE_INFINITY : this.clock().getTime() + this.settings.statusCacheMs;
       const until = refreshAt + this.settings.statusCacheMs;
       this.knownStatuses.set(
         orderNo,
-        { owner: order.owner, status: order.status, expiresAt: order.expiresAt.getTime(), refreshAt },
+        { owner: order.owner, status: order.status, refundedAmount: order.refundedAmount, refreshAt },
         until,
       );
     }
     return order;
+  }
+
+  /** Asks the gateway about a pending order without anyone waiting, if no instance did lately. */
+  private checkInBackground(orderNo: string): void {
+    const now = this.clock();
+    const task = this.repository
+      .claimGatewayCheck(
+        orderNo,
+        now,
+        new Date(now.getTime() - this.settings.gatewayCheckIntervalMs),
+        new Date(now.getTime() - this.settings.webhookGraceMs),
+      )
+      .then((claimed) => (claimed ? this.checkOrder(orderNo) : undefined))
+      .catch((error: unknown) => {
+        this.log.warn('gateway check failed; the order stays pending until the next check', {
+          orderNo,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+    this.backgroundChecks.add(task);
+    void task.finally(() => this.backgroundChecks.delete(task));
+  }
+
+  /** Waits for the gateway checks started in the background (stopping cleanly). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.backgroundChecks]);
   }
 
   /** An order's status or owner changed (here or on another instance): stop answering it from memory. */
@@ -417,155 +454,107 @@ export class CheckoutService {
   }
 
   /**
-   * A pending order may be paid already with its webhook still on the way, or past its
-   * deadline. Ask the gateway (rate-limited per order through the database, so any number of
-   * pollers on any number of instances make one query per interval), then expire the order
-   * only once the gateway has confirmed nothing was paid.
+   * Asks the gateway about every bill of a pending order that still awaits a verdict and records
+   * what it says exactly as a webhook would; then expires the order if its deadline has passed
+   * and the gateway confirmed nothing was paid. The caller holds the right to ask (a lease or a
+   * claim), so every instance together asks at most once per order per interval. Throws AppError
+   * GATEWAY_* when the gateway cannot answer: the order then stays as it is.
    */
-  private async refreshPending(order: OrderRecord): Promise<OrderRecord> {
-    const now = this.clock();
-    const claimed = await this.repository.claimGatewayCheck(
-      order.orderNo,
-      now,
-      new Date(now.getTime() - this.settings.gatewayCheckIntervalMs),
-      new Date(now.getTime() - this.settings.webhookGraceMs),
-    );
-    let awaiting: BillRecord[] | undefined;
-    let gatewayConfirmedUnpaid = false;
-    if (claimed) {
-      try {
-        awaiting = await this.billsAwaitingVerdict(order.orderNo);
-        if (await this.reconcileWithGateway(awaiting)) return this.reload(order.orderNo);
-        gatewayConfirmedUnpaid = true;
-      } catch (error) {
-        this.log.warn('gateway query failed; the order stays pending', {
-          orderNo: order.orderNo,
-          error: error instanceof Error ? error.message : String(error),
-        });
-      }
-    }
-    if (now.getTime() < order.expiresAt.getTime()) return order;
-
-    awaiting ??= await this.billsAwaitingVerdict(order.orderNo);
-    if (awaiting.length > 0 && !gatewayConfirmedUnpaid) return order;
-    await this.repository.transaction(async (tx) => {
-      if ((await tx.updateOrderStatus(order.orderNo, 'expired', now, ['pending'])) && this.settings.notifyMerchant) {
-        await tx.enqueueMerchantNotification(order.orderNo, 'expired', now);
-      }
-    });
-    this.forgetOrder(order.orderNo);
-    return this.reload(order.orderNo);
-  }
-
-  private async reload(orderNo: string): Promise<OrderRecord> {
+  async checkOrder(orderNo: string): Promise<void> {
     const order = await this.repository.findOrder(orderNo);
-    if (!order) throw new Error(`order ${orderNo} vanished`);
-    return order;
+    if (!order || order.status !== 'pending') return;
+    for (const bill of await this.billsAwaitingVerdict(orderNo)) {
+      const state = await this.gateway.queryBill(bill.billNo);
+      // No such bill at the gateway: its creation never arrived, so nothing can be paid on it.
+      if (!state || state.outcome === 'unknown') continue;
+      if (state.outcome === 'paid') {
+        await this.recordPayment({
+          billNo: bill.billNo,
+          amount: state.amount,
+          source: 'query',
+          gatewayTradeNo: state.gatewayTradeNo,
+          detail: state.detail,
+        });
+        return;
+      }
+      await this.recordBillClosed(bill.billNo, state.outcome);
+    }
+    const now = this.clock();
+    if (now.getTime() < order.expiresAt.getTime()) return;
+    const expired = await this.repository.transaction(async (tx) => {
+      const changed = await tx.updateOrderStatus(orderNo, 'expired', now, ['pending', 'failed', 'closed']);
+      if (changed && this.settings.notifyMerchant) await tx.enqueueMerchantNotification(orderNo, 'expired', now);
+      return changed;
+    });
+    if (expired) {
+      this.log.info('order expired unpaid, confirmed by the gateway', { orderNo });
+      this.forgetOrder(orderNo);
+    }
   }
 
   private async billsAwaitingVerdict(orderNo: string): Promise<BillRecord[]> {
     return (await this.repository.listBills(orderNo)).filter((bill) => ACTIVE_BILL_STATUSES.has(bill.status));
   }
 
-  /** Asks the gateway about each bill; true when one turned out paid. */
-  private async reconcileWithGateway(bills: BillRecord[]): Promise<boolean> {
-    let paid = false;
-    for (const bill of bills) {
-      const state = await this.gateway.queryBill(bill.billNo);
-      if (state?.paid) {
-        await this.recordOutcome(bill.billNo, 'paid', state.amount, 'query', state.gatewayTradeNo, state);
-        paid = true;
-      }
-    }
-    return paid;
-  }
-
-  /** Handles one webhook body. Resolves once the verdict is durably stored (or was already). */
-  async receiveWebhook(rawBody: string): Promise<{ duplicate: boolean }> {
-    const event = this.gateway.parseWebhook(rawBody);
-    if (event.transactionType !== 'PAY') {
-      throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No ${event.transactionType} ${event.transactionId} here`);
-    }
-    // Copies of one message arrive together (the gateway's retries, the channel's own):
-    // one is recorded, the others wait for it and need no database work of their own.
-    const key = `${event.transactionId}|${event.outcome}|${event.amount}`;
-    if (this.recordedWebhooks.get(key, this.clock().getTime())) return { duplicate: true };
-    const inFlight = this.webhooksInFlight.get(key);
-    if (inFlight) {
-      await inFlight;
-      return { duplicate: true };
-    }
-    const recording = this.recordOutcome(
-      event.transactionId,
-      event.outcome,
-      event.amount,
-      'webhook',
-      event.gatewayTradeNo,
-      event.detail,
+  /**
+   * Records that the gateway says a bill was paid (its webhook, or its answer to our query),
+   * exactly once per bill: a payment with the bill's fee counts once (`applied`, or `refund_due`
+   * when another bill already paid the order, which is then returned automatically when that is
+   * on); one with another fee is kept once per fee as `amount_mismatch` and never shadows the
+   * bill's true payment. Throws AppError WEBHOOK_UNKNOWN_TRANSACTION for a bill we never opened.
+   */
+  async recordPayment(payment: {
+    billNo: string;
+    amount: Fen;
+    source: 'webhook' | 'query';
+    gatewayTradeNo?: string;
+    detail: unknown;
+  }): Promise<{ duplicate: boolean; disposition?: PaymentDisposition }> {
+    const verdict = await this.repository.recordPaidVerdict(
+      { ...payment, receivedAt: this.clock() },
+      this.settings.notifyMerchant,
     );
-    this.webhooksInFlight.set(key, recording);
-    try {
-      const result = await recording;
-      this.recordedWebhooks.set(key, true, this.clock().getTime() + RECORDED_WEBHOOK_MEMORY_MS);
-      return result;
-    } finally {
-      this.webhooksInFlight.delete(key);
+    if (!verdict.found) throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No bill ${payment.billNo} here`);
+    if (verdict.recorded === null) return { duplicate: true };
+    const fields = { billNo: payment.billNo, orderNo: verdict.orderNo, source: payment.source };
+    if (verdict.recorded === 'amount_mismatch') {
+      this.log.error('payment amount differs from the bill: not applied, needs review', {
+        ...fields,
+        expected: verdict.billAmount,
+        received: payment.amount,
+      });
+    } else if (verdict.recorded === 'refund_due') {
+      this.log.warn('second payment for an order already paid: to be returned', fields);
+      this.secondPayments?.secondPaymentRecorded(payment.billNo);
+    } else {
+      this.log.info('payment recorded', { ...fields, amount: payment.amount });
     }
+    this.forgetOrder(verdict.orderNo);
+    return { duplicate: false, disposition: verdict.recorded };
   }
 
   /**
-   * Records the gateway's verdict on one bill exactly once. The bill row is locked first, so
-   * concurrent copies of one message queue up and all but the first find the payment recorded.
+   * The gateway's answer to our query says a bill failed or closed (a message never can: the
+   * gateway sends them only for successes). The order follows unless another attempt is in flight.
    */
-  private async recordOutcome(
-    billNo: string,
-    outcome: BillOutcome,
-    amount: Fen,
-    source: 'webhook' | 'query',
-    gatewayTradeNo: string | undefined,
-    detail: unknown,
-  ): Promise<{ duplicate: boolean }> {
-    if (outcome === 'paid') {
-      const verdict = await this.repository.recordPaidVerdict(
-        { billNo, amount, source, gatewayTradeNo, receivedAt: this.clock(), detail },
-        this.settings.notifyMerchant,
-      );
-      if (!verdict.found) throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No bill ${billNo} here`);
-      if (verdict.recorded === null) return { duplicate: true };
-      if (verdict.recorded === 'amount_mismatch') {
-        this.log.error('payment amount differs from the bill: not applied, needs review', {
-          billNo,
-          orderNo: verdict.orderNo,
-          expected: verdict.billAmount,
-          received: amount,
-        });
-      } else if (verdict.recorded === 'refund_due') {
-        this.log.warn('second payment for an order already paid: flagged for refund', { billNo, orderNo: verdict.orderNo });
-      }
-      this.forgetOrder(verdict.orderNo);
-      return { duplicate: false };
-    }
-
-    const result = await this.repository.transaction(async (tx) => {
+  private async recordBillClosed(billNo: string, outcome: 'failed' | 'closed'): Promise<void> {
+    const changedOrder = await this.repository.transaction(async (tx) => {
       const locked = await tx.lockBillWithOrder(billNo);
-      if (!locked) throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No bill ${billNo} here`);
-      const { bill, order } = locked;
+      if (!locked || !ACTIVE_BILL_STATUSES.has(locked.bill.status)) return undefined;
+      const { order } = locked;
       const now = this.clock();
-
-      if ((outcome === 'failed' || outcome === 'closed') && ACTIVE_BILL_STATUSES.has(bill.status)) {
-        await tx.updateBill(billNo, { status: outcome }, now);
-        const others = (await tx.listBills(order.orderNo)).filter(
-          (other) => other.billNo !== billNo && ACTIVE_BILL_STATUSES.has(other.status),
-        );
-        // A stale verdict on an earlier attempt must not overrule the attempt the shopper is in now.
-        if (others.length === 0) {
-          await tx.updateOrderStatus(order.orderNo, outcome, now, ['pending']);
-        }
-        return { duplicate: false, orderNo: order.orderNo };
-      }
-      return { duplicate: true, orderNo: order.orderNo };
+      await tx.updateBill(billNo, { status: outcome }, now);
+      const others = (await tx.listBills(order.orderNo)).filter(
+        (other) => other.billNo !== billNo && ACTIVE_BILL_STATUSES.has(other.status),
+      );
+      // A stale verdict on an earlier attempt must not overrule the attempt the shopper is in now.
+      if (others.length === 0) await tx.updateOrderStatus(order.orderNo, outcome, now, ['pending']);
+      return order.orderNo;
     });
-    if (!result.duplicate) this.forgetOrder(result.orderNo);
-    return { duplicate: result.duplicate };
+    if (changedOrder) this.forgetOrder(changedOrder);
   }
+}
+
+function statusView(orderNo: string, status: OrderStatus, refundedAmount: Fen): OrderStatusView {
+  return { orderNo, status, code: ORDER_STATUS_CODES[status], refundedAmount };
 }

@@ -25,6 +25,22 @@ export function newBillNo(at: Date): string {
   return `B${compactTimestamp(at)}${randomAlphanumeric(13)}`;
 }
 
+const CHINA_OFFSET_MS = 8 * 60 * 60 * 1000;
+
+/** `YYYYMMDD` of this instant in China Standard Time (UTC+8, no daylight saving). */
+export function chinaDate8(at: Date): string {
+  return new Date(at.getTime() + CHINA_OFFSET_MS).toISOString().slice(0, 10).replace(/-/g, '');
+}
+
+/**
+ * A gateway `refund_no`: the day it is sent (China time) + 16 letters/digits. The gateway takes
+ * the date + 3–24 letters/digits, the date must be the day of the request, and a serial of
+ * `000` is refused (seed 001 §4.3.1).
+ */
+export function newRefundNo(at: Date): string {
+  return `${chinaDate8(at)}R${randomAlphanumeric(15)}`;
+}
+
 export function newSessionToken(): string {
   return randomBytes(32).toString('base64url');
 }

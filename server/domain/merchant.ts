@@ -3,7 +3,8 @@ import { toOrderView, OrderView } from './checkout';
 import { AppError } from './errors';
 import { hashToken, newOrderNo, newSessionToken } from './identifiers';
 import { ORDER_STATUS_CODES, OrderStatusCode } from './order-status';
-import type { CheckoutRepository, Clock, OrderRecord, PaymentRecord } from './ports';
+import type { CheckoutRepository, Clock, OrderRecord, PaymentDisposition, PaymentRecord, PaymentWithOrder } from './ports';
+import { toRefundView, type RefundView } from './refunds';
 import type { Shopper } from './sessions';
 
 export interface MerchantSettings {
@@ -32,13 +33,49 @@ export interface MerchantOrderView extends OrderView {
   /** Whether a shopper has opened the checkout in the mini-program. */
   claimed: boolean;
   paidAt?: string;
-  payments: Array<{
-    billNo: string;
+  /** Fen given back by succeeded merchant refunds. */
+  refundedAmount: number;
+  payments: PaymentView[];
+  refunds: RefundView[];
+}
+
+/** A payment the gateway reported, as the merchant API shows it. Fen, ISO 8601 times. */
+export interface PaymentView {
+  billNo: string;
+  amount: number;
+  channel: string;
+  disposition: PaymentRecord['disposition'];
+  source: PaymentRecord['source'];
+  gatewayTradeNo?: string;
+  receivedAt: string;
+}
+
+/** One entry of the operators' list of payments that need (or needed) a person. */
+export interface PaymentForReview extends PaymentView {
+  orderNo: string;
+  order: {
+    orderNo: string;
     amount: number;
-    channel: string;
-    disposition: PaymentRecord['disposition'];
-    receivedAt: string;
-  }>;
+    status: OrderRecord['status'];
+    code: OrderStatusCode;
+    appUserId?: string;
+    createdAt: string;
+    paidAt?: string;
+  };
+  /** The automatic return of a second payment, when one was made. */
+  refund?: RefundView;
+}
+
+function toPaymentView(payment: PaymentRecord): PaymentView {
+  return {
+    billNo: payment.billNo,
+    amount: payment.amount,
+    channel: payment.channel,
+    disposition: payment.disposition,
+    source: payment.source,
+    gatewayTradeNo: payment.gatewayTradeNo,
+    receivedAt: payment.receivedAt.toISOString(),
+  };
 }
 
 /**
@@ -72,6 +109,7 @@ export class MerchantService {
       title: priced.title,
       createdAt: now,
       expiresAt: new Date(now.getTime() + this.settings.orderTtlSeconds * 1000),
+      refundedAmount: 0,
     };
     const token = newSessionToken();
     await this.repository.transaction(async (tx) => {
@@ -114,7 +152,10 @@ export class MerchantService {
   async getOrder(orderNo: string): Promise<MerchantOrderView> {
     const order = await this.repository.findOrder(orderNo);
     if (!order) throw new AppError('ORDER_NOT_FOUND', `No order ${orderNo}`);
-    const payments = await this.repository.listPayments(orderNo);
+    const [payments, refunds] = await Promise.all([
+      this.repository.listPayments(orderNo),
+      this.repository.listRefunds(orderNo),
+    ]);
     return {
       ...toOrderView(order),
       code: ORDER_STATUS_CODES[order.status],
@@ -122,13 +163,32 @@ export class MerchantService {
       attach: order.attach,
       claimed: order.owner !== null,
       paidAt: order.paidAt?.toISOString(),
-      payments: payments.map((payment) => ({
-        billNo: payment.billNo,
-        amount: payment.amount,
-        channel: payment.channel,
-        disposition: payment.disposition,
-        receivedAt: payment.receivedAt.toISOString(),
-      })),
+      refundedAmount: order.refundedAmount,
+      payments: payments.map(toPaymentView),
+      refunds: refunds.map(toRefundView),
     };
+  }
+
+  /**
+   * Payments with one disposition, newest first: `amount_mismatch` (never applied: find out
+   * why), `refund_due` (a second payment still to go back), `refunded` (one that went back).
+   * `limit` 1–200, `offset` ≥ 0.
+   */
+  async listPayments(disposition: PaymentDisposition, limit: number, offset: number): Promise<PaymentForReview[]> {
+    const rows = await this.repository.listPaymentsByDisposition(disposition, limit, offset);
+    return rows.map((row: PaymentWithOrder) => ({
+      ...toPaymentView(row),
+      orderNo: row.orderNo,
+      order: {
+        orderNo: row.order.orderNo,
+        amount: row.order.amount,
+        status: row.order.status,
+        code: ORDER_STATUS_CODES[row.order.status],
+        appUserId: row.order.appUserId,
+        createdAt: row.order.createdAt.toISOString(),
+        paidAt: row.order.paidAt?.toISOString(),
+      },
+      refund: row.refund ? toRefundView(row.refund) : undefined,
+    }));
   }
 }

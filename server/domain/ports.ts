@@ -60,33 +60,84 @@ export interface CreatedBill {
   clientParams: BillClientParams;
 }
 
+/** The gateway's answer to our own query about a bill: the truth, unlike anything a message claims. */
 export interface GatewayBillState {
   billNo: string;
-  paid: boolean;
+  /** `paid` when the gateway says so; `failed`/`closed` only from the channel's verdict it reports. */
+  outcome: BillOutcome;
+  /** The bill's `total_fee`, fen. */
   amount: Fen;
   channel: string;
   gatewayTradeNo?: string;
+  detail?: unknown;
 }
 
-/** A verified gateway message, reduced to what the domain acts on. */
-export interface GatewayEvent {
-  transactionType: 'PAY' | 'REFUND' | 'OTHER';
-  /** `bill_no` for payments. */
-  transactionId: string;
+/**
+ * A verified gateway message, reduced to the small vocabulary the domain acts on. The gateway
+ * sends messages only for successes (seed 001 §3.1, §3.4.2), and its signature covers only
+ * `transaction_id`, `transaction_type`, `channel_type` and `transaction_fee` (§3.3.1): nothing
+ * else in a message may move money or an order.
+ */
+export type GatewayEvent =
+  | {
+      type: 'payment.succeeded';
+      /** The `bill_no` the gateway claims was paid. */
+      billNo: string;
+      /** The signed `transaction_fee`, fen. */
+      amount: Fen;
+      channel: string;
+      gatewayTradeNo?: string;
+      detail: unknown;
+    }
+  | {
+      type: 'refund.succeeded';
+      refundNo: string;
+      /** The signed `transaction_fee` (the refund's `refund_fee`), fen. */
+      amount: Fen;
+      detail: unknown;
+    }
+  | { type: 'not_ours'; transactionType: string; transactionId: string; amount: Fen; detail: unknown };
+
+export interface CreateRefundRequest {
+  /** `YYYYMMDD` (the day it is sent, China time) + 3–24 letters/digits (seed 001 §4.3.1). */
+  refundNo: string;
+  billNo: string;
+  /** Fen; at most what the bill can still refund. */
   amount: Fen;
-  outcome: BillOutcome;
-  channel: string;
-  gatewayTradeNo?: string;
-  detail: unknown;
+  notifyUrl: string;
+  optional?: Record<string, string>;
 }
+
+/**
+ * What became of a refund request. `refused`: the gateway answered no (nothing was created, the
+ * reason is its own; `retryable` when it only asks to wait, e.g. another refund of the bill is in
+ * progress). `unknown`: no readable answer (timeout, network, a proxy's error page): the refund
+ * may exist, so it is settled by query and never sent again.
+ */
+export type RefundSubmission =
+  | { outcome: 'accepted'; gatewayId?: string }
+  | { outcome: 'refused'; reason: string; retryable: boolean }
+  | { outcome: 'unknown'; reason: string };
+
+/** The gateway's answer to our query about a refund. */
+export type GatewayRefundState =
+  | { found: false }
+  | { found: true; state: 'pending' | 'succeeded' | 'failed'; reason?: string; detail?: unknown };
 
 export interface PaymentGateway {
   /** Throws AppError GATEWAY_UNAVAILABLE (network) or GATEWAY_ERROR (the gateway said no). */
   createBill(request: CreateBillRequest): Promise<CreatedBill>;
-  /** What the gateway knows about a bill now; null when it has no such bill. */
+  /** What the gateway knows about a bill now; null when it has no such bill. Throws AppError GATEWAY_*. */
   queryBill(billNo: string): Promise<GatewayBillState | null>;
   /** Verifies and parses a webhook body; throws AppError WEBHOOK_* when it is forged or malformed. */
   parseWebhook(rawBody: string): GatewayEvent;
+  /** Asks the gateway to refund part or all of a paid bill. Never throws for an upstream failure. */
+  createRefund(request: CreateRefundRequest): Promise<RefundSubmission>;
+  /**
+   * What the gateway knows about a refund now. `billChannel` (e.g. `WX_MINI`) decides how to ask:
+   * channels that send no refund callback have a status query of their own. Throws AppError GATEWAY_*.
+   */
+  queryRefund(refundNo: string, billChannel: string): Promise<GatewayRefundState>;
 }
 
 export interface DouyinOrderInfoRequest {
@@ -140,6 +191,8 @@ export interface OrderRecord {
   createdAt: Date;
   expiresAt: Date;
   paidAt?: Date;
+  /** What succeeded merchant refunds gave back of the order's payment, fen. */
+  refundedAmount: Fen;
 }
 
 export type BillStatus = 'creating' | 'open' | 'paid' | 'failed' | 'closed' | 'rejected' | 'abandoned';
@@ -160,9 +213,10 @@ export interface BillRecord {
 
 /**
  * `applied`: the payment that made the order paid. `refund_due`: money for an order that was
- * already paid by another bill. `amount_mismatch`: the fee differs from the bill; never applied.
+ * already paid by another bill, to be returned. `refunded`: such money, returned.
+ * `amount_mismatch`: the fee differs from the bill; never applied, kept for a person.
  */
-export type PaymentDisposition = 'applied' | 'refund_due' | 'amount_mismatch';
+export type PaymentDisposition = 'applied' | 'refund_due' | 'refunded' | 'amount_mismatch';
 
 export interface PaymentRecord {
   billNo: string;
@@ -187,8 +241,48 @@ export interface CheckoutTokenRecord {
 export interface MerchantNotificationRecord {
   id: number;
   orderNo: string;
-  status: OrderStatus;
+  /** The order's final status, or the refund's for a refund notification. */
+  status: string;
+  /** Set for a `refund.final` notification. */
+  refundNo?: string;
   attempts: number;
+}
+
+export type RefundStatus = 'pending' | 'succeeded' | 'failed';
+
+/** `merchant`: asked through the merchant API. `duplicate`: the automatic return of a second payment. */
+export type RefundKind = 'merchant' | 'duplicate';
+
+export interface RefundRecord {
+  refundNo: string;
+  orderNo: string;
+  /** The paid bill the money goes back from. */
+  billNo: string;
+  /** That bill's gateway channel, e.g. `WX_MINI`. */
+  channel: string;
+  /** Fen. */
+  amount: Fen;
+  reason?: string;
+  kind: RefundKind;
+  idempotencyKey?: string;
+  requestHash?: string;
+  status: RefundStatus;
+  /** Set just before the request leaves for the gateway; never sent again after that. */
+  submittedAt?: Date;
+  acceptedAt?: Date;
+  gatewayId?: string;
+  failure?: string;
+  createdAt: Date;
+  finishedAt?: Date;
+  /** When a sweeper next sends or asks about it. */
+  nextCheckAt: Date;
+}
+
+/** A payment and the order it belongs to, for the operators' lists. */
+export interface PaymentWithOrder extends PaymentRecord {
+  order: OrderRecord;
+  /** The automatic refund of a second payment, when one was made. */
+  refund?: RefundRecord;
 }
 
 export interface PaidVerdict {
@@ -204,6 +298,13 @@ export type PaidVerdictResult =
   | { found: false }
   | { found: true; orderNo: string; billAmount: Fen; recorded: PaymentDisposition | null };
 
+export interface RefundFinish {
+  status: 'succeeded' | 'failed';
+  at: Date;
+  failure?: string;
+  detail?: unknown;
+}
+
 export interface CheckoutRepository {
   insertSession(session: SessionRecord): Promise<void>;
   findSession(tokenHash: string, now: Date): Promise<SessionRecord | null>;
@@ -217,6 +318,17 @@ export interface CheckoutRepository {
   updateOrderStatus(orderNo: string, to: OrderStatus, at: Date, onlyFrom: OrderStatus[]): Promise<boolean>;
   /** Atomically takes the right to ask the gateway about this order; false if taken within the interval. */
   claimGatewayCheck(orderNo: string, now: Date, lastCheckBefore: Date, openBillBefore: Date): Promise<boolean>;
+  /**
+   * The sweeper's share of checks: takes the right to ask the gateway (as `claimGatewayCheck`)
+   * for up to `limit` pending orders with a bill open since before `openBillBefore` and no check
+   * since `lastCheckBefore`, skipping rows another instance is taking at the same moment.
+   */
+  leaseOrdersToCheck(now: Date, lastCheckBefore: Date, openBillBefore: Date, limit: number): Promise<string[]>;
+  /**
+   * Expires up to `limit` pending orders past their deadline that have no bill in flight (nothing
+   * the gateway could still be paying), queueing the merchant's notification when asked.
+   */
+  expireUnbilledOrders(now: Date, limit: number, notifyMerchant: boolean): Promise<string[]>;
 
   /** Inserts a `creating` bill unless the order already has an active bill on that channel. */
   insertBill(bill: BillRecord): Promise<boolean>;
@@ -240,6 +352,43 @@ export interface CheckoutRepository {
    */
   recordPaidVerdict(verdict: PaidVerdict, notifyMerchant: boolean): Promise<PaidVerdictResult>;
   listPayments(orderNo: string): Promise<PaymentRecord[]>;
+  /** Payments with this disposition, newest first, with their orders (and automatic refunds). */
+  listPaymentsByDisposition(disposition: PaymentDisposition, limit: number, offset: number): Promise<PaymentWithOrder[]>;
+  /** Second payments (`refund_due`) that have no automatic refund yet. */
+  listDuplicatesWithoutRefund(limit: number): Promise<PaymentRecord[]>;
+
+  /** Inserts a refund; false when its idempotency key (per order) or its duplicate payment already has one. */
+  insertRefund(refund: RefundRecord): Promise<boolean>;
+  findRefund(refundNo: string): Promise<RefundRecord | null>;
+  findRefundByIdempotencyKey(orderNo: string, idempotencyKey: string): Promise<RefundRecord | null>;
+  listRefunds(orderNo: string): Promise<RefundRecord[]>;
+  /** Fen of applied payments of the order, and of its merchant refunds that are pending or succeeded. */
+  refundBalance(orderNo: string): Promise<{ paid: Fen; reserved: Fen; billNo?: string; channel?: string }>;
+  /**
+   * Marks a never-sent refund as being sent now (renumbering it to `refundNo` when given: a
+   * `refund_no` must carry the day it is sent). Null when it was already submitted.
+   */
+  claimRefundSubmission(refundNo: string, at: Date, renumberTo?: string): Promise<RefundRecord | null>;
+  markRefundAccepted(refundNo: string, gatewayId: string | undefined, at: Date): Promise<void>;
+  /** A refusal that only asks to wait: the refund counts as never sent and is tried again at `retryAt`. */
+  unsubmitRefund(refundNo: string, retryAt: Date, note: string): Promise<void>;
+  /**
+   * Settles a pending refund once, in one transaction: its status, the order's refunded amount
+   * (merchant refunds), the returned payment's disposition (duplicates), and the merchant's
+   * notification when asked. Null when it was not pending (already settled).
+   */
+  finishRefund(refundNo: string, finish: RefundFinish, notifyMerchant: boolean): Promise<RefundRecord | null>;
+  /** Leases up to `limit` pending refunds due for a send or a query, until `leaseUntil`. */
+  leaseDueRefunds(now: Date, leaseUntil: Date, limit: number): Promise<RefundRecord[]>;
+  /** Keeps a verified message nothing here can apply, once per (type, id, amount). */
+  recordUnmatchedMessage(message: {
+    transactionType: string;
+    transactionId: string;
+    amount: Fen;
+    reason: string;
+    receivedAt: Date;
+    body: unknown;
+  }): Promise<void>;
 
   insertCheckoutToken(token: CheckoutTokenRecord): Promise<void>;
   findCheckoutToken(tokenHash: string, options?: { forUpdate?: boolean }): Promise<CheckoutTokenRecord | null>;

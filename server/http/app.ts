@@ -6,6 +6,8 @@ import type { SessionService } from '../domain/sessions';
 import { AppError } from '../domain/errors';
 import { errorHandler } from './errors';
 import type { MerchantService } from '../domain/merchant';
+import type { RefundService } from '../domain/refunds';
+import type { GatewayWebhooks } from '../domain/webhooks';
 import { gatewayWebhookRoutes } from './routes/gateway-webhook';
 import { merchantRoutes } from './routes/merchant';
 import { shopperRoutes } from './routes/shopper';
@@ -14,6 +16,8 @@ export interface AppDependencies {
   sessions: SessionService;
   checkout: CheckoutService;
   merchant: MerchantService;
+  refunds: RefundService;
+  webhooks: GatewayWebhooks;
   /** Unset: the merchant API answers 404 MERCHANT_API_DISABLED. */
   merchantApiKey?: string;
   catalog: Catalog;
@@ -26,8 +30,8 @@ export function createApp(deps: AppDependencies): Koa {
   const app = new Koa({ proxy: deps.trustProxy ?? false });
   app.silent = true;
   const shopper = shopperRoutes(deps);
-  const webhook = gatewayWebhookRoutes(deps.checkout);
-  const merchant = merchantRoutes({ merchant: deps.merchant, apiKey: deps.merchantApiKey });
+  const webhook = gatewayWebhookRoutes(deps.webhooks);
+  const merchant = merchantRoutes({ merchant: deps.merchant, refunds: deps.refunds, apiKey: deps.merchantApiKey });
 
   app.use(errorHandler(deps.log));
   app.use(async (ctx, next) => {

@@ -195,6 +195,12 @@ describe.each(STORAGES)('checkout HTTP API on $name', (storage) => {
       await h.pay(token, order.orderNo).expect(200);
       const [failed] = await h.billsOf(order.orderNo);
       await h.settle(failed.bill_no, 'failed').expect(200);
+      h.advanceClock(60_000);
+      try {
+        await h.sweep();
+      } finally {
+        h.advanceClock(-60_000);
+      }
       await expectStatus(h, token, order.orderNo, 'failed');
       await h.pay(token, order.orderNo).expect(200);
       const bills = await h.billsOf(order.orderNo);
@@ -240,10 +246,15 @@ describe.each(STORAGES)('checkout HTTP API on $name', (storage) => {
     it('should answer pending with code 9 before payment', async () => {
       const { token } = await h.login();
       const order = await h.createOrder(token);
-      expect(await h.status(token, order.orderNo)).toEqual({ orderNo: order.orderNo, status: 'pending', code: 9 });
+      expect(await h.status(token, order.orderNo)).toEqual({
+        orderNo: order.orderNo,
+        status: 'pending',
+        code: 9,
+        refundedAmount: 0,
+      });
     });
 
-    it('should answer paid 0 after the webhook, closed 3 after a closed verdict', async () => {
+    it('should answer paid 0 after the webhook, closed 3 once the gateway answers a query with closed', async () => {
       const { token } = await h.login();
       const paid = await h.createOrder(token);
       await h.pay(token, paid.orderNo).expect(200);
@@ -253,6 +264,14 @@ describe.each(STORAGES)('checkout HTTP API on $name', (storage) => {
       const closed = await h.createOrder(token);
       await h.pay(token, closed.orderNo).expect(200);
       await h.settle((await h.billsOf(closed.orderNo))[0].bill_no, 'closed').expect(200);
+      // The gateway sends no message for a closure: it is learned from its answer to a query.
+      expect((await h.status(token, closed.orderNo)).status).toBe('pending');
+      h.advanceClock(60_000);
+      try {
+        await h.sweep();
+      } finally {
+        h.advanceClock(-60_000);
+      }
       expect(await expectStatus(h, token, closed.orderNo, 'closed')).toMatchObject({ code: 3 });
     });
   });

@@ -126,28 +126,61 @@ describe.each(STORAGES)('POST /api/gateway/webhook on $name', (storage) => {
     expect(await paymentsOf(h.services.database, order.orderNo)).toHaveLength(1);
   });
 
-  it('should keep an order paid when a failure verdict arrives after the payment', async () => {
+  it('should read a signed PAY message as a payment whatever its unsigned trade_success says, once', async () => {
     const { token, order, bill } = await openBill(h);
-    await send(paymentWebhook(bill.bill_no, order.amount, 'paid')).expect(200, 'success');
-    await send(paymentWebhook(bill.bill_no, order.amount, 'failed')).expect(200, 'success');
-    await send(paymentWebhook(bill.bill_no, order.amount, 'closed')).expect(200, 'success');
+    // trade_success is outside the signature (seed 001 §3.3.1): flipping it changes nothing.
+    const flipped = { ...paymentWebhook(bill.bill_no, order.amount), trade_success: false };
+    await send(flipped).expect(200, 'success');
     expect((await h.status(token, order.orderNo)).status).toBe('paid');
+    await send(paymentWebhook(bill.bill_no, order.amount, 'closed')).expect(200, 'success');
+    await send(paymentWebhook(bill.bill_no, order.amount)).expect(200, 'success');
+    expect((await h.status(token, order.orderNo)).status).toBe('paid');
+    expect(await paymentsOf(h.services.database, order.orderNo)).toHaveLength(1);
   });
 
-  it('should ignore a stale failure of an earlier attempt while a newer one is open', async () => {
-    const { token, order, bill: first } = await openBill(h);
-    // The first attempt dies; the shopper pays again before the first failure verdict arrives.
-    await h.services.database.query("UPDATE bills SET status = 'abandoned' WHERE bill_no = $1", [first.bill_no]);
-    await h.pay(token, order.orderNo).expect(200);
-    await send(paymentWebhook(first.bill_no, order.amount, 'failed')).expect(200, 'success');
+  it('should never close or fail an order from a message: only the gateway answering a query does', async () => {
+    const { token, order, bill } = await openBill(h);
+    // A message that says "closed" in every unsigned field, for a fee that is not the bill's.
+    const forgedClosure = { ...paymentWebhook(bill.bill_no, order.amount - 1, 'closed'), trade_success: false };
+    await send(forgedClosure).expect(200, 'success');
     expect((await h.status(token, order.orderNo)).status).toBe('pending');
+    const [stored] = await h.services.database.query<{ status: string }>('SELECT status FROM bills WHERE bill_no = $1', [
+      bill.bill_no,
+    ]).then((result) => result.rows);
+    expect(stored.status).toBe('open');
+  });
+
+  it.each([
+    ['one fen short', (amount: number) => amount - 1],
+    ['in yuan', (amount: number) => Math.round(amount / 100)],
+  ])('should apply the true payment of a bill after a wrong-fee message (%s), from a webhook or a query', async (_what, wrong) => {
+    for (const source of ['webhook', 'query'] as const) {
+      const { token, order, bill } = await openBill(h);
+      await send(paymentWebhook(bill.bill_no, wrong(order.amount))).expect(200, 'success');
+      expect((await h.status(token, order.orderNo)).status).toBe('pending');
+      // The gateway's true message, or its answer to our query, with the bill's fee.
+      await h.settle(bill.bill_no, 'paid', source === 'webhook').expect(200);
+      if (source === 'query') await h.services.checkout.checkOrder(order.orderNo);
+      const answer = await eventually(() => h.status(token, order.orderNo), (seen) => seen.status === 'paid');
+      expect(answer).toMatchObject({ status: 'paid', code: 0 });
+      const payments = await paymentsOf(h.services.database, order.orderNo);
+      expect(payments).toEqual([
+        expect.objectContaining({ disposition: 'amount_mismatch', amount: wrong(order.amount), source: 'webhook' }),
+        expect.objectContaining({ disposition: 'applied', amount: order.amount, source }),
+      ]);
+      // Neither message counts twice.
+      await send(paymentWebhook(bill.bill_no, wrong(order.amount))).expect(200, 'success');
+      await send(paymentWebhook(bill.bill_no, order.amount)).expect(200, 'success');
+      expect(await paymentsOf(h.services.database, order.orderNo)).toHaveLength(2);
+    }
   });
 
   it('should honour a payment that arrives after the order expired: the shopper was charged', async () => {
     const { token, order, bill } = await openBill(h);
-    await h.settle(bill.bill_no, 'closed', false).expect(200);
+    await h.settle(bill.bill_no, 'closed').expect(200);
     h.advanceClock(20 * 60 * 1000);
     try {
+      await h.sweep();
       expect(await h.status(token, order.orderNo)).toMatchObject({ status: 'expired', code: 1 });
       await send(paymentWebhook(bill.bill_no, order.amount, 'paid')).expect(200, 'success');
       expect(await h.status(token, order.orderNo)).toMatchObject({ status: 'paid', code: 0 });
@@ -186,6 +219,9 @@ describe.each(STORAGES)('late webhooks and expiry on $name', (storage) => {
   it('should learn a payment from the gateway when the webhook is late, then count the webhook once', async () => {
     const { token, order, bill } = await openBill(h);
     await h.settle(bill.bill_no, 'paid', false).expect(200);
+    // The poll answers what is stored at once and has the gateway asked in the background.
+    expect((await h.status(token, order.orderNo)).status).toBe('pending');
+    await h.services.checkout.drain();
     expect(await h.status(token, order.orderNo)).toMatchObject({ status: 'paid', code: 0 });
     expect(await paymentsOf(h.services.database, order.orderNo)).toEqual([
       expect.objectContaining({ source: 'query', disposition: 'applied' }),
@@ -199,21 +235,31 @@ describe.each(STORAGES)('late webhooks and expiry on $name', (storage) => {
   });
 
   it('should expire an unpaid order past its deadline only after the gateway confirms it unpaid', async () => {
-    const { token, order } = await openBill(h);
+    const { token, order, bill } = await openBill(h);
     h.advanceClock(16 * 60 * 1000);
     try {
+      await h.sandbox.post('/sandbox/gateway/faults').send({ result_code: 14, operation: 'query', count: 1 }).expect(201);
+      const failing = await h.sweep();
+      expect(failing.failedChecks).toBeGreaterThanOrEqual(1);
+      expect((await h.status(token, order.orderNo)).status).toBe('pending');
+      // Asked again once the interval has passed, and this time the gateway answers.
+      h.advanceClock(61_000);
+      await h.sweep();
       expect(await h.status(token, order.orderNo)).toMatchObject({ status: 'expired', code: 1 });
       expect((await h.pay(token, order.orderNo).expect(409)).body.error.code).toBe('ORDER_EXPIRED');
+      expect((await h.billsOf(order.orderNo))[0].bill_no).toBe(bill.bill_no);
     } finally {
-      h.advanceClock(-16 * 60 * 1000);
+      h.advanceClock(-(16 * 60 * 1000 + 61_000));
     }
   });
 
-  it('should expire an order nobody tried to pay', async () => {
+  it('should expire an order nobody tried to pay, on time and with no poll', async () => {
     const { token } = await h.login();
     const order = await h.createOrder(token);
     h.advanceClock(16 * 60 * 1000);
     try {
+      const report = await h.sweep();
+      expect(report.expired).toBeGreaterThanOrEqual(1);
       expect(await h.status(token, order.orderNo)).toMatchObject({ status: 'expired', code: 1 });
     } finally {
       h.advanceClock(-16 * 60 * 1000);
@@ -263,6 +309,9 @@ describe('gateway queries while many clients poll', () => {
       await h.pay(token, order.orderNo).expect(200);
       const answers = await Promise.all(Array.from({ length: 100 }, () => h.status(token, order.orderNo)));
       expect(answers.every((answer) => answer.status === 'pending')).toBe(true);
+      await h.services.checkout.drain();
+      await Promise.all(Array.from({ length: 20 }, () => h.status(token, order.orderNo)));
+      await h.services.checkout.drain();
       expect(proxy.count('/2/rest/bills')).toBe(1);
     } finally {
       await h.close();

@@ -17,6 +17,7 @@ function anOrder(overrides: Partial<OrderRecord> = {}): OrderRecord {
     currency: 'CNY',
     items: [{ sku: 'ceramic-mug', title: '陶瓷马克杯', unitPrice: 4500, quantity: 1, amount: 4500 }],
     title: '陶瓷马克杯',
+    refundedAmount: 0,
     createdAt,
     expiresAt: new Date(createdAt.getTime() + 15 * 60 * 1000),
     ...overrides,

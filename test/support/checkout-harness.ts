@@ -3,6 +3,7 @@ import { loadConfig } from '../../server/config';
 import type { Database } from '../../server/adapters/storage/database';
 import { silentLogger } from '../../server/log';
 import { RunningServices, StartOptions, startServices } from '../../server/services';
+import type { SweepReport } from '../../server/domain/sweeper';
 
 /**
  * A real checkout server and a real sandbox on ephemeral ports, over the given database.
@@ -19,7 +20,9 @@ export interface CheckoutHarness {
   pay(token: string, orderNo: string): Test;
   billsOf(orderNo?: string): Promise<SandboxBill[]>;
   settle(billNo: string, result: 'paid' | 'failed' | 'closed', notify?: boolean): Test;
-  status(token: string, orderNo: string): Promise<{ status: string; code: number }>;
+  status(token: string, orderNo: string): Promise<{ status: string; code: number; refundedAmount: number }>;
+  /** Runs one sweep of the server's sweeper now (it does not run on a timer unless asked). */
+  sweep(): Promise<SweepReport>;
   close(): Promise<void>;
 }
 
@@ -45,6 +48,7 @@ export async function startHarness(
     log: silentLogger,
     ...options,
     sandbox: { webhookTimeScale: 0.001, ...options.sandbox },
+    sweeper: { enabled: false, ...options.sweeper },
     database,
     clock: () => new Date(Date.now() + offsetMs),
   });
@@ -89,6 +93,12 @@ export async function startHarness(
         .set('authorization', `Bearer ${token}`)
         .expect(200);
       return response.body;
+    },
+    sweep: async () => {
+      const report = await services.sweeper.sweepOnce();
+      await services.checkout.drain();
+      await services.refunds.drain();
+      return report;
     },
     close: () => services.close(),
   };

@@ -5,7 +5,10 @@ import type { BillOutcome } from '../../domain/order-status';
 import type {
   BillClientParams,
   CreateBillRequest,
+  CreateRefundRequest,
   GatewayChannel,
+  GatewayRefundState,
+  RefundSubmission,
   CreatedBill,
   GatewayBillState,
   GatewayEvent,
@@ -77,9 +80,35 @@ const billsAnswerSchema = z.object({
       channel: z.string().optional(),
       sub_channel: z.string().optional(),
       trade_no: z.string().nullish(),
+      /** The channel's own report, a JSON string (§4.4.1 with `need_detail`). */
+      message_detail: z.unknown().optional(),
     }),
   ),
 });
+
+const refundsAnswerSchema = z.object({
+  refunds: z.array(
+    z.object({
+      refund_no: z.string(),
+      finish: z.boolean(),
+      result: z.boolean(),
+      message_detail: z.unknown().optional(),
+    }),
+  ),
+});
+
+/** §4.3.1: another refund of the bill is in progress; nothing was created, so asking again later is safe. */
+const REFUND_IN_PROGRESS = 11;
+/** §4.3.1: 13 NO_SUCH_REFUND. */
+const NO_SUCH_REFUND = 13;
+
+/** Channels whose refunds send no webhook: their state comes from `GET /2/rest/refund/status` (§4.4.5). */
+const STATUS_QUERY_CHANNELS = ['WX', 'YEE', 'KUAIQIAN', 'BD'];
+
+/** The aggregate channel of a bill channel such as `WX_MINI`, `BC_WX_WAP` or `ALI_APP`. */
+function channelTypeOf(channel: string): string {
+  return channel.replace(/^BC_/, '').split('_')[0] ?? channel;
+}
 
 const fee = z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/).transform(Number)]);
 
@@ -92,7 +121,7 @@ const webhookSchema = z.object({
   transaction_type: z.string(),
   transaction_id: z.string().min(1),
   transaction_fee: fee,
-  trade_success: z.boolean(),
+  trade_success: z.boolean().optional(),
   message_detail: z.record(z.string(), z.unknown()).nullish(),
   optional: z.unknown().optional(),
 });
@@ -167,22 +196,92 @@ export class BeeCloudGateway implements PaymentGateway {
     return { gatewayId: typeof answer.id === 'string' ? answer.id : '', clientParams: clientParamsOf(request.channel, answer) };
   }
 
+  /**
+   * `GET /2/rest/bills` by `bill_no` with `need_detail` (§4.4.1): `spay_result` says paid; a bill
+   * that is not paid is failed or closed only when the channel's detail says so.
+   */
   async queryBill(billNo: string): Promise<GatewayBillState | null> {
     const answer = await this.call('GET', this.path('/2/rest/bills', '/2/rest/sandbox/bills'), {
       ...this.signed(this.requestSecret),
       bill_no: billNo,
+      need_detail: true,
     });
     const parsed = billsAnswerSchema.safeParse(answer);
     if (!parsed.success) throw new AppError('GATEWAY_ERROR', 'The payment gateway answered a query without bills');
     const bill = parsed.data.bills.find((candidate) => candidate.bill_no === billNo);
     if (!bill) return null;
+    const detail = detailObject(bill.message_detail);
     return {
       billNo,
-      paid: bill.spay_result,
+      outcome: bill.spay_result ? 'paid' : unpaidOutcomeOf(detail),
       amount: bill.total_fee,
       channel: bill.sub_channel ?? bill.channel ?? '',
-      gatewayTradeNo: bill.trade_no ?? undefined,
+      gatewayTradeNo: bill.trade_no || undefined,
+      detail,
     };
+  }
+
+  /**
+   * `POST /2/rest/refund` signed with the master secret (§4.3.1). A non-zero `result_code` is a
+   * refusal (nothing was created); no readable answer leaves the outcome unknown.
+   */
+  async createRefund(request: CreateRefundRequest): Promise<RefundSubmission> {
+    try {
+      const answer = await this.call('POST', new URL('/2/rest/refund', this.options.baseUrl).toString(), {
+        ...this.signed(this.options.masterSecret),
+        refund_no: request.refundNo,
+        bill_no: request.billNo,
+        refund_fee: request.amount,
+        notify_url: request.notifyUrl,
+        optional: request.optional,
+      });
+      return { outcome: 'accepted', gatewayId: typeof answer.id === 'string' && answer.id !== '' ? answer.id : undefined };
+    } catch (error) {
+      if (AppError.is(error) && typeof error.details?.resultCode === 'number') {
+        return { outcome: 'refused', reason: error.message, retryable: error.details.resultCode === REFUND_IN_PROGRESS };
+      }
+      return { outcome: 'unknown', reason: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  /**
+   * A refund's state: `GET /2/rest/refund/status` (§4.4.5) for channels that send no refund
+   * webhook, else `GET /2/rest/refunds` by `refund_no` (§4.4.3, `finish` and `result`).
+   */
+  async queryRefund(refundNo: string, billChannel: string): Promise<GatewayRefundState> {
+    const channelType = channelTypeOf(billChannel);
+    if (STATUS_QUERY_CHANNELS.includes(channelType)) {
+      let answer: Record<string, unknown>;
+      try {
+        answer = await this.call('GET', new URL('/2/rest/refund/status', this.options.baseUrl).toString(), {
+          ...this.signed(this.options.appSecret),
+          channel: channelType,
+          refund_no: refundNo,
+        });
+      } catch (error) {
+        if (AppError.is(error) && error.details?.resultCode === NO_SUCH_REFUND) return { found: false };
+        throw error;
+      }
+      const status = typeof answer.refund_status === 'string' ? answer.refund_status.toUpperCase() : '';
+      if (status === 'SUCCESS') return { found: true, state: 'succeeded', detail: answer };
+      if (status === 'PROCESSING' || status === '') return { found: true, state: 'pending', detail: answer };
+      // WeChat's REFUNDCLOSE (closed) and CHANGE (abnormal: the money could not go back).
+      return { found: true, state: 'failed', reason: `refund_status ${status}`, detail: answer };
+    }
+    const answer = await this.call('GET', new URL('/2/rest/refunds', this.options.baseUrl).toString(), {
+      ...this.signed(this.options.appSecret),
+      refund_no: refundNo,
+      need_detail: true,
+    });
+    const parsed = refundsAnswerSchema.safeParse(answer);
+    if (!parsed.success) throw new AppError('GATEWAY_ERROR', 'The payment gateway answered a query without refunds');
+    const refund = parsed.data.refunds.find((candidate) => candidate.refund_no === refundNo);
+    if (!refund) return { found: false };
+    const detail = detailObject(refund.message_detail);
+    if (!refund.finish) return { found: true, state: 'pending', detail };
+    return refund.result
+      ? { found: true, state: 'succeeded', detail }
+      : { found: true, state: 'failed', reason: 'the gateway reports the refund finished without success', detail };
   }
 
   parseWebhook(rawBody: string): GatewayEvent {
@@ -204,23 +303,49 @@ export class BeeCloudGateway implements PaymentGateway {
     if (!constantTimeEqual(expected, message.signature.toLowerCase())) {
       throw new AppError('WEBHOOK_SIGNATURE_INVALID', 'Webhook signature does not verify');
     }
-    const transactionType =
-      message.transaction_type === 'PAY' || message.transaction_type === 'REFUND' ? message.transaction_type : 'OTHER';
-    const detail = message.message_detail ?? {};
+    // Only signed fields decide what a message means. `trade_success` is not signed (§3.3.1) and
+    // the gateway sends messages only for successes (§3.1, §3.4.2): it is kept, never read.
+    if (message.transaction_type === 'PAY') {
+      const detail = message.message_detail ?? {};
+      return {
+        type: 'payment.succeeded',
+        billNo: message.transaction_id,
+        amount: message.transaction_fee,
+        channel: message.sub_channel_type ?? message.channel_type,
+        gatewayTradeNo:
+          typeof detail.transaction_id === 'string'
+            ? detail.transaction_id
+            : typeof detail.trade_no === 'string'
+              ? detail.trade_no
+              : undefined,
+        detail: message,
+      };
+    }
+    if (message.transaction_type === 'REFUND') {
+      return { type: 'refund.succeeded', refundNo: message.transaction_id, amount: message.transaction_fee, detail: message };
+    }
     return {
-      transactionType,
+      type: 'not_ours',
+      transactionType: message.transaction_type,
       transactionId: message.transaction_id,
       amount: message.transaction_fee,
-      outcome: outcomeOf(message.trade_success, detail),
-      channel: message.sub_channel_type ?? message.channel_type,
-      gatewayTradeNo: typeof detail.transaction_id === 'string'
-        ? detail.transaction_id
-        : typeof detail.trade_no === 'string'
-          ? detail.trade_no
-          : undefined,
       detail: message,
     };
   }
+}
+
+/** The gateway gives a channel's detail as a JSON string (queries) or an object (webhooks). */
+function detailObject(value: unknown): Record<string, unknown> {
+  if (typeof value === 'string' && value.trim() !== '') {
+    try {
+      const parsed: unknown = JSON.parse(value);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    } catch {
+      return {};
+    }
+  }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  return {};
 }
 
 /** What the client needs from a bill, passed through exactly as the gateway signed it: only names change. */
@@ -255,11 +380,11 @@ function clientParamsOf(channel: GatewayChannel, answer: Record<string, unknown>
 }
 
 /**
- * `trade_success: false` is not by itself a failure (the manual says so); only a channel
- * verdict in `message_detail` settles a bill as failed or closed.
+ * A bill the gateway reports unpaid is failed or closed only when the channel's verdict in the
+ * query's `message_detail` says so (WeChat `trade_state`, Alipay `trade_status`); otherwise it
+ * may still be paid.
  */
-function outcomeOf(tradeSuccess: boolean, detail: Record<string, unknown>): BillOutcome {
-  if (tradeSuccess) return 'paid';
+function unpaidOutcomeOf(detail: Record<string, unknown>): BillOutcome {
   const state = String(detail.trade_state ?? detail.trade_status ?? '').toUpperCase();
   if (state === 'CLOSED' || state === 'TRADE_CLOSED' || state === 'REVOKED') return 'closed';
   if (state === 'PAYERROR' || String(detail.result_code ?? '').toUpperCase() === 'FAIL') return 'failed';

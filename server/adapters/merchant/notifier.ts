@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Logger } from '../../domain/checkout';
 import type { MerchantService } from '../../domain/merchant';
 import type { CheckoutRepository, Clock } from '../../domain/ports';
+import { toRefundView } from '../../domain/refunds';
 
 export interface MerchantNotifierOptions {
   url: string;
@@ -27,7 +28,8 @@ export function merchantNotificationSignature(secret: string, timestamp: string,
 }
 
 /**
- * Delivers the outbox of final order states to MERCHANT_NOTIFY_URL until the merchant answers
+ * Delivers the outbox of final order states (`order.final`) and final refunds (`refund.final`)
+ * to MERCHANT_NOTIFY_URL until the merchant answers
  * 2xx, with exponential backoff. The outbox is in the database, so a restart resumes where it
  * stopped, and leases keep several instances from sending the same notification at once.
  */
@@ -70,7 +72,10 @@ export class MerchantNotifier {
     let delivered = 0;
     for (const notification of due) {
       const order = await this.options.merchant.getOrder(notification.orderNo);
-      const body = JSON.stringify({ event: 'order.final', order });
+      const refund = notification.refundNo ? await this.options.repository.findRefund(notification.refundNo) : null;
+      const body = JSON.stringify(
+        refund ? { event: 'refund.final', refund: toRefundView(refund), order } : { event: 'order.final', order },
+      );
       const timestamp = String(Math.floor(this.options.clock().getTime() / 1000));
       let failure: string | undefined;
       try {

@@ -9,7 +9,10 @@ import type {
   GatewayChannel,
   OrderRecord,
   PaymentRecord,
+  PaymentWithOrder,
   Platform,
+  RefundFinish,
+  RefundRecord,
   SessionRecord,
 } from '../../domain/ports';
 import type { OrderStatus } from '../../domain/order-status';
@@ -31,6 +34,7 @@ interface OrderRow {
   created_at: Date;
   expires_at: Date;
   paid_at: Date | null;
+  refunded_amount: number;
 }
 
 interface BillRow {
@@ -60,7 +64,10 @@ interface PaymentRow {
 }
 
 const ORDER_COLUMNS =
-  'order_no, owner, app_user_id, attach, status, amount, currency, items, title, idempotency_key, request_hash, created_at, expires_at, paid_at';
+  'order_no, owner, app_user_id, attach, status, amount, currency, items, title, idempotency_key, request_hash, created_at, expires_at, paid_at, refunded_amount';
+const PAYMENT_COLUMNS = 'bill_no, order_no, amount, channel, source, disposition, gateway_trade_no, received_at, detail';
+const REFUND_COLUMNS =
+  'refund_no, order_no, bill_no, channel, amount, reason, kind, idempotency_key, request_hash, status, submitted_at, accepted_at, gateway_id, failure, created_at, finished_at, next_check_at';
 const BILL_COLUMNS =
   'bill_no, order_no, channel, amount, status, payer, gateway_id, client_params, error, created_at, updated_at';
 
@@ -80,6 +87,49 @@ function toOrder(row: OrderRow): OrderRecord {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     paidAt: row.paid_at ?? undefined,
+    refundedAmount: row.refunded_amount,
+  };
+}
+
+interface RefundRow {
+  refund_no: string;
+  order_no: string;
+  bill_no: string;
+  channel: string;
+  amount: number;
+  reason: string | null;
+  kind: RefundRecord['kind'];
+  idempotency_key: string | null;
+  request_hash: string | null;
+  status: RefundRecord['status'];
+  submitted_at: Date | null;
+  accepted_at: Date | null;
+  gateway_id: string | null;
+  failure: string | null;
+  created_at: Date;
+  finished_at: Date | null;
+  next_check_at: Date;
+}
+
+function toRefund(row: RefundRow): RefundRecord {
+  return {
+    refundNo: row.refund_no,
+    orderNo: row.order_no,
+    billNo: row.bill_no,
+    channel: row.channel,
+    amount: row.amount,
+    reason: row.reason ?? undefined,
+    kind: row.kind,
+    idempotencyKey: row.idempotency_key ?? undefined,
+    requestHash: row.request_hash ?? undefined,
+    status: row.status,
+    submittedAt: row.submitted_at ?? undefined,
+    acceptedAt: row.accepted_at ?? undefined,
+    gatewayId: row.gateway_id ?? undefined,
+    failure: row.failure ?? undefined,
+    createdAt: row.created_at,
+    finishedAt: row.finished_at ?? undefined,
+    nextCheckAt: row.next_check_at,
   };
 }
 
@@ -334,6 +384,48 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     return rowCount === 1;
   }
 
+  async leaseOrdersToCheck(now: Date, lastCheckBefore: Date, openBillBefore: Date, limit: number): Promise<string[]> {
+    const { rows } = await this.db.query<{ order_no: string }>(
+      `UPDATE orders SET gateway_checked_at = $1
+       WHERE order_no IN (
+         SELECT o.order_no FROM orders o
+         WHERE o.status = 'pending'
+           AND (o.gateway_checked_at IS NULL OR o.gateway_checked_at <= $2)
+           AND EXISTS (SELECT 1 FROM bills b
+                       WHERE b.order_no = o.order_no AND b.status IN ('creating', 'open') AND b.updated_at <= $3)
+         ORDER BY o.gateway_checked_at NULLS FIRST, o.expires_at
+         LIMIT $4
+         FOR UPDATE SKIP LOCKED)
+       RETURNING order_no`,
+      [now, lastCheckBefore, openBillBefore, limit],
+    );
+    return rows.map((row) => row.order_no);
+  }
+
+  async expireUnbilledOrders(now: Date, limit: number, notifyMerchant: boolean): Promise<string[]> {
+    const { rows } = await this.db.query<{ order_no: string }>(
+      `WITH expired AS (
+         UPDATE orders SET status = 'expired', status_changed_at = $1
+         WHERE order_no IN (
+           SELECT o.order_no FROM orders o
+           WHERE o.status IN ('pending', 'failed', 'closed') AND o.expires_at <= $1
+             AND NOT EXISTS (SELECT 1 FROM bills b WHERE b.order_no = o.order_no AND b.status IN ('creating', 'open'))
+           ORDER BY o.expires_at
+           LIMIT $2
+           FOR UPDATE SKIP LOCKED)
+         AND status IN ('pending', 'failed', 'closed')
+         RETURNING order_no
+       ), notice AS (
+         INSERT INTO merchant_notifications (order_no, status, created_at, next_attempt_at)
+         SELECT order_no, 'expired', $1, $1 FROM expired WHERE $3::boolean
+         ON CONFLICT (order_no, status) WHERE refund_no IS NULL DO NOTHING
+       )
+       SELECT order_no FROM expired`,
+      [now, limit, notifyMerchant],
+    );
+    return rows.map((row) => row.order_no);
+  }
+
   async insertBill(bill: BillRecord): Promise<boolean> {
     return this.batched ? this.batched.insertBill(bill) : (await insertBills(this.db, [bill]))[0];
   }
@@ -422,7 +514,8 @@ export class SqlCheckoutRepository implements CheckoutRepository {
                      ELSE 'applied' END,
                 $4, $5, $6
          FROM target
-         ON CONFLICT (bill_no) DO NOTHING
+         -- Either unique index: the bill's counted payment, or this very mismatch, is already there.
+         ON CONFLICT DO NOTHING
          RETURNING bill_no, order_no, disposition
        ), bill AS (
          UPDATE bills SET status = 'paid', updated_at = $5
@@ -434,7 +527,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
        ), notice AS (
          INSERT INTO merchant_notifications (order_no, status, created_at, next_attempt_at)
          SELECT order_no, 'paid', $5, $5 FROM paid WHERE $7::boolean
-         ON CONFLICT (order_no, status) DO NOTHING
+         ON CONFLICT (order_no, status) WHERE refund_no IS NULL DO NOTHING
        )
        SELECT target.order_no, target.bill_amount, inserted.disposition
        FROM (SELECT 1) AS one
@@ -458,11 +551,194 @@ export class SqlCheckoutRepository implements CheckoutRepository {
 
   async listPayments(orderNo: string): Promise<PaymentRecord[]> {
     const { rows } = await this.db.query<PaymentRow>(
-      `SELECT bill_no, order_no, amount, channel, source, disposition, gateway_trade_no, received_at, detail
-       FROM payments WHERE order_no = $1 ORDER BY received_at, bill_no`,
+      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE order_no = $1 ORDER BY received_at, id`,
       [orderNo],
     );
     return rows.map(toPayment);
+  }
+
+  async listPaymentsByDisposition(
+    disposition: PaymentDisposition,
+    limit: number,
+    offset: number,
+  ): Promise<PaymentWithOrder[]> {
+    const { rows } = await this.db.query<{ payment: PaymentRow; ord: OrderRow; refund: RefundRow | null }>(
+      `SELECT to_jsonb(p) AS payment, to_jsonb(o) AS ord, to_jsonb(r) AS refund
+       FROM payments p
+       JOIN orders o ON o.order_no = p.order_no
+       LEFT JOIN refunds r ON r.bill_no = p.bill_no AND r.kind = 'duplicate'
+       WHERE p.disposition = $1
+       ORDER BY p.received_at DESC, p.id DESC
+       LIMIT $2 OFFSET $3`,
+      [disposition, limit, offset],
+    );
+    // to_jsonb renders timestamps as text: turn them back into dates.
+    const dates = <Row extends object>(row: Row, columns: string[]): Row => {
+      const copy: Record<string, unknown> = { ...(row as Record<string, unknown>) };
+      for (const column of columns) if (typeof copy[column] === 'string') copy[column] = new Date(copy[column] as string);
+      return copy as Row;
+    };
+    return rows.map((row) => ({
+      ...toPayment(dates(row.payment, ['received_at'])),
+      order: toOrder(dates(row.ord, ['created_at', 'expires_at', 'paid_at'])),
+      refund: row.refund
+        ? toRefund(dates(row.refund, ['submitted_at', 'accepted_at', 'created_at', 'finished_at', 'next_check_at']))
+        : undefined,
+    }));
+  }
+
+  async listDuplicatesWithoutRefund(limit: number): Promise<PaymentRecord[]> {
+    const { rows } = await this.db.query<PaymentRow>(
+      `SELECT ${PAYMENT_COLUMNS} FROM payments p
+       WHERE p.disposition = 'refund_due'
+         AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.bill_no = p.bill_no AND r.kind = 'duplicate')
+       ORDER BY p.received_at LIMIT $1`,
+      [limit],
+    );
+    return rows.map(toPayment);
+  }
+
+  async insertRefund(refund: RefundRecord): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `INSERT INTO refunds (${REFUND_COLUMNS})
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+       ON CONFLICT DO NOTHING`,
+      [
+        refund.refundNo,
+        refund.orderNo,
+        refund.billNo,
+        refund.channel,
+        refund.amount,
+        refund.reason ?? null,
+        refund.kind,
+        refund.idempotencyKey ?? null,
+        refund.requestHash ?? null,
+        refund.status,
+        refund.submittedAt ?? null,
+        refund.acceptedAt ?? null,
+        refund.gatewayId ?? null,
+        refund.failure ?? null,
+        refund.createdAt,
+        refund.finishedAt ?? null,
+        refund.nextCheckAt,
+      ],
+    );
+    return rowCount === 1;
+  }
+
+  async findRefund(refundNo: string): Promise<RefundRecord | null> {
+    const { rows } = await this.db.query<RefundRow>(`SELECT ${REFUND_COLUMNS} FROM refunds WHERE refund_no = $1`, [
+      refundNo,
+    ]);
+    return rows[0] ? toRefund(rows[0]) : null;
+  }
+
+  async findRefundByIdempotencyKey(orderNo: string, idempotencyKey: string): Promise<RefundRecord | null> {
+    const { rows } = await this.db.query<RefundRow>(
+      `SELECT ${REFUND_COLUMNS} FROM refunds WHERE order_no = $1 AND idempotency_key = $2`,
+      [orderNo, idempotencyKey],
+    );
+    return rows[0] ? toRefund(rows[0]) : null;
+  }
+
+  async listRefunds(orderNo: string): Promise<RefundRecord[]> {
+    const { rows } = await this.db.query<RefundRow>(
+      `SELECT ${REFUND_COLUMNS} FROM refunds WHERE order_no = $1 ORDER BY created_at, refund_no`,
+      [orderNo],
+    );
+    return rows.map(toRefund);
+  }
+
+  async refundBalance(orderNo: string): Promise<{ paid: number; reserved: number; billNo?: string; channel?: string }> {
+    const { rows } = await this.db.query<{ paid: number; reserved: number; bill_no: string | null; channel: string | null }>(
+      `SELECT
+         (SELECT COALESCE(SUM(amount), 0) FROM payments WHERE order_no = $1 AND disposition = 'applied')::bigint AS paid,
+         (SELECT COALESCE(SUM(amount), 0) FROM refunds
+           WHERE order_no = $1 AND kind = 'merchant' AND status IN ('pending', 'succeeded'))::bigint AS reserved,
+         (SELECT bill_no FROM payments WHERE order_no = $1 AND disposition = 'applied' ORDER BY id LIMIT 1) AS bill_no,
+         (SELECT channel FROM bills WHERE bill_no =
+           (SELECT bill_no FROM payments WHERE order_no = $1 AND disposition = 'applied' ORDER BY id LIMIT 1)) AS channel`,
+      [orderNo],
+    );
+    const row = rows[0];
+    return { paid: row.paid, reserved: row.reserved, billNo: row.bill_no ?? undefined, channel: row.channel ?? undefined };
+  }
+
+  async claimRefundSubmission(refundNo: string, at: Date, renumberTo?: string): Promise<RefundRecord | null> {
+    const { rows } = await this.db.query<RefundRow>(
+      `UPDATE refunds SET submitted_at = $2, refund_no = COALESCE($3, refund_no)
+       WHERE refund_no = $1 AND submitted_at IS NULL AND status = 'pending'
+       RETURNING ${REFUND_COLUMNS}`,
+      [refundNo, at, renumberTo ?? null],
+    );
+    return rows[0] ? toRefund(rows[0]) : null;
+  }
+
+  async markRefundAccepted(refundNo: string, gatewayId: string | undefined, at: Date): Promise<void> {
+    await this.db.query(
+      'UPDATE refunds SET accepted_at = COALESCE(accepted_at, $3), gateway_id = COALESCE($2, gateway_id) WHERE refund_no = $1',
+      [refundNo, gatewayId ?? null, at],
+    );
+  }
+
+  async unsubmitRefund(refundNo: string, retryAt: Date, note: string): Promise<void> {
+    await this.db.query(
+      `UPDATE refunds SET submitted_at = NULL, next_check_at = $2, failure = $3
+       WHERE refund_no = $1 AND status = 'pending' AND accepted_at IS NULL`,
+      [refundNo, retryAt, note.slice(0, 500)],
+    );
+  }
+
+  async finishRefund(refundNo: string, finish: RefundFinish, notifyMerchant: boolean): Promise<RefundRecord | null> {
+    const { rows } = await this.db.query<RefundRow>(
+      `WITH done AS (
+         UPDATE refunds SET status = $2, finished_at = $3, failure = CASE WHEN $2 = 'failed' THEN $4 ELSE NULL END,
+                            detail = COALESCE($5::jsonb, detail)
+         WHERE refund_no = $1 AND status = 'pending'
+         RETURNING ${REFUND_COLUMNS}
+       ), refunded AS (
+         UPDATE orders SET refunded_amount = refunded_amount + done.amount
+         FROM done WHERE orders.order_no = done.order_no AND done.kind = 'merchant' AND done.status = 'succeeded'
+       ), returned AS (
+         UPDATE payments SET disposition = 'refunded'
+         FROM done WHERE payments.bill_no = done.bill_no AND payments.disposition = 'refund_due'
+           AND done.kind = 'duplicate' AND done.status = 'succeeded'
+       ), notice AS (
+         INSERT INTO merchant_notifications (order_no, status, refund_no, created_at, next_attempt_at)
+         SELECT order_no, status, refund_no, $3, $3 FROM done WHERE $6::boolean
+         ON CONFLICT (refund_no) WHERE refund_no IS NOT NULL DO NOTHING
+       )
+       SELECT * FROM done`,
+      [refundNo, finish.status, finish.at, finish.failure?.slice(0, 500) ?? null, json(finish.detail), notifyMerchant],
+    );
+    return rows[0] ? toRefund(rows[0]) : null;
+  }
+
+  async leaseDueRefunds(now: Date, leaseUntil: Date, limit: number): Promise<RefundRecord[]> {
+    const { rows } = await this.db.query<RefundRow>(
+      `UPDATE refunds SET next_check_at = $2
+       WHERE refund_no IN (SELECT refund_no FROM refunds
+                           WHERE status = 'pending' AND next_check_at <= $1
+                           ORDER BY next_check_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+       RETURNING ${REFUND_COLUMNS}`,
+      [now, leaseUntil, limit],
+    );
+    return rows.map(toRefund);
+  }
+
+  async recordUnmatchedMessage(message: {
+    transactionType: string;
+    transactionId: string;
+    amount: number;
+    reason: string;
+    receivedAt: Date;
+    body: unknown;
+  }): Promise<void> {
+    await this.db.query(
+      `INSERT INTO unmatched_gateway_messages (transaction_type, transaction_id, amount, reason, received_at, body)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+      [message.transactionType, message.transactionId, message.amount, message.reason, message.receivedAt, json(message.body)],
+    );
   }
 
   async insertCheckoutToken(token: CheckoutTokenRecord): Promise<void> {
@@ -515,21 +791,33 @@ export class SqlCheckoutRepository implements CheckoutRepository {
   async enqueueMerchantNotification(orderNo: string, status: OrderStatus, at: Date): Promise<void> {
     await this.db.query(
       `INSERT INTO merchant_notifications (order_no, status, created_at, next_attempt_at) VALUES ($1, $2, $3, $3)
-       ON CONFLICT (order_no, status) DO NOTHING`,
+       ON CONFLICT (order_no, status) WHERE refund_no IS NULL DO NOTHING`,
       [orderNo, status, at],
     );
   }
 
   async leaseDueMerchantNotifications(now: Date, leaseUntil: Date, limit: number): Promise<MerchantNotificationRecord[]> {
-    const { rows } = await this.db.query<{ id: number; order_no: string; status: OrderStatus; attempts: number }>(
+    const { rows } = await this.db.query<{
+      id: number;
+      order_no: string;
+      status: string;
+      refund_no: string | null;
+      attempts: number;
+    }>(
       `UPDATE merchant_notifications SET next_attempt_at = $2
        WHERE id IN (SELECT id FROM merchant_notifications
                     WHERE delivered_at IS NULL AND next_attempt_at <= $1
                     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-       RETURNING id, order_no, status, attempts`,
+       RETURNING id, order_no, status, refund_no, attempts`,
       [now, leaseUntil, limit],
     );
-    return rows.map((row) => ({ id: row.id, orderNo: row.order_no, status: row.status, attempts: row.attempts }));
+    return rows.map((row) => ({
+      id: row.id,
+      orderNo: row.order_no,
+      status: row.status,
+      refundNo: row.refund_no ?? undefined,
+      attempts: row.attempts,
+    }));
   }
 
   async markMerchantNotificationDelivered(id: number, at: Date): Promise<void> {

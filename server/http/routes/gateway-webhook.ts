@@ -1,15 +1,15 @@
 import Router from '@koa/router';
-import type { CheckoutService } from '../../domain/checkout';
+import type { GatewayWebhooks } from '../../domain/webhooks';
 
 /**
- * The gateway's webhook (seed 001 §3). The literal body `success` is the acknowledgement and is
+ * The gateway's webhook (seed 001 §3), PAY and REFUND alike. The literal body `success` is the acknowledgement and is
  * sent only after the verdict is committed; every other answer makes the gateway retry.
  */
-export function gatewayWebhookRoutes(checkout: CheckoutService) {
+export function gatewayWebhookRoutes(webhooks: GatewayWebhooks) {
   const router = new Router();
   router.post('/api/gateway/webhook', async (ctx) => {
     const raw = typeof ctx.request.rawBody === 'string' ? ctx.request.rawBody : '';
-    await checkout.receiveWebhook(raw);
+    await webhooks.receive(raw);
     ctx.type = 'text/plain';
     ctx.body = 'success';
   });

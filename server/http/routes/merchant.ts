@@ -4,6 +4,7 @@ import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import { AppError } from '../../domain/errors';
 import type { MerchantService } from '../../domain/merchant';
+import type { RefundService } from '../../domain/refunds';
 import { orderItemsSchema, orderNoParam } from '../inputs';
 import { parseInput } from '../validation';
 
@@ -15,6 +16,19 @@ const checkoutBody = z.object({
     .refine((value) => JSON.stringify(value).length <= 2048, 'at most 2 KB of JSON')
     .optional(),
 });
+
+const refundBody = z.object({
+  amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  reason: z.string().trim().min(1).max(80).optional(),
+});
+
+const paymentsQuery = z.object({
+  disposition: z.enum(['amount_mismatch', 'refund_due', 'refunded']),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+
+const idempotencyKey = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 visible ASCII characters');
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
@@ -35,7 +49,7 @@ function requireMerchant(apiKey: string | undefined) {
 }
 
 /** The server-to-server API of the merchant's app backend. */
-export function merchantRoutes(deps: { merchant: MerchantService; apiKey?: string }) {
+export function merchantRoutes(deps: { merchant: MerchantService; refunds: RefundService; apiKey?: string }) {
   const router = new Router({ prefix: '/api/merchant' });
   router.use(requireMerchant(deps.apiKey));
 
@@ -47,6 +61,26 @@ export function merchantRoutes(deps: { merchant: MerchantService; apiKey?: strin
 
   router.get('/orders/:orderNo', async (ctx) => {
     ctx.body = { order: await deps.merchant.getOrder(orderNoParam(ctx.params.orderNo)) };
+  });
+
+  // A refund of a paid order (seed 001 §4.3.1 at the gateway). Idempotency-Key is required: a
+  // refund retried without one could be made twice.
+  router.post('/orders/:orderNo/refunds', async (ctx) => {
+    const orderNo = orderNoParam(ctx.params.orderNo);
+    const rawKey = ctx.get('idempotency-key');
+    if (rawKey === '') {
+      throw new AppError('IDEMPOTENCY_KEY_REQUIRED', 'Send an Idempotency-Key header: retrying with the same key never refunds twice');
+    }
+    const key = parseInput(idempotencyKey, rawKey, 'Idempotency-Key');
+    const body = parseInput(refundBody, ctx.request.body, 'body');
+    const { refund, created } = await deps.refunds.refund(orderNo, body, key);
+    ctx.status = created ? 201 : 200;
+    ctx.body = { refund };
+  });
+
+  router.get('/payments', async (ctx) => {
+    const query = parseInput(paymentsQuery, ctx.query, 'query');
+    ctx.body = { payments: await deps.merchant.listPayments(query.disposition, query.limit, query.offset) };
   });
 
   return router;

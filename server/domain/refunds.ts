@@ -1,0 +1,355 @@
+import type { Logger, SecondPaymentHandler } from './checkout';
+import { AppError } from './errors';
+import { chinaDate8, hashRequest, newRefundNo } from './identifiers';
+import type { Fen } from './money';
+import type { CheckoutRepository, Clock, PaymentGateway, PaymentRecord, RefundRecord } from './ports';
+
+export interface RefundSettings {
+  /** Where the gateway sends REFUND webhooks (the same endpoint as payments). */
+  notifyUrl: string;
+  /** Queue each final refund for the merchant's notification URL. */
+  notifyMerchant: boolean;
+  /** Return a second payment for an already paid order by itself. */
+  autoRefundDuplicates: boolean;
+  /** How often a refund still pending at the gateway is asked about, ms. */
+  checkIntervalMs: number;
+  /**
+   * A refund whose request got no answer and that the gateway still does not know this long
+   * after it was sent never arrived: it is failed, never sent again (a resent `refund_no` may
+   * be refunded twice). Well above the gateway client's timeout. ms.
+   */
+  unknownOutcomeGraceMs: number;
+}
+
+export const DEFAULT_REFUND_SETTINGS: Omit<RefundSettings, 'notifyUrl' | 'notifyMerchant'> = {
+  autoRefundDuplicates: true,
+  checkIntervalMs: 10_000,
+  unknownOutcomeGraceMs: 60_000,
+};
+
+/** A refund as the merchant API shows it. Amounts in fen, times ISO 8601. */
+export interface RefundView {
+  refundNo: string;
+  orderNo: string;
+  amount: Fen;
+  status: RefundRecord['status'];
+  /** `merchant`: asked through the merchant API; `duplicate`: a second payment returned by itself. */
+  kind: RefundRecord['kind'];
+  reason: string | null;
+  createdAt: string;
+  finishedAt?: string;
+  /** Why it failed, in the gateway's words where it gave them. */
+  failureReason?: string;
+}
+
+export function toRefundView(refund: RefundRecord): RefundView {
+  return {
+    refundNo: refund.refundNo,
+    orderNo: refund.orderNo,
+    amount: refund.amount,
+    status: refund.status,
+    kind: refund.kind,
+    reason: refund.reason ?? null,
+    createdAt: refund.createdAt.toISOString(),
+    finishedAt: refund.finishedAt?.toISOString(),
+    failureReason: refund.status === 'failed' ? refund.failure : undefined,
+  };
+}
+
+/**
+ * Refunds at the gateway (seed 001 §4.3.1): a merchant's, and the automatic return of a second
+ * payment. A refund is stored before it is sent and marked submitted just before the request
+ * leaves, so a crash at any point either leaves it unsent (sent later) or submitted (its outcome
+ * learned from the gateway's REFUND webhook or its query, never sent twice).
+ */
+export class RefundService implements SecondPaymentHandler {
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly repository: CheckoutRepository,
+    private readonly gateway: PaymentGateway,
+    private readonly clock: Clock,
+    private readonly settings: RefundSettings,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * A merchant's refund of part or all of a paid order. The same Idempotency-Key answers the
+   * same refund (`created: false`). Throws AppError ORDER_NOT_FOUND, ORDER_NOT_PAID,
+   * REFUND_EXCEEDS_PAID (more than is left of what was paid, counting pending refunds) and
+   * IDEMPOTENCY_KEY_REUSED (the key was used for another amount or reason).
+   */
+  async refund(
+    orderNo: string,
+    request: { amount: Fen; reason?: string },
+    idempotencyKey: string,
+  ): Promise<{ refund: RefundView; created: boolean }> {
+    const requestHash = hashRequest({ amount: request.amount, reason: request.reason ?? null });
+    const previous = await this.repository.findRefundByIdempotencyKey(orderNo, idempotencyKey);
+    if (previous) return { refund: this.replay(previous, requestHash), created: false };
+
+    const now = this.clock();
+    const created = await this.repository.transaction(async (tx) => {
+      // The order's row lock makes concurrent refunds of one order take turns: each one sees
+      // what the others reserved.
+      const order = await tx.findOrder(orderNo, { forUpdate: true });
+      if (!order) throw new AppError('ORDER_NOT_FOUND', `No order ${orderNo}`);
+      const balance = await tx.refundBalance(orderNo);
+      if (order.status !== 'paid' || !balance.billNo || !balance.channel) {
+        throw new AppError('ORDER_NOT_PAID', `Order ${orderNo} is ${order.status}: only a paid order can be refunded`);
+      }
+      const refundable = balance.paid - balance.reserved;
+      if (request.amount > refundable) {
+        throw new AppError(
+          'REFUND_EXCEEDS_PAID',
+          `Refund of ${request.amount} fen exceeds what is left to refund: ${refundable} of ${balance.paid} fen`,
+          { refundable },
+        );
+      }
+      const refund: RefundRecord = {
+        refundNo: newRefundNo(now),
+        orderNo,
+        billNo: balance.billNo,
+        channel: balance.channel,
+        amount: request.amount,
+        reason: request.reason,
+        kind: 'merchant',
+        idempotencyKey,
+        requestHash,
+        status: 'pending',
+        createdAt: now,
+        // This request sends it now; a sweeper takes it over only if this one dies.
+        nextCheckAt: new Date(now.getTime() + this.settings.checkIntervalMs),
+      };
+      return (await tx.insertRefund(refund)) ? refund : null;
+    });
+    if (!created) {
+      // A concurrent request with the same key won the insert.
+      const winner = await this.repository.findRefundByIdempotencyKey(orderNo, idempotencyKey);
+      if (!winner) throw new Error('refund insert conflicted but no refund holds the idempotency key');
+      return { refund: this.replay(winner, requestHash), created: false };
+    }
+    this.log.info('refund requested', { orderNo, refundNo: created.refundNo, amount: created.amount });
+    return { refund: toRefundView(await this.submit(created)), created: true };
+  }
+
+  private replay(previous: RefundRecord, requestHash: string): RefundView {
+    if (previous.requestHash !== requestHash) {
+      throw new AppError(
+        'IDEMPOTENCY_KEY_REUSED',
+        'This Idempotency-Key was already used for a different refund: use a new key for a new refund',
+        { refundNo: previous.refundNo },
+      );
+    }
+    return toRefundView(previous);
+  }
+
+  /** The refunds of an order, oldest first. */
+  async listRefunds(orderNo: string): Promise<RefundView[]> {
+    return (await this.repository.listRefunds(orderNo)).map(toRefundView);
+  }
+
+  /** A second payment was just recorded: return it now rather than at the next sweep. */
+  secondPaymentRecorded(billNo: string): void {
+    if (!this.settings.autoRefundDuplicates) return;
+    this.track(
+      this.createMissingDuplicateRefunds(10).catch((error: unknown) => {
+        this.log.warn('returning a second payment failed; the sweeper tries again', {
+          billNo,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }),
+    );
+  }
+
+  /**
+   * Creates the automatic refund of up to `limit` second payments that have none, and sends
+   * them. At most one per payment, whatever the instances or crashes (a unique index says so).
+   */
+  async createMissingDuplicateRefunds(limit: number): Promise<number> {
+    if (!this.settings.autoRefundDuplicates) return 0;
+    let created = 0;
+    for (const payment of await this.repository.listDuplicatesWithoutRefund(limit)) {
+      const refund = this.duplicateRefundOf(payment);
+      if (!(await this.repository.insertRefund(refund))) continue;
+      created += 1;
+      this.log.warn('returning a second payment to the shopper', {
+        orderNo: payment.orderNo,
+        billNo: payment.billNo,
+        refundNo: refund.refundNo,
+        amount: payment.amount,
+      });
+      await this.submit(refund);
+    }
+    return created;
+  }
+
+  private duplicateRefundOf(payment: PaymentRecord): RefundRecord {
+    const now = this.clock();
+    return {
+      refundNo: newRefundNo(now),
+      orderNo: payment.orderNo,
+      billNo: payment.billNo,
+      channel: payment.channel,
+      amount: payment.amount,
+      reason: 'second payment for an order already paid',
+      kind: 'duplicate',
+      status: 'pending',
+      createdAt: now,
+      nextCheckAt: new Date(now.getTime() + this.settings.checkIntervalMs),
+    };
+  }
+
+  /**
+   * Sends up to `limit` refunds that are due: unsent ones (their sender died) are sent, sent
+   * ones are asked about. Leased, so several instances share them.
+   */
+  async processDue(limit: number): Promise<number> {
+    const now = this.clock();
+    const due = await this.repository.leaseDueRefunds(now, new Date(now.getTime() + this.settings.checkIntervalMs), limit);
+    for (const refund of due) {
+      try {
+        if (refund.submittedAt) await this.check(refund);
+        else await this.submit(refund);
+      } catch (error) {
+        this.log.warn('refund check failed; it is asked about again later', {
+          refundNo: refund.refundNo,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
+    return due.length;
+  }
+
+  /** Sends a refund that was never sent; answers it as it stands afterwards. */
+  private async submit(refund: RefundRecord): Promise<RefundRecord> {
+    const now = this.clock();
+    // A refund_no carries the day of its request: one left unsent past midnight gets a new one.
+    const renumber = refund.refundNo.startsWith(chinaDate8(now)) ? undefined : newRefundNo(now);
+    const claimed = await this.repository.claimRefundSubmission(refund.refundNo, now, renumber);
+    if (!claimed) return (await this.repository.findRefund(refund.refundNo)) ?? refund;
+    const answer = await this.gateway.createRefund({
+      refundNo: claimed.refundNo,
+      billNo: claimed.billNo,
+      amount: claimed.amount,
+      notifyUrl: this.settings.notifyUrl,
+      optional: { orderNo: claimed.orderNo },
+    });
+    const at = this.clock();
+    switch (answer.outcome) {
+      case 'accepted':
+        await this.repository.markRefundAccepted(claimed.refundNo, answer.gatewayId, at);
+        break;
+      case 'refused':
+        if (answer.retryable) {
+          await this.repository.unsubmitRefund(
+            claimed.refundNo,
+            new Date(at.getTime() + this.settings.checkIntervalMs),
+            answer.reason,
+          );
+        } else {
+          await this.finish(claimed.refundNo, { status: 'failed', at, failure: answer.reason });
+        }
+        break;
+      case 'unknown':
+        this.log.warn('refund request got no answer: its outcome is asked of the gateway, never sent again', {
+          refundNo: claimed.refundNo,
+          error: answer.reason,
+        });
+        break;
+    }
+    return (await this.repository.findRefund(claimed.refundNo)) ?? claimed;
+  }
+
+  /** Asks the gateway about a sent refund and settles it when the gateway has. */
+  private async check(refund: RefundRecord): Promise<void> {
+    const state = await this.gateway.queryRefund(refund.refundNo, refund.channel);
+    const now = this.clock();
+    if (!state.found) {
+      const sentAt = refund.submittedAt?.getTime() ?? now.getTime();
+      if (!refund.acceptedAt && now.getTime() - sentAt >= this.settings.unknownOutcomeGraceMs) {
+        await this.finish(refund.refundNo, {
+          status: 'failed',
+          at: now,
+          failure: 'the refund request got no answer and the gateway has no such refund: it never arrived',
+        });
+      }
+      return;
+    }
+    if (state.state === 'pending') {
+      if (!refund.acceptedAt) await this.repository.markRefundAccepted(refund.refundNo, undefined, now);
+      return;
+    }
+    await this.finish(refund.refundNo, {
+      status: state.state,
+      at: now,
+      failure: state.state === 'failed' ? (state.reason ?? 'the gateway reports the refund failed') : undefined,
+      detail: state.detail,
+    });
+  }
+
+  /**
+   * The gateway's REFUND webhook: the refund with this `refund_no` succeeded. Recorded once;
+   * a message for a refund we do not have, or with another fee, is kept for a person and
+   * changes nothing (the refund's query settles it).
+   */
+  async recordRefundSucceeded(refundNo: string, amount: Fen, detail: unknown): Promise<{ duplicate: boolean }> {
+    const refund = await this.repository.findRefund(refundNo);
+    if (!refund) {
+      this.log.warn('REFUND message for a refund this checkout did not make: kept for review', { refundNo, amount });
+      await this.keepUnmatched('REFUND', refundNo, amount, 'no such refund here', detail);
+      return { duplicate: false };
+    }
+    if (refund.amount !== amount) {
+      this.log.error('REFUND message fee differs from the refund: not applied, needs review', {
+        refundNo,
+        expected: refund.amount,
+        received: amount,
+      });
+      await this.keepUnmatched('REFUND', refundNo, amount, `fee differs from the refund's ${refund.amount}`, detail);
+      return { duplicate: false };
+    }
+    if (refund.status === 'failed') {
+      this.log.error('the gateway says a refund succeeded that was recorded failed: needs review', { refundNo });
+      await this.keepUnmatched('REFUND', refundNo, amount, 'refund was recorded failed', detail);
+      return { duplicate: false };
+    }
+    const finished = await this.finish(refundNo, { status: 'succeeded', at: this.clock(), detail });
+    return { duplicate: finished === null };
+  }
+
+  /** Keeps a verified message that nothing here can apply. */
+  async keepUnmatched(transactionType: string, transactionId: string, amount: Fen, reason: string, body: unknown): Promise<void> {
+    await this.repository.recordUnmatchedMessage({
+      transactionType,
+      transactionId,
+      amount,
+      reason,
+      receivedAt: this.clock(),
+      body,
+    });
+  }
+
+  private async finish(
+    refundNo: string,
+    finish: { status: 'succeeded' | 'failed'; at: Date; failure?: string; detail?: unknown },
+  ): Promise<RefundRecord | null> {
+    const finished = await this.repository.finishRefund(refundNo, finish, this.settings.notifyMerchant);
+    if (finished) {
+      const fields = { refundNo, orderNo: finished.orderNo, kind: finished.kind, amount: finished.amount };
+      if (finished.status === 'succeeded') this.log.info('refund succeeded', fields);
+      else this.log.warn('refund failed', { ...fields, failure: finished.failure });
+    }
+    return finished;
+  }
+
+  private track(task: Promise<unknown>): void {
+    this.inFlight.add(task);
+    void task.finally(() => this.inFlight.delete(task));
+  }
+
+  /** Waits for refunds started in the background (stopping cleanly). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+}

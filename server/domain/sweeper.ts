@@ -1,0 +1,142 @@
+import type { CheckoutService, Logger } from './checkout';
+import type { CheckoutRepository, Clock } from './ports';
+import type { RefundService } from './refunds';
+
+export interface SweeperSettings {
+  /** How often a sweep runs, ms. */
+  intervalMs: number;
+  /** At most one gateway query per order per this interval, across every instance, ms. */
+  gatewayCheckIntervalMs: number;
+  /** A bill open this long without a webhook is asked about, ms. */
+  webhookGraceMs: number;
+  /** Orders (or refunds) taken per lease. */
+  batchSize: number;
+  /** Gateway queries in flight at once from one instance. */
+  concurrency: number;
+  /** Queue the merchant's notification of orders it expires. */
+  notifyMerchant: boolean;
+}
+
+export const DEFAULT_SWEEPER_SETTINGS: Omit<SweeperSettings, 'notifyMerchant' | 'gatewayCheckIntervalMs' | 'webhookGraceMs'> = {
+  intervalMs: 5000,
+  batchSize: 100,
+  concurrency: 8,
+};
+
+/** What one sweep did. */
+export interface SweepReport {
+  /** Orders past their deadline expired with nothing in flight at the gateway. */
+  expired: number;
+  /** Pending orders whose bills the gateway was asked about. */
+  checked: number;
+  /** Gateway checks that failed (the order stays as it was until the next). */
+  failedChecks: number;
+  /** Second payments given an automatic refund. */
+  duplicatesReturned: number;
+  /** Refunds sent or asked about. */
+  refunds: number;
+}
+
+/**
+ * Closes the books without anyone polling: finds every payment whose webhook was lost, expires
+ * orders on time, and drives refunds to a final state. Every piece of work is leased in the
+ * database (`FOR UPDATE SKIP LOCKED` with a next-check time), so N instances share it and each
+ * order is asked about at most once per interval in all.
+ */
+export class Sweeper {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+  private stopped = false;
+
+  constructor(
+    private readonly repository: CheckoutRepository,
+    private readonly checkout: CheckoutService,
+    private readonly refunds: RefundService,
+    private readonly clock: Clock,
+    private readonly settings: SweeperSettings,
+    private readonly log: Logger,
+  ) {}
+
+  /** Sweeps every `intervalMs` until `stop()`; a sweep still running is never overlapped. */
+  start(): void {
+    const tick = () => {
+      if (this.stopped) return;
+      this.running = this.sweepOnce()
+        .catch((error: unknown) => {
+          this.log.warn('sweep failed; the next one tries again', { error: error instanceof Error ? error.message : String(error) });
+        })
+        .finally(() => {
+          this.running = undefined;
+          if (!this.stopped) {
+            this.timer = setTimeout(tick, this.settings.intervalMs);
+            this.timer.unref();
+          }
+        });
+    };
+    this.timer = setTimeout(tick, this.settings.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One sweep: expiries, then gateway checks until none is due, then refunds. */
+  async sweepOnce(): Promise<SweepReport> {
+    const report: SweepReport = { expired: 0, checked: 0, failedChecks: 0, duplicatesReturned: 0, refunds: 0 };
+    const { batchSize } = this.settings;
+
+    for (;;) {
+      const expired = await this.repository.expireUnbilledOrders(this.clock(), batchSize, this.settings.notifyMerchant);
+      for (const orderNo of expired) this.checkout.forgetOrder(orderNo);
+      report.expired += expired.length;
+      if (expired.length < batchSize) break;
+    }
+    if (report.expired > 0) this.log.info('orders expired unpaid', { count: report.expired });
+
+    for (;;) {
+      const now = this.clock();
+      const due = await this.repository.leaseOrdersToCheck(
+        now,
+        new Date(now.getTime() - this.settings.gatewayCheckIntervalMs),
+        new Date(now.getTime() - this.settings.webhookGraceMs),
+        batchSize,
+      );
+      await forEachConcurrently(due, this.settings.concurrency, async (orderNo) => {
+        try {
+          await this.checkout.checkOrder(orderNo);
+          report.checked += 1;
+        } catch (error) {
+          report.failedChecks += 1;
+          this.log.warn('gateway check failed; the order stays pending until the next check', {
+            orderNo,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+      });
+      if (due.length < batchSize || this.stopped) break;
+    }
+
+    report.duplicatesReturned = await this.refunds.createMissingDuplicateRefunds(batchSize);
+    for (;;) {
+      const processed = await this.refunds.processDue(batchSize);
+      report.refunds += processed;
+      if (processed < batchSize || this.stopped) break;
+    }
+    return report;
+  }
+}
+
+async function forEachConcurrently<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next];
+      next += 1;
+      await work(item);
+    }
+  });
+  await Promise.all(workers);
+}
