@@ -72,6 +72,7 @@ const environmentSchema = z.object({
     .optional()
     .transform((value) => value === 'true' || value === '1'),
   CATALOG_FILE: optionalText,
+  GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ORDER_TTL_SECONDS: z.coerce.number().int().min(120).max(86_400).default(900),
   AUTO_REFUND_DUPLICATES: z
     .enum(['true', 'false', '1', '0', ''])
@@ -105,6 +106,8 @@ export interface Config {
     testSecret?: string;
     /** True when GATEWAY_TEST_SECRET is set: bills go to the gateway's test mode. */
     testMode: boolean;
+    /** How long a gateway call may take before its outcome counts as unknown, ms. */
+    timeoutMs: number;
   };
   wechat: {
     /** Unset: the sandbox on SANDBOX_PORT. */
@@ -191,6 +194,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ),
     testSecret: gatewaySandboxed ? (e.GATEWAY_TEST_SECRET ?? DEVELOPMENT_SECRETS.gatewayTestSecret) : e.GATEWAY_TEST_SECRET,
     testMode: e.GATEWAY_TEST_SECRET !== undefined,
+    timeoutMs: e.GATEWAY_TIMEOUT_MS,
   };
   const wechat = {
     apiBaseUrl: e.WECHAT_API_BASE_URL,

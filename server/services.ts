@@ -134,6 +134,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
       appSecret: config.gateway.appSecret,
       masterSecret: config.gateway.masterSecret,
       testSecret: config.gateway.testMode ? config.gateway.testSecret : undefined,
+      timeoutMs: config.gateway.timeoutMs,
     });
 
     // The webhook URL depends on the port actually bound, so the server listens before wiring.
