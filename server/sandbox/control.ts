@@ -5,14 +5,50 @@ import { INJECTABLE_DOUYIN_LOGIN_ERRORS, type DouyinEmulator, type InjectableDou
 import type { GatewayDependencies } from './gateway';
 import { BodyTooLargeError, parseJsonObject, readBody, sendError } from './http';
 import type { Notifier } from './notifications';
+import { finishRefund } from './refund-settlement';
 import { settleAndNotify } from './settlement';
-import type { Bill, GatewayStore } from './store';
+import type { Bill, GatewayStore, InjectedFault, Refund } from './store';
 import { INJECTABLE_LOGIN_ERRORS, type WechatEmulator } from './wechat';
 
 /**
  * Control endpoints under `/sandbox/`: what a developer or a test does in place of the
- * shopper and the channels (mint login codes, pay or fail bills, watch webhooks).
- * Errors answer `{error: {code, message}}` with a 4xx status.
+ * shopper and the channels (mint login codes, pay or fail bills, finish refunds, watch
+ * webhooks, make the gateway fail or slow). Bodies are JSON, validated strictly; errors
+ * answer `{error: {code, message}}` with a 4xx status (400 BAD_REQUEST for a bad body).
+ *
+ *   POST /sandbox/wechat/codes {openid?, unionid?, errcode?, times?}   201 a wx.login code
+ *   POST /sandbox/douyin/codes {openid?, unionid?, errNo?, times?}     201 a tt.login code
+ *
+ *   GET  /sandbox/bills[?bill_no=]            {bills: [bill view]}
+ *   POST /sandbox/bills/:bill_no/settle {result: "paid"|"failed"|"closed", notify?: true}
+ *        {bill, changed, notifying}. Only `paid` starts a PAY webhook (seed 001 §3.1, §3.4.2:
+ *        the gateway sends webhooks for successes only); failed and closed bills show only in
+ *        queries (`spay_result: false`, the channel's detail). 409 BILL_ALREADY_PAID.
+ *   POST /sandbox/bills/:bill_no/notify       {bill, notifying}: the PAY webhook again (or late,
+ *        after `notify: false`). 409 BILL_NOT_PAID unless paid, 409 NO_NOTIFY_URL.
+ *   GET  /sandbox/bills/:bill_no/deliveries   {deliveries}: the bill's PAY webhook attempts.
+ *
+ *   GET  /sandbox/refunds[?bill_no=]          {refunds: [{refund_no, bill_no, refund_fee, status,
+ *        channel, created_at, finished_at, deliveries}]}; status processing|succeeded|failed.
+ *   POST /sandbox/refunds/hold {count?: 1}    201 {hold: {count, pending}}: the next `count`
+ *        refunds stay processing (by default a refund succeeds at once).
+ *   POST /sandbox/refunds/:refund_no/settle {result: "succeeded"|"failed",
+ *        refund_status?: "REFUNDCLOSE"|"CHANGE"}   {refund, notifying}: finishes a processing
+ *        refund. A success starts the REFUND webhook only for channels that call back after
+ *        a refund (§4.4.5: not WX, YEE, KUAIQIAN, BD); a failure sends nothing, gives its
+ *        amount back to the bill, and makes refund/status report `refund_status` (default
+ *        REFUNDCLOSE). 404 NO_SUCH_REFUND, 409 REFUND_FINISHED.
+ *   GET  /sandbox/refunds/:refund_no/deliveries   {deliveries}: the refund's REFUND attempts.
+ *
+ *   POST /sandbox/gateway/faults {result_code?: 7|14, err_detail?, delay_ms?: 1..600000,
+ *        operation?: "bill"|"refund"|"query"|"any", count?: 1}   201 {fault}: the next `count`
+ *        calls of the operation (`query`: every REST GET) are refused with `result_code`
+ *        before anything is done, and/or answered `delay_ms` late. A delay alone holds back
+ *        only the answer: the bill or refund is made first. Held answers are released when
+ *        the sandbox closes.
+ *   DELETE /sandbox/gateway/faults            {cleared: n}: drops the n pending faults.
+ *
+ *   GET  /sandbox/alipay/public-key           {public_key}
  */
 
 export interface ControlDependencies {
@@ -61,14 +97,42 @@ const settleSchema = z
   })
   .strict();
 
+/** The longest answer delay: ten minutes, beyond any client timeout worth testing. */
+const MAX_DELAY_MS = 600_000;
+
 const faultSchema = z
   .object({
-    result_code: z.union([z.literal(7), z.literal(14)]),
+    result_code: z.union([z.literal(7), z.literal(14)]).optional(),
+    delay_ms: z.number().int().min(1).max(MAX_DELAY_MS).optional(),
     count: z.number().int().positive().default(1),
     operation: z.enum(['bill', 'refund', 'query', 'any']).default('any'),
     err_detail: z.string().max(200).optional(),
   })
+  .strict()
+  .refine((fault) => fault.result_code !== undefined || fault.delay_ms !== undefined, {
+    message: `give result_code (7 or 14), delay_ms (1 to ${MAX_DELAY_MS}), or both`,
+  })
+  .refine((fault) => fault.err_detail === undefined || fault.result_code !== undefined, {
+    message: 'err_detail is the detail of a refusal: give it with result_code',
+    path: ['err_detail'],
+  });
+
+const refundHoldSchema = z
+  .object({
+    count: z.number().int().positive().default(1),
+  })
   .strict();
+
+const refundSettleSchema = z
+  .object({
+    result: z.enum(['succeeded', 'failed']),
+    refund_status: z.enum(['REFUNDCLOSE', 'CHANGE']).optional(),
+  })
+  .strict()
+  .refine((input) => input.refund_status === undefined || input.result === 'failed', {
+    message: 'refund_status is the failure status: give it only with result "failed"',
+    path: ['refund_status'],
+  });
 
 /** Reads a JSON body (empty means `{}`) and validates it; answers 400 and returns undefined when it is bad. */
 async function readControlBody<T>(ctx: Context, schema: z.ZodType<T>): Promise<T | undefined> {
@@ -118,7 +182,7 @@ export function createControlRoutes(deps: ControlDependencies): Router {
       notify_url: bill.notifyUrl ?? null,
       gateway_id: bill.id,
       mode: bill.mode,
-      refunded_fee: bill.refundedFee,
+      refunded_fee: store.refundedFee(bill.billNo),
       deliveries: bill.deliveries.length,
     };
     if (bill.openid !== undefined) view.openid = bill.openid;
@@ -134,6 +198,36 @@ export function createControlRoutes(deps: ControlDependencies): Router {
     const bill = store.bills.get(billNo);
     if (!bill) sendError(ctx, 404, 'NO_SUCH_BILL', `no bill ${billNo}`);
     return bill;
+  }
+
+  function refundView(refund: Refund): Record<string, unknown> {
+    const bill = store.bills.get(refund.billNo) as Bill;
+    return {
+      refund_no: refund.refundNo,
+      bill_no: refund.billNo,
+      refund_fee: refund.refundFee,
+      status: refund.status,
+      channel: bill.channel,
+      created_at: refund.createdAt,
+      finished_at: refund.finishedAt ?? null,
+      deliveries: refund.deliveries.length,
+    };
+  }
+
+  function findRefund(ctx: RouterContext): Refund | undefined {
+    const refundNo = String(ctx.params.refund_no);
+    const refund = store.refunds.get(refundNo);
+    if (!refund) sendError(ctx, 404, 'NO_SUCH_REFUND', `no refund ${refundNo}`);
+    return refund;
+  }
+
+  function faultView(fault: InjectedFault): Record<string, unknown> {
+    const view: Record<string, unknown> = { operation: fault.operation, count: fault.remaining };
+    if (fault.resultCode !== undefined) {
+      Object.assign(view, { result_code: fault.resultCode, err_detail: fault.detail });
+    }
+    if (fault.delayMs !== undefined) view.delay_ms = fault.delayMs;
+    return view;
   }
 
   router.post('/wechat/codes', async (ctx) => {
@@ -178,8 +272,15 @@ export function createControlRoutes(deps: ControlDependencies): Router {
   router.post('/bills/:bill_no/notify', (ctx) => {
     const bill = findBill(ctx);
     if (!bill) return;
-    if (store.effectiveStatus(bill, now()) === 'open') {
-      sendError(ctx, 409, 'BILL_OPEN', `bill ${bill.billNo} is still open: settle it first`);
+    const status = store.effectiveStatus(bill, now());
+    if (status !== 'paid') {
+      sendError(
+        ctx,
+        409,
+        'BILL_NOT_PAID',
+        `bill ${bill.billNo} is ${status}, not paid: the gateway sends webhooks only for successful payments ` +
+          '(manual §3.1, §3.4.2)',
+      );
       return;
     }
     if (!bill.notifyUrl) {
@@ -195,20 +296,58 @@ export function createControlRoutes(deps: ControlDependencies): Router {
     ctx.body = { deliveries: bill.deliveries };
   });
 
+  router.get('/refunds', (ctx) => {
+    const billNo = typeof ctx.query.bill_no === 'string' ? ctx.query.bill_no : undefined;
+    const refunds = [...store.refunds.values()].filter((refund) => billNo === undefined || refund.billNo === billNo);
+    ctx.body = { refunds: refunds.map(refundView) };
+  });
+
+  router.post('/refunds/hold', async (ctx) => {
+    const input = await readControlBody(ctx, refundHoldSchema);
+    if (!input) return;
+    store.refundHolds += input.count;
+    ctx.status = 201;
+    ctx.body = { hold: { count: input.count, pending: store.refundHolds } };
+  });
+
+  router.post('/refunds/:refund_no/settle', async (ctx) => {
+    const refund = findRefund(ctx);
+    if (!refund) return;
+    const input = await readControlBody(ctx, refundSettleSchema);
+    if (!input) return;
+    const bill = store.bills.get(refund.billNo) as Bill;
+    const outcome = finishRefund(deps, refund, bill, input.result, input.refund_status);
+    if ('refused' in outcome) {
+      sendError(ctx, 409, 'REFUND_FINISHED', `${outcome.refused}; a finished refund cannot change`);
+      return;
+    }
+    ctx.body = { refund: refundView(refund), notifying: outcome.notifying };
+  });
+
+  router.get('/refunds/:refund_no/deliveries', (ctx) => {
+    const refund = findRefund(ctx);
+    if (!refund) return;
+    ctx.body = { deliveries: refund.deliveries };
+  });
+
   router.post('/gateway/faults', async (ctx) => {
     const input = await readControlBody(ctx, faultSchema);
     if (!input) return;
-    const detail =
-      input.err_detail ??
-      (input.result_code === 7 ? 'channel error injected by the sandbox' : 'runtime error injected by the sandbox');
-    store.faults.push({
-      resultCode: input.result_code,
-      remaining: input.count,
-      operation: input.operation,
-      detail,
-    });
+    const fault: InjectedFault = { remaining: input.count, operation: input.operation };
+    if (input.result_code !== undefined) {
+      fault.resultCode = input.result_code;
+      fault.detail =
+        input.err_detail ??
+        (input.result_code === 7 ? 'channel error injected by the sandbox' : 'runtime error injected by the sandbox');
+    }
+    if (input.delay_ms !== undefined) fault.delayMs = input.delay_ms;
+    store.faults.push(fault);
     ctx.status = 201;
-    ctx.body = { fault: { result_code: input.result_code, count: input.count, operation: input.operation } };
+    ctx.body = { fault: faultView(fault) };
+  });
+
+  router.delete('/gateway/faults', (ctx) => {
+    ctx.body = { cleared: store.clearFaults() };
   });
 
   router.get('/alipay/public-key', (ctx) => {

@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import type { AnswerHolds } from './held-answers';
 import { BodyTooLargeError, isPlainObject, parseJsonObject, readBody } from './http';
 import { gatewayAppSign } from './signing';
 
@@ -36,10 +37,24 @@ export const ResultCode = {
   CHANNEL_ERROR: 7,
   NO_SUCH_BILL: 8,
   BILL_UNSUCCESS: 9,
+  REFUND_EXCEED_TIME: 10,
+  ALREADY_REFUNDING: 11,
   REFUND_AMOUNT_TOO_LARGE: 12,
   NO_SUCH_REFUND: 13,
   RUNTIME_ERROR: 14,
 } as const;
+
+/**
+ * Channels that send no callback after a refund (seed 001 §4.4.5: "用于对退款后不发送回调的渠道
+ * （WX、YEE、KUAIQIAN、BD）"): the gateway has nothing to turn into a REFUND webhook, and the
+ * merchant learns their refunds' state from `GET /2/rest/refund/status`, which only they may use.
+ */
+export const NO_REFUND_CALLBACK_CHANNELS: readonly string[] = ['WX', 'YEE', 'KUAIQIAN', 'BD'];
+
+/** Whether refunds of bills on this aggregate channel end in a REFUND webhook (§3.1, §4.4.5). */
+export function sendsRefundWebhook(channelType: string): boolean {
+  return !NO_REFUND_CALLBACK_CHANNELS.includes(channelType);
+}
 
 /** A refusal the gateway answers with a non-zero `result_code`. */
 export class GatewayError extends Error {
@@ -62,23 +77,38 @@ export type Params = Record<string, unknown>;
 export interface GatewayCall {
   params: Params;
   ctx: Context;
+  /**
+   * Asks for this call's answer, success or refusal, to be sent `ms` late (a slow-gateway
+   * fault). The operation itself is not delayed: whatever it did is done before the wait.
+   */
+  holdAnswer(ms: number): void;
 }
 
 /**
  * Wraps a gateway operation: reads its JSON (body or `para`), runs it, and answers the
  * gateway's envelope; a `GatewayError` becomes its result code, anything else
- * 14 RUNTIME_ERROR (never an HTTP 500, which the official SDK cannot parse).
+ * 14 RUNTIME_ERROR (never an HTTP 500, which the official SDK cannot parse). An answer the
+ * operation asked to hold is held in `holds`, which the sandbox releases when it closes.
  */
 export function gatewayOperation(
   source: 'body' | 'para',
   log: (line: string) => void,
+  holds: AnswerHolds,
   operation: (call: GatewayCall) => Params | Promise<Params>,
 ) {
   return async (ctx: Context): Promise<void> => {
     let answer: Params;
+    let heldMs = 0;
     try {
       const params = await readParams(ctx, source);
-      answer = { ...envelope(ResultCode.OK, ''), ...(await operation({ params, ctx })) };
+      const call: GatewayCall = {
+        params,
+        ctx,
+        holdAnswer: (ms) => {
+          heldMs = ms;
+        },
+      };
+      answer = { ...envelope(ResultCode.OK, ''), ...(await operation(call)) };
     } catch (error) {
       if (isGatewayError(error)) {
         answer = envelope(error.resultCode, error.detail);
@@ -86,6 +116,10 @@ export function gatewayOperation(
         log(`gateway ${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
         answer = envelope(ResultCode.RUNTIME_ERROR, `sandbox runtime error: ${(error as Error).message}`);
       }
+    }
+    if (heldMs > 0) {
+      log(`gateway ${ctx.method} ${ctx.path}: answer held ${heldMs} ms (injected delay)`);
+      await holds.hold(heldMs);
     }
     log(`gateway ${ctx.method} ${ctx.path} -> ${String(answer.result_code)} ${String(answer.result_msg)}`);
     ctx.status = 200;

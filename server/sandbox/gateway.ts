@@ -1,10 +1,10 @@
 import { createSign, generateKeyPairSync } from 'node:crypto';
-import type { Context } from 'koa';
 import { Router } from '@koa/router';
 import {
   authenticate,
   GatewayError,
   gatewayOperation,
+  NO_REFUND_CALLBACK_CHANNELS,
   readBoolean,
   readInteger,
   readNotifyUrl,
@@ -12,15 +12,18 @@ import {
   readString,
   ResultCode,
   type AppCredentials,
+  type GatewayCall,
   type Params,
 } from './gateway-protocol';
+import type { AnswerHolds } from './held-answers';
 import { requestOrigin } from './http';
 import type { Notifier } from './notifications';
 import { nonceStr, prepayId, recordId } from './random';
+import { finishRefund } from './refund-settlement';
 import { alipayOrderString, wechatPaySign } from './signing';
-import type { Bill, BillStatus, GatewayMode, GatewayStore, Refund } from './store';
+import type { Bill, BillStatus, GatewayMode, GatewayStore, InjectedFaultOperation, Refund } from './store';
 import { chinaDate8, chinaDateTime, chinaStamp14 } from './time';
-import { buildPaymentWebhook, buildRefundWebhook, channelTypeOf, fenToYuan, paymentTradeNo } from './webhook-message';
+import { buildPaymentWebhook, channelTypeOf, fenToYuan, paymentTradeNo } from './webhook-message';
 
 /**
  * The aggregate gateway's REST API (seed 001 §4) at its real paths, including the
@@ -64,6 +67,8 @@ export interface GatewayDependencies {
   payKey: string;
   now: () => number;
   log: (line: string) => void;
+  /** Answers held back by slow-gateway faults; released when the sandbox closes. */
+  holds: AnswerHolds;
 }
 
 export interface GatewayRoutes {
@@ -96,14 +101,30 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
   } satisfies Record<string, AppCredentials>;
   const secretsFor = (mode: GatewayMode) => (mode === 'test' ? credentials.test : credentials.app);
 
-  function injectFault(operation: 'bill' | 'refund' | 'query'): void {
+  /**
+   * Applies the next injected fault of an operation, if any, at the point where the
+   * gateway would call the channel (after its own validation). A delay only holds the
+   * answer back: the operation goes on and is carried out before the late answer. A result
+   * code refuses here, before anything is done, whether or not that refusal is also late.
+   */
+  function injectFault(operation: Exclude<InjectedFaultOperation, 'any'>, call: GatewayCall): void {
     const fault = store.takeFault(operation);
-    if (fault) throw new GatewayError(fault.resultCode, fault.detail);
+    if (!fault) return;
+    if (fault.delayMs !== undefined) call.holdAnswer(fault.delayMs);
+    if (fault.resultCode !== undefined) {
+      if (operation === 'bill') {
+        // The channel was asked, so this bill_no is spent even though the bill failed.
+        const billNo = String(call.params.bill_no);
+        store.usedBillNos.set(billNo, `its first request failed with ${fault.resultCode}`);
+      }
+      throw new GatewayError(fault.resultCode, fault.detail ?? '');
+    }
   }
 
   // ---- POST /2/rest/bill ------------------------------------------------------------
 
-  function createBill(params: Params, mode: GatewayMode, ctx: Context): Params {
+  function createBill(call: GatewayCall, mode: GatewayMode): Params {
+    const { params, ctx } = call;
     authenticate(params, secretsFor(mode));
     const channel = readString(params, 'channel', true);
     if (!(SUPPORTED_CHANNELS as readonly string[]).includes(channel)) {
@@ -148,12 +169,7 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
         `duplicate bill_no ${billNo}: ${earlier}; the gateway never accepts a bill_no twice`,
       );
     }
-    const fault = store.takeFault('bill');
-    if (fault) {
-      // The channel was asked, so this bill_no is spent even though the bill failed.
-      store.usedBillNos.set(billNo, `its first request failed with ${fault.resultCode}`);
-      throw new GatewayError(fault.resultCode, fault.detail);
-    }
+    injectFault('bill', call);
 
     const createdAt = now();
     const bill: Bill = {
@@ -170,7 +186,6 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
       billTimeoutSec,
       createdAt,
       status: 'open',
-      refundedFee: 0,
       deliveries: [],
     };
     const answer: Params = { id: bill.id };
@@ -241,7 +256,7 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
       create_time: bill.createdAt,
       optional: JSON.stringify(bill.optional),
       revert_result: false,
-      refund_result: bill.refundedFee > 0,
+      refund_result: store.refundedFee(bill.billNo) > 0,
     };
     if (bill.successTime !== undefined) view.success_time = bill.successTime;
     if (withDetail) view.message_detail = bill.messageDetail ? JSON.stringify(bill.messageDetail) : '';
@@ -287,33 +302,37 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
       .filter((bill) => bill.mode === mode)
       .filter((bill) => billNo === undefined || bill.billNo === billNo)
       .filter((bill) => spayResult === undefined || (store.effectiveStatus(bill, at) === 'paid') === spayResult)
-      .filter((bill) => refundResult === undefined || bill.refundedFee > 0 === refundResult)
+      .filter((bill) => refundResult === undefined || store.refundedFee(bill.billNo) > 0 === refundResult)
       .filter((bill) => channel === undefined || bill.channelType === channel || bill.channel === channel)
       .filter((bill) => start === undefined || bill.createdAt >= start)
       .filter((bill) => end === undefined || bill.createdAt <= end)
       .reverse(); // newest first
   }
 
-  function queryBills(params: Params, mode: GatewayMode): Params {
+  function queryBills(call: GatewayCall, mode: GatewayMode): Params {
+    const { params } = call;
     authenticate(params, secretsFor(mode));
     const needDetail = readBoolean(params, 'need_detail') ?? false;
     const { skip, limit } = readPage(params);
     const bills = matchingBills(params, mode);
-    injectFault('query');
+    injectFault('query', call);
     return { bills: bills.slice(skip, skip + limit).map((bill) => billView(bill, needDetail)) };
   }
 
-  function countBills(params: Params, mode: GatewayMode): Params {
+  function countBills(call: GatewayCall, mode: GatewayMode): Params {
+    const { params } = call;
     authenticate(params, secretsFor(mode));
     const bills = matchingBills(params, mode);
-    injectFault('query');
+    injectFault('query', call);
     return { count: bills.length };
   }
 
-  function billById(params: Params, id: string, mode: GatewayMode): Params {
+  function billById(call: GatewayCall, mode: GatewayMode): Params {
+    const { params } = call;
+    const id = String(call.ctx.params.id);
     authenticate(params, secretsFor(mode));
     const bill = store.billsById.get(id);
-    injectFault('query');
+    injectFault('query', call);
     if (!bill) throw new GatewayError(ResultCode.NO_SUCH_BILL, `no bill with id ${id}`);
     if (bill.mode !== mode) {
       const where = bill.mode === 'test' ? '/2/rest/sandbox/bill/{id} with test_secret' : '/2/rest/bill/{id}';
@@ -324,7 +343,8 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
 
   // ---- POST /2/rest/refund, GET /2/rest/refunds … -----------------------------------
 
-  function createRefund(params: Params): Params {
+  function createRefund(call: GatewayCall): Params {
+    const { params } = call;
     authenticate(params, credentials.master);
     const refundNo = readString(params, 'refund_no', true);
     const match = /^(\d{8})([A-Za-z0-9]{3,24})$/.exec(refundNo);
@@ -369,16 +389,24 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
     if (status !== 'paid') {
       throw new GatewayError(ResultCode.BILL_UNSUCCESS, `bill ${billNo} is not paid (it is ${status})`);
     }
-    const left = bill.totalFee - bill.refundedFee;
+    const processing = store.refundsOf(billNo).find((earlier) => earlier.status === 'processing');
+    if (processing) {
+      // §4.3.1 result code 11: "该订单已有正在处理中的退款", one refund at a time per bill.
+      throw new GatewayError(
+        ResultCode.ALREADY_REFUNDING,
+        `bill ${billNo} already has a refund in progress: ${processing.refundNo}`,
+      );
+    }
+    // Processing and succeeded refunds are promised away; a failed one gave its amount back.
+    const left = bill.totalFee - store.committedRefundFee(billNo);
     if (refundFee > left) {
       throw new GatewayError(
         ResultCode.REFUND_AMOUNT_TOO_LARGE,
         `refund_fee ${refundFee} exceeds what is left to refund: ${left} of ${bill.totalFee}`,
       );
     }
-    injectFault('refund');
+    injectFault('refund', call);
 
-    const createdAt = now();
     const refund: Refund = {
       id: recordId(),
       refundNo,
@@ -386,24 +414,17 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
       refundFee,
       optional,
       notifyUrl,
-      createdAt,
-      messageDetail: buildRefundWebhook({
-        appId: deps.appId,
-        masterSecret: deps.masterSecret,
-        refundNo,
-        billNo,
-        channel: bill.channel,
-        refundFee,
-        totalFee: bill.totalFee,
-        tradeNo: bill.tradeNo,
-        optional,
-        timestamp: createdAt,
-      }).message_detail,
+      createdAt: now(),
+      status: 'processing',
+      deliveries: [],
     };
     store.addRefund(refund);
-    bill.refundedFee += refundFee;
-    log(`gateway refund ${refundNo} of ${refundFee} fen on ${billNo}`);
-    deps.notifier.notifyRefund(refund, bill);
+    if (store.takeRefundHold()) {
+      log(`gateway refund ${refundNo} of ${refundFee} fen on ${billNo} accepted, held processing`);
+    } else {
+      log(`gateway refund ${refundNo} of ${refundFee} fen on ${billNo} accepted`);
+      finishRefund({ notifier: deps.notifier, gateway: deps }, refund, bill, 'succeeded');
+    }
     return { id: refund.id };
   }
 
@@ -418,12 +439,13 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
       title: bill.title,
       channel: bill.channelType,
       sub_channel: bill.channel,
-      finish: true,
-      result: true,
+      // §4.4.3: `finish` whether the channel has answered, `result` whether the money went back.
+      finish: refund.status !== 'processing',
+      result: refund.status === 'succeeded',
       optional: JSON.stringify(refund.optional),
       create_time: refund.createdAt,
     };
-    if (withDetail) view.message_detail = JSON.stringify(refund.messageDetail);
+    if (withDetail) view.message_detail = refund.messageDetail ? JSON.stringify(refund.messageDetail) : '';
     return view;
   }
 
@@ -447,66 +469,81 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
       .reverse();
   }
 
-  function queryRefunds(params: Params): Params {
+  function queryRefunds(call: GatewayCall): Params {
+    const { params } = call;
     authenticate(params, credentials.app);
     const needDetail = readBoolean(params, 'need_detail') ?? false;
     const { skip, limit } = readPage(params);
     const refunds = matchingRefunds(params);
-    injectFault('query');
+    injectFault('query', call);
     return { refunds: refunds.slice(skip, skip + limit).map((refund) => refundView(refund, needDetail)) };
   }
 
-  function countRefunds(params: Params): Params {
+  function countRefunds(call: GatewayCall): Params {
+    const { params } = call;
     authenticate(params, credentials.app);
     const refunds = matchingRefunds(params);
-    injectFault('query');
+    injectFault('query', call);
     return { count: refunds.length };
   }
 
-  function refundById(params: Params, id: string): Params {
+  function refundById(call: GatewayCall): Params {
+    const { params } = call;
+    const id = String(call.ctx.params.id);
     authenticate(params, credentials.app);
-    injectFault('query');
+    injectFault('query', call);
     const refund = store.refundsById.get(id);
     if (!refund) throw new GatewayError(ResultCode.NO_SUCH_REFUND, `no refund with id ${id}`);
     return { refund: refundView(refund, true) };
   }
 
-  function refundStatus(params: Params): Params {
+  /**
+   * §4.4.5: the state of a refund on a channel that sends no refund callback. `PROCESSING`
+   * until the channel answers, then `SUCCESS`, or the channel's failure status
+   * (`REFUNDCLOSE`, `CHANGE`, as WeChat's refund query reports them).
+   */
+  function refundStatus(call: GatewayCall): Params {
+    const { params } = call;
     authenticate(params, credentials.app);
     const channel = readString(params, 'channel', true);
-    if (!['WX', 'YEE', 'KUAIQIAN', 'BD'].includes(channel)) {
-      throw new GatewayError(ResultCode.PARAM_INVALID, 'channel must be one of WX, YEE, KUAIQIAN, BD');
+    if (!NO_REFUND_CALLBACK_CHANNELS.includes(channel)) {
+      throw new GatewayError(
+        ResultCode.PARAM_INVALID,
+        `channel must be one of ${NO_REFUND_CALLBACK_CHANNELS.join(', ')}`,
+      );
     }
     const refundNo = readString(params, 'refund_no', true);
-    injectFault('query');
+    injectFault('query', call);
     const refund = store.refunds.get(refundNo);
     const bill = refund && store.bills.get(refund.billNo);
     if (!refund || !bill || bill.channelType !== channel) {
       throw new GatewayError(ResultCode.NO_SUCH_REFUND, `no ${channel} refund ${refundNo}`);
     }
-    return { refund_status: 'SUCCESS' };
+    const status =
+      refund.status === 'processing' ? 'PROCESSING' : refund.status === 'succeeded' ? 'SUCCESS' : refund.failureStatus;
+    return { refund_status: status };
   }
 
   // ---- routes ------------------------------------------------------------------------
 
   const router = new Router();
-  const op = (source: 'body' | 'para', run: (params: Params, ctx: Context) => Params) =>
-    gatewayOperation(source, log, ({ params, ctx }) => run(params, ctx));
+  const op = (source: 'body' | 'para', run: (call: GatewayCall) => Params) =>
+    gatewayOperation(source, log, deps.holds, run);
 
   for (const [prefix, mode] of [
     ['/2/rest', 'live'],
     ['/2/rest/sandbox', 'test'],
   ] as const) {
-    router.post(`${prefix}/bill`, op('body', (params, ctx) => createBill(params, mode, ctx)));
-    router.get(`${prefix}/bills`, op('para', (params) => queryBills(params, mode)));
-    router.get(`${prefix}/bills/count`, op('para', (params) => countBills(params, mode)));
-    router.get(`${prefix}/bill/:id`, op('para', (params, ctx) => billById(params, String(ctx.params.id), mode)));
+    router.post(`${prefix}/bill`, op('body', (call) => createBill(call, mode)));
+    router.get(`${prefix}/bills`, op('para', (call) => queryBills(call, mode)));
+    router.get(`${prefix}/bills/count`, op('para', (call) => countBills(call, mode)));
+    router.get(`${prefix}/bill/:id`, op('para', (call) => billById(call, mode)));
   }
-  router.post('/2/rest/refund', op('body', (params) => createRefund(params)));
-  router.get('/2/rest/refunds', op('para', (params) => queryRefunds(params)));
-  router.get('/2/rest/refunds/count', op('para', (params) => countRefunds(params)));
-  router.get('/2/rest/refund/status', op('para', (params) => refundStatus(params)));
-  router.get('/2/rest/refund/:id', op('para', (params, ctx) => refundById(params, String(ctx.params.id))));
+  router.post('/2/rest/refund', op('body', createRefund));
+  router.get('/2/rest/refunds', op('para', queryRefunds));
+  router.get('/2/rest/refunds/count', op('para', countRefunds));
+  router.get('/2/rest/refund/status', op('para', refundStatus));
+  router.get('/2/rest/refund/:id', op('para', refundById));
 
   return {
     router,

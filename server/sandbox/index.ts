@@ -5,6 +5,7 @@ import { DouyinEmulator } from './douyin';
 import { createGatewayRoutes, SANDBOX_ALIPAY_APP_ID } from './gateway';
 import { envelope, ResultCode } from './gateway-protocol';
 import { createH5PayRoutes } from './h5pay';
+import { AnswerHolds } from './held-answers';
 import { sendError } from './http';
 import { createNotifier } from './notifications';
 import { GatewayStore } from './store';
@@ -19,6 +20,10 @@ import { WebhookDispatcher } from './webhooks';
  * Alipay App leg (`/sandbox/alipay/app-pay`, for `ALI_APP` bills' `order_string`), which
  * together are what Douyin's tt.pay cashier hands the shopper to. Pointing a base URL at the
  * real service is the only change production needs. State lives in memory.
+ *
+ * The control endpoints (listed in ./control.ts) also finish refunds by hand (hold them
+ * `processing`, then settle them succeeded or failed) and inject gateway faults: refusals
+ * with a result code, and slow answers (`delay_ms`) for testing client timeouts.
  */
 
 export interface SandboxOptions {
@@ -48,7 +53,10 @@ export interface SandboxOptions {
 
 export interface Sandbox {
   app: Koa;
-  /** stop timers / pending webhook deliveries */
+  /**
+   * Sends every answer held back by a delay fault at once, stops pending webhook retries
+   * and aborts deliveries in flight.
+   */
   close(): Promise<void>;
 }
 
@@ -70,6 +78,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   const mchId = options.wechat.mchId ?? DEFAULT_WECHAT_MCH_ID;
 
   const store = new GatewayStore();
+  const holds = new AnswerHolds();
   const dispatcher = new WebhookDispatcher({ timeScale, now, log });
   const notifier = createNotifier({
     store,
@@ -90,6 +99,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     payKey: options.wechat.payKey ?? DEFAULT_WECHAT_PAY_KEY,
     now,
     log,
+    holds,
   };
   const gateway = createGatewayRoutes(gatewayDeps);
   const loginCodeTtlMs = options.loginCodeTtlMs ?? 5 * 60 * 1000;
@@ -151,7 +161,13 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     }
   });
 
-  return { app, close: () => dispatcher.close() };
+  return {
+    app,
+    close: () => {
+      holds.releaseAll();
+      return dispatcher.close();
+    },
+  };
 }
 
 export { gatewayAppSign, gatewayWebhookSignature, md5Hex, verifyAlipayOrderString, wechatPaySign } from './signing';
@@ -161,6 +177,7 @@ export {
   buildRefundWebhook,
   channelTypeOf,
   fenToYuan,
+  refundMessageDetail,
   SANDBOX_ALIPAY_SELLER_ID,
   signWebhook,
 } from './webhook-message';
@@ -169,13 +186,14 @@ export type {
   GatewayWebhookMessage,
   PaymentOutcome,
   PaymentWebhookInput,
+  RefundChannelStatus,
   RefundWebhookInput,
   WebhookCredentials,
   WebhookTransactionType,
 } from './webhook-message';
 export { isWebhookAcknowledged, webhookAttemptOffsetsMs, WEBHOOK_RETRY_EXPONENTS } from './webhooks';
 export type { DeliveryAttempt } from './webhooks';
-export { RESULT_MESSAGES } from './gateway-protocol';
+export { NO_REFUND_CALLBACK_CHANNELS, RESULT_MESSAGES, sendsRefundWebhook } from './gateway-protocol';
 export { SANDBOX_ALIPAY_APP_ID, SUPPORTED_CHANNELS } from './gateway';
 export { INJECTABLE_LOGIN_ERRORS } from './wechat';
 export { DOUYIN_LOGIN_ERRORS, INJECTABLE_DOUYIN_LOGIN_ERRORS } from './douyin';
@@ -183,4 +201,4 @@ export type { DouyinAnswer, InjectableDouyinLoginError, MintedDouyinCode } from 
 export type { AlipayAppResult } from './alipay';
 export type { InjectableLoginError } from './wechat';
 export { chinaDate8 } from './time';
-export type { BillStatus } from './store';
+export type { BillStatus, RefundFailureStatus, RefundStatus } from './store';

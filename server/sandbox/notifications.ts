@@ -1,15 +1,26 @@
+import { sendsRefundWebhook } from './gateway-protocol';
 import type { Bill, GatewayStore, Refund } from './store';
-import { buildPaymentWebhook, buildRefundWebhook, type PaymentOutcome } from './webhook-message';
+import { buildPaymentWebhook, buildRefundWebhook } from './webhook-message';
 import type { WebhookDispatcher } from './webhooks';
 
-/** Turns gateway state changes into webhook deliveries. */
+/**
+ * Turns gateway state changes into webhook deliveries. Only successes are ever delivered
+ * (seed 001 §3.1 "支付，代付，退款成功时", §3.4.2 "目前收到的消息都是交易成功的消息"): every
+ * path that could start a webhook goes through here, so this is where that rule is kept.
+ */
 export interface Notifier {
   /**
-   * Starts delivering the PAY webhook of a settled bill to its `notify_url`.
-   * Returns false when there is nowhere to deliver (no `notify_url`).
+   * Starts delivering the PAY webhook of a paid bill to its `notify_url`. Returns false,
+   * delivering nothing, when the bill is not paid (a failed or closed payment has no
+   * webhook, §3.1) or there is nowhere to deliver (no `notify_url`).
    */
   notifyPayment(bill: Bill): boolean;
-  /** Starts delivering the REFUND webhook to the refund's `notify_url`, else the bill's. */
+  /**
+   * Starts delivering the REFUND webhook of a succeeded refund to the refund's
+   * `notify_url`, else the bill's. Returns false, delivering nothing, when the refund has
+   * not succeeded (§3.1), when the bill's channel sends no callback after a refund (WX,
+   * YEE, KUAIQIAN, BD: §4.4.5), or when there is nowhere to deliver.
+   */
   notifyRefund(refund: Refund, bill: Bill): boolean;
 }
 
@@ -28,19 +39,21 @@ export function createNotifier(deps: NotifierDependencies): Notifier {
   return {
     notifyPayment(bill) {
       const status = deps.store.effectiveStatus(bill, deps.now());
-      if (status === 'open') throw new Error(`bill ${bill.billNo} is still open`);
+      if (status !== 'paid') {
+        deps.log(`webhook PAY ${bill.billNo}: bill is ${status}; webhooks are sent for successful payments only`);
+        return false;
+      }
       if (!bill.notifyUrl) {
         deps.log(`webhook PAY ${bill.billNo}: no notify_url, nothing delivered`);
         return false;
       }
-      const outcome: PaymentOutcome = status;
       const first = buildPaymentWebhook({
         appId: deps.appId,
         masterSecret: deps.masterSecret,
         billNo: bill.billNo,
         channel: bill.channel,
         totalFee: bill.totalFee,
-        outcome,
+        outcome: status,
         title: bill.title,
         openid: bill.openid,
         tradeNo: bill.tradeNo,
@@ -64,6 +77,14 @@ export function createNotifier(deps: NotifierDependencies): Notifier {
     },
 
     notifyRefund(refund, bill) {
+      if (refund.status !== 'succeeded') {
+        deps.log(`webhook REFUND ${refund.refundNo}: refund is ${refund.status}, only successes are notified`);
+        return false;
+      }
+      if (!sendsRefundWebhook(bill.channelType)) {
+        deps.log(`webhook REFUND ${refund.refundNo}: ${bill.channelType} sends no refund callback, nothing delivered`);
+        return false;
+      }
       const url = refund.notifyUrl ?? bill.notifyUrl;
       if (!url) {
         deps.log(`webhook REFUND ${refund.refundNo}: no notify_url, nothing delivered`);
@@ -81,13 +102,15 @@ export function createNotifier(deps: NotifierDependencies): Notifier {
         optional: refund.optional,
         timestamp: deps.now(),
       });
-      first.message_detail = refund.messageDetail;
+      // The detail recorded when the refund finished, so webhook and queries agree.
+      if (refund.messageDetail) first.message_detail = refund.messageDetail;
       deps.dispatcher.start({
         url,
         transactionType: 'REFUND',
         transactionId: refund.refundNo,
         message: (timestamp) => ({ ...first, timestamp }),
-        record: (attempt) => bill.deliveries.push(attempt),
+        // Kept apart from the bill's PAY attempts: GET /sandbox/refunds/:refund_no/deliveries.
+        record: (attempt) => refund.deliveries.push(attempt),
       });
       return true;
     },

@@ -31,11 +31,24 @@ export interface Bill {
   prepayId?: string;
   url?: string;
   orderString?: string;
-  refundedFee: number;
   /** What the channel told the gateway, once settled (the webhook's `message_detail`). */
   messageDetail?: Record<string, unknown>;
+  /** Attempts to deliver this bill's PAY webhook (REFUND attempts are kept on each refund). */
   deliveries: DeliveryAttempt[];
 }
+
+/**
+ * A refund at the channel: `processing` until the channel answers, then `succeeded` or
+ * `failed` (seed 001 §4.4.3 `finish` / `result`, §4.4.5 `refund_status`).
+ */
+export type RefundStatus = 'processing' | 'succeeded' | 'failed';
+
+/**
+ * How WeChat reports a refund that did not succeed (its refund query's `refund_status`):
+ * `REFUNDCLOSE` the refund was closed, `CHANGE` the money could not reach the payer and
+ * needs handling by hand.
+ */
+export type RefundFailureStatus = 'REFUNDCLOSE' | 'CHANGE';
 
 export interface Refund {
   id: string;
@@ -45,16 +58,30 @@ export interface Refund {
   optional: Record<string, unknown>;
   notifyUrl?: string;
   createdAt: number;
-  messageDetail: Record<string, unknown>;
+  status: RefundStatus;
+  /** When the refund left `processing`, ms. */
+  finishedAt?: number;
+  /** Set when `failed`: what `GET /2/rest/refund/status` reports. */
+  failureStatus?: RefundFailureStatus;
+  /** What the channel told the gateway, once the refund finished. */
+  messageDetail?: Record<string, unknown>;
+  /** Attempts to deliver this refund's REFUND webhook. */
+  deliveries: DeliveryAttempt[];
 }
 
 export type InjectedFaultOperation = 'bill' | 'refund' | 'query' | 'any';
 
+/**
+ * A fault the next `remaining` calls of an operation meet: a refusal with `resultCode`,
+ * an answer held back `delayMs`, or both (a refusal that comes late). At least one is set.
+ */
 export interface InjectedFault {
-  resultCode: number;
+  resultCode?: number;
+  /** The refusal's `err_detail`; set with `resultCode`. */
+  detail?: string;
+  delayMs?: number;
   remaining: number;
   operation: InjectedFaultOperation;
-  detail: string;
 }
 
 export class GatewayStore {
@@ -65,6 +92,8 @@ export class GatewayStore {
   readonly refunds = new Map<string, Refund>();
   readonly refundsById = new Map<string, Refund>();
   readonly faults: InjectedFault[] = [];
+  /** How many of the next accepted refunds stay `processing` (`POST /sandbox/refunds/hold`). */
+  refundHolds = 0;
 
   addBill(bill: Bill): void {
     this.bills.set(bill.billNo, bill);
@@ -89,6 +118,30 @@ export class GatewayStore {
     return [...this.refunds.values()].filter((refund) => refund.billNo === billNo);
   }
 
+  /**
+   * Fen of a bill already promised back: refunds processing or succeeded. A failed refund
+   * gave its amount back, so it no longer counts against what is left to refund.
+   */
+  committedRefundFee(billNo: string): number {
+    return this.refundsOf(billNo)
+      .filter((refund) => refund.status !== 'failed')
+      .reduce((sum, refund) => sum + refund.refundFee, 0);
+  }
+
+  /** Fen of a bill actually refunded: succeeded refunds only. */
+  refundedFee(billNo: string): number {
+    return this.refundsOf(billNo)
+      .filter((refund) => refund.status === 'succeeded')
+      .reduce((sum, refund) => sum + refund.refundFee, 0);
+  }
+
+  /** Consumes one refund hold, if any: whether the refund being made stays `processing`. */
+  takeRefundHold(): boolean {
+    if (this.refundHolds <= 0) return false;
+    this.refundHolds -= 1;
+    return true;
+  }
+
   /** Takes the next injected fault for an operation, if any. */
   takeFault(operation: Exclude<InjectedFaultOperation, 'any'>): InjectedFault | undefined {
     const index = this.faults.findIndex((fault) => fault.operation === operation || fault.operation === 'any');
@@ -97,5 +150,10 @@ export class GatewayStore {
     fault.remaining -= 1;
     if (fault.remaining <= 0) this.faults.splice(index, 1);
     return fault;
+  }
+
+  /** Drops every pending fault; returns how many there were. */
+  clearFaults(): number {
+    return this.faults.splice(0).length;
   }
 }

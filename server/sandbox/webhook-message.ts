@@ -89,7 +89,13 @@ export interface PaymentWebhookInput extends WebhookCredentials {
   mchId?: string;
 }
 
-/** A PAY webhook for a bill that was paid, failed, or closed. */
+/**
+ * A PAY webhook for a bill that was paid, failed, or closed. The real gateway only ever
+ * sends the paid one (seed 001 §3.1 "支付，代付，退款成功时", §3.4.2 `trade_success`:
+ * "目前收到的消息都是交易成功的消息"), and so does the sandbox; failed and closed messages are
+ * built for the channel detail that queries show (§4.4.1 `message_detail`) and for tests
+ * that forge unusual webhooks.
+ */
 export function buildPaymentWebhook(input: PaymentWebhookInput): GatewayWebhookMessage {
   const timestamp = input.timestamp ?? Date.now();
   const channelType = channelTypeOf(input.channel);
@@ -195,45 +201,75 @@ export interface RefundWebhookInput extends WebhookCredentials {
   timestamp?: number;
 }
 
-/** A REFUND webhook for a refund that succeeded. */
+/**
+ * What a refund's channel reports, as `refund_status` of WeChat's refund query: `SUCCESS`,
+ * or the failure statuses `REFUNDCLOSE` / `CHANGE` (seed 001 §4.4.5 passes them through).
+ */
+export type RefundChannelStatus = 'SUCCESS' | 'REFUNDCLOSE' | 'CHANGE';
+
+/**
+ * The channel detail of a finished refund (seed 001 §4.4.3 `message_detail`): WeChat's
+ * refund result for `WX` bills, Alipay's refund notification for `ALI` bills. A failed
+ * Alipay refund carries `fund_change: "N"`, as Alipay's refund answer says no money moved.
+ */
+export function refundMessageDetail(
+  input: RefundWebhookInput,
+  status: RefundChannelStatus = 'SUCCESS',
+): Record<string, unknown> {
+  const timestamp = input.timestamp ?? Date.now();
+  const succeeded = status === 'SUCCESS';
+  if (channelTypeOf(input.channel) === 'WX') {
+    const detail: Record<string, unknown> = {
+      return_code: 'SUCCESS',
+      result_code: 'SUCCESS',
+      refund_status: status,
+      out_trade_no: input.billNo,
+      out_refund_no: input.refundNo,
+      transaction_id: input.tradeNo ?? '',
+      refund_id: channelTradeNo(`5030${chinaDate8(timestamp)}`),
+      total_fee: String(Math.trunc(input.totalFee)),
+      refund_fee: String(Math.trunc(input.refundFee)),
+    };
+    if (succeeded) {
+      Object.assign(detail, {
+        settlement_refund_fee: String(Math.trunc(input.refundFee)),
+        success_time: chinaDateTime(timestamp),
+      });
+    }
+    return detail;
+  }
+  const detail: Record<string, unknown> = {
+    out_trade_no: input.billNo,
+    out_biz_no: input.refundNo,
+    trade_no: input.tradeNo ?? '',
+    total_fee: fenToYuan(input.totalFee),
+    refund_fee: fenToYuan(input.refundFee),
+  };
+  if (!succeeded) return { ...detail, fund_change: 'N' };
+  return {
+    notify_type: 'trade_status_sync',
+    notify_time: chinaDateTime(timestamp),
+    trade_status: 'TRADE_SUCCESS',
+    ...detail,
+    gmt_refund: chinaDateTime(timestamp),
+  };
+}
+
+/**
+ * A REFUND webhook for a refund that succeeded: the only kind the gateway sends (§3.1),
+ * and only for channels that call back after a refund (§4.4.5; not WX, YEE, KUAIQIAN, BD).
+ */
 export function buildRefundWebhook(input: RefundWebhookInput): GatewayWebhookMessage {
   const timestamp = input.timestamp ?? Date.now();
-  const channelType = channelTypeOf(input.channel);
-  const messageDetail: Record<string, unknown> =
-    channelType === 'WX'
-      ? {
-          return_code: 'SUCCESS',
-          result_code: 'SUCCESS',
-          refund_status: 'SUCCESS',
-          out_trade_no: input.billNo,
-          out_refund_no: input.refundNo,
-          transaction_id: input.tradeNo ?? '',
-          refund_id: channelTradeNo(`5030${chinaDate8(timestamp)}`),
-          total_fee: String(Math.trunc(input.totalFee)),
-          refund_fee: String(Math.trunc(input.refundFee)),
-          settlement_refund_fee: String(Math.trunc(input.refundFee)),
-          success_time: chinaDateTime(timestamp),
-        }
-      : {
-          notify_type: 'trade_status_sync',
-          notify_time: chinaDateTime(timestamp),
-          trade_status: 'TRADE_SUCCESS',
-          out_trade_no: input.billNo,
-          out_biz_no: input.refundNo,
-          trade_no: input.tradeNo ?? '',
-          total_fee: fenToYuan(input.totalFee),
-          refund_fee: fenToYuan(input.refundFee),
-          gmt_refund: chinaDateTime(timestamp),
-        };
   return signWebhook(input, {
     timestamp,
-    channel_type: channelType,
+    channel_type: channelTypeOf(input.channel),
     sub_channel_type: input.channel,
     transaction_type: 'REFUND',
     transaction_id: input.refundNo,
     transaction_fee: input.refundFee,
     trade_success: true,
-    message_detail: messageDetail,
+    message_detail: refundMessageDetail({ ...input, timestamp }),
     optional: input.optional ?? {},
   });
 }

@@ -11,6 +11,7 @@ import {
   newBillNo,
   openBill,
   signed,
+  sleep,
   startReceiver,
   TEST_SECRET,
   waitFor,
@@ -196,8 +197,14 @@ describe('refund webhooks', () => {
     await fallback.close();
   });
 
-  it('should deliver a signed REFUND webhook to the refund notify_url, else to the bill notify_url', async () => {
-    const { billNo } = await openBill(sandbox, { total_fee: 500, notify_url: fallback.url });
+  // WX sends no callback after a refund (seed 001 §4.4.5), so only ALI refunds are notified.
+  it('should deliver a signed REFUND webhook for an ALI refund to the refund notify_url, else to the bill notify_url', async () => {
+    const { billNo } = await openBill(sandbox, {
+      channel: 'ALI_APP',
+      openid: undefined,
+      total_fee: 500,
+      notify_url: fallback.url,
+    });
     await api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send({ result: 'paid', notify: false });
     await api(sandbox)
       .post('/2/rest/refund')
@@ -205,25 +212,50 @@ describe('refund webhooks', () => {
     await waitFor(() => receiver.hits.length === 1, 3000, 'refund webhook');
     const message = receiver.hits[0].body;
     expect(message).toMatchObject({
-      channel_type: 'WX',
-      sub_channel_type: 'WX_MINI',
+      channel_type: 'ALI',
+      sub_channel_type: 'ALI_APP',
       transaction_type: 'REFUND',
       transaction_id: `${TODAY}A01`,
       transaction_fee: 200,
       trade_success: true,
       optional: {},
+      message_detail: { out_trade_no: billNo, out_biz_no: `${TODAY}A01`, refund_fee: '2.00' },
     });
-    expect(message.signature).toBe(md5(`${APP_ID}${TODAY}A01REFUNDWX200${MASTER_SECRET}`));
+    expect(message.signature).toBe(md5(`${APP_ID}${TODAY}A01REFUNDALI200${MASTER_SECRET}`));
 
     await api(sandbox)
       .post('/2/rest/refund')
       .send(signed({ refund_no: `${TODAY}A02`, bill_no: billNo, refund_fee: 100 }, MASTER_SECRET));
     await waitFor(() => fallback.hits.length === 1, 3000, 'refund webhook on the bill notify_url');
     expect(fallback.hits[0].body).toMatchObject({ transaction_type: 'REFUND', transaction_id: `${TODAY}A02` });
-    const deliveries = await api(sandbox).get(`/sandbox/bills/${billNo}/deliveries`);
-    expect(deliveries.body.deliveries.map((d: { transaction_id: string }) => d.transaction_id)).toEqual([
-      `${TODAY}A01`,
-      `${TODAY}A02`,
-    ]);
+
+    // REFUND attempts are recorded on each refund; the bill's list holds PAY attempts only.
+    for (const refundNo of [`${TODAY}A01`, `${TODAY}A02`]) {
+      await waitFor(
+        async () => (await api(sandbox).get(`/sandbox/refunds/${refundNo}/deliveries`)).body.deliveries.length === 1,
+        1000,
+        `delivery record of ${refundNo}`,
+      );
+      const deliveries = await api(sandbox).get(`/sandbox/refunds/${refundNo}/deliveries`);
+      expect(deliveries.body.deliveries).toEqual([
+        expect.objectContaining({ transaction_type: 'REFUND', transaction_id: refundNo, attempt: 1, ok: true }),
+      ]);
+    }
+    expect((await api(sandbox).get(`/sandbox/bills/${billNo}/deliveries`)).body.deliveries).toEqual([]);
+  });
+
+  it('should send no REFUND webhook for a WX refund (refund/status tells its state instead)', async () => {
+    const { billNo } = await openBill(sandbox, { total_fee: 500, notify_url: fallback.url });
+    await api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send({ result: 'paid', notify: false });
+    const made = await api(sandbox)
+      .post('/2/rest/refund')
+      .send(signed({ refund_no: `${TODAY}W01`, bill_no: billNo, refund_fee: 200, notify_url: receiver.url }, MASTER_SECRET));
+    expect(made.body.result_code).toBe(0);
+    await sleep(300); // covers the first attempt and seven retry periods at the test time scale
+    expect(receiver.hits).toHaveLength(0);
+    expect(fallback.hits).toHaveLength(0);
+    expect((await api(sandbox).get(`/sandbox/refunds/${TODAY}W01/deliveries`)).body.deliveries).toEqual([]);
+    const status = await getWithPara(sandbox, '/2/rest/refund/status', signed({ channel: 'WX', refund_no: `${TODAY}W01` }));
+    expect(status.body).toMatchObject({ result_code: 0, refund_status: 'SUCCESS' });
   });
 });

@@ -97,24 +97,53 @@ describe('POST /sandbox/bills/:bill_no/settle webhooks', () => {
     expect(queried.body.bills[0].trade_no).toBe(detail.transaction_id);
   });
 
+  // Seed 001 §3.1 "支付，代付，退款成功时" and §3.4.2 "目前收到的消息都是交易成功的消息": the
+  // gateway sends no webhook for a failed or closed payment; only its queries show them.
   it.each([
-    ['failed', { result_code: 'FAIL', trade_state: 'PAYERROR' }],
-    ['closed', { result_code: 'SUCCESS', trade_state: 'CLOSED' }],
-  ])('should deliver trade_success false for a %s WX bill', async (result, detail) => {
+    ['failed', 'WX_MINI', { result_code: 'FAIL', trade_state: 'PAYERROR', err_code: 'PAYERROR' }],
+    ['closed', 'WX_MINI', { result_code: 'SUCCESS', trade_state: 'CLOSED' }],
+    ['failed', 'ALI_APP', { trade_status: 'TRADE_CLOSED' }],
+    ['closed', 'ALI_APP', { trade_status: 'TRADE_CLOSED' }],
+  ])('should send no PAY webhook for a %s %s bill, and show the outcome in queries', async (result, channel, detail) => {
+    sandbox = makeSandbox(); // retries would come 2, 4, 8, … ms after the first attempt
+    receiver = await startReceiver(() => ({ body: 'fail' }));
+    const { billNo } = await openBill(sandbox, {
+      channel,
+      openid: channel === 'ALI_APP' ? undefined : 'oPayer00000000000000000000001',
+      notify_url: receiver.url,
+      total_fee: 7,
+    });
+    const settled = await api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send({ result });
+    expect(settled.status).toBe(200);
+    expect(settled.body).toMatchObject({ changed: true, notifying: false, bill: { status: result, deliveries: 0 } });
+
+    await sleep(300); // covers the first attempt and seven retry periods at this time scale
+    expect(receiver.hits).toHaveLength(0);
+    expect(await deliveriesOf(sandbox, billNo)).toEqual([]);
+
+    const queried = await getWithPara(sandbox, '/2/rest/bills', signed({ bill_no: billNo, need_detail: true }));
+    const [bill] = queried.body.bills;
+    expect(bill).toMatchObject({ bill_no: billNo, spay_result: false });
+    expect(JSON.parse(bill.message_detail)).toMatchObject({ out_trade_no: billNo, ...detail });
+  });
+
+  it('should send the PAY webhook when a failed bill later turns out paid', async () => {
     sandbox = makeSandbox();
     receiver = await startReceiver();
     const { billNo } = await openBill(sandbox, { notify_url: receiver.url, total_fee: 7 });
-    await api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send({ result });
+    await api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send({ result: 'failed' });
+    const paid = await api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send({ result: 'paid' });
+    expect(paid.body).toMatchObject({ changed: true, notifying: true });
     await waitFor(() => receiver!.hits.length === 1, 3000, 'webhook');
-    const message = receiver.hits[0].body;
-    expect(message).toMatchObject({ trade_success: false, transaction_fee: 7, message_detail: detail });
-    expect(message.signature).toBe(md5(`${APP_ID}${billNo}PAYWX7${MASTER_SECRET}`));
+    expect(receiver.hits[0].body).toMatchObject({
+      transaction_id: billNo,
+      trade_success: true,
+      message_detail: { trade_state: 'SUCCESS' },
+    });
+    expect(receiver.hits[0].body.signature).toBe(md5(`${APP_ID}${billNo}PAYWX7${MASTER_SECRET}`));
   });
 
-  it.each([
-    ['paid', true, 'TRADE_SUCCESS'],
-    ['closed', false, 'TRADE_CLOSED'],
-  ])('should deliver Alipay-shaped detail for a %s ALI_APP bill', async (result, success, tradeStatus) => {
+  it('should deliver Alipay-shaped detail for a paid ALI_APP bill', async () => {
     sandbox = makeSandbox();
     receiver = await startReceiver();
     const { billNo } = await openBill(sandbox, {
@@ -123,15 +152,15 @@ describe('POST /sandbox/bills/:bill_no/settle webhooks', () => {
       total_fee: 1050,
       notify_url: receiver.url,
     });
-    await api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send({ result });
+    await api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send({ result: 'paid' });
     await waitFor(() => receiver!.hits.length === 1, 3000, 'webhook');
     const message = receiver.hits[0].body;
     expect(message).toMatchObject({
       channel_type: 'ALI',
       sub_channel_type: 'ALI_APP',
-      trade_success: success,
+      trade_success: true,
       transaction_fee: 1050,
-      message_detail: { out_trade_no: billNo, trade_status: tradeStatus, total_fee: '10.50' },
+      message_detail: { out_trade_no: billNo, trade_status: 'TRADE_SUCCESS', total_fee: '10.50' },
     });
     expect(message.signature).toBe(md5(`${APP_ID}${billNo}PAYALI1050${MASTER_SECRET}`));
   });
@@ -309,11 +338,35 @@ describe('late webhooks (settle with notify:false, then /notify)', () => {
     ]);
   });
 
-  it('should refuse /notify for an open bill or a bill without notify_url with 409', async () => {
-    const open = await openBill(sandbox, { notify_url: receiver.url });
-    const res = await api(sandbox).post(`/sandbox/bills/${open.billNo}/notify`);
+  it.each(['open', 'failed', 'closed'])(
+    'should refuse /notify for a %s bill with 409 BILL_NOT_PAID: webhooks are for successes only',
+    async (state) => {
+      const { billNo } = await openBill(sandbox, { notify_url: receiver.url });
+      if (state !== 'open') await api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send({ result: state });
+      const res = await api(sandbox).post(`/sandbox/bills/${billNo}/notify`);
+      expect(res.status).toBe(409);
+      expect(res.body.error.code).toBe('BILL_NOT_PAID');
+      expect(res.body.error.message).toContain(`is ${state}`);
+      expect(res.body.error.message).toMatch(/webhooks only for successful payments/);
+      await sleep(100);
+      expect(receiver.hits).toHaveLength(0);
+      expect(await deliveriesOf(sandbox, billNo)).toEqual([]);
+    },
+  );
+
+  it('should refuse /notify for a bill whose bill_timeout passed (closed) with 409 BILL_NOT_PAID', async () => {
+    await sandbox.close();
+    let clock = Date.UTC(2025, 2, 3, 8, 0, 0);
+    sandbox = makeSandbox({ webhookTimeScale: 0.01, now: () => clock });
+    const { billNo } = await openBill(sandbox, { notify_url: receiver.url, bill_timeout: 60 });
+    clock += 61_000;
+    const res = await api(sandbox).post(`/sandbox/bills/${billNo}/notify`);
     expect(res.status).toBe(409);
-    expect(res.body.error.code).toBe('BILL_OPEN');
+    expect(res.body.error).toMatchObject({ code: 'BILL_NOT_PAID' });
+    expect(res.body.error.message).toContain('is closed');
+  });
+
+  it('should refuse /notify for a paid bill without notify_url with 409 NO_NOTIFY_URL', async () => {
     const silent = await openBill(sandbox);
     await api(sandbox).post(`/sandbox/bills/${silent.billNo}/settle`).send({ result: 'paid' });
     const noUrl = await api(sandbox).post(`/sandbox/bills/${silent.billNo}/notify`);
