@@ -146,7 +146,7 @@ describe(`Douyin checkout end to end (compiled bundle, ${storage.name})`, () => 
     page.unload();
   });
 
-  it('should keep the order paid once when the shopper also pays the Alipay leg, recording the second payment as refund due', async () => {
+  it('should keep the order paid once when the shopper also pays the Alipay leg, and give the second payment back', async () => {
     const { page, tt } = await openCheckoutPage(() => 'payWechatH5');
     page.tapById('pay-button');
     await page.waitForText(/支付成功/, 30_000);
@@ -157,9 +157,10 @@ describe(`Douyin checkout end to end (compiled bundle, ${storage.name})`, () => 
     expect(typeof alipayUrl).toBe('string');
     await expect(payInAlipayApp(String(alipayUrl))).resolves.toMatchObject({ resultStatus: '9000' });
 
+    // The Alipay leg's refund sends a REFUND webhook: the second payment goes back with no sweep.
     const payments = await eventually(
       () => paymentsInDatabase(orderNo),
-      (rows) => rows.length === 2,
+      (rows) => rows.length === 2 && rows[1].disposition === 'refunded',
       10_000,
     );
     const order = await orderInDatabase(orderNo);
@@ -167,8 +168,13 @@ describe(`Douyin checkout end to end (compiled bundle, ${storage.name})`, () => 
     expect(order.paid_at).toEqual(paidAt);
     expect(payments).toEqual([
       { channel: 'BC_WX_WAP', disposition: 'applied', amount: order.amount },
-      { channel: 'ALI_APP', disposition: 'refund_due', amount: order.amount },
+      { channel: 'ALI_APP', disposition: 'refunded', amount: order.amount },
     ]);
+    const refunds = await h.services.database.query<{ kind: string; status: string; amount: number }>(
+      'SELECT kind, status, amount FROM refunds WHERE order_no = $1',
+      [orderNo],
+    );
+    expect(refunds.rows).toEqual([{ kind: 'duplicate', status: 'succeeded', amount: order.amount }]);
     expect(page.text()).toMatch(/支付成功/);
     expect(tt.problems).toEqual([]);
     page.unload();
