@@ -141,4 +141,40 @@ describe(`WeChat checkout end to end (compiled bundle, ${storage.name})`, () => 
     expect(orders[orders.length - 1].status).toBe('paid');
     page.unload();
   });
+
+  it('should record a payment whose webhook is lost after the shopper closed the mini-program, with no poll', async () => {
+    let billNo: string | undefined;
+    const wx = wxFor(async (params) => {
+      billNo = (await billFor(params)).bill_no;
+      // Paid at the bank, but the gateway's webhook never reaches the server.
+      await h.sandbox.post(`/sandbox/bills/${billNo}/settle`).send({ result: 'paid', notify: false }).expect(200);
+      return { errMsg: 'requestPayment:ok' };
+    });
+    const page = await loadWeappPage({ distDir, wx });
+    await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
+    page.tapById('pay-button');
+    await page.waitFor(() => billNo !== undefined, 10_000, 'the payment sheet');
+    page.unload();
+    await h.services.checkout.drain();
+    const orders = await ordersInDatabase();
+    const order = orders[orders.length - 1];
+    expect(order.status).toBe('pending');
+
+    // Past the webhook grace, the sweeper asks the gateway: nobody is polling any more.
+    h.advanceClock(60_000);
+    try {
+      const report = await h.sweep();
+      expect(report.checked).toBeGreaterThanOrEqual(1);
+    } finally {
+      h.advanceClock(-60_000);
+    }
+    expect((await ordersInDatabase()).find((row) => row.order_no === order.order_no)?.status).toBe('paid');
+    const payments = await h.services.database.query<{ source: string; disposition: string }>(
+      'SELECT source, disposition FROM payments WHERE order_no = $1',
+      [order.order_no],
+    );
+    expect(payments.rows).toEqual([{ source: 'query', disposition: 'applied' }]);
+    const deliveries = await h.sandbox.get(`/sandbox/bills/${billNo}/deliveries`).expect(200);
+    expect(deliveries.body.deliveries).toEqual([]);
+  });
 });
