@@ -5,6 +5,7 @@ import { bundleWeight } from './benchmarks/bundle-weight';
 import { checkoutThroughput } from './benchmarks/checkout-throughput';
 import { coldStart } from './benchmarks/cold-start';
 import { statusPolling } from './benchmarks/status-polling';
+import { sweeperCost } from './benchmarks/sweeper-cost';
 import { upstreamAmplification } from './benchmarks/upstream-amplification';
 import { webhookStorm } from './benchmarks/webhook-storm';
 import { formatTable, ResultRow } from './lib/report';
@@ -13,6 +14,7 @@ const BENCHMARKS: Record<string, () => Promise<ResultRow[]>> = {
   'status-polling': statusPolling,
   'upstream-amplification': upstreamAmplification,
   'webhook-storm': webhookStorm,
+  'sweeper-cost': sweeperCost,
   'checkout-throughput': checkoutThroughput,
   'cold-start': coldStart,
   'bundle-weight': bundleWeight,

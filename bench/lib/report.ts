@@ -6,7 +6,8 @@ export interface ResultRow {
   baseline?: string;
   ratio?: number;
   target: string;
-  met: boolean;
+  /** null: an informative row, with no target to meet (shown as "—"). */
+  met: boolean | null;
 }
 
 export function formatTable(rows: ResultRow[]): string {
@@ -18,7 +19,7 @@ export function formatTable(rows: ResultRow[]): string {
     row.baseline ?? '',
     row.ratio === undefined ? '' : row.ratio.toFixed(2),
     row.target,
-    row.met ? 'yes' : 'NO',
+    row.met === null ? '—' : row.met ? 'yes' : 'NO',
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column].length)));
   const render = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column])).join(' | ');
