@@ -164,6 +164,9 @@ export async function startServices(config: Config, options: StartOptions = {}):
       {
         ...DEFAULT_REFUND_SETTINGS,
         autoRefundDuplicates: config.autoRefundDuplicates,
+        checkIntervalMs: config.sweeper.gatewayCheckIntervalSeconds * 1000,
+        // Never declare a request lost while it may still be open: well past the client's timeout.
+        unknownOutcomeGraceMs: Math.max(DEFAULT_REFUND_SETTINGS.unknownOutcomeGraceMs, 3 * config.gateway.timeoutMs),
         ...options.refunds,
         notifyUrl,
         notifyMerchant,

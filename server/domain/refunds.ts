@@ -16,7 +16,8 @@ export interface RefundSettings {
   /**
    * A refund whose request got no answer and that the gateway still does not know this long
    * after it was sent never arrived: it is failed, never sent again (a resent `refund_no` may
-   * be refunded twice). Well above the gateway client's timeout. ms.
+   * be refunded twice). Must be well above the gateway client's timeout, or a request still
+   * open could be declared lost. ms.
    */
   unknownOutcomeGraceMs: number;
 }
@@ -89,11 +90,14 @@ export class RefundService implements SecondPaymentHandler {
     if (previous) return { refund: this.replay(previous, requestHash), created: false };
 
     const now = this.clock();
-    const created = await this.repository.transaction(async (tx) => {
+    const outcome = await this.repository.transaction(async (tx): Promise<{ created: RefundRecord } | { replay: RefundRecord } | null> => {
       // The order's row lock makes concurrent refunds of one order take turns: each one sees
       // what the others reserved.
       const order = await tx.findOrder(orderNo, { forUpdate: true });
       if (!order) throw new AppError('ORDER_NOT_FOUND', `No order ${orderNo}`);
+      // A retry that waited for the lock behind its own first attempt answers that attempt's refund.
+      const raced = await tx.findRefundByIdempotencyKey(orderNo, idempotencyKey);
+      if (raced) return { replay: raced };
       const balance = await tx.refundBalance(orderNo);
       if (order.status !== 'paid' || !balance.billNo || !balance.channel) {
         throw new AppError('ORDER_NOT_PAID', `Order ${orderNo} is ${order.status}: only a paid order can be refunded`);
@@ -121,8 +125,10 @@ export class RefundService implements SecondPaymentHandler {
         // This request sends it now; a sweeper takes it over only if this one dies.
         nextCheckAt: new Date(now.getTime() + this.settings.checkIntervalMs),
       };
-      return (await tx.insertRefund(refund)) ? refund : null;
+      return (await tx.insertRefund(refund)) ? { created: refund } : null;
     });
+    if (outcome && 'replay' in outcome) return { refund: this.replay(outcome.replay, requestHash), created: false };
+    const created = outcome?.created;
     if (!created) {
       // A concurrent request with the same key won the insert.
       const winner = await this.repository.findRefundByIdempotencyKey(orderNo, idempotencyKey);

@@ -32,6 +32,7 @@ import { INJECTABLE_LOGIN_ERRORS, type WechatEmulator } from './wechat';
  *        channel, created_at, finished_at, deliveries}]}; status processing|succeeded|failed.
  *   POST /sandbox/refunds/hold {count?: 1}    201 {hold: {count, pending}}: the next `count`
  *        refunds stay processing (by default a refund succeeds at once).
+ *   DELETE /sandbox/refunds/hold              {released}: refunds succeed at once again.
  *   POST /sandbox/refunds/:refund_no/settle {result: "succeeded"|"failed",
  *        refund_status?: "REFUNDCLOSE"|"CHANGE"}   {refund, notifying}: finishes a processing
  *        refund. A success starts the REFUND webhook only for channels that call back after
@@ -119,7 +120,7 @@ const faultSchema = z
 
 const refundHoldSchema = z
   .object({
-    count: z.number().int().positive().default(1),
+    count: z.number().int().positive().max(10_000).default(1),
   })
   .strict();
 
@@ -308,6 +309,12 @@ export function createControlRoutes(deps: ControlDependencies): Router {
     store.refundHolds += input.count;
     ctx.status = 201;
     ctx.body = { hold: { count: input.count, pending: store.refundHolds } };
+  });
+
+  router.delete('/refunds/hold', (ctx) => {
+    const released = store.refundHolds;
+    store.refundHolds = 0;
+    ctx.body = { released };
   });
 
   router.post('/refunds/:refund_no/settle', async (ctx) => {

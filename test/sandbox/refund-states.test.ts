@@ -222,6 +222,13 @@ describe('refund states on a WX bill (no refund callback: refund/status tells)',
     expect(statuses).toEqual(['processing', 'processing', 'succeeded']);
   });
 
+  it('should let DELETE /sandbox/refunds/hold release every hold still waiting', async () => {
+    await h.hold({ count: 5 });
+    expect((await api(sandbox).delete('/sandbox/refunds/hold').expect(200)).body).toEqual({ released: 5 });
+    const { refundNo } = await h.refundOk(await h.paidBill(), 1);
+    expect((await h.listed(refundNo))?.status).toBe('succeeded');
+  });
+
   it('should not spend a hold on a refused refund', async () => {
     const billNo = await h.paidBill({ total_fee: 10 });
     await h.hold();
@@ -380,7 +387,7 @@ describe('refund control endpoints', () => {
   });
 
   it('should answer 400 for a bad hold body and hold nothing', async () => {
-    for (const body of [{ count: 0 }, { count: -1 }, { count: 1.5 }, { count: '2' }, { times: 1 }]) {
+    for (const body of [{ count: 0 }, { count: -1 }, { count: 1.5 }, { count: '2' }, { times: 1 }, { count: 10_001 }]) {
       const res = await h.hold(body);
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('BAD_REQUEST');

@@ -5,6 +5,7 @@ import type { Database } from '../../server/adapters/storage/database';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
 import { buildRefundWebhook } from '../../server/sandbox/webhook-message';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
+import { gatewayEnv } from '../support/counting-proxy';
 import { describePostgres, STORAGES, TestDatabase } from '../support/databases';
 
 const API_KEY = 'merchant-key-for-refund-tests-0123';
@@ -196,15 +197,18 @@ describe.each(STORAGES)('merchant refunds on $name', (storage) => {
     });
 
     it.each([
-      ['zero', { amount: 0 }],
-      ['negative', { amount: -5 }],
-      ['a fraction', { amount: 1.5 }],
-      ['a string', { amount: '100' }],
-      ['missing', {}],
-      ['beyond a safe integer', { amount: 2 ** 53 }],
+      ['an amount of zero', { amount: 0 }],
+      ['a negative amount', { amount: -5 }],
+      ['a fraction of a fen', { amount: 1.5 }],
+      ['an amount as a string', { amount: '100' }],
+      ['no amount', {}],
+      ['an amount beyond a safe integer', { amount: 2 ** 53 }],
       ['a reason that is not text', { amount: 1, reason: 7 }],
+      ['a reason of 81 characters', { amount: 1, reason: '退'.repeat(81) }],
+      ['a reason with NUL', { amount: 1, reason: 'a\u0000b' }],
+      ['a reason with an unpaired surrogate', { amount: 1, reason: 'x\udfffy' }],
       ['not an object', [1]],
-    ])('should answer 400 VALIDATION_FAILED for an amount %s', async (_what, body) => {
+    ])('should answer 400 VALIDATION_FAILED for %s', async (_what, body) => {
       const { order } = await paidWeappOrder(h);
       const response = await refundRequest(h, order.orderNo, body).expect(400);
       expect(response.body.error.code).toBe('VALIDATION_FAILED');
@@ -441,13 +445,7 @@ describePostgres('refunds on PostgreSQL, two server instances', () => {
     first = await startHarness(database.db, { env });
     // The second instance talks to the first one's sandbox: one gateway for both.
     second = await startHarness(await database.openAnother(), {
-      env: {
-        ...env,
-        GATEWAY_BASE_URL: first.services.sandboxUrl!,
-        GATEWAY_APP_ID: DEVELOPMENT_SECRETS.gatewayAppId,
-        GATEWAY_APP_SECRET: DEVELOPMENT_SECRETS.gatewayAppSecret,
-        GATEWAY_MASTER_SECRET: DEVELOPMENT_SECRETS.gatewayMasterSecret,
-      },
+      env: { ...env, ...gatewayEnv(first.services.sandboxUrl!) },
     });
   });
 
@@ -464,6 +462,21 @@ describePostgres('refunds on PostgreSQL, two server instances', () => {
       refundRequest(second, order.orderNo, { amount: order.amount }),
     ]);
     expect(answers.map((answer) => answer.status).sort()).toEqual([201, 422]);
+    expect(await sandboxRefundsOf(first, bill.bill_no)).toHaveLength(1);
+  });
+
+  it('should answer every retry racing its first attempt with the same refund, on either instance', async () => {
+    const { order, bill } = await paidWeappOrder(first);
+    const key = newKey();
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => refundRequest(i % 2 === 0 ? first : second, order.orderNo, { amount: order.amount }, key)),
+    );
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
+    expect(new Set(answers.map((answer) => answer.body.refund.refundNo)).size).toBe(1);
+    const other = await Promise.all(
+      Array.from({ length: 4 }, () => refundRequest(second, order.orderNo, { amount: 1 }, key)),
+    );
+    expect(other.map((answer) => answer.body.error.code)).toEqual(Array(4).fill('IDEMPOTENCY_KEY_REUSED'));
     expect(await sandboxRefundsOf(first, bill.bill_no)).toHaveLength(1);
   });
 
@@ -499,13 +512,7 @@ describePostgres('refunds on PostgreSQL, two server instances', () => {
       },
     };
     const doomed = await startHarness(crashing, {
-      env: {
-        MERCHANT_API_KEY: API_KEY,
-        GATEWAY_BASE_URL: first.services.sandboxUrl!,
-        GATEWAY_APP_ID: DEVELOPMENT_SECRETS.gatewayAppId,
-        GATEWAY_APP_SECRET: DEVELOPMENT_SECRETS.gatewayAppSecret,
-        GATEWAY_MASTER_SECRET: DEVELOPMENT_SECRETS.gatewayMasterSecret,
-      },
+      env: { MERCHANT_API_KEY: API_KEY, ...gatewayEnv(first.services.sandboxUrl!) },
       refunds: { checkIntervalMs: 0 },
     });
     const key = newKey();

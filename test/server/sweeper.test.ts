@@ -1,10 +1,10 @@
-import { createServer, request as httpRequest, Server } from 'node:http';
+import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { Queryable } from '../../server/adapters/storage/database';
-import { DEVELOPMENT_SECRETS } from '../../server/config';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
+import { countingProxy, gatewayEnv } from '../support/counting-proxy';
 import { describePostgres, STORAGES, TestDatabase } from '../support/databases';
 
 /**
@@ -52,52 +52,6 @@ function notifyEnv(url: string): Record<string, string> {
   return { MERCHANT_NOTIFY_URL: url, MERCHANT_NOTIFY_SECRET: NOTIFY_SECRET };
 }
 
-/**
- * Counts the requests that reach the gateway and forwards each to `target` (set once the
- * server that hosts the sandbox is up).
- */
-async function countingProxy() {
-  const counts = new Map<string, number>();
-  let target: string | undefined;
-  const server: Server = createServer((incoming, outgoing) => {
-    const path = new URL(incoming.url ?? '/', 'http://proxy').pathname;
-    counts.set(path, (counts.get(path) ?? 0) + 1);
-    if (!target) {
-      outgoing.statusCode = 502;
-      outgoing.end('no target yet');
-      return;
-    }
-    const forward = httpRequest(new URL(incoming.url ?? '/', target), { method: incoming.method, headers: incoming.headers }, (answer) => {
-      outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(outgoing);
-    });
-    forward.on('error', () => outgoing.destroy());
-    incoming.pipe(forward);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    forwardTo(url: string) {
-      target = url;
-    },
-    count: (path: string) => counts.get(path) ?? 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
-
-/** The server talks to the gateway at `baseUrl` (a proxy) with the sandbox's development secrets. */
-function gatewayEnv(baseUrl: string): Record<string, string> {
-  return {
-    GATEWAY_BASE_URL: baseUrl,
-    GATEWAY_APP_ID: DEVELOPMENT_SECRETS.gatewayAppId,
-    GATEWAY_APP_SECRET: DEVELOPMENT_SECRETS.gatewayAppSecret,
-    GATEWAY_MASTER_SECRET: DEVELOPMENT_SECRETS.gatewayMasterSecret,
-  };
-}
 
 /** An order with an open WX_MINI bill, as after the shopper tapped Pay. */
 async function openBill(h: CheckoutHarness) {

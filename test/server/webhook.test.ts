@@ -1,9 +1,8 @@
-import { createServer, request as httpRequest, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Database, Queryable } from '../../server/adapters/storage/database';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
 import { buildPaymentWebhook } from '../../server/sandbox/webhook-message';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
+import { countingProxy, gatewayEnv } from '../support/counting-proxy';
 import { describePostgres, STORAGES, TestDatabase } from '../support/databases';
 
 const credentials: { appId: string; masterSecret: string } = {
@@ -100,6 +99,19 @@ describe.each(STORAGES)('POST /api/gateway/webhook on $name', (storage) => {
     expect(await paymentsOf(h.services.database, order.orderNo)).toEqual([
       expect.objectContaining({ disposition: 'amount_mismatch', amount: order.amount - 1 }),
     ]);
+  });
+
+  it('should keep for review a signed fee too large for the order, and refuse one beyond exact integers', async () => {
+    const { token, order, bill } = await openBill(h);
+    await send(paymentWebhook(bill.bill_no, 2_147_483_648)).expect(200, 'success');
+    expect((await h.status(token, order.orderNo)).status).toBe('pending');
+    expect(await paymentsOf(h.services.database, order.orderNo)).toEqual([
+      expect.objectContaining({ disposition: 'amount_mismatch', amount: 2_147_483_648 }),
+    ]);
+    const beyond = { ...paymentWebhook(bill.bill_no, order.amount), transaction_fee: '9007199254740993' };
+    const response = await send(beyond);
+    expect(response.status).toBe(400);
+    expect(response.body.error.code).toBe('WEBHOOK_INVALID');
   });
 
   it.each([
@@ -267,26 +279,6 @@ describe.each(STORAGES)('late webhooks and expiry on $name', (storage) => {
   });
 });
 
-/** Counts the requests that reach the gateway, forwarding each to the sandbox. */
-async function countingProxy(target: string): Promise<{ url: string; count(path: string): number; close(): Promise<void> }> {
-  const counts = new Map<string, number>();
-  const server: Server = createServer((incoming, outgoing) => {
-    const path = new URL(incoming.url ?? '/', 'http://proxy').pathname;
-    counts.set(path, (counts.get(path) ?? 0) + 1);
-    const forward = httpRequest(new URL(incoming.url ?? '/', target), { method: incoming.method, headers: incoming.headers }, (answer) => {
-      outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(outgoing);
-    });
-    incoming.pipe(forward);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    count: (path) => counts.get(path) ?? 0,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
 describe('gateway queries while many clients poll', () => {
   it('should ask the gateway at most once per order per interval however many pollers', async () => {
     const { openPglite } = await import('../../server/adapters/storage/database');
@@ -295,12 +287,7 @@ describe('gateway queries while many clients poll', () => {
     const proxy = await countingProxy(sandboxHost.services.sandboxUrl!);
     const db = await openPglite(undefined);
     const h = await startHarness(db, {
-      env: {
-        GATEWAY_BASE_URL: proxy.url,
-        GATEWAY_APP_ID: DEVELOPMENT_SECRETS.gatewayAppId,
-        GATEWAY_APP_SECRET: DEVELOPMENT_SECRETS.gatewayAppSecret,
-        GATEWAY_MASTER_SECRET: DEVELOPMENT_SECRETS.gatewayMasterSecret,
-      },
+      env: gatewayEnv(proxy.url),
       settings: { webhookGraceMs: 0, gatewayCheckIntervalMs: 60_000 },
     });
     try {

@@ -110,7 +110,15 @@ function channelTypeOf(channel: string): string {
   return channel.replace(/^BC_/, '').split('_')[0] ?? channel;
 }
 
-const fee = z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/).transform(Number)]);
+/** Fen, as a number or a digit string; beyond 2^53 it could not be compared exactly, so it is refused. */
+const fee = z.union([
+  z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  z
+    .string()
+    .regex(/^\d{1,16}$/)
+    .transform(Number)
+    .refine((value) => Number.isSafeInteger(value)),
+]);
 
 const webhookSchema = z.object({
   signature: z.string(),

@@ -508,8 +508,8 @@ export class SqlCheckoutRepository implements CheckoutRepository {
          FOR UPDATE OF b, o
        ), inserted AS (
          INSERT INTO payments (bill_no, order_no, amount, channel, source, disposition, gateway_trade_no, received_at, detail)
-         SELECT bill_no, order_no, $2, channel, $3,
-                CASE WHEN $2 <> bill_amount THEN 'amount_mismatch'
+         SELECT bill_no, order_no, $2::bigint, channel, $3,
+                CASE WHEN $2::bigint <> bill_amount THEN 'amount_mismatch'
                      WHEN order_status = 'paid' THEN 'refund_due'
                      ELSE 'applied' END,
                 $4, $5, $6

@@ -8,6 +8,8 @@ ALTER TABLE payments ADD CONSTRAINT payments_disposition_check
 CREATE UNIQUE INDEX payments_counted_once ON payments (bill_no) WHERE disposition <> 'amount_mismatch';
 CREATE UNIQUE INDEX payments_mismatch_once ON payments (bill_no, amount) WHERE disposition = 'amount_mismatch';
 CREATE INDEX payments_disposition ON payments (disposition, received_at);
+-- A fee is whatever a signed message says, not what we asked for: room for any of them.
+ALTER TABLE payments ALTER COLUMN amount TYPE bigint;
 
 -- What has been refunded of the order's payment (succeeded merchant refunds), in fen.
 ALTER TABLE orders ADD COLUMN refunded_amount bigint NOT NULL DEFAULT 0;
