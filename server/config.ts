@@ -79,6 +79,7 @@ const environmentSchema = z.object({
     .optional()
     .transform((value) => value === undefined || value === '' || value === 'true' || value === '1'),
   SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
+  SWEEP_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
   GATEWAY_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
   WEBHOOK_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
 });
@@ -146,6 +147,8 @@ export interface Config {
   sweeper: {
     /** How often it runs, seconds. */
     intervalSeconds: number;
+    /** Gateway queries it keeps in flight at once on each instance. */
+    concurrency: number;
     /** At most one gateway query per order per this many seconds (all instances together). */
     gatewayCheckIntervalSeconds: number;
     /** A bill open this long without its webhook is asked about, seconds. */
@@ -247,6 +250,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     autoRefundDuplicates: e.AUTO_REFUND_DUPLICATES,
     sweeper: {
       intervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+      concurrency: e.SWEEP_CONCURRENCY,
       gatewayCheckIntervalSeconds: e.GATEWAY_CHECK_INTERVAL_SECONDS,
       webhookGraceSeconds: e.WEBHOOK_GRACE_SECONDS,
     },

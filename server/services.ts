@@ -183,6 +183,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
       {
         ...DEFAULT_SWEEPER_SETTINGS,
         intervalMs: config.sweeper.intervalSeconds * 1000,
+        concurrency: config.sweeper.concurrency,
         ...options.sweeper,
         gatewayCheckIntervalMs: checkoutSettings.gatewayCheckIntervalMs,
         webhookGraceMs: checkoutSettings.webhookGraceMs,

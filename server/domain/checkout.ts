@@ -11,6 +11,7 @@ import type {
   DouyinCashier,
   DouyinOrderInfo,
   GatewayChannel,
+  LeasedOrderCheck,
   OrderRecord,
   PaymentDisposition,
   PaymentGateway,
@@ -463,13 +464,23 @@ export class CheckoutService {
   async checkOrder(orderNo: string): Promise<void> {
     const order = await this.repository.findOrder(orderNo);
     if (!order || order.status !== 'pending') return;
-    for (const bill of await this.billsAwaitingVerdict(orderNo)) {
-      const state = await this.gateway.queryBill(bill.billNo);
+    const billNos = (await this.billsAwaitingVerdict(orderNo)).map((bill) => bill.billNo);
+    await this.checkLeasedOrder({ orderNo, expiresAt: order.expiresAt, billNos });
+  }
+
+  /**
+   * `checkOrder` for an order the sweeper leased, whose lease already says it is pending and
+   * which bills await a verdict: no read before the gateway is asked.
+   */
+  async checkLeasedOrder(order: LeasedOrderCheck): Promise<void> {
+    const { orderNo } = order;
+    for (const billNo of order.billNos) {
+      const state = await this.gateway.queryBill(billNo);
       // No such bill at the gateway: its creation never arrived, so nothing can be paid on it.
       if (!state || state.outcome === 'unknown') continue;
       if (state.outcome === 'paid') {
         await this.recordPayment({
-          billNo: bill.billNo,
+          billNo,
           amount: state.amount,
           source: 'query',
           gatewayTradeNo: state.gatewayTradeNo,
@@ -477,7 +488,7 @@ export class CheckoutService {
         });
         return;
       }
-      await this.recordBillClosed(bill.billNo, state.outcome);
+      await this.recordBillClosed(billNo, state.outcome);
     }
     const now = this.clock();
     if (now.getTime() < order.expiresAt.getTime()) return;

@@ -305,6 +305,14 @@ export interface RefundFinish {
   detail?: unknown;
 }
 
+/** A pending order the sweeper took the right to ask about, with what the check needs. */
+export interface LeasedOrderCheck {
+  orderNo: string;
+  expiresAt: Date;
+  /** Its bills still awaiting a verdict (`creating` or `open`), oldest first. */
+  billNos: string[];
+}
+
 export interface CheckoutRepository {
   insertSession(session: SessionRecord): Promise<void>;
   findSession(tokenHash: string, now: Date): Promise<SessionRecord | null>;
@@ -323,7 +331,7 @@ export interface CheckoutRepository {
    * for up to `limit` pending orders with a bill open since before `openBillBefore` and no check
    * since `lastCheckBefore`, skipping rows another instance is taking at the same moment.
    */
-  leaseOrdersToCheck(now: Date, lastCheckBefore: Date, openBillBefore: Date, limit: number): Promise<string[]>;
+  leaseOrdersToCheck(now: Date, lastCheckBefore: Date, openBillBefore: Date, limit: number): Promise<LeasedOrderCheck[]>;
   /**
    * Expires up to `limit` pending orders past their deadline that have no bill in flight (nothing
    * the gateway could still be paying), queueing the merchant's notification when asked.

@@ -1,5 +1,5 @@
 import type { CheckoutService, Logger } from './checkout';
-import type { CheckoutRepository, Clock } from './ports';
+import type { CheckoutRepository, Clock, LeasedOrderCheck } from './ports';
 import type { RefundService } from './refunds';
 
 export interface SweeperSettings {
@@ -20,7 +20,7 @@ export interface SweeperSettings {
 export const DEFAULT_SWEEPER_SETTINGS: Omit<SweeperSettings, 'notifyMerchant' | 'gatewayCheckIntervalMs' | 'webhookGraceMs'> = {
   intervalMs: 5000,
   batchSize: 100,
-  concurrency: 8,
+  concurrency: 32,
 };
 
 /** What one sweep did. */
@@ -96,28 +96,7 @@ export class Sweeper {
     }
     if (report.expired > 0) this.log.info('orders expired unpaid', { count: report.expired });
 
-    for (;;) {
-      const now = this.clock();
-      const due = await this.repository.leaseOrdersToCheck(
-        now,
-        new Date(now.getTime() - this.settings.gatewayCheckIntervalMs),
-        new Date(now.getTime() - this.settings.webhookGraceMs),
-        batchSize,
-      );
-      await forEachConcurrently(due, this.settings.concurrency, async (orderNo) => {
-        try {
-          await this.checkout.checkOrder(orderNo);
-          report.checked += 1;
-        } catch (error) {
-          report.failedChecks += 1;
-          this.log.warn('gateway check failed; the order stays pending until the next check', {
-            orderNo,
-            error: error instanceof Error ? error.message : String(error),
-          });
-        }
-      });
-      if (due.length < batchSize || this.stopped) break;
-    }
+    await this.checkDueOrders(report);
 
     report.duplicatesReturned = await this.refunds.createMissingDuplicateRefunds(batchSize);
     for (;;) {
@@ -127,16 +106,53 @@ export class Sweeper {
     }
     return report;
   }
-}
 
-async function forEachConcurrently<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next];
-      next += 1;
-      await work(item);
-    }
-  });
-  await Promise.all(workers);
+  /**
+   * Asks the gateway about every order due for a check, `concurrency` at a time. The next batch
+   * is leased while the last of the current one is still being asked about, so the queries
+   * never stall on a lease; the sweep ends when a lease comes back short.
+   */
+  private async checkDueOrders(report: SweepReport): Promise<void> {
+    const { batchSize, concurrency } = this.settings;
+    const queue: LeasedOrderCheck[] = [];
+    let exhausted = false;
+    let leasing: Promise<void> | undefined;
+    const leaseMore = (): Promise<void> => {
+      leasing ??= (async () => {
+        const now = this.clock();
+        const due = await this.repository.leaseOrdersToCheck(
+          now,
+          new Date(now.getTime() - this.settings.gatewayCheckIntervalMs),
+          new Date(now.getTime() - this.settings.webhookGraceMs),
+          batchSize,
+        );
+        queue.push(...due);
+        if (due.length < batchSize || this.stopped) exhausted = true;
+      })().finally(() => {
+        leasing = undefined;
+      });
+      return leasing;
+    };
+    const next = async (): Promise<LeasedOrderCheck | undefined> => {
+      while (queue.length === 0 && !exhausted) await leaseMore();
+      const order = queue.shift();
+      if (queue.length < concurrency && !exhausted) void leaseMore().catch(() => undefined);
+      return order;
+    };
+    const worker = async () => {
+      for (let order = await next(); order; order = await next()) {
+        try {
+          await this.checkout.checkLeasedOrder(order);
+          report.checked += 1;
+        } catch (error) {
+          report.failedChecks += 1;
+          this.log.warn('gateway check failed; the order stays pending until the next check', {
+            orderNo: order.orderNo,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  }
 }

@@ -7,6 +7,7 @@ import type {
   PaidVerdictResult,
   PaymentDisposition,
   GatewayChannel,
+  LeasedOrderCheck,
   OrderRecord,
   PaymentRecord,
   PaymentWithOrder,
@@ -384,22 +385,30 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     return rowCount === 1;
   }
 
-  async leaseOrdersToCheck(now: Date, lastCheckBefore: Date, openBillBefore: Date, limit: number): Promise<string[]> {
-    const { rows } = await this.db.query<{ order_no: string }>(
-      `UPDATE orders SET gateway_checked_at = $1
-       WHERE order_no IN (
-         SELECT o.order_no FROM orders o
-         WHERE o.status = 'pending'
-           AND (o.gateway_checked_at IS NULL OR o.gateway_checked_at <= $2)
-           AND EXISTS (SELECT 1 FROM bills b
-                       WHERE b.order_no = o.order_no AND b.status IN ('creating', 'open') AND b.updated_at <= $3)
-         ORDER BY o.gateway_checked_at NULLS FIRST, o.expires_at
-         LIMIT $4
-         FOR UPDATE SKIP LOCKED)
-       RETURNING order_no`,
+  async leaseOrdersToCheck(now: Date, lastCheckBefore: Date, openBillBefore: Date, limit: number): Promise<LeasedOrderCheck[]> {
+    const { rows } = await this.db.query<{ order_no: string; expires_at: Date; bill_nos: string[] | null }>(
+      `WITH leased AS (
+         UPDATE orders SET gateway_checked_at = $1
+         WHERE order_no IN (
+           SELECT o.order_no FROM orders o
+           WHERE o.status = 'pending'
+             AND (o.gateway_checked_at IS NULL OR o.gateway_checked_at <= $2)
+             AND EXISTS (SELECT 1 FROM bills b
+                         WHERE b.order_no = o.order_no AND b.status IN ('creating', 'open') AND b.updated_at <= $3)
+           ORDER BY o.gateway_checked_at NULLS FIRST, o.expires_at
+           LIMIT $4
+           FOR UPDATE SKIP LOCKED)
+         RETURNING order_no, expires_at
+       )
+       SELECT l.order_no, l.expires_at,
+              array_agg(b.bill_no ORDER BY b.created_at, b.bill_no) FILTER (WHERE b.bill_no IS NOT NULL) AS bill_nos
+       FROM leased l
+       LEFT JOIN bills b ON b.order_no = l.order_no AND b.status IN ('creating', 'open')
+       GROUP BY l.order_no, l.expires_at`,
       [now, lastCheckBefore, openBillBefore, limit],
+      { prepareAs: 'lease_orders_to_check' },
     );
-    return rows.map((row) => row.order_no);
+    return rows.map((row) => ({ orderNo: row.order_no, expiresAt: row.expires_at, billNos: row.bill_nos ?? [] }));
   }
 
   async expireUnbilledOrders(now: Date, limit: number, notifyMerchant: boolean): Promise<string[]> {

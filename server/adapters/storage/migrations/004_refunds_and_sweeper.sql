@@ -15,6 +15,8 @@ ALTER TABLE payments ALTER COLUMN amount TYPE bigint;
 ALTER TABLE orders ADD COLUMN refunded_amount bigint NOT NULL DEFAULT 0;
 -- The sweeper walks orders that can still be paid; paid and expired ones are final.
 CREATE INDEX orders_unsettled ON orders (expires_at) WHERE status IN ('pending', 'failed', 'closed');
+-- The sweeper's lease reads the pending orders least recently asked about, in this order.
+CREATE INDEX orders_check_due ON orders (gateway_checked_at NULLS FIRST, expires_at) WHERE status = 'pending';
 
 -- Refunds at the gateway: a merchant's, or the automatic return of a second payment.
 -- `submitted_at` is written before the request leaves: from then on the outcome is learned from
