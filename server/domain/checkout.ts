@@ -465,15 +465,19 @@ export class CheckoutService {
     const order = await this.repository.findOrder(orderNo);
     if (!order || order.status !== 'pending') return;
     const billNos = (await this.billsAwaitingVerdict(orderNo)).map((bill) => bill.billNo);
-    await this.checkLeasedOrder({ orderNo, expiresAt: order.expiresAt, billNos });
+    await this.checkLeasedOrder({ orderNo, status: 'pending', expiresAt: order.expiresAt, billNos });
   }
 
   /**
-   * `checkOrder` for an order the sweeper leased, whose lease already says it is pending and
-   * which bills await a verdict: no read before the gateway is asked.
+   * `checkOrder` for an order the sweeper leased, whose lease already says what it is and which
+   * bills await a verdict: no read before the gateway is asked. Every open bill is asked about,
+   * so money paid on two of them is found twice (the second is returned). Past the deadline,
+   * with nothing paid on them, the bills are closed (the gateway closed them then: their
+   * `bill_timeout` is the order's time left) and a pending order expires.
    */
   async checkLeasedOrder(order: LeasedOrderCheck): Promise<void> {
     const { orderNo } = order;
+    let paid = false;
     for (const billNo of order.billNos) {
       const state = await this.gateway.queryBill(billNo);
       // No such bill at the gateway: its creation never arrived, so nothing can be paid on it.
@@ -486,13 +490,16 @@ export class CheckoutService {
           gatewayTradeNo: state.gatewayTradeNo,
           detail: state.detail,
         });
-        return;
+        paid = true;
+        continue;
       }
       await this.recordBillClosed(billNo, state.outcome);
     }
     const now = this.clock();
-    if (now.getTime() < order.expiresAt.getTime()) return;
+    if (paid || now.getTime() < order.expiresAt.getTime()) return;
     const expired = await this.repository.transaction(async (tx) => {
+      await tx.closeOpenBills(orderNo, now);
+      if (order.status !== 'pending') return false;
       const changed = await tx.updateOrderStatus(orderNo, 'expired', now, ['pending', 'failed', 'closed']);
       if (changed && this.settings.notifyMerchant) await tx.enqueueMerchantNotification(orderNo, 'expired', now);
       return changed;

@@ -308,6 +308,8 @@ export interface RefundFinish {
 /** A pending order the sweeper took the right to ask about, with what the check needs. */
 export interface LeasedOrderCheck {
   orderNo: string;
+  /** `paid` orders are leased while a bill of theirs is still open: a second payment may come. */
+  status: 'pending' | 'paid';
   expiresAt: Date;
   /** Its bills still awaiting a verdict (`creating` or `open`), oldest first. */
   billNos: string[];
@@ -333,11 +335,18 @@ export interface CheckoutRepository {
    */
   leaseOrdersToCheck(now: Date, lastCheckBefore: Date, openBillBefore: Date, limit: number): Promise<LeasedOrderCheck[]>;
   /**
+   * Like `leaseOrdersToCheck`, for paid orders that still have a bill open at the gateway (the
+   * other leg of a Douyin cashier, say): money paid on it is a second payment to be found.
+   */
+  leasePaidOrdersWithOpenBills(now: Date, lastCheckBefore: Date, openBillBefore: Date, limit: number): Promise<LeasedOrderCheck[]>;
+  /**
    * Expires up to `limit` pending orders past their deadline that have no bill in flight (nothing
    * the gateway could still be paying), queueing the merchant's notification when asked.
    */
   expireUnbilledOrders(now: Date, limit: number, notifyMerchant: boolean): Promise<string[]>;
 
+  /** Marks the order's bills still `creating` or `open` as `closed` (the gateway closed them at the deadline). */
+  closeOpenBills(orderNo: string, at: Date): Promise<void>;
   /** Inserts a `creating` bill unless the order already has an active bill on that channel. */
   insertBill(bill: BillRecord): Promise<boolean>;
   findActiveBill(orderNo: string, channel: GatewayChannel): Promise<BillRecord | null>;

@@ -23,6 +23,9 @@ export const DEFAULT_SWEEPER_SETTINGS: Omit<SweeperSettings, 'notifyMerchant' | 
   concurrency: 32,
 };
 
+/** A paid order's open bill is asked about this many check intervals apart. */
+export const PAID_ORDER_CHECK_FACTOR = 6;
+
 /** What one sweep did. */
 export interface SweepReport {
   /** Orders past their deadline expired with nothing in flight at the gateway. */
@@ -120,14 +123,22 @@ export class Sweeper {
     const leaseMore = (): Promise<void> => {
       leasing ??= (async () => {
         const now = this.clock();
-        const due = await this.repository.leaseOrdersToCheck(
-          now,
-          new Date(now.getTime() - this.settings.gatewayCheckIntervalMs),
-          new Date(now.getTime() - this.settings.webhookGraceMs),
-          batchSize,
-        );
+        const lastCheckBefore = new Date(now.getTime() - this.settings.gatewayCheckIntervalMs);
+        const openBillBefore = new Date(now.getTime() - this.settings.webhookGraceMs);
+        const due = await this.repository.leaseOrdersToCheck(now, lastCheckBefore, openBillBefore, batchSize);
         queue.push(...due);
-        if (due.length < batchSize || this.stopped) exhausted = true;
+        if (due.length < batchSize || this.stopped) {
+          // Pending orders done: then paid ones whose other bill is still open (a second payment),
+          // less often: such money is rarer, and is returned rather than awaited by a shopper.
+          const paid = await this.repository.leasePaidOrdersWithOpenBills(
+            now,
+            new Date(now.getTime() - PAID_ORDER_CHECK_FACTOR * this.settings.gatewayCheckIntervalMs),
+            openBillBefore,
+            batchSize,
+          );
+          queue.push(...paid);
+          if (paid.length < batchSize || this.stopped) exhausted = true;
+        }
       })().finally(() => {
         leasing = undefined;
       });

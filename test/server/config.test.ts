@@ -62,8 +62,51 @@ describe('loadConfig', () => {
     expect(loadConfig({ GATEWAY_TEST_SECRET: 't' }).gateway).toMatchObject({ testMode: true, testSecret: 't' });
   });
 
+  it('should default the order lifetime, the sweeper and the automatic return of second payments', () => {
+    expect(loadConfig({})).toMatchObject({
+      orderTtlSeconds: 900,
+      autoRefundDuplicates: true,
+      sweeper: { intervalSeconds: 5, concurrency: 32, gatewayCheckIntervalSeconds: 10, webhookGraceSeconds: 10 },
+      gateway: { timeoutMs: 10_000 },
+    });
+  });
+
+  it.each([
+    ['false', false],
+    ['0', false],
+    ['true', true],
+    ['1', true],
+    ['', true],
+  ])('should read AUTO_REFUND_DUPLICATES=%j as %s', (value, expected) => {
+    expect(loadConfig({ AUTO_REFUND_DUPLICATES: value }).autoRefundDuplicates).toBe(expected);
+  });
+
+  it('should take the sweeper settings and the order lifetime from the environment', () => {
+    const config = loadConfig({
+      ORDER_TTL_SECONDS: '120',
+      SWEEP_INTERVAL_SECONDS: '2',
+      SWEEP_CONCURRENCY: '4',
+      GATEWAY_CHECK_INTERVAL_SECONDS: '30',
+      WEBHOOK_GRACE_SECONDS: '0',
+      GATEWAY_TIMEOUT_MS: '2500',
+    });
+    expect(config).toMatchObject({
+      orderTtlSeconds: 120,
+      sweeper: { intervalSeconds: 2, concurrency: 4, gatewayCheckIntervalSeconds: 30, webhookGraceSeconds: 0 },
+      gateway: { timeoutMs: 2500 },
+    });
+  });
+
   it.each([
     [{ PORT: 'eighty' }, /PORT/],
+    [{ ORDER_TTL_SECONDS: '60' }, /ORDER_TTL_SECONDS/],
+    [{ ORDER_TTL_SECONDS: '1.5' }, /ORDER_TTL_SECONDS/],
+    [{ AUTO_REFUND_DUPLICATES: 'yes' }, /AUTO_REFUND_DUPLICATES/],
+    [{ SWEEP_INTERVAL_SECONDS: '0' }, /SWEEP_INTERVAL_SECONDS/],
+    [{ SWEEP_CONCURRENCY: '1000' }, /SWEEP_CONCURRENCY/],
+    [{ GATEWAY_CHECK_INTERVAL_SECONDS: 'soon' }, /GATEWAY_CHECK_INTERVAL_SECONDS/],
+    [{ WEBHOOK_GRACE_SECONDS: '-1' }, /WEBHOOK_GRACE_SECONDS/],
+    [{ GATEWAY_TIMEOUT_MS: '10' }, /GATEWAY_TIMEOUT_MS/],
     [{ PORT: '70000' }, /PORT/],
     [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL/],
     [{ GATEWAY_BASE_URL: 'ftp://x' }, /GATEWAY_BASE_URL/],

@@ -433,6 +433,108 @@ describe.each(STORAGES)('second payments on $name', (storage) => {
   });
 });
 
+describe.each(STORAGES)('second payments whose webhooks are lost, on $name', (storage) => {
+  it('should find both legs of a Douyin order paid with no webhook at all, and return the second', async () => {
+    const database = await storage.open();
+    const h = await startHarness(database.db, { env: { MERCHANT_API_KEY: API_KEY } });
+    try {
+      const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
+      const session = await h.api.post('/api/session').send({ platform: 'tt', code: minted.body.code }).expect(200);
+      const token: string = session.body.token;
+      const order = await h.createOrder(token);
+      await h.api.post(`/api/orders/${order.orderNo}/pay`).set('authorization', `Bearer ${token}`).send({ platform: 'tt' }).expect(200);
+      const bills = await h.billsOf(order.orderNo);
+      for (const bill of bills) await h.settle(bill.bill_no, 'paid', false).expect(200);
+
+      const payments = async () =>
+        (
+          await h.services.database.query<{ disposition: string; source: string }>(
+            'SELECT disposition, source FROM payments WHERE order_no = $1 ORDER BY id',
+            [order.orderNo],
+          )
+        ).rows;
+      // One sweep past the grace asks about both open bills of the pending order.
+      h.advanceClock(60_000);
+      await h.sweep();
+      expect(await payments()).toEqual([
+        { disposition: 'applied', source: 'query' },
+        { disposition: expect.stringMatching(/^(refund_due|refunded)$/), source: 'query' },
+      ]);
+      // The automatic refund is on a WeChat or Alipay leg: a later sweep settles it either way.
+      h.advanceClock(120_000);
+      await h.sweep();
+      expect((await payments()).map((payment) => payment.disposition)).toEqual(['applied', 'refunded']);
+      const atGateway = await Promise.all(
+        bills.map(async (bill) => (await h.sandbox.get('/sandbox/refunds').query({ bill_no: bill.bill_no }).expect(200)).body.refunds),
+      );
+      expect(atGateway.flat()).toHaveLength(1);
+    } finally {
+      await h.close();
+      await database.dispose();
+    }
+  });
+
+  it('should find a second payment made on the other leg after the order was paid, with its webhook lost', async () => {
+    const database = await storage.open();
+    const h = await startHarness(database.db, { env: { MERCHANT_API_KEY: API_KEY } });
+    try {
+      const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
+      const session = await h.api.post('/api/session').send({ platform: 'tt', code: minted.body.code }).expect(200);
+      const token: string = session.body.token;
+      const order = await h.createOrder(token);
+      await h.api.post(`/api/orders/${order.orderNo}/pay`).set('authorization', `Bearer ${token}`).send({ platform: 'tt' }).expect(200);
+      const bills = await h.billsOf(order.orderNo);
+      const wechat = bills.find((bill) => bill.channel === 'BC_WX_WAP')!;
+      const alipay = bills.find((bill) => bill.channel === 'ALI_APP')!;
+      await h.settle(wechat.bill_no, 'paid').expect(200);
+      await eventually(() => h.status(token, order.orderNo), (answer) => answer.status === 'paid');
+      await h.settle(alipay.bill_no, 'paid', false).expect(200);
+      h.advanceClock(120_000);
+      await h.sweep();
+      const rows = await h.services.database.query<{ bill_no: string; disposition: string }>(
+        'SELECT bill_no, disposition FROM payments WHERE order_no = $1 ORDER BY id',
+        [order.orderNo],
+      );
+      expect(rows.rows).toEqual([
+        { bill_no: wechat.bill_no, disposition: 'applied' },
+        { bill_no: alipay.bill_no, disposition: expect.stringMatching(/^(refund_due|refunded)$/) },
+      ]);
+    } finally {
+      await h.close();
+      await database.dispose();
+    }
+  });
+
+  it('should close the other leg of a paid order at the deadline and stop asking about it', async () => {
+    const database = await storage.open();
+    const h = await startHarness(database.db, { env: { MERCHANT_API_KEY: API_KEY } });
+    try {
+      const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
+      const session = await h.api.post('/api/session').send({ platform: 'tt', code: minted.body.code }).expect(200);
+      const token: string = session.body.token;
+      const order = await h.createOrder(token);
+      await h.api.post(`/api/orders/${order.orderNo}/pay`).set('authorization', `Bearer ${token}`).send({ platform: 'tt' }).expect(200);
+      const wechat = (await h.billsOf(order.orderNo)).find((bill) => bill.channel === 'BC_WX_WAP')!;
+      await h.settle(wechat.bill_no, 'paid').expect(200);
+      await eventually(() => h.status(token, order.orderNo), (answer) => answer.status === 'paid');
+      h.advanceClock(20 * 60 * 1000);
+      const first = await h.sweep();
+      expect(first.checked).toBe(1);
+      const open = await h.services.database.query<{ status: string }>(
+        "SELECT status FROM bills WHERE order_no = $1 AND channel = 'ALI_APP'",
+        [order.orderNo],
+      );
+      expect(open.rows).toEqual([{ status: 'closed' }]);
+      h.advanceClock(20 * 60 * 1000);
+      expect((await h.sweep()).checked).toBe(0);
+      expect(await h.status(token, order.orderNo)).toMatchObject({ status: 'paid', code: 0 });
+    } finally {
+      await h.close();
+      await database.dispose();
+    }
+  });
+});
+
 describePostgres('refunds on PostgreSQL, two server instances', () => {
   let database: TestDatabase;
   let first: CheckoutHarness;

@@ -408,7 +408,55 @@ export class SqlCheckoutRepository implements CheckoutRepository {
       [now, lastCheckBefore, openBillBefore, limit],
       { prepareAs: 'lease_orders_to_check' },
     );
-    return rows.map((row) => ({ orderNo: row.order_no, expiresAt: row.expires_at, billNos: row.bill_nos ?? [] }));
+    return rows.map((row) => ({
+      orderNo: row.order_no,
+      status: 'pending' as const,
+      expiresAt: row.expires_at,
+      billNos: row.bill_nos ?? [],
+    }));
+  }
+
+  async leasePaidOrdersWithOpenBills(
+    now: Date,
+    lastCheckBefore: Date,
+    openBillBefore: Date,
+    limit: number,
+  ): Promise<LeasedOrderCheck[]> {
+    // Driven by the open bills (few), not by the paid orders (all of history).
+    const { rows } = await this.db.query<{ order_no: string; expires_at: Date; bill_nos: string[] | null }>(
+      `WITH leased AS (
+         UPDATE orders SET gateway_checked_at = $1
+         WHERE order_no IN (
+           SELECT o.order_no FROM orders o
+           WHERE o.status = 'paid'
+             AND (o.gateway_checked_at IS NULL OR o.gateway_checked_at <= $2)
+             AND o.order_no IN (SELECT b.order_no FROM bills b
+                                WHERE b.status IN ('creating', 'open') AND b.updated_at <= $3)
+           LIMIT $4
+           FOR UPDATE SKIP LOCKED)
+         RETURNING order_no, expires_at
+       )
+       SELECT l.order_no, l.expires_at,
+              array_agg(b.bill_no ORDER BY b.created_at, b.bill_no) FILTER (WHERE b.bill_no IS NOT NULL) AS bill_nos
+       FROM leased l
+       LEFT JOIN bills b ON b.order_no = l.order_no AND b.status IN ('creating', 'open')
+       GROUP BY l.order_no, l.expires_at`,
+      [now, lastCheckBefore, openBillBefore, limit],
+      { prepareAs: 'lease_paid_orders_with_open_bills' },
+    );
+    return rows.map((row) => ({
+      orderNo: row.order_no,
+      status: 'paid' as const,
+      expiresAt: row.expires_at,
+      billNos: row.bill_nos ?? [],
+    }));
+  }
+
+  async closeOpenBills(orderNo: string, at: Date): Promise<void> {
+    await this.db.query(
+      `UPDATE bills SET status = 'closed', updated_at = $2 WHERE order_no = $1 AND status IN ('creating', 'open')`,
+      [orderNo, at],
+    );
   }
 
   async expireUnbilledOrders(now: Date, limit: number, notifyMerchant: boolean): Promise<string[]> {
