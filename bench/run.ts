@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { bundleWeight } from './benchmarks/bundle-weight';
 import { checkoutThroughput } from './benchmarks/checkout-throughput';
 import { coldStart } from './benchmarks/cold-start';
+import { hungGateway } from './benchmarks/hung-gateway';
 import { statusPolling } from './benchmarks/status-polling';
 import { sweeperCost } from './benchmarks/sweeper-cost';
 import { upstreamAmplification } from './benchmarks/upstream-amplification';
@@ -15,6 +16,7 @@ const BENCHMARKS: Record<string, () => Promise<ResultRow[]>> = {
   'upstream-amplification': upstreamAmplification,
   'webhook-storm': webhookStorm,
   'sweeper-cost': sweeperCost,
+  'hung-gateway': hungGateway,
   'checkout-throughput': checkoutThroughput,
   'cold-start': coldStart,
   'bundle-weight': bundleWeight,
