@@ -24,6 +24,8 @@ import { consoleLogger } from './log';
 import { createSandbox, SandboxOptions } from './sandbox';
 
 const SESSION_PRUNE_INTERVAL_MS = 60 * 60 * 1000;
+/** How long stopping waits for gateway checks and refunds in flight. */
+const STOP_GRACE_MS = 2000;
 
 export interface StartOptions {
   /** Use this database instead of opening one from the config (tests). */
@@ -62,9 +64,20 @@ async function listen(port: number, host: string, handler?: Koa): Promise<{ serv
   return { server, url: `http://${hostname}:${address.port}` };
 }
 
+/**
+ * Stops accepting, lets requests in flight finish, then closes what is left: a connection that
+ * finishes its request later stays open as keep-alive and would hold the stop for the whole
+ * keep-alive timeout.
+ */
 async function closeServer(server: Server): Promise<void> {
   await new Promise<void>((resolve) => {
-    server.close(() => resolve());
+    const straggling = setInterval(() => server.closeIdleConnections(), 100);
+    const forced = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS);
+    server.close(() => {
+      clearInterval(straggling);
+      clearTimeout(forced);
+      resolve();
+    });
     server.closeIdleConnections();
   });
 }
@@ -192,9 +205,12 @@ export async function startServices(config: Config, options: StartOptions = {}):
       log,
     );
     closers.unshift(async () => {
-      await sweeper.stop();
-      await checkout.drain();
-      await refunds.drain();
+      // Work cut short here is safe: a lease or claim lapses and another sweep redoes it. A
+      // hung gateway must not hold the stop for a whole gateway timeout.
+      await Promise.race([
+        Promise.all([sweeper.stop(), checkout.drain(), refunds.drain()]),
+        new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref()),
+      ]);
     });
     const stopListening = await database.listen('order_changed', {
       onNotification: (orderNo) => checkout.forgetOrder(orderNo),

@@ -51,6 +51,13 @@ function send(request: JsonRequest): Promise<{ status: number; text: string }> {
       },
     );
     outgoing.on('timeout', () => outgoing.destroy(new Error(`no answer within ${request.timeoutMs} ms`)));
+    // The socket timeout starts only once a pooled socket is free; a hung upstream can hold
+    // them all, so the deadline runs from the call itself.
+    const deadline = setTimeout(
+      () => outgoing.destroy(new Error(`no answer within ${request.timeoutMs} ms`)),
+      request.timeoutMs,
+    );
+    outgoing.on('close', () => clearTimeout(deadline));
     outgoing.on('error', reject);
     outgoing.end(body);
   });

@@ -56,6 +56,7 @@ export const DEFAULT_CHECKOUT_SETTINGS: Omit<CheckoutSettings, 'notifyUrl'> = {
 };
 
 const STATUS_CACHE_CAPACITY = 100_000;
+const MAX_BACKGROUND_CHECKS = 16;
 const CREATED_ORDERS_CAPACITY = 10_000;
 
 interface KnownStatus {
@@ -414,8 +415,13 @@ export class CheckoutService {
     return order;
   }
 
-  /** Asks the gateway about a pending order without anyone waiting, if no instance did lately. */
+  /**
+   * Asks the gateway about a pending order without anyone waiting, if no instance did lately.
+   * At most MAX_BACKGROUND_CHECKS at once per instance: a hung gateway must not take every
+   * connection to it (the sweeper asks about the orders skipped here).
+   */
   private checkInBackground(orderNo: string): void {
+    if (this.backgroundChecks.size >= MAX_BACKGROUND_CHECKS) return;
     const now = this.clock();
     const task = this.repository
       .claimGatewayCheck(

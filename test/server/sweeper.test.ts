@@ -371,8 +371,8 @@ describe.each(STORAGES)('the sweeper on $name', (storage) => {
     await closed;
     const closeMs = performance.now() - closing;
     console.log(`[sweeper on ${storage.name}] closing with gateway checks still hanging took ${closeMs.toFixed(0)} ms`);
-    // Bounded by the hang / GATEWAY_TIMEOUT_MS (10 s), never stuck.
-    expect(closeMs).toBeLessThan(15_000);
+    // Checks still hanging are abandoned after the stop's grace (2 s): never a gateway timeout.
+    expect(closeMs).toBeLessThan(6_000);
   }, 60_000);
 
   it.each([
