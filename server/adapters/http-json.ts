@@ -10,6 +10,19 @@ export class UpstreamUnreachable extends Error {
   }
 }
 
+/**
+ * The upstream answered that it cannot serve now (HTTP 429, 502, 503, 504, typically from its
+ * load balancer): as transient as no answer at all, so it is one kind with `UpstreamUnreachable`.
+ */
+export class UpstreamBusy extends UpstreamUnreachable {
+  constructor(url: string, status: number) {
+    super(url, new Error(`HTTP ${status}: busy or down, retry later`));
+    this.name = 'UpstreamBusy';
+  }
+}
+
+const BUSY_STATUSES = new Set([429, 502, 503, 504]);
+
 export class UpstreamBadAnswer extends Error {
   constructor(url: string, status: number, body: string) {
     super(`${new URL(url).origin} answered HTTP ${status} with ${JSON.stringify(body.slice(0, 200))}`);
@@ -70,6 +83,7 @@ export async function requestJson(request: JsonRequest): Promise<Record<string, 
   } catch (error) {
     throw new UpstreamUnreachable(request.url, error);
   }
+  if (BUSY_STATUSES.has(answer.status)) throw new UpstreamBusy(request.url, answer.status);
   let parsed: unknown;
   try {
     parsed = JSON.parse(answer.text);

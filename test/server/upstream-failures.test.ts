@@ -1,6 +1,25 @@
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { openPglite } from '../../server/adapters/storage/database';
 import type { Database } from '../../server/adapters/storage/database';
 import { CheckoutHarness, startHarness } from '../support/checkout-harness';
+
+/** An upstream that answers every request with one fixed status and body. */
+async function fixedAnswer(status: number, type: string, body: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((_request, response) => {
+    response.writeHead(status, { 'content-type': type });
+    response.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
 
 /** What the shopper's client sees when the gateway refuses or cannot be reached. */
 describe('upstream failures', () => {
@@ -60,6 +79,41 @@ describe('upstream failures', () => {
     const order = await h.createOrder(token);
     expect((await h.pay(token, order.orderNo).expect(503)).body.error.code).toBe('GATEWAY_UNAVAILABLE');
     expect((await h.status(token, order.orderNo)).status).toBe('pending');
+  });
+
+  it.each([
+    [503, 'text/html', '<html>503 Service Temporarily Unavailable</html>', 503, 'GATEWAY_UNAVAILABLE'],
+    [504, 'text/html', '<html>504 Gateway Time-out</html>', 503, 'GATEWAY_UNAVAILABLE'],
+    [502, 'text/html', '<html>502 Bad Gateway</html>', 503, 'GATEWAY_UNAVAILABLE'],
+    [429, 'application/json', '{"message":"too many requests"}', 503, 'GATEWAY_UNAVAILABLE'],
+    [503, 'application/json', '{"result_code":14,"result_msg":"RUNTIME_ERROR"}', 503, 'GATEWAY_UNAVAILABLE'],
+    [500, 'text/html', '<html>500 Internal Server Error</html>', 502, 'GATEWAY_ERROR'],
+  ])('should map a gateway answering HTTP %i with %s %s to %i %s', async (status, type, body, expected, code) => {
+    const upstream = await fixedAnswer(status, type, body);
+    try {
+      const h = await harnessWithGateway({
+        GATEWAY_BASE_URL: upstream.url,
+        GATEWAY_APP_ID: 'a',
+        GATEWAY_APP_SECRET: 'b',
+        GATEWAY_MASTER_SECRET: 'c',
+      });
+      const { token } = await h.login();
+      const order = await h.createOrder(token);
+      expect((await h.pay(token, order.orderNo).expect(expected)).body.error.code).toBe(code);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it('should answer 503 WECHAT_UNAVAILABLE when WeChat answers 503', async () => {
+    const upstream = await fixedAnswer(503, 'text/html', '<html>503</html>');
+    try {
+      const h = await harnessWithGateway({ WECHAT_API_BASE_URL: upstream.url, WECHAT_APPID: 'wx1', WECHAT_SECRET: 's' });
+      const response = await h.api.post('/api/session').send({ platform: 'weapp', code: 'any' }).expect(503);
+      expect(response.body.error.code).toBe('WECHAT_UNAVAILABLE');
+    } finally {
+      await upstream.close();
+    }
   });
 
   it('should answer 503 WECHAT_UNAVAILABLE when WeChat cannot be reached', async () => {
