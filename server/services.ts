@@ -187,7 +187,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
       log,
     );
     const checkout = new CheckoutService(repository, gateway, douyinCashier, catalog, clock, checkoutSettings, log, refunds);
-    const webhooks = new GatewayWebhooks(gateway, checkout, refunds, clock, log);
+    const webhooks = new GatewayWebhooks(repository, gateway, checkout, refunds, clock, log);
     const sweeper = new Sweeper(
       repository,
       checkout,

@@ -1,7 +1,6 @@
-import autocannon from 'autocannon';
-import type { LoadResult } from '../lib/load';
+import { generateLoad, type LoadResult } from '../lib/load';
 import { freshDatabase } from '../lib/postgres';
-import { runScript, startCheckoutServer } from '../lib/processes';
+import { startCheckoutServer } from '../lib/processes';
 import type { ResultRow } from '../lib/report';
 import { createOrder, login, pay } from '../lib/shop';
 import { formatRatios, sideBySide } from '../lib/side-by-side';
@@ -24,21 +23,6 @@ const WEBHOOK_GRACE_SECONDS = 0;
 const CHECK_INTERVAL_SECONDS = 1;
 const SWEEP_INTERVAL_SECONDS = 1;
 const SETTINGS = `WEBHOOK_GRACE_SECONDS=${WEBHOOK_GRACE_SECONDS}, GATEWAY_CHECK_INTERVAL_SECONDS=${CHECK_INTERVAL_SECONDS}, SWEEP_INTERVAL_SECONDS=${SWEEP_INTERVAL_SECONDS}, GATEWAY_TIMEOUT_MS=${GATEWAY_TIMEOUT_MS}`;
-
-/** Status polls rotating over several orders, with a bearer token. */
-interface PollSpec {
-  baseUrl: string;
-  paths: string[];
-  token: string;
-  connections: number;
-  durationSeconds: number;
-}
-
-/** A LoadResult plus the slowest poll and how many polls took longer than POLL_LIMIT_MS. */
-interface PollResult extends LoadResult {
-  maxMs: number;
-  overLimit: number;
-}
 
 /** What the sandbox's gateway logged, counted line by line from the server's output. */
 interface GatewayLog {
@@ -79,9 +63,14 @@ export async function hungGateway(): Promise<ResultRow[]> {
     }
     const paths = orderNos.map((orderNo) => `/api/orders/${orderNo}/status`);
     const polls = (durationSeconds: number) =>
-      runScript<PollResult>('benchmarks/hung-gateway.ts', [
-        JSON.stringify({ baseUrl: server.url, paths, token, connections: CONNECTIONS, durationSeconds } satisfies PollSpec),
-      ]);
+      generateLoad({
+        url: server.url,
+        connections: CONNECTIONS,
+        durationSeconds,
+        headers: { authorization: `Bearer ${token}` },
+        rotatingPaths: paths,
+        slowerThanMs: POLL_LIMIT_MS,
+      });
 
     const hang = async () => {
       const answer = await fetch(`${sandboxUrl}/sandbox/gateway/faults`, {
@@ -100,8 +89,8 @@ export async function hungGateway(): Promise<ResultRow[]> {
     // The first load on a fresh server runs slower (JIT); it is not measured.
     await polls(WARM_UP_SECONDS);
 
-    const healthyRuns: PollResult[] = [];
-    const hungRuns: PollResult[] = [];
+    const healthyRuns: LoadResult[] = [];
+    const hungRuns: LoadResult[] = [];
     const healthyAnswered: number[] = [];
     const hungHeld: number[] = [];
     const healthy = async (): Promise<LoadResult> => {
@@ -130,10 +119,10 @@ export async function hungGateway(): Promise<ResultRow[]> {
     const failures = (side: { non2xx: number; errors: number }) =>
       side.non2xx === 0 && side.errors === 0 ? '' : ` (${side.non2xx} non-2xx, ${side.errors} errors)`;
     const clean = (side: { non2xx: number; errors: number }) => side.non2xx === 0 && side.errors === 0;
-    const slowest = (runs: PollResult[]) => Math.max(...runs.map((run) => run.maxMs));
-    const overLimit = (runs: PollResult[]) => runs.reduce((sum, run) => sum + run.overLimit, 0);
-    const total = (runs: PollResult[]) => runs.reduce((sum, run) => sum + run.requests, 0);
-    const perRound = (runs: PollResult[]) => runs.map((run) => Math.round(run.maxMs)).join('/');
+    const slowest = (runs: LoadResult[]) => Math.max(...runs.map((run) => run.latencyMaxMs));
+    const overLimit = (runs: LoadResult[]) => runs.reduce((sum, run) => sum + run.slowerThan, 0);
+    const total = (runs: LoadResult[]) => runs.reduce((sum, run) => sum + run.requests, 0);
+    const perRound = (runs: LoadResult[]) => runs.map((run) => Math.round(run.latencyMaxMs)).join('/');
     const hungMax = slowest(hungRuns);
     const where = `${ORDERS} pending orders, ${CONNECTIONS} conns, postgres, ${SETTINGS}`;
     const turns = `${ROUNDS} rounds of ${ROUND_SECONDS} s each side`;
@@ -201,52 +190,4 @@ function countGatewayLog(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableS
   follow(stdout);
   follow(stderr);
   return counts;
-}
-
-/**
- * The load of one side, run as its own process (`runScript`): autocannon, each request polling
- * the next of the orders in turn, with every poll's time watched for the slowest one.
- */
-async function pollLoad(spec: PollSpec): Promise<PollResult> {
-  let next = 0;
-  let maxMs = 0;
-  let overLimit = 0;
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url: spec.baseUrl,
-        connections: spec.connections,
-        pipelining: 1,
-        duration: spec.durationSeconds,
-        headers: { authorization: `Bearer ${spec.token}` },
-        requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: spec.paths[next++ % spec.paths.length] }) }],
-      },
-      (error, finished) => (error ? reject(error) : resolve(finished)),
-    );
-    instance.on('response', (_client, _status, _bytes, responseTime) => {
-      if (responseTime > maxMs) maxMs = responseTime;
-      if (responseTime > POLL_LIMIT_MS) overLimit += 1;
-    });
-  });
-  return {
-    requests: result.requests.total,
-    durationSeconds: result.duration,
-    requestsPerSecond: result.requests.total / result.duration,
-    latencyP50Ms: result.latency.p50,
-    latencyP99Ms: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-    // A poll that never answered counts as slow as autocannon's own maximum.
-    maxMs: Math.max(maxMs, result.latency.max),
-    overLimit,
-  };
-}
-
-if (require.main === module) {
-  pollLoad(JSON.parse(process.argv[2]) as PollSpec)
-    .then((result) => process.stdout.write(JSON.stringify(result)))
-    .catch((error: unknown) => {
-      process.stderr.write(String(error instanceof Error ? error.stack : error));
-      process.exit(1);
-    });
 }

@@ -55,7 +55,21 @@ async function main() {
     ];
   }
 
-  const result = await autocannon(options);
+  if (spec.rotatingPaths) {
+    const paths = spec.rotatingPaths;
+    let next = 0;
+    options.requests = [{ method: 'GET', setupRequest: (request) => ({ ...request, path: paths[next++ % paths.length] }) }];
+  }
+
+  let maxMs = 0;
+  let slowerThan = 0;
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(options, (error, finished) => (error ? reject(error) : resolve(finished)));
+    instance.on('response', (_client, _status, _bytes, responseTime) => {
+      if (responseTime > maxMs) maxMs = responseTime;
+      if (spec.slowerThanMs !== undefined && responseTime > spec.slowerThanMs) slowerThan += 1;
+    });
+  });
   const output: LoadResult = {
     requests: result.requests.total,
     durationSeconds: result.duration,
@@ -64,6 +78,8 @@ async function main() {
     latencyP99Ms: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
+    latencyMaxMs: Math.max(maxMs, result.latency.max),
+    slowerThan,
   };
   process.stdout.write(JSON.stringify(output));
 }

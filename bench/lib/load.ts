@@ -8,6 +8,10 @@ export interface LoadResult {
   latencyP99Ms: number;
   non2xx: number;
   errors: number;
+  /** The slowest request, ms (a request that never answered counts as autocannon's maximum). */
+  latencyMaxMs: number;
+  /** Requests slower than `LoadSpec.slowerThanMs`; 0 when it is not set. */
+  slowerThan: number;
 }
 
 export interface LoadSpec {
@@ -21,6 +25,10 @@ export interface LoadSpec {
   bodiesFile?: string;
   /** Checkout flow: create an order, then pay it with the number from the answer. */
   checkoutFlow?: { token: string; items: unknown };
+  /** GETs of these paths in turn (each request takes the next one), instead of `url`'s path. */
+  rotatingPaths?: string[];
+  /** Count the requests slower than this, ms (every response's time is watched). */
+  slowerThanMs?: number;
 }
 
 /** autocannon, in a process of its own so that it never shares an event loop with a server. */

@@ -324,8 +324,8 @@ export class RefundService implements SecondPaymentHandler {
     return { duplicate: finished === null };
   }
 
-  /** Keeps a verified message that nothing here can apply. */
-  async keepUnmatched(transactionType: string, transactionId: string, amount: Fen, reason: string, body: unknown): Promise<void> {
+  /** Keeps a verified REFUND message that nothing here can apply. */
+  private async keepUnmatched(transactionType: string, transactionId: string, amount: Fen, reason: string, body: unknown): Promise<void> {
     await this.repository.recordUnmatchedMessage({
       transactionType,
       transactionId,

@@ -1,5 +1,5 @@
 import type { CheckoutService, Logger } from './checkout';
-import type { Clock, GatewayEvent, PaymentGateway } from './ports';
+import type { CheckoutRepository, Clock, GatewayEvent, PaymentGateway } from './ports';
 import { RecentCache } from './recent-cache';
 import type { RefundService } from './refunds';
 
@@ -17,6 +17,7 @@ export class GatewayWebhooks {
   private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(
+    private readonly repository: CheckoutRepository,
     private readonly gateway: PaymentGateway,
     private readonly checkout: CheckoutService,
     private readonly refunds: RefundService,
@@ -70,7 +71,14 @@ export class GatewayWebhooks {
           transactionType: event.transactionType,
           transactionId: event.transactionId,
         });
-        await this.refunds.keepUnmatched(event.transactionType, event.transactionId, event.amount, 'not a payment or refund of this checkout', event.detail);
+        await this.repository.recordUnmatchedMessage({
+          transactionType: event.transactionType,
+          transactionId: event.transactionId,
+          amount: event.amount,
+          reason: 'not a payment or refund of this checkout',
+          receivedAt: this.clock(),
+          body: event.detail,
+        });
         return { duplicate: false };
     }
   }

@@ -1,6 +1,6 @@
 import { sendsRefundWebhook } from './gateway-protocol';
 import type { Bill, GatewayStore, Refund } from './store';
-import { buildPaymentWebhook, buildRefundWebhook } from './webhook-message';
+import { buildPaymentWebhook, buildRefundWebhook, refundWebhookInput } from './webhook-message';
 import type { WebhookDispatcher } from './webhooks';
 
 /**
@@ -90,18 +90,7 @@ export function createNotifier(deps: NotifierDependencies): Notifier {
         deps.log(`webhook REFUND ${refund.refundNo}: no notify_url, nothing delivered`);
         return false;
       }
-      const first = buildRefundWebhook({
-        appId: deps.appId,
-        masterSecret: deps.masterSecret,
-        refundNo: refund.refundNo,
-        billNo: bill.billNo,
-        channel: bill.channel,
-        refundFee: refund.refundFee,
-        totalFee: bill.totalFee,
-        tradeNo: bill.tradeNo,
-        optional: refund.optional,
-        timestamp: deps.now(),
-      });
+      const first = buildRefundWebhook(refundWebhookInput(deps, refund, bill, deps.now()));
       // The detail recorded when the refund finished, so webhook and queries agree.
       if (refund.messageDetail) first.message_detail = refund.messageDetail;
       deps.dispatcher.start({

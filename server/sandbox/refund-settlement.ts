@@ -1,7 +1,7 @@
 import type { GatewayDependencies } from './gateway';
 import type { Notifier } from './notifications';
 import type { Bill, Refund, RefundFailureStatus } from './store';
-import { refundMessageDetail } from './webhook-message';
+import { refundMessageDetail, refundWebhookInput } from './webhook-message';
 
 /**
  * The one path by which a refund leaves `processing`: at once when `POST /2/rest/refund`
@@ -41,18 +41,7 @@ export function finishRefund(
   refund.finishedAt = at;
   if (result === 'failed') refund.failureStatus = failureStatus;
   refund.messageDetail = refundMessageDetail(
-    {
-      appId: deps.gateway.appId,
-      masterSecret: deps.gateway.masterSecret,
-      refundNo: refund.refundNo,
-      billNo: bill.billNo,
-      channel: bill.channel,
-      refundFee: refund.refundFee,
-      totalFee: bill.totalFee,
-      tradeNo: bill.tradeNo,
-      optional: refund.optional,
-      timestamp: at,
-    },
+    refundWebhookInput(deps.gateway, refund, bill, at),
     result === 'succeeded' ? 'SUCCESS' : failureStatus,
   );
   const notifying = result === 'succeeded' ? deps.notifier.notifyRefund(refund, bill) : false;

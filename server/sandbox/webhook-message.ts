@@ -201,6 +201,27 @@ export interface RefundWebhookInput extends WebhookCredentials {
   timestamp?: number;
 }
 
+/** The webhook input of a refund of a bill, from what the gateway holds of both. */
+export function refundWebhookInput(
+  credentials: WebhookCredentials,
+  refund: { refundNo: string; refundFee: number; optional?: Record<string, unknown> },
+  bill: { billNo: string; channel: string; totalFee: number; tradeNo?: string },
+  timestamp: number,
+): RefundWebhookInput {
+  return {
+    appId: credentials.appId,
+    masterSecret: credentials.masterSecret,
+    refundNo: refund.refundNo,
+    billNo: bill.billNo,
+    channel: bill.channel,
+    refundFee: refund.refundFee,
+    totalFee: bill.totalFee,
+    tradeNo: bill.tradeNo,
+    optional: refund.optional,
+    timestamp,
+  };
+}
+
 /**
  * What a refund's channel reports, as `refund_status` of WeChat's refund query: `SUCCESS`,
  * or the failure statuses `REFUNDCLOSE` / `CHANGE` (seed 001 §4.4.5 passes them through).

@@ -61,13 +61,19 @@ async function paidWeappOrder(h: CheckoutHarness) {
   return { token, order, bill };
 }
 
-/** A Douyin order paid through its Alipay leg (ALI_APP): a channel whose refunds send webhooks. */
-async function paidAlipayOrder(h: CheckoutHarness) {
+/** A Douyin shopper's order after tapping Pay: a WeChat H5 (`BC_WX_WAP`) and an Alipay (`ALI_APP`) bill open. */
+async function ttOrderWithBothLegsOpen(h: CheckoutHarness) {
   const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
   const session = await h.api.post('/api/session').send({ platform: 'tt', code: minted.body.code }).expect(200);
   const token: string = session.body.token;
   const order = await h.createOrder(token);
   await h.api.post(`/api/orders/${order.orderNo}/pay`).set('authorization', `Bearer ${token}`).send({ platform: 'tt' }).expect(200);
+  return { token, order };
+}
+
+/** A Douyin order paid through its Alipay leg (ALI_APP): a channel whose refunds send webhooks. */
+async function paidAlipayOrder(h: CheckoutHarness) {
+  const { token, order } = await ttOrderWithBothLegsOpen(h);
   const [bill] = (await h.billsOf(order.orderNo)).filter((candidate) => candidate.channel === 'ALI_APP');
   await h.settle(bill.bill_no, 'paid').expect(200);
   await eventually(() => h.status(token, order.orderNo), (answer) => answer.status === 'paid');
@@ -396,11 +402,7 @@ describe.each(STORAGES)('second payments on $name', (storage) => {
     const database = await storage.open();
     const h = await startHarness(database.db, { env: { MERCHANT_API_KEY: API_KEY, ...env } });
     try {
-      const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
-      const session = await h.api.post('/api/session').send({ platform: 'tt', code: minted.body.code }).expect(200);
-      const token: string = session.body.token;
-      const order = await h.createOrder(token);
-      await h.api.post(`/api/orders/${order.orderNo}/pay`).set('authorization', `Bearer ${token}`).send({ platform: 'tt' }).expect(200);
+      const { token, order } = await ttOrderWithBothLegsOpen(h);
       const bills = await h.billsOf(order.orderNo);
       const wechat = bills.find((bill) => bill.channel === 'BC_WX_WAP')!;
       const alipay = bills.find((bill) => bill.channel === 'ALI_APP')!;
@@ -438,11 +440,7 @@ describe.each(STORAGES)('second payments whose webhooks are lost, on $name', (st
     const database = await storage.open();
     const h = await startHarness(database.db, { env: { MERCHANT_API_KEY: API_KEY } });
     try {
-      const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
-      const session = await h.api.post('/api/session').send({ platform: 'tt', code: minted.body.code }).expect(200);
-      const token: string = session.body.token;
-      const order = await h.createOrder(token);
-      await h.api.post(`/api/orders/${order.orderNo}/pay`).set('authorization', `Bearer ${token}`).send({ platform: 'tt' }).expect(200);
+      const { order } = await ttOrderWithBothLegsOpen(h);
       const bills = await h.billsOf(order.orderNo);
       for (const bill of bills) await h.settle(bill.bill_no, 'paid', false).expect(200);
 
@@ -478,11 +476,7 @@ describe.each(STORAGES)('second payments whose webhooks are lost, on $name', (st
     const database = await storage.open();
     const h = await startHarness(database.db, { env: { MERCHANT_API_KEY: API_KEY } });
     try {
-      const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
-      const session = await h.api.post('/api/session').send({ platform: 'tt', code: minted.body.code }).expect(200);
-      const token: string = session.body.token;
-      const order = await h.createOrder(token);
-      await h.api.post(`/api/orders/${order.orderNo}/pay`).set('authorization', `Bearer ${token}`).send({ platform: 'tt' }).expect(200);
+      const { token, order } = await ttOrderWithBothLegsOpen(h);
       const bills = await h.billsOf(order.orderNo);
       const wechat = bills.find((bill) => bill.channel === 'BC_WX_WAP')!;
       const alipay = bills.find((bill) => bill.channel === 'ALI_APP')!;
@@ -509,11 +503,7 @@ describe.each(STORAGES)('second payments whose webhooks are lost, on $name', (st
     const database = await storage.open();
     const h = await startHarness(database.db, { env: { MERCHANT_API_KEY: API_KEY } });
     try {
-      const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
-      const session = await h.api.post('/api/session').send({ platform: 'tt', code: minted.body.code }).expect(200);
-      const token: string = session.body.token;
-      const order = await h.createOrder(token);
-      await h.api.post(`/api/orders/${order.orderNo}/pay`).set('authorization', `Bearer ${token}`).send({ platform: 'tt' }).expect(200);
+      const { token, order } = await ttOrderWithBothLegsOpen(h);
       const wechat = (await h.billsOf(order.orderNo)).find((bill) => bill.channel === 'BC_WX_WAP')!;
       await h.settle(wechat.bill_no, 'paid').expect(200);
       await eventually(() => h.status(token, order.orderNo), (answer) => answer.status === 'paid');

@@ -262,6 +262,52 @@ async function updateBills(db: Queryable, updates: readonly BillUpdate[]): Promi
   return updates.map(() => undefined);
 }
 
+/**
+ * Which orders a sweeper lease takes ($2: last check before, $3: bill open since before, $4:
+ * limit). Pending orders come in the order an index serves; paid ones are found through their
+ * open bills (few), not through the paid orders (all of history).
+ */
+const LEASE_SELECTIONS: Record<LeasedOrderCheck['status'], string> = {
+  pending: `SELECT o.order_no FROM orders o
+            WHERE o.status = 'pending'
+              AND (o.gateway_checked_at IS NULL OR o.gateway_checked_at <= $2)
+              AND EXISTS (SELECT 1 FROM bills b
+                          WHERE b.order_no = o.order_no AND b.status IN ('creating', 'open') AND b.updated_at <= $3)
+            ORDER BY o.gateway_checked_at NULLS FIRST, o.expires_at
+            LIMIT $4
+            FOR UPDATE SKIP LOCKED`,
+  paid: `SELECT o.order_no FROM orders o
+         WHERE o.status = 'paid'
+           AND (o.gateway_checked_at IS NULL OR o.gateway_checked_at <= $2)
+           AND o.order_no IN (SELECT b.order_no FROM bills b
+                              WHERE b.status IN ('creating', 'open') AND b.updated_at <= $3)
+         LIMIT $4
+         FOR UPDATE SKIP LOCKED`,
+};
+
+/** Takes the right to ask the gateway about the selected orders ($1: now), with their open bills. */
+async function leaseChecks(
+  db: Queryable,
+  status: LeasedOrderCheck['status'],
+  params: [Date, Date, Date, number],
+): Promise<LeasedOrderCheck[]> {
+  const { rows } = await db.query<{ order_no: string; expires_at: Date; bill_nos: string[] | null }>(
+    `WITH leased AS (
+       UPDATE orders SET gateway_checked_at = $1
+       WHERE order_no IN (${LEASE_SELECTIONS[status]})
+       RETURNING order_no, expires_at
+     )
+     SELECT l.order_no, l.expires_at,
+            array_agg(b.bill_no ORDER BY b.created_at, b.bill_no) FILTER (WHERE b.bill_no IS NOT NULL) AS bill_nos
+     FROM leased l
+     LEFT JOIN bills b ON b.order_no = l.order_no AND b.status IN ('creating', 'open')
+     GROUP BY l.order_no, l.expires_at`,
+    params,
+    { prepareAs: `lease_${status}_orders_to_check` },
+  );
+  return rows.map((row) => ({ orderNo: row.order_no, status, expiresAt: row.expires_at, billNos: row.bill_nos ?? [] }));
+}
+
 export class SqlCheckoutRepository implements CheckoutRepository {
   constructor(
     private readonly db: Queryable,
@@ -386,34 +432,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
   }
 
   async leaseOrdersToCheck(now: Date, lastCheckBefore: Date, openBillBefore: Date, limit: number): Promise<LeasedOrderCheck[]> {
-    const { rows } = await this.db.query<{ order_no: string; expires_at: Date; bill_nos: string[] | null }>(
-      `WITH leased AS (
-         UPDATE orders SET gateway_checked_at = $1
-         WHERE order_no IN (
-           SELECT o.order_no FROM orders o
-           WHERE o.status = 'pending'
-             AND (o.gateway_checked_at IS NULL OR o.gateway_checked_at <= $2)
-             AND EXISTS (SELECT 1 FROM bills b
-                         WHERE b.order_no = o.order_no AND b.status IN ('creating', 'open') AND b.updated_at <= $3)
-           ORDER BY o.gateway_checked_at NULLS FIRST, o.expires_at
-           LIMIT $4
-           FOR UPDATE SKIP LOCKED)
-         RETURNING order_no, expires_at
-       )
-       SELECT l.order_no, l.expires_at,
-              array_agg(b.bill_no ORDER BY b.created_at, b.bill_no) FILTER (WHERE b.bill_no IS NOT NULL) AS bill_nos
-       FROM leased l
-       LEFT JOIN bills b ON b.order_no = l.order_no AND b.status IN ('creating', 'open')
-       GROUP BY l.order_no, l.expires_at`,
-      [now, lastCheckBefore, openBillBefore, limit],
-      { prepareAs: 'lease_orders_to_check' },
-    );
-    return rows.map((row) => ({
-      orderNo: row.order_no,
-      status: 'pending' as const,
-      expiresAt: row.expires_at,
-      billNos: row.bill_nos ?? [],
-    }));
+    return leaseChecks(this.db, 'pending', [now, lastCheckBefore, openBillBefore, limit]);
   }
 
   async leasePaidOrdersWithOpenBills(
@@ -422,34 +441,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     openBillBefore: Date,
     limit: number,
   ): Promise<LeasedOrderCheck[]> {
-    // Driven by the open bills (few), not by the paid orders (all of history).
-    const { rows } = await this.db.query<{ order_no: string; expires_at: Date; bill_nos: string[] | null }>(
-      `WITH leased AS (
-         UPDATE orders SET gateway_checked_at = $1
-         WHERE order_no IN (
-           SELECT o.order_no FROM orders o
-           WHERE o.status = 'paid'
-             AND (o.gateway_checked_at IS NULL OR o.gateway_checked_at <= $2)
-             AND o.order_no IN (SELECT b.order_no FROM bills b
-                                WHERE b.status IN ('creating', 'open') AND b.updated_at <= $3)
-           LIMIT $4
-           FOR UPDATE SKIP LOCKED)
-         RETURNING order_no, expires_at
-       )
-       SELECT l.order_no, l.expires_at,
-              array_agg(b.bill_no ORDER BY b.created_at, b.bill_no) FILTER (WHERE b.bill_no IS NOT NULL) AS bill_nos
-       FROM leased l
-       LEFT JOIN bills b ON b.order_no = l.order_no AND b.status IN ('creating', 'open')
-       GROUP BY l.order_no, l.expires_at`,
-      [now, lastCheckBefore, openBillBefore, limit],
-      { prepareAs: 'lease_paid_orders_with_open_bills' },
-    );
-    return rows.map((row) => ({
-      orderNo: row.order_no,
-      status: 'paid' as const,
-      expiresAt: row.expires_at,
-      billNos: row.bill_nos ?? [],
-    }));
+    return leaseChecks(this.db, 'paid', [now, lastCheckBefore, openBillBefore, limit]);
   }
 
   async closeOpenBills(orderNo: string, at: Date): Promise<void> {
@@ -708,13 +700,14 @@ export class SqlCheckoutRepository implements CheckoutRepository {
 
   async refundBalance(orderNo: string): Promise<{ paid: number; reserved: number; billNo?: string; channel?: string }> {
     const { rows } = await this.db.query<{ paid: number; reserved: number; bill_no: string | null; channel: string | null }>(
-      `SELECT
-         (SELECT COALESCE(SUM(amount), 0) FROM payments WHERE order_no = $1 AND disposition = 'applied')::bigint AS paid,
-         (SELECT COALESCE(SUM(amount), 0) FROM refunds
-           WHERE order_no = $1 AND kind = 'merchant' AND status IN ('pending', 'succeeded'))::bigint AS reserved,
-         (SELECT bill_no FROM payments WHERE order_no = $1 AND disposition = 'applied' ORDER BY id LIMIT 1) AS bill_no,
-         (SELECT channel FROM bills WHERE bill_no =
-           (SELECT bill_no FROM payments WHERE order_no = $1 AND disposition = 'applied' ORDER BY id LIMIT 1)) AS channel`,
+      `WITH applied AS (SELECT id, bill_no, amount FROM payments WHERE order_no = $1 AND disposition = 'applied')
+       SELECT (SELECT COALESCE(SUM(amount), 0) FROM applied)::bigint AS paid,
+              (SELECT COALESCE(SUM(amount), 0) FROM refunds
+                WHERE order_no = $1 AND kind = 'merchant' AND status IN ('pending', 'succeeded'))::bigint AS reserved,
+              first.bill_no, bills.channel
+       FROM (SELECT 1) AS one
+       LEFT JOIN (SELECT bill_no FROM applied ORDER BY id LIMIT 1) AS first ON true
+       LEFT JOIN bills ON bills.bill_no = first.bill_no`,
       [orderNo],
     );
     const row = rows[0];
