@@ -217,6 +217,12 @@ export async function startServices(config: Config, options: StartOptions = {}):
       onGap: () => checkout.forgetAllOrders(),
     });
     closers.unshift(stopListening);
+    const stopListeningToSessions = await database.listen('session_changed', {
+      // '*': the table was truncated (migration 007).
+      onNotification: (tokenHash) => (tokenHash === '*' ? sessions.forgetAllSessions() : sessions.forgetSession(tokenHash)),
+      onGap: () => sessions.forgetAllSessions(),
+    });
+    closers.unshift(stopListeningToSessions);
 
     const merchant = new MerchantService(repository, catalog, clock, {
       orderTtlSeconds: checkoutSettings.orderTtlSeconds,

@@ -318,6 +318,8 @@ export interface LeasedOrderCheck {
 export interface CheckoutRepository {
   insertSession(session: SessionRecord): Promise<void>;
   findSession(tokenHash: string, now: Date): Promise<SessionRecord | null>;
+  /** Deletes one session (log out); false if there was none. */
+  deleteSession(tokenHash: string): Promise<boolean>;
   /** Deletes sessions that expired before `before`; returns how many. */
   deleteExpiredSessions(before: Date): Promise<number>;
 

@@ -14,9 +14,25 @@ export interface Shopper {
 
 const SESSION_CACHE_CAPACITY = 100_000;
 
+interface VerifiedSession {
+  shopper: Shopper;
+  /** How the change feed names the session (the database never sees the token itself). */
+  tokenHash: string;
+}
+
 export class SessionService {
-  /** Sessions never change once created, so a verified one can be answered from memory until it expires. */
-  private readonly verified = new RecentCache<Shopper>(SESSION_CACHE_CAPACITY);
+  /**
+   * Verified sessions, answered from memory until they expire. Only a removal or a change of
+   * expiry alters one; both reach every instance through the change feed (`forgetSession`).
+   * Keyed by the token itself: a poll answered from memory costs no hashing.
+   */
+  private readonly verified = new RecentCache<VerifiedSession>(SESSION_CACHE_CAPACITY, (_token, session) => {
+    this.tokensByHash.delete(session.tokenHash);
+  });
+  /** The feed names sessions by hash: which remembered token each hash is. */
+  private readonly tokensByHash = new Map<string, string>();
+  /** Counts evictions, so a read that raced with a removal does not remember the removed session. */
+  private evictions = 0;
 
   constructor(
     private readonly repository: CheckoutRepository,
@@ -45,16 +61,51 @@ export class SessionService {
     return this.repository.deleteExpiredSessions(new Date(this.clock().getTime() - SESSION_TTL_SECONDS * 1000));
   }
 
+  /**
+   * The shopper a bearer token belongs to. Throws AppError SESSION_INVALID when the token is
+   * missing, unknown, expired or revoked.
+   */
   async authenticate(token: string | undefined): Promise<Shopper> {
     if (!token) throw new AppError('SESSION_INVALID', 'Missing bearer token: call POST /api/session first');
     const now = this.clock();
-    // Keyed by the token itself: a poll answered from memory costs no hashing.
     const known = this.verified.get(token, now.getTime());
-    if (known) return known;
-    const session = await this.repository.findSession(hashToken(token), now);
+    if (known) return known.shopper;
+    const tokenHash = hashToken(token);
+    const evictionsBefore = this.evictions;
+    const session = await this.repository.findSession(tokenHash, now);
     if (!session) throw new AppError('SESSION_INVALID', 'Session expired or unknown: log in again');
     const shopper: Shopper = { owner: `${session.platform}:${session.openid}`, platform: session.platform, openid: session.openid };
-    this.verified.set(token, shopper, session.expiresAt.getTime());
+    // A removal heard while reading may be this session's: answered this once, not remembered.
+    if (this.evictions === evictionsBefore) {
+      this.verified.set(token, { shopper, tokenHash }, session.expiresAt.getTime());
+      this.tokensByHash.set(tokenHash, token);
+    }
     return shopper;
+  }
+
+  /**
+   * Logs a session out: deletes it, so that every instance refuses it from now on (this one at
+   * once, the others as soon as the change feed tells them). Idempotent: a token that is unknown,
+   * expired or already revoked is simply no longer valid. The shopper's orders are untouched.
+   * Throws AppError SESSION_INVALID only when there is no token at all.
+   */
+  async revoke(token: string | undefined): Promise<void> {
+    if (!token) throw new AppError('SESSION_INVALID', 'Missing bearer token: nothing to log out');
+    await this.repository.deleteSession(hashToken(token));
+    this.evictions += 1;
+    this.verified.delete(token);
+  }
+
+  /** A session was removed or changed (here or on another instance): stop answering it from memory. */
+  forgetSession(tokenHash: string): void {
+    this.evictions += 1;
+    const token = this.tokensByHash.get(tokenHash);
+    if (token !== undefined) this.verified.delete(token);
+  }
+
+  /** Every session may have changed (the table was emptied, or the change feed was interrupted). */
+  forgetAllSessions(): void {
+    this.evictions += 1;
+    this.verified.clear();
   }
 }

@@ -5,11 +5,15 @@ export interface ShopperState {
   shopper: Shopper;
 }
 
+/** The token of `Authorization: Bearer <token>`; undefined when the header is missing or malformed. */
+export function bearerToken(ctx: Context): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('authorization'))?.[1];
+}
+
 /** `Authorization: Bearer <token>` from `POST /api/session` → `ctx.state.shopper`. */
 export function requireShopper(sessions: SessionService) {
   return async (ctx: Context, next: Next) => {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('authorization'));
-    ctx.state.shopper = await sessions.authenticate(match?.[1]);
+    ctx.state.shopper = await sessions.authenticate(bearerToken(ctx));
     await next();
   };
 }

@@ -380,6 +380,11 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     };
   }
 
+  async deleteSession(tokenHash: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('DELETE FROM sessions WHERE token_hash = $1', [tokenHash]);
+    return rowCount > 0;
+  }
+
   async deleteExpiredSessions(before: Date): Promise<number> {
     const { rowCount } = await this.db.query('DELETE FROM sessions WHERE expires_at < $1', [before]);
     return rowCount;

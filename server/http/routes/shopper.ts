@@ -5,7 +5,7 @@ import type { Catalog } from '../../domain/catalog';
 import type { CheckoutService } from '../../domain/checkout';
 import type { SessionService, Shopper } from '../../domain/sessions';
 import type { MerchantService } from '../../domain/merchant';
-import { requireShopper } from '../auth';
+import { bearerToken, requireShopper } from '../auth';
 import { orderItemsSchema, orderNoParam } from '../inputs';
 import { parseInput } from '../validation';
 
@@ -49,6 +49,13 @@ export function shopperRoutes(deps: {
     const body = parseInput(sessionBody, ctx.request.body, 'body');
     const codes = body.platform === 'tt' ? { code: body.code, anonymousCode: body.anonymousCode } : { code: body.code };
     ctx.body = await sessions.open(body.platform, codes);
+  });
+
+  // Log out. 204 for any token, even one already logged out (RFC 7009 §2.2 answers revocation of
+  // an invalid token the same way): a retried logout succeeds and nothing is learnt about tokens.
+  router.delete('/session', async (ctx) => {
+    await sessions.revoke(bearerToken(ctx));
+    ctx.status = 204;
   });
 
   const authenticated = requireShopper(sessions);
