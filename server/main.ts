@@ -1,6 +1,15 @@
+import { DataDirInUseError } from './adapters/storage/data-dir-lock';
 import { ConfigError, loadConfig } from './config';
 import { consoleLogger } from './log';
 import { startServices } from './services';
+
+/** A stop that outlasts this (a hung close) ends the process anyway; a lock it leaves is stale. */
+const STOP_DEADLINE_MS = 10_000;
+
+/** Exits once the log lines written so far are out (stdout to a pipe is asynchronous on some systems). */
+function exitAfterOutput(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
 
 async function main() {
   const log = consoleLogger();
@@ -15,7 +24,16 @@ async function main() {
     throw error;
   }
 
-  const services = await startServices(config, { log });
+  let services;
+  try {
+    services = await startServices(config, { log });
+  } catch (error) {
+    if (error instanceof DataDirInUseError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
   const storage = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `PGlite in ${config.dataDir}`;
   const emulated = [config.gateway.baseUrl ? null : 'payment gateway', config.wechat.apiBaseUrl ? null : 'WeChat']
     .filter(Boolean)
@@ -30,15 +48,24 @@ async function main() {
     ].join('\n'),
   );
 
+  // A terminal's Ctrl-C reaches both npm and the server, and npm forwards it: the second is ignored.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info('stopping', { signal });
-    const forced = setTimeout(() => process.exit(1), 10_000);
-    forced.unref();
-    await services.close();
-    process.exit(0);
+    setTimeout(() => {
+      log.error('stop took too long, exiting anyway', { signal, afterMs: STOP_DEADLINE_MS });
+      exitAfterOutput(1);
+    }, STOP_DEADLINE_MS);
+    try {
+      await services.close();
+      log.info('stopped', { signal });
+      exitAfterOutput(0);
+    } catch (error) {
+      log.error('stop failed', { signal, error: error instanceof Error ? error.message : String(error) });
+      exitAfterOutput(1);
+    }
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

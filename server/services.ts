@@ -50,6 +50,10 @@ export interface RunningServices {
   sweeper: Sweeper;
   sessions: SessionService;
   app: Koa;
+  /**
+   * Stops: new connections are refused at once, requests in flight finish (cut after
+   * `STOP_GRACE_MS`), background work is drained, then storage closes (releasing `DATA_DIR`).
+   */
   close(): Promise<void>;
 }
 
@@ -152,7 +156,9 @@ export async function startServices(config: Config, options: StartOptions = {}):
 
     // The webhook URL depends on the port actually bound, so the server listens before wiring.
     const { server, url: serverUrl } = await listen(config.port, config.host);
-    closers.unshift(() => closeServer(server));
+    let serverClosed: Promise<void> | undefined;
+    const stopServing = () => (serverClosed ??= closeServer(server));
+    closers.unshift(stopServing);
 
     const douyinCashier = new SignedDouyinCashier({
       payAppId: config.douyin.payAppId,
@@ -274,6 +280,9 @@ export async function startServices(config: Config, options: StartOptions = {}):
       sessions,
       app,
       async close() {
+        // Refuse new connections at once and let requests in flight finish before the work they
+        // may start (gateway checks, refunds) is drained and storage closes.
+        await stopServing();
         for (const close of closers) await close();
       },
     };

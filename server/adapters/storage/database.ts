@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Client, Pool, PoolClient, types } from 'pg';
+import { lockDataDir } from './data-dir-lock';
 import { seedFromTemplate, templateTarball } from './pglite-template';
 
 /**
@@ -40,6 +41,10 @@ export interface Database extends Queryable {
 // COUNT(*) and other int8 results as numbers: every count here is far below 2^53.
 types.setTypeParser(types.builtins.INT8, (value) => Number(value));
 
+/**
+ * PGlite in memory (no `dataDir`) or in `dataDir`, which this process then owns until `close()`:
+ * throws `DataDirInUseError` while another live process has it open (`data-dir-lock.ts`).
+ */
 export async function openPglite(dataDir: string | undefined): Promise<Database> {
   if (!dataDir) {
     const template = templateTarball();
@@ -47,12 +52,20 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
   }
   const directory = resolve(dataDir, 'pglite');
   mkdirSync(dataDir, { recursive: true });
-  seedFromTemplate(directory);
-  mkdirSync(directory, { recursive: true });
-  return wrapPglite(await PGlite.create(directory));
+  // Before the cluster is touched: seeding it from the template is a write too.
+  const lock = lockDataDir(dataDir);
+  try {
+    seedFromTemplate(directory);
+    mkdirSync(directory, { recursive: true });
+    return wrapPglite(await PGlite.create(directory), () => lock.release());
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
 }
 
-export function wrapPglite(db: PGlite): Database {
+/** `onClosed` runs once PGlite has closed (or failed to): a data directory's lock is released there. */
+export function wrapPglite(db: PGlite, onClosed?: () => void): Database {
   const wrap = (target: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
     async query<Row>(sql: string, params?: unknown[]) {
       const result = await target.query<Row>(sql, params);
@@ -70,7 +83,13 @@ export function wrapPglite(db: PGlite): Database {
       const unlisten = await db.listen(channel, (payload) => listener.onNotification(payload));
       return unlisten;
     },
-    close: () => db.close(),
+    async close() {
+      try {
+        await db.close();
+      } finally {
+        onClosed?.();
+      }
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, sep } from 'node:path';
 
 /**
  * A new PGlite database spends most of its first start in initdb (PGlite compiles and runs a
@@ -8,8 +8,11 @@ import { join, resolve } from 'node:path';
  * (`server/prepare-storage.ts`) and every new data directory starts as a copy of it; `migrate`
  * then applies whatever migrations came later. Without the template, PGlite runs initdb as before.
  */
-const PROJECT_ROOT = resolve(__dirname, '..', '..', '..');
-const PGLITE_PACKAGE = join(PROJECT_ROOT, 'node_modules', '@electric-sql', 'pglite', 'package.json');
+// Found from where PGlite is installed, not from this file: the compiled server (dist/server)
+// runs from another depth of the tree.
+const PGLITE_ENTRY = require.resolve('@electric-sql/pglite');
+const NODE_MODULES = PGLITE_ENTRY.slice(0, PGLITE_ENTRY.lastIndexOf(`${sep}@electric-sql${sep}pglite${sep}`));
+const PGLITE_PACKAGE = join(NODE_MODULES, '@electric-sql', 'pglite', 'package.json');
 
 export interface PgliteTemplate {
   /** An initialised, migrated, cleanly shut down cluster. */
@@ -21,7 +24,7 @@ export interface PgliteTemplate {
 let pgliteVersion: string | undefined;
 
 /** Where the template for the installed PGlite lives; another PGlite version gets its own. */
-export function pgliteTemplate(cacheRoot = join(PROJECT_ROOT, 'node_modules', '.cache', 'miniprogram-checkout')): PgliteTemplate {
+export function pgliteTemplate(cacheRoot = join(NODE_MODULES, '.cache', 'miniprogram-checkout')): PgliteTemplate {
   pgliteVersion ??= (JSON.parse(readFileSync(PGLITE_PACKAGE, 'utf8')) as { version: string }).version;
   const directory = join(cacheRoot, `pglite-${pgliteVersion}`);
   return { cluster: join(directory, 'cluster'), tarball: join(directory, 'cluster.tar.gz') };
