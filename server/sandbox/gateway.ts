@@ -104,13 +104,16 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
   /**
    * Applies the next injected fault of an operation, if any, at the point where the
    * gateway would call the channel (after its own validation). A delay only holds the
-   * answer back: the operation goes on and is carried out before the late answer. A result
-   * code refuses here, before anything is done, whether or not that refusal is also late.
+   * answer back: the operation goes on and is carried out before the late answer. An HTTP
+   * status likewise lets the operation be carried out, then answers an error page instead
+   * of its result (the caller cannot tell whether it happened). A result code refuses here,
+   * before anything is done, whether or not that refusal is also late.
    */
   function injectFault(operation: Exclude<InjectedFaultOperation, 'any'>, call: GatewayCall): void {
     const fault = store.takeFault(operation);
     if (!fault) return;
     if (fault.delayMs !== undefined) call.holdAnswer(fault.delayMs);
+    if (fault.httpStatus !== undefined) call.failAnswer(fault.httpStatus);
     if (fault.resultCode !== undefined) {
       if (operation === 'bill') {
         // The channel was asked, so this bill_no is spent even though the bill failed.

@@ -71,15 +71,21 @@ export interface Refund {
 
 export type InjectedFaultOperation = 'bill' | 'refund' | 'query' | 'any';
 
+/** HTTP statuses a fault can answer with after carrying the operation out (an error page, no JSON). */
+export type InjectedHttpStatus = 500 | 502 | 503 | 504;
+
 /**
  * A fault the next `remaining` calls of an operation meet: a refusal with `resultCode`,
- * an answer held back `delayMs`, or both (a refusal that comes late). At least one is set.
+ * an answer held back `delayMs`, an operation carried out but answered with an HTTP error
+ * page (`httpStatus`), or a refusal or error page that also comes late. At least one is set;
+ * never both `resultCode` and `httpStatus`.
  */
 export interface InjectedFault {
   resultCode?: number;
   /** The refusal's `err_detail`; set with `resultCode`. */
   detail?: string;
   delayMs?: number;
+  httpStatus?: InjectedHttpStatus;
   remaining: number;
   operation: InjectedFaultOperation;
 }
