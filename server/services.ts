@@ -166,6 +166,8 @@ export async function startServices(config: Config, options: StartOptions = {}):
       orderTtlSeconds: config.orderTtlSeconds,
       gatewayCheckIntervalMs: config.sweeper.gatewayCheckIntervalSeconds * 1000,
       webhookGraceMs: config.sweeper.webhookGraceSeconds * 1000,
+      // Never declare a bill lost while its request may still be open: well past the client's timeout.
+      unconfirmedBillGraceMs: Math.max(DEFAULT_CHECKOUT_SETTINGS.unconfirmedBillGraceMs, 3 * config.gateway.timeoutMs),
       ...options.settings,
       notifyUrl,
       notifyMerchant,
