@@ -58,7 +58,7 @@ export interface ControlDependencies {
   notifier: Notifier;
   wechat: WechatEmulator;
   douyin: DouyinEmulator;
-  gateway: Pick<GatewayDependencies, 'appId' | 'masterSecret' | 'wechatAppId' | 'mchId' | 'now'>;
+  gateway: Pick<GatewayDependencies, 'store' | 'appId' | 'masterSecret' | 'wechatAppId' | 'mchId' | 'now'>;
   alipayPublicKey: () => string;
 }
 

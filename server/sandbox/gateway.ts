@@ -84,15 +84,14 @@ export interface GatewayRoutes {
 
 export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
   const { store, now, log } = deps;
-  let alipayKeys: { publicKey: string; privateKey: string } | undefined;
-  const alipayKeyPair = () => {
-    alipayKeys ??= generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
-    return alipayKeys;
-  };
+  const alipayKeyPair = () =>
+    store.alipayKeys(() =>
+      generateKeyPairSync('rsa', {
+        modulusLength: 2048,
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      }),
+    );
 
   const credentials = {
     app: { appId: deps.appId, secret: deps.appSecret, secretName: 'app_secret' },
@@ -118,7 +117,7 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
       if (operation === 'bill') {
         // The channel was asked, so this bill_no is spent even though the bill failed.
         const billNo = String(call.params.bill_no);
-        store.usedBillNos.set(billNo, `its first request failed with ${fault.resultCode}`);
+        store.spendBillNo(billNo, `its first request failed with ${fault.resultCode}`);
       }
       throw new GatewayError(fault.resultCode, fault.detail ?? '');
     }
