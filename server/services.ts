@@ -41,7 +41,9 @@ export interface StartOptions {
    * `dataDir`: where the sandbox keeps the gateway's state; by default `DATA_DIR/sandbox`, or
    * memory only when the caller passes its own database (tests).
    */
-  sandbox?: Partial<Pick<SandboxOptions, 'webhookTimeScale' | 'loginCodeTtlMs' | 'dataDir'>> & { wechatPayKey?: string };
+  sandbox?: Partial<Pick<SandboxOptions, 'webhookTimeScale' | 'loginCodeTtlMs' | 'dataDir'>> & {
+    wechatPayKey?: string;
+  };
   merchantNotifier?: Pick<MerchantNotifierOptions, 'pollIntervalMs' | 'backoffBaseMs' | 'timeoutMs'>;
 }
 

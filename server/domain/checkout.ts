@@ -344,7 +344,8 @@ export class CheckoutService {
       return clientParams;
     }
     if (creation.outcome === 'refused') {
-      await this.repository.updateBill(bill.billNo, { status: 'rejected', error: creation.error.message }, this.clock());
+      const refusal = { status: 'rejected' as const, error: creation.error.message };
+      await this.repository.updateBill(bill.billNo, refusal, this.clock());
       throw creation.error;
     }
     // It stays `creating`: the next attempt and the sweeper ask the gateway about it first.
@@ -379,6 +380,9 @@ export class CheckoutService {
       throw paymentInProgress();
     }
     const handedOut = active.status === 'open' && active.payer === shopper.openid ? active.clientParams : undefined;
+    // Handing out again what the gateway made needs asking at most once per order per interval, with
+    // the polls and the sweeper: a shopper tapping Pay over and over must not hammer the gateway.
+    if (handedOut && !(await this.claimCheckNow(active.orderNo))) return handedOut;
     let state;
     try {
       state = await this.gateway.queryBill(active.billNo);
@@ -416,6 +420,13 @@ export class CheckoutService {
       'A payment for this order is open at the gateway, but its parameters were lost with the gateway\'s answer: ' +
         'the order can be paid again once the gateway closes it',
     );
+  }
+
+  /** Takes the right to ask the gateway about this order now, unless anyone asked within the interval. */
+  private claimCheckNow(orderNo: string): Promise<boolean> {
+    const now = this.clock();
+    const lastCheckBefore = new Date(now.getTime() - this.settings.gatewayCheckIntervalMs);
+    return this.repository.claimGatewayCheck(orderNo, now, lastCheckBefore, now);
   }
 
   /**

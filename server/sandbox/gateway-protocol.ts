@@ -132,7 +132,7 @@ export function gatewayOperation(
       await holds.hold(heldMs);
     }
     if (failedWith !== undefined) {
-      log(`gateway ${ctx.method} ${ctx.path} -> HTTP ${failedWith} (injected) instead of ${String(answer.result_code)}`);
+      log(`gateway ${ctx.method} ${ctx.path} -> HTTP ${failedWith} (injected), not ${String(answer.result_code)}`);
       ctx.status = failedWith;
       ctx.type = 'text/html';
       ctx.body = `<html><head><title>${failedWith}</title></head><body><h1>${failedWith} ${

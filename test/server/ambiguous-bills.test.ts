@@ -47,7 +47,8 @@ async function gatewayLosingBills(failBills: number) {
       outgoing.end('<html>500 Internal Server Error</html>');
       return;
     }
-    const forward = httpRequest(new URL(incoming.url ?? '/', target), { method: incoming.method, headers: incoming.headers }, (answer) => {
+    const headers = { method: incoming.method, headers: incoming.headers };
+    const forward = httpRequest(new URL(incoming.url ?? '/', target), headers, (answer) => {
       outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(outgoing);
     });
@@ -168,6 +169,27 @@ describe.each(STORAGES)('ambiguous bill creation on $name', (storage) => {
     expect(await storedStatus(fresh.services.database, order.orderNo)).toBe('paid');
   });
 
+  it('should offer only the other Douyin leg while one leg is open at the gateway without its parameters', async () => {
+    const h = await harness();
+    const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
+    const session = await h.api
+      .post('/api/session')
+      .send({ platform: 'tt', code: minted.body.code, anonymousCode: minted.body.anonymousCode })
+      .expect(200);
+    const auth = { authorization: `Bearer ${session.body.token}` };
+    const order = await h.createOrder(session.body.token);
+    const ttPay = () => h.api.post(`/api/orders/${order.orderNo}/pay`).set(auth).send({ platform: 'tt' });
+    await h.sandbox.post('/sandbox/gateway/faults').send({ http_status: 500, operation: 'bill' }).expect(201);
+    const first = (await ttPay().expect(200)).body.orderInfo;
+    const offered = (orderInfo: Record<string, unknown>) => ['wx_url', 'alipay_url'].filter((leg) => orderInfo[leg]);
+    expect(offered(first)).toHaveLength(1);
+
+    const again = (await ttPay().expect(200)).body.orderInfo;
+    expect(offered(again)).toEqual(offered(first));
+    const open = await openBillsAtGateway(h, order.orderNo);
+    expect(open.map((bill) => bill.channel).sort()).toEqual(['ALI_APP', 'BC_WX_WAP']);
+  });
+
   it('should open a new bill once the gateway confirms the unanswered one never arrived', async () => {
     const gateway = await gatewayLosingBills(1);
     cleanups.push(() => gateway.close());
@@ -187,7 +209,8 @@ describe.each(STORAGES)('ambiguous bill creation on $name', (storage) => {
     const paid = await h.pay(token, order.orderNo).expect(200);
     expect(paid.body.requestPayment.package).toMatch(/^prepay_id=/);
     expect(await openBillsAtGateway(h, order.orderNo)).toHaveLength(1);
-    expect((await storedBills(h.services.database, order.orderNo)).map((bill) => bill.status)).toEqual(['rejected', 'open']);
+    const statuses = (await storedBills(h.services.database, order.orderNo)).map((bill) => bill.status);
+    expect(statuses).toEqual(['rejected', 'open']);
   });
 
   it('should open a new bill, not hand out the old parameters, when the gateway no longer knows the bill', async () => {
@@ -204,6 +227,7 @@ describe.each(STORAGES)('ambiguous bill creation on $name', (storage) => {
     const forgetful = await startHarness(otherDatabase.db);
     harnesses.push(forgetful);
     const after = await harness({ env: gatewayEnv(forgetful.services.sandboxUrl!) });
+    after.advanceClock(60_000);
     const again = (await after.pay(token, order.orderNo).expect(200)).body.requestPayment;
     expect(again.package).not.toEqual(first.package);
     const atGateway = (await forgetful.billsOf()).filter((bill) => bill.status === 'open');

@@ -217,7 +217,8 @@ export class BeeCloudGateway implements PaymentGateway {
       return { outcome: 'created', bill };
     } catch (error) {
       if (!AppError.is(error)) throw error;
-      return typeof error.details?.resultCode === 'number' ? { outcome: 'refused', error } : { outcome: 'unknown', error };
+      const refused = typeof error.details?.resultCode === 'number';
+      return refused ? { outcome: 'refused', error } : { outcome: 'unknown', error };
     }
   }
 
