@@ -115,7 +115,7 @@ describe.each(STORAGES)('ambiguous bill creation on $name', (storage) => {
   });
 
   it('should not open a second bill when the first creation timed out, and count the payment on it', async () => {
-    const h = await harness({ env: { GATEWAY_TIMEOUT_MS: '300' } });
+    const h = await harness({ env: { GATEWAY_TIMEOUT_MS: '1500' } });
     const { token } = await h.login();
     const order = await h.createOrder(token);
     await h.sandbox.post('/sandbox/gateway/faults').send({ delay_ms: FOREVER_MS, operation: 'bill' }).expect(201);
