@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
@@ -36,7 +37,13 @@ export interface StartOptions {
   refunds?: Partial<Omit<RefundSettings, 'notifyUrl'>>;
   /** `enabled: false` leaves sweeping to explicit `sweeper.sweepOnce()` calls (tests). */
   sweeper?: Partial<Pick<SweeperSettings, 'intervalMs' | 'batchSize' | 'concurrency'>> & { enabled?: boolean };
-  sandbox?: Partial<Pick<SandboxOptions, 'webhookTimeScale' | 'loginCodeTtlMs'>> & { wechatPayKey?: string };
+  /**
+   * `dataDir`: where the sandbox keeps the gateway's state; by default `DATA_DIR/sandbox`, or
+   * memory only when the caller passes its own database (tests).
+   */
+  sandbox?: Partial<Pick<SandboxOptions, 'webhookTimeScale' | 'loginCodeTtlMs' | 'dataDir'>> & {
+    wechatPayKey?: string;
+  };
   merchantNotifier?: Pick<MerchantNotifierOptions, 'pollIntervalMs' | 'backoffBaseMs' | 'timeoutMs'>;
 }
 
@@ -118,6 +125,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
         douyin: { appId: config.douyin.appId, secret: config.douyin.secret },
         webhookTimeScale: options.sandbox?.webhookTimeScale,
         loginCodeTtlMs: options.sandbox?.loginCodeTtlMs,
+        dataDir: options.sandbox?.dataDir ?? (options.database ? undefined : join(config.dataDir, 'sandbox')),
         log: (line) => log.info(line, { component: 'sandbox' }),
       });
       const listening = await listen(config.sandboxPort, config.host, sandbox.app);
@@ -172,6 +180,8 @@ export async function startServices(config: Config, options: StartOptions = {}):
       orderTtlSeconds: config.orderTtlSeconds,
       gatewayCheckIntervalMs: config.sweeper.gatewayCheckIntervalSeconds * 1000,
       webhookGraceMs: config.sweeper.webhookGraceSeconds * 1000,
+      // Never declare a bill lost while its request may still be open: well past the client's timeout.
+      unconfirmedBillGraceMs: Math.max(DEFAULT_CHECKOUT_SETTINGS.unconfirmedBillGraceMs, 3 * config.gateway.timeoutMs),
       ...options.settings,
       notifyUrl,
       notifyMerchant,

@@ -84,6 +84,9 @@ export async function requestJson(request: JsonRequest): Promise<Record<string, 
     throw new UpstreamUnreachable(request.url, error);
   }
   if (BUSY_STATUSES.has(answer.status)) throw new UpstreamBusy(request.url, answer.status);
+  // Our upstreams answer their APIs' errors with HTTP 200 and an error code; a 5xx is a failure
+  // in front of or inside them, whatever its body says, and says nothing about what was done.
+  if (answer.status >= 500) throw new UpstreamBadAnswer(request.url, answer.status, answer.text);
   let parsed: unknown;
   try {
     parsed = JSON.parse(answer.text);

@@ -1,3 +1,4 @@
+import type { AppError } from './errors';
 import type { BillOutcome, OrderStatus } from './order-status';
 import type { OrderLine } from './catalog';
 import type { Fen } from './money';
@@ -59,6 +60,17 @@ export interface CreatedBill {
   gatewayId: string;
   clientParams: BillClientParams;
 }
+
+/**
+ * What became of a request to create a bill. `refused`: the gateway answered no with a result
+ * code; nothing was created. `unknown`: no readable answer (timeout, connection lost, an HTTP
+ * error page, an answer without the channel's payment fields): the bill may exist at the gateway
+ * without us holding its payment parameters. `error` is what the shopper is answered either way.
+ */
+export type BillCreation =
+  | { outcome: 'created'; bill: CreatedBill }
+  | { outcome: 'refused'; error: AppError }
+  | { outcome: 'unknown'; error: AppError };
 
 /** The gateway's answer to our own query about a bill: the truth, unlike anything a message claims. */
 export interface GatewayBillState {
@@ -125,8 +137,8 @@ export type GatewayRefundState =
   | { found: true; state: 'pending' | 'succeeded' | 'failed'; reason?: string; detail?: unknown };
 
 export interface PaymentGateway {
-  /** Throws AppError GATEWAY_UNAVAILABLE (network) or GATEWAY_ERROR (the gateway said no). */
-  createBill(request: CreateBillRequest): Promise<CreatedBill>;
+  /** Asks the gateway to open a bill. Never throws for an upstream failure: see `BillCreation`. */
+  createBill(request: CreateBillRequest): Promise<BillCreation>;
   /** What the gateway knows about a bill now; null when it has no such bill. Throws AppError GATEWAY_*. */
   queryBill(billNo: string): Promise<GatewayBillState | null>;
   /** Verifies and parses a webhook body; throws AppError WEBHOOK_* when it is forged or malformed. */
@@ -195,6 +207,14 @@ export interface OrderRecord {
   refundedAmount: Fen;
 }
 
+/**
+ * `creating`: its creation was requested (stored before the request leaves) and not confirmed:
+ * the request is in flight, ended without a readable answer (`error` says why), or its server
+ * died; the gateway is asked about it before the order gets another bill on its channel.
+ * `open`: created, with the parameters the shopper pays with. `paid`, `failed`, `closed`: the
+ * gateway's verdict. `rejected`: the gateway refused it, or never received it. `abandoned`: the
+ * gateway no longer knows it (its parameters are not handed out again).
+ */
 export type BillStatus = 'creating' | 'open' | 'paid' | 'failed' | 'closed' | 'rejected' | 'abandoned';
 
 export interface BillRecord {

@@ -42,11 +42,12 @@ import { INJECTABLE_LOGIN_ERRORS, type WechatEmulator } from './wechat';
  *   GET  /sandbox/refunds/:refund_no/deliveries   {deliveries}: the refund's REFUND attempts.
  *
  *   POST /sandbox/gateway/faults {result_code?: 7|14, err_detail?, delay_ms?: 1..600000,
- *        operation?: "bill"|"refund"|"query"|"any", count?: 1}   201 {fault}: the next `count`
- *        calls of the operation (`query`: every REST GET) are refused with `result_code`
- *        before anything is done, and/or answered `delay_ms` late. A delay alone holds back
- *        only the answer: the bill or refund is made first. Held answers are released when
- *        the sandbox closes.
+ *        http_status?: 500|502|503|504, operation?: "bill"|"refund"|"query"|"any", count?: 1}
+ *        201 {fault}: the next `count` calls of the operation (`query`: every REST GET) are
+ *        refused with `result_code` before anything is done, or carried out and then answered
+ *        with an HTTP `http_status` error page, and/or answered `delay_ms` late. A delay alone
+ *        holds back only the answer: the bill or refund is made first. Held answers are
+ *        released when the sandbox closes.
  *   DELETE /sandbox/gateway/faults            {cleared: n}: drops the n pending faults.
  *
  *   GET  /sandbox/alipay/public-key           {public_key}
@@ -57,7 +58,7 @@ export interface ControlDependencies {
   notifier: Notifier;
   wechat: WechatEmulator;
   douyin: DouyinEmulator;
-  gateway: Pick<GatewayDependencies, 'appId' | 'masterSecret' | 'wechatAppId' | 'mchId' | 'now'>;
+  gateway: Pick<GatewayDependencies, 'store' | 'appId' | 'masterSecret' | 'wechatAppId' | 'mchId' | 'now'>;
   alipayPublicKey: () => string;
 }
 
@@ -108,10 +109,20 @@ const faultSchema = z
     count: z.number().int().positive().default(1),
     operation: z.enum(['bill', 'refund', 'query', 'any']).default('any'),
     err_detail: z.string().max(200).optional(),
+    http_status: z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(504)]).optional(),
   })
   .strict()
-  .refine((fault) => fault.result_code !== undefined || fault.delay_ms !== undefined, {
-    message: `give result_code (7 or 14), delay_ms (1 to ${MAX_DELAY_MS}), or both`,
+  .refine(
+    (fault) => fault.result_code !== undefined || fault.delay_ms !== undefined || fault.http_status !== undefined,
+    {
+      message:
+        `give result_code (7 or 14), http_status (500, 502, 503 or 504), delay_ms (1 to ${MAX_DELAY_MS}), ` +
+        'or a delay with one of the others',
+    },
+  )
+  .refine((fault) => fault.result_code === undefined || fault.http_status === undefined, {
+    message: 'result_code refuses before anything is done, http_status answers after it is done: give one of them',
+    path: ['http_status'],
   })
   .refine((fault) => fault.err_detail === undefined || fault.result_code !== undefined, {
     message: 'err_detail is the detail of a refusal: give it with result_code',
@@ -227,6 +238,7 @@ export function createControlRoutes(deps: ControlDependencies): Router {
     if (fault.resultCode !== undefined) {
       Object.assign(view, { result_code: fault.resultCode, err_detail: fault.detail });
     }
+    if (fault.httpStatus !== undefined) view.http_status = fault.httpStatus;
     if (fault.delayMs !== undefined) view.delay_ms = fault.delayMs;
     return view;
   }
@@ -347,6 +359,7 @@ export function createControlRoutes(deps: ControlDependencies): Router {
         input.err_detail ??
         (input.result_code === 7 ? 'channel error injected by the sandbox' : 'runtime error injected by the sandbox');
     }
+    if (input.http_status !== undefined) fault.httpStatus = input.http_status;
     if (input.delay_ms !== undefined) fault.delayMs = input.delay_ms;
     store.faults.push(fault);
     ctx.status = 201;

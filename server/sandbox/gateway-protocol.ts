@@ -82,13 +82,19 @@ export interface GatewayCall {
    * fault). The operation itself is not delayed: whatever it did is done before the wait.
    */
   holdAnswer(ms: number): void;
+  /**
+   * Asks for this call's answer to be replaced by an HTTP error page with `status` (a gateway
+   * that fails after doing the work). The operation itself still runs to its end.
+   */
+  failAnswer(status: number): void;
 }
 
 /**
  * Wraps a gateway operation: reads its JSON (body or `para`), runs it, and answers the
  * gateway's envelope; a `GatewayError` becomes its result code, anything else
- * 14 RUNTIME_ERROR (never an HTTP 500, which the official SDK cannot parse). An answer the
- * operation asked to hold is held in `holds`, which the sandbox releases when it closes.
+ * 14 RUNTIME_ERROR (never an HTTP 500, which the official SDK cannot parse, unless a fault
+ * asked for one). An answer the operation asked to hold is held in `holds`, which the
+ * sandbox releases when it closes.
  */
 export function gatewayOperation(
   source: 'body' | 'para',
@@ -99,6 +105,7 @@ export function gatewayOperation(
   return async (ctx: Context): Promise<void> => {
     let answer: Params;
     let heldMs = 0;
+    let failedWith: number | undefined;
     try {
       const params = await readParams(ctx, source);
       const call: GatewayCall = {
@@ -106,6 +113,9 @@ export function gatewayOperation(
         ctx,
         holdAnswer: (ms) => {
           heldMs = ms;
+        },
+        failAnswer: (status) => {
+          failedWith = status;
         },
       };
       answer = { ...envelope(ResultCode.OK, ''), ...(await operation(call)) };
@@ -121,11 +131,27 @@ export function gatewayOperation(
       log(`gateway ${ctx.method} ${ctx.path}: answer held ${heldMs} ms (injected delay)`);
       await holds.hold(heldMs);
     }
+    if (failedWith !== undefined) {
+      log(`gateway ${ctx.method} ${ctx.path} -> HTTP ${failedWith} (injected), not ${String(answer.result_code)}`);
+      ctx.status = failedWith;
+      ctx.type = 'text/html';
+      ctx.body = `<html><head><title>${failedWith}</title></head><body><h1>${failedWith} ${
+        ERROR_PAGE_TITLES[failedWith] ?? 'Error'
+      }</h1></body></html>`;
+      return;
+    }
     log(`gateway ${ctx.method} ${ctx.path} -> ${String(answer.result_code)} ${String(answer.result_msg)}`);
     ctx.status = 200;
     ctx.body = answer;
   };
 }
+
+const ERROR_PAGE_TITLES: Readonly<Record<number, string>> = {
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Temporarily Unavailable',
+  504: 'Gateway Time-out',
+};
 
 export function envelope(resultCode: number, detail: string): Params {
   return { result_code: resultCode, result_msg: RESULT_MESSAGES[resultCode] ?? 'UNKNOWN', err_detail: detail };

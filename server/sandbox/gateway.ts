@@ -84,15 +84,14 @@ export interface GatewayRoutes {
 
 export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
   const { store, now, log } = deps;
-  let alipayKeys: { publicKey: string; privateKey: string } | undefined;
-  const alipayKeyPair = () => {
-    alipayKeys ??= generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
-    return alipayKeys;
-  };
+  const alipayKeyPair = () =>
+    store.alipayKeys(() =>
+      generateKeyPairSync('rsa', {
+        modulusLength: 2048,
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      }),
+    );
 
   const credentials = {
     app: { appId: deps.appId, secret: deps.appSecret, secretName: 'app_secret' },
@@ -104,18 +103,21 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
   /**
    * Applies the next injected fault of an operation, if any, at the point where the
    * gateway would call the channel (after its own validation). A delay only holds the
-   * answer back: the operation goes on and is carried out before the late answer. A result
-   * code refuses here, before anything is done, whether or not that refusal is also late.
+   * answer back: the operation goes on and is carried out before the late answer. An HTTP
+   * status likewise lets the operation be carried out, then answers an error page instead
+   * of its result (the caller cannot tell whether it happened). A result code refuses here,
+   * before anything is done, whether or not that refusal is also late.
    */
   function injectFault(operation: Exclude<InjectedFaultOperation, 'any'>, call: GatewayCall): void {
     const fault = store.takeFault(operation);
     if (!fault) return;
     if (fault.delayMs !== undefined) call.holdAnswer(fault.delayMs);
+    if (fault.httpStatus !== undefined) call.failAnswer(fault.httpStatus);
     if (fault.resultCode !== undefined) {
       if (operation === 'bill') {
         // The channel was asked, so this bill_no is spent even though the bill failed.
         const billNo = String(call.params.bill_no);
-        store.usedBillNos.set(billNo, `its first request failed with ${fault.resultCode}`);
+        store.spendBillNo(billNo, `its first request failed with ${fault.resultCode}`);
       }
       throw new GatewayError(fault.resultCode, fault.detail ?? '');
     }

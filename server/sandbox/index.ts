@@ -8,6 +8,7 @@ import { createH5PayRoutes } from './h5pay';
 import { AnswerHolds } from './held-answers';
 import { sendError } from './http';
 import { createNotifier } from './notifications';
+import { GatewayJournal } from './persistence';
 import { GatewayStore } from './store';
 import { WechatEmulator } from './wechat';
 import { WebhookDispatcher } from './webhooks';
@@ -19,7 +20,8 @@ import { WebhookDispatcher } from './webhooks';
  * WeChat H5 cashier page (`/sandbox/wechat/h5pay`, behind `BC_WX_WAP` bills' `url`) and the
  * Alipay App leg (`/sandbox/alipay/app-pay`, for `ALI_APP` bills' `order_string`), which
  * together are what Douyin's tt.pay cashier hands the shopper to. Pointing a base URL at the
- * real service is the only change production needs. State lives in memory.
+ * real service is the only change production needs. The gateway's state lives in memory, and
+ * also in `dataDir` when given (./persistence.ts), so a restart keeps its bills and refunds.
  *
  * The control endpoints (listed in ./control.ts) also finish refunds by hand (hold them
  * `processing`, then settle them succeeded or failed) and inject gateway faults: refusals
@@ -45,6 +47,11 @@ export interface SandboxOptions {
   webhookTimeScale?: number;
   /** Code lifetime for WeChat and Douyin login codes, ms. @default 300000 (5 minutes) */
   loginCodeTtlMs?: number;
+  /**
+   * Where the gateway keeps its bills, refunds and webhooks still being delivered across
+   * restarts (login codes and injected faults are not kept). @default in memory only
+   */
+  dataDir?: string;
   /** ms clock. @default Date.now */
   now?: () => number;
   /** @default no-op */
@@ -55,7 +62,7 @@ export interface Sandbox {
   app: Koa;
   /**
    * Sends every answer held back by a delay fault at once, stops pending webhook retries
-   * and aborts deliveries in flight.
+   * and aborts deliveries in flight (with a `dataDir`, the next sandbox over it resumes them).
    */
   close(): Promise<void>;
 }
@@ -78,6 +85,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   const mchId = options.wechat.mchId ?? DEFAULT_WECHAT_MCH_ID;
 
   const store = new GatewayStore();
+  const journal = options.dataDir ? GatewayJournal.open(options.dataDir, store) : undefined;
   const holds = new AnswerHolds();
   const dispatcher = new WebhookDispatcher({ timeScale, now, log });
   const notifier = createNotifier({
@@ -102,6 +110,12 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     holds,
   };
   const gateway = createGatewayRoutes(gatewayDeps);
+  // Webhooks a previous run was still delivering go on (a restarted gateway keeps retrying).
+  for (const bill of store.bills.values()) if (bill.notifying) notifier.notifyPayment(bill);
+  for (const refund of store.refunds.values()) {
+    const bill = store.bills.get(refund.billNo);
+    if (refund.notifying && bill) notifier.notifyRefund(refund, bill);
+  }
   const loginCodeTtlMs = options.loginCodeTtlMs ?? 5 * 60 * 1000;
   const wechat = new WechatEmulator({
     appId: options.wechat.appId,
@@ -163,9 +177,10 @@ export function createSandbox(options: SandboxOptions): Sandbox {
 
   return {
     app,
-    close: () => {
+    close: async () => {
       holds.releaseAll();
-      return dispatcher.close();
+      await dispatcher.close();
+      journal?.close();
     },
   };
 }

@@ -1,7 +1,7 @@
 import { sendsRefundWebhook } from './gateway-protocol';
 import type { Bill, GatewayStore, Refund } from './store';
 import { buildPaymentWebhook, buildRefundWebhook, refundWebhookInput } from './webhook-message';
-import type { WebhookDispatcher } from './webhooks';
+import type { DeliveryAttempt, WebhookDispatcher } from './webhooks';
 
 /**
  * Turns gateway state changes into webhook deliveries. Only successes are ever delivered
@@ -66,12 +66,22 @@ export function createNotifier(deps: NotifierDependencies): Notifier {
       });
       // The detail recorded when the bill was settled, so webhook and queries agree.
       if (bill.messageDetail) first.message_detail = bill.messageDetail;
+      bill.notifying = true;
+      deps.store.billChanged(bill);
       deps.dispatcher.start({
         url: bill.notifyUrl,
         transactionType: 'PAY',
         transactionId: bill.billNo,
         message: (timestamp) => ({ ...first, timestamp }),
-        record: (attempt) => bill.deliveries.push(attempt),
+        record: (attempt) => {
+          bill.deliveries.push(attempt);
+          deps.store.billChanged(bill);
+        },
+        previousChains: lastChain(bill.deliveries),
+        finished: () => {
+          bill.notifying = false;
+          deps.store.billChanged(bill);
+        },
       });
       return true;
     },
@@ -93,15 +103,30 @@ export function createNotifier(deps: NotifierDependencies): Notifier {
       const first = buildRefundWebhook(refundWebhookInput(deps, refund, bill, deps.now()));
       // The detail recorded when the refund finished, so webhook and queries agree.
       if (refund.messageDetail) first.message_detail = refund.messageDetail;
+      refund.notifying = true;
+      deps.store.refundChanged(refund);
       deps.dispatcher.start({
         url,
         transactionType: 'REFUND',
         transactionId: refund.refundNo,
         message: (timestamp) => ({ ...first, timestamp }),
         // Kept apart from the bill's PAY attempts: GET /sandbox/refunds/:refund_no/deliveries.
-        record: (attempt) => refund.deliveries.push(attempt),
+        record: (attempt) => {
+          refund.deliveries.push(attempt);
+          deps.store.refundChanged(refund);
+        },
+        previousChains: lastChain(refund.deliveries),
+        finished: () => {
+          refund.notifying = false;
+          deps.store.refundChanged(refund);
+        },
       });
       return true;
     },
   };
+}
+
+/** The number of the latest delivery chain on record, 0 if none. */
+function lastChain(deliveries: readonly DeliveryAttempt[]): number {
+  return deliveries.reduce((last, attempt) => Math.max(last, attempt.chain), 0);
 }

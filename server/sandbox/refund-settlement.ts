@@ -12,7 +12,7 @@ import { refundMessageDetail, refundWebhookInput } from './webhook-message';
 
 export interface RefundSettlementDependencies {
   notifier: Notifier;
-  gateway: Pick<GatewayDependencies, 'appId' | 'masterSecret' | 'now'>;
+  gateway: Pick<GatewayDependencies, 'store' | 'appId' | 'masterSecret' | 'now'>;
 }
 
 export type RefundSettlementResult =
@@ -44,6 +44,7 @@ export function finishRefund(
     refundWebhookInput(deps.gateway, refund, bill, at),
     result === 'succeeded' ? 'SUCCESS' : failureStatus,
   );
+  deps.gateway.store.refundChanged(refund);
   const notifying = result === 'succeeded' ? deps.notifier.notifyRefund(refund, bill) : false;
   return { notifying };
 }

@@ -13,7 +13,7 @@ import type { Bill, BillStatus } from './store';
 
 export interface SettlementDependencies {
   notifier: Notifier;
-  gateway: Pick<GatewayDependencies, 'appId' | 'masterSecret' | 'wechatAppId' | 'mchId' | 'now'>;
+  gateway: Pick<GatewayDependencies, 'store' | 'appId' | 'masterSecret' | 'wechatAppId' | 'mchId' | 'now'>;
 }
 
 export type SettlementResult =
@@ -36,6 +36,7 @@ export function settleAndNotify(
 ): SettlementResult {
   const outcome: SettleOutcome = settleBill(bill, result, deps.gateway);
   if ('refused' in outcome) return outcome;
+  if (outcome.changed) deps.gateway.store.billChanged(bill);
   const notifying = outcome.changed && notify && result === 'paid' ? deps.notifier.notifyPayment(bill) : false;
   return { changed: outcome.changed, notifying };
 }

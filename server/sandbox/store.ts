@@ -1,7 +1,10 @@
 import type { GatewayChannelType } from './webhook-message';
 import type { DeliveryAttempt } from './webhooks';
 
-/** The gateway emulator's in-memory state. */
+/**
+ * The gateway emulator's state, in memory; every change is also announced to `onChange`, which
+ * `GatewayJournal` (./persistence.ts) uses to keep it on disk across restarts.
+ */
 
 export type BillStatus = 'open' | 'paid' | 'failed' | 'closed';
 /** `live` bills come from `/2/rest/bill`, `test` bills from `/2/rest/sandbox/bill`; each mode sees only its own. */
@@ -35,6 +38,8 @@ export interface Bill {
   messageDetail?: Record<string, unknown>;
   /** Attempts to deliver this bill's PAY webhook (REFUND attempts are kept on each refund). */
   deliveries: DeliveryAttempt[];
+  /** A PAY webhook delivery chain is running (resumed after a restart). */
+  notifying?: boolean;
 }
 
 /**
@@ -67,19 +72,41 @@ export interface Refund {
   messageDetail?: Record<string, unknown>;
   /** Attempts to deliver this refund's REFUND webhook. */
   deliveries: DeliveryAttempt[];
+  /** A REFUND webhook delivery chain is running (resumed after a restart). */
+  notifying?: boolean;
 }
+
+/** The RSA key pair behind `ALI_APP` order strings (PEM). */
+export interface AlipayKeys {
+  publicKey: string;
+  privateKey: string;
+}
+
+/** What changed in the store: the record to keep, whole. */
+export type StoreChange =
+  | { kind: 'bill'; bill: Bill }
+  | { kind: 'refund'; refund: Refund }
+  | { kind: 'usedBillNo'; billNo: string; reason: string }
+  | { kind: 'refundHolds'; count: number }
+  | { kind: 'alipayKeys'; keys: AlipayKeys };
 
 export type InjectedFaultOperation = 'bill' | 'refund' | 'query' | 'any';
 
+/** HTTP statuses a fault can answer with after carrying the operation out (an error page, no JSON). */
+export type InjectedHttpStatus = 500 | 502 | 503 | 504;
+
 /**
  * A fault the next `remaining` calls of an operation meet: a refusal with `resultCode`,
- * an answer held back `delayMs`, or both (a refusal that comes late). At least one is set.
+ * an answer held back `delayMs`, an operation carried out but answered with an HTTP error
+ * page (`httpStatus`), or a refusal or error page that also comes late. At least one is set;
+ * never both `resultCode` and `httpStatus`.
  */
 export interface InjectedFault {
   resultCode?: number;
   /** The refusal's `err_detail`; set with `resultCode`. */
   detail?: string;
   delayMs?: number;
+  httpStatus?: InjectedHttpStatus;
   remaining: number;
   operation: InjectedFaultOperation;
 }
@@ -91,19 +118,94 @@ export class GatewayStore {
   readonly usedBillNos = new Map<string, string>();
   readonly refunds = new Map<string, Refund>();
   readonly refundsById = new Map<string, Refund>();
+  /** Faults are for the calls that follow: they live in memory only. */
   readonly faults: InjectedFault[] = [];
+  private holds = 0;
+  private keys?: AlipayKeys;
+  /** Told of every change to bills, refunds, spent bill_nos, refund holds and the Alipay keys. */
+  onChange?: (change: StoreChange) => void;
+
   /** How many of the next accepted refunds stay `processing` (`POST /sandbox/refunds/hold`). */
-  refundHolds = 0;
+  get refundHolds(): number {
+    return this.holds;
+  }
+
+  set refundHolds(count: number) {
+    this.holds = count;
+    this.onChange?.({ kind: 'refundHolds', count });
+  }
+
+  /** The `ALI_APP` signing keys, made by `generate` on first use and kept from then on. */
+  alipayKeys(generate: () => AlipayKeys): AlipayKeys {
+    if (!this.keys) {
+      this.keys = generate();
+      this.onChange?.({ kind: 'alipayKeys', keys: this.keys });
+    }
+    return this.keys;
+  }
 
   addBill(bill: Bill): void {
     this.bills.set(bill.billNo, bill);
     this.billsById.set(bill.id, bill);
     this.usedBillNos.set(bill.billNo, 'it was accepted before');
+    this.billChanged(bill);
   }
 
   addRefund(refund: Refund): void {
     this.refunds.set(refund.refundNo, refund);
     this.refundsById.set(refund.id, refund);
+    this.refundChanged(refund);
+  }
+
+  /** A bill_no the gateway will never accept again, though no bill was made with it. */
+  spendBillNo(billNo: string, reason: string): void {
+    this.usedBillNos.set(billNo, reason);
+    this.onChange?.({ kind: 'usedBillNo', billNo, reason });
+  }
+
+  /** Announces a change made to a bill in place (settled, a webhook attempt). */
+  billChanged(bill: Bill): void {
+    this.onChange?.({ kind: 'bill', bill });
+  }
+
+  /** Announces a change made to a refund in place (finished, a webhook attempt). */
+  refundChanged(refund: Refund): void {
+    this.onChange?.({ kind: 'refund', refund });
+  }
+
+  /** Puts back what a journal kept, announcing nothing. */
+  restore(change: StoreChange): void {
+    switch (change.kind) {
+      case 'bill':
+        this.bills.set(change.bill.billNo, change.bill);
+        this.billsById.set(change.bill.id, change.bill);
+        this.usedBillNos.set(change.bill.billNo, 'it was accepted before');
+        return;
+      case 'refund':
+        this.refunds.set(change.refund.refundNo, change.refund);
+        this.refundsById.set(change.refund.id, change.refund);
+        return;
+      case 'usedBillNo':
+        this.usedBillNos.set(change.billNo, change.reason);
+        return;
+      case 'refundHolds':
+        this.holds = change.count;
+        return;
+      case 'alipayKeys':
+        this.keys = change.keys;
+        return;
+    }
+  }
+
+  /** Everything a journal keeps, one record each. */
+  *snapshot(): Generator<StoreChange> {
+    if (this.keys) yield { kind: 'alipayKeys', keys: this.keys };
+    if (this.holds !== 0) yield { kind: 'refundHolds', count: this.holds };
+    for (const [billNo, reason] of this.usedBillNos) {
+      if (!this.bills.has(billNo)) yield { kind: 'usedBillNo', billNo, reason };
+    }
+    for (const bill of this.bills.values()) yield { kind: 'bill', bill };
+    for (const refund of this.refunds.values()) yield { kind: 'refund', refund };
   }
 
   /** The status queries see: an open bill past its `bill_timeout` counts as closed. */
@@ -137,8 +239,8 @@ export class GatewayStore {
 
   /** Consumes one refund hold, if any: whether the refund being made stays `processing`. */
   takeRefundHold(): boolean {
-    if (this.refundHolds <= 0) return false;
-    this.refundHolds -= 1;
+    if (this.holds <= 0) return false;
+    this.refundHolds = this.holds - 1;
     return true;
   }
 

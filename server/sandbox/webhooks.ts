@@ -52,6 +52,10 @@ export interface DeliveryJob {
   message: (timestamp: number) => GatewayWebhookMessage;
   /** Called after each attempt. */
   record: (attempt: DeliveryAttempt) => void;
+  /** Chains of this transaction before this sandbox started (numbering goes on from there). */
+  previousChains?: number;
+  /** Called when the chain ends: acknowledged, or given up after the last attempt (not when cut short). */
+  finished?: (acknowledged: boolean) => void;
 }
 
 export interface WebhookDispatcherOptions {
@@ -91,7 +95,7 @@ export class WebhookDispatcher {
     if (this.closed) return;
     const key = `${job.transactionType}:${job.transactionId}`;
     this.cancel(key);
-    const chainNumber = (this.chainCounts.get(key) ?? 0) + 1;
+    const chainNumber = Math.max(this.chainCounts.get(key) ?? 0, job.previousChains ?? 0) + 1;
     this.chainCounts.set(key, chainNumber);
     const chain: Chain = { cancelled: false };
     this.chains.set(key, chain);
@@ -102,10 +106,10 @@ export class WebhookDispatcher {
       if (chain.cancelled || this.closed) return;
       const run = this.attemptOnce(job, chain, chainNumber, index + 1).then((ok) => {
         if (ok || chain.cancelled || this.closed || index + 1 >= offsets.length) {
-          if (!ok && !chain.cancelled && !this.closed) {
-            this.options.log(`webhook ${key} gave up after ${offsets.length} attempts`);
-          }
+          const ended = !chain.cancelled && !this.closed;
+          if (!ok && ended) this.options.log(`webhook ${key} gave up after ${offsets.length} attempts`);
           if (this.chains.get(key) === chain) this.chains.delete(key);
+          if (ended) job.finished?.(ok);
           return;
         }
         const delay = Math.max(0, startedAt + offsets[index + 1] - performance.now());

@@ -206,6 +206,33 @@ describe('gateway faults: slow and hung answers', () => {
     expect((await api(sandbox).get(`/sandbox/refunds?bill_no=${paid}`)).body.refunds).toEqual([]);
   });
 
+  it('should carry out a bill, then answer an http_status fault with an error page', async () => {
+    const stored = await fault({ http_status: 500, operation: 'bill' });
+    expect(stored.status).toBe(201);
+    expect(stored.body).toEqual({ fault: { operation: 'bill', count: 1, http_status: 500 } });
+    const billNo = newBillNo();
+    const res = await billRequest(billNo);
+    expect(res.status).toBe(500);
+    expect(res.headers['content-type']).toMatch(/text\/html/);
+    expect(res.text).toContain('500 Internal Server Error');
+    // The bill exists all the same: a query finds it, and its bill_no is spent.
+    const found = await getWithPara(sandbox, '/2/rest/bills', signed({ bill_no: billNo }));
+    expect(found.body.bills).toEqual([expect.objectContaining({ bill_no: billNo, spay_result: false })]);
+    expect((await billRequest(billNo)).body.result_code).toBe(5);
+    expect((await billRequest()).status).toBe(200);
+  });
+
+  it('should answer an http_status fault with a delay late, after the refund is made', async () => {
+    const { billNo } = await paidBill();
+    await fault({ http_status: 504, delay_ms: 150, operation: 'refund' });
+    const refundNo = nextRefundNo();
+    const { res, elapsed } = await timed(refundRequest(billNo, refundNo));
+    expect(res.status).toBe(504);
+    expect(elapsed).toBeGreaterThanOrEqual(150 - SLACK_MS);
+    const refunds = (await api(sandbox).get(`/sandbox/refunds?bill_no=${billNo}`)).body.refunds;
+    expect(refunds).toEqual([expect.objectContaining({ refund_no: refundNo, status: 'succeeded' })]);
+  });
+
   it('should release every held answer at once when the sandbox closes', async () => {
     await fault({ delay_ms: FOREVER_MS, operation: 'any', count: 2 });
     const held = inBackground(getWithPara(sandbox, '/2/rest/bills/count', signed({})));
@@ -244,6 +271,9 @@ describe('gateway faults: slow and hung answers', () => {
       { result_code: 1 },
       { result_code: 14, delay_ms: -5 },
       { delay_ms: 100, extra: true },
+      { http_status: 501 },
+      { http_status: '500' },
+      { http_status: 500, result_code: 14 },
     ]) {
       const res = await fault(body);
       expect(res.status).toBe(400);

@@ -4,6 +4,7 @@ import { AppError } from '../../domain/errors';
 import type { BillOutcome } from '../../domain/order-status';
 import type {
   BillClientParams,
+  BillCreation,
   CreateBillRequest,
   CreateRefundRequest,
   GatewayChannel,
@@ -189,19 +190,36 @@ export class BeeCloudGateway implements PaymentGateway {
     return this.options.testSecret ?? this.options.appSecret;
   }
 
-  async createBill(request: CreateBillRequest): Promise<CreatedBill> {
-    const answer = await this.call('POST', this.path('/2/rest/bill', '/2/rest/sandbox/bill'), {
-      ...this.signed(this.requestSecret),
-      channel: request.channel,
-      total_fee: request.amount,
-      bill_no: request.billNo,
-      title: request.title,
-      notify_url: request.notifyUrl,
-      bill_timeout: request.timeoutSeconds,
-      openid: request.openid,
-      optional: request.optional,
-    });
-    return { gatewayId: typeof answer.id === 'string' ? answer.id : '', clientParams: clientParamsOf(request.channel, answer) };
+  /**
+   * `POST /2/rest/bill` (§4.2.1). A non-zero `result_code` is a refusal: nothing was created.
+   * Anything short of a readable answer with the channel's payment fields leaves the outcome
+   * unknown: the gateway may have made the bill (a timeout, an error page after the work was
+   * done). Its `bill_no` is never sent again: "同一订单号不可重复提交" (§4.2.1), "已经提交的订单的
+   * 订单号不论是否支付成功都不能重复使用" (§1.2.2.1).
+   */
+  async createBill(request: CreateBillRequest): Promise<BillCreation> {
+    try {
+      const answer = await this.call('POST', this.path('/2/rest/bill', '/2/rest/sandbox/bill'), {
+        ...this.signed(this.requestSecret),
+        channel: request.channel,
+        total_fee: request.amount,
+        bill_no: request.billNo,
+        title: request.title,
+        notify_url: request.notifyUrl,
+        bill_timeout: request.timeoutSeconds,
+        openid: request.openid,
+        optional: request.optional,
+      });
+      const bill: CreatedBill = {
+        gatewayId: typeof answer.id === 'string' ? answer.id : '',
+        clientParams: clientParamsOf(request.channel, answer),
+      };
+      return { outcome: 'created', bill };
+    } catch (error) {
+      if (!AppError.is(error)) throw error;
+      const refused = typeof error.details?.resultCode === 'number';
+      return refused ? { outcome: 'refused', error } : { outcome: 'unknown', error };
+    }
   }
 
   /**
