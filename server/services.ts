@@ -21,6 +21,7 @@ import { DEFAULT_SWEEPER_SETTINGS, Sweeper, SweeperSettings } from './domain/swe
 import { GatewayWebhooks } from './domain/webhooks';
 import { MerchantNotifier, MerchantNotifierOptions } from './adapters/merchant/notifier';
 import { createApp } from './http/app';
+import { createCheckoutServer } from './http/node-server';
 import { consoleLogger } from './log';
 import { createSandbox, SandboxOptions } from './sandbox';
 
@@ -65,8 +66,7 @@ export interface RunningServices {
 }
 
 /** Listens first; a handler can be attached afterwards (the server's own needs the bound address). */
-async function listen(port: number, host: string, handler?: Koa): Promise<{ server: Server; url: string }> {
-  const server = handler ? createServer(handler.callback()) : createServer();
+async function listen(server: Server, port: number, host: string): Promise<{ server: Server; url: string }> {
   server.keepAliveTimeout = 65_000;
   server.listen(port, host);
   await once(server, 'listening');
@@ -128,7 +128,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
         dataDir: options.sandbox?.dataDir ?? (options.database ? undefined : join(config.dataDir, 'sandbox')),
         log: (line) => log.info(line, { component: 'sandbox' }),
       });
-      const listening = await listen(config.sandboxPort, config.host, sandbox.app);
+      const listening = await listen(createServer(sandbox.app.callback()), config.sandboxPort, config.host);
       sandboxUrl = listening.url;
       closers.unshift(async () => {
         await sandbox.close();
@@ -163,7 +163,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
     });
 
     // The webhook URL depends on the port actually bound, so the server listens before wiring.
-    const { server, url: serverUrl } = await listen(config.port, config.host);
+    const { server, url: serverUrl } = await listen(createCheckoutServer(), config.port, config.host);
     let serverClosed: Promise<void> | undefined;
     const stopServing = () => (serverClosed ??= closeServer(server));
     closers.unshift(stopServing);

@@ -5,6 +5,7 @@ import type { Logger } from '../domain/checkout';
 /** The one place an error code becomes an HTTP status. */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
+  MALFORMED_REQUEST: 400,
   PLATFORM_MISMATCH: 400,
   IDEMPOTENCY_KEY_REQUIRED: 400,
   WEBHOOK_INVALID: 400,
@@ -20,15 +21,21 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   NOT_FOUND: 404,
   ORDER_NOT_FOUND: 404,
   WEBHOOK_UNKNOWN_TRANSACTION: 404,
+  METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
   ORDER_ALREADY_PAID: 409,
   ORDER_EXPIRED: 409,
   PAYMENT_IN_PROGRESS: 409,
   ORDER_NOT_PAID: 409,
+  BODY_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  EXPECTATION_FAILED: 417,
   REFUND_EXCEEDS_PAID: 422,
   UNKNOWN_SKU: 422,
   ORDER_TOO_LARGE: 422,
   IDEMPOTENCY_KEY_REUSED: 422,
   LOGIN_RATE_LIMITED: 429,
+  HEADERS_TOO_LARGE: 431,
   WECHAT_ERROR: 502,
   DOUYIN_ERROR: 502,
   GATEWAY_ERROR: 502,
@@ -39,8 +46,52 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
 };
 
 /**
- * Renders every failure as `{"error": {"code", "message"}}`. Our own errors show their message;
- * anything else is a bug: logged in full, answered with a bare 500.
+ * Client-error statuses that Koa, the body parser and Node raise themselves, as our codes. A 4xx
+ * not listed here is a request we could not make sense of: MALFORMED_REQUEST.
+ */
+const CLIENT_ERROR_CODES: Partial<Record<number, ErrorCode>> = {
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  408: 'REQUEST_TIMEOUT',
+  413: 'BODY_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  417: 'EXPECTATION_FAILED',
+  431: 'HEADERS_TOO_LARGE',
+};
+
+/** A 4xx raised by a library or by Node (not by our code), as our error. */
+export function clientError(status: number, message: string): AppError {
+  return new AppError(CLIENT_ERROR_CODES[status] ?? 'MALFORMED_REQUEST', message);
+}
+
+/**
+ * What the body parser threw, as our error: 413 (over the size limit) and 415 (a
+ * Content-Encoding or charset it cannot decode) by their status; anything else — not JSON, a
+ * broken gzip stream, an upload cut short — is a body that fails validation.
+ */
+export function bodyError(error: unknown): AppError {
+  const { status, limit, message } = (typeof error === 'object' && error !== null ? error : {}) as {
+    status?: unknown;
+    limit?: unknown;
+    message?: unknown;
+  };
+  const text = typeof message === 'string' ? message : String(error);
+  if (status === 413) {
+    return clientError(413, typeof limit === 'number' ? `body: larger than the ${limit} bytes accepted here` : `body: ${text}`);
+  }
+  if (status === 415) return clientError(415, `body: ${text}`);
+  return new AppError('VALIDATION_FAILED', `body: ${text}`);
+}
+
+/** The JSON every error answer carries: `{"error": {"code", "message"}}`. */
+export function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
+  return { error: { code, message } };
+}
+
+/**
+ * Renders every failure as `{"error": {"code", "message"}}`. Our own errors show their message,
+ * and so do the client errors Koa's libraries raise (mapped by status to our codes); anything
+ * else is a bug: logged in full, answered with a bare 500.
  */
 export function errorHandler(log: Logger) {
   return async (ctx: Context, next: Next) => {
@@ -50,28 +101,24 @@ export function errorHandler(log: Logger) {
         throw new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
       }
     } catch (error) {
-      if (AppError.is(error)) {
-        ctx.status = HTTP_STATUS[error.code];
-        ctx.body = { error: { code: error.code, message: error.message } };
-        if (ctx.status >= 500) log.warn(error.message, { code: error.code, path: ctx.path });
-        return;
-      }
-      const status = httpErrorStatus(error);
-      if (status !== undefined && status < 500) {
-        // Koa's own client errors, e.g. a body that is not JSON or is too large.
-        ctx.status = status;
-        ctx.body = { error: { code: 'VALIDATION_FAILED', message: (error as Error).message } };
+      const known = AppError.is(error) ? error : exposedClientError(error);
+      if (known) {
+        ctx.status = HTTP_STATUS[known.code];
+        ctx.body = errorBody(known.code, known.message);
+        if (ctx.status >= 500) log.warn(known.message, { code: known.code, path: ctx.path });
         return;
       }
       log.error('unhandled error', { path: ctx.path, error: error instanceof Error ? error.stack : String(error) });
       ctx.status = 500;
-      ctx.body = { error: { code: 'INTERNAL', message: 'Internal error' } };
+      ctx.body = errorBody('INTERNAL', 'Internal error');
     }
   };
 }
 
-function httpErrorStatus(error: unknown): number | undefined {
+/** http-errors marks the errors whose message is meant for the client with `expose`. */
+function exposedClientError(error: unknown): AppError | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const { status, expose } = error as { status?: unknown; expose?: unknown };
-  return typeof status === 'number' && expose === true ? status : undefined;
+  const { status, expose, message } = error as { status?: unknown; expose?: unknown; message?: unknown };
+  if (typeof status !== 'number' || status < 400 || status > 499 || expose !== true) return undefined;
+  return clientError(status, typeof message === 'string' ? message : 'Bad request');
 }

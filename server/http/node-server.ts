@@ -1,0 +1,82 @@
+import { createServer, IncomingMessage, Server, ServerResponse, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ErrorCode } from '../domain/errors';
+import { clientError, errorBody, HTTP_STATUS } from './errors';
+
+/**
+ * Node's parser errors that are not plain malformed requests, as the status Node itself would
+ * answer (`_http_server.js` `socketOnError`); every other `HPE_*` is 400 MALFORMED_REQUEST.
+ */
+const PARSER_STATUS: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+};
+
+/**
+ * The checkout server's Node HTTP server: the requests Node refuses before any handler runs get
+ * the error contract's JSON too, instead of Node's empty answers.
+ *
+ * - `clientError` (unparseable request line or headers, a method token Node does not know,
+ *   duplicate Content-Length, headers over 16 KB, a request too slow to arrive): our JSON
+ *   answer, then the connection is closed, since the parser cannot go on. Nothing is written
+ *   when the socket is no longer writable or an answer on this connection has already begun.
+ * - `checkExpectation` (an `Expect` other than `100-continue`): 417 EXPECTATION_FAILED.
+ * - `connect` (CONNECT: this is no proxy): 405 METHOD_NOT_ALLOWED with an empty `Allow`.
+ * - A missing Host header is left to the app (`requireHostHeader: false`, see `requireHost`).
+ *
+ * Attach the app with `server.on('request', app.callback())`.
+ */
+export function createCheckoutServer(): Server {
+  const server = createServer({ requireHostHeader: false });
+  server.on('clientError', answerClientError);
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const body = JSON.stringify(
+      errorBody('EXPECTATION_FAILED', `Expect: ${request.headers.expect} cannot be met; only 100-continue is`),
+    );
+    response.shouldKeepAlive = false;
+    response.writeHead(HTTP_STATUS.EXPECTATION_FAILED, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
+    response.end(body);
+  });
+  server.on('connect', (request: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => undefined);
+    closeWith(socket, rawAnswer('METHOD_NOT_ALLOWED', `CONNECT ${request.url} is not served: this is no proxy`, ['Allow: ']));
+  });
+  return server;
+}
+
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  // An answer already begun on this connection (pipelining) would be corrupted by more bytes.
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const status = PARSER_STATUS[error.code ?? ''] ?? 400;
+  const refusal = clientError(status, `${status === 400 ? 'Malformed HTTP request' : STATUS_CODES[status]}: ${error.message}`);
+  closeWith(socket, rawAnswer(refusal.code, refusal.message));
+}
+
+/** As Node does with its own refusals: the answer is small enough to leave at once, then the connection goes. */
+function closeWith(socket: Duplex, answer: string): void {
+  socket.write(answer);
+  socket.destroy();
+}
+
+/** A whole HTTP/1.1 answer for a socket no ServerResponse owns; the connection closes after it. */
+function rawAnswer(code: ErrorCode, message: string, headers: string[] = []): string {
+  const status = HTTP_STATUS[code];
+  const body = JSON.stringify(errorBody(code, message));
+  return [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    ...headers,
+    '',
+    body,
+  ].join('\r\n');
+}

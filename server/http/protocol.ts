@@ -1,0 +1,72 @@
+import type Router from '@koa/router';
+import type Koa from 'koa';
+import type { Context, Next } from 'koa';
+import { AppError } from '../domain/errors';
+
+/**
+ * HTTP/1.1 requires a Host header (RFC 9112 §3.2). The server is created without Node's own check
+ * (`requireHostHeader: false`), which would answer an empty 400, so that the refusal is ours.
+ */
+export function requireHost() {
+  return async (ctx: Context, next: Next) => {
+    if (ctx.req.httpVersion === '1.1' && ctx.req.headers.host === undefined) {
+      throw new AppError('MALFORMED_REQUEST', 'An HTTP/1.1 request needs a Host header');
+    }
+    await next();
+  };
+}
+
+/**
+ * Decides from the tables of the routers mounted on `app`, before the body is read, whether
+ * anything serves the request: a path no route has is `404 NOT_FOUND`; a method the path's
+ * routes lack (TRACE, PROPFIND, DELETE on a POST route, …) is `405 METHOD_NOT_ALLOWED` with
+ * `Allow`; `OPTIONS` is `204` with `Allow`.
+ */
+export function routeGuard(app: Koa) {
+  return async (ctx: Context, next: Next) => {
+    const served = methodsServed(mountedRouters(app), ctx.path);
+    if (served.length === 0) throw new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
+    const allow = [...served, 'OPTIONS'].join(', ');
+    if (ctx.method === 'OPTIONS') {
+      ctx.set('Allow', allow);
+      ctx.status = 204;
+      return;
+    }
+    if (!served.includes(ctx.method)) {
+      ctx.set('Allow', allow);
+      throw new AppError('METHOD_NOT_ALLOWED', `${ctx.method} is not served at ${ctx.path}; allowed: ${allow}`);
+    }
+    await next();
+  };
+}
+
+/** One route of the app: its path pattern (`/api/orders/:orderNo/pay`) and methods (GET routes serve HEAD too). */
+export interface ServedRoute {
+  path: string;
+  methods: string[];
+}
+
+/** Every route of the routers mounted on `app`, in mounting order. */
+export function servedRoutes(app: Koa): ServedRoute[] {
+  return mountedRouters(app).flatMap((router) =>
+    router.stack
+      .filter((layer) => layer.methods.length > 0 && typeof layer.path === 'string')
+      .map((layer) => ({ path: layer.path as string, methods: [...layer.methods] })),
+  );
+}
+
+/** @koa/router marks the middleware `router.routes()` returns with its router. */
+function mountedRouters(app: Koa): Router[] {
+  return app.middleware.flatMap((middleware) => {
+    const router = (middleware as { router?: Router }).router;
+    return router ? [router] : [];
+  });
+}
+
+function methodsServed(routers: Router[], path: string): string[] {
+  const methods = new Set<string>();
+  for (const router of routers) {
+    for (const layer of router.match(path, 'GET').path) for (const method of layer.methods) methods.add(method);
+  }
+  return [...methods];
+}

@@ -1,0 +1,176 @@
+import { once } from 'node:events';
+import { connect, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createCheckoutServer } from '../../server/http/node-server';
+import { CheckoutHarness, startHarness } from '../support/checkout-harness';
+import { STORAGES, TestDatabase } from '../support/databases';
+import { readAnswer, sendRaw } from '../support/raw-http';
+
+// Storage plays no part in how a request is refused: PGlite alone.
+const storage = STORAGES[0];
+const MERCHANT_KEY = 'sandbox-merchant-api-key';
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
+/** The documented error: that status, JSON, `{"error": {"code", "message"}}` and nothing else. */
+function expectContract(answer: Answer, status: number, code: string) {
+  expect(answer.status).toBe(status);
+  expect(answer.headers['content-type']).toMatch(/^application\/json/);
+  const body = typeof answer.body === 'string' ? JSON.parse(answer.body) : answer.body;
+  expect(body).toEqual({ error: { code, message: expect.any(String) } });
+}
+
+describe('every answer follows the error contract', () => {
+  let database: TestDatabase;
+  let h: CheckoutHarness;
+  let url: string;
+
+  beforeAll(async () => {
+    database = await storage.open();
+    h = await startHarness(database.db);
+    url = h.services.serverUrl;
+  });
+
+  afterAll(async () => {
+    await h?.close();
+    await database?.dispose();
+  });
+
+  const raw = (lines: string[], body = '') => sendRaw(url, `${lines.join('\r\n')}\r\n\r\n${body}`);
+
+  describe('methods', () => {
+    it.each([
+      ['TRACE', '/api/orders', 'POST, OPTIONS'],
+      ['PROPFIND', '/api/catalog', 'HEAD, GET, OPTIONS'],
+      ['SEARCH', '/api/gateway/webhook', 'POST, OPTIONS'],
+      ['PUT', '/api/merchant/checkouts', 'POST, OPTIONS'],
+      ['POST', '/healthz', 'HEAD, GET, OPTIONS'],
+    ])('should answer %s %s with 405 METHOD_NOT_ALLOWED and Allow: %s', async (method, path, allow) => {
+      const answer = await raw([`${method} ${path} HTTP/1.1`, 'Host: checkout', 'Connection: close']);
+      expectContract(answer, 405, 'METHOD_NOT_ALLOWED');
+      expect(answer.headers.allow).toBe(allow);
+    });
+
+    it('should answer a method Node knows on a path nothing serves with 404 NOT_FOUND', async () => {
+      const answer = await raw(['PROPFIND /api/nothing-here HTTP/1.1', 'Host: checkout', 'Connection: close']);
+      expectContract(answer, 404, 'NOT_FOUND');
+    });
+
+    it('should answer DELETE /api/orders with 405 METHOD_NOT_ALLOWED and Allow', async () => {
+      const response = await h.api.delete('/api/orders').expect(405);
+      expectContract(response, 405, 'METHOD_NOT_ALLOWED');
+      expect(response.headers.allow).toBe('POST, OPTIONS');
+    });
+
+    it('should answer 405 before reading the body or asking for credentials', async () => {
+      const response = await h.api.delete('/api/merchant/orders/ORDER0000001/refunds').send({ amount: 1 }).expect(405);
+      expectContract(response, 405, 'METHOD_NOT_ALLOWED');
+      expect(response.headers.allow).toBe('POST, OPTIONS');
+    });
+
+    it('should answer OPTIONS with 204 and the route’s Allow', async () => {
+      const response = await h.api.options('/api/orders/ORDER0000001/status').expect(204);
+      expect(response.headers.allow).toBe('HEAD, GET, OPTIONS');
+    });
+
+    it('should answer CONNECT with 405 METHOD_NOT_ALLOWED: this is no proxy', async () => {
+      const answer = await raw(['CONNECT example.com:443 HTTP/1.1', 'Host: example.com:443']);
+      expectContract(answer, 405, 'METHOD_NOT_ALLOWED');
+      expect(answer.headers.allow).toBe('');
+    });
+  });
+
+  describe('requests Node refuses before the app', () => {
+    it.each([
+      ['a method token Node does not know', ['BREW /api/catalog HTTP/1.1', 'Host: checkout']],
+      ['a lower-case method', ['get /api/catalog HTTP/1.1', 'Host: checkout']],
+      ['a request line that is not one', ['this is not http']],
+      ['an unknown HTTP version', ['GET /api/catalog HTTP/7.1', 'Host: checkout']],
+      ['duplicate Content-Length', ['POST /api/session HTTP/1.1', 'Host: checkout', 'Content-Length: 2', 'Content-Length: 3']],
+      ['Content-Length with Transfer-Encoding', ['POST /api/session HTTP/1.1', 'Host: checkout', 'Content-Length: 2', 'Transfer-Encoding: chunked']],
+      ['a header without a colon', ['GET /api/catalog HTTP/1.1', 'Host: checkout', 'no colon here']],
+    ])('should answer %s with 400 MALFORMED_REQUEST', async (_, lines) => {
+      expectContract(await raw(lines, '{}'), 400, 'MALFORMED_REQUEST');
+    });
+
+    it('should answer 20 KB of headers with 431 HEADERS_TOO_LARGE', async () => {
+      const answer = await raw(['GET /api/catalog HTTP/1.1', 'Host: checkout', `X-Padding: ${'a'.repeat(20 * 1024)}`]);
+      expectContract(answer, 431, 'HEADERS_TOO_LARGE');
+    });
+
+    it('should answer an HTTP/1.1 request without Host with 400 MALFORMED_REQUEST', async () => {
+      expectContract(await raw(['GET /api/catalog HTTP/1.1', 'Connection: close']), 400, 'MALFORMED_REQUEST');
+    });
+
+    it('should answer an Expect other than 100-continue with 417 EXPECTATION_FAILED', async () => {
+      const answer = await raw(
+        ['POST /api/session HTTP/1.1', 'Host: checkout', 'Expect: teapot', 'Content-Length: 2', 'Connection: close'],
+        '{}',
+      );
+      expectContract(answer, 417, 'EXPECTATION_FAILED');
+    });
+  });
+
+  describe('bodies', () => {
+    const oversized = JSON.stringify({ padding: 'a'.repeat(64 * 1024) });
+
+    it('should answer a body over 64 KB to the shopper API with 413 BODY_TOO_LARGE', async () => {
+      const response = await h.api.post('/api/session').set('content-type', 'application/json').send(oversized);
+      expectContract(response, 413, 'BODY_TOO_LARGE');
+    });
+
+    it('should answer a body over 64 KB to the merchant API with 413 BODY_TOO_LARGE', async () => {
+      const response = await h.api
+        .post('/api/merchant/checkouts')
+        .set('authorization', `Bearer ${MERCHANT_KEY}`)
+        .set('content-type', 'application/json')
+        .send(oversized);
+      expectContract(response, 413, 'BODY_TOO_LARGE');
+    });
+
+    it.each(['application/json', 'application/x-www-form-urlencoded', 'text/plain'])(
+      'should answer a %s body over 64 KB to the webhook with 413 BODY_TOO_LARGE',
+      async (type) => {
+        const response = await h.api.post('/api/gateway/webhook').set('content-type', type).send(oversized);
+        expectContract(response, 413, 'BODY_TOO_LARGE');
+      },
+    );
+
+    it('should answer a Content-Encoding it cannot decode with 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+      const response = await h.api
+        .post('/api/session')
+        .set('content-type', 'application/json')
+        .set('content-encoding', 'zstd-but-not-really')
+        .send('{}');
+      expectContract(response, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    });
+
+    it('should answer a body that is not JSON with 400 VALIDATION_FAILED', async () => {
+      const response = await h.api.post('/api/session').set('content-type', 'application/json').send('{"platform":');
+      expectContract(response, 400, 'VALIDATION_FAILED');
+    });
+  });
+});
+
+describe('a request that takes too long to arrive', () => {
+  it('should be answered 408 REQUEST_TIMEOUT in the error contract', async () => {
+    // Node checks deadlines every 30 s (headersTimeout, requestTimeout); waiting for one would be a
+    // timed test. This raises what Node raises then: clientError with ERR_HTTP_REQUEST_TIMEOUT.
+    const server = createCheckoutServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const accepted = once(server, 'connection') as Promise<[Socket]>;
+    const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    const [socket] = await accepted;
+    const answer = readAnswer(client);
+    client.write('GET /api/catalog HTTP/1.1\r\nHost: checkout\r\n');
+    const timeout = Object.assign(new Error('Request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
+    server.emit('clientError', timeout, socket);
+    expectContract(await answer, 408, 'REQUEST_TIMEOUT');
+    server.close();
+  });
+});
