@@ -142,7 +142,8 @@ function send(baseUrl: string, request: FuzzRequest): Promise<FuzzAnswer> {
 function contractBreach(request: FuzzRequest, answer: FuzzAnswer): string | undefined {
   if (answer.status >= 500) return 'a server error';
   if (answer.status === 204) {
-    return request.method === 'OPTIONS' && typeof answer.headers.allow === 'string' ? undefined : '204 is only for OPTIONS, with Allow';
+    if (request.method === 'DELETE' && /^\/api\/session\/?(\?|$)/.test(request.path)) return answer.body === '' ? undefined : 'a logout answers no body';
+    return request.method === 'OPTIONS' && typeof answer.headers.allow === 'string' ? undefined : '204 is only for OPTIONS (with Allow) and a logout';
   }
   if (request.path.startsWith('/api/gateway/webhook') && answer.status === 200) {
     return answer.body === (request.method === 'HEAD' ? '' : 'success') ? undefined : 'the webhook acknowledges with "success" only';
