@@ -142,6 +142,28 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
       expect(storedMessage(rows[0].body)).toEqual(message);
     });
 
+    /** Text that compresses badly: far beyond what one index entry can hold. */
+    const incompressible = (length: number, seed: number) =>
+      Array.from({ length }, (_, index) => String.fromCharCode(0x4e00 + ((index * 7919 + seed) % 20_000))).join('');
+
+    it.each([
+      ['REFUND, transaction_id of 15,000 characters', 'REFUND', incompressible(15_000, 1)],
+      ['TRANSFER, transaction_id of 15,000 characters', 'TRANSFER', incompressible(15_000, 2)],
+      ['transaction_type of 10,000 characters', incompressible(10_000, 3), 'T2026LONGTYPE'],
+    ])('with a signed %s is answered success and kept', async (_what, type, id) => {
+      const { signature: _signature, ...fields } = signedPayment('B00000000000000000000000', 100);
+      const message = signWebhook(credentials, { ...fields, transaction_type: type as 'REFUND', transaction_id: id });
+      await sendRaw(JSON.stringify(message)).expect(200, 'success');
+      await sendRaw(JSON.stringify(message)).expect(200, 'success');
+      const { rows } = await db().query<{ transaction_type: string; transaction_id: string; body: unknown }>(
+        'SELECT transaction_type, transaction_id, body FROM unmatched_gateway_messages WHERE transaction_id LIKE $1',
+        [`${id.slice(0, 200)}%`],
+      );
+      expect(rows).toHaveLength(1);
+      expect(`${rows[0].transaction_type} ${rows[0].transaction_id}`).toMatch(/…sha256:[0-9a-f]{64}/);
+      expect(storedMessage(rows[0].body)).toEqual(message);
+    });
+
     it('for a refund we never made, with NUL in optional, is answered success and kept', async () => {
       const { signature: _signature, ...fields } = signedPayment('B00000000000000000000000', 100);
       const message = signWebhook(credentials, {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { escapeUnstorable, findJsonProblem } from '../../domain/text';
 
 /**
@@ -28,6 +29,21 @@ export function fromJsonb<T>(value: unknown): T {
 /** Free text for people (an upstream's error, a channel's trade number): NUL and unpaired surrogates as `\u` escapes. */
 export function storableText<T extends string | null | undefined>(text: T): T {
   return (typeof text === 'string' ? escapeUnstorable(text) : text) as T;
+}
+
+/** Longer keys are shortened: a btree index entry must fit in about 2.7 KB. */
+const MAX_KEY_LENGTH = 256;
+
+/**
+ * Text from outside that is part of a unique key (an unmatched message's signed type and number):
+ * as `storableText`, and beyond 256 characters its first 200 and the SHA-256 of all of it, so
+ * that it fits an index entry and still tells different values apart. The whole value is kept
+ * with the message.
+ */
+export function storableKey(text: string): string {
+  const escaped = escapeUnstorable(text);
+  if (escaped.length <= MAX_KEY_LENGTH) return escaped;
+  return `${escaped.slice(0, 200)}…sha256:${createHash('sha256').update(escaped).digest('hex')}`;
 }
 
 /** A money column (int8) read back; throws when it is beyond exact JavaScript integers (never written so). */

@@ -17,7 +17,7 @@ import type {
   SessionRecord,
 } from '../../domain/ports';
 import type { OrderStatus } from '../../domain/order-status';
-import { fromJsonb, safeInteger, storableText, toJsonb } from './column-values';
+import { fromJsonb, safeInteger, storableKey, storableText, toJsonb } from './column-values';
 import type { Database, Queryable } from './database';
 import { batchWrites } from './write-batches';
 
@@ -802,8 +802,8 @@ export class SqlCheckoutRepository implements CheckoutRepository {
       `INSERT INTO unmatched_gateway_messages (transaction_type, transaction_id, amount, reason, received_at, body)
        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
       [
-        storableText(message.transactionType),
-        storableText(message.transactionId),
+        storableKey(message.transactionType),
+        storableKey(message.transactionId),
         message.amount,
         storableText(message.reason),
         message.receivedAt,
