@@ -108,7 +108,19 @@ export type GatewayEvent =
       amount: Fen;
       detail: unknown;
     }
-  | { type: 'not_ours'; transactionType: string; transactionId: string; amount: Fen; detail: unknown };
+  | {
+      /**
+       * Verified but nothing here can act on it: a kind this checkout never makes (a transfer), or a
+       * signed `transaction_id`/`transaction_type` that can be none of ours (e.g. it holds NUL).
+       */
+      type: 'not_ours';
+      transactionType: string;
+      transactionId: string;
+      amount: Fen;
+      /** Why, for the person who reviews it. */
+      reason: string;
+      detail: unknown;
+    };
 
 export interface CreateRefundRequest {
   /** `YYYYMMDD` (the day it is sent, China time) + 3–24 letters/digits (seed 001 §4.3.1). */

@@ -66,16 +66,18 @@ export class GatewayWebhooks {
       case 'refund.succeeded':
         return this.refunds.recordRefundSucceeded(event.refundNo, event.amount, event.detail);
       case 'not_ours':
-        // Transfers and other kinds this checkout never starts: acknowledged, kept, never acted on.
-        this.log.warn('gateway message of a kind this checkout does not make: kept for review', {
+        // Transfers, other kinds this checkout never starts, numbers that can be none of ours:
+        // acknowledged, kept, never acted on.
+        this.log.warn('gateway message nothing here can act on: kept for review', {
           transactionType: event.transactionType,
           transactionId: event.transactionId,
+          reason: event.reason,
         });
         await this.repository.recordUnmatchedMessage({
           transactionType: event.transactionType,
           transactionId: event.transactionId,
           amount: event.amount,
-          reason: 'not a payment or refund of this checkout',
+          reason: event.reason,
           receivedAt: this.clock(),
           body: event.detail,
         });

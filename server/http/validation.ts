@@ -1,8 +1,27 @@
 import type { z } from 'zod';
 import { AppError } from '../domain/errors';
+import { findJsonProblem } from '../domain/text';
 
-/** Parses a request part with zod; a mismatch is the caller's mistake, named precisely. */
+/** Request JSON nested deeper than this is refused: no request of ours needs more. */
+export const MAX_INPUT_DEPTH = 32;
+
+/**
+ * Parses a request part with zod; a mismatch is the caller's mistake, named precisely. Before the
+ * schema, every string and key of the part, wherever it is, must be text storage keeps exactly
+ * (no NUL, no unpaired surrogate) and the part may nest at most MAX_INPUT_DEPTH deep: such input
+ * could be neither stored nor answered faithfully, so it is refused, never half-kept.
+ */
 export function parseInput<Schema extends z.ZodType>(schema: Schema, value: unknown, where: string): z.infer<Schema> {
+  const problem = findJsonProblem(value, MAX_INPUT_DEPTH);
+  if (problem) {
+    const path = [where, ...problem.path].join('.');
+    throw new AppError(
+      'VALIDATION_FAILED',
+      problem.problem === 'too_deep'
+        ? `${path}: nested deeper than ${MAX_INPUT_DEPTH} levels`
+        : `${path}: must not contain NUL or unpaired surrogate characters`,
+    );
+  }
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];

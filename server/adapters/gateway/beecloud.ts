@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../../domain/errors';
 import type { BillOutcome } from '../../domain/order-status';
+import { isStorableText } from '../../domain/text';
 import type {
   BillClientParams,
   BillCreation,
@@ -121,18 +122,17 @@ const fee = z.union([
     .refine((value) => Number.isSafeInteger(value)),
 ]);
 
+// The signed fields (§3.3.1) must be there and usable; the others are read only where they have
+// the expected shape, so nothing unsigned can make a verified message unreadable.
 const webhookSchema = z.object({
   signature: z.string(),
-  app_id: z.string().optional(),
-  timestamp: z.union([z.number(), z.string()]).optional(),
+  app_id: z.unknown().optional(),
   channel_type: z.string(),
-  sub_channel_type: z.string().optional(),
+  sub_channel_type: z.unknown().optional(),
   transaction_type: z.string(),
   transaction_id: z.string().min(1),
   transaction_fee: fee,
-  trade_success: z.boolean().optional(),
-  message_detail: z.record(z.string(), z.unknown()).nullish(),
-  optional: z.unknown().optional(),
+  message_detail: z.unknown().optional(),
 });
 
 /**
@@ -322,6 +322,8 @@ export class BeeCloudGateway implements PaymentGateway {
       throw new AppError('WEBHOOK_INVALID', `Webhook body is malformed: ${parsed.error.issues[0]?.path.join('.')}`);
     }
     const message = parsed.data;
+    // What is stored is the message as sent, not the fields read from it.
+    const received = body as Record<string, unknown>;
     if (message.app_id !== undefined && message.app_id !== this.options.appId) {
       throw new AppError('WEBHOOK_SIGNATURE_INVALID', 'Webhook is for another app');
     }
@@ -329,33 +331,47 @@ export class BeeCloudGateway implements PaymentGateway {
     if (!constantTimeEqual(expected, message.signature.toLowerCase())) {
       throw new AppError('WEBHOOK_SIGNATURE_INVALID', 'Webhook signature does not verify');
     }
+    // Verified, so the gateway sent it: from here every message is acknowledged, and one whose
+    // signed number can be no bill or refund of ours (it holds what no stored text can) is kept
+    // for a person instead of being looked up.
+    if (!isStorableText(message.transaction_id) || !isStorableText(message.transaction_type)) {
+      return {
+        type: 'not_ours',
+        transactionType: message.transaction_type,
+        transactionId: message.transaction_id,
+        amount: message.transaction_fee,
+        reason: 'signed transaction_id or transaction_type holds NUL or an unpaired surrogate',
+        detail: received,
+      };
+    }
     // Only signed fields decide what a message means. `trade_success` is not signed (§3.3.1) and
     // the gateway sends messages only for successes (§3.1, §3.4.2): it is kept, never read.
     if (message.transaction_type === 'PAY') {
-      const detail = message.message_detail ?? {};
+      const detail = detailObject(message.message_detail);
       return {
         type: 'payment.succeeded',
         billNo: message.transaction_id,
         amount: message.transaction_fee,
-        channel: message.sub_channel_type ?? message.channel_type,
+        channel: typeof message.sub_channel_type === 'string' ? message.sub_channel_type : message.channel_type,
         gatewayTradeNo:
           typeof detail.transaction_id === 'string'
             ? detail.transaction_id
             : typeof detail.trade_no === 'string'
               ? detail.trade_no
               : undefined,
-        detail: message,
+        detail: received,
       };
     }
     if (message.transaction_type === 'REFUND') {
-      return { type: 'refund.succeeded', refundNo: message.transaction_id, amount: message.transaction_fee, detail: message };
+      return { type: 'refund.succeeded', refundNo: message.transaction_id, amount: message.transaction_fee, detail: received };
     }
     return {
       type: 'not_ours',
       transactionType: message.transaction_type,
       transactionId: message.transaction_id,
       amount: message.transaction_fee,
-      detail: message,
+      reason: 'not a payment or refund of this checkout',
+      detail: received,
     };
   }
 }

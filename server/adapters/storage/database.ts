@@ -38,8 +38,12 @@ export interface Database extends Queryable {
   close(): Promise<void>;
 }
 
-// COUNT(*) and other int8 results as numbers: every count here is far below 2^53.
-types.setTypeParser(types.builtins.INT8, (value) => Number(value));
+// int8 (counts, money) as a number, as PGlite gives it; beyond exact integers a bigint, never a
+// silently rounded number: readers of money columns refuse it.
+types.setTypeParser(types.builtins.INT8, (value) => {
+  const number = Number(value);
+  return Number.isSafeInteger(number) ? number : BigInt(value);
+});
 
 /**
  * PGlite in memory (no `dataDir`) or in `dataDir`, which this process then owns until `close()`:

@@ -17,8 +17,12 @@ import type {
   SessionRecord,
 } from '../../domain/ports';
 import type { OrderStatus } from '../../domain/order-status';
+import { fromJsonb, safeInteger, storableKey, storableText, toJsonb } from './column-values';
 import type { Database, Queryable } from './database';
 import { batchWrites } from './write-batches';
+
+/** An int8 column as the drivers give it: a number, or a bigint beyond exact JavaScript integers. */
+type Int8 = number | bigint;
 
 interface OrderRow {
   order_no: string;
@@ -26,7 +30,7 @@ interface OrderRow {
   app_user_id: string | null;
   attach: Record<string, unknown> | null;
   status: OrderStatus;
-  amount: number;
+  amount: Int8;
   currency: 'CNY';
   items: OrderRecord['items'];
   title: string;
@@ -35,14 +39,14 @@ interface OrderRow {
   created_at: Date;
   expires_at: Date;
   paid_at: Date | null;
-  refunded_amount: number;
+  refunded_amount: Int8;
 }
 
 interface BillRow {
   bill_no: string;
   order_no: string;
   channel: GatewayChannel;
-  amount: number;
+  amount: Int8;
   status: BillRecord['status'];
   payer: string | null;
   gateway_id: string | null;
@@ -55,7 +59,7 @@ interface BillRow {
 interface PaymentRow {
   bill_no: string;
   order_no: string;
-  amount: number;
+  amount: Int8;
   channel: string;
   source: PaymentRecord['source'];
   disposition: PaymentRecord['disposition'];
@@ -77,18 +81,18 @@ function toOrder(row: OrderRow): OrderRecord {
     orderNo: row.order_no,
     owner: row.owner,
     appUserId: row.app_user_id ?? undefined,
-    attach: row.attach ?? undefined,
+    attach: fromJsonb<OrderRecord['attach'] | null>(row.attach) ?? undefined,
     status: row.status,
-    amount: row.amount,
+    amount: safeInteger(row.amount),
     currency: row.currency,
-    items: row.items,
+    items: fromJsonb(row.items),
     title: row.title,
     idempotencyKey: row.idempotency_key ?? undefined,
     requestHash: row.request_hash ?? undefined,
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     paidAt: row.paid_at ?? undefined,
-    refundedAmount: row.refunded_amount,
+    refundedAmount: safeInteger(row.refunded_amount),
   };
 }
 
@@ -97,7 +101,7 @@ interface RefundRow {
   order_no: string;
   bill_no: string;
   channel: string;
-  amount: number;
+  amount: Int8;
   reason: string | null;
   kind: RefundRecord['kind'];
   idempotency_key: string | null;
@@ -118,7 +122,7 @@ function toRefund(row: RefundRow): RefundRecord {
     orderNo: row.order_no,
     billNo: row.bill_no,
     channel: row.channel,
-    amount: row.amount,
+    amount: safeInteger(row.amount),
     reason: row.reason ?? undefined,
     kind: row.kind,
     idempotencyKey: row.idempotency_key ?? undefined,
@@ -139,11 +143,11 @@ function toBill(row: BillRow): BillRecord {
     billNo: row.bill_no,
     orderNo: row.order_no,
     channel: row.channel,
-    amount: row.amount,
+    amount: safeInteger(row.amount),
     status: row.status,
     payer: row.payer ?? undefined,
     gatewayId: row.gateway_id ?? undefined,
-    clientParams: row.client_params ?? undefined,
+    clientParams: fromJsonb<BillRecord['clientParams'] | null>(row.client_params) ?? undefined,
     error: row.error ?? undefined,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -154,17 +158,15 @@ function toPayment(row: PaymentRow): PaymentRecord {
   return {
     billNo: row.bill_no,
     orderNo: row.order_no,
-    amount: row.amount,
+    amount: safeInteger(row.amount),
     channel: row.channel,
     source: row.source,
     disposition: row.disposition,
     gatewayTradeNo: row.gateway_trade_no ?? undefined,
     receivedAt: row.received_at,
-    detail: row.detail ?? undefined,
+    detail: fromJsonb(row.detail) ?? undefined,
   };
 }
-
-const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
 
 type BillPatch = Partial<Pick<BillRecord, 'status' | 'gatewayId' | 'clientParams' | 'error'>>;
 
@@ -181,7 +183,7 @@ async function insertOrders(db: Queryable, orders: readonly OrderRecord[]): Prom
                          created_at, expires_at, status_changed_at, app_user_id, attach)
      SELECT order_no, owner, status, amount, currency, items::jsonb, title, idempotency_key, request_hash,
             created_at, expires_at, created_at, app_user_id, attach::jsonb
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[], $8::text[],
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[],
                  $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[])
        AS o(order_no, owner, status, amount, currency, items, title, idempotency_key, request_hash,
             created_at, expires_at, app_user_id, attach)
@@ -193,14 +195,14 @@ async function insertOrders(db: Queryable, orders: readonly OrderRecord[]): Prom
       orders.map((order) => order.status),
       orders.map((order) => order.amount),
       orders.map((order) => order.currency),
-      orders.map((order) => json(order.items)),
+      orders.map((order) => toJsonb(order.items)),
       orders.map((order) => order.title),
       orders.map((order) => order.idempotencyKey ?? null),
       orders.map((order) => order.requestHash ?? null),
       orders.map((order) => order.createdAt),
       orders.map((order) => order.expiresAt),
       orders.map((order) => order.appUserId ?? null),
-      orders.map((order) => json(order.attach)),
+      orders.map((order) => toJsonb(order.attach)),
     ],
     { prepareAs: 'insert_orders' },
   );
@@ -213,7 +215,7 @@ async function insertBills(db: Queryable, bills: readonly BillRecord[]): Promise
   const { rows } = await db.query<{ bill_no: string }>(
     `INSERT INTO bills (${BILL_COLUMNS})
      SELECT bill_no, order_no, channel, amount, status, payer, gateway_id, client_params::jsonb, error, created_at, updated_at
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[], $8::text[],
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[],
                  $9::text[], $10::timestamptz[], $11::timestamptz[])
        AS b(${BILL_COLUMNS})
      ON CONFLICT (order_no, channel) WHERE status IN ('creating', 'open') DO NOTHING
@@ -225,9 +227,9 @@ async function insertBills(db: Queryable, bills: readonly BillRecord[]): Promise
       bills.map((bill) => bill.amount),
       bills.map((bill) => bill.status),
       bills.map((bill) => bill.payer ?? null),
-      bills.map((bill) => bill.gatewayId ?? null),
-      bills.map((bill) => json(bill.clientParams)),
-      bills.map((bill) => bill.error ?? null),
+      bills.map((bill) => storableText(bill.gatewayId ?? null)),
+      bills.map((bill) => toJsonb(bill.clientParams)),
+      bills.map((bill) => storableText(bill.error ?? null)),
       bills.map((bill) => bill.createdAt),
       bills.map((bill) => bill.updatedAt),
     ],
@@ -252,9 +254,9 @@ async function updateBills(db: Queryable, updates: readonly BillUpdate[]): Promi
     [
       updates.map((update) => update.billNo),
       updates.map((update) => update.patch.status ?? null),
-      updates.map((update) => update.patch.gatewayId ?? null),
-      updates.map((update) => json(update.patch.clientParams)),
-      updates.map((update) => update.patch.error ?? null),
+      updates.map((update) => storableText(update.patch.gatewayId ?? null)),
+      updates.map((update) => toJsonb(update.patch.clientParams)),
+      updates.map((update) => storableText(update.patch.error ?? null)),
       updates.map((update) => update.at),
     ],
     { prepareAs: 'update_bills' },
@@ -513,7 +515,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
       OrderRow & {
         bill_no: string;
         channel: BillRow['channel'];
-        bill_amount: number;
+        bill_amount: Int8;
         bill_status: BillRow['status'];
         payer: string | null;
         gateway_id: string | null;
@@ -552,7 +554,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
   async recordPaidVerdict(verdict: PaidVerdict, notifyMerchant: boolean): Promise<PaidVerdictResult> {
     const { rows } = await this.db.query<{
       order_no: string | null;
-      bill_amount: number | null;
+      bill_amount: Int8 | null;
       disposition: PaymentDisposition | null;
     }>(
       `WITH target AS (
@@ -591,16 +593,16 @@ export class SqlCheckoutRepository implements CheckoutRepository {
         verdict.billNo,
         verdict.amount,
         verdict.source,
-        verdict.gatewayTradeNo ?? null,
+        storableText(verdict.gatewayTradeNo ?? null),
         verdict.receivedAt,
-        json(verdict.detail),
+        toJsonb(verdict.detail),
         notifyMerchant,
       ],
       { prepareAs: 'record_paid_verdict' },
     );
     const row = rows[0];
     if (!row?.order_no || row.bill_amount === null) return { found: false };
-    return { found: true, orderNo: row.order_no, billAmount: row.bill_amount, recorded: row.disposition };
+    return { found: true, orderNo: row.order_no, billAmount: safeInteger(row.bill_amount), recorded: row.disposition };
   }
 
   async listPayments(orderNo: string): Promise<PaymentRecord[]> {
@@ -670,8 +672,8 @@ export class SqlCheckoutRepository implements CheckoutRepository {
         refund.status,
         refund.submittedAt ?? null,
         refund.acceptedAt ?? null,
-        refund.gatewayId ?? null,
-        refund.failure ?? null,
+        storableText(refund.gatewayId ?? null),
+        storableText(refund.failure ?? null),
         refund.createdAt,
         refund.finishedAt ?? null,
         refund.nextCheckAt,
@@ -704,7 +706,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
   }
 
   async refundBalance(orderNo: string): Promise<{ paid: number; reserved: number; billNo?: string; channel?: string }> {
-    const { rows } = await this.db.query<{ paid: number; reserved: number; bill_no: string | null; channel: string | null }>(
+    const { rows } = await this.db.query<{ paid: Int8; reserved: Int8; bill_no: string | null; channel: string | null }>(
       `WITH applied AS (SELECT id, bill_no, amount FROM payments WHERE order_no = $1 AND disposition = 'applied')
        SELECT (SELECT COALESCE(SUM(amount), 0) FROM applied)::bigint AS paid,
               (SELECT COALESCE(SUM(amount), 0) FROM refunds
@@ -716,7 +718,12 @@ export class SqlCheckoutRepository implements CheckoutRepository {
       [orderNo],
     );
     const row = rows[0];
-    return { paid: row.paid, reserved: row.reserved, billNo: row.bill_no ?? undefined, channel: row.channel ?? undefined };
+    return {
+      paid: safeInteger(row.paid),
+      reserved: safeInteger(row.reserved),
+      billNo: row.bill_no ?? undefined,
+      channel: row.channel ?? undefined,
+    };
   }
 
   async claimRefundSubmission(refundNo: string, at: Date, renumberTo?: string): Promise<RefundRecord | null> {
@@ -732,7 +739,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
   async markRefundAccepted(refundNo: string, gatewayId: string | undefined, at: Date): Promise<void> {
     await this.db.query(
       'UPDATE refunds SET accepted_at = COALESCE(accepted_at, $3), gateway_id = COALESCE($2, gateway_id) WHERE refund_no = $1',
-      [refundNo, gatewayId ?? null, at],
+      [refundNo, storableText(gatewayId ?? null), at],
     );
   }
 
@@ -740,7 +747,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     await this.db.query(
       `UPDATE refunds SET submitted_at = NULL, next_check_at = $2, failure = $3
        WHERE refund_no = $1 AND status = 'pending' AND accepted_at IS NULL`,
-      [refundNo, retryAt, note.slice(0, 500)],
+      [refundNo, retryAt, storableText(note.slice(0, 500))],
     );
   }
 
@@ -764,7 +771,14 @@ export class SqlCheckoutRepository implements CheckoutRepository {
          ON CONFLICT (refund_no) WHERE refund_no IS NOT NULL DO NOTHING
        )
        SELECT * FROM done`,
-      [refundNo, finish.status, finish.at, finish.failure?.slice(0, 500) ?? null, json(finish.detail), notifyMerchant],
+      [
+        refundNo,
+        finish.status,
+        finish.at,
+        storableText(finish.failure?.slice(0, 500) ?? null),
+        toJsonb(finish.detail),
+        notifyMerchant,
+      ],
     );
     return rows[0] ? toRefund(rows[0]) : null;
   }
@@ -792,7 +806,14 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     await this.db.query(
       `INSERT INTO unmatched_gateway_messages (transaction_type, transaction_id, amount, reason, received_at, body)
        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-      [message.transactionType, message.transactionId, message.amount, message.reason, message.receivedAt, json(message.body)],
+      [
+        storableKey(message.transactionType),
+        storableKey(message.transactionId),
+        message.amount,
+        storableText(message.reason),
+        message.receivedAt,
+        toJsonb(message.body),
+      ],
     );
   }
 
@@ -885,7 +906,7 @@ export class SqlCheckoutRepository implements CheckoutRepository {
   async rescheduleMerchantNotification(id: number, nextAttemptAt: Date, error: string): Promise<void> {
     await this.db.query(
       'UPDATE merchant_notifications SET next_attempt_at = $2, attempts = attempts + 1, last_error = $3 WHERE id = $1',
-      [id, nextAttemptAt, error.slice(0, 500)],
+      [id, nextAttemptAt, storableText(error.slice(0, 500))],
     );
   }
 }

@@ -19,15 +19,12 @@ const checkoutBody = z.object({
 
 const refundBody = z.object({
   amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-  // Up to 80 characters (code points). NUL and unpaired surrogates cannot be stored as text.
+  // Up to 80 characters (code points); NUL and unpaired surrogates are refused by parseInput.
   reason: z
     .string()
     .trim()
     .min(1)
     .refine((text) => [...text].length <= 80, 'at most 80 characters')
-    .refine((text) => !/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text), {
-      message: 'must not contain NUL or unpaired surrogate characters',
-    })
     .optional(),
 });
 
