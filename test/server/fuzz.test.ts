@@ -178,20 +178,35 @@ const headerText = fc.string({ unit: 'grapheme-ascii', maxLength: 40 });
 const visibleAscii = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 128 });
 
 /**
- * Strings of any code point but NUL, with surrogates only in pairs: NUL and lone surrogates
- * that reach storage are another fix's (issue 10); the generators leave them out until it lands.
+ * Strings of any code point, and of any UTF-16 code unit: NUL and unpaired surrogates included,
+ * which storage and JSON cannot always hold (issue 10, fault 1).
  */
 const text = fc.oneof(
   fc.string({ maxLength: 30 }),
   fc.string({ unit: 'grapheme', maxLength: 30 }),
-  fc.string({
-    unit: fc
-      .integer({ min: 1, max: 0x10ffff })
-      .filter((c) => c < 0xd800 || c > 0xdfff)
-      .map((c) => String.fromCodePoint(c)),
-    maxLength: 30,
-  }),
+  fc.string({ unit: fc.integer({ min: 0, max: 0x10ffff }).filter((c) => c < 0xd800 || c > 0xdfff).map((c) => String.fromCodePoint(c)), maxLength: 30 }),
+  fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 30 }),
+  fc.constantFrom('\u0000', 'u\u00001', '\ud800', 'a\udfffb', '\udbff\ud800'),
 );
+
+/**
+ * Percent-encodes as a client would; an unpaired surrogate, which has no UTF-8, is sent as the
+ * bytes a careless client would produce (CESU-8 `%ED%A0%80`), and NUL as `%00`.
+ */
+function uriComponent(value: string): string {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    return value.replace(/[\ud800-\udfff]/g, '').split('').map((unit) => encodeURIComponent(unit)).join('') + '%ED%A0%80';
+  }
+}
+
+/**
+ * Objects nested deeper than any limit of ours, the parser's or storage's: written into the body
+ * text as `{"k":[{"k":…` (a value this deep overflows JSON.stringify's own stack).
+ */
+const DEEP = '#DEEP#';
+const deeplyNested = fc.integer({ min: 30, max: 6000 }).map((depth) => `${DEEP}${depth}`);
 
 /** A number JSON can carry but JavaScript cannot hold exactly, written as a literal into the body. */
 const HUGE = '#HUGE#';
@@ -209,6 +224,7 @@ const junk: fc.Arbitrary<unknown> = fc.oneof(
   fc.constant([]),
   fc.constant({}),
   fc.jsonValue({ maxDepth: 3 }),
+  deeplyNested,
 );
 
 /** For each field some route reads: values a client could mean. */
@@ -227,7 +243,7 @@ function plausibleFields(known: Known): Record<string, fc.Arbitrary<unknown>> {
     items: fc.oneof({ weight: 5, arbitrary: fc.array(item, { minLength: 1, maxLength: 3 }) }, { weight: 1, arbitrary: fc.array(item, { maxLength: 52 }) }),
     token: fc.oneof(fc.constantFrom(...known.launchTokens), fc.string({ minLength: 16, maxLength: 128 }), text),
     appUserId: text,
-    attach: fc.dictionary(text, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
+    attach: fc.oneof(fc.dictionary(text, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), fc.dictionary(text, deeplyNested, { maxKeys: 1 })),
     amount: fc.oneof(fc.integer({ min: 1, max: 200 }), fc.integer({ min: -1, max: 100_000 }), fc.constant(Number.MAX_SAFE_INTEGER), hugeNumber),
     reason: text,
     signature: text,
@@ -246,7 +262,12 @@ function fieldsObject(known: Known, plausibility: number): fc.Arbitrary<Record<s
 }
 
 function jsonText(value: unknown): string {
-  return JSON.stringify(value).replace(new RegExp(`"${HUGE}([^"]*)"`, 'g'), '$1');
+  return JSON.stringify(value)
+    .replace(new RegExp(`"${HUGE}([^"]*)"`, 'g'), '$1')
+    .replace(new RegExp(`"${DEEP}(\\d+)"`, 'g'), (_, depth: string) => {
+      const levels = Array.from({ length: Number(depth) }, (_unused, level) => (level % 2 ? ['[', ']'] : ['{"k":', '}']));
+      return levels.map(([open]) => open).join('') + '"leaf"' + levels.map(([, close]) => close).reverse().join('');
+    });
 }
 
 function wildBody(known: Known): fc.Arbitrary<string | undefined> {
@@ -315,7 +336,7 @@ function pathFor(route: ServedRoute, known: Known, nearValid: boolean): fc.Arbit
     : fc.oneof(
         realOrder,
         fc.string({ unit: fc.constantFrom(...'ABCDEFGHJKLMNPQRSTUVWXYZ0123456789'.split('')), minLength: 8, maxLength: 32 }),
-        text.map(encodeURIComponent),
+        text.map(uriComponent),
         fc.constantFrom('%', '%E0%A4%A', '..', '%00', '%2F'),
       );
   const query = nearValid
@@ -342,7 +363,7 @@ function pathFor(route: ServedRoute, known: Known, nearValid: boolean): fc.Arbit
     .map(([values, search, trailingSlash]) => {
       const path = segments.map((segment, i) => (segment.startsWith(':') ? values[i] : segment)).join('/') + (trailingSlash ? '/' : '');
       if (!search) return path;
-      const params = Object.entries(search).map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`);
+      const params = Object.entries(search).map(([key, value]) => `${uriComponent(key)}=${uriComponent(value)}`);
       return `${path}?${params.join('&')}`;
     });
 }
@@ -350,7 +371,7 @@ function pathFor(route: ServedRoute, known: Known, nearValid: boolean): fc.Arbit
 /** Paths near and far from the served ones. */
 function offRoute(routes: ServedRoute[]): fc.Arbitrary<ServedRoute> {
   return fc
-    .tuple(fc.constantFrom(...routes), fc.array(text.map(encodeURIComponent), { minLength: 1, maxLength: 3 }), fc.boolean())
+    .tuple(fc.constantFrom(...routes), fc.array(text.map(uriComponent), { minLength: 1, maxLength: 3 }), fc.boolean())
     .map(([route, extra, under]) => ({ path: under ? `${route.path}/${extra.join('/')}` : `/${extra.join('/')}`, methods: route.methods }));
 }
 
