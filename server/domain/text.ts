@@ -13,6 +13,14 @@ export function isStorableText(text: string): boolean {
   return !UNSTORABLE.test(text);
 }
 
+/**
+ * An identifier an upstream hands us (openid, unionid, session_key): a non-empty string of at
+ * most 256 characters that storage can hold exactly. Anything else is an unreadable answer.
+ */
+export function isUsableIdentifier(value: unknown): value is string {
+  return typeof value === 'string' && value !== '' && value.length <= 256 && isStorableText(value);
+}
+
 /** Where a JSON value first holds something storage cannot take, and what. */
 export interface JsonProblem {
   /** Keys and indexes from the top of the value; for a bad key, the path of the object holding it. */

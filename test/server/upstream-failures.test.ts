@@ -125,4 +125,44 @@ describe('upstream failures', () => {
     const response = await h.api.post('/api/session').send({ platform: 'weapp', code: 'any' }).expect(503);
     expect(response.body.error.code).toBe('WECHAT_UNAVAILABLE');
   });
+  // What storage cannot hold (NUL, an unpaired surrogate) or an empty id is an unreadable
+  // answer: the upstream's fault, never a 500 of ours.
+  it.each([
+    ['a NUL in openid', { openid: 'o\u0000x', session_key: 'k' }],
+    ['an unpaired surrogate in openid', { openid: 'o\ud800x', session_key: 'k' }],
+    ['a NUL in session_key', { openid: 'o1', session_key: 'k\u0000' }],
+    ['a NUL in unionid', { openid: 'o1', session_key: 'k', unionid: 'u\u0000' }],
+    ['an empty openid', { openid: '', session_key: 'k' }],
+  ])('should answer 502 WECHAT_ERROR when WeChat answers %s', async (_case, answer) => {
+    const upstream = await fixedAnswer(200, 'application/json', JSON.stringify(answer));
+    try {
+      const h = await harnessWithGateway({ WECHAT_API_BASE_URL: upstream.url, WECHAT_APPID: 'wx1', WECHAT_SECRET: 's' });
+      const response = await h.api.post('/api/session').send({ platform: 'weapp', code: 'any' }).expect(502);
+      expect(response.body.error.code).toBe('WECHAT_ERROR');
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it.each([
+    ['a NUL in openid', { openid: 'o\u0000x', session_key: 'k' }],
+    ['an unpaired surrogate in anonymous_openid', { anonymous_openid: 'a\udc00', session_key: 'k' }],
+    ['a NUL in session_key', { openid: 'o1', session_key: 'k\u0000' }],
+  ])('should answer 503 DOUYIN_UNAVAILABLE when Douyin answers %s', async (_case, data) => {
+    const upstream = await fixedAnswer(200, 'application/json', JSON.stringify({ err_no: 0, err_tips: 'success', data }));
+    try {
+      const h = await harnessWithGateway({
+        DOUYIN_API_BASE_URL: upstream.url,
+        DOUYIN_APPID: 'tt1',
+        DOUYIN_SECRET: 's',
+        DOUYIN_PAY_APP_ID: 'tt1',
+        DOUYIN_MERCHANT_ID: 'm1',
+        DOUYIN_PAY_SECRET: 'p',
+      });
+      const response = await h.api.post('/api/session').send({ platform: 'tt', code: 'any' }).expect(503);
+      expect(response.body.error.code).toBe('DOUYIN_UNAVAILABLE');
+    } finally {
+      await upstream.close();
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import { AppError } from '../../domain/errors';
 import type { LoginCodes, LoginIdentity, LoginProvider } from '../../domain/ports';
+import { isUsableIdentifier } from '../../domain/text';
 import { requestJson, UpstreamBadAnswer, UpstreamUnreachable } from '../http-json';
 
 export interface DouyinLoginOptions {
@@ -49,16 +50,18 @@ export class DouyinLogin implements LoginProvider {
       throw new AppError('DOUYIN_UNAVAILABLE', `Douyin could not log the user in (err_no ${errNo}): retry shortly`, { errNo });
     }
     const data = (typeof answer.data === 'object' && answer.data !== null ? answer.data : {}) as Record<string, unknown>;
-    const openid = typeof data.openid === 'string' && data.openid !== '' ? data.openid : undefined;
-    const anonymousOpenid = typeof data.anonymous_openid === 'string' && data.anonymous_openid !== '' ? data.anonymous_openid : undefined;
-    if (typeof data.session_key !== 'string' || (!openid && !anonymousOpenid)) {
-      throw new AppError('DOUYIN_UNAVAILABLE', 'Douyin answered without openid/session_key');
+    const present = (value: unknown) => value !== undefined && value !== null && value !== '';
+    const unusable = ['openid', 'anonymous_openid', 'unionid'].some((field) => present(data[field]) && !isUsableIdentifier(data[field]));
+    const openid = present(data.openid) ? (data.openid as string) : undefined;
+    const anonymousOpenid = present(data.anonymous_openid) ? (data.anonymous_openid as string) : undefined;
+    if (unusable || !isUsableIdentifier(data.session_key) || (!openid && !anonymousOpenid)) {
+      throw new AppError('DOUYIN_UNAVAILABLE', 'Douyin answered without a usable openid/session_key');
     }
     return {
       // A shopper not logged in to Douyin is known by the anonymous openid only.
       openid: openid ?? `anonymous:${anonymousOpenid}`,
       sessionKey: data.session_key,
-      unionid: typeof data.unionid === 'string' && data.unionid !== '' ? data.unionid : undefined,
+      unionid: present(data.unionid) ? (data.unionid as string) : undefined,
     };
   }
 }

@@ -1,5 +1,6 @@
 import { AppError } from '../../domain/errors';
 import type { LoginCodes, LoginIdentity, LoginProvider } from '../../domain/ports';
+import { isUsableIdentifier } from '../../domain/text';
 import { requestJson, UpstreamBadAnswer, UpstreamUnreachable } from '../http-json';
 
 export interface WechatLoginOptions {
@@ -48,13 +49,16 @@ export class WechatLogin implements LoginProvider {
       // 40013/40125 and friends: our own appid/secret are wrong, which the shopper cannot fix.
       throw new AppError('WECHAT_ERROR', `WeChat refused the login (errcode ${errcode})`, { errcode });
     }
-    if (typeof answer.openid !== 'string' || typeof answer.session_key !== 'string') {
-      throw new AppError('WECHAT_ERROR', 'WeChat answered without openid/session_key');
+    if (!isUsableIdentifier(answer.openid) || !isUsableIdentifier(answer.session_key)) {
+      throw new AppError('WECHAT_ERROR', 'WeChat answered without a usable openid/session_key');
+    }
+    if (answer.unionid !== undefined && !isUsableIdentifier(answer.unionid)) {
+      throw new AppError('WECHAT_ERROR', 'WeChat answered an unusable unionid');
     }
     return {
       openid: answer.openid,
       sessionKey: answer.session_key,
-      unionid: typeof answer.unionid === 'string' ? answer.unionid : undefined,
+      unionid: answer.unionid,
     };
   }
 }
