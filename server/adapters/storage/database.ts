@@ -135,7 +135,8 @@ export async function openPostgres(connectionString: string, poolSize = 10): Pro
 
 /**
  * LISTEN on a dedicated connection (a pooled one would lose it on release). When the connection
- * drops, the listener hears of the gap and the connection is re-established.
+ * drops, the listener hears of the gap, the connection is re-established, and the listener hears
+ * of the gap once more when listening again (changes in between were not heard).
  */
 async function listenWithReconnect(connectionString: string, channel: string, listener: ChangeListener) {
   if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
@@ -159,10 +160,14 @@ async function listenWithReconnect(connectionString: string, channel: string, li
     failed.end().catch(() => undefined);
     const attempt = () => {
       if (stopped) return;
-      connect().catch(() => {
-        retry = setTimeout(attempt, 1000);
-        retry.unref();
-      });
+      // What was remembered while nobody listened may have changed unheard: forget it again.
+      connect().then(
+        () => (stopped ? void client?.end().catch(() => undefined) : listener.onGap()),
+        () => {
+          retry = setTimeout(attempt, 1000);
+          retry.unref();
+        },
+      );
     };
     retry = setTimeout(attempt, 100);
     retry.unref();
