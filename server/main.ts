@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from './config';
 import { consoleLogger } from './log';
 import { startServices } from './services';
+import { StartupError } from './startup';
 
 async function main() {
   const log = consoleLogger();
@@ -45,6 +46,8 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(`Failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  // An operator's problem (StartupError) reads as one line; anything else is a bug: keep its stack.
+  const detail = error instanceof StartupError ? error.message : error instanceof Error ? error.stack : String(error);
+  process.stderr.write(`Failed to start: ${detail}\n`);
   process.exit(1);
 });

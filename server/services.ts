@@ -1,11 +1,12 @@
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type { Config } from './config';
 import { loadCatalog } from './adapters/catalog-file';
 import { BeeCloudGateway } from './adapters/gateway/beecloud';
-import { Database, openPglite, openPostgres } from './adapters/storage/database';
+import { Database, openPglite, openPostgres, pgliteClusterDirectory } from './adapters/storage/database';
 import { migrate } from './adapters/storage/migrations';
 import { SqlCheckoutRepository } from './adapters/storage/repository';
 import { WechatLogin } from './adapters/wechat/code2session';
@@ -22,6 +23,7 @@ import { MerchantNotifier, MerchantNotifierOptions } from './adapters/merchant/n
 import { createApp } from './http/app';
 import { consoleLogger } from './log';
 import { createSandbox, SandboxOptions } from './sandbox';
+import { listenFailure, newDirectoryFor, reasonOf, StartupError, withoutPassword } from './startup';
 
 const SESSION_PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 /** How long stopping waits for gateway checks and refunds in flight. */
@@ -53,12 +55,24 @@ export interface RunningServices {
   close(): Promise<void>;
 }
 
-/** Listens first; a handler can be attached afterwards (the server's own needs the bound address). */
-async function listen(port: number, host: string, handler?: Koa): Promise<{ server: Server; url: string }> {
+/**
+ * Listens first; a handler can be attached afterwards (the server's own needs the bound address).
+ * A port in use or a bad HOST throws a StartupError naming `variable` or HOST.
+ */
+async function listen(
+  port: number,
+  host: string,
+  variable: 'PORT' | 'SANDBOX_PORT',
+  handler?: Koa,
+): Promise<{ server: Server; url: string }> {
   const server = handler ? createServer(handler.callback()) : createServer();
   server.keepAliveTimeout = 65_000;
   server.listen(port, host);
-  await once(server, 'listening');
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    throw listenFailure(error, variable, port, host);
+  }
   const address = server.address() as AddressInfo;
   const hostname = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return { server, url: `http://${hostname}:${address.port}` };
@@ -82,23 +96,40 @@ async function closeServer(server: Server): Promise<void> {
   });
 }
 
+/** Opens the configured storage; one that cannot be opened throws a StartupError naming DATABASE_URL or DATA_DIR. */
 export async function openDatabase(config: Config): Promise<Database> {
-  return config.databaseUrl ? openPostgres(config.databaseUrl) : openPglite(config.dataDir);
+  if (config.databaseUrl) {
+    try {
+      return await openPostgres(config.databaseUrl);
+    } catch (error) {
+      throw new StartupError('DATABASE_URL', `DATABASE_URL ${withoutPassword(config.databaseUrl)} cannot be used: ${reasonOf(error)}`);
+    }
+  }
+  try {
+    return await openPglite(config.dataDir);
+  } catch (error) {
+    throw new StartupError('DATA_DIR', `DATA_DIR ${config.dataDir} cannot be used: ${reasonOf(error)}`);
+  }
 }
 
 /**
  * Boots the checkout server and, when an upstream is emulated, the sandbox: storage and
  * migrations first, then the sandbox (so the server knows its address), then the server.
+ * A start that fails closes what it opened and removes the data directory it created; a
+ * failure the operator can fix (see StartupError) is thrown as one.
  */
 export async function startServices(config: Config, options: StartOptions = {}): Promise<RunningServices> {
   const log = options.log ?? consoleLogger();
   const clock = options.clock ?? (() => new Date());
   const catalog = loadCatalog(config.catalogFile);
-  const database = options.database ?? (await openDatabase(config));
   const closers: Array<() => Promise<void>> = [];
-  if (!options.database) closers.push(() => database.close());
+  // DATA_DIR itself when it is new, else its cluster when that is: a pre-existing one is never removed.
+  const createdDirectory =
+    options.database || config.databaseUrl ? undefined : newDirectoryFor(pgliteClusterDirectory(config.dataDir));
 
   try {
+    const database = options.database ?? (await openDatabase(config));
+    if (!options.database) closers.push(() => database.close());
     await migrate(database);
 
     let sandboxUrl: string | undefined;
@@ -116,12 +147,14 @@ export async function startServices(config: Config, options: StartOptions = {}):
         loginCodeTtlMs: options.sandbox?.loginCodeTtlMs,
         log: (line) => log.info(line, { component: 'sandbox' }),
       });
-      const listening = await listen(config.sandboxPort, config.host, sandbox.app);
-      sandboxUrl = listening.url;
+      let sandboxServer: Server | undefined;
       closers.unshift(async () => {
         await sandbox.close();
-        await closeServer(listening.server);
+        if (sandboxServer) await closeServer(sandboxServer);
       });
+      const listening = await listen(config.sandboxPort, config.host, 'SANDBOX_PORT', sandbox.app);
+      sandboxServer = listening.server;
+      sandboxUrl = listening.url;
     }
 
     const repository = SqlCheckoutRepository.over(database);
@@ -151,7 +184,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
     });
 
     // The webhook URL depends on the port actually bound, so the server listens before wiring.
-    const { server, url: serverUrl } = await listen(config.port, config.host);
+    const { server, url: serverUrl } = await listen(config.port, config.host, 'PORT');
     closers.unshift(() => closeServer(server));
 
     const douyinCashier = new SignedDouyinCashier({
@@ -273,6 +306,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
     };
   } catch (error) {
     for (const close of closers) await close().catch(() => undefined);
+    if (createdDirectory) rmSync(createdDirectory, { recursive: true, force: true });
     throw error;
   }
 }

@@ -40,12 +40,17 @@ export interface Database extends Queryable {
 // COUNT(*) and other int8 results as numbers: every count here is far below 2^53.
 types.setTypeParser(types.builtins.INT8, (value) => Number(value));
 
+/** Where PGlite keeps its cluster inside `DATA_DIR`. */
+export function pgliteClusterDirectory(dataDir: string): string {
+  return resolve(dataDir, 'pglite');
+}
+
 export async function openPglite(dataDir: string | undefined): Promise<Database> {
   if (!dataDir) {
     const template = templateTarball();
     return wrapPglite(await PGlite.create(template ? { loadDataDir: template } : {}));
   }
-  const directory = resolve(dataDir, 'pglite');
+  const directory = pgliteClusterDirectory(dataDir);
   mkdirSync(dataDir, { recursive: true });
   seedFromTemplate(directory);
   mkdirSync(directory, { recursive: true });
