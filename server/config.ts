@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { whyNotPublic } from './public-url';
 
 /**
  * The only module that reads `process.env`. Everything else receives a `Config`.
@@ -31,6 +32,10 @@ const optionalText = z
   .transform((value) => (value === '' ? undefined : value))
   .optional();
 const optionalUrl = optionalText.pipe(z.url({ protocol: /^https?$/ }).optional());
+const flag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .optional()
+  .transform((value) => value === 'true' || value === '1');
 
 const environmentSchema = z.object({
   PORT: port.default(3000),
@@ -44,6 +49,7 @@ const environmentSchema = z.object({
       .optional(),
   ),
   PUBLIC_BASE_URL: optionalUrl,
+  ALLOW_UNREACHABLE_WEBHOOKS: flag,
   GATEWAY_BASE_URL: optionalUrl,
   GATEWAY_APP_ID: optionalText,
   GATEWAY_APP_SECRET: optionalText,
@@ -67,10 +73,7 @@ const environmentSchema = z.object({
   ),
   MERCHANT_NOTIFY_URL: optionalUrl,
   MERCHANT_NOTIFY_SECRET: optionalText,
-  TRUST_PROXY: z
-    .enum(['true', 'false', '1', '0', ''])
-    .optional()
-    .transform((value) => value === 'true' || value === '1'),
+  TRUST_PROXY: flag,
   CATALOG_FILE: optionalText,
   GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ORDER_TTL_SECONDS: z.coerce.number().int().min(120).max(86_400).default(900),
@@ -92,7 +95,9 @@ export interface Config {
   databaseUrl?: string;
   /**
    * Base URL the gateway calls back (the webhook lives at `/api/gateway/webhook`).
-   * Unset: `http://HOST:PORT`, taken from the address the server actually listens on.
+   * Unset: `http://HOST:PORT`, taken from the address the server actually listens on; a real
+   * gateway or Douyin requires it, and it must be a public address, unless
+   * `ALLOW_UNREACHABLE_WEBHOOKS` is true.
    */
   publicBaseUrl?: string;
   /** True when at least one upstream is emulated, so `npm start` also runs the sandbox. */
@@ -230,6 +235,30 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('MERCHANT_NOTIFY_SECRET is required when MERCHANT_NOTIFY_URL is set');
   }
 
+  // Both hand our webhook URL to a service on the internet: seed 001 §3.1 (the gateway wants
+  // "a publicly reachable address and port", HTTP or HTTPS) and Douyin's orderInfo.notify_url.
+  const callingBack = [
+    gatewaySandboxed ? undefined : { variable: 'GATEWAY_BASE_URL', caller: 'the gateway' },
+    douyinSandboxed ? undefined : { variable: 'DOUYIN_API_BASE_URL', caller: 'Douyin' },
+  ].filter((upstream) => upstream !== undefined);
+  if (callingBack.length > 0 && !e.ALLOW_UNREACHABLE_WEBHOOKS) {
+    const set = `${callingBack.map((upstream) => upstream.variable).join(' and ')} ${callingBack.length > 1 ? 'are' : 'is'} set`;
+    const why =
+      `${callingBack.map((upstream) => upstream.caller).join(' and ')} will call PUBLIC_BASE_URL/api/gateway/webhook` +
+      ' from the internet (ALLOW_UNREACHABLE_WEBHOOKS=true starts anyway)';
+    if (e.PUBLIC_BASE_URL === undefined) {
+      problems.push(`PUBLIC_BASE_URL is required when ${set}: ${why}`);
+    } else {
+      const unreachable = whyNotPublic(e.PUBLIC_BASE_URL);
+      if (unreachable) problems.push(`PUBLIC_BASE_URL cannot be reached from the internet (${unreachable}): ${why}`);
+    }
+  }
+
+  const sandboxEnabled = gatewaySandboxed || wechatSandboxed || douyinSandboxed;
+  if (sandboxEnabled && e.PORT !== 0 && e.PORT === e.SANDBOX_PORT) {
+    problems.push(`PORT and SANDBOX_PORT are both ${e.PORT}: the server and the sandbox need a port each`);
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -239,7 +268,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: e.DATA_DIR,
     databaseUrl: e.DATABASE_URL,
     publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
-    sandboxEnabled: gatewaySandboxed || wechatSandboxed || douyinSandboxed,
+    sandboxEnabled,
     gateway,
     wechat,
     douyin,

@@ -2,6 +2,7 @@ import { DataDirInUseError } from './adapters/storage/data-dir-lock';
 import { ConfigError, loadConfig } from './config';
 import { consoleLogger } from './log';
 import { startServices } from './services';
+import { StartupError } from './startup';
 
 /** A stop that outlasts this (a hung close) ends the process anyway; a lock it leaves is stale. */
 const STOP_DEADLINE_MS = 10_000;
@@ -72,6 +73,8 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(`Failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  // An operator's problem (StartupError) reads as one line; anything else is a bug: keep its stack.
+  const detail = error instanceof StartupError ? error.message : error instanceof Error ? error.stack : String(error);
+  process.stderr.write(`Failed to start: ${detail}\n`);
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,7 +7,8 @@ import type Koa from 'koa';
 import type { Config } from './config';
 import { loadCatalog } from './adapters/catalog-file';
 import { BeeCloudGateway } from './adapters/gateway/beecloud';
-import { Database, openPglite, openPostgres } from './adapters/storage/database';
+import { Database, openPglite, openPostgres, pgliteClusterDirectory } from './adapters/storage/database';
+import { DataDirInUseError } from './adapters/storage/data-dir-lock';
 import { migrate } from './adapters/storage/migrations';
 import { SqlCheckoutRepository } from './adapters/storage/repository';
 import { WechatLogin } from './adapters/wechat/code2session';
@@ -24,6 +26,7 @@ import { createApp } from './http/app';
 import { createCheckoutServer } from './http/node-server';
 import { consoleLogger } from './log';
 import { createSandbox, SandboxOptions } from './sandbox';
+import { listenFailure, newDirectoryFor, reasonOf, StartupError, withoutPassword } from './startup';
 
 const SESSION_PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 /** How long stopping waits for gateway checks and refunds in flight. */
@@ -65,11 +68,23 @@ export interface RunningServices {
   close(): Promise<void>;
 }
 
-/** Listens first; a handler can be attached afterwards (the server's own needs the bound address). */
-async function listen(server: Server, port: number, host: string): Promise<{ server: Server; url: string }> {
+/**
+ * Listens first; a handler can be attached afterwards (the server's own needs the bound address).
+ * A port in use or a bad HOST throws a StartupError naming `variable` or HOST.
+ */
+async function listen(
+  server: Server,
+  port: number,
+  host: string,
+  variable: 'PORT' | 'SANDBOX_PORT',
+): Promise<{ server: Server; url: string }> {
   server.keepAliveTimeout = 65_000;
   server.listen(port, host);
-  await once(server, 'listening');
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    throw listenFailure(error, variable, port, host);
+  }
   const address = server.address() as AddressInfo;
   const hostname = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return { server, url: `http://${hostname}:${address.port}` };
@@ -93,23 +108,42 @@ async function closeServer(server: Server): Promise<void> {
   });
 }
 
+/** Opens the configured storage; one that cannot be opened throws a StartupError naming DATABASE_URL or DATA_DIR. */
 export async function openDatabase(config: Config): Promise<Database> {
-  return config.databaseUrl ? openPostgres(config.databaseUrl) : openPglite(config.dataDir);
+  if (config.databaseUrl) {
+    try {
+      return await openPostgres(config.databaseUrl);
+    } catch (error) {
+      throw new StartupError('DATABASE_URL', `DATABASE_URL ${withoutPassword(config.databaseUrl)} cannot be used: ${reasonOf(error)}`);
+    }
+  }
+  try {
+    return await openPglite(config.dataDir);
+  } catch (error) {
+    // Its own message already names DATA_DIR and the process that holds it.
+    if (error instanceof DataDirInUseError) throw error;
+    throw new StartupError('DATA_DIR', `DATA_DIR ${config.dataDir} cannot be used: ${reasonOf(error)}`);
+  }
 }
 
 /**
  * Boots the checkout server and, when an upstream is emulated, the sandbox: storage and
  * migrations first, then the sandbox (so the server knows its address), then the server.
+ * A start that fails closes what it opened and removes the data directory it created; a
+ * failure the operator can fix (see StartupError) is thrown as one.
  */
 export async function startServices(config: Config, options: StartOptions = {}): Promise<RunningServices> {
   const log = options.log ?? consoleLogger();
   const clock = options.clock ?? (() => new Date());
   const catalog = loadCatalog(config.catalogFile);
-  const database = options.database ?? (await openDatabase(config));
   const closers: Array<() => Promise<void>> = [];
-  if (!options.database) closers.push(() => database.close());
+  // DATA_DIR itself when it is new, else its cluster when that is: a pre-existing one is never removed.
+  const createdDirectory =
+    options.database || config.databaseUrl ? undefined : newDirectoryFor(pgliteClusterDirectory(config.dataDir));
 
   try {
+    const database = options.database ?? (await openDatabase(config));
+    if (!options.database) closers.push(() => database.close());
     await migrate(database);
 
     let sandboxUrl: string | undefined;
@@ -128,12 +162,14 @@ export async function startServices(config: Config, options: StartOptions = {}):
         dataDir: options.sandbox?.dataDir ?? (options.database ? undefined : join(config.dataDir, 'sandbox')),
         log: (line) => log.info(line, { component: 'sandbox' }),
       });
-      const listening = await listen(createServer(sandbox.app.callback()), config.sandboxPort, config.host);
-      sandboxUrl = listening.url;
+      let sandboxServer: Server | undefined;
       closers.unshift(async () => {
         await sandbox.close();
-        await closeServer(listening.server);
+        if (sandboxServer) await closeServer(sandboxServer);
       });
+      const listening = await listen(createServer(sandbox.app.callback()), config.sandboxPort, config.host, 'SANDBOX_PORT');
+      sandboxServer = listening.server;
+      sandboxUrl = listening.url;
     }
 
     const repository = SqlCheckoutRepository.over(database);
@@ -163,7 +199,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
     });
 
     // The webhook URL depends on the port actually bound, so the server listens before wiring.
-    const { server, url: serverUrl } = await listen(createCheckoutServer(), config.port, config.host);
+    const { server, url: serverUrl } = await listen(createCheckoutServer(), config.port, config.host, 'PORT');
     let serverClosed: Promise<void> | undefined;
     const stopServing = () => (serverClosed ??= closeServer(server));
     closers.unshift(stopServing);
@@ -298,6 +334,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
     };
   } catch (error) {
     for (const close of closers) await close().catch(() => undefined);
+    if (createdDirectory) rmSync(createdDirectory, { recursive: true, force: true });
     throw error;
   }
 }

@@ -18,7 +18,7 @@ describe('loadConfig', () => {
   it('should name every missing secret once a real gateway is configured', () => {
     expect(() => loadConfig({ GATEWAY_BASE_URL: 'https://payapi.example.com' })).toThrow(ConfigError);
     try {
-      loadConfig({ GATEWAY_BASE_URL: 'https://payapi.example.com', GATEWAY_APP_ID: 'app' });
+      loadConfig({ GATEWAY_BASE_URL: 'https://payapi.example.com', GATEWAY_APP_ID: 'app', PUBLIC_BASE_URL: 'https://shop.example.com' });
     } catch (error) {
       expect((error as ConfigError).problems).toEqual([
         'GATEWAY_APP_SECRET is required when GATEWAY_BASE_URL is set',
@@ -116,5 +116,117 @@ describe('loadConfig', () => {
 
   it('should treat empty variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', GATEWAY_BASE_URL: ' ' }).sandboxEnabled).toBe(true);
+  });
+
+  describe('the address a real upstream calls back', () => {
+    const realGateway = {
+      GATEWAY_BASE_URL: 'https://payapi.example.com',
+      GATEWAY_APP_ID: 'a',
+      GATEWAY_APP_SECRET: 'b',
+      GATEWAY_MASTER_SECRET: 'c',
+    };
+    const realDouyin = {
+      DOUYIN_API_BASE_URL: 'https://developer.toutiao.com',
+      DOUYIN_APPID: 'tt1',
+      DOUYIN_SECRET: 's',
+      DOUYIN_PAY_APP_ID: '800000000001',
+      DOUYIN_MERCHANT_ID: '1900000001',
+      DOUYIN_PAY_SECRET: 'p',
+    };
+
+    function problemsOf(env: Record<string, string>): string[] {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    }
+
+    it.each([
+      ['gateway', realGateway, /^PUBLIC_BASE_URL is required when GATEWAY_BASE_URL is set: the gateway will call/],
+      ['Douyin', realDouyin, /^PUBLIC_BASE_URL is required when DOUYIN_API_BASE_URL is set: Douyin will call/],
+    ])('should refuse a real %s without PUBLIC_BASE_URL, saying why and how to start anyway', (_name, env, message) => {
+      const problems = problemsOf(env);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(message);
+      expect(problems[0]).toMatch(/ALLOW_UNREACHABLE_WEBHOOKS=true/);
+    });
+
+    it.each([
+      'http://127.0.0.1:3000',
+      'http://127.8.0.1',
+      'http://localhost:3000',
+      'http://LOCALHOST.',
+      'http://shop.localhost',
+      'http://[::1]:3000',
+      'http://0.0.0.0:3000',
+      'http://[::]',
+      'http://2130706433', // 127.0.0.1 spelled as one number
+      'http://[::ffff:127.0.0.1]',
+      'http://10.1.2.3',
+      'http://172.20.0.1',
+      'http://192.168.1.10:8080',
+      'http://100.64.0.1',
+      'http://169.254.169.254',
+      'http://[fd12:3456::1]',
+      'http://[fe80::1]',
+      'http://224.0.0.1',
+      'http://checkout:3000',
+      'https://shop.local',
+      'https://pay.internal',
+    ])('should refuse a real gateway calling back %s', (url) => {
+      const problems = problemsOf({ ...realGateway, PUBLIC_BASE_URL: url });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^PUBLIC_BASE_URL cannot be reached from the internet \(.+\): the gateway will call/);
+    });
+
+    it.each(['https://shop.example.com', 'http://203.0.113.10:8080', 'https://[2001:db8::1]', 'https://abc123.ngrok-free.app/'])(
+      'should accept a real gateway calling back %s',
+      (url) => {
+        expect(loadConfig({ ...realGateway, PUBLIC_BASE_URL: url }).publicBaseUrl).toBe(url.replace(/\/$/, ''));
+      },
+    );
+
+    it('should start anyway with ALLOW_UNREACHABLE_WEBHOOKS=true', () => {
+      expect(loadConfig({ ...realGateway, ALLOW_UNREACHABLE_WEBHOOKS: 'true' }).publicBaseUrl).toBeUndefined();
+      expect(loadConfig({ ...realDouyin, ALLOW_UNREACHABLE_WEBHOOKS: '1', PUBLIC_BASE_URL: 'http://127.0.0.1:3000' }).publicBaseUrl).toBe(
+        'http://127.0.0.1:3000',
+      );
+      expect(problemsOf({ ...realGateway, ALLOW_UNREACHABLE_WEBHOOKS: 'false' })).toHaveLength(1);
+      expect(() => loadConfig({ ALLOW_UNREACHABLE_WEBHOOKS: 'yes' })).toThrow(/ALLOW_UNREACHABLE_WEBHOOKS/);
+    });
+
+    it('should not ask for PUBLIC_BASE_URL when nothing real calls back (the sandbox, WeChat login)', () => {
+      expect(() => loadConfig({})).not.toThrow();
+      expect(() => loadConfig({ WECHAT_API_BASE_URL: 'https://api.weixin.qq.com', WECHAT_APPID: 'wx1', WECHAT_SECRET: 's' })).not.toThrow();
+    });
+  });
+
+  it('should refuse one port for both the server and the sandbox', () => {
+    expect(() => loadConfig({ PORT: '3000', SANDBOX_PORT: '3000' })).toThrow(/PORT and SANDBOX_PORT are both 3000/);
+    expect(() => loadConfig({ SANDBOX_PORT: '3000' })).toThrow(/PORT and SANDBOX_PORT are both 3000/);
+    expect(loadConfig({ PORT: '0', SANDBOX_PORT: '0' })).toMatchObject({ port: 0, sandboxPort: 0 });
+  });
+
+  it('should let PORT equal the unused SANDBOX_PORT once every upstream is real', () => {
+    const config = loadConfig({
+      PORT: '3100',
+      GATEWAY_BASE_URL: 'https://payapi.example.com',
+      GATEWAY_APP_ID: 'a',
+      GATEWAY_APP_SECRET: 'b',
+      GATEWAY_MASTER_SECRET: 'c',
+      WECHAT_API_BASE_URL: 'https://api.weixin.qq.com',
+      WECHAT_APPID: 'wx1',
+      WECHAT_SECRET: 's',
+      DOUYIN_API_BASE_URL: 'https://developer.toutiao.com',
+      DOUYIN_APPID: 'tt1',
+      DOUYIN_SECRET: 's',
+      DOUYIN_PAY_APP_ID: '800000000001',
+      DOUYIN_MERCHANT_ID: '1900000001',
+      DOUYIN_PAY_SECRET: 'p',
+      PUBLIC_BASE_URL: 'https://shop.example.com',
+    });
+    expect(config).toMatchObject({ port: 3100, sandboxEnabled: false });
   });
 });

@@ -43,7 +43,8 @@ export async function startHarness(
   options: Omit<StartOptions, 'database' | 'clock'> & { env?: Record<string, string> } = {},
 ): Promise<CheckoutHarness> {
   let offsetMs = 0;
-  const config = loadConfig({ PORT: '0', SANDBOX_PORT: '0', HOST: '127.0.0.1', ...options.env });
+  // Every upstream double here listens on loopback, and so does the server its webhooks reach.
+  const config = loadConfig({ PORT: '0', SANDBOX_PORT: '0', HOST: '127.0.0.1', ALLOW_UNREACHABLE_WEBHOOKS: 'true', ...options.env });
   const services = await startServices(config, {
     log: silentLogger,
     ...options,

@@ -45,6 +45,11 @@ types.setTypeParser(types.builtins.INT8, (value) => {
   return Number.isSafeInteger(number) ? number : BigInt(value);
 });
 
+/** Where PGlite keeps its cluster inside `DATA_DIR`. */
+export function pgliteClusterDirectory(dataDir: string): string {
+  return resolve(dataDir, 'pglite');
+}
+
 /**
  * PGlite in memory (no `dataDir`) or in `dataDir`, which this process then owns until `close()`:
  * throws `DataDirInUseError` while another live process has it open (`data-dir-lock.ts`).
@@ -54,7 +59,7 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
     const template = templateTarball();
     return wrapPglite(await PGlite.create(template ? { loadDataDir: template } : {}));
   }
-  const directory = resolve(dataDir, 'pglite');
+  const directory = pgliteClusterDirectory(dataDir);
   mkdirSync(dataDir, { recursive: true });
   // Before the cluster is touched: seeding it from the template is a write too.
   const lock = lockDataDir(dataDir);
