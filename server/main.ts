@@ -25,7 +25,24 @@ async function main() {
     throw error;
   }
 
-  let services;
+  // A signal during the start is kept and acted on once there is something to stop; one right
+  // after the ready line must not find the default handler (which would kill without a stop).
+  let stopRequested: string | undefined;
+  let stopping = false;
+  let onSignal = (signal: string) => {
+    if (stopRequested) return;
+    stopRequested = signal;
+    // A start that hangs (an upstream or a database not answering) must not hold the stop forever.
+    log.info('stopping', { signal, during: 'start' });
+    setTimeout(() => {
+      log.error('the start did not finish: exiting without a stop', { signal, afterMs: STOP_DEADLINE_MS });
+      exitAfterOutput(1);
+    }, STOP_DEADLINE_MS).unref();
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
+  let services: Awaited<ReturnType<typeof startServices>>;
   try {
     services = await startServices(config, { log });
   } catch (error) {
@@ -35,22 +52,7 @@ async function main() {
     }
     throw error;
   }
-  const storage = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `PGlite in ${config.dataDir}`;
-  const emulated = [config.gateway.baseUrl ? null : 'payment gateway', config.wechat.apiBaseUrl ? null : 'WeChat']
-    .filter(Boolean)
-    .join(', ');
-  process.stdout.write(
-    [
-      `Checkout server  ${services.serverUrl}   (storage: ${storage})`,
-      services.sandboxUrl
-        ? `Sandbox          ${services.sandboxUrl}   (offline ${emulated})`
-        : 'Sandbox          off (every upstream has a base URL)',
-      '',
-    ].join('\n'),
-  );
-
   // A terminal's Ctrl-C reaches both npm and the server, and npm forwards it: the second is ignored.
-  let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -68,8 +70,25 @@ async function main() {
       exitAfterOutput(1);
     }
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  onSignal = (signal) => void stop(signal);
+  if (stopRequested) {
+    void stop(stopRequested);
+    return;
+  }
+
+  const storage = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `PGlite in ${config.dataDir}`;
+  const emulated = [config.gateway.baseUrl ? null : 'payment gateway', config.wechat.apiBaseUrl ? null : 'WeChat']
+    .filter(Boolean)
+    .join(', ');
+  process.stdout.write(
+    [
+      `Checkout server  ${services.serverUrl}   (storage: ${storage})`,
+      services.sandboxUrl
+        ? `Sandbox          ${services.sandboxUrl}   (offline ${emulated})`
+        : 'Sandbox          off (every upstream has a base URL)',
+      '',
+    ].join('\n'),
+  );
 }
 
 main().catch((error) => {

@@ -2,6 +2,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AddressInfo, createServer as createNetServer, Socket } from 'node:net';
 
 /**
  * The server as people and supervisors run it: `npm start` and `npm run start:prod`, real
@@ -176,6 +177,29 @@ describe('server lifecycle', () => {
       await stopCleanly(again, signal);
     },
   );
+
+  it('should act on a signal that arrives while the start hangs (a database that never answers), not die of it', async () => {
+    // Accepts connections and never answers: the start waits on it, as on a black-holed host.
+    const connections: Socket[] = [];
+    const silent = createNetServer((socket) => connections.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const server = start(['start'], { DATABASE_URL: `postgres://checkout@127.0.0.1:${port}/checkout` });
+      await waitFor(() => connections.length > 0, 45_000, 'the start to reach the database');
+      server.child.kill('SIGTERM');
+      const exit = await Promise.race([
+        server.exited,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('npm did not exit on SIGTERM')), 20_000).unref()),
+      ]);
+      // Exits by itself, saying the start did not finish: not killed by the signal halfway.
+      expect(exit).toEqual({ code: 1, signal: null });
+      await waitFor(() => processGroup(server).length === 0, 5000, 'every process of the tree to exit');
+    } finally {
+      for (const socket of connections) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
 
   it('should refuse a second server on the same DATA_DIR, naming DATA_DIR and the running server, and keep the first one’s data', async () => {
     const first = start(['start']);
