@@ -1,8 +1,6 @@
-import { createServer, request as httpRequest, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Queryable } from '../../server/adapters/storage/database';
 import { CheckoutHarness, startHarness } from '../support/checkout-harness';
-import { gatewayEnv } from '../support/counting-proxy';
+import { countingProxy, gatewayEnv } from '../support/counting-proxy';
 import { STORAGES, TestDatabase } from '../support/databases';
 
 /**
@@ -37,36 +35,15 @@ async function openBillsAtGateway(h: CheckoutHarness, orderNo: string) {
  * HTTP 500 page without passing them on (nothing is created), and passes everything else on.
  */
 async function gatewayLosingBills(failBills: number) {
-  let target = '';
   let failuresLeft = failBills;
-  const server: Server = createServer((incoming, outgoing) => {
-    if (incoming.method === 'POST' && incoming.url?.startsWith('/2/rest/bill') && failuresLeft > 0) {
-      failuresLeft -= 1;
-      incoming.resume();
-      outgoing.writeHead(500, { 'content-type': 'text/html' });
-      outgoing.end('<html>500 Internal Server Error</html>');
-      return;
-    }
-    const headers = { method: incoming.method, headers: incoming.headers };
-    const forward = httpRequest(new URL(incoming.url ?? '/', target), headers, (answer) => {
-      outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(outgoing);
-    });
-    forward.on('error', () => outgoing.destroy());
-    incoming.pipe(forward);
+  return countingProxy(undefined, (incoming, outgoing) => {
+    if (incoming.method !== 'POST' || !incoming.url?.startsWith('/2/rest/bill') || failuresLeft === 0) return false;
+    failuresLeft -= 1;
+    incoming.resume();
+    outgoing.writeHead(500, { 'content-type': 'text/html' });
+    outgoing.end('<html>500 Internal Server Error</html>');
+    return true;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    forwardTo(url: string) {
-      target = url;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
 }
 
 describe.each(STORAGES)('ambiguous bill creation on $name', (storage) => {

@@ -1,4 +1,4 @@
-import { createServer, request as httpRequest, Server } from 'node:http';
+import { createServer, IncomingMessage, request as httpRequest, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
 
@@ -16,12 +16,17 @@ export interface CountingProxy {
  * be started before its target exists (a server must be told the gateway's URL at boot, and
  * the sandbox it forwards to is that server's own).
  */
-export async function countingProxy(target?: string): Promise<CountingProxy> {
+export async function countingProxy(
+  target?: string,
+  /** Answers a request itself instead of passing it on, when it returns true. */
+  intercept?: (incoming: IncomingMessage, outgoing: ServerResponse) => boolean,
+): Promise<CountingProxy> {
   const counts = new Map<string, number>();
   let forwardTarget = target;
   const server: Server = createServer((incoming, outgoing) => {
     const path = new URL(incoming.url ?? '/', 'http://proxy').pathname;
     counts.set(path, (counts.get(path) ?? 0) + 1);
+    if (intercept?.(incoming, outgoing)) return;
     if (!forwardTarget) {
       outgoing.statusCode = 502;
       outgoing.end('no target yet');
