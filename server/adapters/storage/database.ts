@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Client, Pool, PoolClient, types } from 'pg';
+import { makeDirectory } from '../../make-directory';
 import { lockDataDir } from './data-dir-lock';
 import { seedFromTemplate, templateTarball } from './pglite-template';
 
@@ -60,12 +60,12 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
     return wrapPglite(await PGlite.create(template ? { loadDataDir: template } : {}));
   }
   const directory = pgliteClusterDirectory(dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  makeDirectory(dataDir);
   // Before the cluster is touched: seeding it from the template is a write too.
   const lock = lockDataDir(dataDir);
   try {
     seedFromTemplate(directory);
-    mkdirSync(directory, { recursive: true });
+    makeDirectory(directory);
     return wrapPglite(await PGlite.create(directory), () => lock.release());
   } catch (error) {
     lock.release();
