@@ -3,7 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Client, Pool, PoolClient, types } from 'pg';
 import { makeDirectory } from '../../make-directory';
 import { lockDataDir } from './data-dir-lock';
-import { seedFromTemplate, templateTarball } from './pglite-template';
+import { removeCopiesCutShort, seedFromTemplate, templateTarball } from './pglite-template';
 
 /**
  * One SQL interface over both storages: PGlite (PostgreSQL compiled to WebAssembly, in-process,
@@ -64,6 +64,7 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
   // Before the cluster is touched: seeding it from the template is a write too.
   const lock = lockDataDir(dataDir);
   try {
+    removeCopiesCutShort(directory);
     seedFromTemplate(directory);
     makeDirectory(directory);
     return wrapPglite(await PGlite.create(directory), () => lock.release());
