@@ -127,6 +127,22 @@ export async function openDatabase(config: Config): Promise<Database> {
 }
 
 /**
+ * The sandbox, keeping the gateway's state in `directory` (DATA_DIR/sandbox unless a test chose
+ * another) when given. A directory the file system refuses (a file in its place, no permission)
+ * throws a StartupError naming DATA_DIR.
+ */
+function openSandbox(config: Config, directory: string | undefined, options: Omit<SandboxOptions, 'dataDir'>) {
+  try {
+    return createSandbox({ ...options, dataDir: directory });
+  } catch (error) {
+    // A system call's failure (it carries `syscall`) is the file system's answer, not a bug.
+    const systemCall = typeof (error as { syscall?: unknown } | null)?.syscall === 'string';
+    if (!systemCall || directory !== join(config.dataDir, 'sandbox')) throw error;
+    throw new StartupError('DATA_DIR', `DATA_DIR ${config.dataDir} cannot be used: the sandbox keeps its state in ${directory}: ${reasonOf(error)}`);
+  }
+}
+
+/**
  * Boots the checkout server and, when an upstream is emulated, the sandbox: storage and
  * migrations first, then the sandbox (so the server knows its address), then the server.
  * A start that fails closes what it opened and removes the data directory it created; a
@@ -137,9 +153,15 @@ export async function startServices(config: Config, options: StartOptions = {}):
   const clock = options.clock ?? (() => new Date());
   const catalog = loadCatalog(config.catalogFile);
   const closers: Array<() => Promise<void>> = [];
-  // DATA_DIR itself when it is new, else its cluster when that is: a pre-existing one is never removed.
-  const createdDirectory =
-    options.database || config.databaseUrl ? undefined : newDirectoryFor(pgliteClusterDirectory(config.dataDir));
+  const keptInDataDir = !options.database && !config.databaseUrl;
+  const sandboxDirectory = options.sandbox?.dataDir ?? (options.database ? undefined : join(config.dataDir, 'sandbox'));
+  // DATA_DIR itself when it is new, else what the start adds to it: a pre-existing one is never removed.
+  const createdDirectories = new Set(
+    [
+      keptInDataDir ? newDirectoryFor(pgliteClusterDirectory(config.dataDir)) : undefined,
+      sandboxDirectory && !options.sandbox?.dataDir ? newDirectoryFor(sandboxDirectory) : undefined,
+    ].filter((directory): directory is string => directory !== undefined),
+  );
 
   try {
     const database = options.database ?? (await openDatabase(config));
@@ -148,7 +170,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
 
     let sandboxUrl: string | undefined;
     if (config.sandboxEnabled) {
-      const sandbox = createSandbox({
+      const sandbox = openSandbox(config, sandboxDirectory, {
         gateway: {
           appId: config.gateway.appId,
           appSecret: config.gateway.appSecret,
@@ -159,7 +181,6 @@ export async function startServices(config: Config, options: StartOptions = {}):
         douyin: { appId: config.douyin.appId, secret: config.douyin.secret },
         webhookTimeScale: options.sandbox?.webhookTimeScale,
         loginCodeTtlMs: options.sandbox?.loginCodeTtlMs,
-        dataDir: options.sandbox?.dataDir ?? (options.database ? undefined : join(config.dataDir, 'sandbox')),
         log: (line) => log.info(line, { component: 'sandbox' }),
       });
       let sandboxServer: Server | undefined;
@@ -334,7 +355,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
     };
   } catch (error) {
     for (const close of closers) await close().catch(() => undefined);
-    if (createdDirectory) rmSync(createdDirectory, { recursive: true, force: true });
+    for (const directory of createdDirectories) rmSync(directory, { recursive: true, force: true });
     throw error;
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 /**
@@ -67,15 +67,20 @@ export function reasonOf(error: unknown): string {
 
 /**
  * The outermost directory that creating `directory` (recursively) would add, or `undefined`
- * when it exists already or cannot be created (a file is in the way): what a failed start
- * removes so that it leaves nothing new behind.
+ * when it exists already or cannot be created (a file or a symbolic link to nothing is in the
+ * way): what a failed start removes so that it leaves nothing new behind. Never throws.
  */
 export function newDirectoryFor(directory: string): string | undefined {
   let missing: string | undefined;
   let path = resolve(directory);
-  while (!existsSync(path) && dirname(path) !== path) {
-    missing = path;
-    path = dirname(path);
+  try {
+    // lstat: a symbolic link, even to nothing, is the operator's and is never removed.
+    while (!lstatSync(path, { throwIfNoEntry: false }) && dirname(path) !== path) {
+      missing = path;
+      path = dirname(path);
+    }
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() ? missing : undefined;
+  } catch {
+    return undefined;
   }
-  return statSync(path).isDirectory() ? missing : undefined;
 }

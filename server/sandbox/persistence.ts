@@ -1,7 +1,6 @@
 import {
   closeSync,
   existsSync,
-  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -9,6 +8,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirectory } from '../make-directory';
 import type { GatewayStore, StoreChange } from './store';
 
 const JOURNAL_FILE = 'gateway.jsonl';
@@ -40,7 +40,7 @@ export class GatewayJournal {
    * later change of `store` there. A torn last line (a crash mid-write) is skipped.
    */
   static open(directory: string, store: GatewayStore): GatewayJournal {
-    mkdirSync(directory, { recursive: true });
+    makeDirectory(directory);
     const journal = new GatewayJournal(join(directory, JOURNAL_FILE), store);
     if (existsSync(journal.path)) {
       for (const line of readFileSync(journal.path, 'utf8').split('\n')) {

@@ -84,7 +84,36 @@ describe('the DATA_DIR lock', () => {
     expect((refusal as Error).message).toContain(`DATA_DIR ${dataDir} is in use`);
     expect((refusal as Error).message).toContain(`pid ${running.pid} on ${hostname()}`);
     expect((refusal as Error).message).toContain('node server/main.ts');
+    expect((refusal as Error).message).toContain(`delete ${lockFile}`);
     expect(holderOnDisk()).toEqual(planted);
+  });
+
+  linuxOnly('should take over a lock without a start time whose pid runs something else (init, a lock written by hand)', () => {
+    plant(JSON.stringify({ pid: 1, host: hostname() }));
+    lockDataDir(dataDir).release();
+
+    const unrelated = sleeper();
+    children.push(unrelated);
+    plant(holder({ pid: unrelated.pid!, command: `${process.execPath} ${join(ROOT, 'server/main.ts')}` }));
+    lockDataDir(dataDir).release();
+  });
+
+  it('should refuse a lock without a start time whose pid runs the command it names, saying which file to delete', () => {
+    const running = sleeper();
+    children.push(running);
+    // The command as a holder records it: its node, then node's arguments.
+    plant(holder({ pid: running.pid!, command: `${process.execPath} -e setInterval(() => {}, 60_000)` }));
+    expect(() => lockDataDir(dataDir)).toThrow(
+      new RegExp(`DATA_DIR ${dataDir} is in use .*pid ${running.pid}.*If pid ${running.pid} is not a checkout server using this data directory, delete ${lockFile}`),
+    );
+
+    // Started as `node server.js` in its directory: the lock holds the script's absolute path.
+    const script = join(dataDir, 'server.js');
+    writeFileSync(script, 'setInterval(() => {}, 60_000);');
+    const byPath = spawn(process.execPath, ['server.js'], { cwd: dataDir, stdio: 'ignore' });
+    children.push(byPath);
+    plant(holder({ pid: byPath.pid!, command: `${process.execPath} ${script}` }));
+    expect(() => lockDataDir(dataDir)).toThrow(DataDirInUseError);
   });
 
   it('should take over the lock of a holder that exited without releasing it', async () => {

@@ -1,9 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Database, wrapPglite } from '../../server/adapters/storage/database';
+import { Database, openPglite, wrapPglite } from '../../server/adapters/storage/database';
+import { LOCK_FILE } from '../../server/adapters/storage/data-dir-lock';
 import { migrate } from '../../server/adapters/storage/migrations';
 import { PgliteTemplate, pgliteTemplate, seedFromTemplate, templateTarball } from '../../server/adapters/storage/pglite-template';
 import { preparePgliteTemplate } from '../../server/prepare-storage';
@@ -98,6 +99,35 @@ describe('the PGlite template new data directories start from', () => {
     expect(seedFromTemplate(cluster, broken)).toBe(false);
     expect(existsSync(cluster)).toBe(false);
     expect(readdirSync(join(workspace, 'data-d'))).toEqual([]);
+  });
+
+  it('is copied again by the next start after a crash cut the copy short, and the copy left behind is removed', async () => {
+    // What a kill -9 during the first start's copy leaves: its lock, and half a copy beside no cluster.
+    const dataDir = join(workspace, 'data-crashed');
+    const partial = join(dataDir, 'pglite.partial-99999');
+    mkdirSync(join(partial, 'base'), { recursive: true });
+    writeFileSync(join(partial, 'PG_VERSION'), '17\n');
+    const crashed = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    await new Promise((resolve) => crashed.on('exit', resolve));
+    writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ pid: crashed.pid, host: hostname(), startedAt: '', command: 'node' }));
+
+    const db = await openPglite(dataDir);
+    try {
+      expect(readdirSync(dataDir).sort()).toEqual(['pglite', LOCK_FILE]);
+      await migrate(db);
+      await db.exec(`CREATE TABLE kept (n int); INSERT INTO kept VALUES (42);`);
+    } finally {
+      await db.close();
+    }
+    // A copy cut short beside a cluster that is in use is removed too, and the cluster is kept.
+    mkdirSync(join(dataDir, 'pglite.partial-99998'));
+    const again = await openPglite(dataDir);
+    try {
+      expect(readdirSync(dataDir).sort()).toEqual(['pglite', LOCK_FILE]);
+      expect((await again.query<{ n: number }>('SELECT n FROM kept')).rows).toEqual([{ n: 42 }]);
+    } finally {
+      await again.close();
+    }
   });
 
   it('loads into an in-memory database', async () => {

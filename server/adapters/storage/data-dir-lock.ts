@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve, sep } from 'node:path';
 
 /**
  * PGlite is PostgreSQL running inside this process, with no postmaster to keep a second process
@@ -43,7 +43,8 @@ export class DataDirInUseError extends Error {
       reason === 'running'
         ? `DATA_DIR ${dataDir} is in use by another checkout server (${who}). PGlite keeps its database ` +
             'inside one process: stop that server first, give each server its own DATA_DIR, or share ' +
-            'one PostgreSQL between servers with DATABASE_URL.'
+            `one PostgreSQL between servers with DATABASE_URL. If pid ${holder.pid} is not a checkout server ` +
+            `using this data directory, delete ${lockFile}.`
         : reason === 'other-host'
           ? `DATA_DIR ${dataDir} is locked by a checkout server on another host (${who}); whether it still ` +
             `runs cannot be checked from here. If no server uses this data directory any more, delete ${lockFile}.`
@@ -137,8 +138,38 @@ function holderState(holder: LockHolder): 'running' | 'gone' | 'other-host' {
   const stat = processStat(holder.pid);
   // A zombie has exited and closed its files; only its parent has not collected it yet.
   if (stat && (stat.state === 'Z' || stat.state === 'X')) return 'gone';
-  if (holder.processStart && stat && holder.processStart !== stat.startTicks) return 'gone';
-  return 'running';
+  if (holder.processStart && stat) return holder.processStart === stat.startTicks ? 'running' : 'gone';
+  // No start time to compare (a lock written by hand, or a system without /proc): whether the
+  // pid runs the command the lock names decides; when that cannot be read, the lock holds.
+  return runsCommand(holder.pid, holder.command) === false ? 'gone' : 'running';
+}
+
+/**
+ * Linux: whether process `pid` runs `command` as a holder records it (its node, then node's
+ * arguments: every argument after the program's name is one of the command's, a relative path
+ * resolved in the process's working directory); `undefined` when /proc cannot tell.
+ */
+function runsCommand(pid: number, command: string): boolean | undefined {
+  const cmdline = readProcRaw(`/proc/${pid}/cmdline`);
+  if (cmdline === undefined) return undefined;
+  const args = cmdline.split('\0').slice(1, -1);
+  // A kernel thread has no command line; a checkout server always has at least its script.
+  if (args.length === 0) return false;
+  const words = new Set(command.split(' '));
+  let cwd: string | undefined;
+  for (const arg of args) {
+    if (arg.includes(' ') ? command.includes(arg) : words.has(arg)) continue;
+    // A holder records its script's absolute path: a relative one can only be it when some word ends so.
+    if (isAbsolute(arg) || ![...words].some((word) => word.endsWith(`${sep}${arg}`))) return false;
+    try {
+      cwd ??= readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      // Another user's process: its working directory cannot be read.
+      return undefined;
+    }
+    if (!words.has(resolve(cwd, arg))) return false;
+  }
+  return true;
 }
 
 /**
@@ -194,8 +225,12 @@ function readIfPresent(file: string): string | undefined {
 }
 
 function readProc(file: string): string | undefined {
+  return readProcRaw(file)?.trim();
+}
+
+function readProcRaw(file: string): string | undefined {
   try {
-    return readFileSync(file, 'utf8').trim();
+    return readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }

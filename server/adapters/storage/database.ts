@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Client, Pool, PoolClient, types } from 'pg';
+import { makeDirectory } from '../../make-directory';
 import { lockDataDir } from './data-dir-lock';
-import { seedFromTemplate, templateTarball } from './pglite-template';
+import { removeCopiesCutShort, seedFromTemplate, templateTarball } from './pglite-template';
 
 /**
  * One SQL interface over both storages: PGlite (PostgreSQL compiled to WebAssembly, in-process,
@@ -60,12 +60,13 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
     return wrapPglite(await PGlite.create(template ? { loadDataDir: template } : {}));
   }
   const directory = pgliteClusterDirectory(dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  makeDirectory(dataDir);
   // Before the cluster is touched: seeding it from the template is a write too.
   const lock = lockDataDir(dataDir);
   try {
+    removeCopiesCutShort(directory);
     seedFromTemplate(directory);
-    mkdirSync(directory, { recursive: true });
+    makeDirectory(directory);
     return wrapPglite(await PGlite.create(directory), () => lock.release());
   } catch (error) {
     lock.release();

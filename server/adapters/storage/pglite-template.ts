@@ -1,5 +1,5 @@
 import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join, sep } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
 
 /**
  * A new PGlite database spends most of its first start in initdb (PGlite compiles and runs a
@@ -54,6 +54,20 @@ export function seedFromTemplate(clusterDirectory: string, template = pgliteTemp
     return false;
   } finally {
     rmSync(partial, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes the copies `seedFromTemplate` left beside `clusterDirectory` when a crash (kill -9, a
+ * power cut) cut them short: they are never renamed into place and would stay forever (tens of
+ * megabytes each). Only for the holder of the data directory's lock, under which no other copy
+ * can be under way.
+ */
+export function removeCopiesCutShort(clusterDirectory: string): void {
+  const prefix = `${basename(clusterDirectory)}.partial-`;
+  const parent = dirname(clusterDirectory);
+  for (const name of readdirSync(parent)) {
+    if (name.startsWith(prefix)) rmSync(join(parent, name), { recursive: true, force: true });
   }
 }
 
