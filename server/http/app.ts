@@ -1,10 +1,11 @@
 import Koa from 'koa';
-import { bodyParser } from '@koa/bodyparser';
 import type { Catalog } from '../domain/catalog';
 import type { CheckoutService, Logger } from '../domain/checkout';
 import type { SessionService } from '../domain/sessions';
-import { bodyError, errorHandler } from './errors';
+import { jsonBody, refuseDeclaredOversizedBody } from './bodies';
+import { errorHandler } from './errors';
 import { requireHost, routeGuard } from './protocol';
+import { refuseUnstorableInput } from './validation';
 import type { MerchantService } from '../domain/merchant';
 import type { RefundService } from '../domain/refunds';
 import type { GatewayWebhooks } from '../domain/webhooks';
@@ -36,22 +37,15 @@ export function createApp(deps: AppDependencies): Koa {
   const merchant = merchantRoutes({ merchant: deps.merchant, refunds: deps.refunds, apiKey: deps.merchantApiKey });
 
   app.use(errorHandler(deps.log));
+  app.use(refuseDeclaredOversizedBody());
   app.use(requireHost());
   app.use(routeGuard(app));
   app.use(health.routes());
-  app.use(
-    bodyParser({
-      enableTypes: ['json', 'text'],
-      // The gateway documents application/json; other types still reach the verifier as text.
-      extendTypes: { text: ['text/*', 'application/x-www-form-urlencoded'] },
-      jsonLimit: '64kb',
-      textLimit: '64kb',
-      onError: (error) => {
-        throw bodyError(error);
-      },
-    }),
-  );
+  // The webhook reads its own body, as text of any type: the verifier alone interprets it.
   app.use(webhook.routes());
+  // Everything past here is the shopper or merchant API.
+  app.use(jsonBody());
+  app.use(refuseUnstorableInput());
   app.use(merchant.routes());
   app.use(shopper.routes());
   return app;

@@ -91,7 +91,8 @@ export function errorBody(code: ErrorCode, message: string): { error: { code: Er
 /**
  * Renders every failure as `{"error": {"code", "message"}}`. Our own errors show their message,
  * and so do the client errors Koa's libraries raise (mapped by status to our codes); anything
- * else is a bug: logged in full, answered with a bare 500.
+ * else is a bug: logged in full, answered with a bare 500. A failure answered before the
+ * request's body has arrived closes the connection after the answer.
  */
 export function errorHandler(log: Logger) {
   return async (ctx: Context, next: Next) => {
@@ -101,6 +102,9 @@ export function errorHandler(log: Logger) {
         throw new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
       }
     } catch (error) {
+      // Refused before its body has all arrived: the rest is not worth reading, so the
+      // connection closes after the answer.
+      if (!ctx.req.complete) ctx.set('Connection', 'close');
       const known = AppError.is(error) ? error : exposedClientError(error);
       if (known) {
         ctx.status = HTTP_STATUS[known.code];

@@ -1,5 +1,5 @@
 import { createServer, IncomingMessage, Server, ServerResponse, STATUS_CODES } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { finished, type Duplex } from 'node:stream';
 import type { ErrorCode } from '../domain/errors';
 import { clientError, errorBody, HTTP_STATUS } from './errors';
 
@@ -14,22 +14,47 @@ const PARSER_STATUS: Record<string, number> = {
 };
 
 /**
+ * How often Node looks for requests past `headersTimeout` (60 s) or `requestTimeout` (5 min):
+ * its default, 30 s, would let a stalled request wait up to 90 s for its 408.
+ */
+const TIMEOUT_CHECK_MS = 1000;
+
+/**
  * The checkout server's Node HTTP server: the requests Node refuses before any handler runs get
  * the error contract's JSON too, instead of Node's empty answers.
  *
  * - `clientError` (unparseable request line or headers, a method token Node does not know,
  *   duplicate Content-Length, headers over 16 KB, a request too slow to arrive): our JSON
- *   answer, then the connection is closed, since the parser cannot go on. Nothing is written
- *   when the socket is no longer writable or an answer on this connection has already begun.
+ *   answer, then the connection is closed, since the parser cannot go on. HTTP answers in
+ *   order: when requests before it on the connection are still being answered (pipelining),
+ *   the refusal waits until the last of them is sent. Nothing is written when the socket is no
+ *   longer writable (the client went, or an earlier answer closed the connection).
  * - `checkExpectation` (an `Expect` other than `100-continue`): 417 EXPECTATION_FAILED.
- * - `connect` (CONNECT: this is no proxy): 405 METHOD_NOT_ALLOWED with an empty `Allow`.
+ * - `connect` (CONNECT: this is no proxy): 405 METHOD_NOT_ALLOWED with an empty `Allow`: its
+ *   target is no path of ours, so no method serves it.
  * - A missing Host header is left to the app (`requireHostHeader: false`, see `requireHost`).
  *
  * Attach the app with `server.on('request', app.callback())`.
  */
 export function createCheckoutServer(): Server {
-  const server = createServer({ requireHostHeader: false });
-  server.on('clientError', answerClientError);
+  const server = createServer({ requireHostHeader: false, connectionsCheckingInterval: TIMEOUT_CHECK_MS });
+  // Node keeps the answers queued behind the one being written out of reach: the latest
+  // request's answer, once finished, means every earlier one on the connection is sent too.
+  const latestAnswer = new WeakMap<Duplex, ServerResponse>();
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => latestAnswer.set(request.socket, response));
+  const refused = new WeakSet<Duplex>();
+  server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
+    // The parser stays broken: what else arrives on the connection is not answered again.
+    if (refused.has(socket)) return;
+    refused.add(socket);
+    const pending = latestAnswer.get(socket);
+    if (!pending || pending.writableFinished) {
+      answerClientError(error, socket);
+      return;
+    }
+    // The client may go meanwhile: the answer then never finishes, and the socket is destroyed.
+    finished(pending, (failure) => (failure ? socket.destroy() : answerClientError(error, socket)));
+  });
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const body = JSON.stringify(
       errorBody('EXPECTATION_FAILED', `Expect: ${request.headers.expect} cannot be met; only 100-continue is`),
@@ -48,10 +73,9 @@ export function createCheckoutServer(): Server {
   return server;
 }
 
+/** Once no answer is outstanding on `socket`: our refusal of what Node could not parse. */
 function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
-  // An answer already begun on this connection (pipelining) would be corrupted by more bytes.
-  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
-  if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
   }
@@ -60,10 +84,9 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
   closeWith(socket, rawAnswer(refusal.code, refusal.message));
 }
 
-/** As Node does with its own refusals: the answer is small enough to leave at once, then the connection goes. */
+/** Writes the answer after whatever is still queued on the socket, then closes the connection. */
 function closeWith(socket: Duplex, answer: string): void {
-  socket.write(answer);
-  socket.destroy();
+  socket.end(answer, () => socket.destroy());
 }
 
 /** A whole HTTP/1.1 answer for a socket no ServerResponse owns; the connection closes after it. */

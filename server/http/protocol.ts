@@ -3,14 +3,25 @@ import type Koa from 'koa';
 import type { Context, Next } from 'koa';
 import { AppError } from '../domain/errors';
 
+// RFC 9110 §4.2.1/§7.2, RFC 3986 §3.2.2: uri-host [":" port], where uri-host is an IP-literal in
+// brackets or a non-empty reg-name / IPv4address (unreserved, sub-delims, pct-encoded).
+const HOST = /^(?:\[[0-9A-Za-z:.%~_-]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+)(?::[0-9]*)?$/;
+
 /**
- * HTTP/1.1 requires a Host header (RFC 9112 §3.2). The server is created without Node's own check
- * (`requireHostHeader: false`), which would answer an empty 400, so that the refusal is ours.
+ * RFC 9112 §3.2: an HTTP/1.1 request without Host, and any request with more than one Host or a
+ * Host that is no `host[:port]`, is `400 MALFORMED_REQUEST`. The server is created without
+ * Node's own check (`requireHostHeader: false`), which would answer an empty 400, so that the
+ * refusal is ours.
  */
 export function requireHost() {
   return async (ctx: Context, next: Next) => {
-    if (ctx.req.httpVersion === '1.1' && ctx.req.headers.host === undefined) {
+    const hosts = ctx.req.headersDistinct.host ?? [];
+    if (hosts.length === 0 && ctx.req.httpVersion === '1.1') {
       throw new AppError('MALFORMED_REQUEST', 'An HTTP/1.1 request needs a Host header');
+    }
+    if (hosts.length > 1) throw new AppError('MALFORMED_REQUEST', 'A request takes one Host header');
+    if (hosts.length === 1 && !HOST.test(hosts[0])) {
+      throw new AppError('MALFORMED_REQUEST', 'The Host header is not a host[:port]');
     }
     await next();
   };

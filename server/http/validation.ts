@@ -1,3 +1,4 @@
+import type { Context, Next } from 'koa';
 import type { z } from 'zod';
 import { AppError } from '../domain/errors';
 import { findJsonProblem } from '../domain/text';
@@ -12,19 +13,36 @@ export const MAX_INPUT_DEPTH = 32;
  * could be neither stored nor answered faithfully, so it is refused, never half-kept.
  */
 export function parseInput<Schema extends z.ZodType>(schema: Schema, value: unknown, where: string): z.infer<Schema> {
-  const problem = findJsonProblem(value, MAX_INPUT_DEPTH);
-  if (problem) {
-    const path = [where, ...problem.path].join('.');
-    throw new AppError(
-      'VALIDATION_FAILED',
-      problem.problem === 'too_deep'
-        ? `${path}: nested deeper than ${MAX_INPUT_DEPTH} levels`
-        : `${path}: must not contain NUL or unpaired surrogate characters`,
-    );
-  }
+  refuseUnstorable(value, where);
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const path = issue?.path.length ? `${where}.${issue.path.join('.')}` : where;
   throw new AppError('VALIDATION_FAILED', `${path}: ${issue?.message ?? 'invalid'}`);
+}
+
+/**
+ * The shopper and merchant APIs' check of the whole query string and body, used or not, before
+ * any route: what `parseInput` refuses anywhere in them is `400 VALIDATION_FAILED` (`query.x: …`,
+ * `body.why: …`). Mount it after the body is parsed.
+ */
+export function refuseUnstorableInput() {
+  return async (ctx: Context, next: Next) => {
+    refuseUnstorable(ctx.query, 'query');
+    refuseUnstorable(ctx.request.body, 'body');
+    await next();
+  };
+}
+
+/** Throws VALIDATION_FAILED naming the first string or key storage cannot keep, or nesting too deep. */
+function refuseUnstorable(value: unknown, where: string): void {
+  const problem = findJsonProblem(value, MAX_INPUT_DEPTH);
+  if (!problem) return;
+  const path = [where, ...problem.path].join('.');
+  throw new AppError(
+    'VALIDATION_FAILED',
+    problem.problem === 'too_deep'
+      ? `${path}: nested deeper than ${MAX_INPUT_DEPTH} levels`
+      : `${path}: must not contain NUL or unpaired surrogate characters`,
+  );
 }

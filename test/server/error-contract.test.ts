@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createCheckoutServer } from '../../server/http/node-server';
 import { CheckoutHarness, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
-import { readAnswer, sendRaw } from '../support/raw-http';
+import { readAnswer, sendRaw, sendRawPipelined } from '../support/raw-http';
 
 // Storage plays no part in how a request is refused: PGlite alone.
 const storage = STORAGES[0];
@@ -106,12 +106,72 @@ describe('every answer follows the error contract', () => {
       expectContract(await raw(['GET /api/catalog HTTP/1.1', 'Connection: close']), 400, 'MALFORMED_REQUEST');
     });
 
+    it.each([
+      ['two Host headers', ['Host: checkout', 'Host: elsewhere']],
+      ['an empty Host', ['Host: ']],
+      ['a Host that is no host', ['Host: a b c@/']],
+      ['a Host with a path', ['Host: checkout/api']],
+    ])('should answer %s with 400 MALFORMED_REQUEST (RFC 9112 §3.2)', async (_, host) => {
+      expectContract(await raw(['GET /api/catalog HTTP/1.1', ...host, 'Connection: close']), 400, 'MALFORMED_REQUEST');
+    });
+
+    it.each(['checkout', 'checkout:8080', '127.0.0.1:3000', '[::1]:3000', 'xn--fiqs8s.example'])(
+      'should serve Host: %s',
+      async (host) => {
+        const answer = await raw(['GET /healthz HTTP/1.1', `Host: ${host}`, 'Connection: close']);
+        expect(answer.status).toBe(200);
+      },
+    );
+
+    it('should check for a stalled request every second, so that 408 comes 60 s after the headers began', () => {
+      const server = createCheckoutServer() as ReturnType<typeof createCheckoutServer> & { connectionsCheckingInterval: number };
+      expect(server.connectionsCheckingInterval).toBeLessThanOrEqual(1000);
+    });
+
     it('should answer an Expect other than 100-continue with 417 EXPECTATION_FAILED', async () => {
       const answer = await raw(
         ['POST /api/session HTTP/1.1', 'Host: checkout', 'Expect: teapot', 'Content-Length: 2', 'Connection: close'],
         '{}',
       );
       expectContract(answer, 417, 'EXPECTATION_FAILED');
+    });
+  });
+
+  describe('a request that cannot be parsed, pipelined behind others', () => {
+    const garbage = 'FOO / HTTP/1.1\r\n\r\n';
+
+    it('should first answer the order it created, then 400 MALFORMED_REQUEST, then close', async () => {
+      const { token } = await h.login();
+      const body = JSON.stringify({ items: [{ sku: 'ceramic-mug', quantity: 1 }] });
+      const post = [
+        'POST /api/orders HTTP/1.1',
+        'Host: checkout',
+        `Authorization: Bearer ${token}`,
+        'Idempotency-Key: pipelined-then-garbage',
+        'Content-Type: application/json',
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        '',
+        body,
+      ].join('\r\n');
+      const answers = await sendRawPipelined(url, post + garbage);
+      expect(answers.map((answer) => answer.status)).toEqual([201, 400]);
+      const { order } = JSON.parse(answers[0].body);
+      expectContract(answers[1], 400, 'MALFORMED_REQUEST');
+      const again = await h.api
+        .post('/api/orders')
+        .set('authorization', `Bearer ${token}`)
+        .set('idempotency-key', 'pipelined-then-garbage')
+        .send(JSON.parse(body))
+        .expect(201);
+      expect(again.body.order.orderNo).toBe(order.orderNo);
+    });
+
+    it('should answer two pipelined requests in order before the refusal', async () => {
+      const get = 'GET /healthz HTTP/1.1\r\nHost: checkout\r\n\r\n';
+      const answers = await sendRawPipelined(url, get + get + garbage);
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200, 400]);
+      expect(JSON.parse(answers[1].body)).toEqual({ status: 'ok' });
+      expectContract(answers[2], 400, 'MALFORMED_REQUEST');
     });
   });
 
@@ -140,6 +200,46 @@ describe('every answer follows the error contract', () => {
       },
     );
 
+    it.each([
+      ['POST', '/api/session', 'application/octet-stream'],
+      ['POST', '/api/session', 'none'],
+      ['POST', '/api/orders', 'multipart/form-data; boundary=x'],
+      ['POST', '/api/merchant/checkouts', 'image/png'],
+      ['POST', '/api/gateway/webhook', 'application/octet-stream'],
+      ['POST', '/api/gateway/webhook', 'none'],
+      ['DELETE', '/api/session', 'none'],
+      ['GET', '/healthz', 'application/json'],
+      ['OPTIONS', '/api/orders', 'text/plain'],
+      ['DELETE', '/api/orders', 'application/json'],
+    ])('should answer %s %s with a declared body over 64 KB (%s) with 413 BODY_TOO_LARGE, unread', async (method, path, type) => {
+      const lines = [`${method} ${path} HTTP/1.1`, 'Host: checkout', 'Content-Length: 100000'];
+      if (type !== 'none') lines.push(`Content-Type: ${type}`);
+      // Only the start of the body is sent: the answer must come without the rest.
+      const answer = await raw(lines, 'a'.repeat(1000));
+      expectContract(answer, 413, 'BODY_TOO_LARGE');
+    });
+
+    it.each(['application/octet-stream', 'multipart/form-data; boundary=x', 'image/png', 'none'])(
+      'should answer a chunked %s body to the shopper API with 400 VALIDATION_FAILED without reading it',
+      async (type) => {
+        const lines = ['POST /api/session HTTP/1.1', 'Host: checkout', 'Transfer-Encoding: chunked'];
+        if (type !== 'none') lines.push(`Content-Type: ${type}`);
+        // The chunked body never ends: the answer must come without it.
+        const answer = await raw(lines, `1000\r\n${'a'.repeat(4096)}\r\n`);
+        expectContract(answer, 400, 'VALIDATION_FAILED');
+        expect(JSON.parse(answer.body).error.message).toMatch(/application\/json/);
+      },
+    );
+
+    it('should answer a chunked body over 64 KB to the webhook with 413 BODY_TOO_LARGE', async () => {
+      const chunk = `1000\r\n${'a'.repeat(4096)}\r\n`;
+      const answer = await raw(
+        ['POST /api/gateway/webhook HTTP/1.1', 'Host: checkout', 'Transfer-Encoding: chunked', 'Content-Type: application/octet-stream'],
+        chunk.repeat(17),
+      );
+      expectContract(answer, 413, 'BODY_TOO_LARGE');
+    });
+
     it('should answer a Content-Encoding it cannot decode with 415 UNSUPPORTED_MEDIA_TYPE', async () => {
       const response = await h.api
         .post('/api/session')
@@ -158,8 +258,8 @@ describe('every answer follows the error contract', () => {
 
 describe('a request that takes too long to arrive', () => {
   it('should be answered 408 REQUEST_TIMEOUT in the error contract', async () => {
-    // Node checks deadlines every 30 s (headersTimeout, requestTimeout); waiting for one would be a
-    // timed test. This raises what Node raises then: clientError with ERR_HTTP_REQUEST_TIMEOUT.
+    // Node checks deadlines (headersTimeout, requestTimeout) on an interval; waiting for one would
+    // be a timed test. This raises what Node raises then: clientError with ERR_HTTP_REQUEST_TIMEOUT.
     const server = createCheckoutServer();
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');

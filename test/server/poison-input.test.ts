@@ -3,6 +3,7 @@ import { DEVELOPMENT_SECRETS } from '../../server/config';
 import { buildPaymentWebhook, GatewayWebhookMessage, signWebhook } from '../../server/sandbox/webhook-message';
 import { CheckoutHarness, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
+import { sendRaw as sendRawRequest } from '../support/raw-http';
 
 /**
  * Input PostgreSQL cannot store as JavaScript holds it — NUL, unpaired surrogates, deep nesting,
@@ -29,6 +30,15 @@ function depthOf(value: unknown): number {
   let depth = 0;
   for (let at = value; typeof at === 'object' && at !== null; at = (at as { a: unknown }).a) depth += 1;
   return depth;
+}
+
+/** A JSON value as sorted `[key, value]` lists: own keys only, `__proto__` included, in any order. */
+function ownEntries(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(ownEntries);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.keys(value)
+    .sort()
+    .map((key) => [key, ownEntries((value as Record<string, unknown>)[key])]);
 }
 
 /** A stored message: jsonb, or a jsonb string holding the JSON text jsonb could not hold (README). */
@@ -106,6 +116,37 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
       expect(payments).toEqual([expect.objectContaining({ disposition: 'applied', amount: order.amount })]);
       expect(storedMessage(payments[0].detail)).toEqual(JSON.parse(raw));
     });
+
+    it.each<[string, (message: GatewayWebhookMessage) => string]>([
+      ['__proto__ in message_detail', (m) => withRaw({ ...m, message_detail: '@@d@@' }, { d: '{"__proto__":{"isAdmin":true},"transaction_id":"4200"}' })],
+      ['__proto__ at the top', (m) => withRaw(m, {}).replace(/^\{/, '{"__proto__":{"transaction_type":"REFUND","isAdmin":true},')],
+      ['constructor.prototype in optional', (m) => withRaw({ ...m, optional: '@@o@@' }, { o: '{"constructor":{"prototype":{"isAdmin":true}}}' })],
+    ])('with %s, sent as application/json, is answered success and kept as sent', async (_what, craft) => {
+      const { token, order, bill } = await openBill();
+      const raw = craft(signedPayment(bill.bill_no, order.amount));
+      await sendRaw(raw).expect(200, 'success');
+      await sendRaw(raw).expect(200, 'success');
+      expect((await h.status(token, order.orderNo)).status).toBe('paid');
+      const payments = await paymentsOf(order.orderNo);
+      expect(payments).toEqual([expect.objectContaining({ disposition: 'applied', amount: order.amount })]);
+      // JSON.parse makes `__proto__` an own key, and PostgreSQL keeps it so: compare own keys.
+      expect(ownEntries(storedMessage(payments[0].detail))).toEqual(ownEntries(JSON.parse(raw)));
+      expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+    });
+
+    it.each(['application/octet-stream', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'none'])(
+      'sent as %s is read as text and answered success',
+      async (type) => {
+        const { token, order, bill } = await openBill();
+        const raw = JSON.stringify(signedPayment(bill.bill_no, order.amount));
+        const lines = ['POST /api/gateway/webhook HTTP/1.1', 'Host: checkout', 'Connection: close'];
+        lines.push(`Content-Length: ${Buffer.byteLength(raw)}`);
+        if (type !== 'none') lines.push(`Content-Type: ${type}`);
+        const answer = await sendRawRequest(h.services.serverUrl, `${lines.join('\r\n')}\r\n\r\n${raw}`);
+        expect(answer).toMatchObject({ status: 200, body: 'success' });
+        expect((await h.status(token, order.orderNo)).status).toBe('paid');
+      },
+    );
 
     it('with message_detail nested 5,000 deep is answered success and kept whole', async () => {
       const { token, order, bill } = await openBill();
@@ -278,6 +319,42 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
     ])('should refuse a session with %s: 400 VALIDATION_FAILED', async (_what, body, field) => {
       const response = await h.api.post('/api/session').send(body).expect(400);
       expect(response.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringMatching(`^${field}`) });
+    });
+
+    it.each([
+      ['an unused query parameter with NUL', '/api/catalog?x=%00', 'query.x'],
+      ['a query key with NUL', '/api/catalog?a%00=1', 'query'],
+      ['an unused query parameter on the merchant API', '/api/merchant/orders/NOSUCHORDER01?x=a%00', 'query.x'],
+    ])('should refuse %s: 400 VALIDATION_FAILED', async (_what, path, field) => {
+      const response = await h.api.get(path).set(merchantAuth).expect(400);
+      expect(response.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringMatching(`^${field.replace(/\./g, '\\.')}`) });
+    });
+
+    it('should refuse a body with NUL on DELETE /api/session: 400 VALIDATION_FAILED', async () => {
+      const { token } = await h.login();
+      const response = await h.api
+        .delete('/api/session')
+        .set('authorization', `Bearer ${token}`)
+        .set('content-type', 'application/json')
+        .send('{"why":"a\\u0000"}')
+        .expect(400);
+      expect(response.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringMatching(/^body\.why/) });
+      // Refused, so not logged out.
+      await h.createOrder(token);
+    });
+
+    it('should refuse a body that is not JSON on DELETE /api/session: 400 VALIDATION_FAILED', async () => {
+      const response = await h.api.delete('/api/session').set('content-type', 'text/plain').send('bye').expect(400);
+      expect(response.body.error.code).toBe('VALIDATION_FAILED');
+    });
+
+    it('should refuse __proto__ in a shopper body: 400 VALIDATION_FAILED', async () => {
+      const response = await h.api
+        .post('/api/session')
+        .set('content-type', 'application/json')
+        .send('{"platform":"weapp","code":"abc","__proto__":{"x":1}}')
+        .expect(400);
+      expect(response.body.error.code).toBe('VALIDATION_FAILED');
     });
 
     it('should refuse a login code with a lone surrogate: 400 VALIDATION_FAILED', async () => {

@@ -68,6 +68,22 @@ describe('upstream failures', () => {
     expect((await h.pay(token, order.orderNo).expect(502)).body.error.code).toBe('GATEWAY_ERROR');
   });
 
+  it.each([
+    [14, 'RUNTIME_ERROR', 503, 'GATEWAY_UNAVAILABLE'],
+    [7, 'CHANNEL_ERROR', 502, 'GATEWAY_ERROR'],
+  ])('should answer a bill refused with result_code %i (%s) with %i %s, nothing left open', async (resultCode, _name, status, code) => {
+    const h = await harnessWithGateway({});
+    await h.sandbox.post('/sandbox/gateway/faults').send({ result_code: resultCode, operation: 'bill' }).expect(201);
+    const { token } = await h.login();
+    const order = await h.createOrder(token);
+    expect((await h.pay(token, order.orderNo).expect(status)).body.error.code).toBe(code);
+    const bills = await h.services.database.query<{ status: string }>('SELECT status FROM bills WHERE order_no = $1', [
+      order.orderNo,
+    ]);
+    expect(bills.rows).toEqual([{ status: 'rejected' }]);
+    await h.pay(token, order.orderNo).expect(200);
+  });
+
   it('should answer 503 GATEWAY_UNAVAILABLE when the gateway cannot be reached', async () => {
     const h = await harnessWithGateway({
       GATEWAY_BASE_URL: 'http://127.0.0.1:9',

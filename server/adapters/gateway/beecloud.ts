@@ -101,6 +101,8 @@ const refundsAnswerSchema = z.object({
 
 /** §4.3.1: another refund of the bill is in progress; nothing was created, so asking again later is safe. */
 const REFUND_IN_PROGRESS = 11;
+/** §4.2.1, §4.3.1: 14 RUNTIME_ERROR, "运行时错误": the gateway failed, whatever the request. */
+const RUNTIME_ERROR = 14;
 /** §4.3.1: 13 NO_SUCH_REFUND. */
 const NO_SUCH_REFUND = 13;
 
@@ -173,8 +175,9 @@ export class BeeCloudGateway implements PaymentGateway {
     const status = answerSchema.safeParse(answer);
     if (!status.success) throw new AppError('GATEWAY_ERROR', 'The payment gateway answered without a result_code');
     if (status.data.result_code !== 0) {
+      // RUNTIME_ERROR (运行时错误) is the gateway's own failure, not one of our request: retry later.
       throw new AppError(
-        'GATEWAY_ERROR',
+        status.data.result_code === RUNTIME_ERROR ? 'GATEWAY_UNAVAILABLE' : 'GATEWAY_ERROR',
         `The payment gateway refused: ${status.data.result_msg ?? status.data.result_code} ${status.data.err_detail ?? ''}`.trim(),
         { resultCode: status.data.result_code, resultMsg: status.data.result_msg },
       );

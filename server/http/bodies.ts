@@ -1,0 +1,70 @@
+import { bodyParser } from '@koa/bodyparser';
+import type { Context, Next } from 'koa';
+import { AppError } from '../domain/errors';
+import { bodyError, clientError } from './errors';
+
+/** The largest request body any route reads, in bytes. */
+export const BODY_LIMIT = 64 * 1024;
+
+/**
+ * A body declared (`Content-Length`) over BODY_LIMIT is `413 BODY_TOO_LARGE` on every route,
+ * before anything else looks at the request and without reading the body.
+ */
+export function refuseDeclaredOversizedBody() {
+  return async (ctx: Context, next: Next) => {
+    const length = ctx.request.length;
+    if (length !== undefined && length > BODY_LIMIT) {
+      throw clientError(413, `body: Content-Length ${length} is larger than the ${BODY_LIMIT} bytes accepted here`);
+    }
+    await next();
+  };
+}
+
+/**
+ * The gateway webhook's body, for every content type (or none), as the text of
+ * `ctx.request.rawBody`: never parsed here, so that the verifier alone decides what the bytes
+ * mean and nothing in an unsigned field (`__proto__` included) can refuse a verified message.
+ */
+export function rawTextBody() {
+  const parse = bodyParser({
+    enableTypes: ['text'],
+    extendTypes: { text: ['*/*'] },
+    textLimit: BODY_LIMIT,
+    onError: (error) => {
+      throw bodyError(error);
+    },
+  });
+  return async (ctx: Context, next: Next) => {
+    // Without a usable Content-Type a recipient may take the body as application/octet-stream (RFC 9110 §8.3).
+    if (ctx.is('*/*') === false) ctx.req.headers['content-type'] = 'application/octet-stream';
+    await parse(ctx, next);
+  };
+}
+
+/**
+ * The JSON body of the shopper and merchant APIs, whatever the method, as `ctx.request.body`
+ * (`{}` when there is none). A body of any other type is `400 VALIDATION_FAILED` without being
+ * read; JSON that is not well-formed is `400 VALIDATION_FAILED`; a `__proto__` key is refused
+ * the same way by the parser.
+ */
+export function jsonBody() {
+  const parse = bodyParser({
+    enableTypes: ['json'],
+    parsedMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    jsonLimit: BODY_LIMIT,
+    onError: (error) => {
+      throw bodyError(error);
+    },
+  });
+  return async (ctx: Context, next: Next) => {
+    if (hasBody(ctx) && !ctx.is('application/json')) {
+      throw new AppError('VALIDATION_FAILED', `body: must be application/json, not ${ctx.get('content-type') || 'untyped'}`);
+    }
+    await parse(ctx, next);
+  };
+}
+
+/** A body is coming: chunked, or a Content-Length above zero. */
+function hasBody(ctx: Context): boolean {
+  return ctx.get('transfer-encoding') !== '' || (ctx.request.length ?? 0) > 0;
+}
