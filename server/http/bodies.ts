@@ -57,7 +57,12 @@ export function jsonBody() {
     },
   });
   return async (ctx: Context, next: Next) => {
-    if (hasBody(ctx) && !ctx.is('application/json')) {
+    if (!hasBody(ctx)) {
+      // Nothing to read (every status poll): the parser would only find that out more slowly.
+      ctx.request.body = {};
+      return next();
+    }
+    if (!ctx.is('application/json')) {
       throw new AppError('VALIDATION_FAILED', `body: must be application/json, not ${ctx.get('content-type') || 'untyped'}`);
     }
     await parse(ctx, next);

@@ -15,7 +15,7 @@ const HOST = /^(?:\[[0-9A-Za-z:.%~_-]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-F
  */
 export function requireHost() {
   return async (ctx: Context, next: Next) => {
-    const hosts = ctx.req.headersDistinct.host ?? [];
+    const hosts = hostHeaders(ctx.req.rawHeaders);
     if (hosts.length === 0 && ctx.req.httpVersion === '1.1') {
       throw new AppError('MALFORMED_REQUEST', 'An HTTP/1.1 request needs a Host header');
     }
@@ -27,6 +27,16 @@ export function requireHost() {
   };
 }
 
+/** Every Host header of the request as sent (Node keeps only the first in `headers`). */
+function hostHeaders(rawHeaders: string[]): string[] {
+  const hosts: string[] = [];
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index];
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts.push(rawHeaders[index + 1]);
+  }
+  return hosts;
+}
+
 /**
  * Decides from the tables of the routers mounted on `app`, before the body is read, whether
  * anything serves the request: a path no route has is `404 NOT_FOUND`; a method the path's
@@ -34,8 +44,11 @@ export function requireHost() {
  * `Allow`; `OPTIONS` is `204` with `Allow`.
  */
 export function routeGuard(app: Koa) {
+  // The routers are mounted once, when the app is built, after this guard: look them up on first use.
+  let routers: Router[] | undefined;
   return async (ctx: Context, next: Next) => {
-    const served = methodsServed(mountedRouters(app), ctx.path);
+    routers ??= mountedRouters(app);
+    const served = methodsServed(routers, ctx.path);
     if (served.length === 0) throw new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
     const allow = [...served, 'OPTIONS'].join(', ');
     if (ctx.method === 'OPTIONS') {

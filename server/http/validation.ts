@@ -28,10 +28,17 @@ export function parseInput<Schema extends z.ZodType>(schema: Schema, value: unkn
  */
 export function refuseUnstorableInput() {
   return async (ctx: Context, next: Next) => {
-    refuseUnstorable(ctx.query, 'query');
-    refuseUnstorable(ctx.request.body, 'body');
+    // Most requests (status polls) carry neither: parsing an empty query costs a status poll dearly.
+    if (ctx.querystring !== '') refuseUnstorable(ctx.query, 'query');
+    if (hasContent(ctx.request.body)) refuseUnstorable(ctx.request.body, 'body');
     await next();
   };
+}
+
+function hasContent(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return body !== undefined;
+  for (const _key in body) return true;
+  return false;
 }
 
 /** Throws VALIDATION_FAILED naming the first string or key storage cannot keep, or nesting too deep. */
