@@ -75,7 +75,6 @@ const environmentSchema = z.object({
   MERCHANT_NOTIFY_SECRET: optionalText,
   TRUST_PROXY: flag,
   CATALOG_FILE: optionalText,
-  GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ORDER_TTL_SECONDS: z.coerce.number().int().min(120).max(86_400).default(900),
   AUTO_REFUND_DUPLICATES: z
     .enum(['true', 'false', '1', '0', ''])
@@ -85,6 +84,7 @@ const environmentSchema = z.object({
   SWEEP_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
   GATEWAY_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
   WEBHOOK_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
+  GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
 });
 
 export interface Config {
@@ -160,6 +160,9 @@ export interface Config {
     webhookGraceSeconds: number;
   };
 }
+
+/** Every environment variable the server reads, in the order `.env.example` and the README list them. */
+export const ENVIRONMENT_VARIABLES: readonly string[] = Object.keys(environmentSchema.shape);
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
