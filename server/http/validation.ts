@@ -7,13 +7,12 @@ import { findJsonProblem } from '../domain/text';
 export const MAX_INPUT_DEPTH = 32;
 
 /**
- * Parses a request part with zod; a mismatch is the caller's mistake, named precisely. Before the
- * schema, every string and key of the part, wherever it is, must be text storage keeps exactly
- * (no NUL, no unpaired surrogate) and the part may nest at most MAX_INPUT_DEPTH deep: such input
- * could be neither stored nor answered faithfully, so it is refused, never half-kept.
+ * Parses a request part with zod; a mismatch is the caller's mistake, named precisely. Text
+ * storage cannot keep and deep nesting were already refused for the whole query and body by
+ * `refuseUnstorableInput` (headers cannot carry either: Node's parser refuses NUL, and header
+ * bytes are Latin-1, with no surrogates).
  */
 export function parseInput<Schema extends z.ZodType>(schema: Schema, value: unknown, where: string): z.infer<Schema> {
-  refuseUnstorable(value, where);
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
@@ -22,9 +21,11 @@ export function parseInput<Schema extends z.ZodType>(schema: Schema, value: unkn
 }
 
 /**
- * The shopper and merchant APIs' check of the whole query string and body, used or not, before
- * any route: what `parseInput` refuses anywhere in them is `400 VALIDATION_FAILED` (`query.x: …`,
- * `body.why: …`). Mount it after the body is parsed.
+ * The shopper and merchant APIs' one check of the whole query string and body, used or not,
+ * before any route: a string or key with NUL or an unpaired surrogate, or nesting deeper than
+ * MAX_INPUT_DEPTH, could be neither stored nor answered faithfully, so it is `400
+ * VALIDATION_FAILED` (`query.x: …`, `body.why: …`), never half-kept. Mount it after the body is
+ * parsed.
  */
 export function refuseUnstorableInput() {
   return async (ctx: Context, next: Next) => {
