@@ -141,7 +141,7 @@ interface TemplateInfo {
 }
 
 /** What App `onLaunch` / `onShow` receive and `getLaunchOptionsSync` returns. */
-interface LaunchOptions {
+export interface LaunchOptions {
   path: string;
   query: Record<string, string>;
   scene: number | string;
@@ -306,8 +306,11 @@ function isPageInstance(value: FrameworkConfig): value is FrameworkConfig & Mini
   return PAGE_METHODS.every((name) => typeof value[name] === 'function') && isDataRecord(value.data);
 }
 
-/** The double's own launch options when it models them, so one object describes the launch. */
-function readLaunchOptions(platformApi: Record<string, unknown>, pagePath: string): LaunchOptions {
+/**
+ * How the platform double says the mini-program was opened (its `getLaunchOptionsSync()`, when it
+ * models one), so one object describes the launch; scene 1001 and the page without a query otherwise.
+ */
+export function readLaunchOptions(platformApi: Record<string, unknown>, pagePath: string): LaunchOptions {
   const read = platformApi.getLaunchOptionsSync;
   const answer: unknown = typeof read === 'function' ? read() : undefined;
   const fields = typeof answer === 'object' && answer !== null ? (answer as Partial<LaunchOptions>) : {};
