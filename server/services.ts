@@ -55,6 +55,8 @@ export interface RunningServices {
   serverUrl: string;
   /** Set when the sandbox runs (some upstream has no base URL configured). */
   sandboxUrl?: string;
+  /** The sandbox's Koa app, while it runs (its routes are listed in the OpenAPI document). */
+  sandboxApp?: Koa;
   database: Database;
   checkout: CheckoutService;
   refunds: RefundService;
@@ -169,6 +171,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
     await migrate(database);
 
     let sandboxUrl: string | undefined;
+    let sandboxApp: Koa | undefined;
     if (config.sandboxEnabled) {
       const sandbox = openSandbox(config, sandboxDirectory, {
         gateway: {
@@ -191,6 +194,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
       const listening = await listen(createServer(sandbox.app.callback()), config.sandboxPort, config.host, 'SANDBOX_PORT');
       sandboxServer = listening.server;
       sandboxUrl = listening.url;
+      sandboxApp = sandbox.app;
     }
 
     const repository = SqlCheckoutRepository.over(database);
@@ -312,6 +316,10 @@ export async function startServices(config: Config, options: StartOptions = {}):
       catalog,
       log,
       trustProxy: config.trustProxy,
+      apiDocument: {
+        publicBaseUrl: config.publicBaseUrl,
+        sandbox: sandboxApp && sandboxUrl ? { app: sandboxApp, url: sandboxUrl } : undefined,
+      },
     });
     server.on('request', app.callback());
 
@@ -340,6 +348,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
     return {
       serverUrl,
       sandboxUrl,
+      sandboxApp,
       database,
       checkout,
       refunds,

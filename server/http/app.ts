@@ -9,6 +9,8 @@ import { refuseUnstorableInput } from './validation';
 import type { MerchantService } from '../domain/merchant';
 import type { RefundService } from '../domain/refunds';
 import type { GatewayWebhooks } from '../domain/webhooks';
+import { buildApiDocument, type ApiDocumentOptions } from './api-document';
+import { apiDocumentRoutes } from './routes/api-document';
 import { gatewayWebhookRoutes } from './routes/gateway-webhook';
 import { healthRoutes } from './routes/health';
 import { merchantRoutes } from './routes/merchant';
@@ -26,12 +28,15 @@ export interface AppDependencies {
   log: Logger;
   /** Behind a reverse proxy: take the client IP (sent to Douyin as risk_info) from X-Forwarded-For. */
   trustProxy?: boolean;
+  /** `GET /openapi.json`: PUBLIC_BASE_URL when configured, and the sandbox when it runs (see ApiDocumentOptions). */
+  apiDocument?: Omit<ApiDocumentOptions, 'app'>;
 }
 
 export function createApp(deps: AppDependencies): Koa {
   const app = new Koa({ proxy: deps.trustProxy ?? false });
   app.silent = true;
   const health = healthRoutes();
+  const apiDocument = apiDocumentRoutes(() => buildApiDocument({ ...deps.apiDocument, app }));
   const shopper = shopperRoutes(deps);
   const webhook = gatewayWebhookRoutes(deps.webhooks);
   const merchant = merchantRoutes({ merchant: deps.merchant, refunds: deps.refunds, apiKey: deps.merchantApiKey });
@@ -41,6 +46,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(requireHost());
   app.use(routeGuard(app));
   app.use(health.routes());
+  app.use(apiDocument.routes());
   // The webhook reads its own body, as text of any type: the verifier alone interprets it.
   app.use(webhook.routes());
   // Everything past here is the shopper or merchant API.

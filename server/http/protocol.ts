@@ -79,8 +79,8 @@ export function servedRoutes(app: Koa): ServedRoute[] {
   );
 }
 
-/** @koa/router marks the middleware `router.routes()` returns with its router. */
-function mountedRouters(app: Koa): Router[] {
+/** The routers mounted on `app`, in mounting order (@koa/router marks the middleware `router.routes()` returns with its router). */
+export function mountedRouters(app: Koa): Router[] {
   return app.middleware.flatMap((middleware) => {
     const router = (middleware as { router?: Router }).router;
     return router ? [router] : [];

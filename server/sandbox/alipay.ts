@@ -1,5 +1,7 @@
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
+import { describeRoutes } from '../openapi/operations';
+import { alipayAppOperations, alipayAppPaySchema } from './control-contract';
 import { BodyTooLargeError, parseJsonObject, readBody, sendError } from './http';
 import { settleAndNotify, type SettlementDependencies } from './settlement';
 import { verifyAlipayOrderString } from './signing';
@@ -92,18 +94,14 @@ export function createAlipayAppRoutes(deps: AlipayAppDependencies): Router {
       sendError(ctx, 400, 'BAD_REQUEST', parsed.error);
       return;
     }
-    const body = parsed.value;
-    if (typeof body.order_string !== 'string' || body.order_string === '') {
-      sendError(ctx, 400, 'BAD_REQUEST', 'order_string is required (the ALI_APP bill\'s order_string)');
+    const body = alipayAppPaySchema.safeParse(parsed.value);
+    if (!body.success) {
+      sendError(ctx, 400, 'BAD_REQUEST', body.error.issues[0]?.message ?? 'invalid request body');
       return;
     }
-    const action = body.action ?? 'pay';
-    if (action !== 'pay' && action !== 'cancel') {
-      sendError(ctx, 400, 'BAD_REQUEST', 'action must be "pay" or "cancel"');
-      return;
-    }
+    const { order_string: orderString, action } = body.data;
 
-    const found = orderBill(body.order_string);
+    const found = orderBill(orderString);
     let answer: AlipayAppResult;
     if ('result' in found) {
       answer = found.result;
@@ -140,6 +138,6 @@ export function createAlipayAppRoutes(deps: AlipayAppDependencies): Router {
     return { resultStatus: '9000', memo: '', result };
   }
 
-  return router;
+  return describeRoutes(router, alipayAppOperations);
 }
 

@@ -1,19 +1,34 @@
 import { Router, type RouterContext } from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { INJECTABLE_DOUYIN_LOGIN_ERRORS, type DouyinEmulator, type InjectableDouyinLoginError } from './douyin';
+import { describeRoutes } from '../openapi/operations';
+import {
+  billNoFilter,
+  controlOperations,
+  faultSchema,
+  mintCodeSchema,
+  mintDouyinCodeSchema,
+  refundHoldSchema,
+  refundSettleSchema,
+  settleSchema,
+  type SandboxBillView,
+  type SandboxFaultView,
+  type SandboxRefundView,
+} from './control-contract';
+import type { DouyinEmulator, InjectableDouyinLoginError } from './douyin';
 import type { GatewayDependencies } from './gateway';
 import { BodyTooLargeError, parseJsonObject, readBody, sendError } from './http';
 import type { Notifier } from './notifications';
 import { finishRefund } from './refund-settlement';
 import { settleAndNotify } from './settlement';
 import type { Bill, GatewayStore, InjectedFault, Refund } from './store';
-import { INJECTABLE_LOGIN_ERRORS, type WechatEmulator } from './wechat';
+import type { INJECTABLE_LOGIN_ERRORS, WechatEmulator } from './wechat';
 
 /**
  * Control endpoints under `/sandbox/`: what a developer or a test does in place of the
  * shopper and the channels (mint login codes, pay or fail bills, finish refunds, watch
- * webhooks, make the gateway fail or slow). Bodies are JSON, validated strictly; errors
+ * webhooks, make the gateway fail or slow). Bodies are JSON, validated strictly by the schemas of
+ * ./control-contract.ts (which also documents these routes in the server's OpenAPI document); errors
  * answer `{error: {code, message}}` with a 4xx status (400 BAD_REQUEST for a bad body).
  *
  *   POST /sandbox/wechat/codes {openid?, unionid?, errcode?, times?}   201 a wx.login code
@@ -62,90 +77,6 @@ export interface ControlDependencies {
   alipayPublicKey: () => string;
 }
 
-const identifier = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, _ or -');
-
-const mintCodeSchema = z
-  .object({
-    openid: identifier.optional(),
-    unionid: identifier.optional(),
-    errcode: z
-      .number()
-      .refine((value) => (INJECTABLE_LOGIN_ERRORS as readonly number[]).includes(value), {
-        message: `errcode must be one of ${INJECTABLE_LOGIN_ERRORS.join(', ')}`,
-      })
-      .optional(),
-    times: z.number().int().positive().optional(),
-  })
-  .strict();
-
-const mintDouyinCodeSchema = z
-  .object({
-    openid: identifier.optional(),
-    unionid: identifier.optional(),
-    errNo: z
-      .number()
-      .refine((value) => (INJECTABLE_DOUYIN_LOGIN_ERRORS as readonly number[]).includes(value), {
-        message: `errNo must be one of ${INJECTABLE_DOUYIN_LOGIN_ERRORS.join(', ')}`,
-      })
-      .optional(),
-    times: z.number().int().positive().optional(),
-  })
-  .strict();
-
-const settleSchema = z
-  .object({
-    result: z.enum(['paid', 'failed', 'closed']),
-    notify: z.boolean().default(true),
-  })
-  .strict();
-
-/** The longest answer delay: ten minutes, beyond any client timeout worth testing. */
-const MAX_DELAY_MS = 600_000;
-
-const faultSchema = z
-  .object({
-    result_code: z.union([z.literal(7), z.literal(14)]).optional(),
-    delay_ms: z.number().int().min(1).max(MAX_DELAY_MS).optional(),
-    count: z.number().int().positive().default(1),
-    operation: z.enum(['bill', 'refund', 'query', 'any']).default('any'),
-    err_detail: z.string().max(200).optional(),
-    http_status: z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(504)]).optional(),
-  })
-  .strict()
-  .refine(
-    (fault) => fault.result_code !== undefined || fault.delay_ms !== undefined || fault.http_status !== undefined,
-    {
-      message:
-        `give result_code (7 or 14), http_status (500, 502, 503 or 504), delay_ms (1 to ${MAX_DELAY_MS}), ` +
-        'or a delay with one of the others',
-    },
-  )
-  .refine((fault) => fault.result_code === undefined || fault.http_status === undefined, {
-    message: 'result_code refuses before anything is done, http_status answers after it is done: give one of them',
-    path: ['http_status'],
-  })
-  .refine((fault) => fault.err_detail === undefined || fault.result_code !== undefined, {
-    message: 'err_detail is the detail of a refusal: give it with result_code',
-    path: ['err_detail'],
-  });
-
-const refundHoldSchema = z
-  .object({
-    count: z.number().int().positive().max(10_000).default(1),
-  })
-  .strict();
-
-const refundSettleSchema = z
-  .object({
-    result: z.enum(['succeeded', 'failed']),
-    refund_status: z.enum(['REFUNDCLOSE', 'CHANGE']).optional(),
-  })
-  .strict()
-  .refine((input) => input.refund_status === undefined || input.result === 'failed', {
-    message: 'refund_status is the failure status: give it only with result "failed"',
-    path: ['refund_status'],
-  });
-
 /** Reads a JSON body (empty means `{}`) and validates it; answers 400 and returns undefined when it is bad. */
 async function readControlBody<T>(ctx: Context, schema: z.ZodType<T>): Promise<T | undefined> {
   let text: string;
@@ -183,8 +114,8 @@ export function createControlRoutes(deps: ControlDependencies): Router {
   const now = deps.gateway.now;
   const router = new Router({ prefix: '/sandbox' });
 
-  function billView(bill: Bill): Record<string, unknown> {
-    const view: Record<string, unknown> = {
+  function billView(bill: Bill): SandboxBillView {
+    const view: SandboxBillView = {
       bill_no: bill.billNo,
       channel: bill.channel,
       total_fee: bill.totalFee,
@@ -212,7 +143,7 @@ export function createControlRoutes(deps: ControlDependencies): Router {
     return bill;
   }
 
-  function refundView(refund: Refund): Record<string, unknown> {
+  function refundView(refund: Refund): SandboxRefundView {
     const bill = store.bills.get(refund.billNo) as Bill;
     return {
       refund_no: refund.refundNo,
@@ -233,8 +164,8 @@ export function createControlRoutes(deps: ControlDependencies): Router {
     return refund;
   }
 
-  function faultView(fault: InjectedFault): Record<string, unknown> {
-    const view: Record<string, unknown> = { operation: fault.operation, count: fault.remaining };
+  function faultView(fault: InjectedFault): SandboxFaultView {
+    const view: SandboxFaultView = { operation: fault.operation, count: fault.remaining };
     if (fault.resultCode !== undefined) {
       Object.assign(view, { result_code: fault.resultCode, err_detail: fault.detail });
     }
@@ -264,7 +195,7 @@ export function createControlRoutes(deps: ControlDependencies): Router {
   });
 
   router.get('/bills', (ctx) => {
-    const billNo = typeof ctx.query.bill_no === 'string' ? ctx.query.bill_no : undefined;
+    const billNo = billNoOf(ctx.query);
     const bills = [...store.bills.values()].filter((bill) => billNo === undefined || bill.billNo === billNo);
     ctx.body = { bills: bills.map(billView) };
   });
@@ -310,7 +241,7 @@ export function createControlRoutes(deps: ControlDependencies): Router {
   });
 
   router.get('/refunds', (ctx) => {
-    const billNo = typeof ctx.query.bill_no === 'string' ? ctx.query.bill_no : undefined;
+    const billNo = billNoOf(ctx.query);
     const refunds = [...store.refunds.values()].filter((refund) => billNo === undefined || refund.billNo === billNo);
     ctx.body = { refunds: refunds.map(refundView) };
   });
@@ -374,5 +305,11 @@ export function createControlRoutes(deps: ControlDependencies): Router {
     ctx.body = { public_key: deps.alipayPublicKey() };
   });
 
-  return router;
+  return describeRoutes(router, controlOperations);
+}
+
+/** The `bill_no` filter of a listing; a repeated one filters nothing. */
+function billNoOf(query: unknown): string | undefined {
+  const parsed = billNoFilter.safeParse(query);
+  return parsed.success ? parsed.data.bill_no : undefined;
 }

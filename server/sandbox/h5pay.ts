@@ -1,5 +1,7 @@
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
+import { describeRoutes } from '../openapi/operations';
+import { h5PayFormSchema, h5PayOperations, h5PayPageQuery } from './control-contract';
 import { BodyTooLargeError, isPlainObject, readBody, sendError } from './http';
 import { settleAndNotify, type SettlementDependencies } from './settlement';
 import type { Bill, BillStatus, GatewayStore } from './store';
@@ -174,8 +176,13 @@ export function createH5PayRoutes(deps: H5PayDependencies): Router {
   }
 
   router.get(PATH, (ctx) => {
-    const billNo = typeof ctx.query.bill_no === 'string' ? ctx.query.bill_no : undefined;
-    const redirectUrl = readRedirectUrl(ctx.query.redirect_url);
+    // Each parameter on its own: a repeated one counts as absent, and spoils nothing else.
+    const parameter = (name: keyof typeof h5PayPageQuery.shape) => {
+      const parsed = h5PayPageQuery.shape[name].safeParse(ctx.query[name]);
+      return parsed.success ? parsed.data : undefined;
+    };
+    const billNo = parameter('bill_no');
+    const redirectUrl = readRedirectUrl(parameter('redirect_url'));
     const found = payableBill(billNo);
     ctx.type = 'html';
     if ('refusal' in found) {
@@ -246,13 +253,14 @@ ${hidden}
       fields = Object.fromEntries(new URLSearchParams(text));
     }
 
-    const billNo = typeof fields.bill_no === 'string' && fields.bill_no !== '' ? fields.bill_no : undefined;
-    const redirectUrl = readRedirectUrl(fields.redirect_url);
-    if (fields.action !== 'pay' && fields.action !== 'cancel') {
-      badRequest('action must be "pay" or "cancel"');
+    const form = h5PayFormSchema.safeParse(fields);
+    if (!form.success) {
+      badRequest(form.error.issues[0]?.message ?? 'invalid request');
       return;
     }
-    const action: Action = fields.action;
+    const billNo = form.data.bill_no || undefined;
+    const redirectUrl = readRedirectUrl(form.data.redirect_url);
+    const action: Action = form.data.action;
     const found = payableBill(billNo);
     if ('refusal' in found) {
       refuse(found.refusal, redirectUrl);
@@ -288,7 +296,7 @@ ${hidden}
           ]);
   });
 
-  return router;
+  return describeRoutes(router, h5PayOperations);
 }
 
 function backLink(redirectUrl: string | undefined): string[] {

@@ -1,6 +1,9 @@
 import Router from '@koa/router';
+import { z } from 'zod';
 import type { GatewayWebhooks } from '../../domain/webhooks';
+import { describeRoutes } from '../../openapi/operations';
 import { rawTextBody } from '../bodies';
+import { errorsOf } from '../contract';
 
 /**
  * The gateway's webhook (seed 001 §3), PAY and REFUND alike. The literal body `success` is the acknowledgement and is
@@ -15,5 +18,32 @@ export function gatewayWebhookRoutes(webhooks: GatewayWebhooks) {
     ctx.type = 'text/plain';
     ctx.body = 'success';
   });
-  return router;
+  return describeRoutes(router, [
+    {
+      method: 'post',
+      path: '/api/gateway/webhook',
+      tags: ['gateway'],
+      summary: 'The payment gateway\'s webhook (PAY and REFUND)',
+      description:
+        'Called by the gateway, not by you. The body is read as text whatever its Content-Type and only the ' +
+        'signature verifier parses it (the gateway sends a JSON message). `success` acknowledges it once stored; ' +
+        'any other answer makes the gateway retry.',
+      request: {
+        body: {
+          required: true,
+          content: { '*/*': { schema: z.string().meta({ description: 'The gateway\'s signed JSON message, as text.' }) } },
+        },
+      },
+      responses: {
+        200: { description: 'Stored (or already stored).', content: { 'text/plain': { schema: z.literal('success') } } },
+        ...errorsOf(
+          'VALIDATION_FAILED',
+          'UNSUPPORTED_MEDIA_TYPE',
+          'WEBHOOK_INVALID',
+          'WEBHOOK_SIGNATURE_INVALID',
+          'WEBHOOK_UNKNOWN_TRANSACTION',
+        ),
+      },
+    },
+  ]);
 }

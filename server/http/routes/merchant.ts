@@ -1,40 +1,13 @@
 import Router from '@koa/router';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import { z } from 'zod';
 import { AppError } from '../../domain/errors';
 import type { MerchantService } from '../../domain/merchant';
 import type { RefundService } from '../../domain/refunds';
-import { orderItemsSchema, orderNoParam } from '../inputs';
+import { describeRoutes } from '../../openapi/operations';
+import { idempotencyKeySchema, orderNoParam } from '../inputs';
+import { checkoutBody, merchantOperations, paymentsQuery, refundBody } from './merchant-contract';
 import { parseInput } from '../validation';
-
-const checkoutBody = z.object({
-  items: orderItemsSchema,
-  appUserId: z.string().trim().min(1).max(64),
-  attach: z
-    .record(z.string(), z.unknown())
-    .refine((value) => JSON.stringify(value).length <= 2048, 'at most 2 KB of JSON')
-    .optional(),
-});
-
-const refundBody = z.object({
-  amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-  // Up to 80 characters (code points); NUL and unpaired surrogates are refused by parseInput.
-  reason: z
-    .string()
-    .trim()
-    .min(1)
-    .refine((text) => [...text].length <= 80, 'at most 80 characters')
-    .optional(),
-});
-
-const paymentsQuery = z.object({
-  disposition: z.enum(['amount_mismatch', 'refund_due', 'refunded']),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
-});
-
-const idempotencyKey = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 visible ASCII characters');
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
@@ -54,7 +27,7 @@ function requireMerchant(apiKey: string | undefined) {
   };
 }
 
-/** The server-to-server API of the merchant's app backend. */
+/** The server-to-server API of the merchant's app backend; its contract is in ./merchant-contract.ts. */
 export function merchantRoutes(deps: { merchant: MerchantService; refunds: RefundService; apiKey?: string }) {
   const router = new Router({ prefix: '/api/merchant' });
   router.use(requireMerchant(deps.apiKey));
@@ -77,7 +50,7 @@ export function merchantRoutes(deps: { merchant: MerchantService; refunds: Refun
     if (rawKey === '') {
       throw new AppError('IDEMPOTENCY_KEY_REQUIRED', 'Send an Idempotency-Key header: retrying with the same key never refunds twice');
     }
-    const key = parseInput(idempotencyKey, rawKey, 'Idempotency-Key');
+    const key = parseInput(idempotencyKeySchema, rawKey, 'Idempotency-Key');
     const body = parseInput(refundBody, ctx.request.body, 'body');
     const { refund, created } = await deps.refunds.refund(orderNo, body, key);
     ctx.status = created ? 201 : 200;
@@ -89,5 +62,5 @@ export function merchantRoutes(deps: { merchant: MerchantService; refunds: Refun
     ctx.body = { payments: await deps.merchant.listPayments(query.disposition, query.limit, query.offset) };
   });
 
-  return router;
+  return describeRoutes(router, merchantOperations);
 }

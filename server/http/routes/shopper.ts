@@ -1,36 +1,16 @@
 import Router from '@koa/router';
-import { z } from 'zod';
 import { AppError } from '../../domain/errors';
 import type { Catalog } from '../../domain/catalog';
 import type { CheckoutService } from '../../domain/checkout';
 import type { SessionService, Shopper } from '../../domain/sessions';
 import type { MerchantService } from '../../domain/merchant';
 import { bearerToken, requireShopper } from '../auth';
-import { orderItemsSchema, orderNoParam } from '../inputs';
+import { orderNoParam } from '../inputs';
+import { describeRoutes } from '../../openapi/operations';
+import { claimBody, orderBody, orderIdempotencyKey, payBody, sessionBody, shopperOperations } from './shopper-contract';
 import { parseInput } from '../validation';
 
-const platformSchema = z.enum(['weapp', 'tt']);
-
-const loginCode = z.string().trim().min(1).max(256);
-const sessionBody = z.object({
-  platform: platformSchema,
-  code: loginCode,
-  anonymousCode: loginCode.optional(),
-});
-
-const orderBody = z.object({ items: orderItemsSchema });
-
-const claimBody = z.object({ token: z.string().trim().min(16).max(128) });
-
-const payBody = z.object({ platform: platformSchema });
-
-const idempotencyKey = z
-  .string()
-  .regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 visible ASCII characters')
-  .optional();
-
-
-/** The API the mini-program calls. */
+/** The API the mini-program calls; its contract is in ./shopper-contract.ts. */
 export function shopperRoutes(deps: {
   sessions: SessionService;
   checkout: CheckoutService;
@@ -62,7 +42,7 @@ export function shopperRoutes(deps: {
 
   router.post('/orders', authenticated, async (ctx) => {
     const body = parseInput(orderBody, ctx.request.body, 'body');
-    const key = parseInput(idempotencyKey, ctx.get('idempotency-key') || undefined, 'Idempotency-Key');
+    const key = parseInput(orderIdempotencyKey, ctx.get('idempotency-key') || undefined, 'Idempotency-Key');
     ctx.status = 201;
     ctx.body = { order: await checkout.createOrder(ctx.state.shopper, body.items, key) };
   });
@@ -89,5 +69,5 @@ export function shopperRoutes(deps: {
     ctx.body = await checkout.orderStatus(ctx.state.shopper, orderNoParam(ctx.params.orderNo));
   });
 
-  return router;
+  return describeRoutes(router, shopperOperations);
 }

@@ -1,0 +1,362 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { validate, compileErrors } from '@readme/openapi-parser';
+import type Koa from 'koa';
+import type { OpenAPIV3_1 } from 'openapi-types';
+import type { Response, Test } from 'supertest';
+import type { z } from 'zod';
+import { HTTP_STATUS } from '../../server/http/errors';
+import { API_VERSION, buildApiDocument } from '../../server/http/api-document';
+import { mountedRouters, servedRoutes } from '../../server/http/protocol';
+import { describedOperations, type ApiOperation } from '../../server/openapi/operations';
+import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
+import { STORAGES, TestDatabase } from '../support/databases';
+
+/**
+ * `GET /openapi.json`: a valid OpenAPI 3.1 document that names every route the server and the
+ * sandbox's control routes serve (and nothing else), and that tells the truth: a real checkout
+ * (WeChat, Douyin, the merchant API, refunds, faults) driven through the real server and
+ * sandbox, every answer of which must be one the document lists for its operation and status,
+ * with a body its schema accepts. Every documented operation must be seen answering a success.
+ */
+
+/**
+ * The sandbox's emulations of the providers' own APIs, at their real paths: the gateway's REST
+ * API, WeChat's and Douyin's jscode2session. Not ours to document; any other sandbox route is.
+ */
+const EMULATED_PROVIDER_ROUTES = [
+  'POST /2/rest/bill',
+  'GET /2/rest/bills',
+  'GET /2/rest/bills/count',
+  'GET /2/rest/bill/:id',
+  'POST /2/rest/sandbox/bill',
+  'GET /2/rest/sandbox/bills',
+  'GET /2/rest/sandbox/bills/count',
+  'GET /2/rest/sandbox/bill/:id',
+  'POST /2/rest/refund',
+  'GET /2/rest/refunds',
+  'GET /2/rest/refunds/count',
+  'GET /2/rest/refund/status',
+  'GET /2/rest/refund/:id',
+  'GET /sns/jscode2session',
+  'POST /api/apps/v2/jscode2session',
+];
+
+const MERCHANT_KEY = 'sandbox-merchant-api-key';
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+
+type Document = OpenAPIV3_1.Document;
+
+/** `METHOD /path/{param}` for every route of an app (HEAD goes with GET: it is not listed). */
+function servedOperations(app: Koa): string[] {
+  return servedRoutes(app).flatMap((route) =>
+    route.methods.filter((method) => method !== 'HEAD').map((method) => `${method} ${openApiPath(route.path)}`),
+  );
+}
+
+function openApiPath(routerPath: string): string {
+  return routerPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+function documentedOperations(document: Document): string[] {
+  return Object.entries(document.paths ?? {}).flatMap(([path, item]) =>
+    HTTP_METHODS.filter((method) => item?.[method]).map((method) => `${method.toUpperCase()} ${path}`),
+  );
+}
+
+describe('OpenAPI document', () => {
+  let database: TestDatabase;
+  let h: CheckoutHarness;
+  let document: Document;
+
+  beforeAll(async () => {
+    database = await STORAGES[0].open();
+    h = await startHarness(database.db);
+    const response = await h.api.get('/openapi.json').expect(200).expect('content-type', 'application/json; charset=utf-8');
+    document = response.body;
+  });
+
+  afterAll(async () => {
+    await h?.close();
+    await database?.dispose();
+  });
+
+  it('should be a valid OpenAPI 3.1 document', async () => {
+    expect(document.openapi).toBe('3.1.0');
+    const result = await validate(structuredClone(document) as never);
+    if (!result.valid) throw new Error(compileErrors(result));
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('should carry the package version, the security schemes and a relative server without PUBLIC_BASE_URL', () => {
+    const packageJson = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string };
+    expect(document.info.version).toBe(API_VERSION);
+    expect(API_VERSION).toBe(packageJson.version);
+    expect(document.servers).toEqual([{ url: '/', description: expect.any(String) }]);
+    expect(document.components?.securitySchemes).toEqual({
+      shopperSession: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+      merchantApiKey: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+    });
+  });
+
+  it('should name every route the server serves, and document nothing it does not serve', () => {
+    const sandboxApp = h.services.sandboxApp!;
+    const sandboxRoutes = servedOperations(sandboxApp);
+    const emulated = EMULATED_PROVIDER_ROUTES.map((route) => openApiPath(route));
+    // The exclusions are exactly the emulations: each is served, and nothing else is excluded.
+    expect(sandboxRoutes).toEqual(expect.arrayContaining(emulated));
+    const expected = [...servedOperations(h.services.app), ...sandboxRoutes.filter((route) => !emulated.includes(route))];
+    expect(documentedOperations(document).sort()).toEqual([...new Set(expected)].sort());
+    expect(expected).toEqual(expect.arrayContaining(['GET /openapi.json', 'POST /sandbox/bills/{bill_no}/settle']));
+  });
+
+  it('should tag the sandbox\'s paths and send them to the sandbox\'s own server', () => {
+    for (const [path, item] of Object.entries(document.paths ?? {})) {
+      const sandbox = path.startsWith('/sandbox/');
+      expect({ path, servers: item?.servers }).toEqual({
+        path,
+        servers: sandbox ? [{ url: h.services.sandboxUrl, description: expect.any(String) }] : undefined,
+      });
+      for (const method of HTTP_METHODS) {
+        const operation = item?.[method];
+        if (operation) expect({ path, sandbox: operation.tags?.includes('sandbox') }).toEqual({ path, sandbox });
+      }
+    }
+  });
+
+  it('should list each error code of the server under the status the error contract gives it', () => {
+    for (const [path, item] of Object.entries(document.paths ?? {})) {
+      if (path.startsWith('/sandbox/')) continue;
+      for (const method of HTTP_METHODS) {
+        for (const [status, answer] of Object.entries(item?.[method]?.responses ?? {})) {
+          if (Number(status) < 400) continue;
+          const schema = (answer as OpenAPIV3_1.ResponseObject).content?.['application/json']?.schema as OpenAPIV3_1.SchemaObject;
+          const codes = ((schema.properties?.error as OpenAPIV3_1.SchemaObject).properties?.code as OpenAPIV3_1.SchemaObject).enum;
+          for (const code of codes ?? []) {
+            expect({ method, path, code, status: HTTP_STATUS[code as keyof typeof HTTP_STATUS] }).toEqual({ method, path, code, status: Number(status) });
+          }
+        }
+      }
+      expect(Object.keys(item ?? {}).length).toBeGreaterThan(0);
+    }
+  });
+
+  it('should use PUBLIC_BASE_URL as its server, and leave the sandbox out when it does not run', () => {
+    const built = buildApiDocument({ app: h.services.app, publicBaseUrl: 'https://pay.example.com' }) as Document;
+    expect(built.servers).toEqual([{ url: 'https://pay.example.com', description: expect.any(String) }]);
+    expect(Object.keys(built.paths ?? {}).filter((path) => path.startsWith('/sandbox/'))).toEqual([]);
+    expect(built.tags?.map((tag) => tag.name)).not.toContain('sandbox');
+    expect(Object.keys(built.paths ?? {})).toEqual(expect.arrayContaining(['/api/orders/{orderNo}/pay', '/openapi.json']));
+  });
+
+  describe('answers to a real checkout', () => {
+    /** `METHOD /path/{param} status` of every answer checked so far. */
+    const seen = new Set<string>();
+    const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+    const merchant = { authorization: `Bearer ${MERCHANT_KEY}` };
+
+    /** The described operation (zod schemas) and documented operation (JSON) a request is for. */
+    function operationFor(method: string, path: string): { described: ApiOperation; template: string } {
+      const sandbox = path.startsWith('/sandbox/');
+      const operations = mountedRouters(sandbox ? h.services.sandboxApp! : h.services.app).flatMap((router) => [...describedOperations(router)]);
+      const described = operations.find(
+        (operation) =>
+          operation.method === method.toLowerCase() &&
+          new RegExp(`^${operation.path.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path),
+      );
+      if (!described) throw new Error(`no documented operation for ${method} ${path}`);
+      return { described, template: described.path };
+    }
+
+    /** Sends the request and checks its answer against the document; returns it. */
+    async function documented(request: Test): Promise<Response> {
+      const response = await request;
+      const { method } = request as unknown as { method: string };
+      const url = new URL((request as unknown as { url: string }).url);
+      checkAnswer(method, url.pathname, response.status, response.headers['content-type'], response.status === 204 ? '' : response.text, response.body);
+      return response;
+    }
+
+    function checkAnswer(method: string, path: string, status: number, contentType: string | undefined, text: string, json: unknown): void {
+      const { described, template } = operationFor(method, path);
+      const where = `${method} ${template} ${status}`;
+      const generated = document.paths?.[template]?.[method.toLowerCase() as (typeof HTTP_METHODS)[number]];
+      const answer = generated?.responses?.[String(status)] as OpenAPIV3_1.ResponseObject | undefined;
+      expect({ where, documented: answer !== undefined, body: text.slice(0, 300) }).toEqual({ where, documented: true, body: text.slice(0, 300) });
+      const describedAnswer = described.responses[String(status)] as { content?: Record<string, { schema: z.ZodType }> };
+      if (!describedAnswer.content) {
+        expect({ where, text }).toEqual({ where, text: '' });
+      } else {
+        const mediaType = (contentType ?? '').split(';')[0];
+        expect({ where, mediaType, listed: Object.keys(answer!.content ?? {}).includes(mediaType) }).toEqual({ where, mediaType, listed: true });
+        const body = mediaType === 'application/json' ? json : text;
+        const parsed = describedAnswer.content[mediaType].schema.safeParse(body);
+        expect({ where, body, issues: parsed.success ? [] : parsed.error.issues }).toEqual({ where, body, issues: [] });
+      }
+      seen.add(where);
+    }
+
+    it('should document the answers of a WeChat checkout, the gateway webhook and the sandbox\'s bill controls', async () => {
+      await documented(h.api.get('/healthz'));
+      await documented(h.api.get('/openapi.json'));
+      const catalog = await documented(h.api.get('/api/catalog'));
+      const sku: string = catalog.body.items[0].sku;
+
+      const minted = await documented(h.sandbox.post('/sandbox/wechat/codes').send({}));
+      const session = await documented(h.api.post('/api/session').send({ platform: 'weapp', code: minted.body.code }));
+      const token: string = session.body.token;
+      await documented(h.api.post('/api/session').send({ platform: 'weapp', code: minted.body.code }));
+      await documented(h.api.post('/api/session').send({ platform: 'alipay' }));
+
+      const created = await documented(
+        h.api.post('/api/orders').set(auth(token)).set('idempotency-key', 'openapi-1').send({ items: [{ sku, quantity: 1 }] }),
+      );
+      const orderNo: string = created.body.order.orderNo;
+      await documented(h.api.post('/api/orders').set(auth(token)).send({ items: [{ sku: 'no-such-sku', quantity: 1 }] }));
+      await documented(h.api.post('/api/orders').send({ items: [{ sku, quantity: 1 }] }));
+      await documented(h.api.post(`/api/orders/${orderNo}/pay`).set(auth(token)).send({ platform: 'weapp' }));
+      await documented(h.api.post(`/api/orders/${orderNo}/pay`).set(auth(token)).send({ platform: 'tt' }));
+      await documented(h.api.get(`/api/orders/${orderNo}/status`).set(auth(token)));
+      await documented(h.api.get('/api/orders/NOSUCHORDER0001/status').set(auth(token)));
+
+      const bills = await documented(h.sandbox.get('/sandbox/bills').query({ bill_no: (await h.billsOf(orderNo))[0].bill_no }));
+      const billNo: string = bills.body.bills[0].bill_no;
+      await documented(h.sandbox.post(`/sandbox/bills/${billNo}/settle`).send({ result: 'paid' }));
+      await documented(h.sandbox.post(`/sandbox/bills/${billNo}/settle`).send({ result: 'failed' }));
+      await documented(h.sandbox.post(`/sandbox/bills/${billNo}/settle`).send({ result: 'maybe' }));
+      await documented(h.sandbox.post('/sandbox/bills/NOSUCHBILL/settle').send({ result: 'paid' }));
+      await eventually(() => h.status(token, orderNo), (answer) => answer.status === 'paid');
+      await documented(h.api.get(`/api/orders/${orderNo}/status`).set(auth(token)));
+      await documented(h.api.post(`/api/orders/${orderNo}/pay`).set(auth(token)).send({ platform: 'weapp' }));
+
+      // The webhook's answers, as the sandbox's gateway received them.
+      await documented(h.sandbox.post(`/sandbox/bills/${billNo}/notify`));
+      const deliveries = await eventually(
+        () => documented(h.sandbox.get(`/sandbox/bills/${billNo}/deliveries`)),
+        (response) => response.body.deliveries.length >= 2 && response.body.deliveries.every((attempt: { ok: boolean }) => attempt.ok),
+      );
+      for (const attempt of deliveries.body.deliveries) {
+        checkAnswer('POST', '/api/gateway/webhook', attempt.status, 'text/plain; charset=utf-8', attempt.body, undefined);
+      }
+      await documented(h.api.post('/api/gateway/webhook').set('content-type', 'application/json').send('{"not":"a webhook"}'));
+      await documented(h.api.post('/api/gateway/webhook').set('content-type', 'text/plain').send('not JSON'));
+
+      // An unpaid bill cannot be notified.
+      const other = await documented(h.api.post('/api/orders').set(auth(token)).send({ items: [{ sku, quantity: 2 }] }));
+      await documented(h.api.post(`/api/orders/${other.body.order.orderNo}/pay`).set(auth(token)).send({ platform: 'weapp' }));
+      const [open] = await h.billsOf(other.body.order.orderNo);
+      await documented(h.sandbox.post(`/sandbox/bills/${open.bill_no}/notify`));
+
+      // The gateway refusing: 503 for the shopper.
+      await documented(h.sandbox.post('/sandbox/gateway/faults').send({ result_code: 14, operation: 'bill' }));
+      await documented(h.sandbox.post('/sandbox/gateway/faults').send({ result_code: 14, http_status: 502 }));
+      const refused = await documented(h.api.post('/api/orders').set(auth(token)).send({ items: [{ sku, quantity: 3 }] }));
+      await documented(h.api.post(`/api/orders/${refused.body.order.orderNo}/pay`).set(auth(token)).send({ platform: 'weapp' }));
+      await documented(h.sandbox.delete('/sandbox/gateway/faults'));
+
+      await documented(h.api.delete('/api/session').set(auth(token)));
+      await documented(h.api.delete('/api/session'));
+      await documented(h.api.get(`/api/orders/${orderNo}/status`).set(auth(token)));
+    });
+
+    it('should document the answers of a Douyin checkout paid on both legs, and of the Alipay and H5 cashier controls', async () => {
+      const minted = await documented(h.sandbox.post('/sandbox/douyin/codes').send({}));
+      const session = await documented(
+        h.api.post('/api/session').send({ platform: 'tt', code: minted.body.code, anonymousCode: minted.body.anonymousCode }),
+      );
+      const token: string = session.body.token;
+      const created = await documented(h.api.post('/api/orders').set(auth(token)).send({ items: [{ sku: 'ceramic-mug', quantity: 1 }] }));
+      const orderNo: string = created.body.order.orderNo;
+      await documented(h.api.post(`/api/orders/${orderNo}/pay`).set(auth(token)).send({ platform: 'tt' }));
+      const bills = await h.billsOf(orderNo);
+      const h5 = bills.find((bill) => bill.channel === 'BC_WX_WAP')!;
+      const alipay = bills.find((bill) => bill.channel === 'ALI_APP')!;
+
+      await documented(h.sandbox.get('/sandbox/wechat/h5pay').query({ bill_no: h5.bill_no }));
+      await documented(h.sandbox.get('/sandbox/wechat/h5pay'));
+      await documented(h.sandbox.get('/sandbox/wechat/h5pay').query({ bill_no: 'NOSUCHBILL' }));
+      await documented(h.sandbox.post('/sandbox/wechat/h5pay').send({ bill_no: h5.bill_no, action: 'cancel' }));
+      await documented(h.sandbox.post('/sandbox/wechat/h5pay').type('form').send({ bill_no: h5.bill_no, action: 'pay' }));
+      await documented(h.sandbox.post('/sandbox/wechat/h5pay').send({ bill_no: h5.bill_no, action: 'pay' }));
+      await documented(h.sandbox.post('/sandbox/wechat/h5pay').send({ bill_no: alipay.bill_no, action: 'pay' }));
+      await documented(h.sandbox.post('/sandbox/wechat/h5pay').send({ bill_no: h5.bill_no, action: 'steal' }));
+
+      await documented(h.sandbox.get('/sandbox/alipay/public-key'));
+      await documented(h.sandbox.post('/sandbox/alipay/app-pay').send({ order_string: alipay.order_string, action: 'cancel' }));
+      await documented(h.sandbox.post('/sandbox/alipay/app-pay').send({ order_string: alipay.order_string }));
+      await documented(h.sandbox.post('/sandbox/alipay/app-pay').send({ order_string: `${alipay.order_string}x` }));
+      await documented(h.sandbox.post('/sandbox/alipay/app-pay').send({}));
+      await eventually(() => h.status(token, orderNo), (answer) => answer.status === 'paid');
+
+      // The second payment goes back by itself: the merchant API lists it.
+      const listed = await eventually(
+        () => documented(h.api.get('/api/merchant/payments').query({ disposition: 'refunded' }).set(merchant)),
+        (response) => response.body.payments.length > 0,
+      );
+      expect(listed.body.payments[0].refund).toMatchObject({ kind: 'duplicate' });
+      await documented(h.api.get('/api/merchant/payments').query({ disposition: 'refund_due', limit: 10 }).set(merchant));
+      await documented(h.api.get('/api/merchant/payments').query({ disposition: 'everything' }).set(merchant));
+    });
+
+    it('should document the answers of an app-launched checkout, its refunds and the sandbox\'s refund controls', async () => {
+      await documented(h.api.post('/api/merchant/checkouts').send({ items: [{ sku: 'ceramic-mug', quantity: 1 }], appUserId: 'u1' }));
+      const checkout = await documented(
+        h.api
+          .post('/api/merchant/checkouts')
+          .set(merchant)
+          .send({ items: [{ sku: 'ceramic-mug', quantity: 1 }], appUserId: 'app-user-1', attach: { cart: 'c-1' } }),
+      );
+      const orderNo: string = checkout.body.orderNo;
+      const launchToken = new URLSearchParams(checkout.body.launch.weapp.path.split('?')[1]).get('checkout')!;
+      const { token } = await h.login();
+      await documented(h.api.post('/api/checkouts/claim').set(auth(token)).send({ token: launchToken }));
+      await documented(h.api.post('/api/checkouts/claim').set(auth(token)).send({ token: launchToken }));
+      await documented(h.api.post('/api/checkouts/claim').set(auth(token)).send({ token: 'x'.repeat(32) }));
+      await documented(h.api.get(`/api/merchant/orders/${orderNo}`).set(merchant));
+      await documented(h.api.post(`/api/merchant/orders/${orderNo}/refunds`).set(merchant).set('idempotency-key', 'r-0').send({ amount: 1 }));
+
+      await h.pay(token, orderNo).expect(200);
+      const [bill] = await h.billsOf(orderNo);
+      await h.settle(bill.bill_no, 'paid').expect(200);
+      await eventually(() => h.status(token, orderNo), (answer) => answer.status === 'paid');
+
+      await documented(h.sandbox.post('/sandbox/refunds/hold').send({ count: 1 }));
+      await documented(h.sandbox.post('/sandbox/refunds/hold').send({ count: 0 }));
+      const refund = { amount: 100, reason: '尺码不合适' };
+      await documented(h.api.post(`/api/merchant/orders/${orderNo}/refunds`).set(merchant).send(refund));
+      await documented(h.api.post(`/api/merchant/orders/${orderNo}/refunds`).set(merchant).set('idempotency-key', 'r-1').send(refund));
+      await documented(h.api.post(`/api/merchant/orders/${orderNo}/refunds`).set(merchant).set('idempotency-key', 'r-1').send(refund));
+      await documented(h.api.post(`/api/merchant/orders/${orderNo}/refunds`).set(merchant).set('idempotency-key', 'r-1').send({ amount: 101 }));
+      await documented(h.api.post(`/api/merchant/orders/${orderNo}/refunds`).set(merchant).set('idempotency-key', 'r-2').send({ amount: 10_000_000 }));
+      await documented(h.sandbox.delete('/sandbox/refunds/hold'));
+
+      const refunds = await documented(h.sandbox.get('/sandbox/refunds').query({ bill_no: bill.bill_no }));
+      const refundNo: string = refunds.body.refunds[0].refund_no;
+      await documented(h.sandbox.post(`/sandbox/refunds/${refundNo}/settle`).send({ result: 'succeeded' }));
+      await documented(h.sandbox.post(`/sandbox/refunds/${refundNo}/settle`).send({ result: 'failed' }));
+      await documented(h.sandbox.post('/sandbox/refunds/NOSUCHREFUND/settle').send({ result: 'failed' }));
+      await documented(h.sandbox.get(`/sandbox/refunds/${refundNo}/deliveries`));
+      await documented(h.sandbox.get('/sandbox/refunds/NOSUCHREFUND/deliveries'));
+      await documented(h.sandbox.get('/sandbox/refunds'));
+      await documented(h.sandbox.get('/sandbox/bills'));
+      await documented(h.sandbox.get('/sandbox/bills/NOSUCHBILL/deliveries'));
+
+      const order = await documented(h.api.get(`/api/merchant/orders/${orderNo}`).set(merchant));
+      expect(order.body.order).toMatchObject({ appUserId: 'app-user-1', attach: { cart: 'c-1' }, claimed: true });
+      expect(order.body.order.refunds).toEqual([expect.objectContaining({ refundNo: refundNo, amount: 100, reason: '尺码不合适' })]);
+      await documented(h.api.get('/api/merchant/orders/NOSUCHORDER0001').set(merchant));
+    });
+
+    // Runs after the checkouts above (tests in a file run in order).
+    it('should have seen every documented operation answer each of its successes', () => {
+      const successes = Object.entries(document.paths ?? {}).flatMap(([path, item]) =>
+        HTTP_METHODS.flatMap((method) =>
+          Object.keys(item?.[method]?.responses ?? {})
+            .filter((status) => status.startsWith('2'))
+            .map((status) => `${method.toUpperCase()} ${path} ${status}`),
+        ),
+      );
+      expect(successes.filter((success) => !seen.has(success))).toEqual([]);
+    });
+  });
+});
