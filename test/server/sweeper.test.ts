@@ -356,7 +356,9 @@ describe.each(STORAGES)('the sweeper on $name', (storage) => {
     );
     expect(statuses).toEqual(new Set(['pending']));
     expect(latencies.length).toBeGreaterThanOrEqual(pollers);
-    expect(max).toBeLessThan(1000);
+    // A poll that waited for the gateway would take its 10 s hang; the bound only tells the two
+    // apart (how fast polls are is the benchmarks' business, and a loaded machine is slow).
+    expect(max).toBeLessThan(5000);
 
     // The polls did make the server ask the gateway (and those questions are the ones hanging).
     const { rows } = await h.services.database.query<{ checked: number }>(
