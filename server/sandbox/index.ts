@@ -24,6 +24,9 @@ import { WebhookDispatcher } from './webhooks';
  * real service is the only change production needs. The gateway's state lives in memory, and
  * also in `dataDir` when given (./persistence.ts), so a restart keeps its bills and refunds.
  *
+ * WeChat Pay APIv3 for direct merchants is emulated apart, in ./wechatpay (its own keys,
+ * orders, refunds, notifications and `/sandbox/wechatpay/` control endpoints).
+ *
  * The control endpoints (listed in ./control.ts) also finish refunds by hand (hold them
  * `processing`, then settle them succeeded or failed) and inject gateway faults: refusals
  * with a result code, and slow answers (`delay_ms`) for testing client timeouts.

@@ -45,7 +45,12 @@ function chain(client: PluginClient, ...segments: string[]): Call {
   return node as unknown as Call;
 }
 
-function plugin(url: string, keys: WechatPaySandboxKeys, certs: Record<string, string>, privateKey = keys.merchantPrivateKey) {
+function plugin(
+  url: string,
+  keys: WechatPaySandboxKeys,
+  certs: Record<string, string>,
+  privateKey = keys.merchantPrivateKey,
+) {
   return new Wechatpay({ baseURL: `${url}/`, mchid: keys.mchid, serial: keys.serialNo, privateKey, certs });
 }
 
@@ -64,12 +69,22 @@ function prepayBody(keys: WechatPaySandboxKeys, outTradeNo: string, notifyUrl: s
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<{ status?: number; code?: string; data?: Record<string, unknown>; headers?: Record<string, string> }> {
+async function rejection(
+  promise: Promise<unknown>,
+): Promise<{ status?: number; code?: string; data?: Record<string, unknown>; headers?: Record<string, string> }> {
   try {
     await promise;
   } catch (error) {
-    const failure = error as { code?: string; response?: { status: number; data: Record<string, unknown>; headers: Record<string, string> } };
-    return { status: failure.response?.status, code: failure.code, data: failure.response?.data, headers: failure.response?.headers };
+    const failure = error as {
+      code?: string;
+      response?: { status: number; data: Record<string, unknown>; headers: Record<string, string> };
+    };
+    return {
+      status: failure.response?.status,
+      code: failure.code,
+      data: failure.response?.data,
+      headers: failure.response?.headers,
+    };
   }
   throw new Error('expected the call to fail');
 }
@@ -110,23 +125,47 @@ describe('the WeChat Pay APIv3 sandbox, driven by wechatpay-axios-plugin', () =>
   it('should make a JSAPI prepay, show it NOTPAY, and SUCCESS once settled paid, every answer verified by the plugin', async () => {
     const client = plugin(running.url, keys, certificateMode(keys));
     const outTradeNo = newOutTradeNo();
-    const prepaid = await chain(client, 'pay', 'transactions', 'jsapi').post(prepayBody(keys, outTradeNo, receiver.url, 1999));
+    const prepaid = await chain(client, 'pay', 'transactions', 'jsapi').post(
+      prepayBody(keys, outTradeNo, receiver.url, 1999),
+    );
     expect(prepaid.status).toBe(200);
     expect(prepaid.data.prepay_id).toMatch(/^wx\d{14}[0-9a-f]{20}$/);
     expect(prepaid.headers['wechatpay-serial']).toBe(current(keys).serialNo);
 
     const query = () =>
-      chain(client, 'pay', 'transactions', 'out-trade-no', '_out_trade_no_').get({ params: { mchid: keys.mchid }, out_trade_no: outTradeNo });
-    expect((await query()).data).toMatchObject({ out_trade_no: outTradeNo, trade_state: 'NOTPAY', amount: { total: 1999 } });
+      chain(client, 'pay', 'transactions', 'out-trade-no', '_out_trade_no_').get({
+        params: { mchid: keys.mchid },
+        out_trade_no: outTradeNo,
+      });
+    expect((await query()).data).toMatchObject({
+      out_trade_no: outTradeNo,
+      trade_state: 'NOTPAY',
+      amount: { total: 1999 },
+    });
 
-    const listed = await request(running.url).get(`/sandbox/wechatpay/transactions?out_trade_no=${outTradeNo}`).expect(200);
+    const listed = await request(running.url)
+      .get(`/sandbox/wechatpay/transactions?out_trade_no=${outTradeNo}`)
+      .expect(200);
     expect(listed.body.transactions).toEqual([
-      expect.objectContaining({ out_trade_no: outTradeNo, prepay_id: prepaid.data.prepay_id, amount: { total: 1999 }, trade_state: 'NOTPAY', created_at: expect.any(Number) }),
+      expect.objectContaining({
+        out_trade_no: outTradeNo,
+        prepay_id: prepaid.data.prepay_id,
+        amount: { total: 1999 },
+        trade_state: 'NOTPAY',
+        created_at: expect.any(Number),
+      }),
     ]);
 
-    await request(running.url).post(`/sandbox/wechatpay/transactions/${outTradeNo}/settle`).send({ result: 'paid', notify: false }).expect(200);
+    await request(running.url)
+      .post(`/sandbox/wechatpay/transactions/${outTradeNo}/settle`)
+      .send({ result: 'paid', notify: false })
+      .expect(200);
     const paid = (await query()).data;
-    expect(paid).toMatchObject({ trade_state: 'SUCCESS', amount: { total: 1999, payer_total: 1999, currency: 'CNY' }, payer: { openid: 'oTestOpenid000000000000000001' } });
+    expect(paid).toMatchObject({
+      trade_state: 'SUCCESS',
+      amount: { total: 1999, payer_total: 1999, currency: 'CNY' },
+      payer: { openid: 'oTestOpenid000000000000000001' },
+    });
     expect(paid.transaction_id).toMatch(/^\d{28}$/);
     expect(paid.success_time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$/);
   });
@@ -149,7 +188,9 @@ describe('the WeChat Pay APIv3 sandbox, driven by wechatpay-axios-plugin', () =>
     expect(shortNo).toMatchObject({ status: 400, data: { code: 'PARAM_ERROR' } });
     const zero = await rejection(jsapi.post(prepayBody(keys, newOutTradeNo(), receiver.url, 0)));
     expect(zero).toMatchObject({ status: 400, data: { code: 'PARAM_ERROR' } });
-    const otherApp = await rejection(jsapi.post({ ...prepayBody(keys, newOutTradeNo(), receiver.url), appid: 'wx9999999999999999' }));
+    const otherApp = await rejection(
+      jsapi.post({ ...prepayBody(keys, newOutTradeNo(), receiver.url), appid: 'wx9999999999999999' }),
+    );
     expect(otherApp).toMatchObject({ status: 400, data: { code: 'APPID_MCHID_NOT_MATCH' } });
     const headers = otherApp.headers as Record<string, string>;
     expect(
@@ -163,7 +204,9 @@ describe('the WeChat Pay APIv3 sandbox, driven by wechatpay-axios-plugin', () =>
 
   it('should refuse a request signed with another key, or with no Authorization, with 401 SIGN_ERROR', async () => {
     const stranger = plugin(running.url, keys, certificateMode(keys), keys.platformPrivateKey);
-    const refused = await rejection(chain(stranger, 'pay', 'transactions', 'jsapi').post(prepayBody(keys, newOutTradeNo(), receiver.url)));
+    const refused = await rejection(
+      chain(stranger, 'pay', 'transactions', 'jsapi').post(prepayBody(keys, newOutTradeNo(), receiver.url)),
+    );
     expect(refused).toMatchObject({ status: 401, data: { code: 'SIGN_ERROR' } });
     await request(running.url).get(`/v3/pay/transactions/out-trade-no/X123456?mchid=${keys.mchid}`).expect(401);
   });
@@ -172,19 +215,36 @@ describe('the WeChat Pay APIv3 sandbox, driven by wechatpay-axios-plugin', () =>
     const client = plugin(running.url, keys, certificateMode(keys));
     const open = newOutTradeNo();
     const paid = newOutTradeNo();
-    for (const no of [open, paid]) await chain(client, 'pay', 'transactions', 'jsapi').post(prepayBody(keys, no, receiver.url));
-    await request(running.url).post(`/sandbox/wechatpay/transactions/${paid}/settle`).send({ result: 'paid', notify: false }).expect(200);
-    const close = (no: string) => chain(client, 'pay', 'transactions', 'out-trade-no', '$out_trade_no$', 'close').post({ mchid: keys.mchid }, { out_trade_no: no });
+    for (const no of [open, paid])
+      await chain(client, 'pay', 'transactions', 'jsapi').post(prepayBody(keys, no, receiver.url));
+    await request(running.url)
+      .post(`/sandbox/wechatpay/transactions/${paid}/settle`)
+      .send({ result: 'paid', notify: false })
+      .expect(200);
+    const close = (no: string) =>
+      chain(client, 'pay', 'transactions', 'out-trade-no', '$out_trade_no$', 'close').post(
+        { mchid: keys.mchid },
+        { out_trade_no: no },
+      );
 
     expect((await close(open)).status).toBe(204);
-    const closed = await chain(client, 'pay', 'transactions', 'out-trade-no', '_out_trade_no_').get({ params: { mchid: keys.mchid }, out_trade_no: open });
+    const closed = await chain(client, 'pay', 'transactions', 'out-trade-no', '_out_trade_no_').get({
+      params: { mchid: keys.mchid },
+      out_trade_no: open,
+    });
     expect(closed.data.trade_state).toBe('CLOSED');
     expect((await rejection(close(paid))).status).toBe(400);
     const unknown = await rejection(
-      chain(client, 'pay', 'transactions', 'out-trade-no', '_out_trade_no_').get({ params: { mchid: keys.mchid }, out_trade_no: 'NOSUCH123456' }),
+      chain(client, 'pay', 'transactions', 'out-trade-no', '_out_trade_no_').get({
+        params: { mchid: keys.mchid },
+        out_trade_no: 'NOSUCH123456',
+      }),
     );
     expect(unknown).toMatchObject({ status: 404, data: { code: 'ORDER_NOT_EXIST' } });
-    await request(running.url).post(`/sandbox/wechatpay/transactions/${open}/settle`).send({ result: 'paid' }).expect(409);
+    await request(running.url)
+      .post(`/sandbox/wechatpay/transactions/${open}/settle`)
+      .send({ result: 'paid' })
+      .expect(409);
   });
 
   it('should serve /v3/certificates encrypted with the APIv3 key, decrypting to the X.509 certificate whose serial it names', async () => {
@@ -198,22 +258,36 @@ describe('the WeChat Pay APIv3 sandbox, driven by wechatpay-axios-plugin', () =>
     const certificate = new X509Certificate(pem);
     expect(certificate.serialNumber.toUpperCase()).toBe(entries[0].serial_no);
     expect(entries[0].serial_no).toMatch(/^[0-9A-F]{40}$/);
-    expect(certificate.checkPrivateKey(require('node:crypto').createPrivateKey(current(keys).privateKeyPem))).toBe(true);
+    expect(certificate.checkPrivateKey(require('node:crypto').createPrivateKey(current(keys).privateKeyPem))).toBe(
+      true,
+    );
   });
 
   it('should sign with the 微信支付公钥 in public-key mode: a certificate-only client refuses, a migrating one accepts', async () => {
-    const switched = await request(running.url).post('/sandbox/wechatpay/mode').send({ mode: 'public_key' }).expect(200);
+    const switched = await request(running.url)
+      .post('/sandbox/wechatpay/mode')
+      .send({ mode: 'public_key' })
+      .expect(200);
     expect(switched.body).toEqual({ mode: 'public_key', serial: keys.platformPublicKeyId });
     const certificateOnly = plugin(running.url, keys, certificateMode(keys));
-    const refused = await rejection(chain(certificateOnly, 'pay', 'transactions', 'jsapi').post(prepayBody(keys, newOutTradeNo(), receiver.url)));
+    const refused = await rejection(
+      chain(certificateOnly, 'pay', 'transactions', 'jsapi').post(prepayBody(keys, newOutTradeNo(), receiver.url)),
+    );
     expect(refused.code).toBe('EV3_RES_HEADER_PLATFORM_SERIAL');
 
-    const migrating = plugin(running.url, keys, { ...certificateMode(keys), [keys.platformPublicKeyId]: keys.platformPublicKey });
-    const accepted = await chain(migrating, 'pay', 'transactions', 'jsapi').post(prepayBody(keys, newOutTradeNo(), receiver.url));
+    const migrating = plugin(running.url, keys, {
+      ...certificateMode(keys),
+      [keys.platformPublicKeyId]: keys.platformPublicKey,
+    });
+    const accepted = await chain(migrating, 'pay', 'transactions', 'jsapi').post(
+      prepayBody(keys, newOutTradeNo(), receiver.url),
+    );
     expect(accepted.headers['wechatpay-serial']).toBe(keys.platformPublicKeyId);
 
     await request(running.url).post('/sandbox/wechatpay/mode').send({ mode: 'certificate' }).expect(200);
-    const back = await chain(certificateOnly, 'pay', 'transactions', 'jsapi').post(prepayBody(keys, newOutTradeNo(), receiver.url));
+    const back = await chain(certificateOnly, 'pay', 'transactions', 'jsapi').post(
+      prepayBody(keys, newOutTradeNo(), receiver.url),
+    );
     expect(back.headers['wechatpay-serial']).toBe(current(keys).serialNo);
     await request(running.url).post('/sandbox/wechatpay/mode').send({ mode: 'rsa' }).expect(400);
   });
@@ -225,11 +299,21 @@ describe('the WeChat Pay APIv3 sandbox, driven by wechatpay-axios-plugin', () =>
     expect(rotated.body.served).toEqual([current(keys).serialNo, rotated.body.serialNo]);
 
     const stale = plugin(running.url, keys, certificateMode(keys));
-    expect((await rejection(chain(stale, 'pay', 'transactions', 'jsapi').post(prepayBody(keys, newOutTradeNo(), receiver.url)))).code).toBe(
-      'EV3_RES_HEADER_PLATFORM_SERIAL',
+    expect(
+      (
+        await rejection(
+          chain(stale, 'pay', 'transactions', 'jsapi').post(prepayBody(keys, newOutTradeNo(), receiver.url)),
+        )
+      ).code,
+    ).toBe('EV3_RES_HEADER_PLATFORM_SERIAL');
+    const fresh = (await request(running.url).get('/sandbox/wechatpay/keys').expect(200)).body as {
+      certificates: { serialNo: string; certificate: string }[];
+    };
+    const renewed = plugin(
+      running.url,
+      keys,
+      Object.fromEntries(fresh.certificates.map((c) => [c.serialNo, c.certificate])),
     );
-    const fresh = (await request(running.url).get('/sandbox/wechatpay/keys').expect(200)).body as { certificates: { serialNo: string; certificate: string }[] };
-    const renewed = plugin(running.url, keys, Object.fromEntries(fresh.certificates.map((c) => [c.serialNo, c.certificate])));
     const listed = await chain(renewed, 'certificates').get();
     expect((listed.data.data as { serial_no: string }[]).map((entry) => entry.serial_no)).toEqual(rotated.body.served);
     expect(listed.headers['wechatpay-serial']).toBe(rotated.body.serialNo);
@@ -238,8 +322,14 @@ describe('the WeChat Pay APIv3 sandbox, driven by wechatpay-axios-plugin', () =>
   it('should notify TRANSACTION.SUCCESS signed and encrypted, as the plugin verifies and decrypts it', async () => {
     const client = plugin(running.url, keys, certificateMode(keys));
     const outTradeNo = newOutTradeNo();
-    await chain(client, 'pay', 'transactions', 'jsapi').post({ ...prepayBody(keys, outTradeNo, receiver.url, 2500), attach: 'order-7' });
-    const settled = await request(running.url).post(`/sandbox/wechatpay/transactions/${outTradeNo}/settle`).send({ result: 'paid' }).expect(200);
+    await chain(client, 'pay', 'transactions', 'jsapi').post({
+      ...prepayBody(keys, outTradeNo, receiver.url, 2500),
+      attach: 'order-7',
+    });
+    const settled = await request(running.url)
+      .post(`/sandbox/wechatpay/transactions/${outTradeNo}/settle`)
+      .send({ result: 'paid' })
+      .expect(200);
     expect(settled.body.notifying).toBe(true);
     await waitUntil(() => receiver.hits.length === 1, 5000, 'the notification');
 
@@ -247,10 +337,27 @@ describe('the WeChat Pay APIv3 sandbox, driven by wechatpay-axios-plugin', () =>
     const h = hit.headers as Record<string, string>;
     expect(h['wechatpay-serial']).toBe(current(keys).serialNo);
     expect(Math.abs(Number(h['wechatpay-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
-    expect(Rsa.verify(Formatter.response(h['wechatpay-timestamp'], h['wechatpay-nonce'], hit.body), h['wechatpay-signature'], new X509Certificate(current(keys).certificatePem).publicKey)).toBe(true);
+    expect(
+      Rsa.verify(
+        Formatter.response(h['wechatpay-timestamp'], h['wechatpay-nonce'], hit.body),
+        h['wechatpay-signature'],
+        new X509Certificate(current(keys).certificatePem).publicKey,
+      ),
+    ).toBe(true);
     const message = JSON.parse(hit.body);
-    expect(message).toMatchObject({ event_type: 'TRANSACTION.SUCCESS', resource_type: 'encrypt-resource', resource: { algorithm: 'AEAD_AES_256_GCM', original_type: 'transaction', associated_data: 'transaction' } });
-    const resource = JSON.parse(Aes.AesGcm.decrypt(message.resource.ciphertext, keys.apiV3Key, message.resource.nonce, message.resource.associated_data));
+    expect(message).toMatchObject({
+      event_type: 'TRANSACTION.SUCCESS',
+      resource_type: 'encrypt-resource',
+      resource: { algorithm: 'AEAD_AES_256_GCM', original_type: 'transaction', associated_data: 'transaction' },
+    });
+    const resource = JSON.parse(
+      Aes.AesGcm.decrypt(
+        message.resource.ciphertext,
+        keys.apiV3Key,
+        message.resource.nonce,
+        message.resource.associated_data,
+      ),
+    );
     expect(resource).toMatchObject({
       appid: keys.appid,
       mchid: keys.mchid,
@@ -264,18 +371,34 @@ describe('the WeChat Pay APIv3 sandbox, driven by wechatpay-axios-plugin', () =>
   });
 
   it('should retry a refused notification on the documented schedule until a 2xx, signing each attempt afresh', async () => {
-    const refusing = await startNotifyReceiver((hit) => (hit < 3 ? { status: 500, body: JSON.stringify({ code: 'FAIL', message: 'busy' }) } : { status: 200 }));
+    const refusing = await startNotifyReceiver((hit) =>
+      hit < 3 ? { status: 500, body: JSON.stringify({ code: 'FAIL', message: 'busy' }) } : { status: 200 },
+    );
     try {
       const client = plugin(running.url, keys, certificateMode(keys));
       const outTradeNo = newOutTradeNo();
       await chain(client, 'pay', 'transactions', 'jsapi').post(prepayBody(keys, outTradeNo, refusing.url));
-      await request(running.url).post(`/sandbox/wechatpay/transactions/${outTradeNo}/settle`).send({ result: 'paid' }).expect(200);
-      await waitUntil(async () => {
-        const deliveries = (await request(running.url).get(`/sandbox/wechatpay/transactions/${outTradeNo}/deliveries`)).body.deliveries;
-        return deliveries.length === 3;
-      }, 5000, 'three attempts');
-      const deliveries = (await request(running.url).get(`/sandbox/wechatpay/transactions/${outTradeNo}/deliveries`)).body.deliveries;
-      expect(deliveries.map((d: { status: number; ok: boolean }) => [d.status, d.ok])).toEqual([[500, false], [500, false], [200, true]]);
+      await request(running.url)
+        .post(`/sandbox/wechatpay/transactions/${outTradeNo}/settle`)
+        .send({ result: 'paid' })
+        .expect(200);
+      await waitUntil(
+        async () => {
+          const deliveries = (
+            await request(running.url).get(`/sandbox/wechatpay/transactions/${outTradeNo}/deliveries`)
+          ).body.deliveries;
+          return deliveries.length === 3;
+        },
+        5000,
+        'three attempts',
+      );
+      const deliveries = (await request(running.url).get(`/sandbox/wechatpay/transactions/${outTradeNo}/deliveries`))
+        .body.deliveries;
+      expect(deliveries.map((d: { status: number; ok: boolean }) => [d.status, d.ok])).toEqual([
+        [500, false],
+        [500, false],
+        [200, true],
+      ]);
       // 15 s then 15 s after the attempt before, at webhookTimeScale 0.001: never earlier (the
       // sandbox's send times, in whole ms).
       const sent = deliveries.map((d: { at: number }) => d.at);
@@ -315,11 +438,21 @@ describe('refunds at the WeChat Pay APIv3 sandbox', () => {
     const client = plugin(running.url, keys, certificateMode(keys));
     const outTradeNo = newOutTradeNo();
     await chain(client, 'pay', 'transactions', 'jsapi').post(prepayBody(keys, outTradeNo, receiver.url, total));
-    await request(running.url).post(`/sandbox/wechatpay/transactions/${outTradeNo}/settle`).send({ result: 'paid', notify: false }).expect(200);
+    await request(running.url)
+      .post(`/sandbox/wechatpay/transactions/${outTradeNo}/settle`)
+      .send({ result: 'paid', notify: false })
+      .expect(200);
     return { client, outTradeNo };
   }
 
-  function refund(client: PluginClient, outTradeNo: string, outRefundNo: string, amount: number, total: number, notify = true) {
+  function refund(
+    client: PluginClient,
+    outTradeNo: string,
+    outRefundNo: string,
+    amount: number,
+    total: number,
+    notify = true,
+  ) {
     return chain(client, 'refund', 'domestic', 'refunds').post({
       out_trade_no: outTradeNo,
       out_refund_no: outRefundNo,
@@ -332,13 +465,31 @@ describe('refunds at the WeChat Pay APIv3 sandbox', () => {
   it('should answer PROCESSING, then succeed and send REFUND.SUCCESS; the refund query shows SUCCESS', async () => {
     const { client, outTradeNo } = await paidOrder(1000);
     const answer = await refund(client, outTradeNo, `${outTradeNo}R1`, 300, 1000);
-    expect(answer.data).toMatchObject({ out_refund_no: `${outTradeNo}R1`, out_trade_no: outTradeNo, status: 'PROCESSING', amount: { refund: 300, total: 1000 } });
+    expect(answer.data).toMatchObject({
+      out_refund_no: `${outTradeNo}R1`,
+      out_trade_no: outTradeNo,
+      status: 'PROCESSING',
+      amount: { refund: 300, total: 1000 },
+    });
     await waitUntil(() => receiver.hits.length === 1, 5000, 'REFUND.SUCCESS');
     const message = JSON.parse(receiver.hits[0].body);
     expect(message.event_type).toBe('REFUND.SUCCESS');
-    const resource = JSON.parse(Aes.AesGcm.decrypt(message.resource.ciphertext, keys.apiV3Key, message.resource.nonce, message.resource.associated_data));
-    expect(resource).toMatchObject({ out_refund_no: `${outTradeNo}R1`, refund_status: 'SUCCESS', amount: { refund: 300, total: 1000 } });
-    const queried = await chain(client, 'refund', 'domestic', 'refunds', '_out_refund_no_').get({ out_refund_no: `${outTradeNo}R1` });
+    const resource = JSON.parse(
+      Aes.AesGcm.decrypt(
+        message.resource.ciphertext,
+        keys.apiV3Key,
+        message.resource.nonce,
+        message.resource.associated_data,
+      ),
+    );
+    expect(resource).toMatchObject({
+      out_refund_no: `${outTradeNo}R1`,
+      refund_status: 'SUCCESS',
+      amount: { refund: 300, total: 1000 },
+    });
+    const queried = await chain(client, 'refund', 'domestic', 'refunds', '_out_refund_no_').get({
+      out_refund_no: `${outTradeNo}R1`,
+    });
     expect(queried.data).toMatchObject({ status: 'SUCCESS', refund_id: answer.data.refund_id });
     expect(queried.data.success_time).toMatch(/\+08:00$/);
     const again = await refund(client, outTradeNo, `${outTradeNo}R1`, 300, 1000);
@@ -348,16 +499,30 @@ describe('refunds at the WeChat Pay APIv3 sandbox', () => {
   it('should refuse refunds beyond what was paid, with another total, of an unpaid or unknown order', async () => {
     const { client, outTradeNo } = await paidOrder(1000);
     await refund(client, outTradeNo, `${outTradeNo}A`, 700, 1000, false);
-    expect(await rejection(refund(client, outTradeNo, `${outTradeNo}B`, 301, 1000, false))).toMatchObject({ status: 400, data: { code: 'INVALID_REQUEST' } });
+    expect(await rejection(refund(client, outTradeNo, `${outTradeNo}B`, 301, 1000, false))).toMatchObject({
+      status: 400,
+      data: { code: 'INVALID_REQUEST' },
+    });
     expect((await refund(client, outTradeNo, `${outTradeNo}C`, 300, 1000, false)).data.status).toBe('PROCESSING');
-    expect(await rejection(refund(client, outTradeNo, `${outTradeNo}D`, 1, 1000, false))).toMatchObject({ status: 400 });
+    expect(await rejection(refund(client, outTradeNo, `${outTradeNo}D`, 1, 1000, false))).toMatchObject({
+      status: 400,
+    });
 
     const other = await paidOrder(500);
-    expect(await rejection(refund(client, other.outTradeNo, `${other.outTradeNo}X`, 100, 600, false))).toMatchObject({ status: 400, data: { code: 'INVALID_REQUEST' } });
+    expect(await rejection(refund(client, other.outTradeNo, `${other.outTradeNo}X`, 100, 600, false))).toMatchObject({
+      status: 400,
+      data: { code: 'INVALID_REQUEST' },
+    });
     const unpaid = newOutTradeNo();
     await chain(client, 'pay', 'transactions', 'jsapi').post(prepayBody(keys, unpaid, receiver.url));
-    expect(await rejection(refund(client, unpaid, `${unpaid}X`, 100, 100, false))).toMatchObject({ status: 400, data: { code: 'INVALID_REQUEST' } });
-    expect(await rejection(refund(client, 'NOSUCH1234', 'NOSUCH1234R', 1, 1, false))).toMatchObject({ status: 404, data: { code: 'RESOURCE_NOT_EXISTS' } });
+    expect(await rejection(refund(client, unpaid, `${unpaid}X`, 100, 100, false))).toMatchObject({
+      status: 400,
+      data: { code: 'INVALID_REQUEST' },
+    });
+    expect(await rejection(refund(client, 'NOSUCH1234', 'NOSUCH1234R', 1, 1, false))).toMatchObject({
+      status: 404,
+      data: { code: 'RESOURCE_NOT_EXISTS' },
+    });
   });
 
   it('should allow at most 50 refunds of one order', async () => {
@@ -373,7 +538,10 @@ describe('refunds at the WeChat Pay APIv3 sandbox', () => {
     const outTradeNo = newOutTradeNo();
     await chain(client, 'pay', 'transactions', 'jsapi').post(prepayBody(keys, outTradeNo, receiver.url));
     clock = Date.now() - 366 * 24 * 60 * 60 * 1000;
-    await request(running.url).post(`/sandbox/wechatpay/transactions/${outTradeNo}/settle`).send({ result: 'paid', notify: false }).expect(200);
+    await request(running.url)
+      .post(`/sandbox/wechatpay/transactions/${outTradeNo}/settle`)
+      .send({ result: 'paid', notify: false })
+      .expect(200);
     clock = undefined;
     const refused = await rejection(refund(client, outTradeNo, `${outTradeNo}R`, 50, 100, false));
     expect(refused).toMatchObject({ status: 400, data: { code: 'INVALID_REQUEST' } });
@@ -390,10 +558,19 @@ describe('refunds at the WeChat Pay APIv3 sandbox', () => {
     const listed = await request(running.url).get(`/sandbox/wechatpay/refunds?out_trade_no=${outTradeNo}`).expect(200);
     expect(listed.body.refunds.map((r: { status: string }) => r.status)).toEqual(['PROCESSING', 'PROCESSING']);
 
-    const abnormal = await request(running.url).post(`/sandbox/wechatpay/refunds/${outTradeNo}H1/settle`).send({ result: 'abnormal' }).expect(200);
+    const abnormal = await request(running.url)
+      .post(`/sandbox/wechatpay/refunds/${outTradeNo}H1/settle`)
+      .send({ result: 'abnormal' })
+      .expect(200);
     expect(abnormal.body).toMatchObject({ refund: { status: 'ABNORMAL' }, notifying: true });
-    await request(running.url).post(`/sandbox/wechatpay/refunds/${outTradeNo}H2/settle`).send({ result: 'closed' }).expect(200);
-    await request(running.url).post(`/sandbox/wechatpay/refunds/${outTradeNo}H2/settle`).send({ result: 'success' }).expect(409);
+    await request(running.url)
+      .post(`/sandbox/wechatpay/refunds/${outTradeNo}H2/settle`)
+      .send({ result: 'closed' })
+      .expect(200);
+    await request(running.url)
+      .post(`/sandbox/wechatpay/refunds/${outTradeNo}H2/settle`)
+      .send({ result: 'success' })
+      .expect(409);
     await waitUntil(() => receiver.hits.length === 2, 5000, 'two refund notifications');
     const events = receiver.hits.map((hit) => JSON.parse(hit.body).event_type).sort();
     expect(events).toEqual(['REFUND.ABNORMAL', 'REFUND.CLOSED']);

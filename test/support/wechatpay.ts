@@ -57,7 +57,11 @@ export async function listenSandbox(
 }
 
 /** Runs `openssl` with PEM inputs written to a scratch directory; returns stdout. */
-export function openssl(args: (dir: string) => string[], files: Record<string, string | Buffer>, input?: string | Buffer): Buffer {
+export function openssl(
+  args: (dir: string) => string[],
+  files: Record<string, string | Buffer>,
+  input?: string | Buffer,
+): Buffer {
   const dir = mkdtempSync(join(tmpdir(), 'wxpay-openssl-'));
   try {
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
@@ -69,9 +73,11 @@ export function openssl(args: (dir: string) => string[], files: Record<string, s
 
 /** base64 RSA-SHA256 signature of `message` by `privateKeyPem`, made by `openssl dgst`. */
 export function opensslSign(message: string, privateKeyPem: string): string {
-  return openssl((dir) => ['dgst', '-sha256', '-sign', join(dir, 'key.pem')], { 'key.pem': privateKeyPem }, message).toString(
-    'base64',
-  );
+  return openssl(
+    (dir) => ['dgst', '-sha256', '-sign', join(dir, 'key.pem')],
+    { 'key.pem': privateKeyPem },
+    message,
+  ).toString('base64');
 }
 
 /** Whether `openssl dgst -verify` accepts `signature` (base64) of `message` by `publicKeyPem`. */
@@ -96,7 +102,10 @@ export interface NotifyReceiver {
 }
 
 export async function startNotifyReceiver(
-  answer: (hit: number, request: { headers: http.IncomingHttpHeaders; body: string }) => Promise<{ status: number; body?: string }> | { status: number; body?: string } = () => ({
+  answer: (
+    hit: number,
+    request: { headers: http.IncomingHttpHeaders; body: string },
+  ) => Promise<{ status: number; body?: string }> | { status: number; body?: string } = () => ({
     status: 204,
   }),
 ): Promise<NotifyReceiver> {

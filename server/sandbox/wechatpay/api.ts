@@ -65,7 +65,10 @@ const refundSchema = z
     out_trade_no: z.string().min(1).max(32).optional(),
     out_refund_no: z.string().regex(/^[0-9A-Za-z_\-|*@]{1,64}$/, 'must be 1 to 64 of 0-9 A-Z a-z _ - | * @'),
     reason: z.string().max(80).optional(),
-    notify_url: z.url({ protocol: /^https?$/ }).max(256).optional(),
+    notify_url: z
+      .url({ protocol: /^https?$/ })
+      .max(256)
+      .optional(),
     funds_account: z.string().optional(),
     amount: z.object({ refund: fen, total: fen, currency: z.literal('CNY') }),
   })
@@ -112,7 +115,12 @@ export function createWechatPayApiRoutes(deps: ApiDependencies): Router {
       }
       const problem = requestSignatureProblem(
         keys,
-        { method: ctx.method, pathWithQuery: ctx.originalUrl, body, authorization: ctx.get('authorization') || undefined },
+        {
+          method: ctx.method,
+          pathWithQuery: ctx.originalUrl,
+          body,
+          authorization: ctx.get('authorization') || undefined,
+        },
         now(),
       );
       if (problem) {
@@ -128,138 +136,165 @@ export function createWechatPayApiRoutes(deps: ApiDependencies): Router {
     };
   }
 
-  router.post('/v3/pay/transactions/jsapi', signed((_ctx, keys, text) => {
-    const input = parse(prepaySchema, text);
-    if (input.mchid !== keys.mchid || input.appid !== keys.appid) {
-      throw new Refusal(400, 'APPID_MCHID_NOT_MATCH', 'appid和mch_id不匹配');
-    }
-    if (new URL(input.notify_url).search !== '') throw new Refusal(400, 'PARAM_ERROR', 'notify_url 不能携带参数');
-    let timeExpire: number | undefined;
-    if (input.time_expire !== undefined) {
-      timeExpire = parseRfc3339(input.time_expire);
-      if (timeExpire === undefined) throw new Refusal(400, 'PARAM_ERROR', 'time_expire 不是 RFC 3339 时间');
-    }
-    const fingerprint = JSON.stringify([input.appid, input.description, input.amount.total, input.payer.openid, input.notify_url, input.attach ?? '', timeExpire ?? null]);
-    const existing = store.transactions.get(input.out_trade_no);
-    if (existing) {
-      if (existing.tradeState === 'SUCCESS' || existing.tradeState === 'REFUND') throw new Refusal(400, 'ORDERPAID', '该订单已支付');
-      if (existing.tradeState === 'CLOSED') throw new Refusal(400, 'ORDER_CLOSED', '订单已关闭');
-      // A repeat with the same parameters gets the same prepay_id; other parameters are refused.
-      if (existing.fingerprint !== fingerprint) throw new Refusal(400, 'INVALID_REQUEST', '201 商户订单号重复');
-      return { status: 200, body: { prepay_id: existing.prepayId } };
-    }
-    const createdAt = now();
-    const transaction: Transaction = {
-      outTradeNo: input.out_trade_no,
-      appid: input.appid,
-      mchid: input.mchid,
-      description: input.description,
-      notifyUrl: input.notify_url,
-      attach: input.attach,
-      total: input.amount.total,
-      openid: input.payer.openid,
-      timeExpire,
-      prepayId: prepayId(chinaStamp14(createdAt)),
-      fingerprint,
-      createdAt,
-      tradeState: 'NOTPAY',
-      deliveries: [],
-    };
-    store.transactions.set(transaction.outTradeNo, transaction);
-    store.save();
-    return { status: 200, body: { prepay_id: transaction.prepayId } };
-  }));
-
-  router.get('/v3/pay/transactions/out-trade-no/:out_trade_no', signed((ctx, keys) => {
-    if (ctx.query.mchid !== keys.mchid) throw new Refusal(400, 'PARAM_ERROR', 'mchid 与请求商户不符');
-    const transaction = findTransaction(String(ctx.params.out_trade_no));
-    return { status: 200, body: transactionResource(transaction) };
-  }));
-
-  router.post('/v3/pay/transactions/out-trade-no/:out_trade_no/close', signed((ctx, keys, text) => {
-    const input = parse(closeSchema, text);
-    if (input.mchid !== keys.mchid) throw new Refusal(400, 'PARAM_ERROR', 'mchid 与请求商户不符');
-    const transaction = findTransaction(String(ctx.params.out_trade_no));
-    if (transaction.tradeState === 'SUCCESS' || transaction.tradeState === 'REFUND') {
-      // *unconfirmed*: the code WeChat answers when closing a paid order.
-      throw new Refusal(400, 'ORDERPAID', '订单已支付，不能关闭');
-    }
-    if (transaction.tradeState !== 'CLOSED') {
-      transaction.tradeState = 'CLOSED';
-      store.save();
-    }
-    return { status: 204 };
-  }));
-
-  router.post('/v3/refund/domestic/refunds', signed((_ctx, _keys, text) => {
-    const input = parse(refundSchema, text);
-    const transaction =
-      input.out_trade_no !== undefined
-        ? store.transactions.get(input.out_trade_no)
-        : [...store.transactions.values()].find((candidate) => candidate.transactionId === input.transaction_id);
-    if (!transaction) throw new Refusal(404, 'RESOURCE_NOT_EXISTS', '订单不存在');
-    const existing = store.refunds.get(input.out_refund_no);
-    if (existing) {
-      // "同一退款单号多次请求只退一笔": the same refund again, or a refusal when it differs.
-      if (existing.outTradeNo !== transaction.outTradeNo || existing.refund !== input.amount.refund) {
-        throw new Refusal(400, 'INVALID_REQUEST', '退款单号已用于其他退款');
+  router.post(
+    '/v3/pay/transactions/jsapi',
+    signed((_ctx, keys, text) => {
+      const input = parse(prepaySchema, text);
+      if (input.mchid !== keys.mchid || input.appid !== keys.appid) {
+        throw new Refusal(400, 'APPID_MCHID_NOT_MATCH', 'appid和mch_id不匹配');
       }
-      return { status: 200, body: refundView(existing) };
-    }
-    if (!transaction.transactionId || (transaction.tradeState !== 'SUCCESS' && transaction.tradeState !== 'REFUND')) {
-      throw new Refusal(400, 'INVALID_REQUEST', '订单未支付');
-    }
-    if (input.amount.total !== transaction.total) throw new Refusal(400, 'INVALID_REQUEST', '订单金额与原订单不一致');
-    if (now() - (transaction.successTime ?? transaction.createdAt) > REFUND_WINDOW_MS) {
-      throw new Refusal(400, 'INVALID_REQUEST', '订单已超过退款期限 (一年)');
-    }
-    if (store.refundsOf(transaction.outTradeNo).length >= MAX_REFUNDS_PER_ORDER) {
-      throw new Refusal(400, 'INVALID_REQUEST', `部分退款次数不能超过${MAX_REFUNDS_PER_ORDER}次`);
-    }
-    if (store.refundedOf(transaction.outTradeNo) + input.amount.refund > transaction.total) {
-      throw new Refusal(400, 'INVALID_REQUEST', '申请退款金额超过订单可退金额');
-    }
-    const refund: Refund = {
-      outRefundNo: input.out_refund_no,
-      refundId: channelTradeNo('5030'),
-      outTradeNo: transaction.outTradeNo,
-      transactionId: transaction.transactionId,
-      refund: input.amount.refund,
-      total: transaction.total,
-      reason: input.reason,
-      notifyUrl: input.notify_url,
-      createdAt: now(),
-      status: 'PROCESSING',
-      deliveries: [],
-    };
-    store.refunds.set(refund.outRefundNo, refund);
-    transaction.tradeState = 'REFUND';
-    if (store.refundHolds > 0) {
-      store.refundHolds -= 1;
-    } else {
-      deps.later(() => finishRefund(deps, refund, 'SUCCESS', true));
-    }
-    store.save();
-    return { status: 200, body: refundView(refund) };
-  }));
+      if (new URL(input.notify_url).search !== '') throw new Refusal(400, 'PARAM_ERROR', 'notify_url 不能携带参数');
+      let timeExpire: number | undefined;
+      if (input.time_expire !== undefined) {
+        timeExpire = parseRfc3339(input.time_expire);
+        if (timeExpire === undefined) throw new Refusal(400, 'PARAM_ERROR', 'time_expire 不是 RFC 3339 时间');
+      }
+      const fingerprint = JSON.stringify([
+        input.appid,
+        input.description,
+        input.amount.total,
+        input.payer.openid,
+        input.notify_url,
+        input.attach ?? '',
+        timeExpire ?? null,
+      ]);
+      const existing = store.transactions.get(input.out_trade_no);
+      if (existing) {
+        if (existing.tradeState === 'SUCCESS' || existing.tradeState === 'REFUND')
+          throw new Refusal(400, 'ORDERPAID', '该订单已支付');
+        if (existing.tradeState === 'CLOSED') throw new Refusal(400, 'ORDER_CLOSED', '订单已关闭');
+        // A repeat with the same parameters gets the same prepay_id; other parameters are refused.
+        if (existing.fingerprint !== fingerprint) throw new Refusal(400, 'INVALID_REQUEST', '201 商户订单号重复');
+        return { status: 200, body: { prepay_id: existing.prepayId } };
+      }
+      const createdAt = now();
+      const transaction: Transaction = {
+        outTradeNo: input.out_trade_no,
+        appid: input.appid,
+        mchid: input.mchid,
+        description: input.description,
+        notifyUrl: input.notify_url,
+        attach: input.attach,
+        total: input.amount.total,
+        openid: input.payer.openid,
+        timeExpire,
+        prepayId: prepayId(chinaStamp14(createdAt)),
+        fingerprint,
+        createdAt,
+        tradeState: 'NOTPAY',
+        deliveries: [],
+      };
+      store.transactions.set(transaction.outTradeNo, transaction);
+      store.save();
+      return { status: 200, body: { prepay_id: transaction.prepayId } };
+    }),
+  );
 
-  router.get('/v3/refund/domestic/refunds/:out_refund_no', signed((ctx) => {
-    const refund = store.refunds.get(String(ctx.params.out_refund_no));
-    if (!refund) throw new Refusal(404, 'RESOURCE_NOT_EXISTS', '退款单不存在');
-    return { status: 200, body: refundView(refund) };
-  }));
+  router.get(
+    '/v3/pay/transactions/out-trade-no/:out_trade_no',
+    signed((ctx, keys) => {
+      if (ctx.query.mchid !== keys.mchid) throw new Refusal(400, 'PARAM_ERROR', 'mchid 与请求商户不符');
+      const transaction = findTransaction(String(ctx.params.out_trade_no));
+      return { status: 200, body: transactionResource(transaction) };
+    }),
+  );
 
-  router.get('/v3/certificates', signed((_ctx, keys) => ({
-    status: 200,
-    body: {
-      data: keys.certificates.map((certificate) => ({
-        serial_no: certificate.serialNo,
-        effective_time: rfc3339China(certificate.validFrom),
-        expire_time: rfc3339China(certificate.validTo),
-        encrypt_certificate: encryptResource(certificate.certificatePem, keys.apiV3Key, 'certificate'),
-      })),
-    },
-  })));
+  router.post(
+    '/v3/pay/transactions/out-trade-no/:out_trade_no/close',
+    signed((ctx, keys, text) => {
+      const input = parse(closeSchema, text);
+      if (input.mchid !== keys.mchid) throw new Refusal(400, 'PARAM_ERROR', 'mchid 与请求商户不符');
+      const transaction = findTransaction(String(ctx.params.out_trade_no));
+      if (transaction.tradeState === 'SUCCESS' || transaction.tradeState === 'REFUND') {
+        // *unconfirmed*: the code WeChat answers when closing a paid order.
+        throw new Refusal(400, 'ORDERPAID', '订单已支付，不能关闭');
+      }
+      if (transaction.tradeState !== 'CLOSED') {
+        transaction.tradeState = 'CLOSED';
+        store.save();
+      }
+      return { status: 204 };
+    }),
+  );
+
+  router.post(
+    '/v3/refund/domestic/refunds',
+    signed((_ctx, _keys, text) => {
+      const input = parse(refundSchema, text);
+      const transaction =
+        input.out_trade_no !== undefined
+          ? store.transactions.get(input.out_trade_no)
+          : [...store.transactions.values()].find((candidate) => candidate.transactionId === input.transaction_id);
+      if (!transaction) throw new Refusal(404, 'RESOURCE_NOT_EXISTS', '订单不存在');
+      const existing = store.refunds.get(input.out_refund_no);
+      if (existing) {
+        // "同一退款单号多次请求只退一笔": the same refund again, or a refusal when it differs.
+        if (existing.outTradeNo !== transaction.outTradeNo || existing.refund !== input.amount.refund) {
+          throw new Refusal(400, 'INVALID_REQUEST', '退款单号已用于其他退款');
+        }
+        return { status: 200, body: refundView(existing) };
+      }
+      if (!transaction.transactionId || (transaction.tradeState !== 'SUCCESS' && transaction.tradeState !== 'REFUND')) {
+        throw new Refusal(400, 'INVALID_REQUEST', '订单未支付');
+      }
+      if (input.amount.total !== transaction.total) throw new Refusal(400, 'INVALID_REQUEST', '订单金额与原订单不一致');
+      if (now() - (transaction.successTime ?? transaction.createdAt) > REFUND_WINDOW_MS) {
+        throw new Refusal(400, 'INVALID_REQUEST', '订单已超过退款期限 (一年)');
+      }
+      if (store.refundsOf(transaction.outTradeNo).length >= MAX_REFUNDS_PER_ORDER) {
+        throw new Refusal(400, 'INVALID_REQUEST', `部分退款次数不能超过${MAX_REFUNDS_PER_ORDER}次`);
+      }
+      if (store.refundedOf(transaction.outTradeNo) + input.amount.refund > transaction.total) {
+        throw new Refusal(400, 'INVALID_REQUEST', '申请退款金额超过订单可退金额');
+      }
+      const refund: Refund = {
+        outRefundNo: input.out_refund_no,
+        refundId: channelTradeNo('5030'),
+        outTradeNo: transaction.outTradeNo,
+        transactionId: transaction.transactionId,
+        refund: input.amount.refund,
+        total: transaction.total,
+        reason: input.reason,
+        notifyUrl: input.notify_url,
+        createdAt: now(),
+        status: 'PROCESSING',
+        deliveries: [],
+      };
+      store.refunds.set(refund.outRefundNo, refund);
+      transaction.tradeState = 'REFUND';
+      if (store.refundHolds > 0) {
+        store.refundHolds -= 1;
+      } else {
+        deps.later(() => finishRefund(deps, refund, 'SUCCESS', true));
+      }
+      store.save();
+      return { status: 200, body: refundView(refund) };
+    }),
+  );
+
+  router.get(
+    '/v3/refund/domestic/refunds/:out_refund_no',
+    signed((ctx) => {
+      const refund = store.refunds.get(String(ctx.params.out_refund_no));
+      if (!refund) throw new Refusal(404, 'RESOURCE_NOT_EXISTS', '退款单不存在');
+      return { status: 200, body: refundView(refund) };
+    }),
+  );
+
+  router.get(
+    '/v3/certificates',
+    signed((_ctx, keys) => ({
+      status: 200,
+      body: {
+        data: keys.certificates.map((certificate) => ({
+          serial_no: certificate.serialNo,
+          effective_time: rfc3339China(certificate.validFrom),
+          expire_time: rfc3339China(certificate.validTo),
+          encrypt_certificate: encryptResource(certificate.certificatePem, keys.apiV3Key, 'certificate'),
+        })),
+      },
+    })),
+  );
 
   function findTransaction(outTradeNo: string): Transaction {
     const transaction = store.transactions.get(outTradeNo);

@@ -107,7 +107,8 @@ export function createWechatPayControlRoutes(deps: WechatPayControlDependencies)
     const input = await readControlBody(ctx, modeSchema);
     if (!input) return;
     const keys = await deps.keys.setMode(input.mode);
-    const serial = keys.mode === 'public_key' ? keys.platformPublicKeyId : keys.certificates[keys.certificates.length - 1].serialNo;
+    const serial =
+      keys.mode === 'public_key' ? keys.platformPublicKeyId : keys.certificates[keys.certificates.length - 1].serialNo;
     ctx.body = { mode: keys.mode, serial };
   });
 
@@ -125,7 +126,9 @@ export function createWechatPayControlRoutes(deps: WechatPayControlDependencies)
 
   router.get('/transactions', (ctx) => {
     const wanted = typeof ctx.query.out_trade_no === 'string' ? ctx.query.out_trade_no : undefined;
-    const transactions = [...store.transactions.values()].filter((t) => wanted === undefined || t.outTradeNo === wanted);
+    const transactions = [...store.transactions.values()].filter(
+      (t) => wanted === undefined || t.outTradeNo === wanted,
+    );
     ctx.body = { transactions: transactions.map(view) };
   });
 

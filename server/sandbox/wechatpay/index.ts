@@ -36,7 +36,13 @@ export interface WechatPaySandbox {
 export function createWechatPaySandbox(options: WechatPaySandboxOptions): WechatPaySandbox {
   const keys = new SandboxKeyRing({ mchid: options.mchid, appid: options.appid }, options.dataDir, options.keys);
   const store = new WechatPayStore(options.dataDir);
-  const notifier = new WechatPayNotifier({ keys, store, timeScale: options.timeScale, now: options.now, log: options.log });
+  const notifier = new WechatPayNotifier({
+    keys,
+    store,
+    timeScale: options.timeScale,
+    now: options.now,
+    log: options.log,
+  });
   const pending = new Set<NodeJS.Timeout>();
   let closed = false;
   const later = (task: () => void) => {

@@ -26,7 +26,8 @@ export const NOTIFICATION_RETRY_INTERVALS_S: readonly number[] = Object.freeze([
 /** Offsets of every attempt from the first when each is sent at once, ms (16 attempts): `[0, 15000, 30000, 60000, …] × timeScale`. */
 export function notificationAttemptOffsetsMs(timeScale = 1): number[] {
   const offsets = [0];
-  for (const interval of NOTIFICATION_RETRY_INTERVALS_S) offsets.push(offsets[offsets.length - 1] + interval * 1000 * timeScale);
+  for (const interval of NOTIFICATION_RETRY_INTERVALS_S)
+    offsets.push(offsets[offsets.length - 1] + interval * 1000 * timeScale);
   return offsets;
 }
 
@@ -64,8 +65,20 @@ export class WechatPayNotifier {
   notifyTransaction(transaction: Transaction): boolean {
     if (!transaction.notifyUrl) return false;
     const keys = this.options.keys;
-    this.start(`transaction:${transaction.outTradeNo}`, transaction, transaction.notifyUrl, 'TRANSACTION.SUCCESS', async () =>
-      envelope(await keys.get(), this.options.now(), 'TRANSACTION.SUCCESS', '支付成功', 'transaction', transactionResource(transaction)),
+    this.start(
+      `transaction:${transaction.outTradeNo}`,
+      transaction,
+      transaction.notifyUrl,
+      'TRANSACTION.SUCCESS',
+      async () =>
+        envelope(
+          await keys.get(),
+          this.options.now(),
+          'TRANSACTION.SUCCESS',
+          '支付成功',
+          'transaction',
+          transactionResource(transaction),
+        ),
     );
     return true;
   }
@@ -76,7 +89,14 @@ export class WechatPayNotifier {
     const event = `REFUND.${refund.status}`;
     const summary = { SUCCESS: '退款成功', ABNORMAL: '退款异常', CLOSED: '退款关闭' }[refund.status];
     this.start(`refund:${refund.outRefundNo}`, refund, refund.notifyUrl, event, async () =>
-      envelope(await this.options.keys.get(), this.options.now(), event, summary, 'refund', refundResource(refund, transaction)),
+      envelope(
+        await this.options.keys.get(),
+        this.options.now(),
+        event,
+        summary,
+        'refund',
+        refundResource(refund, transaction),
+      ),
     );
     return true;
   }
@@ -116,8 +136,17 @@ export class WechatPayNotifier {
         const result = await this.post(url, text, signatureHeaders(keys, text, at), chain);
         if (chain.cancelled || this.closed) return;
         const ok = result.status !== null && result.status >= 200 && result.status < 300;
-        subject.deliveries.push({ event_type: event, attempt: index + 1, at, status: result.status, body: result.body.slice(0, 200), ok });
-        this.options.log(`wechatpay ${event} ${key} attempt ${index + 1} -> ${result.status ?? 'network error'}${ok ? ' acknowledged' : ''}`);
+        subject.deliveries.push({
+          event_type: event,
+          attempt: index + 1,
+          at,
+          status: result.status,
+          body: result.body.slice(0, 200),
+          ok,
+        });
+        this.options.log(
+          `wechatpay ${event} ${key} attempt ${index + 1} -> ${result.status ?? 'network error'}${ok ? ' acknowledged' : ''}`,
+        );
         if (ok || index + 1 >= attempts) {
           if (!ok) this.options.log(`wechatpay ${event} ${key} gave up after ${attempts} attempts`);
           subject.notifying = false;
@@ -174,7 +203,9 @@ export class WechatPayNotifier {
             if (size < RESPONSE_LIMIT) chunks.push(chunk);
             size += chunk.length;
           });
-          response.on('end', () => resolve({ status: response.statusCode ?? null, body: Buffer.concat(chunks).toString('utf8') }));
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? null, body: Buffer.concat(chunks).toString('utf8') }),
+          );
           response.on('error', (error) => resolve({ status: null, body: error.message }));
         },
       );
@@ -200,7 +231,10 @@ function envelope(
     resource_type: 'encrypt-resource',
     event_type: eventType,
     summary,
-    resource: { original_type: originalType, ...encryptResource(JSON.stringify(resource), keys.apiV3Key, originalType) },
+    resource: {
+      original_type: originalType,
+      ...encryptResource(JSON.stringify(resource), keys.apiV3Key, originalType),
+    },
   });
 }
 
@@ -213,7 +247,9 @@ export function transactionResource(transaction: Transaction): Record<string, un
     out_trade_no: transaction.outTradeNo,
     trade_type: 'JSAPI',
     trade_state: transaction.tradeState,
-    trade_state_desc: { NOTPAY: '未支付', SUCCESS: '支付成功', REFUND: '转入退款', CLOSED: '已关闭' }[transaction.tradeState],
+    trade_state_desc: { NOTPAY: '未支付', SUCCESS: '支付成功', REFUND: '转入退款', CLOSED: '已关闭' }[
+      transaction.tradeState
+    ],
     attach: transaction.attach ?? '',
     payer: { openid: transaction.openid },
     amount: paid

@@ -24,21 +24,28 @@ export function requestSignatureProblem(
   if (!match) return 'Authorization is not WECHATPAY2-SHA256-RSA2048';
   const fields = new Map<string, string>();
   for (const part of match[1].matchAll(/([a-z_]+)="([^"]*)"/g)) fields.set(part[1], part[2]);
-  const [mchid, serial, timestamp, nonce, signature] = ['mchid', 'serial_no', 'timestamp', 'nonce_str', 'signature'].map(
-    (name) => fields.get(name) ?? '',
-  );
+  const [mchid, serial, timestamp, nonce, signature] = [
+    'mchid',
+    'serial_no',
+    'timestamp',
+    'nonce_str',
+    'signature',
+  ].map((name) => fields.get(name) ?? '');
   if (!mchid || !serial || !timestamp || !nonce || !signature) {
     return 'Authorization lacks one of mchid, serial_no, timestamp, nonce_str, signature';
   }
   if (mchid !== keys.mchid) return `mchid ${mchid} is not this merchant`;
-  if (serial.toUpperCase() !== keys.serialNo.toUpperCase()) return `serial_no ${serial} is not the merchant's certificate`;
+  if (serial.toUpperCase() !== keys.serialNo.toUpperCase())
+    return `serial_no ${serial} is not the merchant's certificate`;
   if (!/^\d{1,12}$/.test(timestamp) || Math.abs(Math.floor(nowMs / 1000) - Number(timestamp)) > REQUEST_SKEW_SECONDS) {
     return `timestamp ${timestamp} is too far from now`;
   }
   const message = lines(request.method, request.pathWithQuery, timestamp, nonce, request.body);
   let valid = false;
   try {
-    valid = createVerify('RSA-SHA256').update(message, 'utf8').verify(createPublicKey(keys.merchantPublicKey), signature, 'base64');
+    valid = createVerify('RSA-SHA256')
+      .update(message, 'utf8')
+      .verify(createPublicKey(keys.merchantPublicKey), signature, 'base64');
   } catch {
     valid = false;
   }
@@ -79,5 +86,10 @@ export function encryptResource(
   const cipher = createCipheriv('aes-256-gcm', Buffer.from(apiV3Key, 'utf8'), Buffer.from(nonce, 'utf8'));
   cipher.setAAD(Buffer.from(associatedData, 'utf8'));
   const sealed = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
-  return { algorithm: 'AEAD_AES_256_GCM', ciphertext: sealed.toString('base64'), associated_data: associatedData, nonce };
+  return {
+    algorithm: 'AEAD_AES_256_GCM',
+    ciphertext: sealed.toString('base64'),
+    associated_data: associatedData,
+    nonce,
+  };
 }

@@ -231,13 +231,16 @@ export class WechatPayClient {
   /**
    * `GET /v3/certificates`: the platform certificates, decrypted with the APIv3 key. The answer
    * is verified like any other, with the certificates it brings or a key already held (its
-   * serial may be the public key's). Called by `platformKeys` when a serial is unknown.
+   * serial may be the public key's). Called by `platformKeys` when a serial is unknown. A refused
+   * download throws `WechatPayVerificationError` `NO_CERTIFICATES` naming WeChat's code.
    */
   async downloadCertificates(): Promise<PlatformCertificate[]> {
     const answer = await this.send('GET', '/v3/certificates');
     if (answer.status !== 200) {
-      await this.verify(answer, (serial) => this.platformKeys.keyFor(serial, { download: false }));
-      throw this.refusalOf(answer);
+      // Often nothing here can verify this answer (no certificate held yet), yet its code is what
+      // the operator needs to see (SIGN_ERROR: a wrong merchant key or serial).
+      const refusal = this.refusalOf(answer);
+      throw new WechatPayVerificationError('NO_CERTIFICATES', `GET /v3/certificates was refused: ${refusal.message}`);
     }
     const certificates = readCertificates(answer.text, this.options.apiV3Key);
     await this.verify(answer, async (serial) => {

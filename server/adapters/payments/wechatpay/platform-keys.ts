@@ -187,7 +187,16 @@ export function readCertificates(body: string, apiV3Key: string): PlatformCertif
   const parsed = certificatesAnswerSchema.safeParse(json);
   if (!parsed.success) throw new WechatPayVerificationError('BAD_BODY', '/v3/certificates answered without data[]');
   return parsed.data.data.map((entry) => {
-    const pem = decryptResource(entry.encrypt_certificate, apiV3Key);
+    let pem: string;
+    try {
+      pem = decryptResource(entry.encrypt_certificate, apiV3Key);
+    } catch (error) {
+      if (!WechatPayVerificationError.is(error)) throw error;
+      throw new WechatPayVerificationError(
+        'BAD_CIPHERTEXT',
+        `certificate ${entry.serial_no} does not decrypt with our APIv3 key (is APIv3 key right?): ${error.message}`,
+      );
+    }
     let certificate: X509Certificate;
     try {
       certificate = new X509Certificate(pem);
