@@ -37,29 +37,63 @@ export interface JsonRequest {
   timeoutMs: number;
 }
 
+/**
+ * A request whose body is sent byte for byte as given, with extra headers: for upstreams that
+ * sign the exact text of a request (WeChat Pay APIv3's `Authorization`).
+ */
+export interface RawRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  /** Sent as is, with `content-type: application/json` when present. */
+  body?: string;
+  headers?: Record<string, string>;
+  timeoutMs: number;
+}
+
+/**
+ * An answer as it came: the status, the headers (names in lower case, as Node gives them) and the
+ * body text untouched, so a signature over it can be checked.
+ */
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string | undefined>;
+  text: string;
+}
+
 // Upstreams are few and called often: keep their connections open between calls.
 const agents = {
   'http:': new http.Agent({ keepAlive: true, maxSockets: 64 }),
   'https:': new https.Agent({ keepAlive: true, maxSockets: 64 }),
 };
 
-function send(request: JsonRequest): Promise<{ status: number; text: string }> {
+function send(request: RawRequest): Promise<RawAnswer> {
   const url = new URL(request.url);
   const transport = url.protocol === 'https:' ? https : http;
-  const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+  const body = request.body;
+  const headers: Record<string, string | number> = { ...request.headers };
+  if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = Buffer.byteLength(body);
+  }
   return new Promise((resolve, reject) => {
     const outgoing = transport.request(
       url,
       {
         method: request.method,
         agent: agents[url.protocol === 'https:' ? 'https:' : 'http:'],
-        headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers,
         timeout: request.timeoutMs,
       },
       (incoming) => {
         const chunks: Buffer[] = [];
         incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-        incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        incoming.on('end', () =>
+          resolve({
+            status: incoming.statusCode ?? 0,
+            headers: singleValued(incoming.headers),
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
         incoming.on('error', reject);
       },
     );
@@ -76,17 +110,43 @@ function send(request: JsonRequest): Promise<{ status: number; text: string }> {
   });
 }
 
-export async function requestJson(request: JsonRequest): Promise<Record<string, unknown>> {
-  let answer: { status: number; text: string };
+function singleValued(headers: http.IncomingHttpHeaders): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  return out;
+}
+
+/**
+ * Sends `request` and returns the answer untouched when it is one the caller must read: any
+ * status below 500 except 429. Throws `UpstreamUnreachable` (no answer within `timeoutMs`),
+ * `UpstreamBusy` (429, 502, 503, 504) or `UpstreamBadAnswer` (any other 5xx: a failure in front
+ * of or inside the upstream, whatever its body says, which says nothing about what was done).
+ */
+export async function requestRaw(request: RawRequest): Promise<RawAnswer> {
+  let answer: RawAnswer;
   try {
     answer = await send(request);
   } catch (error) {
     throw new UpstreamUnreachable(request.url, error);
   }
   if (BUSY_STATUSES.has(answer.status)) throw new UpstreamBusy(request.url, answer.status);
-  // Our upstreams answer their APIs' errors with HTTP 200 and an error code; a 5xx is a failure
-  // in front of or inside them, whatever its body says, and says nothing about what was done.
   if (answer.status >= 500) throw new UpstreamBadAnswer(request.url, answer.status, answer.text);
+  return answer;
+}
+
+/**
+ * Sends `request` with its body as JSON and returns the JSON object answered. Our JSON upstreams
+ * answer their APIs' errors with HTTP 200 and an error code, so any readable object is returned
+ * whatever its status below 500. Throws as `requestRaw` does, and `UpstreamBadAnswer` when the
+ * answer is not a JSON object.
+ */
+export async function requestJson(request: JsonRequest): Promise<Record<string, unknown>> {
+  const answer = await requestRaw({
+    method: request.method,
+    url: request.url,
+    body: request.body === undefined ? undefined : JSON.stringify(request.body),
+    timeoutMs: request.timeoutMs,
+  });
   let parsed: unknown;
   try {
     parsed = JSON.parse(answer.text);

@@ -78,7 +78,7 @@ export interface ControlDependencies {
 }
 
 /** Reads a JSON body (empty means `{}`) and validates it; answers 400 and returns undefined when it is bad. */
-async function readControlBody<T>(ctx: Context, schema: z.ZodType<T>): Promise<T | undefined> {
+export async function readControlBody<T>(ctx: Context, schema: z.ZodType<T>): Promise<T | undefined> {
   let text: string;
   try {
     text = await readBody(ctx);

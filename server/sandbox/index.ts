@@ -11,6 +11,7 @@ import { createNotifier } from './notifications';
 import { GatewayJournal } from './persistence';
 import { GatewayStore } from './store';
 import { WechatEmulator } from './wechat';
+import { createWechatPaySandbox, type WechatPaySandbox, type WechatPaySandboxKeys } from './wechatpay';
 import { WebhookDispatcher } from './webhooks';
 
 /**
@@ -22,6 +23,9 @@ import { WebhookDispatcher } from './webhooks';
  * together are what Douyin's tt.pay cashier hands the shopper to. Pointing a base URL at the
  * real service is the only change production needs. The gateway's state lives in memory, and
  * also in `dataDir` when given (./persistence.ts), so a restart keeps its bills and refunds.
+ *
+ * WeChat Pay APIv3 for direct merchants is emulated apart, in ./wechatpay (its own keys,
+ * orders, refunds, notifications and `/sandbox/wechatpay/` control endpoints).
  *
  * The control endpoints (listed in ./control.ts) also finish refunds by hand (hold them
  * `processing`, then settle them succeeded or failed) and inject gateway faults: refusals
@@ -43,6 +47,11 @@ export interface SandboxOptions {
    * @default DEFAULT_DOUYIN ({appId: 'ttsandbox00000001', secret: 'sandbox-douyin-secret'})
    */
   douyin?: { appId: string; secret: string };
+  /**
+   * WeChat Pay APIv3 for direct merchants (./wechatpay), for the mini-program `wechat.appId`.
+   * `mchid` @default `wechat.mchId`; `keys` @default generated on first use (kept in `dataDir`).
+   */
+  wechatpay?: { mchid?: string; keys?: WechatPaySandboxKeys };
   /** Multiplies the webhook retry delays (1 = real seconds; tests use e.g. 0.001). @default 1 */
   webhookTimeScale?: number;
   /** Code lifetime for WeChat and Douyin login codes, ms. @default 300000 (5 minutes) */
@@ -60,6 +69,8 @@ export interface SandboxOptions {
 
 export interface Sandbox {
   app: Koa;
+  /** The emulated WeChat Pay APIv3: its development keys (`keys()`), shared with the server in process. */
+  wechatpay: Pick<WechatPaySandbox, 'keys'>;
   /**
    * Sends every answer held back by a delay fault at once, stops pending webhook retries
    * and aborts deliveries in flight (with a `dataDir`, the next sandbox over it resumes them).
@@ -140,6 +151,15 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     gateway: gatewayDeps,
     alipayPublicKey: gateway.alipayPublicKey,
   });
+  const wechatpay = createWechatPaySandbox({
+    mchid: options.wechatpay?.mchid ?? mchId,
+    appid: options.wechat.appId,
+    dataDir: options.dataDir,
+    keys: options.wechatpay?.keys,
+    timeScale,
+    now,
+    log,
+  });
   const h5pay = createH5PayRoutes({ store, notifier, gateway: gatewayDeps, mchId, log });
   const alipayApp = createAlipayAppRoutes({
     store,
@@ -160,7 +180,8 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       sendError(ctx, 500, 'INTERNAL', 'sandbox internal error (see its log)');
     }
   });
-  for (const router of [gateway.router, wechat.routes(), douyin.routes(), control, h5pay, alipayApp]) {
+  const routers = [gateway.router, wechat.routes(), douyin.routes(), control, h5pay, alipayApp, ...wechatpay.routers];
+  for (const router of routers) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
@@ -177,9 +198,10 @@ export function createSandbox(options: SandboxOptions): Sandbox {
 
   return {
     app,
+    wechatpay: { keys: wechatpay.keys },
     close: async () => {
       holds.releaseAll();
-      await dispatcher.close();
+      await Promise.all([dispatcher.close(), wechatpay.close()]);
       journal?.close();
     },
   };

@@ -1,0 +1,195 @@
+import { Router, type RouterContext } from '@koa/router';
+import { z } from 'zod';
+import { readControlBody } from '../control';
+import { sendError } from '../http';
+import { refundView } from './api';
+import type { SandboxKeyRing, WechatPaySandboxKeys } from './keys';
+import { finishRefund, settleTransaction, type SettlementDependencies } from './settlement';
+import type { Refund, Transaction } from './store';
+
+/**
+ * Control endpoints of the emulated WeChat Pay, under `/sandbox/wechatpay/` (bodies JSON,
+ * validated strictly; errors `{error: {code, message}}` with a 4xx, as ../control.ts):
+ *
+ *   GET  /keys            {mchid, appid, serialNo, merchantPrivateKey, merchantPublicKey,
+ *        platformPublicKeyId, platformPublicKey, platformPrivateKey, apiV3Key, mode,
+ *        certificates: [{serialNo, certificate}]}: development keys only.
+ *   POST /mode {mode: "certificate"|"public_key"}   {mode, serial}: which key signs from now on.
+ *   POST /certificates/rotate   {serialNo, previousSerialNo, served}: a new platform certificate
+ *        signs from now on; the previous one is still served by /v3/certificates.
+ *   GET  /transactions[?out_trade_no=]   {transactions: [{out_trade_no, prepay_id,
+ *        amount: {total}, trade_state, created_at, …}]}
+ *   POST /transactions/:out_trade_no/settle {result: "paid"|"closed", notify?: true}
+ *        {transaction, notifying}: the payer pays (TRANSACTION.SUCCESS is sent), or the order
+ *        closes. 409 TRANSACTION_PAID | TRANSACTION_CLOSED | TRANSACTION_EXPIRED.
+ *   GET  /transactions/:out_trade_no/deliveries   {deliveries}
+ *   GET  /refunds[?out_trade_no=]   {refunds: [refund as the API shows it]}
+ *   POST /refunds/hold {count?: 1}   201 {hold: {count, pending}}: the next refunds stay
+ *        PROCESSING (by default a refund succeeds right after its answer).
+ *   DELETE /refunds/hold   {released}
+ *   POST /refunds/:out_refund_no/settle {result: "success"|"abnormal"|"closed", notify?: true}
+ *        {refund, notifying}: REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED is sent to the
+ *        refund's notify_url. 409 REFUND_FINISHED.
+ *   GET  /refunds/:out_refund_no/deliveries   {deliveries}
+ */
+
+export interface WechatPayControlDependencies extends SettlementDependencies {
+  keys: SandboxKeyRing;
+}
+
+const settleSchema = z.object({ result: z.enum(['paid', 'closed']), notify: z.boolean().default(true) }).strict();
+const refundSettleSchema = z
+  .object({ result: z.enum(['success', 'abnormal', 'closed']), notify: z.boolean().default(true) })
+  .strict();
+const modeSchema = z.object({ mode: z.enum(['certificate', 'public_key']) }).strict();
+const holdSchema = z.object({ count: z.number().int().positive().max(10_000).default(1) }).strict();
+const emptySchema = z.object({}).strict();
+
+/** What `GET /sandbox/wechatpay/keys` answers. */
+export function keysView(keys: WechatPaySandboxKeys): Record<string, unknown> {
+  return {
+    mchid: keys.mchid,
+    appid: keys.appid,
+    serialNo: keys.serialNo,
+    merchantPrivateKey: keys.merchantPrivateKey,
+    merchantPublicKey: keys.merchantPublicKey,
+    platformPublicKeyId: keys.platformPublicKeyId,
+    platformPublicKey: keys.platformPublicKey,
+    platformPrivateKey: keys.platformPrivateKey,
+    apiV3Key: keys.apiV3Key,
+    mode: keys.mode,
+    certificates: keys.certificates.map((certificate) => ({
+      serialNo: certificate.serialNo,
+      certificate: certificate.certificatePem,
+    })),
+  };
+}
+
+function transactionView(transaction: Transaction, refunded: number): Record<string, unknown> {
+  return {
+    out_trade_no: transaction.outTradeNo,
+    prepay_id: transaction.prepayId,
+    amount: { total: transaction.total },
+    trade_state: transaction.tradeState,
+    created_at: transaction.createdAt,
+    transaction_id: transaction.transactionId ?? null,
+    success_time: transaction.successTime ?? null,
+    time_expire: transaction.timeExpire ?? null,
+    openid: transaction.openid,
+    notify_url: transaction.notifyUrl,
+    refunded,
+    deliveries: transaction.deliveries.length,
+  };
+}
+
+export function createWechatPayControlRoutes(deps: WechatPayControlDependencies): Router {
+  const { store } = deps;
+  const router = new Router({ prefix: '/sandbox/wechatpay' });
+  const view = (transaction: Transaction) => transactionView(transaction, store.refundedOf(transaction.outTradeNo));
+
+  function findTransaction(ctx: RouterContext): Transaction | undefined {
+    const transaction = store.transactions.get(String(ctx.params.out_trade_no));
+    if (!transaction) sendError(ctx, 404, 'ORDER_NOT_EXIST', `no transaction ${String(ctx.params.out_trade_no)}`);
+    return transaction;
+  }
+
+  function findRefund(ctx: RouterContext): Refund | undefined {
+    const refund = store.refunds.get(String(ctx.params.out_refund_no));
+    if (!refund) sendError(ctx, 404, 'RESOURCE_NOT_EXISTS', `no refund ${String(ctx.params.out_refund_no)}`);
+    return refund;
+  }
+
+  router.get('/keys', async (ctx) => {
+    ctx.body = keysView(await deps.keys.get());
+  });
+
+  router.post('/mode', async (ctx) => {
+    const input = await readControlBody(ctx, modeSchema);
+    if (!input) return;
+    const keys = await deps.keys.setMode(input.mode);
+    const serial =
+      keys.mode === 'public_key' ? keys.platformPublicKeyId : keys.certificates[keys.certificates.length - 1].serialNo;
+    ctx.body = { mode: keys.mode, serial };
+  });
+
+  router.post('/certificates/rotate', async (ctx) => {
+    if (!(await readControlBody(ctx, emptySchema))) return;
+    const before = await deps.keys.get();
+    const previousSerialNo = before.certificates[before.certificates.length - 1].serialNo;
+    const keys = await deps.keys.rotateCertificate();
+    ctx.body = {
+      serialNo: keys.certificates[keys.certificates.length - 1].serialNo,
+      previousSerialNo,
+      served: keys.certificates.map((certificate) => certificate.serialNo),
+    };
+  });
+
+  router.get('/transactions', (ctx) => {
+    const wanted = typeof ctx.query.out_trade_no === 'string' ? ctx.query.out_trade_no : undefined;
+    const transactions = [...store.transactions.values()].filter(
+      (t) => wanted === undefined || t.outTradeNo === wanted,
+    );
+    ctx.body = { transactions: transactions.map(view) };
+  });
+
+  router.post('/transactions/:out_trade_no/settle', async (ctx) => {
+    const transaction = findTransaction(ctx);
+    if (!transaction) return;
+    const input = await readControlBody(ctx, settleSchema);
+    if (!input) return;
+    const outcome = settleTransaction(deps, transaction, input.result, input.notify);
+    if ('refused' in outcome) {
+      sendError(ctx, 409, outcome.code, outcome.refused);
+      return;
+    }
+    ctx.body = { transaction: view(transaction), notifying: outcome.notifying };
+  });
+
+  router.get('/transactions/:out_trade_no/deliveries', (ctx) => {
+    const transaction = findTransaction(ctx);
+    if (transaction) ctx.body = { deliveries: transaction.deliveries };
+  });
+
+  router.get('/refunds', (ctx) => {
+    const wanted = typeof ctx.query.out_trade_no === 'string' ? ctx.query.out_trade_no : undefined;
+    const refunds = [...store.refunds.values()].filter((r) => wanted === undefined || r.outTradeNo === wanted);
+    ctx.body = { refunds: refunds.map(refundView) };
+  });
+
+  router.post('/refunds/hold', async (ctx) => {
+    const input = await readControlBody(ctx, holdSchema);
+    if (!input) return;
+    store.refundHolds += input.count;
+    store.save();
+    ctx.status = 201;
+    ctx.body = { hold: { count: input.count, pending: store.refundHolds } };
+  });
+
+  router.delete('/refunds/hold', (ctx) => {
+    const released = store.refundHolds;
+    store.refundHolds = 0;
+    store.save();
+    ctx.body = { released };
+  });
+
+  router.post('/refunds/:out_refund_no/settle', async (ctx) => {
+    const refund = findRefund(ctx);
+    if (!refund) return;
+    const input = await readControlBody(ctx, refundSettleSchema);
+    if (!input) return;
+    const result = ({ success: 'SUCCESS', abnormal: 'ABNORMAL', closed: 'CLOSED' } as const)[input.result];
+    const outcome = finishRefund(deps, refund, result, input.notify);
+    if ('refused' in outcome) {
+      sendError(ctx, 409, outcome.code, outcome.refused);
+      return;
+    }
+    ctx.body = { refund: refundView(refund), notifying: outcome.notifying };
+  });
+
+  router.get('/refunds/:out_refund_no/deliveries', (ctx) => {
+    const refund = findRefund(ctx);
+    if (refund) ctx.body = { deliveries: refund.deliveries };
+  });
+
+  return router;
+}

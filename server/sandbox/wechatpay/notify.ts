@@ -1,0 +1,283 @@
+import http from 'node:http';
+import https from 'node:https';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { SandboxKeyRing, WechatPaySandboxKeys } from './keys';
+import { encryptResource, signatureHeaders } from './protocol';
+import type { NotificationAttempt, Refund, Transaction, WechatPayStore } from './store';
+import { rfc3339China } from './time';
+
+/**
+ * Notifications of the emulated WeChat Pay (pay.weixin.qq.com, "支付成功回调通知", "退款结果通知";
+ * payments-beyond.md, "WeChat Pay APIv3"): a POST of `{id, create_time, event_type,
+ * resource_type, summary, resource}` whose resource is encrypted with the APIv3 key and whose
+ * headers are signed like an answer, again at each attempt (a receiver bounds the timestamp's
+ * age). Any 2xx acknowledges; anything else is retried 15 s, 15 s, 30 s, 3 m, 10 m, 20 m, 30 m,
+ * 30 m, 30 m, 60 m, 3 h, 3 h, 3 h, 6 h, 6 h after the attempt before it (24 h 4 m in all; the
+ * schedule is the one WeChat documents for v2 notifications, taken for v3 as payments-beyond.md
+ * notes), scaled by `timeScale` for tests.
+ */
+
+/** Seconds between one attempt and the next. */
+export const NOTIFICATION_RETRY_INTERVALS_S: readonly number[] = Object.freeze([
+  15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
+]);
+
+/** Offsets of every attempt from the first when each is sent at once, ms (16 attempts): `[0, 15000, 30000, 60000, …] × timeScale`. */
+export function notificationAttemptOffsetsMs(timeScale = 1): number[] {
+  const offsets = [0];
+  for (const interval of NOTIFICATION_RETRY_INTERVALS_S)
+    offsets.push(offsets[offsets.length - 1] + interval * 1000 * timeScale);
+  return offsets;
+}
+
+export interface WechatPayNotifierOptions {
+  keys: SandboxKeyRing;
+  store: WechatPayStore;
+  timeScale: number;
+  now: () => number;
+  log: (line: string) => void;
+  /** Per-attempt timeout, ms. @default 10000 */
+  timeoutMs?: number;
+}
+
+interface Chain {
+  cancelled: boolean;
+  timer?: NodeJS.Timeout;
+  request?: http.ClientRequest;
+}
+
+interface Subject {
+  deliveries: NotificationAttempt[];
+  notifying?: boolean;
+}
+
+const RESPONSE_LIMIT = 64 * 1024;
+
+export class WechatPayNotifier {
+  private readonly chains = new Map<string, Chain>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(private readonly options: WechatPayNotifierOptions) {}
+
+  /** Starts TRANSACTION.SUCCESS for a paid transaction; false when it has no notify_url. */
+  notifyTransaction(transaction: Transaction): boolean {
+    if (!transaction.notifyUrl) return false;
+    const keys = this.options.keys;
+    this.start(
+      `transaction:${transaction.outTradeNo}`,
+      transaction,
+      transaction.notifyUrl,
+      'TRANSACTION.SUCCESS',
+      async () =>
+        envelope(
+          await keys.get(),
+          this.options.now(),
+          'TRANSACTION.SUCCESS',
+          '支付成功',
+          'transaction',
+          transactionResource(transaction),
+        ),
+    );
+    return true;
+  }
+
+  /** Starts REFUND.SUCCESS, REFUND.ABNORMAL or REFUND.CLOSED for a finished refund; false without notify_url. */
+  notifyRefund(refund: Refund, transaction: Transaction): boolean {
+    if (!refund.notifyUrl || refund.status === 'PROCESSING') return false;
+    const event = `REFUND.${refund.status}`;
+    const summary = { SUCCESS: '退款成功', ABNORMAL: '退款异常', CLOSED: '退款关闭' }[refund.status];
+    this.start(`refund:${refund.outRefundNo}`, refund, refund.notifyUrl, event, async () =>
+      envelope(
+        await this.options.keys.get(),
+        this.options.now(),
+        event,
+        summary,
+        'refund',
+        refundResource(refund, transaction),
+      ),
+    );
+    return true;
+  }
+
+  /** Stops every pending retry and aborts deliveries in flight (a `notifying` subject resumes on the next start). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const chain of this.chains.values()) this.cancel(chain);
+    this.chains.clear();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private cancel(chain: Chain): void {
+    chain.cancelled = true;
+    if (chain.timer) clearTimeout(chain.timer);
+    chain.request?.destroy(new Error('aborted: sandbox closing or notification superseded'));
+  }
+
+  private start(key: string, subject: Subject, url: string, event: string, build: () => Promise<string>): void {
+    if (this.closed) return;
+    const previous = this.chains.get(key);
+    if (previous) this.cancel(previous);
+    const chain: Chain = { cancelled: false };
+    this.chains.set(key, chain);
+    subject.notifying = true;
+    this.options.store.save();
+    const attempts = NOTIFICATION_RETRY_INTERVALS_S.length + 1;
+    const body = build();
+
+    const attempt = (index: number): void => {
+      if (chain.cancelled || this.closed) return;
+      const run = (async () => {
+        const keys = await this.options.keys.get();
+        const text = await body;
+        const at = this.options.now();
+        const sentAt = performance.now();
+        const result = await this.post(url, text, signatureHeaders(keys, text, at), chain);
+        if (chain.cancelled || this.closed) return;
+        const ok = result.status !== null && result.status >= 200 && result.status < 300;
+        subject.deliveries.push({
+          event_type: event,
+          attempt: index + 1,
+          at,
+          status: result.status,
+          body: result.body.slice(0, 200),
+          ok,
+        });
+        this.options.log(
+          `wechatpay ${event} ${key} attempt ${index + 1} -> ${result.status ?? 'network error'}${ok ? ' acknowledged' : ''}`,
+        );
+        if (ok || index + 1 >= attempts) {
+          if (!ok) this.options.log(`wechatpay ${event} ${key} gave up after ${attempts} attempts`);
+          subject.notifying = false;
+          this.options.store.save();
+          if (this.chains.get(key) === chain) this.chains.delete(key);
+          return;
+        }
+        this.options.store.save();
+        // Each interval runs from the attempt before it, as WeChat's schedule counts.
+        const interval = NOTIFICATION_RETRY_INTERVALS_S[index] * 1000 * this.options.timeScale;
+        const delay = Math.max(0, sentAt + interval - performance.now());
+        chain.timer = setTimeout(() => attempt(index + 1), delay);
+      })();
+      this.inFlight.add(run);
+      void run.catch((error: unknown) => this.options.log(`wechatpay ${event} ${key} failed: ${String(error)}`));
+      void run.finally(() => this.inFlight.delete(run));
+    };
+    attempt(0);
+  }
+
+  private post(
+    url: string,
+    payload: string,
+    headers: Record<string, string>,
+    chain: Chain,
+  ): Promise<{ status: number | null; body: string }> {
+    return new Promise((resolve) => {
+      let target: URL;
+      try {
+        target = new URL(url);
+      } catch {
+        resolve({ status: null, body: `invalid notify_url: ${url}` });
+        return;
+      }
+      const transport = target.protocol === 'https:' ? https : http;
+      const request = transport.request(
+        target,
+        {
+          method: 'POST',
+          agent: false,
+          timeout: this.options.timeoutMs ?? 10_000,
+          headers: {
+            ...headers,
+            'Content-Type': 'application/json',
+            'Content-Length': Buffer.byteLength(payload),
+            'User-Agent': 'Mozilla/4.0 (wechatpay-sandbox)',
+            Connection: 'close',
+          },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on('data', (chunk: Buffer) => {
+            if (size < RESPONSE_LIMIT) chunks.push(chunk);
+            size += chunk.length;
+          });
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? null, body: Buffer.concat(chunks).toString('utf8') }),
+          );
+          response.on('error', (error) => resolve({ status: null, body: error.message }));
+        },
+      );
+      chain.request = request;
+      request.on('timeout', () => request.destroy(new Error('timed out')));
+      request.on('error', (error) => resolve({ status: null, body: error.message }));
+      request.end(payload);
+    });
+  }
+}
+
+function envelope(
+  keys: WechatPaySandboxKeys,
+  now: number,
+  eventType: string,
+  summary: string,
+  originalType: 'transaction' | 'refund',
+  resource: Record<string, unknown>,
+): string {
+  return JSON.stringify({
+    id: randomUUID(),
+    create_time: rfc3339China(now),
+    resource_type: 'encrypt-resource',
+    event_type: eventType,
+    summary,
+    resource: {
+      original_type: originalType,
+      ...encryptResource(JSON.stringify(resource), keys.apiV3Key, originalType),
+    },
+  });
+}
+
+/** A transaction as "查询订单" and TRANSACTION.SUCCESS show it. */
+export function transactionResource(transaction: Transaction): Record<string, unknown> {
+  const paid = transaction.tradeState === 'SUCCESS' || transaction.tradeState === 'REFUND';
+  const resource: Record<string, unknown> = {
+    appid: transaction.appid,
+    mchid: transaction.mchid,
+    out_trade_no: transaction.outTradeNo,
+    trade_type: 'JSAPI',
+    trade_state: transaction.tradeState,
+    trade_state_desc: { NOTPAY: '未支付', SUCCESS: '支付成功', REFUND: '转入退款', CLOSED: '已关闭' }[
+      transaction.tradeState
+    ],
+    attach: transaction.attach ?? '',
+    payer: { openid: transaction.openid },
+    amount: paid
+      ? { total: transaction.total, payer_total: transaction.total, currency: 'CNY', payer_currency: 'CNY' }
+      : { total: transaction.total, currency: 'CNY' },
+  };
+  if (paid) {
+    Object.assign(resource, {
+      transaction_id: transaction.transactionId,
+      bank_type: 'OTHERS',
+      success_time: rfc3339China(transaction.successTime ?? transaction.createdAt),
+    });
+  }
+  return resource;
+}
+
+/** A refund as REFUND.* notifications show it ("退款结果通知"). */
+function refundResource(refund: Refund, transaction: Transaction): Record<string, unknown> {
+  const resource: Record<string, unknown> = {
+    mchid: transaction.mchid,
+    out_trade_no: refund.outTradeNo,
+    transaction_id: refund.transactionId,
+    out_refund_no: refund.outRefundNo,
+    refund_id: refund.refundId,
+    refund_status: refund.status,
+    user_received_account: '支付用户零钱',
+    amount: { total: refund.total, refund: refund.refund, payer_total: refund.total, payer_refund: refund.refund },
+  };
+  if (refund.successTime !== undefined) resource.success_time = rfc3339China(refund.successTime);
+  return resource;
+}
