@@ -1,5 +1,4 @@
 import { Router } from '@koa/router';
-import type { Context } from 'koa';
 import { BodyTooLargeError, isPlainObject, readBody, sendError } from './http';
 import { settleAndNotify, type SettlementDependencies } from './settlement';
 import type { Bill, BillStatus, GatewayStore } from './store';
