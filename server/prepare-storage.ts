@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { wrapPglite } from './adapters/storage/database';
 import { migrate } from './adapters/storage/migrations';
-import { isComplete, PgliteTemplate, pgliteTemplate } from './adapters/storage/pglite-template';
+import { isComplete, pgliteTemplate } from './adapters/storage/pglite-template';
 
 /**
  * Makes the PGlite template new data directories start from, unless it exists: a cluster run

@@ -186,14 +186,13 @@ export async function startServices(config: Config, options: StartOptions = {}):
         loginCodeTtlMs: options.sandbox?.loginCodeTtlMs,
         log: (line) => log.info(line, { component: 'sandbox' }),
       });
-      let sandboxServer: Server | undefined;
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises -- Koa's callback never rejects
+      const sandboxServer = createServer(sandbox.app.callback());
       closers.unshift(async () => {
         await sandbox.close();
-        if (sandboxServer) await closeServer(sandboxServer);
+        if (sandboxServer.listening) await closeServer(sandboxServer);
       });
-      const listening = await listen(createServer(sandbox.app.callback()), config.sandboxPort, config.host, 'SANDBOX_PORT');
-      sandboxServer = listening.server;
-      sandboxUrl = listening.url;
+      sandboxUrl = (await listen(sandboxServer, config.sandboxPort, config.host, 'SANDBOX_PORT')).url;
       sandboxApp = sandbox.app;
     }
 
@@ -321,6 +320,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
         sandbox: sandboxApp && sandboxUrl ? { app: sandboxApp, url: sandboxUrl } : undefined,
       },
     });
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- Koa's callback never rejects
     server.on('request', app.callback());
 
     if (config.merchant.notifyUrl && config.merchant.notifySecret) {

@@ -26,6 +26,19 @@ const ERROR_MESSAGES: Readonly<Record<number, string>> = {
   45011: 'api minute-quota reach limit  mustslower  retry next minute',
 };
 
+/** A successful `jscode2session` answer; `unionid` only when the user has one. */
+interface WechatSession {
+  session_key: string;
+  openid: string;
+  unionid?: string;
+}
+
+/** A failed `jscode2session` answer (still HTTP 200). */
+interface WechatLoginError {
+  errcode: number;
+  errmsg: string;
+}
+
 /** WeChat's per-user limit on code exchanges. */
 const RATE_LIMIT_PER_MINUTE = 100;
 
@@ -78,7 +91,7 @@ export class WechatEmulator {
   }
 
   /** The answer of `jscode2session` for the given query. */
-  exchange(query: Record<string, string | undefined>): Record<string, unknown> {
+  exchange(query: Record<string, string | undefined>): WechatSession | WechatLoginError {
     const { appid, secret, js_code: jsCode, grant_type: grantType } = query;
     if (!appid) return error(41002);
     if (!secret) return error(41004);
@@ -101,7 +114,7 @@ export class WechatEmulator {
     if (entry.used) return error(40163);
     if (!this.withinRateLimit(entry.openid, now)) return error(45011);
     entry.used = true;
-    const answer: Record<string, unknown> = { session_key: sessionKey(), openid: entry.openid };
+    const answer: WechatSession = { session_key: sessionKey(), openid: entry.openid };
     if (entry.unionid !== undefined) answer.unionid = entry.unionid;
     return answer;
   }
@@ -126,7 +139,7 @@ export class WechatEmulator {
       }
       const answer = this.exchange(query);
       this.options.log(
-        `wechat jscode2session -> ${answer.errcode === undefined ? `openid ${String(answer.openid)}` : String(answer.errcode)}`,
+        `wechat jscode2session -> ${'errcode' in answer ? answer.errcode : `openid ${answer.openid}`}`,
       );
       ctx.status = 200;
       ctx.body = answer;
@@ -135,7 +148,7 @@ export class WechatEmulator {
   }
 }
 
-function error(errcode: number): Record<string, unknown> {
+function error(errcode: number): WechatLoginError {
   // Real answers end with a request id, e.g. "invalid code, rid: 6523a7c3-4e1f1a9b-2c3d4e5f".
   const rid = [8, 8, 8].map((length) => randomString(length, '0123456789abcdef')).join('-');
   return { errcode, errmsg: `${ERROR_MESSAGES[errcode] ?? 'error'}, rid: ${rid}` };

@@ -18,13 +18,14 @@ function clientAnswering(answer: (request: HttpRequest) => Promise<HttpResponse>
 }
 
 async function rejectionOf(promise: Promise<unknown>): Promise<CheckoutError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isCheckoutError(error)) return error;
-    throw new Error(`expected a CheckoutError, got ${String(error)}`);
-  }
-  throw new Error('expected a rejection');
+  const error = await promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (reason: unknown) => reason,
+  );
+  if (isCheckoutError(error)) return error;
+  throw new Error(`expected a CheckoutError, got ${String(error)}`);
 }
 
 describe('createApiClient', () => {

@@ -39,7 +39,7 @@ function isCashierOptions(options: Record<string, unknown>): options is Record<s
  * `Taro.pay` as the tt build installs it: a copy of the options goes to `tt.pay` with `success` /
  * `fail` wrapped so they are still called and also settle the returned Promise.
  */
-function taroLikePay(cashier: (options: CashierOptions) => void) {
+function taroLikePay(cashier: (options: CashierOptions) => unknown) {
   const opened: CashierOptions[] = [];
   const api = (options: Record<string, unknown> = {}) =>
     new Promise((resolve, reject) => {
@@ -56,7 +56,8 @@ function taroLikePay(cashier: (options: CashierOptions) => void) {
         },
       };
       opened.push(forwarded);
-      cashier(forwarded);
+      // A cashier that fails (an assertion or request inside it) rejects the call, not an unhandled promise.
+      Promise.resolve(cashier(forwarded)).catch(reject);
     });
   return { api, opened };
 }

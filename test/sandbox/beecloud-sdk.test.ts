@@ -21,8 +21,10 @@ import {
  * for a request from its `protocols` table, and the test swaps the `https:` entry for one
  * that sends the same request, in plain HTTP, to the sandbox listening on a local port.
  */
+/* eslint-disable @typescript-eslint/no-require-imports -- untyped CommonJS packages; the casts type the parts used */
 const superagent = require('superagent') as { protocols: Record<string, unknown> };
 const BCRESTApi = require('beecloud-node-sdk') as new () => BeeCloudApi;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 type Answer = Record<string, unknown> & { result_code: number; err_detail: string };
 interface BeeCloudApi {
@@ -43,6 +45,7 @@ describe('beecloud-node-sdk against the sandbox', () => {
 
   beforeAll(async () => {
     sandbox = makeSandbox();
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- Koa's callback never rejects
     server = http.createServer(sandbox.app.callback());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;

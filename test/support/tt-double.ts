@@ -106,11 +106,16 @@ interface PayOptions extends Callbacks {
 export function douyinOrderInfoSign(orderInfo: Readonly<Record<string, unknown>>, paySecret: string): string {
   const canonical = Object.keys(orderInfo)
     .filter((key) => key !== 'sign' && key !== 'risk_info')
-    .filter((key) => orderInfo[key] !== undefined && orderInfo[key] !== null && String(orderInfo[key]) !== '')
+    .filter((key) => orderInfo[key] !== undefined && orderInfo[key] !== null && rawValue(orderInfo[key]) !== '')
     .sort()
-    .map((key) => `${key}=${String(orderInfo[key])}`)
+    .map((key) => `${key}=${rawValue(orderInfo[key])}`)
     .join('&');
   return createHash('md5').update(canonical + paySecret, 'utf8').digest('hex');
+}
+
+/** A field's value as it enters the canonical string: text and numbers as written; an object as JSON. */
+function rawValue(value: unknown): string {
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
 }
 
 
@@ -265,9 +270,10 @@ export function createTtDouble(options: TtDoubleOptions): TtDouble {
     getLaunchOptionsSync: () => ({ ...launch, query: { ...launch.query } }),
     request(requestOptions: TtRequestOptions & Callbacks) {
       record('request', requestOptions);
+      // tt.request has no promise form: called without callbacks, its outcome goes nowhere.
       callbackOrPromise(requestOptions, () =>
         answerRequest(requestOptions).then((answer) => ({ header: {}, ...answer, errMsg: 'request:ok' })),
-      );
+      )?.catch(() => undefined);
       return { abort() {}, onHeadersReceived() {}, offHeadersReceived() {} };
     },
     login(loginOptions: Callbacks = {}) {

@@ -144,9 +144,10 @@ export function createWxDouble(options: WxDoubleOptions = {}): WxDouble {
     },
     request(requestOptions: WxRequestOptions & Callbacks) {
       record('request', requestOptions);
+      // wx.request has no promise form: called without callbacks, its outcome goes nowhere.
       callbackOrPromise(requestOptions, () =>
         answerRequest(requestOptions).then((answer) => ({ header: {}, ...answer, errMsg: 'request:ok' })),
-      );
+      )?.catch(() => undefined);
       return { abort() {}, onHeadersReceived() {}, offHeadersReceived() {} };
     },
     login(loginOptions: Callbacks = {}) {

@@ -430,8 +430,13 @@ function clientParamsOf(channel: GatewayChannel, answer: Record<string, unknown>
  * may still be paid.
  */
 function unpaidOutcomeOf(detail: Record<string, unknown>): BillOutcome {
-  const state = String(detail.trade_state ?? detail.trade_status ?? '').toUpperCase();
+  const state = upperText(detail.trade_state ?? detail.trade_status);
   if (state === 'CLOSED' || state === 'TRADE_CLOSED' || state === 'REVOKED') return 'closed';
-  if (state === 'PAYERROR' || String(detail.result_code ?? '').toUpperCase() === 'FAIL') return 'failed';
+  if (state === 'PAYERROR' || upperText(detail.result_code) === 'FAIL') return 'failed';
   return 'unknown';
+}
+
+/** A verdict field of the channel's detail, upper-cased; '' when it is not text (no verdict). */
+function upperText(value: unknown): string {
+  return typeof value === 'string' ? value.toUpperCase() : '';
 }
