@@ -32,7 +32,7 @@ const TAGS = [
     description:
       'The offline sandbox\'s control routes (on its own port, SANDBOX_PORT): what a developer or a test does in ' +
       'place of the shopper and the payment channels. Present only while the sandbox runs; its emulations of the ' +
-      'gateway\'s, WeChat\'s and Douyin\'s own APIs are theirs to document, not ours.',
+      'gateway\'s, WeChat\'s, WeChat Pay\'s and Douyin\'s own APIs are theirs to document, not ours.',
   },
 ];
 

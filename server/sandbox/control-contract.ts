@@ -219,9 +219,13 @@ const params = {
 };
 const jsonBody = (schema: z.ZodType) => ({ content: { 'application/json': { schema } } });
 
-/** Every control route may be refused for a bug of the sandbox's (500 INTERNAL). */
-const failures = (...codes: Array<readonly [string, number]>) => errorAnswers([...codes, ['INTERNAL', 500]]);
-const BAD_BODY = [
+/**
+ * The `{error: {code, message}}` answers of a control route: `codes` (code, status), and 500
+ * INTERNAL, which every control route may answer for a bug of the sandbox's (./index.ts).
+ */
+export const failures = (...codes: Array<readonly [string, number]>) => errorAnswers([...codes, ['INTERNAL', 500]]);
+/** What `readControlBody` (./control.ts) refuses a body with: not a JSON object or not the schema's; over 1 MiB. */
+export const BAD_BODY = [
   ['BAD_REQUEST', 400],
   ['BODY_TOO_LARGE', 413],
 ] as const;

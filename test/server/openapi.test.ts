@@ -5,24 +5,29 @@ import type Koa from 'koa';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import type { Response, Test } from 'supertest';
 import type { z } from 'zod';
+import { WechatPayClient } from '../../server/adapters/payments/wechatpay/client';
+import { clientOptionsFromSandboxKeys } from '../../server/adapters/payments/wechatpay/sandbox-credentials';
 import { HTTP_STATUS } from '../../server/http/errors';
 import { API_VERSION, buildApiDocument } from '../../server/http/api-document';
 import { mountedRouters, servedRoutes } from '../../server/http/protocol';
 import { describedOperations, type ApiOperation } from '../../server/openapi/operations';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
+import { newOutTradeNo, startNotifyReceiver } from '../support/wechatpay';
 
 /**
  * `GET /openapi.json`: a valid OpenAPI 3.1 document that names every route the server and the
  * sandbox's control routes serve (and nothing else), and that tells the truth: a real checkout
  * (WeChat, Douyin, the merchant API, refunds, faults) driven through the real server and
+ * sandbox, and a WeChat Pay APIv3 payment and refund made by our WeChat Pay client against the
  * sandbox, every answer of which must be one the document lists for its operation and status,
  * with a body its schema accepts. Every documented operation must be seen answering a success.
  */
 
 /**
  * The sandbox's emulations of the providers' own APIs, at their real paths: the gateway's REST
- * API, WeChat's and Douyin's jscode2session. Not ours to document; any other sandbox route is.
+ * API, WeChat Pay's APIv3, WeChat's and Douyin's jscode2session. Not ours to document; any other
+ * sandbox route is.
  */
 const EMULATED_PROVIDER_ROUTES = [
   'POST /2/rest/bill',
@@ -38,6 +43,12 @@ const EMULATED_PROVIDER_ROUTES = [
   'GET /2/rest/refunds/count',
   'GET /2/rest/refund/status',
   'GET /2/rest/refund/:id',
+  'POST /v3/pay/transactions/jsapi',
+  'GET /v3/pay/transactions/out-trade-no/:out_trade_no',
+  'POST /v3/pay/transactions/out-trade-no/:out_trade_no/close',
+  'POST /v3/refund/domestic/refunds',
+  'GET /v3/refund/domestic/refunds/:out_refund_no',
+  'GET /v3/certificates',
   'GET /sns/jscode2session',
   'POST /api/apps/v2/jscode2session',
 ];
@@ -345,6 +356,89 @@ describe('OpenAPI document', () => {
       expect(order.body.order).toMatchObject({ appUserId: 'app-user-1', attach: { cart: 'c-1' }, claimed: true });
       expect(order.body.order.refunds).toEqual([expect.objectContaining({ refundNo: refundNo, amount: 100, reason: '尺码不合适' })]);
       await documented(h.api.get('/api/merchant/orders/NOSUCHORDER0001').set(merchant));
+    });
+
+    it('should document the answers of the WeChat Pay sandbox\'s controls around a payment and refunds made by our WeChat Pay client', async () => {
+      const receiver = await startNotifyReceiver();
+      try {
+        const control = '/sandbox/wechatpay';
+        const keys = await documented(h.sandbox.get(`${control}/keys`));
+        const client = new WechatPayClient({
+          ...clientOptionsFromSandboxKeys(h.services.sandboxUrl!, keys.body),
+          certificateDownloadIntervalMs: 0,
+          timeoutMs: 5000,
+        });
+        const prepay = (outTradeNo: string, expiresAt = Date.now() + 15 * 60 * 1000) =>
+          client.prepayJsapi({ outTradeNo, description: 'Ceramic mug', amount: 1999, openid: 'oOpenApiPayer0001', notifyUrl: receiver.url, expiresAt });
+        const paid = newOutTradeNo('OA');
+        const closed = newOutTradeNo('OA');
+        const expired = newOutTradeNo('OA');
+        await prepay(paid);
+        await prepay(closed);
+        await prepay(expired, Date.now() - 60_000);
+
+        const listed = await documented(h.sandbox.get(`${control}/transactions`).query({ out_trade_no: paid }));
+        expect(listed.body.transactions).toEqual([expect.objectContaining({ out_trade_no: paid, trade_state: 'NOTPAY', transaction_id: null })]);
+        const settled = await documented(h.sandbox.post(`${control}/transactions/${paid}/settle`).send({ result: 'paid' }));
+        expect(settled.body).toMatchObject({ transaction: { out_trade_no: paid, trade_state: 'SUCCESS' }, notifying: true });
+        await documented(h.sandbox.post(`${control}/transactions/${paid}/settle`).send({ result: 'closed' }));
+        await documented(h.sandbox.post(`${control}/transactions/${paid}/settle`).send({ result: 'maybe' }));
+        await documented(h.sandbox.post(`${control}/transactions/${closed}/settle`).send({ result: 'closed' }));
+        await documented(h.sandbox.post(`${control}/transactions/${closed}/settle`).send({ result: 'paid' }));
+        await documented(h.sandbox.post(`${control}/transactions/${expired}/settle`).send({ result: 'paid' }));
+        await documented(h.sandbox.post(`${control}/transactions/NOSUCHORDER1/settle`).send({ result: 'paid' }));
+        expect(await client.queryTransaction(paid)).toMatchObject({ tradeState: 'SUCCESS' });
+        await eventually(
+          () => documented(h.sandbox.get(`${control}/transactions/${paid}/deliveries`)),
+          (response) => response.body.deliveries.some((attempt: { ok: boolean }) => attempt.ok),
+        );
+        await documented(h.sandbox.get(`${control}/transactions/NOSUCHORDER1/deliveries`));
+        await documented(h.sandbox.get(`${control}/transactions`));
+
+        // A held refund, finished by hand; then one that succeeds by itself.
+        await documented(h.sandbox.post(`${control}/refunds/hold`).send({ count: 1 }));
+        await documented(h.sandbox.post(`${control}/refunds/hold`).send({ count: 0 }));
+        const held = await client.createRefund({ outTradeNo: paid, outRefundNo: `${paid}R1`, refund: 500, total: 1999, notifyUrl: receiver.url });
+        expect(held.status).toBe('PROCESSING');
+        await documented(h.sandbox.delete(`${control}/refunds/hold`));
+        const refunds = await documented(h.sandbox.get(`${control}/refunds`).query({ out_trade_no: paid }));
+        expect(refunds.body.refunds).toEqual([expect.objectContaining({ out_refund_no: `${paid}R1`, status: 'PROCESSING' })]);
+        const finished = await documented(h.sandbox.post(`${control}/refunds/${paid}R1/settle`).send({ result: 'abnormal' }));
+        expect(finished.body).toMatchObject({ refund: { status: 'ABNORMAL' }, notifying: true });
+        await documented(h.sandbox.post(`${control}/refunds/${paid}R1/settle`).send({ result: 'success' }));
+        await documented(h.sandbox.post(`${control}/refunds/${paid}R1/settle`).send({}));
+        await documented(h.sandbox.post(`${control}/refunds/NOSUCHREFUND1/settle`).send({ result: 'success' }));
+        await eventually(
+          () => documented(h.sandbox.get(`${control}/refunds/${paid}R1/deliveries`)),
+          (response) => response.body.deliveries.some((attempt: { ok: boolean }) => attempt.ok),
+        );
+        await documented(h.sandbox.get(`${control}/refunds/NOSUCHREFUND1/deliveries`));
+        await client.createRefund({ outTradeNo: paid, outRefundNo: `${paid}R2`, refund: 100, total: 1999 });
+        const succeeded = await eventually(
+          () => documented(h.sandbox.get(`${control}/refunds`)),
+          (response) => response.body.refunds.some((refund: { out_refund_no: string; status: string }) => refund.out_refund_no === `${paid}R2` && refund.status === 'SUCCESS'),
+        );
+        expect(succeeded.body.refunds).toContainEqual(expect.objectContaining({ out_refund_no: `${paid}R2`, success_time: expect.any(String) }));
+
+        // Rotation and the signing mode: the client still verifies every answer.
+        const rotated = await documented(h.sandbox.post(`${control}/certificates/rotate`).send({}));
+        expect(rotated.body).toEqual({
+          serialNo: expect.any(String),
+          previousSerialNo: keys.body.certificates[0].serialNo,
+          served: [keys.body.certificates[0].serialNo, rotated.body.serialNo],
+        });
+        await documented(h.sandbox.post(`${control}/certificates/rotate`).send({ serial: 'x' }));
+        expect(await client.queryTransaction(paid)).toMatchObject({ tradeState: 'REFUND' });
+        const publicKeyMode = await documented(h.sandbox.post(`${control}/mode`).send({ mode: 'public_key' }));
+        expect(publicKeyMode.body).toEqual({ mode: 'public_key', serial: keys.body.platformPublicKeyId });
+        expect(await client.queryTransaction(paid)).toMatchObject({ tradeState: 'REFUND' });
+        await documented(h.sandbox.post(`${control}/mode`).send({ mode: 'rsa' }));
+        const certificateMode = await documented(h.sandbox.post(`${control}/mode`).send({ mode: 'certificate' }));
+        expect(certificateMode.body).toEqual({ mode: 'certificate', serial: rotated.body.serialNo });
+        await documented(h.sandbox.get(`${control}/keys`));
+      } finally {
+        await receiver.close();
+      }
     });
 
     // Runs after the checkouts above (tests in a file run in order).

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { BodyTooLargeError, readBody } from '../http';
 import { channelTradeNo, prepayId } from '../random';
 import { chinaStamp14 } from '../time';
+import type { WechatPayRefundView } from './control-contract';
 import type { SandboxKeyRing, WechatPaySandboxKeys } from './keys';
 import { transactionResource, type WechatPayNotifier } from './notify';
 import { encryptResource, requestSignatureProblem, signatureHeaders } from './protocol';
@@ -325,8 +326,8 @@ function parse<T>(schema: z.ZodType<T>, text: string): T {
 }
 
 /** A refund as "申请退款" and "查询单笔退款" answer it. */
-export function refundView(refund: Refund): Record<string, unknown> {
-  const view: Record<string, unknown> = {
+export function refundView(refund: Refund): WechatPayRefundView {
+  const view: WechatPayRefundView = {
     refund_id: refund.refundId,
     out_refund_no: refund.outRefundNo,
     transaction_id: refund.transactionId,

@@ -1,15 +1,27 @@
 import { Router, type RouterContext } from '@koa/router';
-import { z } from 'zod';
+import { describeRoutes } from '../../openapi/operations';
 import { readControlBody } from '../control';
 import { sendError } from '../http';
 import { refundView } from './api';
+import {
+  modeSchema,
+  outTradeNoFilter,
+  refundHoldSchema,
+  refundSettleSchema,
+  rotateSchema,
+  transactionSettleSchema,
+  wechatPayControlOperations,
+  type WechatPayKeysView,
+  type WechatPayTransactionView,
+} from './control-contract';
 import type { SandboxKeyRing, WechatPaySandboxKeys } from './keys';
 import { finishRefund, settleTransaction, type SettlementDependencies } from './settlement';
 import type { Refund, Transaction } from './store';
 
 /**
  * Control endpoints of the emulated WeChat Pay, under `/sandbox/wechatpay/` (bodies JSON,
- * validated strictly; errors `{error: {code, message}}` with a 4xx, as ../control.ts):
+ * validated strictly by the schemas of ./control-contract.ts, which also documents these routes in
+ * the server's OpenAPI document; errors `{error: {code, message}}` with a 4xx, as ../control.ts):
  *
  *   GET  /keys            {mchid, appid, serialNo, merchantPrivateKey, merchantPublicKey,
  *        platformPublicKeyId, platformPublicKey, platformPrivateKey, apiV3Key, mode,
@@ -31,22 +43,17 @@ import type { Refund, Transaction } from './store';
  *        {refund, notifying}: REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED is sent to the
  *        refund's notify_url. 409 REFUND_FINISHED.
  *   GET  /refunds/:out_refund_no/deliveries   {deliveries}
+ *
+ * An unknown out_trade_no is 404 ORDER_NOT_EXIST, an unknown out_refund_no 404
+ * RESOURCE_NOT_EXISTS (the codes WeChat Pay's own queries answer).
  */
 
 export interface WechatPayControlDependencies extends SettlementDependencies {
   keys: SandboxKeyRing;
 }
 
-const settleSchema = z.object({ result: z.enum(['paid', 'closed']), notify: z.boolean().default(true) }).strict();
-const refundSettleSchema = z
-  .object({ result: z.enum(['success', 'abnormal', 'closed']), notify: z.boolean().default(true) })
-  .strict();
-const modeSchema = z.object({ mode: z.enum(['certificate', 'public_key']) }).strict();
-const holdSchema = z.object({ count: z.number().int().positive().max(10_000).default(1) }).strict();
-const emptySchema = z.object({}).strict();
-
 /** What `GET /sandbox/wechatpay/keys` answers. */
-export function keysView(keys: WechatPaySandboxKeys): Record<string, unknown> {
+export function keysView(keys: WechatPaySandboxKeys): WechatPayKeysView {
   return {
     mchid: keys.mchid,
     appid: keys.appid,
@@ -65,7 +72,7 @@ export function keysView(keys: WechatPaySandboxKeys): Record<string, unknown> {
   };
 }
 
-function transactionView(transaction: Transaction, refunded: number): Record<string, unknown> {
+function transactionView(transaction: Transaction, refunded: number): WechatPayTransactionView {
   return {
     out_trade_no: transaction.outTradeNo,
     prepay_id: transaction.prepayId,
@@ -113,7 +120,7 @@ export function createWechatPayControlRoutes(deps: WechatPayControlDependencies)
   });
 
   router.post('/certificates/rotate', async (ctx) => {
-    if (!(await readControlBody(ctx, emptySchema))) return;
+    if (!(await readControlBody(ctx, rotateSchema))) return;
     const before = await deps.keys.get();
     const previousSerialNo = before.certificates[before.certificates.length - 1].serialNo;
     const keys = await deps.keys.rotateCertificate();
@@ -125,7 +132,7 @@ export function createWechatPayControlRoutes(deps: WechatPayControlDependencies)
   });
 
   router.get('/transactions', (ctx) => {
-    const wanted = typeof ctx.query.out_trade_no === 'string' ? ctx.query.out_trade_no : undefined;
+    const wanted = outTradeNoOf(ctx.query);
     const transactions = [...store.transactions.values()].filter(
       (t) => wanted === undefined || t.outTradeNo === wanted,
     );
@@ -135,7 +142,7 @@ export function createWechatPayControlRoutes(deps: WechatPayControlDependencies)
   router.post('/transactions/:out_trade_no/settle', async (ctx) => {
     const transaction = findTransaction(ctx);
     if (!transaction) return;
-    const input = await readControlBody(ctx, settleSchema);
+    const input = await readControlBody(ctx, transactionSettleSchema);
     if (!input) return;
     const outcome = settleTransaction(deps, transaction, input.result, input.notify);
     if ('refused' in outcome) {
@@ -151,13 +158,13 @@ export function createWechatPayControlRoutes(deps: WechatPayControlDependencies)
   });
 
   router.get('/refunds', (ctx) => {
-    const wanted = typeof ctx.query.out_trade_no === 'string' ? ctx.query.out_trade_no : undefined;
+    const wanted = outTradeNoOf(ctx.query);
     const refunds = [...store.refunds.values()].filter((r) => wanted === undefined || r.outTradeNo === wanted);
     ctx.body = { refunds: refunds.map(refundView) };
   });
 
   router.post('/refunds/hold', async (ctx) => {
-    const input = await readControlBody(ctx, holdSchema);
+    const input = await readControlBody(ctx, refundHoldSchema);
     if (!input) return;
     store.refundHolds += input.count;
     store.save();
@@ -191,5 +198,11 @@ export function createWechatPayControlRoutes(deps: WechatPayControlDependencies)
     if (refund) ctx.body = { deliveries: refund.deliveries };
   });
 
-  return router;
+  return describeRoutes(router, wechatPayControlOperations);
+}
+
+/** The `out_trade_no` filter of a listing; a repeated one filters nothing. */
+function outTradeNoOf(query: unknown): string | undefined {
+  const parsed = outTradeNoFilter.safeParse(query);
+  return parsed.success ? parsed.data.out_trade_no : undefined;
 }
