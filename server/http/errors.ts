@@ -110,10 +110,14 @@ export function errorHandler(log: Logger) {
       if (known) {
         ctx.status = HTTP_STATUS[known.code];
         ctx.body = errorBody(known.code, known.message);
-        if (ctx.status >= 500) log.warn(known.message, { code: known.code, path: ctx.path });
+        if (ctx.status >= 500) log.warn(known.message, { reqId: ctx.state.requestId, code: known.code, path: ctx.path });
         return;
       }
-      log.error('unhandled error', { path: ctx.path, error: error instanceof Error ? error.stack : String(error) });
+      log.error('unhandled error', {
+        reqId: ctx.state.requestId,
+        path: ctx.path,
+        error: error instanceof Error ? error.stack : String(error),
+      });
       ctx.status = 500;
       ctx.body = errorBody('INTERNAL', 'Internal error');
     }

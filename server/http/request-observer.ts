@@ -17,7 +17,7 @@ export interface ServedRequest {
 /** What the app tells about every request (implemented by the observability adapter). */
 export interface RequestObserver {
   /** Runs `work` as part of request `requestId`: every log line written meanwhile carries the id. */
-  within<T>(requestId: string, work: () => T): T;
+  within<T>(requestId: string, work: () => Promise<T>): Promise<T>;
   /** The request was answered. */
   served(request: ServedRequest): void;
 }
@@ -25,6 +25,13 @@ export interface RequestObserver {
 /** The route label of a request no route served (404, 405, OPTIONS, a refusal before routing). */
 export const UNMATCHED_ROUTE = 'unmatched';
 const MAX_LOGGED_PATH = 200;
+
+/**
+ * Reads change nothing: the domain writes no line of its own while serving them (what they start
+ * in the background is not theirs), so they need no request context, whose cost (see
+ * `withRequestId`) would fall on every status poll. Their request line and error lines carry the id.
+ */
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 // A caller's id is taken as sent when it is 1-128 visible ASCII characters: anything else (too
 // long, spaces, control characters, two headers joined by Node with ", ") is replaced, so that
@@ -38,18 +45,20 @@ export function requestIdOf(sent: string | undefined): string {
 
 /**
  * The outermost middleware: gives every request an id (its sane `X-Request-Id`, or a new UUID),
- * echoes it in `X-Request-Id` on every answer (errors included: the error handler runs inside),
- * runs the rest of the handling under that id, and reports the answer's route pattern, status
- * and duration once it is known.
+ * keeps it in `ctx.state.requestId`, echoes it in `X-Request-Id` on every answer (errors
+ * included: the error handler runs inside), runs the rest of the handling of a request that may
+ * change something under that id, and reports the answer's route pattern, status and duration
+ * once it is known.
  */
 export function observeRequests(observer: RequestObserver) {
   return async (ctx: Context, next: Next) => {
     const started = performance.now();
     const requestId = requestIdOf(ctx.get('x-request-id') || undefined);
     ctx.set('X-Request-Id', requestId);
+    ctx.state.requestId = requestId;
     let status: number | undefined;
     try {
-      await observer.within(requestId, next);
+      await (READS.has(ctx.method) ? next() : observer.within(requestId, next));
     } catch (error) {
       // Past the error handler only a bug gets here; Koa answers it 500.
       status = 500;

@@ -116,6 +116,37 @@ describe('logs and metrics', () => {
       ]);
     });
 
+    it('should keep concurrent requests apart: each domain line names its own request', async () => {
+      const token = await login();
+      const ids = Array.from({ length: 8 }, (_, index) => `concurrent-${index}`);
+      const orders = await Promise.all(
+        ids.map((id) =>
+          h.api
+            .post('/api/orders')
+            .set('authorization', `Bearer ${token}`)
+            .set('x-request-id', id)
+            .send({ items: [{ sku: 'coffee-beans-250g', quantity: 1 }] })
+            .expect(201),
+        ),
+      );
+      const created = lines().filter((line) => line.event === 'order.created' && ids.includes(line.reqId!));
+      expect(Object.fromEntries(created.map((line) => [line.reqId, line.orderNo]))).toEqual(
+        Object.fromEntries(ids.map((id, index) => [id, orders[index].body.order.orderNo])),
+      );
+    });
+
+    it('should log a read that succeeded at debug, and every other request at info', async () => {
+      await h.api.get('/api/catalog').set('x-request-id', 'a-read').expect(200);
+      await h.api.get('/api/nothing-here').set('x-request-id', 'a-failed-read').expect(404);
+      await h.api.post('/api/session').set('x-request-id', 'a-write').send({ platform: 'weapp', code: 'spent' }).expect(401);
+      const levels = Object.fromEntries(
+        lines()
+          .filter((line) => line.msg === 'request' && ['a-read', 'a-failed-read', 'a-write'].includes(line.reqId!))
+          .map((line) => [line.reqId, line.level]),
+      );
+      expect(levels).toEqual({ 'a-read': 'debug', 'a-failed-read': 'info', 'a-write': 'info' });
+    });
+
     it.each([
       ['none sent', undefined],
       ['too long', 'x'.repeat(129)],
