@@ -276,6 +276,8 @@ describe('logs and metrics', () => {
       expect(sample(after, 'checkout_http_request_duration_seconds_count', { method: 'GET', route: '/api/orders/:orderNo/status', status: '200' })).toBeGreaterThanOrEqual(1);
       // No raw path ever becomes a label.
       expect(after).not.toContain(`route="/api/orders/${orderNo}`);
+      expect(after).toContain('# TYPE checkout_http_request_duration_seconds histogram');
+      expect(sample(after, 'checkout_http_request_duration_seconds_sum', payRequests)).toBeGreaterThan(sample(before, 'checkout_http_request_duration_seconds_sum', payRequests));
 
       expect(sample(after, 'checkout_merchant_outbox_depth')).toBeGreaterThanOrEqual(1);
       expect(sample(after, 'checkout_merchant_outbox_oldest_age_seconds')).toBeGreaterThanOrEqual(60);
