@@ -91,6 +91,8 @@ async function main() {
   } else {
     log.info('Sandbox          off (every upstream has a base URL)');
   }
+  // Out now rather than with the next batch: whoever started the server is waiting for them.
+  logger.flush();
 }
 
 main().catch((error) => {
