@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOG_LEVELS, LogFormat, LogLevel } from './adapters/observability/logger';
 import { whyNotPublic } from './public-url';
 
 /**
@@ -85,6 +86,14 @@ const environmentSchema = z.object({
   GATEWAY_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
   WEBHOOK_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  LOG_LEVEL: optionalText.pipe(z.enum(LOG_LEVELS).default('info')),
+  LOG_FORMAT: optionalText.pipe(z.enum(['json', 'pretty']).optional()),
+  METRICS_TOKEN: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII characters (it is sent as a bearer token)')
+      .optional(),
+  ),
 });
 
 export interface Config {
@@ -148,6 +157,10 @@ export interface Config {
   orderTtlSeconds: number;
   /** Return a second payment for an already paid order at the gateway by itself. */
   autoRefundDuplicates: boolean;
+  /** The server's log: pino's level, and `auto` (pretty on a terminal, JSON lines otherwise) unless LOG_FORMAT says. */
+  logging: { level: LogLevel; format: LogFormat };
+  /** Set: `GET /metrics` needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
   /** The background sweeper that finds lost webhooks, expires orders and drives refunds. */
   sweeper: {
     /** How often it runs, seconds. */
@@ -280,6 +293,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     catalogFile: e.CATALOG_FILE,
     orderTtlSeconds: e.ORDER_TTL_SECONDS,
     autoRefundDuplicates: e.AUTO_REFUND_DUPLICATES,
+    logging: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? 'auto' },
+    metricsToken: e.METRICS_TOKEN,
     sweeper: {
       intervalSeconds: e.SWEEP_INTERVAL_SECONDS,
       concurrency: e.SWEEP_CONCURRENCY,

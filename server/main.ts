@@ -1,19 +1,18 @@
 import { DataDirInUseError } from './adapters/storage/data-dir-lock';
 import { ConfigError, loadConfig } from './config';
-import { consoleLogger } from './log';
+import { createLogger, flushLogs, loggerPort, RootLogger } from './adapters/observability/logger';
 import { startServices } from './services';
 import { StartupError } from './startup';
 
 /** A stop that outlasts this (a hung close) ends the process anyway; a lock it leaves is stale. */
 const STOP_DEADLINE_MS = 10_000;
 
-/** Exits once the log lines written so far are out (stdout to a pipe is asynchronous on some systems). */
-function exitAfterOutput(code: number): void {
-  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+/** Exits once the log lines written so far are out (the log and stdout to a pipe are asynchronous). */
+function exitAfterOutput(logger: RootLogger, code: number): void {
+  flushLogs(logger, () => process.stdout.write('', () => process.stderr.write('', () => process.exit(code))));
 }
 
 async function main() {
-  const log = consoleLogger();
   let config;
   try {
     config = loadConfig();
@@ -24,6 +23,11 @@ async function main() {
     }
     throw error;
   }
+  const logger = createLogger(config.logging);
+  // The start and stop lines are written whatever LOG_LEVEL says (but silent): scripts and
+  // supervisors wait for the ready line.
+  const quieter = ['fatal', 'error', 'warn'].includes(config.logging.level);
+  const log = loggerPort(quieter ? logger.child({}, { level: 'info' }) : logger);
 
   // A signal during the start is kept and acted on once there is something to stop; one right
   // after the ready line must not find the default handler (which would kill without a stop).
@@ -36,7 +40,7 @@ async function main() {
     log.info('stopping', { signal, during: 'start' });
     setTimeout(() => {
       log.error('the start did not finish: exiting without a stop', { signal, afterMs: STOP_DEADLINE_MS });
-      exitAfterOutput(1);
+      exitAfterOutput(logger, 1);
     }, STOP_DEADLINE_MS).unref();
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
@@ -44,7 +48,7 @@ async function main() {
 
   let services: Awaited<ReturnType<typeof startServices>>;
   try {
-    services = await startServices(config, { log });
+    services = await startServices(config, { logger });
   } catch (error) {
     if (error instanceof DataDirInUseError) {
       process.stderr.write(`${error.message}\n`);
@@ -59,15 +63,15 @@ async function main() {
     log.info('stopping', { signal });
     setTimeout(() => {
       log.error('stop took too long, exiting anyway', { signal, afterMs: STOP_DEADLINE_MS });
-      exitAfterOutput(1);
+      exitAfterOutput(logger, 1);
     }, STOP_DEADLINE_MS);
     try {
       await services.close();
       log.info('stopped', { signal });
-      exitAfterOutput(0);
+      exitAfterOutput(logger, 0);
     } catch (error) {
       log.error('stop failed', { signal, error: error instanceof Error ? error.message : String(error) });
-      exitAfterOutput(1);
+      exitAfterOutput(logger, 1);
     }
   };
   onSignal = (signal) => void stop(signal);
@@ -80,15 +84,15 @@ async function main() {
   const emulated = [config.gateway.baseUrl ? null : 'payment gateway', config.wechat.apiBaseUrl ? null : 'WeChat']
     .filter(Boolean)
     .join(', ');
-  process.stdout.write(
-    [
-      `Checkout server  ${services.serverUrl}   (storage: ${storage})`,
-      services.sandboxUrl
-        ? `Sandbox          ${services.sandboxUrl}   (offline ${emulated})`
-        : 'Sandbox          off (every upstream has a base URL)',
-      '',
-    ].join('\n'),
-  );
+  // The ready lines: people read them, and scripts find the URLs in them (`Checkout server\s+(http:\S+)`).
+  log.info(`Checkout server  ${services.serverUrl}   (storage: ${storage})`, { url: services.serverUrl });
+  if (services.sandboxUrl) {
+    log.info(`Sandbox          ${services.sandboxUrl}   (offline ${emulated})`, { url: services.sandboxUrl });
+  } else {
+    log.info('Sandbox          off (every upstream has a base URL)');
+  }
+  // Out now rather than with the next batch: whoever started the server is waiting for them.
+  logger.flush();
 }
 
 main().catch((error) => {

@@ -14,7 +14,7 @@ import { SqlCheckoutRepository } from './adapters/storage/repository';
 import { WechatLogin } from './adapters/wechat/code2session';
 import { DouyinLogin } from './adapters/douyin/code2session';
 import { SignedDouyinCashier } from './adapters/douyin/order-info';
-import { CheckoutService, CheckoutSettings, DEFAULT_CHECKOUT_SETTINGS, Logger } from './domain/checkout';
+import { CheckoutService, CheckoutSettings, DEFAULT_CHECKOUT_SETTINGS } from './domain/checkout';
 import type { Clock } from './domain/ports';
 import { SessionService } from './domain/sessions';
 import { MerchantService } from './domain/merchant';
@@ -24,7 +24,11 @@ import { GatewayWebhooks } from './domain/webhooks';
 import { MerchantNotifier, MerchantNotifierOptions } from './adapters/merchant/notifier';
 import { createApp } from './http/app';
 import { createCheckoutServer } from './http/node-server';
-import { consoleLogger } from './log';
+import { createLogger, loggerPort, RootLogger } from './adapters/observability/logger';
+import { CheckoutMetrics } from './adapters/observability/metrics';
+import { observedEvents } from './adapters/observability/events';
+import { requestObserver } from './adapters/observability/requests';
+import { observedGateway, observedLogin, upstreamObserver } from './adapters/observability/upstreams';
 import { createSandbox, SandboxOptions } from './sandbox';
 import { listenFailure, newDirectoryFor, reasonOf, StartupError, withoutPassword } from './startup';
 
@@ -36,7 +40,8 @@ export interface StartOptions {
   /** Use this database instead of opening one from the config (tests). */
   database?: Database;
   clock?: Clock;
-  log?: Logger;
+  /** The root logger (tests: a silent one, or one writing to memory); by default from `config.logging`. */
+  logger?: RootLogger;
   settings?: Partial<Omit<CheckoutSettings, 'notifyUrl'>>;
   refunds?: Partial<Omit<RefundSettings, 'notifyUrl'>>;
   /** `enabled: false` leaves sweeping to explicit `sweeper.sweepOnce()` calls (tests). */
@@ -63,6 +68,8 @@ export interface RunningServices {
   sweeper: Sweeper;
   sessions: SessionService;
   app: Koa;
+  /** What `GET /metrics` serves. */
+  metrics: CheckoutMetrics;
   /**
    * Stops: new connections are refused at once, requests in flight finish (cut after
    * `STOP_GRACE_MS`), background work is drained, then storage closes (releasing `DATA_DIR`).
@@ -151,7 +158,8 @@ function openSandbox(config: Config, directory: string | undefined, options: Omi
  * failure the operator can fix (see StartupError) is thrown as one.
  */
 export async function startServices(config: Config, options: StartOptions = {}): Promise<RunningServices> {
-  const log = options.log ?? consoleLogger();
+  const logger = options.logger ?? createLogger(config.logging);
+  const log = loggerPort(logger);
   const clock = options.clock ?? (() => new Date());
   const catalog = loadCatalog(config.catalogFile);
   const closers: Array<() => Promise<void>> = [];
@@ -184,7 +192,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
         douyin: { appId: config.douyin.appId, secret: config.douyin.secret },
         webhookTimeScale: options.sandbox?.webhookTimeScale,
         loginCodeTtlMs: options.sandbox?.loginCodeTtlMs,
-        log: (line) => log.info(line, { component: 'sandbox' }),
+        log: (line) => logger.info({ component: 'sandbox' }, line),
       });
       // eslint-disable-next-line @typescript-eslint/no-misused-promises -- Koa's callback never rejects
       const sandboxServer = createServer(sandbox.app.callback());
@@ -197,23 +205,34 @@ export async function startServices(config: Config, options: StartOptions = {}):
     }
 
     const repository = SqlCheckoutRepository.over(database);
+    const metrics = new CheckoutMetrics(repository, clock);
+    const events = observedEvents(logger, metrics);
+    const upstream = upstreamObserver(logger, metrics);
     const sessions = new SessionService(
       repository,
       {
-        weapp: new WechatLogin({
-          apiBaseUrl: config.wechat.apiBaseUrl ?? sandboxUrl!,
-          appId: config.wechat.appId,
-          secret: config.wechat.secret,
-        }),
-        tt: new DouyinLogin({
-          apiBaseUrl: config.douyin.apiBaseUrl ?? sandboxUrl!,
-          appId: config.douyin.appId,
-          secret: config.douyin.secret,
-        }),
+        weapp: observedLogin(
+          'wechat',
+          new WechatLogin({
+            apiBaseUrl: config.wechat.apiBaseUrl ?? sandboxUrl!,
+            appId: config.wechat.appId,
+            secret: config.wechat.secret,
+          }),
+          upstream,
+        ),
+        tt: observedLogin(
+          'douyin',
+          new DouyinLogin({
+            apiBaseUrl: config.douyin.apiBaseUrl ?? sandboxUrl!,
+            appId: config.douyin.appId,
+            secret: config.douyin.secret,
+          }),
+          upstream,
+        ),
       },
       clock,
     );
-    const gateway = new BeeCloudGateway({
+    const beeCloud = new BeeCloudGateway({
       baseUrl: config.gateway.baseUrl ?? sandboxUrl!,
       appId: config.gateway.appId,
       appSecret: config.gateway.appSecret,
@@ -221,9 +240,17 @@ export async function startServices(config: Config, options: StartOptions = {}):
       testSecret: config.gateway.testMode ? config.gateway.testSecret : undefined,
       timeoutMs: config.gateway.timeoutMs,
     });
+    const gateway = observedGateway(beeCloud, upstream);
 
     // The webhook URL depends on the port actually bound, so the server listens before wiring.
-    const { server, url: serverUrl } = await listen(createCheckoutServer(), config.port, config.host, 'PORT');
+    const { server, url: serverUrl } = await listen(
+      createCheckoutServer((refusal) =>
+        logger.info(
+          { reqId: refusal.requestId, status: refusal.status, code: refusal.code, reason: refusal.message },
+          'request refused before the app',
+        ),
+      ),
+      config.port, config.host, 'PORT');
     let serverClosed: Promise<void> | undefined;
     const stopServing = () => (serverClosed ??= closeServer(server));
     closers.unshift(stopServing);
@@ -261,9 +288,10 @@ export async function startServices(config: Config, options: StartOptions = {}):
         notifyMerchant,
       },
       log,
+      events,
     );
-    const checkout = new CheckoutService(repository, gateway, douyinCashier, catalog, clock, checkoutSettings, log, refunds);
-    const webhooks = new GatewayWebhooks(repository, gateway, checkout, refunds, clock, log);
+    const checkout = new CheckoutService(repository, gateway, douyinCashier, catalog, clock, checkoutSettings, log, events, refunds);
+    const webhooks = new GatewayWebhooks(repository, gateway, checkout, refunds, clock, log, events);
     const sweeper = new Sweeper(
       repository,
       checkout,
@@ -279,6 +307,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
         notifyMerchant,
       },
       log,
+      events,
     );
     closers.unshift(async () => {
       // Work cut short here is safe: a lease or claim lapses and another sweep redoes it. A
@@ -314,6 +343,9 @@ export async function startServices(config: Config, options: StartOptions = {}):
       merchantApiKey: config.merchant.apiKey,
       catalog,
       log,
+      requests: requestObserver(logger, metrics),
+      metrics,
+      metricsToken: config.metricsToken,
       trustProxy: config.trustProxy,
       apiDocument: {
         publicBaseUrl: config.publicBaseUrl,
@@ -331,6 +363,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
         merchant,
         clock,
         log,
+        events,
         ...options.merchantNotifier,
       });
       notifier.start();
@@ -355,6 +388,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
       sweeper,
       sessions,
       app,
+      metrics,
       async close() {
         // Refuse new connections at once and let requests in flight finish before the work they
         // may start (gateway checks, refunds) is drained and storage closes.

@@ -19,6 +19,7 @@ import type {
 } from './ports';
 import type { Shopper } from './sessions';
 import type { Fen } from './money';
+import type { CheckoutEvents, Logger } from './observability';
 
 export interface CheckoutSettings {
   /** Where the gateway sends its webhook. */
@@ -113,12 +114,6 @@ export interface DouyinPayment {
 
 export type StartedPayment = WeappPayment | DouyinPayment;
 
-export interface Logger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
-
 const ACTIVE_BILL_STATUSES = new Set(['creating', 'open']);
 
 export function toOrderView(order: OrderRecord): OrderView {
@@ -163,6 +158,7 @@ export class CheckoutService {
     private readonly clock: Clock,
     private readonly settings: CheckoutSettings,
     private readonly log: Logger,
+    private readonly events: CheckoutEvents,
     private readonly secondPayments?: SecondPaymentHandler,
   ) {}
 
@@ -193,6 +189,7 @@ export class CheckoutService {
       refundedAmount: 0,
     };
     if (await this.repository.insertOrder(order)) {
+      this.events.emit({ type: 'order.created', orderNo: order.orderNo, amount: order.amount });
       this.createdOrders.set(order.orderNo, order, now.getTime() + this.settings.statusCacheMs);
       return toOrderView(order);
     }
@@ -341,6 +338,7 @@ export class CheckoutService {
     if (creation.outcome === 'created') {
       const { gatewayId, clientParams } = creation.bill;
       await this.repository.updateBill(bill.billNo, { status: 'open', gatewayId, clientParams }, this.clock());
+      this.events.emit({ type: 'bill.opened', orderNo: order.orderNo, billNo: bill.billNo, channel });
       return clientParams;
     }
     if (creation.outcome === 'refused') {
@@ -609,7 +607,7 @@ export class CheckoutService {
       return changed;
     });
     if (expired) {
-      this.log.info('order expired unpaid, confirmed by the gateway', { orderNo });
+      this.events.emit({ type: 'order.expired', orderNo, confirmedByGateway: true });
       this.forgetOrder(orderNo);
     }
   }
@@ -638,19 +636,16 @@ export class CheckoutService {
     );
     if (!verdict.found) throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No bill ${payment.billNo} here`);
     if (verdict.recorded === null) return { duplicate: true };
-    const fields = { billNo: payment.billNo, orderNo: verdict.orderNo, source: payment.source };
-    if (verdict.recorded === 'amount_mismatch') {
-      this.log.error('payment amount differs from the bill: not applied, needs review', {
-        ...fields,
-        expected: verdict.billAmount,
-        received: payment.amount,
-      });
-    } else if (verdict.recorded === 'refund_due') {
-      this.log.warn('second payment for an order already paid: to be returned', fields);
-      this.secondPayments?.secondPaymentRecorded(payment.billNo);
-    } else {
-      this.log.info('payment recorded', { ...fields, amount: payment.amount });
-    }
+    this.events.emit({
+      type: 'payment.recorded',
+      orderNo: verdict.orderNo,
+      billNo: payment.billNo,
+      amount: payment.amount,
+      billAmount: verdict.billAmount,
+      source: payment.source,
+      disposition: verdict.recorded,
+    });
+    if (verdict.recorded === 'refund_due') this.secondPayments?.secondPaymentRecorded(payment.billNo);
     this.forgetOrder(verdict.orderNo);
     return { duplicate: false, disposition: verdict.recorded };
   }

@@ -1,4 +1,5 @@
-import type { Logger, SecondPaymentHandler } from './checkout';
+import type { SecondPaymentHandler } from './checkout';
+import type { CheckoutEvents, Logger } from './observability';
 import { AppError } from './errors';
 import { chinaDate8, hashRequest, newRefundNo } from './identifiers';
 import type { Fen } from './money';
@@ -72,6 +73,7 @@ export class RefundService implements SecondPaymentHandler {
     private readonly clock: Clock,
     private readonly settings: RefundSettings,
     private readonly log: Logger,
+    private readonly events: CheckoutEvents,
   ) {}
 
   /**
@@ -135,7 +137,7 @@ export class RefundService implements SecondPaymentHandler {
       if (!winner) throw new Error('refund insert conflicted but no refund holds the idempotency key');
       return { refund: this.replay(winner, requestHash), created: false };
     }
-    this.log.info('refund requested', { orderNo, refundNo: created.refundNo, amount: created.amount });
+    this.events.emit({ type: 'refund.requested', orderNo, refundNo: created.refundNo, amount: created.amount, kind: 'merchant' });
     return { refund: toRefundView(await this.submit(created)), created: true };
   }
 
@@ -179,11 +181,12 @@ export class RefundService implements SecondPaymentHandler {
       const refund = this.duplicateRefundOf(payment);
       if (!(await this.repository.insertRefund(refund))) continue;
       created += 1;
-      this.log.warn('returning a second payment to the shopper', {
+      this.events.emit({
+        type: 'refund.requested',
         orderNo: payment.orderNo,
-        billNo: payment.billNo,
         refundNo: refund.refundNo,
         amount: payment.amount,
+        kind: 'duplicate',
       });
       await this.submit(refund);
     }
@@ -343,8 +346,8 @@ export class RefundService implements SecondPaymentHandler {
     const finished = await this.repository.finishRefund(refundNo, finish, this.settings.notifyMerchant);
     if (finished) {
       const fields = { refundNo, orderNo: finished.orderNo, kind: finished.kind, amount: finished.amount };
-      if (finished.status === 'succeeded') this.log.info('refund succeeded', fields);
-      else this.log.warn('refund failed', { ...fields, failure: finished.failure });
+      if (finished.status === 'succeeded') this.events.emit({ type: 'refund.succeeded', ...fields });
+      else this.events.emit({ type: 'refund.failed', ...fields, failure: finished.failure });
     }
     return finished;
   }

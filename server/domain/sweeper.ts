@@ -1,4 +1,5 @@
-import type { CheckoutService, Logger } from './checkout';
+import type { CheckoutService } from './checkout';
+import type { CheckoutEvents, Logger } from './observability';
 import type { CheckoutRepository, Clock, LeasedOrderCheck } from './ports';
 import type { RefundService } from './refunds';
 
@@ -58,6 +59,7 @@ export class Sweeper {
     private readonly clock: Clock,
     private readonly settings: SweeperSettings,
     private readonly log: Logger,
+    private readonly events: CheckoutEvents,
   ) {}
 
   /** Sweeps every `intervalMs` until `stop()`; a sweep still running is never overlapped. */
@@ -93,11 +95,13 @@ export class Sweeper {
 
     for (;;) {
       const expired = await this.repository.expireUnbilledOrders(this.clock(), batchSize, this.settings.notifyMerchant);
-      for (const orderNo of expired) this.checkout.forgetOrder(orderNo);
+      for (const orderNo of expired) {
+        this.checkout.forgetOrder(orderNo);
+        this.events.emit({ type: 'order.expired', orderNo, confirmedByGateway: false });
+      }
       report.expired += expired.length;
       if (expired.length < batchSize) break;
     }
-    if (report.expired > 0) this.log.info('orders expired unpaid', { count: report.expired });
 
     await this.checkDueOrders(report);
 

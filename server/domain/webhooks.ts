@@ -1,9 +1,18 @@
-import type { CheckoutService, Logger } from './checkout';
+import type { CheckoutService } from './checkout';
+import { AppError, ErrorCode } from './errors';
+import type { CheckoutEvents, Logger, WebhookOutcome } from './observability';
 import type { CheckoutRepository, Clock, GatewayEvent, PaymentGateway } from './ports';
 import { RecentCache } from './recent-cache';
 import type { RefundService } from './refunds';
 
 const RECORDED_MEMORY_MS = 60 * 60 * 1000;
+
+/** The refusals of a webhook, by the code it is answered with. */
+const REFUSALS: Partial<Record<ErrorCode, WebhookOutcome>> = {
+  WEBHOOK_INVALID: 'invalid',
+  WEBHOOK_SIGNATURE_INVALID: 'bad_signature',
+  WEBHOOK_UNKNOWN_TRANSACTION: 'unknown_transaction',
+};
 const RECORDED_CAPACITY = 100_000;
 
 /**
@@ -23,14 +32,34 @@ export class GatewayWebhooks {
     private readonly refunds: RefundService,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly events: CheckoutEvents,
   ) {}
 
   /**
    * Handles one webhook body. Throws AppError WEBHOOK_INVALID / WEBHOOK_SIGNATURE_INVALID for a
    * message that is malformed or not the gateway's, WEBHOOK_UNKNOWN_TRANSACTION for a payment of
-   * a bill we never opened.
+   * a bill we never opened. Every webhook emits one `webhook.handled` event with its outcome;
+   * a refusal's reason is the error's message, which never quotes the body or its signature.
    */
   async receive(rawBody: string): Promise<{ duplicate: boolean }> {
+    let result: { duplicate: boolean };
+    try {
+      result = await this.handle(rawBody);
+    } catch (error) {
+      const refusal = AppError.is(error) ? REFUSALS[error.code] : undefined;
+      this.events.emit({
+        type: 'webhook.handled',
+        outcome: refusal ?? 'failed',
+        code: AppError.is(error) ? error.code : undefined,
+        reason: error instanceof Error ? error.message : String(error),
+      });
+      throw error;
+    }
+    this.events.emit({ type: 'webhook.handled', outcome: result.duplicate ? 'duplicate' : 'accepted' });
+    return result;
+  }
+
+  private async handle(rawBody: string): Promise<{ duplicate: boolean }> {
     const event = this.gateway.parseWebhook(rawBody);
     // Copies of one message arrive together (the gateway's retries, the channel's own): one is
     // recorded, the others wait for it and need no database work of their own. The key is what

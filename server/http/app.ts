@@ -1,10 +1,12 @@
 import Koa from 'koa';
 import type { Catalog } from '../domain/catalog';
-import type { CheckoutService, Logger } from '../domain/checkout';
+import type { CheckoutService } from '../domain/checkout';
+import type { Logger } from '../domain/observability';
 import type { SessionService } from '../domain/sessions';
 import { jsonBody, refuseDeclaredOversizedBody } from './bodies';
 import { errorHandler } from './errors';
 import { requireHost, routeGuard } from './protocol';
+import { observeRequests, RequestObserver } from './request-observer';
 import { refuseUnstorableInput } from './validation';
 import type { MerchantService } from '../domain/merchant';
 import type { RefundService } from '../domain/refunds';
@@ -14,6 +16,7 @@ import { apiDocumentRoutes } from './routes/api-document';
 import { gatewayWebhookRoutes } from './routes/gateway-webhook';
 import { healthRoutes } from './routes/health';
 import { merchantRoutes } from './routes/merchant';
+import { MetricsSource, metricsRoutes } from './routes/metrics';
 import { shopperRoutes } from './routes/shopper';
 
 export interface AppDependencies {
@@ -26,6 +29,12 @@ export interface AppDependencies {
   merchantApiKey?: string;
   catalog: Catalog;
   log: Logger;
+  /** Told of every request (its id, route, status and duration): logs and metrics. */
+  requests: RequestObserver;
+  /** Served at `GET /metrics`. */
+  metrics: MetricsSource;
+  /** Set: `/metrics` needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
   /** Behind a reverse proxy: take the client IP (sent to Douyin as risk_info) from X-Forwarded-For. */
   trustProxy?: boolean;
   /** `GET /openapi.json`: PUBLIC_BASE_URL when configured, and the sandbox when it runs (see ApiDocumentOptions). */
@@ -37,16 +46,19 @@ export function createApp(deps: AppDependencies): Koa {
   app.silent = true;
   const health = healthRoutes();
   const apiDocument = apiDocumentRoutes(() => buildApiDocument({ ...deps.apiDocument, app }));
+  const metrics = metricsRoutes(deps.metrics, deps.metricsToken);
   const shopper = shopperRoutes(deps);
   const webhook = gatewayWebhookRoutes(deps.webhooks);
   const merchant = merchantRoutes({ merchant: deps.merchant, refunds: deps.refunds, apiKey: deps.merchantApiKey });
 
+  app.use(observeRequests(deps.requests));
   app.use(errorHandler(deps.log));
   app.use(refuseDeclaredOversizedBody());
   app.use(requireHost());
   app.use(routeGuard(app));
   app.use(health.routes());
   app.use(apiDocument.routes());
+  app.use(metrics.routes());
   // The webhook reads its own body, as text of any type: the verifier alone interprets it.
   app.use(webhook.routes());
   // Everything past here is the shopper or merchant API.

@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
 import { AppError, ErrorCode } from '../domain/errors';
-import type { Logger } from '../domain/checkout';
+import type { Logger } from '../domain/observability';
 
 /** The one place an error code becomes an HTTP status. */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -14,6 +14,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   WEBHOOK_SIGNATURE_INVALID: 401,
   LOGIN_REJECTED: 403,
   MERCHANT_UNAUTHORIZED: 401,
+  METRICS_UNAUTHORIZED: 401,
   MERCHANT_API_DISABLED: 404,
   CHECKOUT_TOKEN_INVALID: 404,
   CHECKOUT_TOKEN_USED: 409,
@@ -109,10 +110,14 @@ export function errorHandler(log: Logger) {
       if (known) {
         ctx.status = HTTP_STATUS[known.code];
         ctx.body = errorBody(known.code, known.message);
-        if (ctx.status >= 500) log.warn(known.message, { code: known.code, path: ctx.path });
+        if (ctx.status >= 500) log.warn(known.message, { reqId: ctx.state.requestId, code: known.code, path: ctx.path });
         return;
       }
-      log.error('unhandled error', { path: ctx.path, error: error instanceof Error ? error.stack : String(error) });
+      log.error('unhandled error', {
+        reqId: ctx.state.requestId,
+        path: ctx.path,
+        error: error instanceof Error ? error.stack : String(error),
+      });
       ctx.status = 500;
       ctx.body = errorBody('INTERNAL', 'Internal error');
     }

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse, STATUS_CODES } from 'node:http';
 import { finished, type Duplex } from 'node:stream';
 import type { ErrorCode } from '../domain/errors';
 import { clientError, errorBody, HTTP_STATUS } from './errors';
+import { requestIdOf } from './request-observer';
 
 /**
  * Node's parser errors that are not plain malformed requests, as the status Node itself would
@@ -19,6 +21,14 @@ const PARSER_STATUS: Record<string, number> = {
  */
 const TIMEOUT_CHECK_MS = 1000;
 
+/** A request the server answered itself, before the app: what it was answered, under which id. */
+export interface ServerRefusal {
+  requestId: string;
+  status: number;
+  code: ErrorCode;
+  message: string;
+}
+
 /**
  * The checkout server's Node HTTP server: the requests Node refuses before any handler runs get
  * the error contract's JSON too, instead of Node's empty answers.
@@ -34,9 +44,11 @@ const TIMEOUT_CHECK_MS = 1000;
  *   target is no path of ours, so no method serves it.
  * - A missing Host header is left to the app (`requireHostHeader: false`, see `requireHost`).
  *
+ * Each of these answers carries an `X-Request-Id` (the request's sane one where its headers could
+ * be read, else a new UUID), as the app's do, and is reported to `onRefused` (the log).
  * Attach the app with `server.on('request', app.callback())`.
  */
-export function createCheckoutServer(): Server {
+export function createCheckoutServer(onRefused: (refusal: ServerRefusal) => void = () => undefined): Server {
   const server = createServer({ requireHostHeader: false, connectionsCheckingInterval: TIMEOUT_CHECK_MS });
   // Node keeps the answers queued behind the one being written out of reach: the latest
   // request's answer, once finished, means every earlier one on the connection is sent too.
@@ -49,39 +61,54 @@ export function createCheckoutServer(): Server {
     refused.add(socket);
     const pending = latestAnswer.get(socket);
     if (!pending || pending.writableFinished) {
-      answerClientError(error, socket);
+      answerClientError(error, socket, onRefused);
       return;
     }
     // The client may go meanwhile: the answer then never finishes, and the socket is destroyed.
-    finished(pending, (failure) => (failure ? socket.destroy() : answerClientError(error, socket)));
+    finished(pending, (failure) => (failure ? socket.destroy() : answerClientError(error, socket, onRefused)));
   });
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
-    const body = JSON.stringify(
-      errorBody('EXPECTATION_FAILED', `Expect: ${request.headers.expect} cannot be met; only 100-continue is`),
-    );
+    const requestId = requestIdOf(sentRequestId(request));
+    const message = `Expect: ${request.headers.expect} cannot be met; only 100-continue is`;
+    const body = JSON.stringify(errorBody('EXPECTATION_FAILED', message));
     response.shouldKeepAlive = false;
     response.writeHead(HTTP_STATUS.EXPECTATION_FAILED, {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
+      'x-request-id': requestId,
     });
     response.end(body);
+    onRefused({ requestId, status: HTTP_STATUS.EXPECTATION_FAILED, code: 'EXPECTATION_FAILED', message });
   });
   server.on('connect', (request: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => undefined);
-    closeWith(socket, rawAnswer('METHOD_NOT_ALLOWED', `CONNECT ${request.url} is not served: this is no proxy`, ['Allow: ']));
+    const requestId = requestIdOf(sentRequestId(request));
+    const message = `CONNECT ${request.url} is not served: this is no proxy`;
+    closeWith(socket, rawAnswer('METHOD_NOT_ALLOWED', message, ['Allow: ', `X-Request-Id: ${requestId}`]));
+    onRefused({ requestId, status: HTTP_STATUS.METHOD_NOT_ALLOWED, code: 'METHOD_NOT_ALLOWED', message });
   });
   return server;
 }
 
-/** Once no answer is outstanding on `socket`: our refusal of what Node could not parse. */
-function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+function sentRequestId(request: IncomingMessage): string | undefined {
+  const sent = request.headers['x-request-id'];
+  return typeof sent === 'string' ? sent : undefined;
+}
+
+/**
+ * Once no answer is outstanding on `socket`: our refusal of what Node could not parse. Its
+ * headers are out of reach, so its id is always a new one.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex, onRefused: (refusal: ServerRefusal) => void): void {
   if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
   }
   const status = PARSER_STATUS[error.code ?? ''] ?? 400;
   const refusal = clientError(status, `${status === 400 ? 'Malformed HTTP request' : STATUS_CODES[status]}: ${error.message}`);
-  closeWith(socket, rawAnswer(refusal.code, refusal.message));
+  const requestId = randomUUID();
+  closeWith(socket, rawAnswer(refusal.code, refusal.message, [`X-Request-Id: ${requestId}`]));
+  onRefused({ requestId, status: HTTP_STATUS[refusal.code], code: refusal.code, message: refusal.message });
 }
 
 /** Writes the answer after whatever is still queued on the socket, then closes the connection. */

@@ -148,6 +148,10 @@ function contractBreach(request: FuzzRequest, answer: FuzzAnswer): string | unde
   if (request.path.startsWith('/api/gateway/webhook') && answer.status === 200) {
     return answer.body === (request.method === 'HEAD' ? '' : 'success') ? undefined : 'the webhook acknowledges with "success" only';
   }
+  if (/^\/metrics\/?(\?|$)/.test(request.path) && answer.status === 200) {
+    if (!String(answer.headers['content-type']).startsWith('text/plain; version=0.0.4')) return `metrics as Content-Type ${answer.headers['content-type']}`;
+    return request.method === 'HEAD' || /^# HELP checkout_http_request_duration_seconds /m.test(answer.body) ? undefined : 'metrics that are not Prometheus text';
+  }
   if (answer.headers['content-type'] !== 'application/json; charset=utf-8') return `Content-Type ${answer.headers['content-type']}`;
   if (request.method === 'HEAD') return undefined;
   let body: unknown;

@@ -92,7 +92,7 @@ function logged(server: Server, message: string): boolean {
   return server
     .output()
     .split('\n')
-    .some((line) => line.startsWith('{') && (JSON.parse(line) as { message?: string }).message === message);
+    .some((line) => line.startsWith('{') && (JSON.parse(line) as { msg?: string }).msg === message);
 }
 
 /** Sends `signal` to the PID the user or supervisor started and expects the whole tree to stop cleanly. */

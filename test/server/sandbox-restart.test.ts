@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { loadConfig } from '../../server/config';
-import { silentLogger } from '../../server/log';
+import { silentLogger } from '../../server/adapters/observability/logger';
 import { RunningServices, startServices } from '../../server/services';
 
 /**
@@ -26,7 +26,7 @@ describe('a restart over the same DATA_DIR', () => {
   async function start(): Promise<RunningServices> {
     const config = loadConfig({ PORT: '0', SANDBOX_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir });
     const services = await startServices(config, {
-      log: silentLogger,
+      logger: silentLogger(),
       sweeper: { enabled: false },
       sandbox: { webhookTimeScale: 0.001 },
       // The sweep below may ask right after the pay did.

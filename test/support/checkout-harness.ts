@@ -1,7 +1,7 @@
 import request, { Test } from 'supertest';
 import { loadConfig } from '../../server/config';
 import type { Database } from '../../server/adapters/storage/database';
-import { silentLogger } from '../../server/log';
+import { silentLogger } from '../../server/adapters/observability/logger';
 import { RunningServices, StartOptions, startServices } from '../../server/services';
 import type { SweepReport } from '../../server/domain/sweeper';
 
@@ -46,7 +46,7 @@ export async function startHarness(
   // Every upstream double here listens on loopback, and so does the server its webhooks reach.
   const config = loadConfig({ PORT: '0', SANDBOX_PORT: '0', HOST: '127.0.0.1', ALLOW_UNREACHABLE_WEBHOOKS: 'true', ...options.env });
   const services = await startServices(config, {
-    log: silentLogger,
+    logger: silentLogger(),
     ...options,
     sandbox: { webhookTimeScale: 0.001, ...options.sandbox },
     sweeper: { enabled: false, ...options.sweeper },

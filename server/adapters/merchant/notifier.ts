@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { Logger } from '../../domain/checkout';
+import type { CheckoutEvents, Logger } from '../../domain/observability';
 import type { MerchantService } from '../../domain/merchant';
 import type { CheckoutRepository, Clock } from '../../domain/ports';
 import { toRefundView } from '../../domain/refunds';
@@ -11,6 +11,8 @@ export interface MerchantNotifierOptions {
   merchant: MerchantService;
   clock: Clock;
   log: Logger;
+  /** Told of every notification the merchant accepted, and of every one retried. */
+  events: CheckoutEvents;
   /** How often the outbox is checked. @default 1000 */
   pollIntervalMs?: number;
   /** Delay before retry n is `backoffBaseMs × 2^(n-1)`, at most an hour. @default 1000 */
@@ -97,15 +99,24 @@ export class MerchantNotifier {
       const at = this.options.clock();
       if (failure === undefined) {
         await this.options.repository.markMerchantNotificationDelivered(notification.id, at);
+        this.options.events.emit({
+          type: 'notification.delivered',
+          orderNo: notification.orderNo,
+          refundNo: notification.refundNo,
+          attempt: notification.attempts + 1,
+        });
         delivered += 1;
         continue;
       }
       const delay = Math.min((this.options.backoffBaseMs ?? 1000) * 2 ** notification.attempts, MAX_BACKOFF_MS);
       await this.options.repository.rescheduleMerchantNotification(notification.id, new Date(at.getTime() + delay), failure);
-      this.options.log.warn('merchant notification not accepted; will retry', {
+      this.options.events.emit({
+        type: 'notification.retried',
         orderNo: notification.orderNo,
+        refundNo: notification.refundNo,
         attempt: notification.attempts + 1,
         error: failure,
+        retryInMs: delay,
       });
     }
     return delivered;

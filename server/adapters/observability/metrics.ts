@@ -1,0 +1,155 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Clock } from '../../domain/ports';
+import { RequestDurationHistogram } from './request-histogram';
+
+/** What storage says about the background work, read at each scrape. */
+export interface Backlog {
+  /** Merchant notifications not yet accepted by the merchant. */
+  outboxDepth: number;
+  /** When the oldest of them was queued; null when there is none. */
+  oldestOutboxAt: Date | null;
+  /**
+   * Of the pending orders with a bill in flight, the oldest time the gateway was last asked about
+   * one (or its bill last changed, if never asked); null when there is none.
+   */
+  oldestCheckAt: Date | null;
+}
+
+/** A cheap read of the backlog (SqlCheckoutRepository implements it). */
+export interface BacklogSource {
+  backlog(): Promise<Backlog>;
+}
+
+/** How an upstream call ended: `refused` = answered with an error code of its API; `failed` = no usable answer. */
+export type UpstreamOutcome = 'ok' | 'refused' | 'unavailable' | 'failed';
+
+const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * Every metric of one checkout server, in a registry of its own (several servers share a process
+ * in tests), served by `GET /metrics` in Prometheus' text format. Names and labels are listed in
+ * the README ("Logs and metrics"); every label takes a bounded set of values.
+ */
+export class CheckoutMetrics {
+  readonly registry = new Registry();
+  private readonly requestDuration: RequestDurationHistogram;
+  readonly upstreamDuration: Histogram<'upstream' | 'operation' | 'outcome'>;
+  readonly ordersCreated: Counter;
+  readonly billsOpened: Counter<'channel'>;
+  readonly paymentsRecorded: Counter<'disposition' | 'source'>;
+  readonly refunds: Counter<'kind' | 'outcome'>;
+  readonly ordersExpired: Counter;
+  readonly webhooks: Counter<'outcome'>;
+  readonly notifications: Counter<'outcome'>;
+
+  constructor(backlog: BacklogSource, clock: Clock) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.requestDuration = new RequestDurationHistogram(
+      'checkout_http_request_duration_seconds',
+      'Time to answer an HTTP request, by method, route pattern (or "unmatched") and status.',
+      SECONDS_BUCKETS,
+      this.registry,
+    );
+    this.upstreamDuration = new Histogram({
+      name: 'checkout_upstream_request_duration_seconds',
+      help: 'Calls to the payment gateway and the login APIs, by upstream, operation and outcome.',
+      labelNames: ['upstream', 'operation', 'outcome'],
+      buckets: SECONDS_BUCKETS,
+      registers,
+    });
+    this.ordersCreated = new Counter({ name: 'checkout_orders_created_total', help: 'Orders created.', registers });
+    this.billsOpened = new Counter({
+      name: 'checkout_bills_opened_total',
+      help: 'Bills the gateway opened, by channel.',
+      labelNames: ['channel'],
+      registers,
+    });
+    this.paymentsRecorded = new Counter({
+      name: 'checkout_payments_recorded_total',
+      help: 'Payments recorded (each once), by disposition and by what told us (webhook or query).',
+      labelNames: ['disposition', 'source'],
+      registers,
+    });
+    this.refunds = new Counter({
+      name: 'checkout_refunds_total',
+      help: 'Refunds requested and finished, by kind (merchant or duplicate) and outcome.',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
+    this.ordersExpired = new Counter({ name: 'checkout_orders_expired_total', help: 'Orders expired unpaid.', registers });
+    this.webhooks = new Counter({
+      name: 'checkout_webhooks_total',
+      help: 'Gateway webhooks received, by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.notifications = new Counter({
+      name: 'checkout_merchant_notifications_total',
+      help: 'Merchant notification attempts, by outcome (delivered or retried).',
+      labelNames: ['outcome'],
+      registers,
+    });
+
+    // The three backlog gauges come from one read per scrape, shared by whichever asks first. A
+    // read that fails (storage down) leaves them as they were: the scrape itself still answers.
+    let reading: Promise<Backlog | undefined> | undefined;
+    const read = () => {
+      reading ??= backlog
+        .backlog()
+        .catch(() => undefined)
+        .finally(() => setImmediate(() => (reading = undefined)));
+      return reading;
+    };
+    const ageSeconds = (since: Date | null) => (since ? Math.max(0, (clock().getTime() - since.getTime()) / 1000) : 0);
+    new Gauge({
+      name: 'checkout_merchant_outbox_depth',
+      help: 'Merchant notifications waiting for the merchant to accept them.',
+      registers,
+      async collect() {
+        const now = await read();
+        if (now) this.set(now.outboxDepth);
+      },
+    });
+    new Gauge({
+      name: 'checkout_merchant_outbox_oldest_age_seconds',
+      help: 'Age of the oldest merchant notification not yet accepted (0 when none waits).',
+      registers,
+      async collect() {
+        const now = await read();
+        if (now) this.set(ageSeconds(now.oldestOutboxAt));
+      },
+    });
+    new Gauge({
+      name: 'checkout_sweeper_lag_seconds',
+      help:
+        'Now minus the oldest last gateway check among pending orders with a bill in flight (0 when none): ' +
+        'about the check interval plus a sweep while the sweeper keeps up.',
+      registers,
+      async collect() {
+        const now = await read();
+        if (now) this.set(ageSeconds(now.oldestCheckAt));
+      },
+    });
+  }
+
+  /** Counts one answered HTTP request. */
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    this.requestDuration.observe(method, route, status, seconds);
+  }
+
+  /** Counts one call to an upstream. */
+  observeUpstream(upstream: string, operation: string, outcome: UpstreamOutcome, seconds: number): void {
+    this.upstreamDuration.labels(upstream, operation, outcome).observe(seconds);
+  }
+
+  /** The Content-Type of `render()`. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Every metric in Prometheus' text format. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
