@@ -43,6 +43,9 @@ const DESCRIPTION = [
   'people. Each operation lists the codes it can answer. Besides those, a path no route has is `404 NOT_FOUND`,',
   'a method the path lacks is `405 METHOD_NOT_ALLOWED` with `Allow`; `OPTIONS` on any path is `204` with `Allow`,',
   'and `HEAD` works wherever `GET` does.',
+  '',
+  'Every answer carries `X-Request-Id`: the one the request sent (1 to 128 visible ASCII characters), or a new',
+  'UUID. The server\'s log lines about the request carry the same id.',
 ].join('\n');
 
 /**

@@ -24,6 +24,11 @@ export const SECURITY_SCHEMES = {
     scheme: 'bearer',
     description: 'MERCHANT_API_KEY, for the merchant\'s backend only (compared in constant time).',
   },
+  metricsToken: {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'METRICS_TOKEN, when set (`GET /metrics` is open otherwise).',
+  },
 } as const;
 export const SHOPPER_SECURITY = [{ shopperSession: [] }];
 export const MERCHANT_SECURITY = [{ merchantApiKey: [] }];

@@ -107,7 +107,10 @@ describe('OpenAPI document', () => {
     expect(document.components?.securitySchemes).toEqual({
       shopperSession: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
       merchantApiKey: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+      metricsToken: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
     });
+    // METRICS_TOKEN is optional: the scrape is documented as working with or without it.
+    expect(document.paths?.['/metrics']?.get?.security).toEqual([{ metricsToken: [] }, {}]);
   });
 
   it('should name every route the server serves, and document nothing it does not serve', () => {
@@ -210,6 +213,7 @@ describe('OpenAPI document', () => {
     it('should document the answers of a WeChat checkout, the gateway webhook and the sandbox\'s bill controls', async () => {
       await documented(h.api.get('/healthz'));
       await documented(h.api.get('/openapi.json'));
+      await documented(h.api.get('/metrics'));
       const catalog = await documented(h.api.get('/api/catalog'));
       const sku: string = catalog.body.items[0].sku;
 

@@ -1,7 +1,10 @@
 import Router from '@koa/router';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../../domain/errors';
+import { z } from 'zod';
+import { describeRoutes } from '../../openapi/operations';
 import { bearerToken } from '../auth';
+import { errorsOf } from '../contract';
 
 /** What `/metrics` serves: Prometheus' text format and its Content-Type. */
 export interface MetricsSource {
@@ -29,5 +32,22 @@ export function metricsRoutes(metrics: MetricsSource, token?: string) {
     ctx.set('Content-Type', metrics.contentType);
     ctx.body = await metrics.render();
   });
-  return router;
+  return describeRoutes(router, [
+    {
+      method: 'get',
+      path: '/metrics',
+      tags: ['operations'],
+      summary: 'Prometheus metrics',
+      description: 'Every metric in Prometheus\' text format (listed in the README, "Logs and metrics").',
+      // The empty requirement: no token needed unless METRICS_TOKEN is set.
+      security: [{ metricsToken: [] }, {}],
+      responses: {
+        200: {
+          description: 'Prometheus text exposition format 0.0.4.',
+          content: { 'text/plain': { schema: z.string() } },
+        },
+        ...errorsOf('METRICS_UNAUTHORIZED'),
+      },
+    },
+  ]);
 }
