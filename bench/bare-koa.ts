@@ -28,7 +28,13 @@ router.post('/api/orders', json, (ctx) => {
   const items = (body?.items ?? []).map((line) => {
     const product = CATALOG.get(String(line.sku)) ?? { title: String(line.sku), price: 100 };
     const quantity = Number(line.quantity) || 1;
-    return { sku: String(line.sku), title: product.title, quantity, price: product.price, amount: product.price * quantity };
+    return {
+      sku: String(line.sku),
+      title: product.title,
+      quantity,
+      price: product.price,
+      amount: product.price * quantity,
+    };
   });
   const now = new Date();
   ctx.status = 201;
@@ -67,6 +73,7 @@ router.post('/api/orders/:orderNo/pay', json, (ctx) => {
 app.use(router.routes());
 const server = app.listen(0, '127.0.0.1', () => {
   const address = server.address();
-  if (address && typeof address === 'object') process.stdout.write(`Checkout server  http://127.0.0.1:${address.port}\nSandbox          off\n`);
+  if (address && typeof address === 'object')
+    process.stdout.write(`Checkout server  http://127.0.0.1:${address.port}\nSandbox          off\n`);
 });
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -51,7 +51,10 @@ async function main() {
   const directory = join(__dirname, 'results');
   mkdirSync(directory, { recursive: true });
   writeFileSync(join(directory, 'latest.txt'), text);
-  writeFileSync(join(directory, 'latest.json'), `${JSON.stringify({ at: new Date().toISOString(), seconds, machine, rows }, null, 2)}\n`);
+  writeFileSync(
+    join(directory, 'latest.json'),
+    `${JSON.stringify({ at: new Date().toISOString(), seconds, machine, rows }, null, 2)}\n`,
+  );
   process.stdout.write(text);
 }
 

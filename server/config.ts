@@ -216,7 +216,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       DEVELOPMENT_SECRETS.gatewayMasterSecret,
       'GATEWAY_BASE_URL',
     ),
-    testSecret: gatewaySandboxed ? (e.GATEWAY_TEST_SECRET ?? DEVELOPMENT_SECRETS.gatewayTestSecret) : e.GATEWAY_TEST_SECRET,
+    testSecret: gatewaySandboxed
+      ? (e.GATEWAY_TEST_SECRET ?? DEVELOPMENT_SECRETS.gatewayTestSecret)
+      : e.GATEWAY_TEST_SECRET,
     testMode: e.GATEWAY_TEST_SECRET !== undefined,
     timeoutMs: e.GATEWAY_TIMEOUT_MS,
   };
@@ -231,7 +233,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     appId: secret('DOUYIN_APPID', douyinSandboxed, DEVELOPMENT_SECRETS.douyinAppId, 'DOUYIN_API_BASE_URL'),
     secret: secret('DOUYIN_SECRET', douyinSandboxed, DEVELOPMENT_SECRETS.douyinSecret, 'DOUYIN_API_BASE_URL'),
     payAppId: secret('DOUYIN_PAY_APP_ID', douyinSandboxed, DEVELOPMENT_SECRETS.douyinPayAppId, 'DOUYIN_API_BASE_URL'),
-    merchantId: secret('DOUYIN_MERCHANT_ID', douyinSandboxed, DEVELOPMENT_SECRETS.douyinMerchantId, 'DOUYIN_API_BASE_URL'),
+    merchantId: secret(
+      'DOUYIN_MERCHANT_ID',
+      douyinSandboxed,
+      DEVELOPMENT_SECRETS.douyinMerchantId,
+      'DOUYIN_API_BASE_URL',
+    ),
     paySecret: secret('DOUYIN_PAY_SECRET', douyinSandboxed, DEVELOPMENT_SECRETS.douyinPaySecret, 'DOUYIN_API_BASE_URL'),
   };
 

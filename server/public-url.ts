@@ -35,7 +35,10 @@ const NON_PUBLIC_SUFFIXES = ['localhost', 'local', 'internal', 'home.arpa', 'tes
  * address passes.
  */
 export function whyNotPublic(url: string): string | undefined {
-  const hostname = new URL(url).hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  const hostname = new URL(url).hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
   const family = isIP(hostname);
   if (family !== 0) {
     return NON_PUBLIC_ADDRESSES.check(hostname, family === 6 ? 'ipv6' : 'ipv4')

@@ -123,7 +123,10 @@ export async function openDatabase(config: Config): Promise<Database> {
     try {
       return await openPostgres(config.databaseUrl);
     } catch (error) {
-      throw new StartupError('DATABASE_URL', `DATABASE_URL ${withoutPassword(config.databaseUrl)} cannot be used: ${reasonOf(error)}`);
+      throw new StartupError(
+        'DATABASE_URL',
+        `DATABASE_URL ${withoutPassword(config.databaseUrl)} cannot be used: ${reasonOf(error)}`,
+      );
     }
   }
   try {
@@ -147,7 +150,10 @@ function openSandbox(config: Config, directory: string | undefined, options: Omi
     // A system call's failure (it carries `syscall`) is the file system's answer, not a bug.
     const systemCall = typeof (error as { syscall?: unknown } | null)?.syscall === 'string';
     if (!systemCall || directory !== join(config.dataDir, 'sandbox')) throw error;
-    throw new StartupError('DATA_DIR', `DATA_DIR ${config.dataDir} cannot be used: the sandbox keeps its state in ${directory}: ${reasonOf(error)}`);
+    throw new StartupError(
+      'DATA_DIR',
+      `DATA_DIR ${config.dataDir} cannot be used: the sandbox keeps its state in ${directory}: ${reasonOf(error)}`,
+    );
   }
 }
 
@@ -250,7 +256,10 @@ export async function startServices(config: Config, options: StartOptions = {}):
           'request refused before the app',
         ),
       ),
-      config.port, config.host, 'PORT');
+      config.port,
+      config.host,
+      'PORT',
+    );
     let serverClosed: Promise<void> | undefined;
     const stopServing = () => (serverClosed ??= closeServer(server));
     closers.unshift(stopServing);
@@ -290,7 +299,17 @@ export async function startServices(config: Config, options: StartOptions = {}):
       log,
       events,
     );
-    const checkout = new CheckoutService(repository, gateway, douyinCashier, catalog, clock, checkoutSettings, log, events, refunds);
+    const checkout = new CheckoutService(
+      repository,
+      gateway,
+      douyinCashier,
+      catalog,
+      clock,
+      checkoutSettings,
+      log,
+      events,
+      refunds,
+    );
     const webhooks = new GatewayWebhooks(repository, gateway, checkout, refunds, clock, log, events);
     const sweeper = new Sweeper(
       repository,
@@ -324,7 +343,8 @@ export async function startServices(config: Config, options: StartOptions = {}):
     closers.unshift(stopListening);
     const stopListeningToSessions = await database.listen('session_changed', {
       // '*': the table was truncated (migration 007).
-      onNotification: (tokenHash) => (tokenHash === '*' ? sessions.forgetAllSessions() : sessions.forgetSession(tokenHash)),
+      onNotification: (tokenHash) =>
+        tokenHash === '*' ? sessions.forgetAllSessions() : sessions.forgetSession(tokenHash),
       onGap: () => sessions.forgetAllSessions(),
     });
     closers.unshift(stopListeningToSessions);

@@ -29,11 +29,20 @@ function codeOf(error: unknown): string | undefined {
 export function listenFailure(error: unknown, variable: string, port: number, host: string): unknown {
   switch (codeOf(error)) {
     case 'EADDRINUSE':
-      return new StartupError(variable, `${variable} ${port} is in use on ${host}: stop what listens there or set ${variable} to a free port`);
+      return new StartupError(
+        variable,
+        `${variable} ${port} is in use on ${host}: stop what listens there or set ${variable} to a free port`,
+      );
     case 'EACCES':
-      return new StartupError(variable, `${variable} ${port} on ${host} is not allowed for this user (ports below 1024 need privileges): set ${variable} to another port`);
+      return new StartupError(
+        variable,
+        `${variable} ${port} on ${host} is not allowed for this user (ports below 1024 need privileges): set ${variable} to another port`,
+      );
     case 'EADDRNOTAVAIL':
-      return new StartupError('HOST', `HOST ${host} is not an address of this machine: set HOST to one of its addresses, or 0.0.0.0`);
+      return new StartupError(
+        'HOST',
+        `HOST ${host} is not an address of this machine: set HOST to one of its addresses, or 0.0.0.0`,
+      );
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return new StartupError('HOST', `HOST ${host} does not resolve: set HOST to an address of this machine`);

@@ -38,7 +38,12 @@ export async function checkoutThroughput(): Promise<ResultRow[]> {
   try {
     const token = await login(server.url, wechat.sandboxUrl!);
     const checkoutLoad = (url: string) => () =>
-      generateLoad({ url, connections: CONNECTIONS, durationSeconds: DURATION_SECONDS, checkoutFlow: { token, items: ITEMS } });
+      generateLoad({
+        url,
+        connections: CONNECTIONS,
+        durationSeconds: DURATION_SECONDS,
+        checkoutFlow: { token, items: ITEMS },
+      });
     const result = await sideBySide(checkoutLoad(bare.url), checkoutLoad(server.url), ROUNDS);
     const { subject, baseline } = result;
     // Each checkout is two requests (create, pay), so checkouts/s is half the requests/s.

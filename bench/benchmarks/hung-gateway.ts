@@ -82,7 +82,8 @@ export async function hungGateway(): Promise<ResultRow[]> {
     };
     const heal = async () => {
       const answer = await fetch(`${sandboxUrl}/sandbox/gateway/faults`, { method: 'DELETE' });
-      if (answer.status !== 200) throw new Error(`clearing the gateway faults failed: HTTP ${answer.status} ${await answer.text()}`);
+      if (answer.status !== 200)
+        throw new Error(`clearing the gateway faults failed: HTTP ${answer.status} ${await answer.text()}`);
     };
     const pause = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
 

@@ -21,7 +21,11 @@ export async function statusPolling(): Promise<ResultRow[]> {
   const rows: ResultRow[] = [];
   const bare = await startServerProcess('bench/bare-koa.ts', {});
   const bareLoad = (connections: number) => () =>
-    generateLoad({ url: `${bare.url}/api/orders/2026000000000000BENCH001/status`, connections, durationSeconds: DURATION_SECONDS });
+    generateLoad({
+      url: `${bare.url}/api/orders/2026000000000000BENCH001/status`,
+      connections,
+      durationSeconds: DURATION_SECONDS,
+    });
   try {
     for (const storage of ['pglite', 'postgres'] as const) {
       const dataDir = mkdtempSync(join(tmpdir(), 'bench-status-'));
@@ -36,7 +40,10 @@ export async function statusPolling(): Promise<ResultRow[]> {
         await settle(server.sandboxUrl!, await billNoOf(server.sandboxUrl!, server.url));
         await waitForStatus(server.url, token, paid.orderNo, 'paid');
 
-        for (const [state, orderNo] of [['pending', pending.orderNo], ['paid', paid.orderNo]] as const) {
+        for (const [state, orderNo] of [
+          ['pending', pending.orderNo],
+          ['paid', paid.orderNo],
+        ] as const) {
           for (const connections of CONNECTIONS) {
             const serverLoad = () =>
               generateLoad({

@@ -169,7 +169,8 @@ export async function sweeperCost(): Promise<ResultRow[]> {
     const alonePerSecond = aloneQueries / aloneSeconds;
     const designPerSecond = ORDERS / CHECK_INTERVAL_SECONDS;
     const idlePerSecond =
-      idleQueries.reduce((sum, round) => sum + round.queries, 0) / idleQueries.reduce((sum, round) => sum + round.seconds, 0);
+      idleQueries.reduce((sum, round) => sum + round.queries, 0) /
+      idleQueries.reduce((sum, round) => sum + round.seconds, 0);
     const lags = busyRounds.map((round) => round.lagSeconds);
     const keepingUp = [...lags, aloneBacklog.lagSeconds].every((lag) => lag <= KEEPING_UP_LAG_SECONDS);
     const { subject, baseline } = result;

@@ -19,7 +19,10 @@ const AMOUNT = 4500;
 export async function webhookStorm(): Promise<ResultRow[]> {
   const database = await freshDatabase('storm');
   const scratch = mkdtempSync(join(tmpdir(), 'bench-storm-'));
-  const instances = [await startCheckoutServer({ DATABASE_URL: database.url }), await startCheckoutServer({ DATABASE_URL: database.url })];
+  const instances = [
+    await startCheckoutServer({ DATABASE_URL: database.url }),
+    await startCheckoutServer({ DATABASE_URL: database.url }),
+  ];
   const client = new Client({ connectionString: database.url });
   await client.connect();
   try {
@@ -55,8 +58,20 @@ export async function webhookStorm(): Promise<ResultRow[]> {
 
     const started = Date.now();
     const loads = await Promise.all([
-      generateLoad({ url: `${instances[0].url}/api/gateway/webhook`, connections: 64, amount: ORDERS * 2, method: 'POST', bodiesFile: twice }),
-      generateLoad({ url: `${instances[1].url}/api/gateway/webhook`, connections: 32, amount: ORDERS, method: 'POST', bodiesFile: once }),
+      generateLoad({
+        url: `${instances[0].url}/api/gateway/webhook`,
+        connections: 64,
+        amount: ORDERS * 2,
+        method: 'POST',
+        bodiesFile: twice,
+      }),
+      generateLoad({
+        url: `${instances[1].url}/api/gateway/webhook`,
+        connections: 32,
+        amount: ORDERS,
+        method: 'POST',
+        bodiesFile: once,
+      }),
     ]);
     const seconds = (Date.now() - started) / 1000;
     const delivered = loads.reduce((sum, load) => sum + load.requests, 0);
@@ -72,7 +87,9 @@ export async function webhookStorm(): Promise<ResultRow[]> {
 
     const baselineStarted = Date.now();
     for (let i = 1; i <= ORDERS; i += 1) {
-      await client.query('UPDATE orders SET status_changed_at = now() WHERE order_no = $1', [`STORM${String(i).padStart(12, '0')}`]);
+      await client.query('UPDATE orders SET status_changed_at = now() WHERE order_no = $1', [
+        `STORM${String(i).padStart(12, '0')}`,
+      ]);
     }
     const baselinePerSecond = ORDERS / ((Date.now() - baselineStarted) / 1000);
     const perSecond = delivered / seconds;
@@ -92,7 +109,11 @@ export async function webhookStorm(): Promise<ResultRow[]> {
         case: 'payments recorded / double-counted',
         measured: `${counts.payments} payments (${counts.applied} applied), ${counts.orders_paid} orders paid, ${counts.doubled} double-counted`,
         target: `exactly ${ORDERS}, 0 double-counted`,
-        met: counts.payments === ORDERS && counts.applied === ORDERS && counts.orders_paid === ORDERS && counts.doubled === 0,
+        met:
+          counts.payments === ORDERS &&
+          counts.applied === ORDERS &&
+          counts.orders_paid === ORDERS &&
+          counts.doubled === 0,
       },
     ];
   } finally {

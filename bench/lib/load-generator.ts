@@ -58,7 +58,9 @@ async function main() {
   if (spec.rotatingPaths) {
     const paths = spec.rotatingPaths;
     let next = 0;
-    options.requests = [{ method: 'GET', setupRequest: (request) => ({ ...request, path: paths[next++ % paths.length] }) }];
+    options.requests = [
+      { method: 'GET', setupRequest: (request) => ({ ...request, path: paths[next++ % paths.length] }) },
+    ];
   }
 
   let maxMs = 0;

@@ -19,7 +19,9 @@ export function startCheckoutServer(env: Record<string, string>, timeoutMs = 60_
 }
 
 /** `BENCH_PROFILE_DIR=…` writes a V8 CPU profile of every server the bench starts there. */
-const profileArgs = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+const profileArgs = process.env.BENCH_PROFILE_DIR
+  ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+  : [];
 
 /** Starts a server script that prints `Checkout server <url>` and `Sandbox <url>|off` when ready. */
 export async function startServerProcess(

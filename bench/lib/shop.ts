@@ -7,25 +7,39 @@ async function json<T>(response: Response, expected: number[]): Promise<T> {
 }
 
 function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
 }
 
 export async function login(serverUrl: string, sandboxUrl: string): Promise<string> {
   const { code } = await json<{ code: string }>(await post(`${sandboxUrl}/sandbox/wechat/codes`, {}), [201]);
-  const { token } = await json<{ token: string }>(await post(`${serverUrl}/api/session`, { platform: 'weapp', code }), [200]);
+  const { token } = await json<{ token: string }>(
+    await post(`${serverUrl}/api/session`, { platform: 'weapp', code }),
+    [200],
+  );
   return token;
 }
 
 export async function createOrder(serverUrl: string, token: string): Promise<{ orderNo: string; amount: number }> {
   const { order } = await json<{ order: { orderNo: string; amount: number } }>(
-    await post(`${serverUrl}/api/orders`, { items: [{ sku: 'ceramic-mug', quantity: 1 }] }, { authorization: `Bearer ${token}` }),
+    await post(
+      `${serverUrl}/api/orders`,
+      { items: [{ sku: 'ceramic-mug', quantity: 1 }] },
+      { authorization: `Bearer ${token}` },
+    ),
     [201],
   );
   return order;
 }
 
 export async function pay(serverUrl: string, token: string, orderNo: string): Promise<void> {
-  await json(await post(`${serverUrl}/api/orders/${orderNo}/pay`, { platform: 'weapp' }, { authorization: `Bearer ${token}` }), [200]);
+  await json(
+    await post(`${serverUrl}/api/orders/${orderNo}/pay`, { platform: 'weapp' }, { authorization: `Bearer ${token}` }),
+    [200],
+  );
 }
 
 export async function billNoOf(sandboxUrl: string, notifyHost: string): Promise<string> {

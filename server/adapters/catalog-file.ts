@@ -27,7 +27,9 @@ export function loadCatalog(file: string | undefined): Catalog {
   const parsed = catalogSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues;
-    const listed = issues.slice(0, LISTED_PROBLEMS).map((issue) => `${issue.path.join('.') || 'catalog'}: ${issue.message}`);
+    const listed = issues
+      .slice(0, LISTED_PROBLEMS)
+      .map((issue) => `${issue.path.join('.') || 'catalog'}: ${issue.message}`);
     if (issues.length > LISTED_PROBLEMS) listed.push(`and ${issues.length - LISTED_PROBLEMS} more`);
     throw new StartupError('CATALOG_FILE', `CATALOG_FILE ${file} is not a valid catalogue: ${listed.join('; ')}`);
   }

@@ -278,7 +278,10 @@ export class CheckoutService {
         uid: shopper.openid,
         amount: order.amount,
         subject: order.title,
-        body: order.items.map((line) => `${line.title}×${line.quantity}`).join('，').slice(0, 128),
+        body: order.items
+          .map((line) => `${line.title}×${line.quantity}`)
+          .join('，')
+          .slice(0, 128),
         tradeTime: order.createdAt,
         now,
         validSeconds: Math.max(1, Math.floor((order.expiresAt.getTime() - now.getTime()) / 1000)),
@@ -415,7 +418,7 @@ export class CheckoutService {
     });
     throw new AppError(
       'PAYMENT_IN_PROGRESS',
-      'A payment for this order is open at the gateway, but its parameters were lost with the gateway\'s answer: ' +
+      "A payment for this order is open at the gateway, but its parameters were lost with the gateway's answer: " +
         'the order can be paid again once the gateway closes it',
     );
   }
@@ -500,7 +503,8 @@ export class CheckoutService {
     if (this.evictions === evictionsBefore) {
       // Paid is final but for refunds, which evict it through the change feed: remembered until
       // then. Anything else is refreshed after statusCacheMs and forgotten after twice that.
-      const refreshAt = order.status === 'paid' ? Number.POSITIVE_INFINITY : this.clock().getTime() + this.settings.statusCacheMs;
+      const refreshAt =
+        order.status === 'paid' ? Number.POSITIVE_INFINITY : this.clock().getTime() + this.settings.statusCacheMs;
       const until = refreshAt + this.settings.statusCacheMs;
       this.knownStatuses.set(
         orderNo,

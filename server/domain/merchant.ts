@@ -3,7 +3,14 @@ import { toOrderView, OrderView } from './checkout';
 import { AppError } from './errors';
 import { hashToken, newOrderNo, newSessionToken } from './identifiers';
 import { ORDER_STATUS_CODES, OrderStatusCode } from './order-status';
-import type { CheckoutRepository, Clock, OrderRecord, PaymentDisposition, PaymentRecord, PaymentWithOrder } from './ports';
+import type {
+  CheckoutRepository,
+  Clock,
+  OrderRecord,
+  PaymentDisposition,
+  PaymentRecord,
+  PaymentWithOrder,
+} from './ports';
 import { toRefundView, type RefundView } from './refunds';
 import type { Shopper } from './sessions';
 
@@ -130,11 +137,16 @@ export class MerchantService {
     const now = this.clock();
     return this.repository.transaction(async (tx) => {
       const record = await tx.findCheckoutToken(hashToken(token), { forUpdate: true });
-      if (!record) throw new AppError('CHECKOUT_TOKEN_INVALID', 'Unknown checkout token: open the checkout from the app again');
+      if (!record)
+        throw new AppError('CHECKOUT_TOKEN_INVALID', 'Unknown checkout token: open the checkout from the app again');
       if (record.claimedBy) {
-        throw new AppError('CHECKOUT_TOKEN_USED', 'This checkout was already opened: start the payment from the app again', {
-          orderNo: record.orderNo,
-        });
+        throw new AppError(
+          'CHECKOUT_TOKEN_USED',
+          'This checkout was already opened: start the payment from the app again',
+          {
+            orderNo: record.orderNo,
+          },
+        );
       }
       if (record.expiresAt.getTime() <= now.getTime()) {
         throw new AppError('CHECKOUT_TOKEN_EXPIRED', 'This checkout has expired: start the payment from the app again');

@@ -58,7 +58,14 @@ export type CheckoutEvent =
   | { type: 'order.expired'; orderNo: string; confirmedByGateway: boolean }
   | { type: 'webhook.handled'; outcome: WebhookOutcome; code?: ErrorCode; reason?: string }
   | { type: 'notification.delivered'; orderNo: string; refundNo?: string; attempt: number }
-  | { type: 'notification.retried'; orderNo: string; refundNo?: string; attempt: number; error: string; retryInMs: number };
+  | {
+      type: 'notification.retried';
+      orderNo: string;
+      refundNo?: string;
+      attempt: number;
+      error: string;
+      retryInMs: number;
+    };
 
 /** Where the domain emits its business events; must not throw. */
 export interface CheckoutEvents {

@@ -145,8 +145,7 @@ export type RefundSubmission =
 
 /** The gateway's answer to our query about a refund. */
 export type GatewayRefundState =
-  | { found: false }
-  | { found: true; state: 'pending' | 'succeeded' | 'failed'; reason?: string; detail?: unknown };
+  { found: false } | { found: true; state: 'pending' | 'succeeded' | 'failed'; reason?: string; detail?: unknown };
 
 export interface PaymentGateway {
   /** Asks the gateway to open a bill. Never throws for an upstream failure: see `BillCreation`. */
@@ -327,8 +326,7 @@ export interface PaidVerdict {
 }
 
 export type PaidVerdictResult =
-  | { found: false }
-  | { found: true; orderNo: string; billAmount: Fen; recorded: PaymentDisposition | null };
+  { found: false } | { found: true; orderNo: string; billAmount: Fen; recorded: PaymentDisposition | null };
 
 export interface RefundFinish {
   status: 'succeeded' | 'failed';
@@ -367,12 +365,22 @@ export interface CheckoutRepository {
    * for up to `limit` pending orders with a bill open since before `openBillBefore` and no check
    * since `lastCheckBefore`, skipping rows another instance is taking at the same moment.
    */
-  leaseOrdersToCheck(now: Date, lastCheckBefore: Date, openBillBefore: Date, limit: number): Promise<LeasedOrderCheck[]>;
+  leaseOrdersToCheck(
+    now: Date,
+    lastCheckBefore: Date,
+    openBillBefore: Date,
+    limit: number,
+  ): Promise<LeasedOrderCheck[]>;
   /**
    * Like `leaseOrdersToCheck`, for paid orders that still have a bill open at the gateway (the
    * other leg of a Douyin cashier, say): money paid on it is a second payment to be found.
    */
-  leasePaidOrdersWithOpenBills(now: Date, lastCheckBefore: Date, openBillBefore: Date, limit: number): Promise<LeasedOrderCheck[]>;
+  leasePaidOrdersWithOpenBills(
+    now: Date,
+    lastCheckBefore: Date,
+    openBillBefore: Date,
+    limit: number,
+  ): Promise<LeasedOrderCheck[]>;
   /**
    * Expires up to `limit` pending orders past their deadline that have no bill in flight (nothing
    * the gateway could still be paying), queueing the merchant's notification when asked.
@@ -404,7 +412,11 @@ export interface CheckoutRepository {
   recordPaidVerdict(verdict: PaidVerdict, notifyMerchant: boolean): Promise<PaidVerdictResult>;
   listPayments(orderNo: string): Promise<PaymentRecord[]>;
   /** Payments with this disposition, newest first, with their orders (and automatic refunds). */
-  listPaymentsByDisposition(disposition: PaymentDisposition, limit: number, offset: number): Promise<PaymentWithOrder[]>;
+  listPaymentsByDisposition(
+    disposition: PaymentDisposition,
+    limit: number,
+    offset: number,
+  ): Promise<PaymentWithOrder[]>;
   /** Second payments (`refund_due`) that have no automatic refund yet. */
   listDuplicatesWithoutRefund(limit: number): Promise<PaymentRecord[]>;
 

@@ -92,43 +92,48 @@ export class RefundService implements SecondPaymentHandler {
     if (previous) return { refund: this.replay(previous, requestHash), created: false };
 
     const now = this.clock();
-    const outcome = await this.repository.transaction(async (tx): Promise<{ created: RefundRecord } | { replay: RefundRecord } | null> => {
-      // The order's row lock makes concurrent refunds of one order take turns: each one sees
-      // what the others reserved.
-      const order = await tx.findOrder(orderNo, { forUpdate: true });
-      if (!order) throw new AppError('ORDER_NOT_FOUND', `No order ${orderNo}`);
-      // A retry that waited for the lock behind its own first attempt answers that attempt's refund.
-      const raced = await tx.findRefundByIdempotencyKey(orderNo, idempotencyKey);
-      if (raced) return { replay: raced };
-      const balance = await tx.refundBalance(orderNo);
-      if (order.status !== 'paid' || !balance.billNo || !balance.channel) {
-        throw new AppError('ORDER_NOT_PAID', `Order ${orderNo} is ${order.status}: only a paid order can be refunded`);
-      }
-      const refundable = balance.paid - balance.reserved;
-      if (request.amount > refundable) {
-        throw new AppError(
-          'REFUND_EXCEEDS_PAID',
-          `Refund of ${request.amount} fen exceeds what is left to refund: ${refundable} of ${balance.paid} fen`,
-          { refundable },
-        );
-      }
-      const refund: RefundRecord = {
-        refundNo: newRefundNo(now),
-        orderNo,
-        billNo: balance.billNo,
-        channel: balance.channel,
-        amount: request.amount,
-        reason: request.reason,
-        kind: 'merchant',
-        idempotencyKey,
-        requestHash,
-        status: 'pending',
-        createdAt: now,
-        // This request sends it now; a sweeper takes it over only if this one dies.
-        nextCheckAt: new Date(now.getTime() + this.settings.checkIntervalMs),
-      };
-      return (await tx.insertRefund(refund)) ? { created: refund } : null;
-    });
+    const outcome = await this.repository.transaction(
+      async (tx): Promise<{ created: RefundRecord } | { replay: RefundRecord } | null> => {
+        // The order's row lock makes concurrent refunds of one order take turns: each one sees
+        // what the others reserved.
+        const order = await tx.findOrder(orderNo, { forUpdate: true });
+        if (!order) throw new AppError('ORDER_NOT_FOUND', `No order ${orderNo}`);
+        // A retry that waited for the lock behind its own first attempt answers that attempt's refund.
+        const raced = await tx.findRefundByIdempotencyKey(orderNo, idempotencyKey);
+        if (raced) return { replay: raced };
+        const balance = await tx.refundBalance(orderNo);
+        if (order.status !== 'paid' || !balance.billNo || !balance.channel) {
+          throw new AppError(
+            'ORDER_NOT_PAID',
+            `Order ${orderNo} is ${order.status}: only a paid order can be refunded`,
+          );
+        }
+        const refundable = balance.paid - balance.reserved;
+        if (request.amount > refundable) {
+          throw new AppError(
+            'REFUND_EXCEEDS_PAID',
+            `Refund of ${request.amount} fen exceeds what is left to refund: ${refundable} of ${balance.paid} fen`,
+            { refundable },
+          );
+        }
+        const refund: RefundRecord = {
+          refundNo: newRefundNo(now),
+          orderNo,
+          billNo: balance.billNo,
+          channel: balance.channel,
+          amount: request.amount,
+          reason: request.reason,
+          kind: 'merchant',
+          idempotencyKey,
+          requestHash,
+          status: 'pending',
+          createdAt: now,
+          // This request sends it now; a sweeper takes it over only if this one dies.
+          nextCheckAt: new Date(now.getTime() + this.settings.checkIntervalMs),
+        };
+        return (await tx.insertRefund(refund)) ? { created: refund } : null;
+      },
+    );
     if (outcome && 'replay' in outcome) return { refund: this.replay(outcome.replay, requestHash), created: false };
     const created = outcome?.created;
     if (!created) {
@@ -137,7 +142,13 @@ export class RefundService implements SecondPaymentHandler {
       if (!winner) throw new Error('refund insert conflicted but no refund holds the idempotency key');
       return { refund: this.replay(winner, requestHash), created: false };
     }
-    this.events.emit({ type: 'refund.requested', orderNo, refundNo: created.refundNo, amount: created.amount, kind: 'merchant' });
+    this.events.emit({
+      type: 'refund.requested',
+      orderNo,
+      refundNo: created.refundNo,
+      amount: created.amount,
+      kind: 'merchant',
+    });
     return { refund: toRefundView(await this.submit(created)), created: true };
   }
 
@@ -215,7 +226,11 @@ export class RefundService implements SecondPaymentHandler {
    */
   async processDue(limit: number): Promise<number> {
     const now = this.clock();
-    const due = await this.repository.leaseDueRefunds(now, new Date(now.getTime() + this.settings.checkIntervalMs), limit);
+    const due = await this.repository.leaseDueRefunds(
+      now,
+      new Date(now.getTime() + this.settings.checkIntervalMs),
+      limit,
+    );
     for (const refund of due) {
       try {
         if (refund.submittedAt) await this.check(refund);
@@ -328,7 +343,13 @@ export class RefundService implements SecondPaymentHandler {
   }
 
   /** Keeps a verified REFUND message that nothing here can apply. */
-  private async keepUnmatched(transactionType: string, transactionId: string, amount: Fen, reason: string, body: unknown): Promise<void> {
+  private async keepUnmatched(
+    transactionType: string,
+    transactionId: string,
+    amount: Fen,
+    reason: string,
+    body: unknown,
+  ): Promise<void> {
     await this.repository.recordUnmatchedMessage({
       transactionType,
       transactionId,

@@ -74,7 +74,11 @@ export class SessionService {
     const evictionsBefore = this.evictions;
     const session = await this.repository.findSession(tokenHash, now);
     if (!session) throw new AppError('SESSION_INVALID', 'Session expired or unknown: log in again');
-    const shopper: Shopper = { owner: `${session.platform}:${session.openid}`, platform: session.platform, openid: session.openid };
+    const shopper: Shopper = {
+      owner: `${session.platform}:${session.openid}`,
+      platform: session.platform,
+      openid: session.openid,
+    };
     // A removal heard while reading may be this session's: answered this once, not remembered.
     if (this.evictions === evictionsBefore) {
       this.verified.set(token, { shopper, tokenHash }, session.expiresAt.getTime());

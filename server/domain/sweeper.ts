@@ -18,7 +18,10 @@ export interface SweeperSettings {
   notifyMerchant: boolean;
 }
 
-export const DEFAULT_SWEEPER_SETTINGS: Omit<SweeperSettings, 'notifyMerchant' | 'gatewayCheckIntervalMs' | 'webhookGraceMs'> = {
+export const DEFAULT_SWEEPER_SETTINGS: Omit<
+  SweeperSettings,
+  'notifyMerchant' | 'gatewayCheckIntervalMs' | 'webhookGraceMs'
+> = {
   intervalMs: 5000,
   batchSize: 100,
   concurrency: 32,
@@ -68,7 +71,9 @@ export class Sweeper {
       if (this.stopped) return;
       this.running = this.sweepOnce()
         .catch((error: unknown) => {
-          this.log.warn('sweep failed; the next one tries again', { error: error instanceof Error ? error.message : String(error) });
+          this.log.warn('sweep failed; the next one tries again', {
+            error: error instanceof Error ? error.message : String(error),
+          });
         })
         .finally(() => {
           this.running = undefined;

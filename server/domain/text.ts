@@ -80,5 +80,8 @@ export function findJsonProblem(value: unknown, maxDepth: number): JsonProblem |
  * form is kept elsewhere or does not matter.
  */
 export function escapeUnstorable(text: string): string {
-  return text.replace(new RegExp(UNSTORABLE.source, 'g'), (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(
+    new RegExp(UNSTORABLE.source, 'g'),
+    (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

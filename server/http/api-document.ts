@@ -24,15 +24,15 @@ export interface ApiDocumentOptions {
 
 const TAGS = [
   { name: 'shopper', description: 'What the mini-program calls. Bearer: the session token of `POST /api/session`.' },
-  { name: 'merchant', description: 'Your backend\'s API. Bearer: MERCHANT_API_KEY.' },
+  { name: 'merchant', description: "Your backend's API. Bearer: MERCHANT_API_KEY." },
   { name: 'gateway', description: 'Called by the payment gateway.' },
   { name: 'operations', description: 'For load balancers and tooling.' },
   {
     name: 'sandbox',
     description:
-      'The offline sandbox\'s control routes (on its own port, SANDBOX_PORT): what a developer or a test does in ' +
+      "The offline sandbox's control routes (on its own port, SANDBOX_PORT): what a developer or a test does in " +
       'place of the shopper and the payment channels. Present only while the sandbox runs; its emulations of the ' +
-      'gateway\'s, WeChat\'s, WeChat Pay\'s and Douyin\'s own APIs are theirs to document, not ours.',
+      "gateway's, WeChat's, WeChat Pay's and Douyin's own APIs are theirs to document, not ours.",
   },
 ];
 
@@ -45,7 +45,7 @@ const DESCRIPTION = [
   'and `HEAD` works wherever `GET` does.',
   '',
   'Every answer carries `X-Request-Id`: the one the request sent (1 to 128 visible ASCII characters), or a new',
-  'UUID. The server\'s log lines about the request carry the same id.',
+  "UUID. The server's log lines about the request carry the same id.",
 ].join('\n');
 
 /**
@@ -56,14 +56,21 @@ const DESCRIPTION = [
  */
 export function buildApiDocument(options: ApiDocumentOptions): OpenApiDocument {
   const registry = new OpenAPIRegistry();
-  for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) registry.registerComponent('securitySchemes', name, scheme);
-  const operationsOf = (app: Koa): ApiOperation[] => mountedRouters(app).flatMap((router) => [...describedOperations(router)]);
+  for (const [name, scheme] of Object.entries(SECURITY_SCHEMES))
+    registry.registerComponent('securitySchemes', name, scheme);
+  const operationsOf = (app: Koa): ApiOperation[] =>
+    mountedRouters(app).flatMap((router) => [...describedOperations(router)]);
   const sandboxOperations = options.sandbox ? operationsOf(options.sandbox.app) : [];
   for (const operation of [...operationsOf(options.app), ...sandboxOperations]) registry.registerPath(operation);
 
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
-    info: { title: 'miniprogram-checkout', version: API_VERSION, description: DESCRIPTION, license: { name: 'MIT', identifier: 'MIT' } },
+    info: {
+      title: 'miniprogram-checkout',
+      version: API_VERSION,
+      description: DESCRIPTION,
+      license: { name: 'MIT', identifier: 'MIT' },
+    },
     servers: [{ url: options.publicBaseUrl ?? '/', description: 'The checkout server' }],
     tags: options.sandbox ? TAGS : TAGS.filter((tag) => tag.name !== 'sandbox'),
   });

@@ -63,7 +63,10 @@ export function jsonBody() {
       return next();
     }
     if (!ctx.is('application/json')) {
-      throw new AppError('VALIDATION_FAILED', `body: must be application/json, not ${ctx.get('content-type') || 'untyped'}`);
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `body: must be application/json, not ${ctx.get('content-type') || 'untyped'}`,
+      );
     }
     await parse(ctx, next);
   };

@@ -22,7 +22,7 @@ export const SECURITY_SCHEMES = {
   merchantApiKey: {
     type: 'http',
     scheme: 'bearer',
-    description: 'MERCHANT_API_KEY, for the merchant\'s backend only (compared in constant time).',
+    description: "MERCHANT_API_KEY, for the merchant's backend only (compared in constant time).",
   },
   metricsToken: {
     type: 'http',
@@ -67,7 +67,10 @@ export const orderStatusSchema = z
 
 export const orderStatusCodeSchema = z
   .union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.literal(9)])
-  .meta({ id: 'OrderStatusCode', description: "The status as Douyin's getOrderStatus code: 0 paid, 1 expired, 2 failed, 3 closed, 9 pending." });
+  .meta({
+    id: 'OrderStatusCode',
+    description: "The status as Douyin's getOrderStatus code: 0 paid, 1 expired, 2 failed, 3 closed, 9 pending.",
+  });
 
 const orderShape = {
   orderNo: z.string(),

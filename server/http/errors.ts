@@ -78,7 +78,10 @@ export function bodyError(error: unknown): AppError {
   };
   const text = typeof message === 'string' ? message : String(error);
   if (status === 413) {
-    return clientError(413, typeof limit === 'number' ? `body: larger than the ${limit} bytes accepted here` : `body: ${text}`);
+    return clientError(
+      413,
+      typeof limit === 'number' ? `body: larger than the ${limit} bytes accepted here` : `body: ${text}`,
+    );
   }
   if (status === 415) return clientError(415, `body: ${text}`);
   return new AppError('VALIDATION_FAILED', `body: ${text}`);
@@ -110,7 +113,8 @@ export function errorHandler(log: Logger) {
       if (known) {
         ctx.status = HTTP_STATUS[known.code];
         ctx.body = errorBody(known.code, known.message);
-        if (ctx.status >= 500) log.warn(known.message, { reqId: ctx.state.requestId, code: known.code, path: ctx.path });
+        if (ctx.status >= 500)
+          log.warn(known.message, { reqId: ctx.state.requestId, code: known.code, path: ctx.path });
         return;
       }
       log.error('unhandled error', {

@@ -53,7 +53,9 @@ export function createCheckoutServer(onRefused: (refusal: ServerRefusal) => void
   // Node keeps the answers queued behind the one being written out of reach: the latest
   // request's answer, once finished, means every earlier one on the connection is sent too.
   const latestAnswer = new WeakMap<Duplex, ServerResponse>();
-  server.on('request', (request: IncomingMessage, response: ServerResponse) => latestAnswer.set(request.socket, response));
+  server.on('request', (request: IncomingMessage, response: ServerResponse) =>
+    latestAnswer.set(request.socket, response),
+  );
   const refused = new WeakSet<Duplex>();
   server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
     // The parser stays broken: what else arrives on the connection is not answered again.
@@ -99,13 +101,20 @@ function sentRequestId(request: IncomingMessage): string | undefined {
  * Once no answer is outstanding on `socket`: our refusal of what Node could not parse. Its
  * headers are out of reach, so its id is always a new one.
  */
-function answerClientError(error: Error & { code?: string }, socket: Duplex, onRefused: (refusal: ServerRefusal) => void): void {
+function answerClientError(
+  error: Error & { code?: string },
+  socket: Duplex,
+  onRefused: (refusal: ServerRefusal) => void,
+): void {
   if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
   }
   const status = PARSER_STATUS[error.code ?? ''] ?? 400;
-  const refusal = clientError(status, `${status === 400 ? 'Malformed HTTP request' : STATUS_CODES[status]}: ${error.message}`);
+  const refusal = clientError(
+    status,
+    `${status === 400 ? 'Malformed HTTP request' : STATUS_CODES[status]}: ${error.message}`,
+  );
   const requestId = randomUUID();
   closeWith(socket, rawAnswer(refusal.code, refusal.message, [`X-Request-Id: ${requestId}`]));
   onRefused({ requestId, status: HTTP_STATUS[refusal.code], code: refusal.code, message: refusal.message });

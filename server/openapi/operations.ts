@@ -36,7 +36,9 @@ export function jsonAnswer(description: string, schema: z.ZodType): ResponseConf
  * The error answers `{"error": {"code", "message"}}` of an operation, one per status: its `code`
  * is one of the codes listed for that status (`codes` maps each code to its status).
  */
-export function errorAnswers(codes: ReadonlyArray<readonly [code: string, status: number]>): Record<string, ResponseConfig> {
+export function errorAnswers(
+  codes: ReadonlyArray<readonly [code: string, status: number]>,
+): Record<string, ResponseConfig> {
   const byStatus = new Map<number, string[]>();
   for (const [code, status] of codes) {
     const listed = byStatus.get(status) ?? [];

@@ -140,4 +140,3 @@ export function createAlipayAppRoutes(deps: AlipayAppDependencies): Router {
 
   return describeRoutes(router, alipayAppOperations);
 }
-

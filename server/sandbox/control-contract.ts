@@ -24,7 +24,12 @@ export const mintCodeSchema = z
       })
       .optional()
       .meta({ description: `What exchanging the code answers instead: one of ${INJECTABLE_LOGIN_ERRORS.join(', ')}.` }),
-    times: z.number().int().positive().optional().meta({ description: 'How many exchanges answer `errcode` (default: all).' }),
+    times: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .meta({ description: 'How many exchanges answer `errcode` (default: all).' }),
   })
   .strict()
   .meta({ id: 'SandboxWechatCodeRequest' });
@@ -39,8 +44,15 @@ export const mintDouyinCodeSchema = z
         message: `errNo must be one of ${INJECTABLE_DOUYIN_LOGIN_ERRORS.join(', ')}`,
       })
       .optional()
-      .meta({ description: `What exchanging the codes answers instead: one of ${INJECTABLE_DOUYIN_LOGIN_ERRORS.join(', ')}.` }),
-    times: z.number().int().positive().optional().meta({ description: 'How many exchanges answer `errNo` (default: all).' }),
+      .meta({
+        description: `What exchanging the codes answers instead: one of ${INJECTABLE_DOUYIN_LOGIN_ERRORS.join(', ')}.`,
+      }),
+    times: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .meta({ description: 'How many exchanges answer `errNo` (default: all).' }),
   })
   .strict()
   .meta({ id: 'SandboxDouyinCodeRequest' });
@@ -48,7 +60,10 @@ export const mintDouyinCodeSchema = z
 export const settleSchema = z
   .object({
     result: z.enum(['paid', 'failed', 'closed']),
-    notify: z.boolean().default(true).meta({ description: '`false`: no PAY webhook now (send it later with `/notify`).' }),
+    notify: z
+      .boolean()
+      .default(true)
+      .meta({ description: '`false`: no PAY webhook now (send it later with `/notify`).' }),
   })
   .strict()
   .meta({ id: 'SandboxSettleRequest' });
@@ -97,7 +112,10 @@ export const refundHoldSchema = z
 export const refundSettleSchema = z
   .object({
     result: z.enum(['succeeded', 'failed']),
-    refund_status: z.enum(['REFUNDCLOSE', 'CHANGE']).optional().meta({ description: 'Only with `failed` (default REFUNDCLOSE).' }),
+    refund_status: z
+      .enum(['REFUNDCLOSE', 'CHANGE'])
+      .optional()
+      .meta({ description: 'Only with `failed` (default REFUNDCLOSE).' }),
   })
   .strict()
   .refine((input) => input.refund_status === undefined || input.result === 'failed', {
@@ -112,7 +130,9 @@ export const billNoFilter = z.object({ bill_no: z.string().optional() });
 /** The Alipay App leg's request (./alipay.ts). */
 export const alipayAppPaySchema = z
   .object({
-    order_string: z.string("order_string is required (the ALI_APP bill's order_string)").min(1, "order_string is required (the ALI_APP bill's order_string)"),
+    order_string: z
+      .string("order_string is required (the ALI_APP bill's order_string)")
+      .min(1, "order_string is required (the ALI_APP bill's order_string)"),
     action: z.enum(['pay', 'cancel'], 'action must be "pay" or "cancel"').default('pay'),
   })
   .meta({ id: 'SandboxAlipayAppPayRequest' });
@@ -122,7 +142,10 @@ export const h5PayFormSchema = z
   .object({
     bill_no: z.string().optional().meta({ description: 'A `BC_WX_WAP` bill (required: its absence is a 400 page).' }),
     action: z.enum(['pay', 'cancel'], 'action must be "pay" or "cancel"'),
-    redirect_url: z.string().optional().meta({ description: 'An absolute http(s) URL the result page links back to; anything else is ignored.' }),
+    redirect_url: z
+      .string()
+      .optional()
+      .meta({ description: 'An absolute http(s) URL the result page links back to; anything else is ignored.' }),
   })
   .meta({ id: 'SandboxH5PayForm' });
 
@@ -204,7 +227,9 @@ const deliveries = z.strictObject({
 
 const alipayAppResult = z
   .strictObject({
-    resultStatus: z.enum(['9000', '6001', '4000']).meta({ description: '9000 paid, 6001 cancelled by the shopper, 4000 cannot be paid.' }),
+    resultStatus: z
+      .enum(['9000', '6001', '4000'])
+      .meta({ description: '9000 paid, 6001 cancelled by the shopper, 4000 cannot be paid.' }),
     memo: z.string(),
     result: z.string().meta({ description: 'With 9000: the signed `alipay_trade_app_pay_response` JSON text.' }),
   })
@@ -254,7 +279,12 @@ export const controlOperations: ApiOperation[] = [
     responses: {
       201: jsonAnswer(
         'A code and an anonymous code for `POST /api/session`.',
-        z.strictObject({ code: z.string(), anonymousCode: z.string(), openid: z.string(), anonymousOpenid: z.string() }),
+        z.strictObject({
+          code: z.string(),
+          anonymousCode: z.string(),
+          openid: z.string(),
+          anonymousOpenid: z.string(),
+        }),
       ),
       ...failures(...BAD_BODY),
     },
@@ -263,7 +293,7 @@ export const controlOperations: ApiOperation[] = [
     method: 'get',
     path: '/sandbox/bills',
     tags,
-    summary: 'List the gateway\'s bills',
+    summary: "List the gateway's bills",
     request: { query: billNoFilter },
     responses: { 200: jsonAnswer('The bills.', z.strictObject({ bills: z.array(sandboxBillSchema) })), ...failures() },
   },
@@ -286,10 +316,13 @@ export const controlOperations: ApiOperation[] = [
     method: 'post',
     path: '/sandbox/bills/{bill_no}/notify',
     tags,
-    summary: 'Send a paid bill\'s PAY webhook again',
+    summary: "Send a paid bill's PAY webhook again",
     request: { params: params.bill },
     responses: {
-      200: jsonAnswer('The bill, and whether a delivery started.', z.strictObject({ bill: sandboxBillSchema, notifying: z.boolean() })),
+      200: jsonAnswer(
+        'The bill, and whether a delivery started.',
+        z.strictObject({ bill: sandboxBillSchema, notifying: z.boolean() }),
+      ),
       ...failures(NO_SUCH_BILL, ['BILL_NOT_PAID', 409], ['NO_NOTIFY_URL', 409]),
     },
   },
@@ -297,7 +330,7 @@ export const controlOperations: ApiOperation[] = [
     method: 'get',
     path: '/sandbox/bills/{bill_no}/deliveries',
     tags,
-    summary: 'A bill\'s PAY webhook attempts',
+    summary: "A bill's PAY webhook attempts",
     request: { params: params.bill },
     responses: { 200: jsonAnswer('The attempts, oldest first.', deliveries), ...failures(NO_SUCH_BILL) },
   },
@@ -305,9 +338,12 @@ export const controlOperations: ApiOperation[] = [
     method: 'get',
     path: '/sandbox/refunds',
     tags,
-    summary: 'List the gateway\'s refunds',
+    summary: "List the gateway's refunds",
     request: { query: billNoFilter },
-    responses: { 200: jsonAnswer('The refunds.', z.strictObject({ refunds: z.array(sandboxRefundSchema) })), ...failures() },
+    responses: {
+      200: jsonAnswer('The refunds.', z.strictObject({ refunds: z.array(sandboxRefundSchema) })),
+      ...failures(),
+    },
   },
   {
     method: 'post',
@@ -328,7 +364,10 @@ export const controlOperations: ApiOperation[] = [
     path: '/sandbox/refunds/hold',
     tags,
     summary: 'Let refunds succeed at once again',
-    responses: { 200: jsonAnswer('How many holds were dropped.', z.strictObject({ released: z.number().int() })), ...failures() },
+    responses: {
+      200: jsonAnswer('How many holds were dropped.', z.strictObject({ released: z.number().int() })),
+      ...failures(),
+    },
   },
   {
     method: 'post',
@@ -348,7 +387,7 @@ export const controlOperations: ApiOperation[] = [
     method: 'get',
     path: '/sandbox/refunds/{refund_no}/deliveries',
     tags,
-    summary: 'A refund\'s REFUND webhook attempts',
+    summary: "A refund's REFUND webhook attempts",
     request: { params: params.refund },
     responses: { 200: jsonAnswer('The attempts, oldest first.', deliveries), ...failures(NO_SUCH_REFUND) },
   },
@@ -358,14 +397,20 @@ export const controlOperations: ApiOperation[] = [
     tags,
     summary: 'Make the gateway refuse, fail or answer late',
     request: { body: jsonBody(faultSchema) },
-    responses: { 201: jsonAnswer('The fault, pending.', z.strictObject({ fault: sandboxFaultSchema })), ...failures(...BAD_BODY) },
+    responses: {
+      201: jsonAnswer('The fault, pending.', z.strictObject({ fault: sandboxFaultSchema })),
+      ...failures(...BAD_BODY),
+    },
   },
   {
     method: 'delete',
     path: '/sandbox/gateway/faults',
     tags,
     summary: 'Drop the pending faults',
-    responses: { 200: jsonAnswer('How many were dropped.', z.strictObject({ cleared: z.number().int() })), ...failures() },
+    responses: {
+      200: jsonAnswer('How many were dropped.', z.strictObject({ cleared: z.number().int() })),
+      ...failures(),
+    },
   },
   {
     method: 'get',
@@ -391,7 +436,13 @@ export const alipayAppOperations: ApiOperation[] = [
   },
 ];
 
-const h5PayRefusals = [['BAD_REQUEST', 400], ['NOT_H5_BILL', 400], ['BODY_TOO_LARGE', 413], NO_SUCH_BILL, ['BILL_NOT_OPEN', 409]] as const;
+const h5PayRefusals = [
+  ['BAD_REQUEST', 400],
+  ['NOT_H5_BILL', 400],
+  ['BODY_TOO_LARGE', 413],
+  NO_SUCH_BILL,
+  ['BILL_NOT_OPEN', 409],
+] as const;
 
 /** The same answers, also as the HTML page a browser's form post gets. */
 function withHtml(answers: Record<string, ResponseConfig>): Record<string, ResponseConfig> {

@@ -41,10 +41,39 @@ const OPENID_CHANNELS = new Set(['WX_MINI', 'BC_WX_MINI', 'WX_JSAPI', 'BC_WX_JSA
  * answer for those is 2 PAY_FACTOR_NOT_SET (the app's payment factors are not set up).
  */
 const UNCONFIGURED_CHANNELS = new Set([
-  'WX_APP', 'WX_NATIVE', 'WX_SCAN', 'ALI_WEB', 'ALI_QRCODE', 'ALI_WAP', 'ALI_SCAN', 'ALI_OFFLINE_QRCODE',
-  'UN_APP', 'UN_WEB', 'UN_WAP', 'BC_GATEWAY', 'BC_EXPRESS', 'BC_NATIVE', 'BC_ALI_QRCODE', 'BC_ALI_APP',
-  'BC_ALI_WEB', 'BC_ALI_WAP', 'BC_ALI_SCAN', 'BC_WX_SCAN', 'BC_APP', 'JD_WAP', 'JD_WEB', 'YEE_WAP', 'YEE_WEB',
-  'YEE_NOBANKCARD', 'KUAIQIAN_WAP', 'KUAIQIAN_WEB', 'BD_APP', 'BD_WEB', 'BD_WAP', 'PAYPAL_SANDBOX', 'PAYPAL_LIVE',
+  'WX_APP',
+  'WX_NATIVE',
+  'WX_SCAN',
+  'ALI_WEB',
+  'ALI_QRCODE',
+  'ALI_WAP',
+  'ALI_SCAN',
+  'ALI_OFFLINE_QRCODE',
+  'UN_APP',
+  'UN_WEB',
+  'UN_WAP',
+  'BC_GATEWAY',
+  'BC_EXPRESS',
+  'BC_NATIVE',
+  'BC_ALI_QRCODE',
+  'BC_ALI_APP',
+  'BC_ALI_WEB',
+  'BC_ALI_WAP',
+  'BC_ALI_SCAN',
+  'BC_WX_SCAN',
+  'BC_APP',
+  'JD_WAP',
+  'JD_WEB',
+  'YEE_WAP',
+  'YEE_WEB',
+  'YEE_NOBANKCARD',
+  'KUAIQIAN_WAP',
+  'KUAIQIAN_WEB',
+  'BD_APP',
+  'BD_WEB',
+  'BD_WAP',
+  'PAYPAL_SANDBOX',
+  'PAYPAL_LIVE',
 ]);
 
 /** Aggregate channel names a query may filter on. */
@@ -288,8 +317,11 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
   function readPage(params: Params): { skip: number; limit: number } {
     const skip = readInteger(params, 'skip', { min: 0, meaning: 'a non-negative integer' }) ?? 0;
     const limit =
-      readInteger(params, 'limit', { min: 1, max: MAX_QUERY_LIMIT, meaning: `an integer from 1 to ${MAX_QUERY_LIMIT}` }) ??
-      10;
+      readInteger(params, 'limit', {
+        min: 1,
+        max: MAX_QUERY_LIMIT,
+        meaning: `an integer from 1 to ${MAX_QUERY_LIMIT}`,
+      }) ?? 10;
     return { skip, limit };
   }
 
@@ -536,10 +568,22 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
     ['/2/rest', 'live'],
     ['/2/rest/sandbox', 'test'],
   ] as const) {
-    router.post(`${prefix}/bill`, op('body', (call) => createBill(call, mode)));
-    router.get(`${prefix}/bills`, op('para', (call) => queryBills(call, mode)));
-    router.get(`${prefix}/bills/count`, op('para', (call) => countBills(call, mode)));
-    router.get(`${prefix}/bill/:id`, op('para', (call) => billById(call, mode)));
+    router.post(
+      `${prefix}/bill`,
+      op('body', (call) => createBill(call, mode)),
+    );
+    router.get(
+      `${prefix}/bills`,
+      op('para', (call) => queryBills(call, mode)),
+    );
+    router.get(
+      `${prefix}/bills/count`,
+      op('para', (call) => countBills(call, mode)),
+    );
+    router.get(
+      `${prefix}/bill/:id`,
+      op('para', (call) => billById(call, mode)),
+    );
   }
   router.post('/2/rest/refund', op('body', createRefund));
   router.get('/2/rest/refunds', op('para', queryRefunds));
@@ -550,7 +594,8 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
   return {
     router,
     alipayPublicKey: () => alipayKeyPair().publicKey,
-    alipaySign: (content) => createSign('RSA-SHA256').update(content, 'utf8').sign(alipayKeyPair().privateKey, 'base64'),
+    alipaySign: (content) =>
+      createSign('RSA-SHA256').update(content, 'utf8').sign(alipayKeyPair().privateKey, 'base64'),
   };
 }
 

@@ -90,7 +90,10 @@ ${body}
 }
 
 function noticePage(heading: string, detail: string, links: string[] = []): string {
-  return page(heading, [`<p class="notice">${escapeHtml(heading)}</p>`, `<p class="meta">${escapeHtml(detail)}</p>`, ...links].join('\n'));
+  return page(
+    heading,
+    [`<p class="notice">${escapeHtml(heading)}</p>`, `<p class="meta">${escapeHtml(detail)}</p>`, ...links].join('\n'),
+  );
 }
 
 function yuan(fen: number): string {
@@ -231,7 +234,13 @@ ${hidden}
       text = await readBody(ctx);
     } catch (error) {
       if (error instanceof BodyTooLargeError) {
-        refuse({ status: 413, code: 'BODY_TOO_LARGE', message: error.message, heading: '请求过大', detail: error.message });
+        refuse({
+          status: 413,
+          code: 'BODY_TOO_LARGE',
+          message: error.message,
+          heading: '请求过大',
+          detail: error.message,
+        });
         return;
       }
       throw error;

@@ -84,7 +84,9 @@ export function canonicalQuery(
  * the sorted raw `k=v` string of every parameter but `sign`.
  */
 export function alipayOrderString(params: Record<string, string>, privateKeyPem: string): string {
-  const signature = createSign('RSA-SHA256').update(canonicalQuery(params, ['sign']), 'utf8').sign(privateKeyPem, 'base64');
+  const signature = createSign('RSA-SHA256')
+    .update(canonicalQuery(params, ['sign']), 'utf8')
+    .sign(privateKeyPem, 'base64');
   const encoded = Object.keys(params)
     .filter((name) => name !== 'sign' && params[name] !== '')
     .sort()

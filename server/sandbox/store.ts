@@ -210,7 +210,11 @@ export class GatewayStore {
 
   /** The status queries see: an open bill past its `bill_timeout` counts as closed. */
   effectiveStatus(bill: Bill, now: number): BillStatus {
-    if (bill.status === 'open' && bill.billTimeoutSec !== undefined && now > bill.createdAt + bill.billTimeoutSec * 1000) {
+    if (
+      bill.status === 'open' &&
+      bill.billTimeoutSec !== undefined &&
+      now > bill.createdAt + bill.billTimeoutSec * 1000
+    ) {
       return 'closed';
     }
     return bill.status;

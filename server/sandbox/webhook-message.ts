@@ -100,8 +100,7 @@ export function buildPaymentWebhook(input: PaymentWebhookInput): GatewayWebhookM
   const timestamp = input.timestamp ?? Date.now();
   const channelType = channelTypeOf(input.channel);
   const paidAt = input.paidAt ?? timestamp;
-  const tradeNo =
-    input.tradeNo ?? (input.outcome === 'paid' ? paymentTradeNo(channelType, paidAt) : undefined);
+  const tradeNo = input.tradeNo ?? (input.outcome === 'paid' ? paymentTradeNo(channelType, paidAt) : undefined);
   const messageDetail =
     channelType === 'WX'
       ? wechatPaymentDetail({ ...input, tradeNo, paidAt })

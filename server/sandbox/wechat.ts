@@ -138,9 +138,7 @@ export class WechatEmulator {
         query[name] = Array.isArray(value) ? value[0] : value;
       }
       const answer = this.exchange(query);
-      this.options.log(
-        `wechat jscode2session -> ${'errcode' in answer ? answer.errcode : `openid ${answer.openid}`}`,
-      );
+      this.options.log(`wechat jscode2session -> ${'errcode' in answer ? answer.errcode : `openid ${answer.openid}`}`);
       ctx.status = 200;
       ctx.body = answer;
     });

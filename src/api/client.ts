@@ -1,10 +1,4 @@
-import {
-  CheckoutError,
-  ClientErrorCode,
-  isRecord,
-  normaliseErrorResponse,
-  normaliseRequestFailure,
-} from './errors';
+import { CheckoutError, ClientErrorCode, isRecord, normaliseErrorResponse, normaliseRequestFailure } from './errors';
 import {
   CatalogItem,
   DouyinOrderInfo,

@@ -143,7 +143,9 @@ export function createCheckoutFlow({
       claimedCheckouts.remember(checkoutToken, order);
     } catch (failure) {
       // The token is spent by its first claim: re-opening the same launch path resumes our own order.
-      const ours = hasCode(failure, ServerErrorCode.checkoutTokenUsed) ? claimedCheckouts.recall(checkoutToken) : undefined;
+      const ours = hasCode(failure, ServerErrorCode.checkoutTokenUsed)
+        ? claimedCheckouts.recall(checkoutToken)
+        : undefined;
       if (!ours) {
         transitions().failed(shopperError(asClaimFailure(failure), 'retryClaim'));
         return;

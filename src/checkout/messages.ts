@@ -7,13 +7,7 @@ import type { CheckoutSource } from './store';
  * `open-type="launchApp"` button where the launch scene allows it, a plain instruction elsewhere.
  */
 export type NextStep =
-  | 'retryPayment'
-  | 'refreshResult'
-  | 'retryCheckout'
-  | 'retryClaim'
-  | 'startOver'
-  | 'returnToApp'
-  | 'reloadCatalog';
+  'retryPayment' | 'refreshResult' | 'retryCheckout' | 'retryClaim' | 'startOver' | 'returnToApp' | 'reloadCatalog';
 
 export const NEXT_STEP_LABELS: Record<NextStep, string> = {
   retryPayment: '重新支付',
@@ -138,7 +132,11 @@ function overridingStep(code: string, source: CheckoutSource): NextStep | undefi
 }
 
 /** Anything that is not a CheckoutError is a bug; the shopper still gets a message and a way on. */
-export function shopperErrorFrom(failure: unknown, preferredStep: NextStep, source: CheckoutSource = 'cart'): ShopperError {
+export function shopperErrorFrom(
+  failure: unknown,
+  preferredStep: NextStep,
+  source: CheckoutSource = 'cart',
+): ShopperError {
   if (isCheckoutError(failure)) return toShopperError(failure, preferredStep, source);
   const message = failure instanceof Error ? failure.message : String(failure);
   return toShopperError({ code: UNEXPECTED_ERROR_CODE, message }, preferredStep, source);

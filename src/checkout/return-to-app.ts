@@ -24,7 +24,13 @@ export interface ReturnToAppView {
 type ReturnToAppState = Pick<CheckoutData, 'phase' | 'source' | 'order' | 'error' | 'confirmation'>;
 
 /** The way back for this state, or null where there is none (cart checkouts, work in progress). */
-export function returnToAppView({ phase, source, order, error, confirmation }: ReturnToAppState): ReturnToAppView | null {
+export function returnToAppView({
+  phase,
+  source,
+  order,
+  error,
+  confirmation,
+}: ReturnToAppState): ReturnToAppView | null {
   if (source !== 'app') return null;
   const appParameter = JSON.stringify(
     order ? { orderNo: order.orderNo, status: order.status } : { error: error?.code ?? 'CHECKOUT_NOT_OPENED' },

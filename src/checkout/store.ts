@@ -23,16 +23,7 @@ import { ShopperError } from './messages';
  * `statusReported` keeps `order.status` at the server's latest word, in any phase.
  */
 export type CheckoutPhase =
-  | 'idle'
-  | 'claiming'
-  | 'ready'
-  | 'loggingIn'
-  | 'creating'
-  | 'paying'
-  | 'confirming'
-  | 'paid'
-  | 'cancelled'
-  | 'failed';
+  'idle' | 'claiming' | 'ready' | 'loggingIn' | 'creating' | 'paying' | 'confirming' | 'paid' | 'cancelled' | 'failed';
 
 /** Where the order comes from: the shopper's cart, or a merchant's app that launched the mini-program. */
 export type CheckoutSource = 'cart' | 'app';
@@ -122,7 +113,8 @@ export function createCheckoutStore(): CheckoutStore {
     const failedBeforeOrder = () => get().phase === 'failed' && get().order === null;
     /** Nothing in flight: a new launch may replace what the page shows. */
     const settled = () =>
-      inPhase('ready', 'paid', 'cancelled', 'failed') || (inPhase('confirming') && get().confirmation === 'stillPending');
+      inPhase('ready', 'paid', 'cancelled', 'failed') ||
+      (inPhase('confirming') && get().confirmation === 'stillPending');
     const canStartCheckout = () => {
       const { phase, source, catalogStatus, cartLines } = get();
       const cartReady = catalogStatus === 'ready' && cartTotalFen(cartLines) > 0;
@@ -204,8 +196,7 @@ export function createCheckoutStore(): CheckoutStore {
 
       paymentCancelled: () => transition(inPhase('paying'), { phase: 'cancelled' }),
 
-      paymentRetried: () =>
-        transition(inPhase('cancelled') || failedWithOrder(), { phase: 'paying', error: null }),
+      paymentRetried: () => transition(inPhase('cancelled') || failedWithOrder(), { phase: 'paying', error: null }),
 
       confirmationTimedOut: () =>
         transition(inPhase('confirming') && get().confirmation === 'checking', { confirmation: 'stillPending' }),

@@ -11,9 +11,7 @@ export interface LoginCode {
  * `submitted` only means "ask the server"; only the server's status code 0 means paid.
  */
 export type PaymentOutcome =
-  | { kind: 'submitted' }
-  | { kind: 'cancelled' }
-  | { kind: 'failed'; code: string; message: string };
+  { kind: 'submitted' } | { kind: 'cancelled' } | { kind: 'failed'; code: string; message: string };
 
 /** What a platform may need from the checkout while its payment sheet is open. */
 export interface PaymentContext {

@@ -57,13 +57,19 @@ describe('createApiClient', () => {
       signType: 'RSA',
       paySign: 'c2lnbg==',
     };
-    const { api, requests } = clientAnswering(async () => ({ statusCode: 200, data: { platform: 'weapp', requestPayment } }));
+    const { api, requests } = clientAnswering(async () => ({
+      statusCode: 200,
+      data: { platform: 'weapp', requestPayment },
+    }));
 
     await expect(api.requestPayment('tok', 'CO 1', 'weapp')).resolves.toEqual({ platform: 'weapp', requestPayment });
-    expect(requests[0]).toMatchObject({ url: 'http://checkout.test/api/orders/CO%201/pay', data: { platform: 'weapp' } });
+    expect(requests[0]).toMatchObject({
+      url: 'http://checkout.test/api/orders/CO%201/pay',
+      data: { platform: 'weapp' },
+    });
   });
 
-  it('should pass Douyin\'s signed orderInfo through unchanged', async () => {
+  it("should pass Douyin's signed orderInfo through unchanged", async () => {
     const orderInfo = {
       app_id: '800000000001',
       out_order_no: 'CO1',
@@ -73,7 +79,10 @@ describe('createApiClient', () => {
       sign: '0f1e3358a9898d7c4c6c23740251808a',
       risk_info: '{"ip":"127.0.0.1"}',
     };
-    const { api, requests } = clientAnswering(async () => ({ statusCode: 200, data: { platform: 'tt', service: 1, orderInfo } }));
+    const { api, requests } = clientAnswering(async () => ({
+      statusCode: 200,
+      data: { platform: 'tt', service: 1, orderInfo },
+    }));
 
     await expect(api.requestPayment('tok', 'CO1', 'tt')).resolves.toEqual({ platform: 'tt', service: 1, orderInfo });
     expect(requests[0]).toMatchObject({ url: 'http://checkout.test/api/orders/CO1/pay', data: { platform: 'tt' } });
@@ -121,7 +130,10 @@ describe('createApiClient', () => {
 
     it('should turn a thrown Error into NETWORK_ERROR', async () => {
       const { api } = clientAnswering(() => Promise.reject(new TypeError('fetch failed')));
-      await expect(rejectionOf(api.getCatalog())).resolves.toMatchObject({ code: 'NETWORK_ERROR', message: 'fetch failed' });
+      await expect(rejectionOf(api.getCatalog())).resolves.toMatchObject({
+        code: 'NETWORK_ERROR',
+        message: 'fetch failed',
+      });
     });
 
     it('should report a 2xx answer that is not JSON as BAD_RESPONSE', async () => {
@@ -130,12 +142,18 @@ describe('createApiClient', () => {
     });
 
     it('should report a 2xx JSON answer of the wrong shape as BAD_RESPONSE', async () => {
-      const { api } = clientAnswering(async () => ({ statusCode: 200, data: { items: [{ sku: 'tea', price: '1.00' }] } }));
+      const { api } = clientAnswering(async () => ({
+        statusCode: 200,
+        data: { items: [{ sku: 'tea', price: '1.00' }] },
+      }));
       await expect(rejectionOf(api.getCatalog())).resolves.toMatchObject({ code: 'BAD_RESPONSE' });
     });
 
     it('should report an unknown status code as BAD_RESPONSE rather than guess', async () => {
-      const { api } = clientAnswering(async () => ({ statusCode: 200, data: { orderNo: 'CO1', status: 'paid', code: 7 } }));
+      const { api } = clientAnswering(async () => ({
+        statusCode: 200,
+        data: { orderNo: 'CO1', status: 'paid', code: 7 },
+      }));
       await expect(rejectionOf(api.getOrderStatus('tok', 'CO1'))).resolves.toMatchObject({ code: 'BAD_RESPONSE' });
     });
 
@@ -181,6 +199,11 @@ describe('taroTransport', () => {
     await expect(
       taroTransport({ url: 'http://x/api/orders', method: 'POST', header: { A: 'b' }, data: { items: [] } }),
     ).resolves.toEqual({ statusCode: 201, data: { ok: true } });
-    expect(received).toMatchObject({ url: 'http://x/api/orders', method: 'POST', header: { A: 'b' }, data: '{"items":[]}' });
+    expect(received).toMatchObject({
+      url: 'http://x/api/orders',
+      method: 'POST',
+      header: { A: 'b' },
+      data: '{"items":[]}',
+    });
   });
 });

@@ -23,7 +23,13 @@ function client(server: FakeCheckoutServer, outcomes: PaymentOutcome[] = [], onS
   const storage = new MemoryStorage();
   const api = createApiClient({ baseUrl: 'http://checkout.test', transport: transportTo(server) });
   const payment = new FakePaymentAdapter(outcomes, onSubmitted, `client-${++clientCount}-login-code`);
-  const session = createSessionManager({ api, platform: payment.platform, loginCode: payment.loginCode, storage, now: clock.now });
+  const session = createSessionManager({
+    api,
+    platform: payment.platform,
+    loginCode: payment.loginCode,
+    storage,
+    now: clock.now,
+  });
   const openPage = () => {
     const store = createCheckoutStore();
     const flow = createCheckoutFlow({
@@ -194,18 +200,27 @@ describe('checkout flow: an order a merchant app opened the page for', () => {
 
     await flow.openFromApp('short');
 
-    expect(state()).toMatchObject({ phase: 'failed', error: { code: 'CHECKOUT_TOKEN_INVALID', message: '支付链接无效', nextStep: 'returnToApp' } });
+    expect(state()).toMatchObject({
+      phase: 'failed',
+      error: { code: 'CHECKOUT_TOKEN_INVALID', message: '支付链接无效', nextStep: 'returnToApp' },
+    });
     expect(server.countRequests('claim')).toBe(0);
   });
 
   it('should treat the server refusing the token as malformed (400) as an invalid link', async () => {
     const server = new FakeCheckoutServer();
-    server.answerNext('claim', { status: 400, body: { error: { code: 'VALIDATION_FAILED', message: 'body.token: invalid' } } });
+    server.answerNext('claim', {
+      status: 400,
+      body: { error: { code: 'VALIDATION_FAILED', message: 'body.token: invalid' } },
+    });
     const { flow, state } = client(server);
 
     await flow.openFromApp('launch-token-0123456789abcdef');
 
-    expect(state()).toMatchObject({ phase: 'failed', error: { code: 'CHECKOUT_TOKEN_INVALID', nextStep: 'returnToApp' } });
+    expect(state()).toMatchObject({
+      phase: 'failed',
+      error: { code: 'CHECKOUT_TOKEN_INVALID', nextStep: 'returnToApp' },
+    });
   });
 
   it('should offer a retry of the claim after a network failure, and claim on retry', async () => {
@@ -236,7 +251,10 @@ describe('checkout flow: an order a merchant app opened the page for', () => {
 
     await flow.openFromApp(token);
 
-    expect(state()).toMatchObject({ phase: 'failed', error: { message: '微信服务繁忙，请稍后再试', nextStep: 'retryClaim' } });
+    expect(state()).toMatchObject({
+      phase: 'failed',
+      error: { message: '微信服务繁忙，请稍后再试', nextStep: 'retryClaim' },
+    });
     expect(server.countRequests('claim')).toBe(0);
   });
 

@@ -60,7 +60,11 @@ describe('checkout flow on Douyin (pay.tt)', () => {
 
   beforeEach(() => {
     sheets.length = 0;
-    taroDouble.login = async () => ({ code: `tt-code-${++logins}`, anonymousCode: `tt-anonymous-${logins}`, errMsg: 'login:ok' });
+    taroDouble.login = async () => ({
+      code: `tt-code-${++logins}`,
+      anonymousCode: `tt-anonymous-${logins}`,
+      errMsg: 'login:ok',
+    });
     taroDouble.pay = pay;
   });
 
@@ -78,7 +82,11 @@ describe('checkout flow on Douyin (pay.tt)', () => {
     await checkout;
 
     const session = server.requests.find((request) => request.path === '/api/session');
-    expect(session?.body).toEqual({ platform: 'tt', code: `tt-code-${logins}`, anonymousCode: `tt-anonymous-${logins}` });
+    expect(session?.body).toEqual({
+      platform: 'tt',
+      code: `tt-code-${logins}`,
+      anonymousCode: `tt-anonymous-${logins}`,
+    });
     expect(server.requests.find((request) => request.path.endsWith('/pay'))?.body).toEqual({ platform: 'tt' });
   });
 

@@ -147,7 +147,10 @@ describe('checkout flow', () => {
 
   it('should ask to pay again later when the server is still creating the payment', async () => {
     const { server, flow, state } = await setUp();
-    server.answerNext('pay', { status: 409, body: { error: { code: 'PAYMENT_IN_PROGRESS', message: 'retry in a moment' } } });
+    server.answerNext('pay', {
+      status: 409,
+      body: { error: { code: 'PAYMENT_IN_PROGRESS', message: 'retry in a moment' } },
+    });
 
     await flow.checkout();
 
@@ -159,7 +162,10 @@ describe('checkout flow', () => {
 
   it('should fail with a Chinese message and a retry when the payment sheet fails (not a cancel)', async () => {
     const { flow, state } = await setUp({
-      outcomes: [{ kind: 'failed', code: 'PAYMENT_FAILED', message: 'requestPayment:fail system error' }, { kind: 'submitted' }],
+      outcomes: [
+        { kind: 'failed', code: 'PAYMENT_FAILED', message: 'requestPayment:fail system error' },
+        { kind: 'submitted' },
+      ],
       onSubmitted: paidOnSubmit,
     });
 
@@ -184,12 +190,17 @@ describe('checkout flow', () => {
     });
 
     await flow.checkout();
-    expect(state()).toMatchObject({ phase: 'failed', error: { code: 'PAYMENT_PARAMS_INVALID', nextStep: 'startOver' } });
+    expect(state()).toMatchObject({
+      phase: 'failed',
+      error: { code: 'PAYMENT_PARAMS_INVALID', nextStep: 'startOver' },
+    });
 
     await flow.runNextStep('startOver');
     expect(state()).toMatchObject({ phase: 'idle', order: null });
     await flow.checkout();
-    const keys = server.requests.filter((request) => request.path === '/api/orders').map((request) => request.headers['Idempotency-Key']);
+    const keys = server.requests
+      .filter((request) => request.path === '/api/orders')
+      .map((request) => request.headers['Idempotency-Key']);
     expect(keys).toEqual(['attempt-1', 'attempt-2']);
     expect(server.orders.size).toBe(2);
   });
@@ -220,7 +231,9 @@ describe('checkout flow', () => {
     expect(payment.loginCount).toBe(2);
     expect(server.countRequests('createOrder')).toBe(2);
     expect(server.orders.size).toBe(1);
-    const keys = server.requests.filter((request) => request.path === '/api/orders').map((request) => request.headers['Idempotency-Key']);
+    const keys = server.requests
+      .filter((request) => request.path === '/api/orders')
+      .map((request) => request.headers['Idempotency-Key']);
     expect(keys).toEqual(['attempt-1', 'attempt-1']);
   });
 
@@ -245,11 +258,16 @@ describe('checkout flow', () => {
     server.answerNext('createOrder', { status: 503, body: { error: { code: 'UPSTREAM_UNAVAILABLE', message: 'db' } } });
 
     await flow.checkout();
-    expect(state()).toMatchObject({ phase: 'failed', error: { message: '服务繁忙，请稍后再试', nextStep: 'retryCheckout' } });
+    expect(state()).toMatchObject({
+      phase: 'failed',
+      error: { message: '服务繁忙，请稍后再试', nextStep: 'retryCheckout' },
+    });
 
     await flow.runNextStep('retryCheckout');
     expect(state().phase).toBe('paid');
-    const keys = server.requests.filter((request) => request.path === '/api/orders').map((request) => request.headers['Idempotency-Key']);
+    const keys = server.requests
+      .filter((request) => request.path === '/api/orders')
+      .map((request) => request.headers['Idempotency-Key']);
     expect(keys).toEqual(['attempt-1', 'attempt-1']);
   });
 
@@ -293,7 +311,11 @@ describe('checkout flow', () => {
     const { server, flow, state } = await setUp();
     server.scriptedStatusCodes.push(PENDING, 2);
     await flow.checkout();
-    expect(state()).toMatchObject({ phase: 'failed', order: { orderNo: 'CO000001' }, error: { nextStep: 'retryPayment' } });
+    expect(state()).toMatchObject({
+      phase: 'failed',
+      order: { orderNo: 'CO000001' },
+      error: { nextStep: 'retryPayment' },
+    });
 
     server.scriptedStatusCodes.push(0);
     await flow.runNextStep('retryPayment');

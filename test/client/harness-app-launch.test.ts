@@ -39,7 +39,13 @@ interface Launch {
 }
 
 /** WeChat opens the page for the app's checkout; the shopper pays whatever sheet opens. */
-async function launchWeapp({ scene, token, enterOptionsSupported, server = new FakeCheckoutServer(), storage }: Launch) {
+async function launchWeapp({
+  scene,
+  token,
+  enterOptionsSupported,
+  server = new FakeCheckoutServer(),
+  storage,
+}: Launch) {
   const checkout = token ? { token, orderNo: '' } : server.openAppCheckout([{ sku: 'cup', quantity: 2 }]);
   const wx = createWxDouble({
     request: wxRequestTo(server),

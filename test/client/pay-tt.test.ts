@@ -160,7 +160,9 @@ describe('pay.tt', () => {
       const api = createApiClient({
         baseUrl: 'http://checkout.test',
         transport: (request) =>
-          failNextRequest ? Promise.reject({ errMsg: 'request:fail net::ERR_INTERNET_DISCONNECTED' }) : serverTransport(request),
+          failNextRequest
+            ? Promise.reject({ errMsg: 'request:fail net::ERR_INTERNET_DISCONNECTED' })
+            : serverTransport(request),
       });
       const { token } = await api.createSession({ platform: 'tt', code: 'c1', anonymousCode: 'a1' });
       const order = await api.createOrder(token, [{ sku: 'tea', quantity: 1 }], 'key-1');

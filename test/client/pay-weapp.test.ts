@@ -1,7 +1,10 @@
 import type { PayResponse } from '../../src/api/types';
 import type { PaymentContext, PlatformPayAdapter } from '../../src/platform/contract';
 import * as weappPay from '../../src/platform/pay.weapp';
-import { outcomeFromWeappPaymentFailure, outcomeFromWeappPaymentSuccess } from '../../src/platform/weapp-payment-result';
+import {
+  outcomeFromWeappPaymentFailure,
+  outcomeFromWeappPaymentSuccess,
+} from '../../src/platform/weapp-payment-result';
 import { resetTaroDouble, taroDouble } from './doubles/taro';
 
 const payResponse: PayResponse = {
@@ -18,7 +21,11 @@ const payResponse: PayResponse = {
 /** Exercised through the contract, as the flow uses it. */
 const { platform, loginCode, presentPayment }: PlatformPayAdapter = weappPay;
 
-const context: PaymentContext = { orderNo: 'CO1', getOrderStatus: async () => ({ code: 9 }), onPageShown: () => () => undefined };
+const context: PaymentContext = {
+  orderNo: 'CO1',
+  getOrderStatus: async () => ({ code: 9 }),
+  onPageShown: () => () => undefined,
+};
 
 type Callbacks = { success?: (result: unknown) => void; fail?: (error: unknown) => void };
 
@@ -75,7 +82,10 @@ describe('pay.weapp', () => {
 
     it('should report other failures as PAYMENT_FAILED', async () => {
       taroDouble.requestPayment = wxLikeRequestPayment({ errMsg: 'requestPayment:fail system error' }).api;
-      await expect(presentPayment(payResponse, context)).resolves.toMatchObject({ kind: 'failed', code: 'PAYMENT_FAILED' });
+      await expect(presentPayment(payResponse, context)).resolves.toMatchObject({
+        kind: 'failed',
+        code: 'PAYMENT_FAILED',
+      });
     });
 
     it('should refuse a pay response meant for another platform without opening the sheet', async () => {
@@ -112,7 +122,10 @@ describe('weapp payment result normalisation', () => {
   it.each([
     ['requestPayment:fail cancel', { kind: 'cancelled' }],
     ['requestPayment:fail cancel ', { kind: 'cancelled' }],
-    ['requestPayment:fail parameter error: parameter.paySign should be String', { kind: 'failed', code: 'PAYMENT_PARAMS_INVALID' }],
+    [
+      'requestPayment:fail parameter error: parameter.paySign should be String',
+      { kind: 'failed', code: 'PAYMENT_PARAMS_INVALID' },
+    ],
     ['requestPayment:fail invalid sign', { kind: 'failed', code: 'PAYMENT_PARAMS_INVALID' }],
     ['requestPayment:fail 缺少参数 total_fee', { kind: 'failed', code: 'PAYMENT_PARAMS_INVALID' }],
     ['requestPayment:fail no permission', { kind: 'failed', code: 'PAYMENT_FAILED' }],
@@ -122,7 +135,11 @@ describe('weapp payment result normalisation', () => {
   });
 
   it('should map rejections without errMsg to PAYMENT_FAILED', () => {
-    expect(outcomeFromWeappPaymentFailure(new Error('boom'))).toMatchObject({ kind: 'failed', code: 'PAYMENT_FAILED', message: 'boom' });
+    expect(outcomeFromWeappPaymentFailure(new Error('boom'))).toMatchObject({
+      kind: 'failed',
+      code: 'PAYMENT_FAILED',
+      message: 'boom',
+    });
     expect(outcomeFromWeappPaymentFailure(undefined)).toMatchObject({ kind: 'failed', code: 'PAYMENT_FAILED' });
   });
 

@@ -38,7 +38,11 @@ describe('returnToAppView', () => {
 
   it("should carry the server's status, whatever it is, never a client verdict", () => {
     const view = returnToAppView(
-      appState({ phase: 'failed', order: { ...order, status: 'expired' }, error: error('ORDER_EXPIRED', 'returnToApp') }),
+      appState({
+        phase: 'failed',
+        order: { ...order, status: 'expired' },
+        error: error('ORDER_EXPIRED', 'returnToApp'),
+      }),
     );
     expect(view).toMatchObject({
       appParameter: '{"orderNo":"CO000007","status":"expired"}',
@@ -50,7 +54,9 @@ describe('returnToAppView', () => {
   });
 
   it('should name the error when no order was claimed', () => {
-    const view = returnToAppView(appState({ phase: 'failed', order: null, error: error('CHECKOUT_TOKEN_USED', 'returnToApp') }));
+    const view = returnToAppView(
+      appState({ phase: 'failed', order: null, error: error('CHECKOUT_TOKEN_USED', 'returnToApp') }),
+    );
     expect(view?.appParameter).toBe('{"error":"CHECKOUT_TOKEN_USED"}');
   });
 

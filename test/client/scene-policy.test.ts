@@ -25,9 +25,12 @@ describe('appContextAfter (may WeChat return to the app that opened the mini-pro
     },
   );
 
-  it.each([1007, 1011, 1036, 1037, 1047])('should lose it after an entry through scene %i, until the app opens it again', (scene) => {
-    expect(appContextAfter([1069, scene])).toBe(false);
-    expect(appContextAfter([1069, scene, 1089])).toBe(false);
-    expect(appContextAfter([1069, scene, 1069])).toBe(true);
-  });
+  it.each([1007, 1011, 1036, 1037, 1047])(
+    'should lose it after an entry through scene %i, until the app opens it again',
+    (scene) => {
+      expect(appContextAfter([1069, scene])).toBe(false);
+      expect(appContextAfter([1069, scene, 1089])).toBe(false);
+      expect(appContextAfter([1069, scene, 1069])).toBe(true);
+    },
+  );
 });

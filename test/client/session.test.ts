@@ -96,7 +96,7 @@ describe('createSessionManager', () => {
     expect(loginCount()).toBe(1);
   });
 
-  it('should send Douyin\'s anonymousCode with the code, for platform tt', async () => {
+  it("should send Douyin's anonymousCode with the code, for platform tt", async () => {
     const { api, server, storage, clock } = setUp();
     const session = createSessionManager({
       api,

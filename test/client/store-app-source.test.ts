@@ -14,8 +14,16 @@ const appOrder: Order = {
   expiresAt: '2030-01-01T00:15:00.000Z',
 };
 
-const expiredToken: ShopperError = { code: 'CHECKOUT_TOKEN_EXPIRED', message: '支付链接已过期', nextStep: 'returnToApp' };
-const networkError: ShopperError = { code: 'NETWORK_ERROR', message: '网络连接失败，请检查网络后重试', nextStep: 'retryClaim' };
+const expiredToken: ShopperError = {
+  code: 'CHECKOUT_TOKEN_EXPIRED',
+  message: '支付链接已过期',
+  nextStep: 'returnToApp',
+};
+const networkError: ShopperError = {
+  code: 'NETWORK_ERROR',
+  message: '网络连接失败，请检查网络后重试',
+  nextStep: 'retryClaim',
+};
 
 function claimedStore(): CheckoutStore {
   const store = createCheckoutStore();

@@ -19,7 +19,11 @@ const order: Order = {
   expiresAt: '2030-01-01T00:15:00.000Z',
 };
 
-const paymentError: ShopperError = { code: 'PAYMENT_FAILED', message: '支付未完成，请重新支付', nextStep: 'retryPayment' };
+const paymentError: ShopperError = {
+  code: 'PAYMENT_FAILED',
+  message: '支付未完成，请重新支付',
+  nextStep: 'retryPayment',
+};
 
 function storeWithCart(): CheckoutStore {
   const store = createCheckoutStore();
@@ -172,7 +176,11 @@ describe('checkout store', () => {
 
   it('should record a catalogue failure without leaving idle', () => {
     const store = createCheckoutStore();
-    const catalogError: ShopperError = { code: 'NETWORK_ERROR', message: '网络连接失败，请检查网络后重试', nextStep: 'reloadCatalog' };
+    const catalogError: ShopperError = {
+      code: 'NETWORK_ERROR',
+      message: '网络连接失败，请检查网络后重试',
+      nextStep: 'reloadCatalog',
+    };
     expect(store.getState().catalogFailed(catalogError)).toBe(true);
     expect(store.getState()).toMatchObject({ phase: 'idle', catalogStatus: 'failed', catalogError });
     expect(store.getState().catalogRequested()).toBe(true);

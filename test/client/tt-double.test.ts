@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { PUBLIC_VECTOR, PUBLIC_VECTOR_SECRET, PUBLIC_VECTOR_SIGN } from '../support/douyin-test-vector';
 import { createTtDouble, douyinOrderInfoSign, TtDouble } from '../support/tt-double';
 
-
 const SECRET = 'double-test-secret';
 
 function signed(fields: Record<string, string | number>) {
@@ -19,7 +18,11 @@ interface PayResult {
 type GetOrderStatus = (query: { out_order_no: string }) => Promise<{ code: number }>;
 
 /** Calls `tt.pay` as Taro does (always with callbacks) and collects what comes back. */
-function pay(tt: TtDouble, orderInfo: Record<string, unknown>, getOrderStatus: GetOrderStatus = async () => ({ code: 9 })): PayResult {
+function pay(
+  tt: TtDouble,
+  orderInfo: Record<string, unknown>,
+  getOrderStatus: GetOrderStatus = async () => ({ code: 9 }),
+): PayResult {
   const result: PayResult = { success: [], fail: [] };
   const ttPay = tt.pay as (options: Record<string, unknown>) => unknown;
   ttPay({
@@ -152,7 +155,9 @@ describe('createTtDouble: tt.pay', () => {
       });
       await until(() => result.success.length > 0 || tt.problems.length > 0);
 
-      expect(submitted).toEqual([{ contentType: 'application/json', body: JSON.stringify({ bill_no: 'B&1', action: 'pay' }) }]);
+      expect(submitted).toEqual([
+        { contentType: 'application/json', body: JSON.stringify({ bill_no: 'B&1', action: 'pay' }) },
+      ]);
       expect(queries).toEqual([{ out_order_no: 'CO7' }]);
       expect(result.success).toEqual([{ code: 0, errMsg: 'pay:ok' }]);
       expect(tt.problems).toEqual([]);

@@ -59,7 +59,9 @@ describe(`App-launched WeChat checkout end to end (compiled bundle, ${storage.na
   /** The shopper pays at WeChat's sheet: the sandbox settles the bill and sends the gateway's webhook. */
   async function payInSandbox(params: WxPaymentParams): Promise<{ errMsg: string }> {
     const prepayId = params.package.replace(/^prepay_id=/, '');
-    const { bills } = (await h.sandbox.get('/sandbox/bills').expect(200)).body as { bills: Array<{ bill_no: string; prepay_id?: string }> };
+    const { bills } = (await h.sandbox.get('/sandbox/bills').expect(200)).body as {
+      bills: Array<{ bill_no: string; prepay_id?: string }>;
+    };
     const bill = bills.find((candidate) => candidate.prepay_id === prepayId);
     if (!bill) throw { errMsg: 'requestPayment:fail prepay_id unknown' };
     await h.sandbox.post(`/sandbox/bills/${bill.bill_no}/settle`).send({ result: 'paid' }).expect(200);

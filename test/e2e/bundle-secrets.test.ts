@@ -62,14 +62,18 @@ describe('mini-program bundles and server secrets', () => {
     };
 
     it('should bake in the API base URL, so the scan looks at a real build', () => {
-      const withUrl = contentsOfBundle().filter(({ file, text }) => file.endsWith('.js') && text.includes(API_BASE_URL));
+      const withUrl = contentsOfBundle().filter(
+        ({ file, text }) => file.endsWith('.js') && text.includes(API_BASE_URL),
+      );
       expect(withUrl.length).toBeGreaterThan(0);
     });
 
     it.each([...Object.entries(SERVER_SECRETS), ['DATABASE_URL password', DATABASE_PASSWORD]])(
       'should not contain %s',
       (_name, secret) => {
-        const leaking = contentsOfBundle().filter(({ text }) => text.includes(secret)).map(({ file }) => file);
+        const leaking = contentsOfBundle()
+          .filter(({ text }) => text.includes(secret))
+          .map(({ file }) => file);
         expect(leaking).toEqual([]);
       },
     );

@@ -41,7 +41,10 @@ describe(`Douyin checkout end to end (compiled bundle, ${storage.name})`, () => 
 
   /** The Alipay app, as the sandbox plays it: pays the `ALI_APP` order string. */
   async function payInAlipayApp(orderString: string): Promise<AlipayAppAnswer> {
-    const answer = await h.sandbox.post('/sandbox/alipay/app-pay').send({ order_string: orderString, action: 'pay' }).expect(200);
+    const answer = await h.sandbox
+      .post('/sandbox/alipay/app-pay')
+      .send({ order_string: orderString, action: 'pay' })
+      .expect(200);
     return answer.body;
   }
 
@@ -92,7 +95,9 @@ describe(`Douyin checkout end to end (compiled bundle, ${storage.name})`, () => 
     expect(page.findById('order-no')?.text).toBe(`订单号 ${orderNo}`);
     const order = await orderInDatabase(orderNo);
     expect(order.status).toBe('paid');
-    expect(await paymentsInDatabase(orderNo)).toEqual([{ channel: 'BC_WX_WAP', disposition: 'applied', amount: order.amount }]);
+    expect(await paymentsInDatabase(orderNo)).toEqual([
+      { channel: 'BC_WX_WAP', disposition: 'applied', amount: order.amount },
+    ]);
     expect(tt.cashiers).toHaveLength(1);
     expect(tt.cashiers[0].orderStatus).toMatchObject({ code: expect.any(Number) });
     expect([0, 9]).toContain(tt.cashiers[0].reportedCode);

@@ -47,7 +47,13 @@ describe(`WeChat checkout end to end (compiled bundle, ${storage.name})`, () => 
   /** WeChat refuses parameters whose paySign does not verify, before showing the sheet. */
   function verifySignature(params: WxPaymentParams) {
     const expected = wechatPaySign(
-      { appId: DEVELOPMENT_SECRETS.wechatAppId, timeStamp: params.timeStamp, nonceStr: params.nonceStr, package: params.package, signType: params.signType },
+      {
+        appId: DEVELOPMENT_SECRETS.wechatAppId,
+        timeStamp: params.timeStamp,
+        nonceStr: params.nonceStr,
+        package: params.package,
+        signType: params.signType,
+      },
       PAY_KEY,
     );
     if (expected !== params.paySign) throw { errMsg: 'requestPayment:fail 支付验证签名失败' };

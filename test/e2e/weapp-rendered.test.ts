@@ -51,7 +51,13 @@ describe(`WeChat checkout rendered by miniprogram-simulate (compiled bundle, ${s
   function paymentSheet(atSheet: AtPaymentSheet) {
     return async (params: WxPaymentParams) => {
       const expected = wechatPaySign(
-        { appId: DEVELOPMENT_SECRETS.wechatAppId, timeStamp: params.timeStamp, nonceStr: params.nonceStr, package: params.package, signType: params.signType },
+        {
+          appId: DEVELOPMENT_SECRETS.wechatAppId,
+          timeStamp: params.timeStamp,
+          nonceStr: params.nonceStr,
+          package: params.package,
+          signType: params.signType,
+        },
         PAY_KEY,
       );
       if (expected !== params.paySign) throw { errMsg: 'requestPayment:fail 支付验证签名失败' };
@@ -82,7 +88,11 @@ describe(`WeChat checkout rendered by miniprogram-simulate (compiled bundle, ${s
         return { code: minted.body.code as string };
       },
       requestPayment: paymentSheet(atSheet),
-      launch: url && { scene: launch.scene, path: url.pathname.replace(/^\//, ''), query: Object.fromEntries(url.searchParams) },
+      launch: url && {
+        scene: launch.scene,
+        path: url.pathname.replace(/^\//, ''),
+        query: Object.fromEntries(url.searchParams),
+      },
     });
   }
 
@@ -203,16 +213,22 @@ describe(`WeChat checkout rendered by miniprogram-simulate (compiled bundle, ${s
 
     page.tap('#pay-button');
     await page.waitForText(/支付成功/, 30_000);
-    const order = (await h.api.get(`/api/merchant/orders/${checkout.orderNo}`).set(merchantAuth).expect(200)).body.order;
+    const order = (await h.api.get(`/api/merchant/orders/${checkout.orderNo}`).set(merchantAuth).expect(200)).body
+      .order;
     expect(order).toMatchObject({ status: 'paid', claimed: true, amount: checkout.amount });
     expect(page.find('#return-app-button')).toMatchObject({
       tag: 'button',
       text: '返回APP',
-      attributes: { openType: 'launchApp', appParameter: JSON.stringify({ orderNo: checkout.orderNo, status: 'paid' }) },
+      attributes: {
+        openType: 'launchApp',
+        appParameter: JSON.stringify({ orderNo: checkout.orderNo, status: 'paid' }),
+      },
     });
 
     page.tap('#return-app-button');
-    expect(page.launchedApps).toEqual([{ appParameter: JSON.stringify({ orderNo: checkout.orderNo, status: 'paid' }) }]);
+    expect(page.launchedApps).toEqual([
+      { appParameter: JSON.stringify({ orderNo: checkout.orderNo, status: 'paid' }) },
+    ]);
 
     // WeChat refuses to open the app (e.g. the app is not installed): the button's binderror.
     page.trigger('#return-app-button', 'error', { errMsg: 'launchApp:fail' });

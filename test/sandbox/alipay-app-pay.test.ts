@@ -119,7 +119,11 @@ describe('POST /sandbox/alipay/app-pay (ALI_APP order_string)', () => {
     });
     expect(message.signature).toBe(md5(`${APP_ID}${billNo}PAYALI1050${MASTER_SECRET}`));
     const queried = await getWithPara(sandbox, '/2/rest/bills', signed({ bill_no: billNo }));
-    expect(queried.body.bills[0]).toMatchObject({ spay_result: true, trade_no: response.trade_no, sub_channel: 'ALI_APP' });
+    expect(queried.body.bills[0]).toMatchObject({
+      spay_result: true,
+      trade_no: response.trade_no,
+      sub_channel: 'ALI_APP',
+    });
   });
 
   it('should pay when action is omitted', async () => {
@@ -168,13 +172,17 @@ describe('POST /sandbox/alipay/app-pay (ALI_APP order_string)', () => {
     expect(await billStatus(sandbox, billNo)).toBe('open');
     await sleep(100);
     expect(receiver.hits).toHaveLength(0);
-    expect((await api(sandbox).post(APP_PAY).send({ order_string: answer.order_string })).body.resultStatus).toBe('9000');
+    expect((await api(sandbox).post(APP_PAY).send({ order_string: answer.order_string })).body.resultStatus).toBe(
+      '9000',
+    );
     await waitFor(() => receiver.hits.length === 1, 3000, 'webhook');
   });
 
   it('should answer 4000 for a bill already paid, with one webhook only', async () => {
     const { answer } = await openAli();
-    expect((await api(sandbox).post(APP_PAY).send({ order_string: answer.order_string })).body.resultStatus).toBe('9000');
+    expect((await api(sandbox).post(APP_PAY).send({ order_string: answer.order_string })).body.resultStatus).toBe(
+      '9000',
+    );
     const again = await api(sandbox).post(APP_PAY).send({ order_string: answer.order_string });
     expect(again.body).toMatchObject({ resultStatus: '4000', result: '' });
     expect(again.body.memo).toContain('已支付');
@@ -206,7 +214,12 @@ describe('POST /sandbox/alipay/app-pay (ALI_APP order_string)', () => {
     expect(notJson.body.error.code).toBe('BAD_REQUEST');
     const form = await api(sandbox).post(APP_PAY).type('form').send({ order_string: 'x' });
     expect(form.status).toBe(400);
-    for (const body of [{}, { order_string: '' }, { order_string: 42 }, { order_string: answer.order_string, action: 'refund' }]) {
+    for (const body of [
+      {},
+      { order_string: '' },
+      { order_string: 42 },
+      { order_string: answer.order_string, action: 'refund' },
+    ]) {
       const res = await api(sandbox).post(APP_PAY).send(body);
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('BAD_REQUEST');

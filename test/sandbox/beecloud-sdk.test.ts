@@ -116,7 +116,13 @@ describe('beecloud-node-sdk against the sandbox', () => {
   it('should use the sandbox paths and the test_secret in the SDK test mode', async () => {
     const sdk = client(true);
     const billNo = newBillNo();
-    const bill = await sdk.bill({ timestamp: Date.now(), channel: 'ALI_APP', total_fee: 88, bill_no: billNo, title: 'T' });
+    const bill = await sdk.bill({
+      timestamp: Date.now(),
+      channel: 'ALI_APP',
+      total_fee: 88,
+      bill_no: billNo,
+      title: 'T',
+    });
     expect(bill.result_code).toBe(0);
     expect(typeof bill.order_string).toBe('string');
     const bills = await sdk.getBills({ timestamp: Date.now(), bill_no: billNo });
@@ -131,7 +137,14 @@ describe('beecloud-node-sdk against the sandbox', () => {
   it('should pass the sandbox refusals through the SDK', async () => {
     const sdk = client();
     const duplicate = newBillNo();
-    const params = { timestamp: Date.now(), channel: 'WX_MINI', total_fee: 1, bill_no: duplicate, title: 'T', openid: 'oX' };
+    const params = {
+      timestamp: Date.now(),
+      channel: 'WX_MINI',
+      total_fee: 1,
+      bill_no: duplicate,
+      title: 'T',
+      openid: 'oX',
+    };
     expect((await sdk.bill(params)).result_code).toBe(0);
     const again = await sdk.bill({ ...params, timestamp: Date.now() });
     expect(again.result_code).toBe(5);
@@ -141,7 +154,14 @@ describe('beecloud-node-sdk against the sandbox', () => {
   it('should refuse SDK 0.6.4 refunds, which it signs with the app_secret instead of the master_secret', async () => {
     const sdk = client();
     const billNo = newBillNo();
-    await sdk.bill({ timestamp: Date.now(), channel: 'WX_MINI', total_fee: 10, bill_no: billNo, title: 'T', openid: 'oX' });
+    await sdk.bill({
+      timestamp: Date.now(),
+      channel: 'WX_MINI',
+      total_fee: 10,
+      bill_no: billNo,
+      title: 'T',
+      openid: 'oX',
+    });
     await api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send({ result: 'paid', notify: false });
     const refund = await sdk.refund({
       timestamp: Date.now(),

@@ -58,7 +58,9 @@ describe('POST /sandbox/bills/:bill_no/settle', () => {
   afterEach(() => sandbox.close());
 
   const settle = (billNo: string, body: unknown) =>
-    api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send(body as object);
+    api(sandbox)
+      .post(`/sandbox/bills/${billNo}/settle`)
+      .send(body as object);
 
   it('should make a paid bill visible to gateway queries', async () => {
     const { billNo } = await openBill(sandbox);

@@ -6,7 +6,16 @@ import {
   INJECTABLE_DOUYIN_LOGIN_ERRORS,
   type Sandbox,
 } from '../../server/sandbox';
-import { api, APP_ID, APP_SECRET, makeSandbox, MASTER_SECRET, TEST_SECRET, WECHAT_APPID, WECHAT_SECRET } from './helpers';
+import {
+  api,
+  APP_ID,
+  APP_SECRET,
+  makeSandbox,
+  MASTER_SECRET,
+  TEST_SECRET,
+  WECHAT_APPID,
+  WECHAT_SECRET,
+} from './helpers';
 
 const DOUYIN_APPID = 'tt0123456789abcdef01';
 const DOUYIN_SECRET = 'test-douyin-secret';
@@ -177,12 +186,15 @@ describe('POST /api/apps/v2/jscode2session (Douyin)', () => {
     expect((await exchange({ code: minted.code })).body.err_no).toBe(0);
   });
 
-  it.each([...INJECTABLE_DOUYIN_LOGIN_ERRORS])('should answer an injected err_no %i for both codes of the pair', async (errNo) => {
-    const minted = await mint({ errNo });
-    expectError(await exchange({ code: minted.code }), errNo);
-    expectError(await exchange({ anonymous_code: minted.anonymousCode }), errNo);
-    expectError(await exchange({ code: minted.code, anonymous_code: minted.anonymousCode }), errNo);
-  });
+  it.each([...INJECTABLE_DOUYIN_LOGIN_ERRORS])(
+    'should answer an injected err_no %i for both codes of the pair',
+    async (errNo) => {
+      const minted = await mint({ errNo });
+      expectError(await exchange({ code: minted.code }), errNo);
+      expectError(await exchange({ anonymous_code: minted.anonymousCode }), errNo);
+      expectError(await exchange({ code: minted.code, anonymous_code: minted.anonymousCode }), errNo);
+    },
+  );
 
   it('should answer an injected err_no only `times` times, then behave normally', async () => {
     const minted = await mint({ errNo: -1, times: 2 });

@@ -29,7 +29,10 @@ describe('POST /2/rest/bill', () => {
     openid: 'oAbCdEfGhIjKlMnOpQrStUvWxYz1',
     ...extra,
   });
-  const post = (body: unknown) => api(sandbox).post('/2/rest/bill').send(body as object);
+  const post = (body: unknown) =>
+    api(sandbox)
+      .post('/2/rest/bill')
+      .send(body as object);
 
   describe('app_sign', () => {
     it('should accept md5(app_id + timestamp + app_secret), in any letter case', async () => {
@@ -41,7 +44,12 @@ describe('POST /2/rest/bill', () => {
 
     it('should answer 1 APP_INVALID for an unknown app_id', async () => {
       const ts = Date.now();
-      const res = await post({ ...wxMini(), app_id: 'other-app', timestamp: ts, app_sign: md5(`other-app${ts}${APP_SECRET}`) });
+      const res = await post({
+        ...wxMini(),
+        app_id: 'other-app',
+        timestamp: ts,
+        app_sign: md5(`other-app${ts}${APP_SECRET}`),
+      });
       expect(res.body).toMatchObject({ result_code: 1, result_msg: 'APP_INVALID' });
       expect(res.body.err_detail).toContain('other-app');
     });

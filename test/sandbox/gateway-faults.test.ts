@@ -54,7 +54,10 @@ describe('gateway faults: slow and hung answers', () => {
   });
   afterEach(() => sandbox.close());
 
-  const fault = (body: unknown) => api(sandbox).post('/sandbox/gateway/faults').send(body as object);
+  const fault = (body: unknown) =>
+    api(sandbox)
+      .post('/sandbox/gateway/faults')
+      .send(body as object);
   const clearFaults = () => api(sandbox).delete('/sandbox/gateway/faults');
   const billRequest = (billNo = newBillNo()) =>
     api(sandbox)
@@ -252,7 +255,10 @@ describe('gateway faults: slow and hung answers', () => {
     expect(cleared.status).toBe(200);
     expect(cleared.body).toEqual({ cleared: 3 });
     expect((await billRequest()).body.result_code).toBe(0);
-    expect((await getWithPara(sandbox, '/2/rest/bills/count', signed({}))).body).toMatchObject({ result_code: 0, count: 1 });
+    expect((await getWithPara(sandbox, '/2/rest/bills/count', signed({}))).body).toMatchObject({
+      result_code: 0,
+      count: 1,
+    });
     expect(heldCount()).toBe(0);
     expect((await clearFaults()).body).toEqual({ cleared: 0 });
   }, 10_000);

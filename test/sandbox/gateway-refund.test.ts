@@ -131,7 +131,12 @@ describe('GET /2/rest/refunds', () => {
     await api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send({ result: 'paid', notify: false });
     const made = await api(sandbox)
       .post('/2/rest/refund')
-      .send(signed({ refund_no: `${TODAY}R01`, bill_no: billNo, refund_fee: 120, optional: { why: 'cold' } }, MASTER_SECRET));
+      .send(
+        signed(
+          { refund_no: `${TODAY}R01`, bill_no: billNo, refund_fee: 120, optional: { why: 'cold' } },
+          MASTER_SECRET,
+        ),
+      );
     expect(made.body.result_code).toBe(0);
 
     const list = await getWithPara(sandbox, '/2/rest/refunds', signed({ bill_no: billNo }));
@@ -152,7 +157,11 @@ describe('GET /2/rest/refunds', () => {
         create_time: CLOCK,
       },
     ]);
-    const detailed = await getWithPara(sandbox, '/2/rest/refunds', signed({ refund_no: `${TODAY}R01`, need_detail: true }));
+    const detailed = await getWithPara(
+      sandbox,
+      '/2/rest/refunds',
+      signed({ refund_no: `${TODAY}R01`, need_detail: true }),
+    );
     expect(JSON.parse(detailed.body.refunds[0].message_detail)).toMatchObject({
       out_trade_no: billNo,
       out_refund_no: `${TODAY}R01`,
@@ -167,7 +176,11 @@ describe('GET /2/rest/refunds', () => {
     const byId = await getWithPara(sandbox, `/2/rest/refund/${made.body.id}`, signed({}));
     expect(byId.body).toMatchObject({ result_code: 0, refund: { refund_no: `${TODAY}R01`, refund_fee: 120 } });
 
-    const status = await getWithPara(sandbox, '/2/rest/refund/status', signed({ channel: 'WX', refund_no: `${TODAY}R01` }));
+    const status = await getWithPara(
+      sandbox,
+      '/2/rest/refund/status',
+      signed({ channel: 'WX', refund_no: `${TODAY}R01` }),
+    );
     expect(status.body).toMatchObject({ result_code: 0, refund_status: 'SUCCESS' });
 
     expect((await getWithPara(sandbox, '/2/rest/refunds', signed({}, MASTER_SECRET))).body.result_code).toBe(1);
@@ -177,7 +190,11 @@ describe('GET /2/rest/refunds', () => {
   it('should answer 13 NO_SUCH_REFUND for an unknown refund id or refund_no', async () => {
     const byId = await getWithPara(sandbox, '/2/rest/refund/00000000-0000-0000-0000-000000000000', signed({}));
     expect(byId.body).toMatchObject({ result_code: 13, result_msg: 'NO_SUCH_REFUND' });
-    const status = await getWithPara(sandbox, '/2/rest/refund/status', signed({ channel: 'WX', refund_no: `${TODAY}X01` }));
+    const status = await getWithPara(
+      sandbox,
+      '/2/rest/refund/status',
+      signed({ channel: 'WX', refund_no: `${TODAY}X01` }),
+    );
     expect(status.body.result_code).toBe(13);
   });
 });
@@ -208,7 +225,9 @@ describe('refund webhooks', () => {
     await api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send({ result: 'paid', notify: false });
     await api(sandbox)
       .post('/2/rest/refund')
-      .send(signed({ refund_no: `${TODAY}A01`, bill_no: billNo, refund_fee: 200, notify_url: receiver.url }, MASTER_SECRET));
+      .send(
+        signed({ refund_no: `${TODAY}A01`, bill_no: billNo, refund_fee: 200, notify_url: receiver.url }, MASTER_SECRET),
+      );
     await waitFor(() => receiver.hits.length === 1, 3000, 'refund webhook');
     const message = receiver.hits[0].body;
     expect(message).toMatchObject({
@@ -249,13 +268,19 @@ describe('refund webhooks', () => {
     await api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send({ result: 'paid', notify: false });
     const made = await api(sandbox)
       .post('/2/rest/refund')
-      .send(signed({ refund_no: `${TODAY}W01`, bill_no: billNo, refund_fee: 200, notify_url: receiver.url }, MASTER_SECRET));
+      .send(
+        signed({ refund_no: `${TODAY}W01`, bill_no: billNo, refund_fee: 200, notify_url: receiver.url }, MASTER_SECRET),
+      );
     expect(made.body.result_code).toBe(0);
     await sleep(300); // covers the first attempt and seven retry periods at the test time scale
     expect(receiver.hits).toHaveLength(0);
     expect(fallback.hits).toHaveLength(0);
     expect((await api(sandbox).get(`/sandbox/refunds/${TODAY}W01/deliveries`)).body.deliveries).toEqual([]);
-    const status = await getWithPara(sandbox, '/2/rest/refund/status', signed({ channel: 'WX', refund_no: `${TODAY}W01` }));
+    const status = await getWithPara(
+      sandbox,
+      '/2/rest/refund/status',
+      signed({ channel: 'WX', refund_no: `${TODAY}W01` }),
+    );
     expect(status.body).toMatchObject({ result_code: 0, refund_status: 'SUCCESS' });
   });
 });

@@ -47,9 +47,14 @@ function harness(getSandbox: () => Sandbox) {
       expect(res.body).toMatchObject({ result_code: 0 });
       return { refundNo, id: res.body.id as string };
     },
-    hold: (body: unknown = {}) => api(getSandbox()).post('/sandbox/refunds/hold').send(body as object),
+    hold: (body: unknown = {}) =>
+      api(getSandbox())
+        .post('/sandbox/refunds/hold')
+        .send(body as object),
     settle: (refundNo: string, body: unknown) =>
-      api(getSandbox()).post(`/sandbox/refunds/${refundNo}/settle`).send(body as object),
+      api(getSandbox())
+        .post(`/sandbox/refunds/${refundNo}/settle`)
+        .send(body as object),
     async status(refundNo: string, channel = 'WX') {
       return (await getWithPara(getSandbox(), '/2/rest/refund/status', signed({ channel, refund_no: refundNo }))).body;
     },
@@ -63,7 +68,11 @@ function harness(getSandbox: () => Sandbox) {
       return res.body.deliveries as Delivery[];
     },
     async queried(refundNo: string, id: string) {
-      const list = await getWithPara(getSandbox(), '/2/rest/refunds', signed({ refund_no: refundNo, need_detail: true }));
+      const list = await getWithPara(
+        getSandbox(),
+        '/2/rest/refunds',
+        signed({ refund_no: refundNo, need_detail: true }),
+      );
       const byId = await getWithPara(getSandbox(), `/2/rest/refund/${id}`, signed({}));
       expect(list.body.result_code).toBe(0);
       expect(byId.body.result_code).toBe(0);
@@ -268,7 +277,12 @@ describe('refund webhooks on an ALI bill', () => {
         transaction_fee: 250,
         trade_success: true,
         optional: { why: 'spilt' },
-        message_detail: { out_trade_no: billNo, out_biz_no: refundNo, refund_fee: '2.50', trade_status: 'TRADE_SUCCESS' },
+        message_detail: {
+          out_trade_no: billNo,
+          out_biz_no: refundNo,
+          refund_fee: '2.50',
+          trade_status: 'TRADE_SUCCESS',
+        },
       });
       expect(hit.body.signature).toBe(md5(`${APP_ID}${refundNo}REFUNDALI250${MASTER_SECRET}`));
     }

@@ -73,7 +73,13 @@ describe('buildPaymentWebhook(input)', () => {
       transaction_fee: 100,
       trade_success: true,
       optional: {},
-      message_detail: { out_trade_no: 'bill0001', total_fee: '100', openid: 'oX', result_code: 'SUCCESS', trade_state: 'SUCCESS' },
+      message_detail: {
+        out_trade_no: 'bill0001',
+        total_fee: '100',
+        openid: 'oX',
+        result_code: 'SUCCESS',
+        trade_state: 'SUCCESS',
+      },
     });
     // 1700000000000 is 2023-11-15 06:13:20 in China.
     expect(message.message_detail.time_end).toBe('20231115061320');

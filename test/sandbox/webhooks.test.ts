@@ -104,28 +104,31 @@ describe('POST /sandbox/bills/:bill_no/settle webhooks', () => {
     ['closed', 'WX_MINI', { result_code: 'SUCCESS', trade_state: 'CLOSED' }],
     ['failed', 'ALI_APP', { trade_status: 'TRADE_CLOSED' }],
     ['closed', 'ALI_APP', { trade_status: 'TRADE_CLOSED' }],
-  ])('should send no PAY webhook for a %s %s bill, and show the outcome in queries', async (result, channel, detail) => {
-    sandbox = makeSandbox(); // retries would come 2, 4, 8, … ms after the first attempt
-    receiver = await startReceiver(() => ({ body: 'fail' }));
-    const { billNo } = await openBill(sandbox, {
-      channel,
-      openid: channel === 'ALI_APP' ? undefined : 'oPayer00000000000000000000001',
-      notify_url: receiver.url,
-      total_fee: 7,
-    });
-    const settled = await api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send({ result });
-    expect(settled.status).toBe(200);
-    expect(settled.body).toMatchObject({ changed: true, notifying: false, bill: { status: result, deliveries: 0 } });
+  ])(
+    'should send no PAY webhook for a %s %s bill, and show the outcome in queries',
+    async (result, channel, detail) => {
+      sandbox = makeSandbox(); // retries would come 2, 4, 8, … ms after the first attempt
+      receiver = await startReceiver(() => ({ body: 'fail' }));
+      const { billNo } = await openBill(sandbox, {
+        channel,
+        openid: channel === 'ALI_APP' ? undefined : 'oPayer00000000000000000000001',
+        notify_url: receiver.url,
+        total_fee: 7,
+      });
+      const settled = await api(sandbox).post(`/sandbox/bills/${billNo}/settle`).send({ result });
+      expect(settled.status).toBe(200);
+      expect(settled.body).toMatchObject({ changed: true, notifying: false, bill: { status: result, deliveries: 0 } });
 
-    await sleep(300); // covers the first attempt and seven retry periods at this time scale
-    expect(receiver.hits).toHaveLength(0);
-    expect(await deliveriesOf(sandbox, billNo)).toEqual([]);
+      await sleep(300); // covers the first attempt and seven retry periods at this time scale
+      expect(receiver.hits).toHaveLength(0);
+      expect(await deliveriesOf(sandbox, billNo)).toEqual([]);
 
-    const queried = await getWithPara(sandbox, '/2/rest/bills', signed({ bill_no: billNo, need_detail: true }));
-    const [bill] = queried.body.bills;
-    expect(bill).toMatchObject({ bill_no: billNo, spay_result: false });
-    expect(JSON.parse(bill.message_detail)).toMatchObject({ out_trade_no: billNo, ...detail });
-  });
+      const queried = await getWithPara(sandbox, '/2/rest/bills', signed({ bill_no: billNo, need_detail: true }));
+      const [bill] = queried.body.bills;
+      expect(bill).toMatchObject({ bill_no: billNo, spay_result: false });
+      expect(JSON.parse(bill.message_detail)).toMatchObject({ out_trade_no: billNo, ...detail });
+    },
+  );
 
   it('should send the PAY webhook when a failed bill later turns out paid', async () => {
     sandbox = makeSandbox();

@@ -19,9 +19,7 @@ describe('BeeCloud signatures', () => {
   it('should sign webhooks over app_id, id, type, channel, fee and master secret in that order', () => {
     const message = { transaction_id: 'B1', transaction_type: 'PAY', channel_type: 'WX', transaction_fee: 100 };
     const { createHash } = jest.requireActual<typeof import('node:crypto')>('node:crypto');
-    expect(webhookSignature('app', message, 'ms')).toBe(
-      createHash('md5').update('appB1PAYWX100ms').digest('hex'),
-    );
+    expect(webhookSignature('app', message, 'ms')).toBe(createHash('md5').update('appB1PAYWX100ms').digest('hex'));
   });
 });
 
@@ -60,7 +58,10 @@ describe('BeeCloudGateway.parseWebhook', () => {
     });
     const { signature: _refundSignature, ...fields } = refund;
     const transfer = signWebhook(credentials, { ...fields, transaction_type: 'TRANSFER' as never });
-    expect(gateway.parseWebhook(JSON.stringify(transfer))).toMatchObject({ type: 'not_ours', transactionType: 'TRANSFER' });
+    expect(gateway.parseWebhook(JSON.stringify(transfer))).toMatchObject({
+      type: 'not_ours',
+      transactionType: 'TRANSFER',
+    });
   });
 
   it('should accept an uppercase signature and a fee written as a string', () => {

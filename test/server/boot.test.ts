@@ -1,5 +1,15 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -59,7 +69,11 @@ describe('npm start (server/main.ts)', () => {
       const [, serverUrl] = await waitFor(() => server.output().match(/Checkout server\s+(http:\S+)/), 30_000);
       const [, sandboxUrl] = await waitFor(() => server.output().match(/Sandbox\s+(http:\S+)/), 1000);
       expect((await fetch(`${serverUrl}/healthz`)).status).toBe(200);
-      const minted = await fetch(`${sandboxUrl}/sandbox/wechat/codes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const minted = await fetch(`${sandboxUrl}/sandbox/wechat/codes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(minted.ok).toBe(true);
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);
@@ -118,12 +132,15 @@ describe('npm start (server/main.ts)', () => {
       return output;
     }
 
-    it.each(['PORT', 'SANDBOX_PORT'])('should name %s when it is in use, and remove the data directory it made', async (variable) => {
-      await expectRefusal(
-        { [variable]: String(occupiedPort) },
-        new RegExp(`^Failed to start: ${variable} ${occupiedPort} is in use on 127\\.0\\.0\\.1: .*${variable}`),
-      );
-    });
+    it.each(['PORT', 'SANDBOX_PORT'])(
+      'should name %s when it is in use, and remove the data directory it made',
+      async (variable) => {
+        await expectRefusal(
+          { [variable]: String(occupiedPort) },
+          new RegExp(`^Failed to start: ${variable} ${occupiedPort} is in use on 127\\.0\\.0\\.1: .*${variable}`),
+        );
+      },
+    );
 
     it('should keep a data directory that existed before a failed start, and what was in it', async () => {
       mkdirSync(newDataDir, { recursive: true });
@@ -168,16 +185,28 @@ describe('npm start (server/main.ts)', () => {
       expect(existsSync(file)).toBe(true);
     });
 
-    (onLinux ? it : it.skip)('should name DATA_DIR, promptly, when the file system refuses new names in it (/proc)', async () => {
-      // Node's recursive mkdir spins forever there: procfs answers ENOENT for a child of /proc.
-      await expectRefusal({ DATA_DIR: '/proc/checkout-data' }, /^Failed to start: DATA_DIR \/proc\/checkout-data cannot be used: .*ENOENT/);
-      await expectRefusal({ DATA_DIR: '/proc/checkout-data/a/b' }, /^Failed to start: DATA_DIR \/proc\/checkout-data\/a\/b cannot be used: /);
-    });
+    (onLinux ? it : it.skip)(
+      'should name DATA_DIR, promptly, when the file system refuses new names in it (/proc)',
+      async () => {
+        // Node's recursive mkdir spins forever there: procfs answers ENOENT for a child of /proc.
+        await expectRefusal(
+          { DATA_DIR: '/proc/checkout-data' },
+          /^Failed to start: DATA_DIR \/proc\/checkout-data cannot be used: .*ENOENT/,
+        );
+        await expectRefusal(
+          { DATA_DIR: '/proc/checkout-data/a/b' },
+          /^Failed to start: DATA_DIR \/proc\/checkout-data\/a\/b cannot be used: /,
+        );
+      },
+    );
 
     it('should name DATA_DIR when it is a symbolic link to nothing, and leave the link', async () => {
       const link = join(dataDir, 'link');
       symlinkSync(join(dataDir, 'nowhere'), link);
-      await expectRefusal({ DATA_DIR: link }, /^Failed to start: DATA_DIR \S+ cannot be used: .*symbolic link .*does not exist/);
+      await expectRefusal(
+        { DATA_DIR: link },
+        /^Failed to start: DATA_DIR \S+ cannot be used: .*symbolic link .*does not exist/,
+      );
       await expectRefusal({ DATA_DIR: join(link, 'data') }, /^Failed to start: DATA_DIR \S+ cannot be used: /);
       expect(lstatSync(link).isSymbolicLink()).toBe(true);
       expect(existsSync(join(dataDir, 'nowhere'))).toBe(false);
@@ -201,7 +230,11 @@ describe('npm start (server/main.ts)', () => {
         chmodSync(readOnly, 0o555);
       }
       const before = readdirSync(readOnly);
-      await expectRefusal({ DATA_DIR: dataDirectory }, new RegExp(`^Failed to start: DATA_DIR ${dataDirectory} cannot be used: `), asUser);
+      await expectRefusal(
+        { DATA_DIR: dataDirectory },
+        new RegExp(`^Failed to start: DATA_DIR ${dataDirectory} cannot be used: `),
+        asUser,
+      );
       expect(readdirSync(readOnly)).toEqual(before);
     });
 
@@ -214,14 +247,20 @@ describe('npm start (server/main.ts)', () => {
       } finally {
         server.child.kill('SIGKILL');
       }
-      expect(server.output().trim()).toMatch(new RegExp(`^Failed to start: DATA_DIR ${newDataDir} cannot be used: .*sandbox.*not a directory$`));
+      expect(server.output().trim()).toMatch(
+        new RegExp(`^Failed to start: DATA_DIR ${newDataDir} cannot be used: .*sandbox.*not a directory$`),
+      );
       expect(readdirSync(newDataDir)).toEqual(['sandbox']);
     });
 
     it.each([
       ['missing', undefined, /cannot be read: ENOENT/],
       ['not JSON', '{"items": [', /is not JSON: /],
-      ['not a catalogue', '{"items": [{"sku": "a", "title": "A", "price": -1}, {"sku": "b b", "title": "", "price": 1}]}', /is not a valid catalogue: items\.0\.price: .*; items\.1\.sku: .*; items\.1\.title: /],
+      [
+        'not a catalogue',
+        '{"items": [{"sku": "a", "title": "A", "price": -1}, {"sku": "b b", "title": "", "price": 1}]}',
+        /is not a valid catalogue: items\.0\.price: .*; items\.1\.sku: .*; items\.1\.title: /,
+      ],
     ])('should name CATALOG_FILE when it is %s', async (_case, content, reason) => {
       const file = join(dataDir, 'catalog.json');
       if (content !== undefined) writeFileSync(file, content);
@@ -233,7 +272,13 @@ describe('npm start (server/main.ts)', () => {
       [{ PUBLIC_BASE_URL: 'http://127.0.0.1:3000' }, /PUBLIC_BASE_URL cannot be reached from the internet/],
     ])('should refuse a real gateway that would call back nowhere (%j)', async (env, message) => {
       await expectRefusal(
-        { GATEWAY_BASE_URL: 'https://payapi.example.com', GATEWAY_APP_ID: 'a', GATEWAY_APP_SECRET: 'b', GATEWAY_MASTER_SECRET: 'c', ...env },
+        {
+          GATEWAY_BASE_URL: 'https://payapi.example.com',
+          GATEWAY_APP_ID: 'a',
+          GATEWAY_APP_SECRET: 'b',
+          GATEWAY_MASTER_SECRET: 'c',
+          ...env,
+        },
         message,
       );
     });

@@ -21,14 +21,19 @@ describe('Catalog.price', () => {
   });
 
   it('should keep the gateway title within 32 bytes of UTF-8 without splitting a character', () => {
-    const { title } = catalog.price([{ sku: 'a', quantity: 1 }, { sku: 'b', quantity: 1 }]);
+    const { title } = catalog.price([
+      { sku: 'a', quantity: 1 },
+      { sku: 'b', quantity: 1 },
+    ]);
     expect(Buffer.byteLength(title)).toBeLessThanOrEqual(32);
     expect(title.endsWith('等2件')).toBe(true);
     expect(title).not.toContain('\uFFFD');
   });
 
   it('should refuse an unknown sku with UNKNOWN_SKU', () => {
-    expect(() => catalog.price([{ sku: 'zzz', quantity: 1 }])).toThrow(expect.objectContaining({ code: 'UNKNOWN_SKU' }));
+    expect(() => catalog.price([{ sku: 'zzz', quantity: 1 }])).toThrow(
+      expect.objectContaining({ code: 'UNKNOWN_SKU' }),
+    );
   });
 
   it('should refuse a total beyond the order limit', () => {
@@ -46,7 +51,14 @@ describe('catalogSchema', () => {
     [{ items: [{ sku: 'a', title: 'x', price: 1.5 }] }],
     [{ items: [{ sku: 'a', title: 'x', price: 0 }] }],
     [{ items: [{ sku: 'a b', title: 'x', price: 1 }] }],
-    [{ items: [{ sku: 'a', title: 'x', price: 1 }, { sku: 'a', title: 'y', price: 2 }] }],
+    [
+      {
+        items: [
+          { sku: 'a', title: 'x', price: 1 },
+          { sku: 'a', title: 'y', price: 2 },
+        ],
+      },
+    ],
   ])('should reject %j', (catalog) => {
     expect(catalogSchema.safeParse(catalog).success).toBe(false);
   });

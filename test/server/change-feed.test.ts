@@ -31,11 +31,26 @@ describePostgres('change feed on PostgreSQL', () => {
       await admin.connect();
       try {
         await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN feed_test'`);
-        expect(await eventually(async () => gaps, (count) => count >= 1)).toBe(1);
+        expect(
+          await eventually(
+            async () => gaps,
+            (count) => count >= 1,
+          ),
+        ).toBe(1);
         // Changes made before the feed listens again were not heard: a second gap says so.
-        expect(await eventually(async () => gaps, (count) => count >= 2)).toBe(2);
+        expect(
+          await eventually(
+            async () => gaps,
+            (count) => count >= 2,
+          ),
+        ).toBe(2);
         await admin.query(`NOTIFY feed_test, 'after'`);
-        expect(await eventually(async () => heard, (payloads) => payloads.includes('after'))).toContain('after');
+        expect(
+          await eventually(
+            async () => heard,
+            (payloads) => payloads.includes('after'),
+          ),
+        ).toContain('after');
       } finally {
         await admin.end();
       }

@@ -18,7 +18,11 @@ describe('loadConfig', () => {
   it('should name every missing secret once a real gateway is configured', () => {
     expect(() => loadConfig({ GATEWAY_BASE_URL: 'https://payapi.example.com' })).toThrow(ConfigError);
     try {
-      loadConfig({ GATEWAY_BASE_URL: 'https://payapi.example.com', GATEWAY_APP_ID: 'app', PUBLIC_BASE_URL: 'https://shop.example.com' });
+      loadConfig({
+        GATEWAY_BASE_URL: 'https://payapi.example.com',
+        GATEWAY_APP_ID: 'app',
+        PUBLIC_BASE_URL: 'https://shop.example.com',
+      });
     } catch (error) {
       expect((error as ConfigError).problems).toEqual([
         'GATEWAY_APP_SECRET is required when GATEWAY_BASE_URL is set',
@@ -181,25 +185,30 @@ describe('loadConfig', () => {
       expect(problems[0]).toMatch(/^PUBLIC_BASE_URL cannot be reached from the internet \(.+\): the gateway will call/);
     });
 
-    it.each(['https://shop.example.com', 'http://203.0.113.10:8080', 'https://[2001:db8::1]', 'https://abc123.ngrok-free.app/'])(
-      'should accept a real gateway calling back %s',
-      (url) => {
-        expect(loadConfig({ ...realGateway, PUBLIC_BASE_URL: url }).publicBaseUrl).toBe(url.replace(/\/$/, ''));
-      },
-    );
+    it.each([
+      'https://shop.example.com',
+      'http://203.0.113.10:8080',
+      'https://[2001:db8::1]',
+      'https://abc123.ngrok-free.app/',
+    ])('should accept a real gateway calling back %s', (url) => {
+      expect(loadConfig({ ...realGateway, PUBLIC_BASE_URL: url }).publicBaseUrl).toBe(url.replace(/\/$/, ''));
+    });
 
     it('should start anyway with ALLOW_UNREACHABLE_WEBHOOKS=true', () => {
       expect(loadConfig({ ...realGateway, ALLOW_UNREACHABLE_WEBHOOKS: 'true' }).publicBaseUrl).toBeUndefined();
-      expect(loadConfig({ ...realDouyin, ALLOW_UNREACHABLE_WEBHOOKS: '1', PUBLIC_BASE_URL: 'http://127.0.0.1:3000' }).publicBaseUrl).toBe(
-        'http://127.0.0.1:3000',
-      );
+      expect(
+        loadConfig({ ...realDouyin, ALLOW_UNREACHABLE_WEBHOOKS: '1', PUBLIC_BASE_URL: 'http://127.0.0.1:3000' })
+          .publicBaseUrl,
+      ).toBe('http://127.0.0.1:3000');
       expect(problemsOf({ ...realGateway, ALLOW_UNREACHABLE_WEBHOOKS: 'false' })).toHaveLength(1);
       expect(() => loadConfig({ ALLOW_UNREACHABLE_WEBHOOKS: 'yes' })).toThrow(/ALLOW_UNREACHABLE_WEBHOOKS/);
     });
 
     it('should not ask for PUBLIC_BASE_URL when nothing real calls back (the sandbox, WeChat login)', () => {
       expect(() => loadConfig({})).not.toThrow();
-      expect(() => loadConfig({ WECHAT_API_BASE_URL: 'https://api.weixin.qq.com', WECHAT_APPID: 'wx1', WECHAT_SECRET: 's' })).not.toThrow();
+      expect(() =>
+        loadConfig({ WECHAT_API_BASE_URL: 'https://api.weixin.qq.com', WECHAT_APPID: 'wx1', WECHAT_SECRET: 's' }),
+      ).not.toThrow();
     });
   });
 

@@ -88,15 +88,18 @@ describe('the DATA_DIR lock', () => {
     expect(holderOnDisk()).toEqual(planted);
   });
 
-  linuxOnly('should take over a lock without a start time whose pid runs something else (init, a lock written by hand)', () => {
-    plant(JSON.stringify({ pid: 1, host: hostname() }));
-    lockDataDir(dataDir).release();
+  linuxOnly(
+    'should take over a lock without a start time whose pid runs something else (init, a lock written by hand)',
+    () => {
+      plant(JSON.stringify({ pid: 1, host: hostname() }));
+      lockDataDir(dataDir).release();
 
-    const unrelated = sleeper();
-    children.push(unrelated);
-    plant(holder({ pid: unrelated.pid!, command: `${process.execPath} ${join(ROOT, 'server/main.ts')}` }));
-    lockDataDir(dataDir).release();
-  });
+      const unrelated = sleeper();
+      children.push(unrelated);
+      plant(holder({ pid: unrelated.pid!, command: `${process.execPath} ${join(ROOT, 'server/main.ts')}` }));
+      lockDataDir(dataDir).release();
+    },
+  );
 
   it('should refuse a lock without a start time whose pid runs the command it names, saying which file to delete', () => {
     const running = sleeper();
@@ -104,7 +107,9 @@ describe('the DATA_DIR lock', () => {
     // The command as a holder records it: its node, then node's arguments.
     plant(holder({ pid: running.pid!, command: `${process.execPath} -e setInterval(() => {}, 60_000)` }));
     expect(() => lockDataDir(dataDir)).toThrow(
-      new RegExp(`DATA_DIR ${dataDir} is in use .*pid ${running.pid}.*If pid ${running.pid} is not a checkout server using this data directory, delete ${lockFile}`),
+      new RegExp(
+        `DATA_DIR ${dataDir} is in use .*pid ${running.pid}.*If pid ${running.pid} is not a checkout server using this data directory, delete ${lockFile}`,
+      ),
     );
 
     // Started as `node server.js` in its directory: the lock holds the script's absolute path.
@@ -207,7 +212,10 @@ describe('the DATA_DIR lock', () => {
       });`;
     const outputs: string[] = [];
     const contenders = Array.from({ length: 6 }, (_, index) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
+        cwd: ROOT,
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
       children.push(child);
       outputs[index] = '';
       child.stdout!.on('data', (chunk) => (outputs[index] += chunk));

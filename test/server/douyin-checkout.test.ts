@@ -13,7 +13,9 @@ function douyinSign(orderInfo: Record<string, unknown>, secret: string): string 
     .sort()
     .map((key) => `${key}=${String(orderInfo[key])}`)
     .join('&');
-  return createHash('md5').update(text + secret).digest('hex');
+  return createHash('md5')
+    .update(text + secret)
+    .digest('hex');
 }
 
 describe.each(STORAGES)('Douyin checkout on $name', (storage) => {

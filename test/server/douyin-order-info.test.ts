@@ -1,7 +1,6 @@
 import { signOrderInfo } from '../../server/adapters/douyin/order-info';
 import { PUBLIC_VECTOR, PUBLIC_VECTOR_SECRET, PUBLIC_VECTOR_SIGN } from '../support/douyin-test-vector';
 
-
 function shuffled<T>(items: T[], seed: number): T[] {
   const copy = [...items];
   let state = seed;
@@ -28,8 +27,12 @@ describe('signOrderInfo', () => {
   it('should leave out sign, risk_info and empty values', () => {
     const { risk_info: _risk, notify_url: _empty, ...core } = PUBLIC_VECTOR;
     expect(signOrderInfo(core, PUBLIC_VECTOR_SECRET)).toBe(PUBLIC_VECTOR_SIGN);
-    expect(signOrderInfo({ ...PUBLIC_VECTOR, sign: 'anything', risk_info: '{"ip":"1.2.3.4"}' }, PUBLIC_VECTOR_SECRET)).toBe(PUBLIC_VECTOR_SIGN);
-    expect(signOrderInfo({ ...PUBLIC_VECTOR, extra_empty: '', missing: undefined }, PUBLIC_VECTOR_SECRET)).toBe(PUBLIC_VECTOR_SIGN);
+    expect(
+      signOrderInfo({ ...PUBLIC_VECTOR, sign: 'anything', risk_info: '{"ip":"1.2.3.4"}' }, PUBLIC_VECTOR_SECRET),
+    ).toBe(PUBLIC_VECTOR_SIGN);
+    expect(signOrderInfo({ ...PUBLIC_VECTOR, extra_empty: '', missing: undefined }, PUBLIC_VECTOR_SECRET)).toBe(
+      PUBLIC_VECTOR_SIGN,
+    );
   });
 
   it('should change when any signed field or the secret changes', () => {
@@ -39,7 +42,9 @@ describe('signOrderInfo', () => {
       const changed = { ...PUBLIC_VECTOR, [key]: typeof value === 'number' ? value + 1 : `${value}x` };
       expect(signOrderInfo(changed, PUBLIC_VECTOR_SECRET)).not.toBe(PUBLIC_VECTOR_SIGN);
     }
-    expect(signOrderInfo({ ...PUBLIC_VECTOR, notify_url: 'https://example.com/notify' }, PUBLIC_VECTOR_SECRET)).not.toBe(PUBLIC_VECTOR_SIGN);
+    expect(
+      signOrderInfo({ ...PUBLIC_VECTOR, notify_url: 'https://example.com/notify' }, PUBLIC_VECTOR_SECRET),
+    ).not.toBe(PUBLIC_VECTOR_SIGN);
     expect(signOrderInfo(PUBLIC_VECTOR, 'b')).not.toBe(PUBLIC_VECTOR_SIGN);
   });
 

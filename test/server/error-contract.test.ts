@@ -90,8 +90,14 @@ describe('every answer follows the error contract', () => {
       ['a lower-case method', ['get /api/catalog HTTP/1.1', 'Host: checkout']],
       ['a request line that is not one', ['this is not http']],
       ['an unknown HTTP version', ['GET /api/catalog HTTP/7.1', 'Host: checkout']],
-      ['duplicate Content-Length', ['POST /api/session HTTP/1.1', 'Host: checkout', 'Content-Length: 2', 'Content-Length: 3']],
-      ['Content-Length with Transfer-Encoding', ['POST /api/session HTTP/1.1', 'Host: checkout', 'Content-Length: 2', 'Transfer-Encoding: chunked']],
+      [
+        'duplicate Content-Length',
+        ['POST /api/session HTTP/1.1', 'Host: checkout', 'Content-Length: 2', 'Content-Length: 3'],
+      ],
+      [
+        'Content-Length with Transfer-Encoding',
+        ['POST /api/session HTTP/1.1', 'Host: checkout', 'Content-Length: 2', 'Transfer-Encoding: chunked'],
+      ],
       ['a header without a colon', ['GET /api/catalog HTTP/1.1', 'Host: checkout', 'no colon here']],
     ])('should answer %s with 400 MALFORMED_REQUEST', async (_, lines) => {
       expectContract(await raw(lines, '{}'), 400, 'MALFORMED_REQUEST');
@@ -124,7 +130,9 @@ describe('every answer follows the error contract', () => {
     );
 
     it('should check for a stalled request every second, so that 408 comes 60 s after the headers began', () => {
-      const server = createCheckoutServer() as ReturnType<typeof createCheckoutServer> & { connectionsCheckingInterval: number };
+      const server = createCheckoutServer() as ReturnType<typeof createCheckoutServer> & {
+        connectionsCheckingInterval: number;
+      };
       expect(server.connectionsCheckingInterval).toBeLessThanOrEqual(1000);
     });
 
@@ -211,13 +219,16 @@ describe('every answer follows the error contract', () => {
       ['GET', '/healthz', 'application/json'],
       ['OPTIONS', '/api/orders', 'text/plain'],
       ['DELETE', '/api/orders', 'application/json'],
-    ])('should answer %s %s with a declared body over 64 KB (%s) with 413 BODY_TOO_LARGE, unread', async (method, path, type) => {
-      const lines = [`${method} ${path} HTTP/1.1`, 'Host: checkout', 'Content-Length: 100000'];
-      if (type !== 'none') lines.push(`Content-Type: ${type}`);
-      // Only the start of the body is sent: the answer must come without the rest.
-      const answer = await raw(lines, 'a'.repeat(1000));
-      expectContract(answer, 413, 'BODY_TOO_LARGE');
-    });
+    ])(
+      'should answer %s %s with a declared body over 64 KB (%s) with 413 BODY_TOO_LARGE, unread',
+      async (method, path, type) => {
+        const lines = [`${method} ${path} HTTP/1.1`, 'Host: checkout', 'Content-Length: 100000'];
+        if (type !== 'none') lines.push(`Content-Type: ${type}`);
+        // Only the start of the body is sent: the answer must come without the rest.
+        const answer = await raw(lines, 'a'.repeat(1000));
+        expectContract(answer, 413, 'BODY_TOO_LARGE');
+      },
+    );
 
     it.each(['application/octet-stream', 'multipart/form-data; boundary=x', 'image/png', 'none'])(
       'should answer a chunked %s body to the shopper API with 400 VALIDATION_FAILED without reading it',
@@ -234,7 +245,12 @@ describe('every answer follows the error contract', () => {
     it('should answer a chunked body over 64 KB to the webhook with 413 BODY_TOO_LARGE', async () => {
       const chunk = `1000\r\n${'a'.repeat(4096)}\r\n`;
       const answer = await raw(
-        ['POST /api/gateway/webhook HTTP/1.1', 'Host: checkout', 'Transfer-Encoding: chunked', 'Content-Type: application/octet-stream'],
+        [
+          'POST /api/gateway/webhook HTTP/1.1',
+          'Host: checkout',
+          'Transfer-Encoding: chunked',
+          'Content-Type: application/octet-stream',
+        ],
         chunk.repeat(17),
       );
       expectContract(answer, 413, 'BODY_TOO_LARGE');

@@ -66,7 +66,10 @@ describe('fuzz of every endpoint', () => {
     await h.pay(token, paid.orderNo).expect(200);
     const [bill] = await h.billsOf(paid.orderNo);
     await h.settle(bill.bill_no, 'paid').expect(200);
-    await eventually(() => h.status(token, paid.orderNo), (answer) => answer.status === 'paid');
+    await eventually(
+      () => h.status(token, paid.orderNo),
+      (answer) => answer.status === 'paid',
+    );
     const catalog = await h.api.get('/api/catalog').expect(200);
     const loginCodes: string[] = [];
     const launchTokens: string[] = [];
@@ -95,7 +98,9 @@ describe('fuzz of every endpoint', () => {
   });
 
   it('should read the routes from the routers', () => {
-    expect(routes.map((route) => route.path)).toEqual(expect.arrayContaining(['/healthz', '/api/orders', '/api/gateway/webhook']));
+    expect(routes.map((route) => route.path)).toEqual(
+      expect.arrayContaining(['/healthz', '/api/orders', '/api/gateway/webhook']),
+    );
   });
 
   it('should answer every request to every route in the error contract or with a documented success', async () => {
@@ -128,7 +133,11 @@ function send(baseUrl: string, request: FuzzRequest): Promise<FuzzAnswer> {
         const chunks: Buffer[] = [];
         incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
         incoming.on('end', () =>
-          resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks).toString('utf8') }),
+          resolve({
+            status: incoming.statusCode ?? 0,
+            headers: incoming.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
         );
         incoming.on('error', reject);
       },
@@ -142,17 +151,26 @@ function send(baseUrl: string, request: FuzzRequest): Promise<FuzzAnswer> {
 function contractBreach(request: FuzzRequest, answer: FuzzAnswer): string | undefined {
   if (answer.status >= 500) return 'a server error';
   if (answer.status === 204) {
-    if (request.method === 'DELETE' && /^\/api\/session\/?(\?|$)/.test(request.path)) return answer.body === '' ? undefined : 'a logout answers no body';
-    return request.method === 'OPTIONS' && typeof answer.headers.allow === 'string' ? undefined : '204 is only for OPTIONS (with Allow) and a logout';
+    if (request.method === 'DELETE' && /^\/api\/session\/?(\?|$)/.test(request.path))
+      return answer.body === '' ? undefined : 'a logout answers no body';
+    return request.method === 'OPTIONS' && typeof answer.headers.allow === 'string'
+      ? undefined
+      : '204 is only for OPTIONS (with Allow) and a logout';
   }
   if (request.path.startsWith('/api/gateway/webhook') && answer.status === 200) {
-    return answer.body === (request.method === 'HEAD' ? '' : 'success') ? undefined : 'the webhook acknowledges with "success" only';
+    return answer.body === (request.method === 'HEAD' ? '' : 'success')
+      ? undefined
+      : 'the webhook acknowledges with "success" only';
   }
   if (/^\/metrics\/?(\?|$)/.test(request.path) && answer.status === 200) {
-    if (!String(answer.headers['content-type']).startsWith('text/plain; version=0.0.4')) return `metrics as Content-Type ${answer.headers['content-type']}`;
-    return request.method === 'HEAD' || /^# HELP checkout_http_request_duration_seconds /m.test(answer.body) ? undefined : 'metrics that are not Prometheus text';
+    if (!String(answer.headers['content-type']).startsWith('text/plain; version=0.0.4'))
+      return `metrics as Content-Type ${answer.headers['content-type']}`;
+    return request.method === 'HEAD' || /^# HELP checkout_http_request_duration_seconds /m.test(answer.body)
+      ? undefined
+      : 'metrics that are not Prometheus text';
   }
-  if (answer.headers['content-type'] !== 'application/json; charset=utf-8') return `Content-Type ${answer.headers['content-type']}`;
+  if (answer.headers['content-type'] !== 'application/json; charset=utf-8')
+    return `Content-Type ${answer.headers['content-type']}`;
   if (request.method === 'HEAD') return undefined;
   let body: unknown;
   try {
@@ -162,14 +180,19 @@ function contractBreach(request: FuzzRequest, answer: FuzzAnswer): string | unde
   }
   if (answer.status >= 400) {
     const error = (body as { error?: { code?: unknown; message?: unknown } }).error;
-    if (Object.keys(body as object).length !== 1 || !error || Object.keys(error).length !== 2) return 'not {"error": {"code", "message"}}';
-    if (typeof error.message !== 'string' || typeof error.code !== 'string' || !CODES.has(error.code)) return 'an unknown code';
-    if (HTTP_STATUS[error.code as ErrorCode] !== answer.status) return `status ${answer.status} is not that of ${error.code}`;
+    if (Object.keys(body as object).length !== 1 || !error || Object.keys(error).length !== 2)
+      return 'not {"error": {"code", "message"}}';
+    if (typeof error.message !== 'string' || typeof error.code !== 'string' || !CODES.has(error.code))
+      return 'an unknown code';
+    if (HTTP_STATUS[error.code as ErrorCode] !== answer.status)
+      return `status ${answer.status} is not that of ${error.code}`;
     if (answer.status === 405 && typeof answer.headers.allow !== 'string') return '405 without Allow';
     return undefined;
   }
   if (answer.status !== 200 && answer.status !== 201) return `status ${answer.status}`;
-  return typeof body === 'object' && body !== null && !Array.isArray(body) && !('error' in body) ? undefined : 'a success that is not an object';
+  return typeof body === 'object' && body !== null && !Array.isArray(body) && !('error' in body)
+    ? undefined
+    : 'a success that is not an object';
 }
 
 function expectInContract(request: FuzzRequest, answer: FuzzAnswer): void {
@@ -179,7 +202,11 @@ function expectInContract(request: FuzzRequest, answer: FuzzAnswer): void {
 
 /** Printable ASCII: what an HTTP client lets into a header value. */
 const headerText = fc.string({ unit: 'grapheme-ascii', maxLength: 40 });
-const visibleAscii = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 128 });
+const visibleAscii = fc.string({
+  unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)),
+  minLength: 1,
+  maxLength: 128,
+});
 
 /**
  * Strings of any code point, and of any UTF-16 code unit: NUL and unpaired surrogates included,
@@ -188,7 +215,13 @@ const visibleAscii = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map(
 const text = fc.oneof(
   fc.string({ maxLength: 30 }),
   fc.string({ unit: 'grapheme', maxLength: 30 }),
-  fc.string({ unit: fc.integer({ min: 0, max: 0x10ffff }).filter((c) => c < 0xd800 || c > 0xdfff).map((c) => String.fromCodePoint(c)), maxLength: 30 }),
+  fc.string({
+    unit: fc
+      .integer({ min: 0, max: 0x10ffff })
+      .filter((c) => c < 0xd800 || c > 0xdfff)
+      .map((c) => String.fromCodePoint(c)),
+    maxLength: 30,
+  }),
   fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 30 }),
   fc.constantFrom('\u0000', 'u\u00001', '\ud800', 'a\udfffb', '\udbff\ud800'),
 );
@@ -201,7 +234,13 @@ function uriComponent(value: string): string {
   try {
     return encodeURIComponent(value);
   } catch {
-    return value.replace(/[\ud800-\udfff]/g, '').split('').map((unit) => encodeURIComponent(unit)).join('') + '%ED%A0%80';
+    return (
+      value
+        .replace(/[\ud800-\udfff]/g, '')
+        .split('')
+        .map((unit) => encodeURIComponent(unit))
+        .join('') + '%ED%A0%80'
+    );
   }
 }
 
@@ -215,7 +254,15 @@ const deeplyNested = fc.integer({ min: 30, max: 6000 }).map((depth) => `${DEEP}$
 /** A number JSON can carry but JavaScript cannot hold exactly, written as a literal into the body. */
 const HUGE = '#HUGE#';
 const hugeNumber = fc
-  .constantFrom('1e400', '-1e400', '123456789012345678901234567890', '0.0000000000000000000000001', '9007199254740993', '-0', '1E+2')
+  .constantFrom(
+    '1e400',
+    '-1e400',
+    '123456789012345678901234567890',
+    '0.0000000000000000000000001',
+    '9007199254740993',
+    '-0',
+    '1E+2',
+  )
   .map((literal) => `${HUGE}${literal}`);
 
 const junk: fc.Arbitrary<unknown> = fc.oneof(
@@ -236,7 +283,10 @@ function plausibleFields(known: Known): Record<string, fc.Arbitrary<unknown>> {
   const item = fc.record(
     {
       sku: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...known.skus) }, { weight: 1, arbitrary: text }),
-      quantity: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 5 }) }, { weight: 1, arbitrary: fc.integer({ min: -2, max: 1001 }) }),
+      quantity: fc.oneof(
+        { weight: 4, arbitrary: fc.integer({ min: 1, max: 5 }) },
+        { weight: 1, arbitrary: fc.integer({ min: -2, max: 1001 }) },
+      ),
     },
     { requiredKeys: [] },
   );
@@ -244,11 +294,22 @@ function plausibleFields(known: Known): Record<string, fc.Arbitrary<unknown>> {
     platform: fc.constantFrom('weapp', 'weapp', 'tt', 'WEAPP', ''),
     code: fc.oneof(fc.constantFrom(...known.loginCodes), text),
     anonymousCode: text,
-    items: fc.oneof({ weight: 5, arbitrary: fc.array(item, { minLength: 1, maxLength: 3 }) }, { weight: 1, arbitrary: fc.array(item, { maxLength: 52 }) }),
+    items: fc.oneof(
+      { weight: 5, arbitrary: fc.array(item, { minLength: 1, maxLength: 3 }) },
+      { weight: 1, arbitrary: fc.array(item, { maxLength: 52 }) },
+    ),
     token: fc.oneof(fc.constantFrom(...known.launchTokens), fc.string({ minLength: 16, maxLength: 128 }), text),
     appUserId: text,
-    attach: fc.oneof(fc.dictionary(text, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), fc.dictionary(text, deeplyNested, { maxKeys: 1 })),
-    amount: fc.oneof(fc.integer({ min: 1, max: 200 }), fc.integer({ min: -1, max: 100_000 }), fc.constant(Number.MAX_SAFE_INTEGER), hugeNumber),
+    attach: fc.oneof(
+      fc.dictionary(text, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
+      fc.dictionary(text, deeplyNested, { maxKeys: 1 }),
+    ),
+    amount: fc.oneof(
+      fc.integer({ min: 1, max: 200 }),
+      fc.integer({ min: -1, max: 100_000 }),
+      fc.constant(Number.MAX_SAFE_INTEGER),
+      hugeNumber,
+    ),
     reason: text,
     signature: text,
     transaction_id: text,
@@ -260,17 +321,31 @@ function plausibleFields(known: Known): Record<string, fc.Arbitrary<unknown>> {
 /** An object of some of the fields, each plausible or (one time in `1 + plausibility`) junk. */
 function fieldsObject(known: Known, plausibility: number): fc.Arbitrary<Record<string, unknown>> {
   const entries = Object.entries(plausibleFields(known)).map(([name, value]) =>
-    fc.option(fc.tuple(fc.constant(name), fc.oneof({ weight: plausibility, arbitrary: value }, { weight: 1, arbitrary: junk })), { nil: undefined }),
+    fc.option(
+      fc.tuple(fc.constant(name), fc.oneof({ weight: plausibility, arbitrary: value }, { weight: 1, arbitrary: junk })),
+      { nil: undefined },
+    ),
   );
-  return fc.tuple(...entries).map((pairs) => Object.fromEntries(pairs.filter((pair): pair is [string, unknown] => pair !== undefined)));
+  return fc
+    .tuple(...entries)
+    .map((pairs) => Object.fromEntries(pairs.filter((pair): pair is [string, unknown] => pair !== undefined)));
 }
 
 function jsonText(value: unknown): string {
   return JSON.stringify(value)
     .replace(new RegExp(`"${HUGE}([^"]*)"`, 'g'), '$1')
     .replace(new RegExp(`"${DEEP}(\\d+)"`, 'g'), (_, depth: string) => {
-      const levels = Array.from({ length: Number(depth) }, (_unused, level) => (level % 2 ? ['[', ']'] : ['{"k":', '}']));
-      return levels.map(([open]) => open).join('') + '"leaf"' + levels.map(([, close]) => close).reverse().join('');
+      const levels = Array.from({ length: Number(depth) }, (_unused, level) =>
+        level % 2 ? ['[', ']'] : ['{"k":', '}'],
+      );
+      return (
+        levels.map(([open]) => open).join('') +
+        '"leaf"' +
+        levels
+          .map(([, close]) => close)
+          .reverse()
+          .join('')
+      );
     });
 }
 
@@ -280,10 +355,23 @@ function wildBody(known: Known): fc.Arbitrary<string | undefined> {
     { weight: 3, arbitrary: fieldsObject(known, 1).map(jsonText) },
     { weight: 1, arbitrary: junk.map(jsonText) },
     { weight: 1, arbitrary: fc.json({ maxDepth: 4 }) },
-    { weight: 1, arbitrary: fieldsObject(known, 1).map(jsonText).chain((json) => fc.nat(json.length).map((cut) => json.slice(0, cut))) },
+    {
+      weight: 1,
+      arbitrary: fieldsObject(known, 1)
+        .map(jsonText)
+        .chain((json) => fc.nat(json.length).map((cut) => json.slice(0, cut))),
+    },
     { weight: 1, arbitrary: text },
-    { weight: 1, arbitrary: fc.integer({ min: 1, max: 20 }).map((n) => `signature=${'a'.repeat(n)}&transaction_type=PAY`) },
-    { weight: 1, arbitrary: fc.integer({ min: 100, max: 3000 }).map((depth) => `{"items":${'['.repeat(depth)}${']'.repeat(depth)}}`) },
+    {
+      weight: 1,
+      arbitrary: fc.integer({ min: 1, max: 20 }).map((n) => `signature=${'a'.repeat(n)}&transaction_type=PAY`),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .integer({ min: 100, max: 3000 })
+        .map((depth) => `{"items":${'['.repeat(depth)}${']'.repeat(depth)}}`),
+    },
   );
 }
 
@@ -313,7 +401,9 @@ function wildHeaders(known: Known): fc.Arbitrary<Record<string, string | undefin
         headerText,
       ),
     ),
-    'idempotency-key': optional(fc.oneof(headerText, fc.string({ unit: 'grapheme-ascii', minLength: 120, maxLength: 140 }))),
+    'idempotency-key': optional(
+      fc.oneof(headerText, fc.string({ unit: 'grapheme-ascii', minLength: 120, maxLength: 140 })),
+    ),
     'content-encoding': optional(fc.constantFrom('gzip', 'deflate', 'identity', 'br', 'zstd')),
     'x-forwarded-for': optional(headerText),
     accept: optional(fc.constantFrom('text/html', '*/*', 'application/json')),
@@ -339,7 +429,11 @@ function pathFor(route: ServedRoute, known: Known, nearValid: boolean): fc.Arbit
     ? realOrder
     : fc.oneof(
         realOrder,
-        fc.string({ unit: fc.constantFrom(...'ABCDEFGHJKLMNPQRSTUVWXYZ0123456789'.split('')), minLength: 8, maxLength: 32 }),
+        fc.string({
+          unit: fc.constantFrom(...'ABCDEFGHJKLMNPQRSTUVWXYZ0123456789'.split('')),
+          minLength: 8,
+          maxLength: 32,
+        }),
         text.map(uriComponent),
         fc.constantFrom('%', '%E0%A4%A', '..', '%00', '%2F'),
       );
@@ -365,7 +459,9 @@ function pathFor(route: ServedRoute, known: Known, nearValid: boolean): fc.Arbit
       nearValid ? fc.constant(false) : fc.boolean(),
     )
     .map(([values, search, trailingSlash]) => {
-      const path = segments.map((segment, i) => (segment.startsWith(':') ? values[i] : segment)).join('/') + (trailingSlash ? '/' : '');
+      const path =
+        segments.map((segment, i) => (segment.startsWith(':') ? values[i] : segment)).join('/') +
+        (trailingSlash ? '/' : '');
       if (!search) return path;
       const params = Object.entries(search).map(([key, value]) => `${uriComponent(key)}=${uriComponent(value)}`);
       return `${path}?${params.join('&')}`;
@@ -376,7 +472,10 @@ function pathFor(route: ServedRoute, known: Known, nearValid: boolean): fc.Arbit
 function offRoute(routes: ServedRoute[]): fc.Arbitrary<ServedRoute> {
   return fc
     .tuple(fc.constantFrom(...routes), fc.array(text.map(uriComponent), { minLength: 1, maxLength: 3 }), fc.boolean())
-    .map(([route, extra, under]) => ({ path: under ? `${route.path}/${extra.join('/')}` : `/${extra.join('/')}`, methods: route.methods }));
+    .map(([route, extra, under]) => ({
+      path: under ? `${route.path}/${extra.join('/')}` : `/${extra.join('/')}`,
+      methods: route.methods,
+    }));
 }
 
 function fuzzRequest(route: fc.Arbitrary<ServedRoute>, known: Known): fc.Arbitrary<FuzzRequest> {
@@ -386,7 +485,10 @@ function fuzzRequest(route: fc.Arbitrary<ServedRoute>, known: Known): fc.Arbitra
 function wildRequest(route: ServedRoute, known: Known): fc.Arbitrary<FuzzRequest> {
   return fc
     .tuple(
-      fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...route.methods) }, { weight: 2, arbitrary: fc.constantFrom(...ALL_METHODS) }),
+      fc.oneof(
+        { weight: 3, arbitrary: fc.constantFrom(...route.methods) },
+        { weight: 2, arbitrary: fc.constantFrom(...ALL_METHODS) },
+      ),
       pathFor(route, known, false),
       wildBody(known),
       wildHeaders(known),
@@ -404,8 +506,15 @@ function nearValidRequest(route: ServedRoute, known: Known): fc.Arbitrary<FuzzRe
     );
 }
 
-function request(method: string, path: string, headers: Record<string, string | undefined>, body: string | undefined): FuzzRequest {
-  const chosen = Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined));
+function request(
+  method: string,
+  path: string,
+  headers: Record<string, string | undefined>,
+  body: string | undefined,
+): FuzzRequest {
+  const chosen = Object.fromEntries(
+    Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
   if (body !== undefined) chosen['content-length'] = String(Buffer.byteLength(body));
   return { method, path, headers: chosen, body };
 }

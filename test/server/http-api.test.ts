@@ -61,7 +61,10 @@ describe.each(STORAGES)('checkout HTTP API on $name', (storage) => {
       [40226, 403, 'LOGIN_REJECTED'],
     ])('should map WeChat errcode %s to %s %s', async (errcode, status, code) => {
       const minted = await h.sandbox.post('/sandbox/wechat/codes').send({ errcode }).expect(201);
-      const response = await h.api.post('/api/session').send({ platform: 'weapp', code: minted.body.code }).expect(status);
+      const response = await h.api
+        .post('/api/session')
+        .send({ platform: 'weapp', code: minted.body.code })
+        .expect(status);
       expect(response.body.error.code).toBe(code);
     });
 
@@ -91,7 +94,12 @@ describe.each(STORAGES)('checkout HTTP API on $name', (storage) => {
       const response = await h.api
         .post('/api/orders')
         .set(auth(token))
-        .send({ items: [{ sku: catalog[0].sku, quantity: 2 }, { sku: catalog[1].sku, quantity: 1 }] })
+        .send({
+          items: [
+            { sku: catalog[0].sku, quantity: 2 },
+            { sku: catalog[1].sku, quantity: 1 },
+          ],
+        })
         .expect(201);
       const order = response.body.order;
       expect(order.amount).toBe(catalog[0].price * 2 + catalog[1].price);
@@ -129,7 +137,12 @@ describe.each(STORAGES)('checkout HTTP API on $name', (storage) => {
 
     it('should refuse an Idempotency-Key reused for a different cart with 422', async () => {
       const { token } = await h.login();
-      await h.api.post('/api/orders').set(auth(token)).set('idempotency-key', 'k2').send({ items: [{ sku: 'ceramic-mug', quantity: 1 }] }).expect(201);
+      await h.api
+        .post('/api/orders')
+        .set(auth(token))
+        .set('idempotency-key', 'k2')
+        .send({ items: [{ sku: 'ceramic-mug', quantity: 1 }] })
+        .expect(201);
       const response = await h.api
         .post('/api/orders')
         .set(auth(token))
@@ -304,7 +317,10 @@ describe.each(STORAGES)('session lifetime on $name', (storage) => {
       const { token } = await h.login();
       await h.api.get('/api/orders/NOSUCHORDER1/status').set('authorization', `Bearer ${token}`).expect(404);
       h.advanceClock(2 * 60 * 60 * 1000 + 1000);
-      const expired = await h.api.get('/api/orders/NOSUCHORDER1/status').set('authorization', `Bearer ${token}`).expect(401);
+      const expired = await h.api
+        .get('/api/orders/NOSUCHORDER1/status')
+        .set('authorization', `Bearer ${token}`)
+        .expect(401);
       expect(expired.body.error.code).toBe('SESSION_INVALID');
       const sessions = () => h.services.database.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions');
       h.advanceClock(2 * 60 * 60 * 1000);

@@ -101,7 +101,9 @@ async function stopCleanly(server: Server, signal: NodeJS.Signals): Promise<void
   server.child.kill(signal);
   const exit = await Promise.race([
     server.exited,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`npm did not exit on ${signal}`)), 20_000).unref()),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`npm did not exit on ${signal}`)), 20_000).unref(),
+    ),
   ]);
   expect(exit).toEqual({ code: 0, signal: null });
   await waitFor(() => processGroup(server).length === 0, 5000, 'every process of the tree to exit');
@@ -117,13 +119,20 @@ async function post(url: string, body: unknown, token?: string): Promise<Respons
   });
 }
 
-async function orderIn(urls: { serverUrl: string; sandboxUrl: string }, token?: string): Promise<{ token: string; orderNo: string }> {
+async function orderIn(
+  urls: { serverUrl: string; sandboxUrl: string },
+  token?: string,
+): Promise<{ token: string; orderNo: string }> {
   if (!token) {
     const minted = (await (await post(`${urls.sandboxUrl}/sandbox/wechat/codes`, {})).json()) as { code: string };
     const session = await post(`${urls.serverUrl}/api/session`, { platform: 'weapp', code: minted.code });
     token = ((await session.json()) as { token: string }).token;
   }
-  const created = await post(`${urls.serverUrl}/api/orders`, { items: [{ sku: 'coffee-beans-250g', quantity: 1 }] }, token);
+  const created = await post(
+    `${urls.serverUrl}/api/orders`,
+    { items: [{ sku: 'coffee-beans-250g', quantity: 1 }] },
+    token,
+  );
   expect(created.status).toBe(201);
   const { order } = (await created.json()) as { order: { orderNo: string } };
   return { token, orderNo: order.orderNo };
@@ -190,7 +199,9 @@ describe('server lifecycle', () => {
       server.child.kill('SIGTERM');
       const exit = await Promise.race([
         server.exited,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('npm did not exit on SIGTERM')), 20_000).unref()),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('npm did not exit on SIGTERM')), 20_000).unref(),
+        ),
       ]);
       // Exits by itself, saying the start did not finish: not killed by the signal halfway.
       expect(exit).toEqual({ code: 1, signal: null });
@@ -240,11 +251,15 @@ describe('server lifecycle', () => {
     const polled = await orderIn(urls);
     expect((await pay(urls.serverUrl, polled)).status).toBe(200);
     // The gateway holds its answers: to the poll's background query, then to the next bill.
-    expect((await post(`${urls.sandboxUrl}/sandbox/gateway/faults`, { delay_ms: 1500, operation: 'query' })).status).toBe(201);
+    expect(
+      (await post(`${urls.sandboxUrl}/sandbox/gateway/faults`, { delay_ms: 1500, operation: 'query' })).status,
+    ).toBe(201);
     expect(await statusOf(urls.serverUrl, polled)).toBe(200);
     await waitFor(() => heldAnswers(server) === 1, 10_000, 'the gateway query to be held');
     const paying = await orderIn(urls, polled.token);
-    expect((await post(`${urls.sandboxUrl}/sandbox/gateway/faults`, { delay_ms: 500, operation: 'bill' })).status).toBe(201);
+    expect((await post(`${urls.sandboxUrl}/sandbox/gateway/faults`, { delay_ms: 500, operation: 'bill' })).status).toBe(
+      201,
+    );
     const payment = pay(urls.serverUrl, paying);
     await waitFor(() => heldAnswers(server) === 2, 10_000, 'the bill to be held');
 
@@ -264,7 +279,11 @@ describe('server lifecycle', () => {
 
     const server = start(['run', 'start:prod']);
     const urls = await ready(server);
-    const [serverPid] = await waitFor(() => processGroup(server).filter((pid) => pid !== server.child.pid), 1000, 'pids');
+    const [serverPid] = await waitFor(
+      () => processGroup(server).filter((pid) => pid !== server.child.pid),
+      1000,
+      'pids',
+    );
     expect(execFileSync('ps', ['-o', 'args=', '-p', String(serverPid)], { encoding: 'utf8' }).trim()).toMatch(
       /^\S*node dist\/server\/main\.js$/,
     );

@@ -50,7 +50,11 @@ describe.each(STORAGES)('merchant API on $name', (storage) => {
 
   describe('POST /api/merchant/checkouts', () => {
     it('should price the order and answer launch paths carrying a one-time token, not the order number', async () => {
-      const response = await createCheckout({ items: [{ sku: 'ceramic-mug', quantity: 2 }], appUserId: 'u1', attach: { cart: 7 } }).expect(201);
+      const response = await createCheckout({
+        items: [{ sku: 'ceramic-mug', quantity: 2 }],
+        appUserId: 'u1',
+        attach: { cart: 7 },
+      }).expect(201);
       const checkout = response.body;
       expect(checkout.amount).toBe(9000);
       expect(checkout.orderNo).toMatch(/^[A-Za-z0-9]{8,32}$/);
@@ -70,7 +74,12 @@ describe.each(STORAGES)('merchant API on $name', (storage) => {
     it.each([
       ['no items', { items: [], appUserId: 'u' }, 400, 'VALIDATION_FAILED'],
       ['no appUserId', { items: [{ sku: 'ceramic-mug', quantity: 1 }] }, 400, 'VALIDATION_FAILED'],
-      ['an attach over 2 KB', { items: [{ sku: 'ceramic-mug', quantity: 1 }], appUserId: 'u', attach: { big: 'x'.repeat(3000) } }, 400, 'VALIDATION_FAILED'],
+      [
+        'an attach over 2 KB',
+        { items: [{ sku: 'ceramic-mug', quantity: 1 }], appUserId: 'u', attach: { big: 'x'.repeat(3000) } },
+        400,
+        'VALIDATION_FAILED',
+      ],
       ['an unknown sku', { items: [{ sku: 'nope', quantity: 1 }], appUserId: 'u' }, 422, 'UNKNOWN_SKU'],
     ])('should reject %s with %s %s', async (_what, body, status, code) => {
       expect((await createCheckout(body).expect(status)).body.error.code).toBe(code);
@@ -85,11 +94,18 @@ describe.each(STORAGES)('merchant API on $name', (storage) => {
       const second = await h.login();
 
       const claimed = await claim(first.token, token).expect(200);
-      expect(claimed.body.order).toMatchObject({ orderNo: checkout.orderNo, amount: checkout.amount, status: 'pending' });
+      expect(claimed.body.order).toMatchObject({
+        orderNo: checkout.orderNo,
+        amount: checkout.amount,
+        status: 'pending',
+      });
 
       expect((await claim(first.token, token).expect(409)).body.error.code).toBe('CHECKOUT_TOKEN_USED');
       expect((await claim(second.token, token).expect(409)).body.error.code).toBe('CHECKOUT_TOKEN_USED');
-      await h.api.get(`/api/orders/${checkout.orderNo}/status`).set('authorization', `Bearer ${second.token}`).expect(404);
+      await h.api
+        .get(`/api/orders/${checkout.orderNo}/status`)
+        .set('authorization', `Bearer ${second.token}`)
+        .expect(404);
       expect((await h.status(first.token, checkout.orderNo)).status).toBe('pending');
     });
 
@@ -117,22 +133,41 @@ describe.each(STORAGES)('merchant API on $name', (storage) => {
 
     it('should require a shopper session to claim', async () => {
       const checkout = (await createCheckout().expect(201)).body;
-      await h.api.post('/api/checkouts/claim').send({ token: tokenOf(checkout.launch.weapp.path) }).expect(401);
+      await h.api
+        .post('/api/checkouts/claim')
+        .send({ token: tokenOf(checkout.launch.weapp.path) })
+        .expect(401);
     });
   });
 
   describe('GET /api/merchant/orders/:orderNo', () => {
     it('should show the payment state and the payments once the shopper pays', async () => {
-      const checkout = (await createCheckout({ items: [{ sku: 'drip-coffee-10', quantity: 1 }], appUserId: 'u9', attach: { ref: 'A-1' } }).expect(201)).body;
+      const checkout = (
+        await createCheckout({
+          items: [{ sku: 'drip-coffee-10', quantity: 1 }],
+          appUserId: 'u9',
+          attach: { ref: 'A-1' },
+        }).expect(201)
+      ).body;
       const before = await h.api.get(`/api/merchant/orders/${checkout.orderNo}`).set(merchantAuth).expect(200);
-      expect(before.body.order).toMatchObject({ status: 'pending', code: 9, claimed: false, appUserId: 'u9', attach: { ref: 'A-1' }, payments: [] });
+      expect(before.body.order).toMatchObject({
+        status: 'pending',
+        code: 9,
+        claimed: false,
+        appUserId: 'u9',
+        attach: { ref: 'A-1' },
+        payments: [],
+      });
 
       const shopper = await h.login();
       await claim(shopper.token, tokenOf(checkout.launch.weapp.path)).expect(200);
       await h.pay(shopper.token, checkout.orderNo).expect(200);
       const [bill] = await h.billsOf(checkout.orderNo);
       await h.settle(bill.bill_no, 'paid').expect(200);
-      await eventually(() => h.status(shopper.token, checkout.orderNo), (answer) => answer.status === 'paid');
+      await eventually(
+        () => h.status(shopper.token, checkout.orderNo),
+        (answer) => answer.status === 'paid',
+      );
 
       const after = await h.api.get(`/api/merchant/orders/${checkout.orderNo}`).set(merchantAuth).expect(200);
       expect(after.body.order).toMatchObject({
@@ -146,7 +181,9 @@ describe.each(STORAGES)('merchant API on $name', (storage) => {
     });
 
     it('should answer 404 for an unknown order', async () => {
-      expect((await h.api.get('/api/merchant/orders/NOSUCHORDER1').set(merchantAuth).expect(404)).body.error.code).toBe('ORDER_NOT_FOUND');
+      expect((await h.api.get('/api/merchant/orders/NOSUCHORDER1').set(merchantAuth).expect(404)).body.error.code).toBe(
+        'ORDER_NOT_FOUND',
+      );
     });
   });
 });
@@ -155,10 +192,18 @@ describe('merchant API switched off', () => {
   it('should answer 404 MERCHANT_API_DISABLED against a real gateway without MERCHANT_API_KEY', async () => {
     const db = await openPglite(undefined);
     const h = await startHarness(db, {
-      env: { GATEWAY_BASE_URL: 'http://127.0.0.1:9', GATEWAY_APP_ID: 'a', GATEWAY_APP_SECRET: 'b', GATEWAY_MASTER_SECRET: 'c' },
+      env: {
+        GATEWAY_BASE_URL: 'http://127.0.0.1:9',
+        GATEWAY_APP_ID: 'a',
+        GATEWAY_APP_SECRET: 'b',
+        GATEWAY_MASTER_SECRET: 'c',
+      },
     });
     try {
-      const response = await h.api.get('/api/merchant/orders/NOSUCHORDER1').set('authorization', `Bearer ${DEVELOPMENT_SECRETS.merchantApiKey}`).expect(404);
+      const response = await h.api
+        .get('/api/merchant/orders/NOSUCHORDER1')
+        .set('authorization', `Bearer ${DEVELOPMENT_SECRETS.merchantApiKey}`)
+        .expect(404);
       expect(response.body.error.code).toBe('MERCHANT_API_DISABLED');
     } finally {
       await h.close();
@@ -224,7 +269,11 @@ describe.each(STORAGES)('merchant notifications on $name', (storage) => {
     });
     try {
       const orderNo = await payThroughApp(h);
-      await eventually(async () => receiver.received.length, (count) => count >= 3, 10_000);
+      await eventually(
+        async () => receiver.received.length,
+        (count) => count >= 3,
+        10_000,
+      );
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(receiver.received).toHaveLength(3);
       for (const { headers, body } of receiver.received) {
@@ -278,7 +327,11 @@ describe.each(STORAGES)('merchant notifications on $name', (storage) => {
       merchantNotifier: { pollIntervalMs: 20, backoffBaseMs: 20 },
     });
     try {
-      await eventually(async () => receiver.received.length, (count) => count >= 1, 10_000);
+      await eventually(
+        async () => receiver.received.length,
+        (count) => count >= 1,
+        10_000,
+      );
       expect(JSON.parse(receiver.received[0].body).order).toMatchObject({ orderNo: orderNo!, status: 'paid' });
     } finally {
       await second.close();

@@ -31,7 +31,9 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   for (const line of text.split('\n')) {
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
-    const present = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, value]) => [key, value]));
+    const present = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, value]) => [key, value]),
+    );
     if (Object.entries(labels).every(([key, value]) => present[key] === value)) return Number(match[3]);
   }
   return 0;
@@ -42,7 +44,12 @@ describe('logs and metrics', () => {
   let h: CheckoutHarness;
   let merchantEndpoint: Server;
   const written: string[] = [];
-  const lines = (): LogLine[] => written.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as LogLine);
+  const lines = (): LogLine[] =>
+    written
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as LogLine);
   /** Every credential the flows below handle: none may appear in a log line. */
   const secrets = new Set<string>([
     DEVELOPMENT_SECRETS.gatewayAppSecret,
@@ -80,7 +87,11 @@ describe('logs and metrics', () => {
         MERCHANT_NOTIFY_URL: `http://127.0.0.1:${port}/notify`,
         MERCHANT_NOTIFY_SECRET: NOTIFY_SECRET,
       },
-      logger: createLogger({ level: 'debug', format: 'json', destination: { write: (line: string) => void written.push(line) } }),
+      logger: createLogger({
+        level: 'debug',
+        format: 'json',
+        destination: { write: (line: string) => void written.push(line) },
+      }),
       merchantNotifier: { pollIntervalMs: 20, backoffBaseMs: 3_600_000 },
     });
   });
@@ -103,7 +114,12 @@ describe('logs and metrics', () => {
       expect(answer.headers['x-request-id']).toBe('client-trace-42.a/b');
       const ours = lines().filter((line) => line.reqId === 'client-trace-42.a/b');
       expect(ours).toEqual([
-        expect.objectContaining({ level: 'info', msg: 'order created', event: 'order.created', orderNo: answer.body.order.orderNo }),
+        expect.objectContaining({
+          level: 'info',
+          msg: 'order created',
+          event: 'order.created',
+          orderNo: answer.body.order.orderNo,
+        }),
         expect.objectContaining({
           level: 'info',
           msg: 'request',
@@ -138,7 +154,11 @@ describe('logs and metrics', () => {
     it('should log a read that succeeded at debug, and every other request at info', async () => {
       await h.api.get('/api/catalog').set('x-request-id', 'a-read').expect(200);
       await h.api.get('/api/nothing-here').set('x-request-id', 'a-failed-read').expect(404);
-      await h.api.post('/api/session').set('x-request-id', 'a-write').send({ platform: 'weapp', code: 'spent' }).expect(401);
+      await h.api
+        .post('/api/session')
+        .set('x-request-id', 'a-write')
+        .send({ platform: 'weapp', code: 'spent' })
+        .expect(401);
       const levels = Object.fromEntries(
         lines()
           .filter((line) => line.msg === 'request' && ['a-read', 'a-failed-read', 'a-write'].includes(line.reqId!))
@@ -166,8 +186,18 @@ describe('logs and metrics', () => {
     it.each([
       ['404 from the route guard', () => h.api.get('/no/such/path'), 404, 'unmatched'],
       ['405 from the route guard', () => h.api.delete('/api/orders'), 405, 'unmatched'],
-      ['413 before the body is read', () => h.api.post('/api/orders').set('content-length', '999999999'), 413, 'unmatched'],
-      ['401 from a route', () => h.api.get('/api/orders/20260000000000000000ABCD/status'), 401, '/api/orders/:orderNo/status'],
+      [
+        '413 before the body is read',
+        () => h.api.post('/api/orders').set('content-length', '999999999'),
+        413,
+        'unmatched',
+      ],
+      [
+        '401 from a route',
+        () => h.api.get('/api/orders/20260000000000000000ABCD/status'),
+        401,
+        '/api/orders/:orderNo/status',
+      ],
     ])('should echo it on a %s', async (_case, call, status, route) => {
       const answer = await call().set('x-request-id', `error-${status}`);
       expect(answer.status).toBe(status);
@@ -184,7 +214,11 @@ describe('logs and metrics', () => {
       expect(JSON.parse(answer.body).error.code).toBe('MALFORMED_REQUEST');
       expect(answer.headers['x-request-id']).toMatch(UUID);
       expect(lines()).toContainEqual(
-        expect.objectContaining({ msg: 'request refused before the app', reqId: answer.headers['x-request-id'], status: 400 }),
+        expect.objectContaining({
+          msg: 'request refused before the app',
+          reqId: answer.headers['x-request-id'],
+          status: 400,
+        }),
       );
     });
   });
@@ -211,7 +245,12 @@ describe('logs and metrics', () => {
         .set('content-type', 'application/json')
         .send(JSON.stringify(forged));
       expect(refused.status).toBe(401);
-      await h.api.post('/api/gateway/webhook').set('x-request-id', 'not-json').set('content-type', 'text/plain').send('{').expect(400);
+      await h.api
+        .post('/api/gateway/webhook')
+        .set('x-request-id', 'not-json')
+        .set('content-type', 'text/plain')
+        .send('{')
+        .expect(400);
 
       expect(lines().filter((line) => line.reqId === 'forged-webhook')).toEqual([
         expect.objectContaining({
@@ -225,18 +264,32 @@ describe('logs and metrics', () => {
         expect.objectContaining({ level: 'info', msg: 'request', route: '/api/gateway/webhook', status: 401 }),
       ]);
       expect(lines()).toContainEqual(
-        expect.objectContaining({ reqId: 'not-json', level: 'warn', msg: 'webhook refused', outcome: 'invalid', code: 'WEBHOOK_INVALID' }),
+        expect.objectContaining({
+          reqId: 'not-json',
+          level: 'warn',
+          msg: 'webhook refused',
+          outcome: 'invalid',
+          code: 'WEBHOOK_INVALID',
+        }),
       );
       const after = await scrape();
       for (const outcome of ['bad_signature', 'invalid']) {
-        expect(sample(after, 'checkout_webhooks_total', { outcome }) - sample(before, 'checkout_webhooks_total', { outcome })).toBe(1);
+        expect(
+          sample(after, 'checkout_webhooks_total', { outcome }) -
+            sample(before, 'checkout_webhooks_total', { outcome }),
+        ).toBe(1);
       }
     });
   });
 
   describe('/metrics', () => {
     it('should answer 401 METRICS_UNAUTHORIZED without the METRICS_TOKEN bearer', async () => {
-      for (const authorization of [undefined, 'Bearer wrong-token', `Basic ${METRICS_TOKEN}`, `Bearer ${METRICS_TOKEN}x`]) {
+      for (const authorization of [
+        undefined,
+        'Bearer wrong-token',
+        `Basic ${METRICS_TOKEN}`,
+        `Bearer ${METRICS_TOKEN}x`,
+      ]) {
         const call = h.api.get('/metrics');
         if (authorization) call.set('authorization', authorization);
         const answer = await call.expect(401);
@@ -253,31 +306,64 @@ describe('logs and metrics', () => {
       await h.pay(token, orderNo).expect(200);
       const [bill] = await h.billsOf(orderNo);
       await h.settle(bill.bill_no, 'paid').expect(200);
-      await eventually(() => h.status(token, orderNo), (answer) => answer.status === 'paid');
+      await eventually(
+        () => h.status(token, orderNo),
+        (answer) => answer.status === 'paid',
+      );
       // The merchant never accepts: the paid order's notification is tried once and waits an hour.
-      await eventually(scrape, (text) => sample(text, 'checkout_merchant_notifications_total', { outcome: 'retried' }) >= 1);
+      await eventually(
+        scrape,
+        (text) => sample(text, 'checkout_merchant_notifications_total', { outcome: 'retried' }) >= 1,
+      );
       // Another order whose bill is open and never asked about: the sweeper is a minute behind.
       const waiting = await h.createOrder(token);
       await h.pay(token, waiting.orderNo).expect(200);
       h.advanceClock(60_000);
       const after = await scrape();
 
-      const added = (name: string, labels: Record<string, string> = {}) => sample(after, name, labels) - sample(before, name, labels);
+      const added = (name: string, labels: Record<string, string> = {}) =>
+        sample(after, name, labels) - sample(before, name, labels);
       expect(added('checkout_orders_created_total')).toBe(2);
       expect(added('checkout_bills_opened_total', { channel: 'WX_MINI' })).toBe(2);
       expect(added('checkout_payments_recorded_total', { disposition: 'applied', source: 'webhook' })).toBe(1);
       expect(added('checkout_webhooks_total', { outcome: 'accepted' })).toBe(1);
-      expect(added('checkout_upstream_request_duration_seconds_count', { upstream: 'wechat', operation: 'code2session', outcome: 'ok' })).toBe(1);
-      expect(added('checkout_upstream_request_duration_seconds_count', { upstream: 'gateway', operation: 'create_bill', outcome: 'ok' })).toBe(2);
+      expect(
+        added('checkout_upstream_request_duration_seconds_count', {
+          upstream: 'wechat',
+          operation: 'code2session',
+          outcome: 'ok',
+        }),
+      ).toBe(1);
+      expect(
+        added('checkout_upstream_request_duration_seconds_count', {
+          upstream: 'gateway',
+          operation: 'create_bill',
+          outcome: 'ok',
+        }),
+      ).toBe(2);
       const payRequests = { method: 'POST', route: '/api/orders/:orderNo/pay', status: '200' };
       expect(added('checkout_http_request_duration_seconds_count', payRequests)).toBe(2);
       expect(added('checkout_http_request_duration_seconds_bucket', { ...payRequests, le: '+Inf' })).toBe(2);
-      expect(added('checkout_http_request_duration_seconds_count', { method: 'POST', route: '/api/gateway/webhook', status: '200' })).toBe(1);
-      expect(sample(after, 'checkout_http_request_duration_seconds_count', { method: 'GET', route: '/api/orders/:orderNo/status', status: '200' })).toBeGreaterThanOrEqual(1);
+      expect(
+        added('checkout_http_request_duration_seconds_count', {
+          method: 'POST',
+          route: '/api/gateway/webhook',
+          status: '200',
+        }),
+      ).toBe(1);
+      expect(
+        sample(after, 'checkout_http_request_duration_seconds_count', {
+          method: 'GET',
+          route: '/api/orders/:orderNo/status',
+          status: '200',
+        }),
+      ).toBeGreaterThanOrEqual(1);
       // No raw path ever becomes a label.
       expect(after).not.toContain(`route="/api/orders/${orderNo}`);
       expect(after).toContain('# TYPE checkout_http_request_duration_seconds histogram');
-      expect(sample(after, 'checkout_http_request_duration_seconds_sum', payRequests)).toBeGreaterThan(sample(before, 'checkout_http_request_duration_seconds_sum', payRequests));
+      expect(sample(after, 'checkout_http_request_duration_seconds_sum', payRequests)).toBeGreaterThan(
+        sample(before, 'checkout_http_request_duration_seconds_sum', payRequests),
+      );
 
       expect(sample(after, 'checkout_merchant_outbox_depth')).toBeGreaterThanOrEqual(1);
       expect(sample(after, 'checkout_merchant_outbox_oldest_age_seconds')).toBeGreaterThanOrEqual(60);
@@ -286,10 +372,24 @@ describe('logs and metrics', () => {
 
       // The log says what the metrics count.
       expect(lines()).toContainEqual(
-        expect.objectContaining({ level: 'info', msg: 'payment recorded', event: 'payment.recorded', orderNo, billNo: bill.bill_no, disposition: 'applied', source: 'webhook' }),
+        expect.objectContaining({
+          level: 'info',
+          msg: 'payment recorded',
+          event: 'payment.recorded',
+          orderNo,
+          billNo: bill.bill_no,
+          disposition: 'applied',
+          source: 'webhook',
+        }),
       );
       expect(lines()).toContainEqual(
-        expect.objectContaining({ level: 'warn', event: 'notification.retried', orderNo, error: 'HTTP 503', attempt: 1 }),
+        expect.objectContaining({
+          level: 'warn',
+          event: 'notification.retried',
+          orderNo,
+          error: 'HTTP 503',
+          attempt: 1,
+        }),
       );
     });
   });
@@ -301,7 +401,10 @@ describe('logs and metrics', () => {
       await h.pay(token, orderNo).expect(200);
       const [bill] = await h.billsOf(orderNo);
       await h.settle(bill.bill_no, 'paid').expect(200);
-      await eventually(() => h.status(token, orderNo), (answer) => answer.status === 'paid');
+      await eventually(
+        () => h.status(token, orderNo),
+        (answer) => answer.status === 'paid',
+      );
       await h.api
         .post(`/api/merchant/orders/${orderNo}/refunds`)
         .set('authorization', `Bearer ${MERCHANT_KEY}`)
@@ -320,18 +423,29 @@ describe('logs and metrics', () => {
       secrets.add(
         webhookSignature(
           DEVELOPMENT_SECRETS.gatewayAppId,
-          { transaction_id: bill.bill_no, transaction_type: 'PAY', channel_type: 'WX', transaction_fee: bill.total_fee },
+          {
+            transaction_id: bill.bill_no,
+            transaction_type: 'PAY',
+            channel_type: 'WX',
+            transaction_fee: bill.total_fee,
+          },
           DEVELOPMENT_SECRETS.gatewayMasterSecret,
         ),
       );
       expect(sessionKeys.rows.length).toBeGreaterThan(0);
 
       const all = lines();
-      expect(all).toContainEqual(expect.objectContaining({ event: 'refund.requested', orderNo, kind: 'merchant', amount: 100 }));
+      expect(all).toContainEqual(
+        expect.objectContaining({ event: 'refund.requested', orderNo, kind: 'merchant', amount: 100 }),
+      );
       expect(all).toContainEqual(expect.objectContaining({ event: 'refund.succeeded', orderNo, amount: 100 }));
-      expect(all).toContainEqual(expect.objectContaining({ msg: 'upstream call', upstream: 'gateway', operation: 'create_refund' }));
+      expect(all).toContainEqual(
+        expect.objectContaining({ msg: 'upstream call', upstream: 'gateway', operation: 'create_refund' }),
+      );
       for (const line of all) {
-        expect(line).toEqual(expect.objectContaining({ level: expect.any(String), time: expect.any(Number), msg: expect.any(String) }));
+        expect(line).toEqual(
+          expect.objectContaining({ level: expect.any(String), time: expect.any(Number), msg: expect.any(String) }),
+        );
       }
       for (const secret of secrets) {
         expect(secret.length).toBeGreaterThanOrEqual(8);
@@ -343,7 +457,9 @@ describe('logs and metrics', () => {
 
 describe('logging and metrics configuration', () => {
   it('should default to info, pretty only on a terminal, and an open /metrics', () => {
-    expect(loadConfig({})).toEqual(expect.objectContaining({ logging: { level: 'info', format: 'auto' }, metricsToken: undefined }));
+    expect(loadConfig({})).toEqual(
+      expect.objectContaining({ logging: { level: 'info', format: 'auto' }, metricsToken: undefined }),
+    );
     expect(loadConfig({ LOG_LEVEL: 'debug', LOG_FORMAT: 'json', METRICS_TOKEN: 'abc' })).toEqual(
       expect.objectContaining({ logging: { level: 'debug', format: 'json' }, metricsToken: 'abc' }),
     );

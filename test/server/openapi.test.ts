@@ -83,7 +83,10 @@ describe('OpenAPI document', () => {
   beforeAll(async () => {
     database = await STORAGES[0].open();
     h = await startHarness(database.db);
-    const response = await h.api.get('/openapi.json').expect(200).expect('content-type', 'application/json; charset=utf-8');
+    const response = await h.api
+      .get('/openapi.json')
+      .expect(200)
+      .expect('content-type', 'application/json; charset=utf-8');
     document = response.body;
   });
 
@@ -119,12 +122,15 @@ describe('OpenAPI document', () => {
     const emulated = EMULATED_PROVIDER_ROUTES.map((route) => openApiPath(route));
     // The exclusions are exactly the emulations: each is served, and nothing else is excluded.
     expect(sandboxRoutes).toEqual(expect.arrayContaining(emulated));
-    const expected = [...servedOperations(h.services.app), ...sandboxRoutes.filter((route) => !emulated.includes(route))];
+    const expected = [
+      ...servedOperations(h.services.app),
+      ...sandboxRoutes.filter((route) => !emulated.includes(route)),
+    ];
     expect(documentedOperations(document).sort()).toEqual([...new Set(expected)].sort());
     expect(expected).toEqual(expect.arrayContaining(['GET /openapi.json', 'POST /sandbox/bills/{bill_no}/settle']));
   });
 
-  it('should tag the sandbox\'s paths and send them to the sandbox\'s own server', () => {
+  it("should tag the sandbox's paths and send them to the sandbox's own server", () => {
     for (const [path, item] of Object.entries(document.paths ?? {})) {
       const sandbox = path.startsWith('/sandbox/');
       expect({ path, servers: item?.servers }).toEqual({
@@ -144,10 +150,18 @@ describe('OpenAPI document', () => {
       for (const method of HTTP_METHODS) {
         for (const [status, answer] of Object.entries(item?.[method]?.responses ?? {})) {
           if (Number(status) < 400) continue;
-          const schema = (answer as OpenAPIV3_1.ResponseObject).content?.['application/json']?.schema as OpenAPIV3_1.SchemaObject;
-          const codes = ((schema.properties?.error as OpenAPIV3_1.SchemaObject).properties?.code as OpenAPIV3_1.SchemaObject).enum;
+          const schema = (answer as OpenAPIV3_1.ResponseObject).content?.['application/json']
+            ?.schema as OpenAPIV3_1.SchemaObject;
+          const codes = (
+            (schema.properties?.error as OpenAPIV3_1.SchemaObject).properties?.code as OpenAPIV3_1.SchemaObject
+          ).enum;
           for (const code of codes ?? []) {
-            expect({ method, path, code, status: HTTP_STATUS[code as keyof typeof HTTP_STATUS] }).toEqual({ method, path, code, status: Number(status) });
+            expect({ method, path, code, status: HTTP_STATUS[code as keyof typeof HTTP_STATUS] }).toEqual({
+              method,
+              path,
+              code,
+              status: Number(status),
+            });
           }
         }
       }
@@ -160,7 +174,9 @@ describe('OpenAPI document', () => {
     expect(built.servers).toEqual([{ url: 'https://pay.example.com', description: expect.any(String) }]);
     expect(Object.keys(built.paths ?? {}).filter((path) => path.startsWith('/sandbox/'))).toEqual([]);
     expect(built.tags?.map((tag) => tag.name)).not.toContain('sandbox');
-    expect(Object.keys(built.paths ?? {})).toEqual(expect.arrayContaining(['/api/orders/{orderNo}/pay', '/openapi.json']));
+    expect(Object.keys(built.paths ?? {})).toEqual(
+      expect.arrayContaining(['/api/orders/{orderNo}/pay', '/openapi.json']),
+    );
   });
 
   describe('answers to a real checkout', () => {
@@ -172,7 +188,9 @@ describe('OpenAPI document', () => {
     /** The described operation (zod schemas) and documented operation (JSON) a request is for. */
     function operationFor(method: string, path: string): { described: ApiOperation; template: string } {
       const sandbox = path.startsWith('/sandbox/');
-      const operations = mountedRouters(sandbox ? h.services.sandboxApp! : h.services.app).flatMap((router) => [...describedOperations(router)]);
+      const operations = mountedRouters(sandbox ? h.services.sandboxApp! : h.services.app).flatMap((router) => [
+        ...describedOperations(router),
+      ]);
       const described = operations.find(
         (operation) =>
           operation.method === method.toLowerCase() &&
@@ -187,22 +205,46 @@ describe('OpenAPI document', () => {
       const response = await request;
       const { method } = request as unknown as { method: string };
       const url = new URL((request as unknown as { url: string }).url);
-      checkAnswer(method, url.pathname, response.status, response.headers['content-type'], response.status === 204 ? '' : response.text, response.body);
+      checkAnswer(
+        method,
+        url.pathname,
+        response.status,
+        response.headers['content-type'],
+        response.status === 204 ? '' : response.text,
+        response.body,
+      );
       return response;
     }
 
-    function checkAnswer(method: string, path: string, status: number, contentType: string | undefined, text: string, json: unknown): void {
+    function checkAnswer(
+      method: string,
+      path: string,
+      status: number,
+      contentType: string | undefined,
+      text: string,
+      json: unknown,
+    ): void {
       const { described, template } = operationFor(method, path);
       const where = `${method} ${template} ${status}`;
       const generated = document.paths?.[template]?.[method.toLowerCase() as (typeof HTTP_METHODS)[number]];
       const answer = generated?.responses?.[String(status)] as OpenAPIV3_1.ResponseObject | undefined;
-      expect({ where, documented: answer !== undefined, body: text.slice(0, 300) }).toEqual({ where, documented: true, body: text.slice(0, 300) });
-      const describedAnswer = described.responses[String(status)] as { content?: Record<string, { schema: z.ZodType }> };
+      expect({ where, documented: answer !== undefined, body: text.slice(0, 300) }).toEqual({
+        where,
+        documented: true,
+        body: text.slice(0, 300),
+      });
+      const describedAnswer = described.responses[String(status)] as {
+        content?: Record<string, { schema: z.ZodType }>;
+      };
       if (!describedAnswer.content) {
         expect({ where, text }).toEqual({ where, text: '' });
       } else {
         const mediaType = (contentType ?? '').split(';')[0];
-        expect({ where, mediaType, listed: Object.keys(answer!.content ?? {}).includes(mediaType) }).toEqual({ where, mediaType, listed: true });
+        expect({ where, mediaType, listed: Object.keys(answer!.content ?? {}).includes(mediaType) }).toEqual({
+          where,
+          mediaType,
+          listed: true,
+        });
         const body = mediaType === 'application/json' ? json : text;
         const parsed = describedAnswer.content[mediaType].schema.safeParse(body);
         expect({ where, body, issues: parsed.success ? [] : parsed.error.issues }).toEqual({ where, body, issues: [] });
@@ -210,7 +252,7 @@ describe('OpenAPI document', () => {
       seen.add(where);
     }
 
-    it('should document the answers of a WeChat checkout, the gateway webhook and the sandbox\'s bill controls', async () => {
+    it("should document the answers of a WeChat checkout, the gateway webhook and the sandbox's bill controls", async () => {
       await documented(h.api.get('/healthz'));
       await documented(h.api.get('/openapi.json'));
       await documented(h.api.get('/metrics'));
@@ -224,23 +266,37 @@ describe('OpenAPI document', () => {
       await documented(h.api.post('/api/session').send({ platform: 'alipay' }));
 
       const created = await documented(
-        h.api.post('/api/orders').set(auth(token)).set('idempotency-key', 'openapi-1').send({ items: [{ sku, quantity: 1 }] }),
+        h.api
+          .post('/api/orders')
+          .set(auth(token))
+          .set('idempotency-key', 'openapi-1')
+          .send({ items: [{ sku, quantity: 1 }] }),
       );
       const orderNo: string = created.body.order.orderNo;
-      await documented(h.api.post('/api/orders').set(auth(token)).send({ items: [{ sku: 'no-such-sku', quantity: 1 }] }));
+      await documented(
+        h.api
+          .post('/api/orders')
+          .set(auth(token))
+          .send({ items: [{ sku: 'no-such-sku', quantity: 1 }] }),
+      );
       await documented(h.api.post('/api/orders').send({ items: [{ sku, quantity: 1 }] }));
       await documented(h.api.post(`/api/orders/${orderNo}/pay`).set(auth(token)).send({ platform: 'weapp' }));
       await documented(h.api.post(`/api/orders/${orderNo}/pay`).set(auth(token)).send({ platform: 'tt' }));
       await documented(h.api.get(`/api/orders/${orderNo}/status`).set(auth(token)));
       await documented(h.api.get('/api/orders/NOSUCHORDER0001/status').set(auth(token)));
 
-      const bills = await documented(h.sandbox.get('/sandbox/bills').query({ bill_no: (await h.billsOf(orderNo))[0].bill_no }));
+      const bills = await documented(
+        h.sandbox.get('/sandbox/bills').query({ bill_no: (await h.billsOf(orderNo))[0].bill_no }),
+      );
       const billNo: string = bills.body.bills[0].bill_no;
       await documented(h.sandbox.post(`/sandbox/bills/${billNo}/settle`).send({ result: 'paid' }));
       await documented(h.sandbox.post(`/sandbox/bills/${billNo}/settle`).send({ result: 'failed' }));
       await documented(h.sandbox.post(`/sandbox/bills/${billNo}/settle`).send({ result: 'maybe' }));
       await documented(h.sandbox.post('/sandbox/bills/NOSUCHBILL/settle').send({ result: 'paid' }));
-      await eventually(() => h.status(token, orderNo), (answer) => answer.status === 'paid');
+      await eventually(
+        () => h.status(token, orderNo),
+        (answer) => answer.status === 'paid',
+      );
       await documented(h.api.get(`/api/orders/${orderNo}/status`).set(auth(token)));
       await documented(h.api.post(`/api/orders/${orderNo}/pay`).set(auth(token)).send({ platform: 'weapp' }));
 
@@ -248,25 +304,50 @@ describe('OpenAPI document', () => {
       await documented(h.sandbox.post(`/sandbox/bills/${billNo}/notify`));
       const deliveries = await eventually(
         () => documented(h.sandbox.get(`/sandbox/bills/${billNo}/deliveries`)),
-        (response) => response.body.deliveries.length >= 2 && response.body.deliveries.every((attempt: { ok: boolean }) => attempt.ok),
+        (response) =>
+          response.body.deliveries.length >= 2 &&
+          response.body.deliveries.every((attempt: { ok: boolean }) => attempt.ok),
       );
       for (const attempt of deliveries.body.deliveries) {
-        checkAnswer('POST', '/api/gateway/webhook', attempt.status, 'text/plain; charset=utf-8', attempt.body, undefined);
+        checkAnswer(
+          'POST',
+          '/api/gateway/webhook',
+          attempt.status,
+          'text/plain; charset=utf-8',
+          attempt.body,
+          undefined,
+        );
       }
-      await documented(h.api.post('/api/gateway/webhook').set('content-type', 'application/json').send('{"not":"a webhook"}'));
+      await documented(
+        h.api.post('/api/gateway/webhook').set('content-type', 'application/json').send('{"not":"a webhook"}'),
+      );
       await documented(h.api.post('/api/gateway/webhook').set('content-type', 'text/plain').send('not JSON'));
 
       // An unpaid bill cannot be notified.
-      const other = await documented(h.api.post('/api/orders').set(auth(token)).send({ items: [{ sku, quantity: 2 }] }));
-      await documented(h.api.post(`/api/orders/${other.body.order.orderNo}/pay`).set(auth(token)).send({ platform: 'weapp' }));
+      const other = await documented(
+        h.api
+          .post('/api/orders')
+          .set(auth(token))
+          .send({ items: [{ sku, quantity: 2 }] }),
+      );
+      await documented(
+        h.api.post(`/api/orders/${other.body.order.orderNo}/pay`).set(auth(token)).send({ platform: 'weapp' }),
+      );
       const [open] = await h.billsOf(other.body.order.orderNo);
       await documented(h.sandbox.post(`/sandbox/bills/${open.bill_no}/notify`));
 
       // The gateway refusing: 503 for the shopper.
       await documented(h.sandbox.post('/sandbox/gateway/faults').send({ result_code: 14, operation: 'bill' }));
       await documented(h.sandbox.post('/sandbox/gateway/faults').send({ result_code: 14, http_status: 502 }));
-      const refused = await documented(h.api.post('/api/orders').set(auth(token)).send({ items: [{ sku, quantity: 3 }] }));
-      await documented(h.api.post(`/api/orders/${refused.body.order.orderNo}/pay`).set(auth(token)).send({ platform: 'weapp' }));
+      const refused = await documented(
+        h.api
+          .post('/api/orders')
+          .set(auth(token))
+          .send({ items: [{ sku, quantity: 3 }] }),
+      );
+      await documented(
+        h.api.post(`/api/orders/${refused.body.order.orderNo}/pay`).set(auth(token)).send({ platform: 'weapp' }),
+      );
       await documented(h.sandbox.delete('/sandbox/gateway/faults'));
 
       await documented(h.api.delete('/api/session').set(auth(token)));
@@ -277,10 +358,17 @@ describe('OpenAPI document', () => {
     it('should document the answers of a Douyin checkout paid on both legs, and of the Alipay and H5 cashier controls', async () => {
       const minted = await documented(h.sandbox.post('/sandbox/douyin/codes').send({}));
       const session = await documented(
-        h.api.post('/api/session').send({ platform: 'tt', code: minted.body.code, anonymousCode: minted.body.anonymousCode }),
+        h.api
+          .post('/api/session')
+          .send({ platform: 'tt', code: minted.body.code, anonymousCode: minted.body.anonymousCode }),
       );
       const token: string = session.body.token;
-      const created = await documented(h.api.post('/api/orders').set(auth(token)).send({ items: [{ sku: 'ceramic-mug', quantity: 1 }] }));
+      const created = await documented(
+        h.api
+          .post('/api/orders')
+          .set(auth(token))
+          .send({ items: [{ sku: 'ceramic-mug', quantity: 1 }] }),
+      );
       const orderNo: string = created.body.order.orderNo;
       await documented(h.api.post(`/api/orders/${orderNo}/pay`).set(auth(token)).send({ platform: 'tt' }));
       const bills = await h.billsOf(orderNo);
@@ -291,17 +379,24 @@ describe('OpenAPI document', () => {
       await documented(h.sandbox.get('/sandbox/wechat/h5pay'));
       await documented(h.sandbox.get('/sandbox/wechat/h5pay').query({ bill_no: 'NOSUCHBILL' }));
       await documented(h.sandbox.post('/sandbox/wechat/h5pay').send({ bill_no: h5.bill_no, action: 'cancel' }));
-      await documented(h.sandbox.post('/sandbox/wechat/h5pay').type('form').send({ bill_no: h5.bill_no, action: 'pay' }));
+      await documented(
+        h.sandbox.post('/sandbox/wechat/h5pay').type('form').send({ bill_no: h5.bill_no, action: 'pay' }),
+      );
       await documented(h.sandbox.post('/sandbox/wechat/h5pay').send({ bill_no: h5.bill_no, action: 'pay' }));
       await documented(h.sandbox.post('/sandbox/wechat/h5pay').send({ bill_no: alipay.bill_no, action: 'pay' }));
       await documented(h.sandbox.post('/sandbox/wechat/h5pay').send({ bill_no: h5.bill_no, action: 'steal' }));
 
       await documented(h.sandbox.get('/sandbox/alipay/public-key'));
-      await documented(h.sandbox.post('/sandbox/alipay/app-pay').send({ order_string: alipay.order_string, action: 'cancel' }));
+      await documented(
+        h.sandbox.post('/sandbox/alipay/app-pay').send({ order_string: alipay.order_string, action: 'cancel' }),
+      );
       await documented(h.sandbox.post('/sandbox/alipay/app-pay').send({ order_string: alipay.order_string }));
       await documented(h.sandbox.post('/sandbox/alipay/app-pay').send({ order_string: `${alipay.order_string}x` }));
       await documented(h.sandbox.post('/sandbox/alipay/app-pay').send({}));
-      await eventually(() => h.status(token, orderNo), (answer) => answer.status === 'paid');
+      await eventually(
+        () => h.status(token, orderNo),
+        (answer) => answer.status === 'paid',
+      );
 
       // The second payment goes back by itself: the merchant API lists it.
       const listed = await eventually(
@@ -309,12 +404,16 @@ describe('OpenAPI document', () => {
         (response) => response.body.payments.length > 0,
       );
       expect(listed.body.payments[0].refund).toMatchObject({ kind: 'duplicate' });
-      await documented(h.api.get('/api/merchant/payments').query({ disposition: 'refund_due', limit: 10 }).set(merchant));
+      await documented(
+        h.api.get('/api/merchant/payments').query({ disposition: 'refund_due', limit: 10 }).set(merchant),
+      );
       await documented(h.api.get('/api/merchant/payments').query({ disposition: 'everything' }).set(merchant));
     });
 
-    it('should document the answers of an app-launched checkout, its refunds and the sandbox\'s refund controls', async () => {
-      await documented(h.api.post('/api/merchant/checkouts').send({ items: [{ sku: 'ceramic-mug', quantity: 1 }], appUserId: 'u1' }));
+    it("should document the answers of an app-launched checkout, its refunds and the sandbox's refund controls", async () => {
+      await documented(
+        h.api.post('/api/merchant/checkouts').send({ items: [{ sku: 'ceramic-mug', quantity: 1 }], appUserId: 'u1' }),
+      );
       const checkout = await documented(
         h.api
           .post('/api/merchant/checkouts')
@@ -326,23 +425,53 @@ describe('OpenAPI document', () => {
       const { token } = await h.login();
       await documented(h.api.post('/api/checkouts/claim').set(auth(token)).send({ token: launchToken }));
       await documented(h.api.post('/api/checkouts/claim').set(auth(token)).send({ token: launchToken }));
-      await documented(h.api.post('/api/checkouts/claim').set(auth(token)).send({ token: 'x'.repeat(32) }));
+      await documented(
+        h.api
+          .post('/api/checkouts/claim')
+          .set(auth(token))
+          .send({ token: 'x'.repeat(32) }),
+      );
       await documented(h.api.get(`/api/merchant/orders/${orderNo}`).set(merchant));
-      await documented(h.api.post(`/api/merchant/orders/${orderNo}/refunds`).set(merchant).set('idempotency-key', 'r-0').send({ amount: 1 }));
+      await documented(
+        h.api
+          .post(`/api/merchant/orders/${orderNo}/refunds`)
+          .set(merchant)
+          .set('idempotency-key', 'r-0')
+          .send({ amount: 1 }),
+      );
 
       await h.pay(token, orderNo).expect(200);
       const [bill] = await h.billsOf(orderNo);
       await h.settle(bill.bill_no, 'paid').expect(200);
-      await eventually(() => h.status(token, orderNo), (answer) => answer.status === 'paid');
+      await eventually(
+        () => h.status(token, orderNo),
+        (answer) => answer.status === 'paid',
+      );
 
       await documented(h.sandbox.post('/sandbox/refunds/hold').send({ count: 1 }));
       await documented(h.sandbox.post('/sandbox/refunds/hold').send({ count: 0 }));
       const refund = { amount: 100, reason: '尺码不合适' };
       await documented(h.api.post(`/api/merchant/orders/${orderNo}/refunds`).set(merchant).send(refund));
-      await documented(h.api.post(`/api/merchant/orders/${orderNo}/refunds`).set(merchant).set('idempotency-key', 'r-1').send(refund));
-      await documented(h.api.post(`/api/merchant/orders/${orderNo}/refunds`).set(merchant).set('idempotency-key', 'r-1').send(refund));
-      await documented(h.api.post(`/api/merchant/orders/${orderNo}/refunds`).set(merchant).set('idempotency-key', 'r-1').send({ amount: 101 }));
-      await documented(h.api.post(`/api/merchant/orders/${orderNo}/refunds`).set(merchant).set('idempotency-key', 'r-2').send({ amount: 10_000_000 }));
+      await documented(
+        h.api.post(`/api/merchant/orders/${orderNo}/refunds`).set(merchant).set('idempotency-key', 'r-1').send(refund),
+      );
+      await documented(
+        h.api.post(`/api/merchant/orders/${orderNo}/refunds`).set(merchant).set('idempotency-key', 'r-1').send(refund),
+      );
+      await documented(
+        h.api
+          .post(`/api/merchant/orders/${orderNo}/refunds`)
+          .set(merchant)
+          .set('idempotency-key', 'r-1')
+          .send({ amount: 101 }),
+      );
+      await documented(
+        h.api
+          .post(`/api/merchant/orders/${orderNo}/refunds`)
+          .set(merchant)
+          .set('idempotency-key', 'r-2')
+          .send({ amount: 10_000_000 }),
+      );
       await documented(h.sandbox.delete('/sandbox/refunds/hold'));
 
       const refunds = await documented(h.sandbox.get('/sandbox/refunds').query({ bill_no: bill.bill_no }));
@@ -358,11 +487,13 @@ describe('OpenAPI document', () => {
 
       const order = await documented(h.api.get(`/api/merchant/orders/${orderNo}`).set(merchant));
       expect(order.body.order).toMatchObject({ appUserId: 'app-user-1', attach: { cart: 'c-1' }, claimed: true });
-      expect(order.body.order.refunds).toEqual([expect.objectContaining({ refundNo: refundNo, amount: 100, reason: '尺码不合适' })]);
+      expect(order.body.order.refunds).toEqual([
+        expect.objectContaining({ refundNo: refundNo, amount: 100, reason: '尺码不合适' }),
+      ]);
       await documented(h.api.get('/api/merchant/orders/NOSUCHORDER0001').set(merchant));
     });
 
-    it('should document the answers of the WeChat Pay sandbox\'s controls around a payment and refunds made by our WeChat Pay client', async () => {
+    it("should document the answers of the WeChat Pay sandbox's controls around a payment and refunds made by our WeChat Pay client", async () => {
       const receiver = await startNotifyReceiver();
       try {
         const control = '/sandbox/wechatpay';
@@ -373,7 +504,14 @@ describe('OpenAPI document', () => {
           timeoutMs: 5000,
         });
         const prepay = (outTradeNo: string, expiresAt = Date.now() + 15 * 60 * 1000) =>
-          client.prepayJsapi({ outTradeNo, description: 'Ceramic mug', amount: 1999, openid: 'oOpenApiPayer0001', notifyUrl: receiver.url, expiresAt });
+          client.prepayJsapi({
+            outTradeNo,
+            description: 'Ceramic mug',
+            amount: 1999,
+            openid: 'oOpenApiPayer0001',
+            notifyUrl: receiver.url,
+            expiresAt,
+          });
         const paid = newOutTradeNo('OA');
         const closed = newOutTradeNo('OA');
         const expired = newOutTradeNo('OA');
@@ -382,9 +520,16 @@ describe('OpenAPI document', () => {
         await prepay(expired, Date.now() - 60_000);
 
         const listed = await documented(h.sandbox.get(`${control}/transactions`).query({ out_trade_no: paid }));
-        expect(listed.body.transactions).toEqual([expect.objectContaining({ out_trade_no: paid, trade_state: 'NOTPAY', transaction_id: null })]);
-        const settled = await documented(h.sandbox.post(`${control}/transactions/${paid}/settle`).send({ result: 'paid' }));
-        expect(settled.body).toMatchObject({ transaction: { out_trade_no: paid, trade_state: 'SUCCESS' }, notifying: true });
+        expect(listed.body.transactions).toEqual([
+          expect.objectContaining({ out_trade_no: paid, trade_state: 'NOTPAY', transaction_id: null }),
+        ]);
+        const settled = await documented(
+          h.sandbox.post(`${control}/transactions/${paid}/settle`).send({ result: 'paid' }),
+        );
+        expect(settled.body).toMatchObject({
+          transaction: { out_trade_no: paid, trade_state: 'SUCCESS' },
+          notifying: true,
+        });
         await documented(h.sandbox.post(`${control}/transactions/${paid}/settle`).send({ result: 'closed' }));
         await documented(h.sandbox.post(`${control}/transactions/${paid}/settle`).send({ result: 'maybe' }));
         await documented(h.sandbox.post(`${control}/transactions/${closed}/settle`).send({ result: 'closed' }));
@@ -402,12 +547,22 @@ describe('OpenAPI document', () => {
         // A held refund, finished by hand; then one that succeeds by itself.
         await documented(h.sandbox.post(`${control}/refunds/hold`).send({ count: 1 }));
         await documented(h.sandbox.post(`${control}/refunds/hold`).send({ count: 0 }));
-        const held = await client.createRefund({ outTradeNo: paid, outRefundNo: `${paid}R1`, refund: 500, total: 1999, notifyUrl: receiver.url });
+        const held = await client.createRefund({
+          outTradeNo: paid,
+          outRefundNo: `${paid}R1`,
+          refund: 500,
+          total: 1999,
+          notifyUrl: receiver.url,
+        });
         expect(held.status).toBe('PROCESSING');
         await documented(h.sandbox.delete(`${control}/refunds/hold`));
         const refunds = await documented(h.sandbox.get(`${control}/refunds`).query({ out_trade_no: paid }));
-        expect(refunds.body.refunds).toEqual([expect.objectContaining({ out_refund_no: `${paid}R1`, status: 'PROCESSING' })]);
-        const finished = await documented(h.sandbox.post(`${control}/refunds/${paid}R1/settle`).send({ result: 'abnormal' }));
+        expect(refunds.body.refunds).toEqual([
+          expect.objectContaining({ out_refund_no: `${paid}R1`, status: 'PROCESSING' }),
+        ]);
+        const finished = await documented(
+          h.sandbox.post(`${control}/refunds/${paid}R1/settle`).send({ result: 'abnormal' }),
+        );
         expect(finished.body).toMatchObject({ refund: { status: 'ABNORMAL' }, notifying: true });
         await documented(h.sandbox.post(`${control}/refunds/${paid}R1/settle`).send({ result: 'success' }));
         await documented(h.sandbox.post(`${control}/refunds/${paid}R1/settle`).send({}));
@@ -420,9 +575,15 @@ describe('OpenAPI document', () => {
         await client.createRefund({ outTradeNo: paid, outRefundNo: `${paid}R2`, refund: 100, total: 1999 });
         const succeeded = await eventually(
           () => documented(h.sandbox.get(`${control}/refunds`)),
-          (response) => response.body.refunds.some((refund: { out_refund_no: string; status: string }) => refund.out_refund_no === `${paid}R2` && refund.status === 'SUCCESS'),
+          (response) =>
+            response.body.refunds.some(
+              (refund: { out_refund_no: string; status: string }) =>
+                refund.out_refund_no === `${paid}R2` && refund.status === 'SUCCESS',
+            ),
         );
-        expect(succeeded.body.refunds).toContainEqual(expect.objectContaining({ out_refund_no: `${paid}R2`, success_time: expect.any(String) }));
+        expect(succeeded.body.refunds).toContainEqual(
+          expect.objectContaining({ out_refund_no: `${paid}R2`, success_time: expect.any(String) }),
+        );
 
         // Rotation and the signing mode: the client still verifies every answer.
         const rotated = await documented(h.sandbox.post(`${control}/certificates/rotate`).send({}));

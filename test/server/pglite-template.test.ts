@@ -6,7 +6,12 @@ import { PGlite } from '@electric-sql/pglite';
 import { Database, openPglite, wrapPglite } from '../../server/adapters/storage/database';
 import { LOCK_FILE } from '../../server/adapters/storage/data-dir-lock';
 import { migrate } from '../../server/adapters/storage/migrations';
-import { PgliteTemplate, pgliteTemplate, seedFromTemplate, templateTarball } from '../../server/adapters/storage/pglite-template';
+import {
+  PgliteTemplate,
+  pgliteTemplate,
+  seedFromTemplate,
+  templateTarball,
+} from '../../server/adapters/storage/pglite-template';
 import { preparePgliteTemplate } from '../../server/prepare-storage';
 
 /** Tables, columns, indexes and triggers of the public schema, in a comparable form. */
@@ -15,7 +20,9 @@ async function schemaOf(db: Database): Promise<string[]> {
     `SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '') AS line
        FROM information_schema.columns WHERE table_schema = 'public'`,
   );
-  const { rows: indexes } = await db.query<{ line: string }>(`SELECT indexdef AS line FROM pg_indexes WHERE schemaname = 'public'`);
+  const { rows: indexes } = await db.query<{ line: string }>(
+    `SELECT indexdef AS line FROM pg_indexes WHERE schemaname = 'public'`,
+  );
   const { rows: triggers } = await db.query<{ line: string }>(
     `SELECT tgname || ' ON ' || tgrelid::regclass::text AS line FROM pg_trigger WHERE NOT tgisinternal`,
   );
@@ -109,7 +116,10 @@ describe('the PGlite template new data directories start from', () => {
     writeFileSync(join(partial, 'PG_VERSION'), '17\n');
     const crashed = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
     await new Promise((resolve) => crashed.on('exit', resolve));
-    writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ pid: crashed.pid, host: hostname(), startedAt: '', command: 'node' }));
+    writeFileSync(
+      join(dataDir, LOCK_FILE),
+      JSON.stringify({ pid: crashed.pid, host: hostname(), startedAt: '', command: 'node' }),
+    );
 
     const db = await openPglite(dataDir);
     try {

@@ -72,14 +72,15 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
   const signedPayment = (billNo: string, fee: number) =>
     buildPaymentWebhook({ ...credentials, billNo, channel: 'WX_MINI', totalFee: fee, outcome: 'paid' });
 
-  const sendRaw = (raw: string) =>
-    h.api.post('/api/gateway/webhook').set('content-type', 'application/json').send(raw);
+  const sendRaw = (raw: string) => h.api.post('/api/gateway/webhook').set('content-type', 'application/json').send(raw);
 
   async function paymentsOf(orderNo: string) {
-    const { rows } = await db().query<{ disposition: string; amount: number; gateway_trade_no: string | null; detail: unknown }>(
-      'SELECT disposition, amount, gateway_trade_no, detail FROM payments WHERE order_no = $1 ORDER BY id',
-      [orderNo],
-    );
+    const { rows } = await db().query<{
+      disposition: string;
+      amount: number;
+      gateway_trade_no: string | null;
+      detail: unknown;
+    }>('SELECT disposition, amount, gateway_trade_no, detail FROM payments WHERE order_no = $1 ORDER BY id', [orderNo]);
     return rows;
   }
 
@@ -93,18 +94,35 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
 
   describe('a verified gateway message', () => {
     it.each<[string, (message: GatewayWebhookMessage) => string]>([
-      ['NUL in message_detail', (m) => JSON.stringify({ ...m, message_detail: { ...m.message_detail, attach: 'a\u0000b' } })],
-      ['NUL in optional, in a value and a key', (m) => JSON.stringify({ ...m, optional: { note: 'a\u0000b', ['k\u0000']: 1 } })],
+      [
+        'NUL in message_detail',
+        (m) => JSON.stringify({ ...m, message_detail: { ...m.message_detail, attach: 'a\u0000b' } }),
+      ],
+      [
+        'NUL in optional, in a value and a key',
+        (m) => JSON.stringify({ ...m, optional: { note: 'a\u0000b', ['k\u0000']: 1 } }),
+      ],
       [
         'a lone surrogate (escaped in the JSON) in message_detail and optional',
-        (m) => withRaw({ ...m, message_detail: { ...m.message_detail, body: '@@high@@' }, optional: { x: '@@low@@' } }, {
-          high: '"x\\ud800"',
-          low: '"\\udc00y"',
-        }),
+        (m) =>
+          withRaw(
+            { ...m, message_detail: { ...m.message_detail, body: '@@high@@' }, optional: { x: '@@low@@' } },
+            {
+              high: '"x\\ud800"',
+              low: '"\\udc00y"',
+            },
+          ),
       ],
       [
         'unsigned fields of unexpected shapes',
-        (m) => JSON.stringify({ ...m, message_detail: ['not', 'an', 'object'], trade_success: 'yes', sub_channel_type: 7, timestamp: {} }),
+        (m) =>
+          JSON.stringify({
+            ...m,
+            message_detail: ['not', 'an', 'object'],
+            trade_success: 'yes',
+            sub_channel_type: 7,
+            timestamp: {},
+          }),
       ],
     ])('with %s is answered success, the payment recorded and the message kept as sent', async (_what, craft) => {
       const { token, order, bill } = await openBill();
@@ -118,9 +136,19 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
     });
 
     it.each<[string, (message: GatewayWebhookMessage) => string]>([
-      ['__proto__ in message_detail', (m) => withRaw({ ...m, message_detail: '@@d@@' }, { d: '{"__proto__":{"isAdmin":true},"transaction_id":"4200"}' })],
-      ['__proto__ at the top', (m) => withRaw(m, {}).replace(/^\{/, '{"__proto__":{"transaction_type":"REFUND","isAdmin":true},')],
-      ['constructor.prototype in optional', (m) => withRaw({ ...m, optional: '@@o@@' }, { o: '{"constructor":{"prototype":{"isAdmin":true}}}' })],
+      [
+        '__proto__ in message_detail',
+        (m) =>
+          withRaw({ ...m, message_detail: '@@d@@' }, { d: '{"__proto__":{"isAdmin":true},"transaction_id":"4200"}' }),
+      ],
+      [
+        '__proto__ at the top',
+        (m) => withRaw(m, {}).replace(/^\{/, '{"__proto__":{"transaction_type":"REFUND","isAdmin":true},'),
+      ],
+      [
+        'constructor.prototype in optional',
+        (m) => withRaw({ ...m, optional: '@@o@@' }, { o: '{"constructor":{"prototype":{"isAdmin":true}}}' }),
+      ],
     ])('with %s, sent as application/json, is answered success and kept as sent', async (_what, craft) => {
       const { token, order, bill } = await openBill();
       const raw = craft(signedPayment(bill.bill_no, order.amount));
@@ -134,23 +162,28 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
       expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
     });
 
-    it.each(['application/octet-stream', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'none'])(
-      'sent as %s is read as text and answered success',
-      async (type) => {
-        const { token, order, bill } = await openBill();
-        const raw = JSON.stringify(signedPayment(bill.bill_no, order.amount));
-        const lines = ['POST /api/gateway/webhook HTTP/1.1', 'Host: checkout', 'Connection: close'];
-        lines.push(`Content-Length: ${Buffer.byteLength(raw)}`);
-        if (type !== 'none') lines.push(`Content-Type: ${type}`);
-        const answer = await sendRawRequest(h.services.serverUrl, `${lines.join('\r\n')}\r\n\r\n${raw}`);
-        expect(answer).toMatchObject({ status: 200, body: 'success' });
-        expect((await h.status(token, order.orderNo)).status).toBe('paid');
-      },
-    );
+    it.each([
+      'application/octet-stream',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'none',
+    ])('sent as %s is read as text and answered success', async (type) => {
+      const { token, order, bill } = await openBill();
+      const raw = JSON.stringify(signedPayment(bill.bill_no, order.amount));
+      const lines = ['POST /api/gateway/webhook HTTP/1.1', 'Host: checkout', 'Connection: close'];
+      lines.push(`Content-Length: ${Buffer.byteLength(raw)}`);
+      if (type !== 'none') lines.push(`Content-Type: ${type}`);
+      const answer = await sendRawRequest(h.services.serverUrl, `${lines.join('\r\n')}\r\n\r\n${raw}`);
+      expect(answer).toMatchObject({ status: 200, body: 'success' });
+      expect((await h.status(token, order.orderNo)).status).toBe('paid');
+    });
 
     it('with message_detail nested 5,000 deep is answered success and kept whole', async () => {
       const { token, order, bill } = await openBill();
-      const raw = withRaw({ ...signedPayment(bill.bill_no, order.amount), message_detail: '@@deep@@' }, { deep: deepJson(5000) });
+      const raw = withRaw(
+        { ...signedPayment(bill.bill_no, order.amount), message_detail: '@@deep@@' },
+        { deep: deepJson(5000) },
+      );
       await sendRaw(raw).expect(200, 'success');
       expect((await h.status(token, order.orderNo)).status).toBe('paid');
       const [payment] = await paymentsOf(order.orderNo);
@@ -161,7 +194,10 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
     it('with NUL in the channel trade number (unsigned) records the payment with the number escaped', async () => {
       const { token, order, bill } = await openBill();
       const message = signedPayment(bill.bill_no, order.amount);
-      const raw = JSON.stringify({ ...message, message_detail: { ...message.message_detail, transaction_id: '4200\u00001' } });
+      const raw = JSON.stringify({
+        ...message,
+        message_detail: { ...message.message_detail, transaction_id: '4200\u00001' },
+      });
       await sendRaw(raw).expect(200, 'success');
       expect((await h.status(token, order.orderNo)).status).toBe('paid');
       expect(await paymentsOf(order.orderNo)).toEqual([
@@ -175,7 +211,10 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
       ['transaction_type', { transaction_id: 'B2026NULTYPE', transaction_type: 'PAY\u0000' }, 'B2026NULTYPE'],
     ])('whose signed %s cannot be stored is answered success and kept for review', async (_field, signed, storedId) => {
       const { signature: _signature, ...fields } = signedPayment('B00000000000000000000000', 100);
-      const message = signWebhook(credentials, { ...fields, ...(signed as { transaction_id: string; transaction_type: 'PAY' }) });
+      const message = signWebhook(credentials, {
+        ...fields,
+        ...(signed as { transaction_id: string; transaction_type: 'PAY' }),
+      });
       await sendRaw(JSON.stringify(message)).expect(200, 'success');
       await sendRaw(JSON.stringify(message)).expect(200, 'success');
       const rows = await unmatched(storedId);
@@ -219,12 +258,17 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
       expect(storedMessage(rows[0].body)).toEqual(message);
     });
 
-    it.each([2_147_483_648, 2 ** 40])('with fee %d for a bill of another amount is kept as amount_mismatch', async (fee) => {
-      const { token, order, bill } = await openBill();
-      await sendRaw(JSON.stringify(signedPayment(bill.bill_no, fee))).expect(200, 'success');
-      expect((await h.status(token, order.orderNo)).status).toBe('pending');
-      expect(await paymentsOf(order.orderNo)).toEqual([expect.objectContaining({ disposition: 'amount_mismatch', amount: fee })]);
-    });
+    it.each([2_147_483_648, 2 ** 40])(
+      'with fee %d for a bill of another amount is kept as amount_mismatch',
+      async (fee) => {
+        const { token, order, bill } = await openBill();
+        await sendRaw(JSON.stringify(signedPayment(bill.bill_no, fee))).expect(200, 'success');
+        expect((await h.status(token, order.orderNo)).status).toBe('pending');
+        expect(await paymentsOf(order.orderNo)).toEqual([
+          expect.objectContaining({ disposition: 'amount_mismatch', amount: fee }),
+        ]);
+      },
+    );
 
     it.each([2_147_483_648, 2 ** 40])('with fee %d for an order of that amount pays it', async (fee) => {
       const { token, order, bill } = await openBill();
@@ -233,7 +277,9 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
       await db().query('UPDATE bills SET amount = $2 WHERE bill_no = $1', [bill.bill_no, fee]);
       await sendRaw(JSON.stringify(signedPayment(bill.bill_no, fee))).expect(200, 'success');
       expect((await h.status(token, order.orderNo)).status).toBe('paid');
-      expect(await paymentsOf(order.orderNo)).toEqual([expect.objectContaining({ disposition: 'applied', amount: fee })]);
+      expect(await paymentsOf(order.orderNo)).toEqual([
+        expect.objectContaining({ disposition: 'applied', amount: fee }),
+      ]);
       const lookup = await h.api.get(`/api/merchant/orders/${order.orderNo}`).set(merchantAuth).expect(200);
       expect(lookup.body.order).toMatchObject({ amount: fee, status: 'paid' });
     });
@@ -275,10 +321,26 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
       ['NUL in appUserId', JSON.stringify({ ...checkout, appUserId: 'u\u00001' }), 'body.appUserId'],
       ['NUL in an attach value', JSON.stringify({ ...checkout, attach: { cart: 'x\u0000' } }), 'body.attach.cart'],
       ['NUL in an attach key', JSON.stringify({ ...checkout, attach: { ['c\u0000']: 1 } }), 'body.attach'],
-      ['a lone surrogate in attach', withRaw({ ...checkout, attach: { cart: '@@s@@' } }, { s: '"\\ud800"' }), 'body.attach.cart'],
-      ['a lone surrogate in appUserId', withRaw({ ...checkout, appUserId: '@@s@@' }, { s: '"u\\udfff"' }), 'body.appUserId'],
-      ['NUL in a sku', JSON.stringify({ ...checkout, items: [{ sku: 'ceramic\u0000', quantity: 1 }] }), 'body.items.0.sku'],
-      ['attach nested 5,000 deep', withRaw({ ...checkout, attach: '@@deep@@' }, { deep: deepJson(5000) }), 'body.attach'],
+      [
+        'a lone surrogate in attach',
+        withRaw({ ...checkout, attach: { cart: '@@s@@' } }, { s: '"\\ud800"' }),
+        'body.attach.cart',
+      ],
+      [
+        'a lone surrogate in appUserId',
+        withRaw({ ...checkout, appUserId: '@@s@@' }, { s: '"u\\udfff"' }),
+        'body.appUserId',
+      ],
+      [
+        'NUL in a sku',
+        JSON.stringify({ ...checkout, items: [{ sku: 'ceramic\u0000', quantity: 1 }] }),
+        'body.items.0.sku',
+      ],
+      [
+        'attach nested 5,000 deep',
+        withRaw({ ...checkout, attach: '@@deep@@' }, { deep: deepJson(5000) }),
+        'body.attach',
+      ],
     ])('should refuse a checkout with %s: 400 VALIDATION_FAILED naming the field', async (_what, raw, field) => {
       const response = await postRaw(raw).expect(400);
       expect(response.body.error.code).toBe('VALIDATION_FAILED');
@@ -303,22 +365,38 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
         .set('content-type', 'application/json')
         .send(raw)
         .expect(400);
-      expect(response.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringMatching(/^body\.reason/) });
+      expect(response.body.error).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: expect.stringMatching(/^body\.reason/),
+      });
     });
 
     it('should refuse a query parameter with NUL: 400 VALIDATION_FAILED', async () => {
-      const response = await h.api.get('/api/merchant/payments?disposition=refunded&limit=1%00').set(merchantAuth).expect(400);
-      expect(response.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringMatching(/^query\.limit/) });
+      const response = await h.api
+        .get('/api/merchant/payments?disposition=refunded&limit=1%00')
+        .set(merchantAuth)
+        .expect(400);
+      expect(response.body.error).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: expect.stringMatching(/^query\.limit/),
+      });
     });
   });
 
   describe('the shopper API', () => {
     it.each([
       ['NUL in a WeChat login code', { platform: 'weapp', code: 'abc\u0000' }, 'body.code'],
-      ['NUL in a Douyin anonymous code', { platform: 'tt', code: 'abc', anonymousCode: 'x\u0000' }, 'body.anonymousCode'],
+      [
+        'NUL in a Douyin anonymous code',
+        { platform: 'tt', code: 'abc', anonymousCode: 'x\u0000' },
+        'body.anonymousCode',
+      ],
     ])('should refuse a session with %s: 400 VALIDATION_FAILED', async (_what, body, field) => {
       const response = await h.api.post('/api/session').send(body).expect(400);
-      expect(response.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringMatching(`^${field}`) });
+      expect(response.body.error).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: expect.stringMatching(`^${field}`),
+      });
     });
 
     it.each([
@@ -327,7 +405,10 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
       ['an unused query parameter on the merchant API', '/api/merchant/orders/NOSUCHORDER01?x=a%00', 'query.x'],
     ])('should refuse %s: 400 VALIDATION_FAILED', async (_what, path, field) => {
       const response = await h.api.get(path).set(merchantAuth).expect(400);
-      expect(response.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringMatching(`^${field.replace(/\./g, '\\.')}`) });
+      expect(response.body.error).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: expect.stringMatching(`^${field.replace(/\./g, '\\.')}`),
+      });
     });
 
     it('should refuse a body with NUL on DELETE /api/session: 400 VALIDATION_FAILED', async () => {
@@ -338,7 +419,10 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
         .set('content-type', 'application/json')
         .send('{"why":"a\\u0000"}')
         .expect(400);
-      expect(response.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringMatching(/^body\.why/) });
+      expect(response.body.error).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: expect.stringMatching(/^body\.why/),
+      });
       // Refused, so not logged out.
       await h.createOrder(token);
     });
@@ -363,11 +447,19 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
         .set('content-type', 'application/json')
         .send('{"platform":"weapp","code":"abc\\ud800"}')
         .expect(400);
-      expect(response.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringMatching(/^body\.code/) });
+      expect(response.body.error).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: expect.stringMatching(/^body\.code/),
+      });
     });
 
     it.each([
-      ['/api/orders', 'NUL in a sku', JSON.stringify({ items: [{ sku: 'coffee\u0000', quantity: 1 }] }), 'body.items.0.sku'],
+      [
+        '/api/orders',
+        'NUL in a sku',
+        JSON.stringify({ items: [{ sku: 'coffee\u0000', quantity: 1 }] }),
+        'body.items.0.sku',
+      ],
       [
         '/api/orders',
         'a field nested 5,000 deep',
@@ -383,7 +475,10 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
         .set('content-type', 'application/json')
         .send(raw)
         .expect(400);
-      expect(response.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringMatching(`^${field.replace(/\./g, '\\.')}`) });
+      expect(response.body.error).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: expect.stringMatching(`^${field.replace(/\./g, '\\.')}`),
+      });
     });
   });
 });

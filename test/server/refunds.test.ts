@@ -57,7 +57,10 @@ async function paidWeappOrder(h: CheckoutHarness) {
   await h.pay(token, order.orderNo).expect(200);
   const [bill] = await h.billsOf(order.orderNo);
   await h.settle(bill.bill_no, 'paid').expect(200);
-  await eventually(() => h.status(token, order.orderNo), (answer) => answer.status === 'paid');
+  await eventually(
+    () => h.status(token, order.orderNo),
+    (answer) => answer.status === 'paid',
+  );
   return { token, order, bill };
 }
 
@@ -67,7 +70,11 @@ async function ttOrderWithBothLegsOpen(h: CheckoutHarness) {
   const session = await h.api.post('/api/session').send({ platform: 'tt', code: minted.body.code }).expect(200);
   const token: string = session.body.token;
   const order = await h.createOrder(token);
-  await h.api.post(`/api/orders/${order.orderNo}/pay`).set('authorization', `Bearer ${token}`).send({ platform: 'tt' }).expect(200);
+  await h.api
+    .post(`/api/orders/${order.orderNo}/pay`)
+    .set('authorization', `Bearer ${token}`)
+    .send({ platform: 'tt' })
+    .expect(200);
   return { token, order };
 }
 
@@ -76,7 +83,10 @@ async function paidAlipayOrder(h: CheckoutHarness) {
   const { token, order } = await ttOrderWithBothLegsOpen(h);
   const [bill] = (await h.billsOf(order.orderNo)).filter((candidate) => candidate.channel === 'ALI_APP');
   await h.settle(bill.bill_no, 'paid').expect(200);
-  await eventually(() => h.status(token, order.orderNo), (answer) => answer.status === 'paid');
+  await eventually(
+    () => h.status(token, order.orderNo),
+    (answer) => answer.status === 'paid',
+  );
   return { token, order, bill };
 }
 
@@ -137,7 +147,13 @@ describe.each(STORAGES)('merchant refunds on $name', (storage) => {
       const { token, order, bill } = await paidWeappOrder(h);
       const response = await refundRequest(h, order.orderNo, { amount: 1000, reason: '少发一件' }).expect(201);
       const refund = response.body.refund;
-      expect(refund).toMatchObject({ orderNo: order.orderNo, amount: 1000, status: 'pending', reason: '少发一件', kind: 'merchant' });
+      expect(refund).toMatchObject({
+        orderNo: order.orderNo,
+        amount: 1000,
+        status: 'pending',
+        reason: '少发一件',
+        kind: 'merchant',
+      });
       expect(refund.refundNo).toMatch(/^\d{8}[A-Za-z0-9]{3,24}$/);
       expect(Date.parse(refund.createdAt)).not.toBeNaN();
       // WeChat refunds send no webhook (seed 001 §4.4.5).
@@ -150,7 +166,12 @@ describe.each(STORAGES)('merchant refunds on $name', (storage) => {
       expect(Date.parse(settled.finishedAt)).not.toBeNaN();
       const view = await merchantOrder(h, order.orderNo);
       expect(view).toMatchObject({ status: 'paid', code: 0, refundedAmount: 1000 });
-      expect(await eventually(() => h.status(token, order.orderNo), (answer) => answer.refundedAmount === 1000)).toMatchObject({
+      expect(
+        await eventually(
+          () => h.status(token, order.orderNo),
+          (answer) => answer.refundedAmount === 1000,
+        ),
+      ).toMatchObject({
         status: 'paid',
         code: 0,
         refundedAmount: 1000,
@@ -165,7 +186,8 @@ describe.each(STORAGES)('merchant refunds on $name', (storage) => {
       await refundRequest(h, order.orderNo, { amount: 100 }).expect(201);
       const nothingLeft = await refundRequest(h, order.orderNo, { amount: 1 }).expect(422);
       expect(nothingLeft.body.error.code).toBe('REFUND_EXCEEDS_PAID');
-      for (const refund of (await merchantOrder(h, order.orderNo)).refunds) await settledRefund(h, order.orderNo, refund.refundNo);
+      for (const refund of (await merchantOrder(h, order.orderNo)).refunds)
+        await settledRefund(h, order.orderNo, refund.refundNo);
       expect((await merchantOrder(h, order.orderNo)).refundedAmount).toBe(order.amount);
     });
 
@@ -178,7 +200,9 @@ describe.each(STORAGES)('merchant refunds on $name', (storage) => {
       const concurrent = await Promise.all(
         Array.from({ length: 5 }, () => refundRequest(h, order.orderNo, { amount: 500 }, key)),
       );
-      expect(new Set(concurrent.map((answer) => answer.body.refund.refundNo))).toEqual(new Set([first.body.refund.refundNo]));
+      expect(new Set(concurrent.map((answer) => answer.body.refund.refundNo))).toEqual(
+        new Set([first.body.refund.refundNo]),
+      );
       const reused = await refundRequest(h, order.orderNo, { amount: 600 }, key).expect(422);
       expect(reused.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
       expect(await sandboxRefundsOf(h, bill.bill_no)).toHaveLength(1);
@@ -199,7 +223,9 @@ describe.each(STORAGES)('merchant refunds on $name', (storage) => {
       const { token } = await h.login();
       const order = await h.createOrder(token);
       expect((await refundRequest(h, order.orderNo, { amount: 1 }).expect(409)).body.error.code).toBe('ORDER_NOT_PAID');
-      expect((await refundRequest(h, 'NOSUCHORDER00001', { amount: 1 }).expect(404)).body.error.code).toBe('ORDER_NOT_FOUND');
+      expect((await refundRequest(h, 'NOSUCHORDER00001', { amount: 1 }).expect(404)).body.error.code).toBe(
+        'ORDER_NOT_FOUND',
+      );
     });
 
     it.each([
@@ -230,7 +256,10 @@ describe.each(STORAGES)('merchant refunds on $name', (storage) => {
 
     it('should leave a refund the gateway refuses failed with its reason, and free the amount', async () => {
       const { order } = await paidWeappOrder(h);
-      await h.sandbox.post('/sandbox/gateway/faults').send({ result_code: 7, operation: 'refund', count: 1 }).expect(201);
+      await h.sandbox
+        .post('/sandbox/gateway/faults')
+        .send({ result_code: 7, operation: 'refund', count: 1 })
+        .expect(201);
       const refused = await refundRequest(h, order.orderNo, { amount: order.amount }).expect(201);
       expect(refused.body.refund).toMatchObject({ status: 'failed' });
       expect(refused.body.refund.failureReason).toMatch(/CHANNEL_ERROR|refused/);
@@ -244,7 +273,10 @@ describe.each(STORAGES)('merchant refunds on $name', (storage) => {
       const { refund } = (await refundRequest(h, order.orderNo, { amount: order.amount }).expect(201)).body;
       await h.sweep();
       expect((await merchantOrder(h, order.orderNo)).refunds[0].status).toBe('pending');
-      await h.sandbox.post(`/sandbox/refunds/${refund.refundNo}/settle`).send({ result: 'failed', refund_status: 'CHANGE' }).expect(200);
+      await h.sandbox
+        .post(`/sandbox/refunds/${refund.refundNo}/settle`)
+        .send({ result: 'failed', refund_status: 'CHANGE' })
+        .expect(200);
       const settled = await settledRefund(h, order.orderNo, refund.refundNo);
       expect(settled).toMatchObject({ status: 'failed' });
       expect(settled.failureReason).toMatch(/CHANGE/);
@@ -255,7 +287,10 @@ describe.each(STORAGES)('merchant refunds on $name', (storage) => {
     it('should settle by query, never by sending again, a refund whose request timed out', async () => {
       const { order, bill } = await paidWeappOrder(h);
       // The gateway makes the refund, then answers after our 500 ms timeout.
-      await h.sandbox.post('/sandbox/gateway/faults').send({ delay_ms: 1500, operation: 'refund', count: 1 }).expect(201);
+      await h.sandbox
+        .post('/sandbox/gateway/faults')
+        .send({ delay_ms: 1500, operation: 'refund', count: 1 })
+        .expect(201);
       const key = newKey();
       const { refund } = (await refundRequest(h, order.orderNo, { amount: 700 }, key).expect(201)).body;
       expect(refund.status).toBe('pending');
@@ -286,10 +321,15 @@ describe.each(STORAGES)('merchant refunds on $name', (storage) => {
     it('should record an Alipay refund from its REFUND webhook, even one that comes before the request is answered', async () => {
       const { order, bill } = await paidAlipayOrder(h);
       // The gateway makes the refund and sends its webhook at once, but answers our request late.
-      await h.sandbox.post('/sandbox/gateway/faults').send({ delay_ms: 300, operation: 'refund', count: 1 }).expect(201);
+      await h.sandbox
+        .post('/sandbox/gateway/faults')
+        .send({ delay_ms: 300, operation: 'refund', count: 1 })
+        .expect(201);
       const { refund } = (await refundRequest(h, order.orderNo, { amount: order.amount }).expect(201)).body;
       expect(refund.status).toBe('succeeded');
-      expect((await sandboxRefundsOf(h, bill.bill_no)).map((atGateway) => atGateway.refund_no)).toEqual([refund.refundNo]);
+      expect((await sandboxRefundsOf(h, bill.bill_no)).map((atGateway) => atGateway.refund_no)).toEqual([
+        refund.refundNo,
+      ]);
       expect(await refundDeliveries(h, refund.refundNo)).toEqual([expect.objectContaining({ ok: true })]);
       expect(await merchantOrder(h, order.orderNo)).toMatchObject({ refundedAmount: order.amount });
     });
@@ -300,8 +340,13 @@ describe.each(STORAGES)('merchant refunds on $name', (storage) => {
       const notices = () =>
         receiver.received
           .map((delivery) => ({ ...delivery, json: JSON.parse(delivery.body) }))
-          .filter((delivery) => delivery.json.event === 'refund.final' && delivery.json.refund.refundNo === refund.refundNo);
-      await eventually(async () => notices().length, (count) => count >= 1);
+          .filter(
+            (delivery) => delivery.json.event === 'refund.final' && delivery.json.refund.refundNo === refund.refundNo,
+          );
+      await eventually(
+        async () => notices().length,
+        (count) => count >= 1,
+      );
       await h.sweep();
       await new Promise((resolve) => setTimeout(resolve, 100));
       const [notice, ...more] = notices();
@@ -324,7 +369,14 @@ describe.each(STORAGES)('merchant refunds on $name', (storage) => {
       await h.sandbox.post('/sandbox/refunds/hold').send({ count: 1 }).expect(201);
       const { refund } = (await refundRequest(h, order.orderNo, { amount: 400 }).expect(201)).body;
       const message = (refundNo: string, fee: number) =>
-        buildRefundWebhook({ ...credentials, refundNo, billNo: bill.bill_no, channel: 'WX_MINI', refundFee: fee, totalFee: order.amount });
+        buildRefundWebhook({
+          ...credentials,
+          refundNo,
+          billNo: bill.bill_no,
+          channel: 'WX_MINI',
+          refundFee: fee,
+          totalFee: order.amount,
+        });
       await send(message('20260101Runknown000001', 400)).expect(200, 'success');
       await send(message(refund.refundNo, 401)).expect(200, 'success');
       const kept = await h.services.database.query<{ transaction_id: string; amount: number }>(
@@ -364,9 +416,23 @@ describe.each(STORAGES)('merchant refunds on $name', (storage) => {
       await h.pay(token, order.orderNo).expect(200);
       const [bill] = await h.billsOf(order.orderNo);
       const { buildPaymentWebhook } = await import('../../server/sandbox/webhook-message');
-      const underpaid = buildPaymentWebhook({ ...credentials, billNo: bill.bill_no, channel: 'WX_MINI', totalFee: 1, outcome: 'paid' });
-      await h.api.post('/api/gateway/webhook').set('content-type', 'application/json').send(JSON.stringify(underpaid)).expect(200);
-      const response = await h.api.get('/api/merchant/payments').query({ disposition: 'amount_mismatch' }).set(merchantAuth).expect(200);
+      const underpaid = buildPaymentWebhook({
+        ...credentials,
+        billNo: bill.bill_no,
+        channel: 'WX_MINI',
+        totalFee: 1,
+        outcome: 'paid',
+      });
+      await h.api
+        .post('/api/gateway/webhook')
+        .set('content-type', 'application/json')
+        .send(JSON.stringify(underpaid))
+        .expect(200);
+      const response = await h.api
+        .get('/api/merchant/payments')
+        .query({ disposition: 'amount_mismatch' })
+        .set(merchantAuth)
+        .expect(200);
       const listed = response.body.payments.find((payment: { billNo: string }) => payment.billNo === bill.bill_no);
       expect(listed).toMatchObject({
         billNo: bill.bill_no,
@@ -407,24 +473,30 @@ describe.each(STORAGES)('second payments on $name', (storage) => {
       const wechat = bills.find((bill) => bill.channel === 'BC_WX_WAP')!;
       const alipay = bills.find((bill) => bill.channel === 'ALI_APP')!;
       await h.settle(wechat.bill_no, 'paid').expect(200);
-      await eventually(() => h.status(token, order.orderNo), (answer) => answer.status === 'paid');
+      await eventually(
+        () => h.status(token, order.orderNo),
+        (answer) => answer.status === 'paid',
+      );
       // The second leg's money: an Alipay refund sends a REFUND webhook, so no sweep is needed.
       await h.settle(alipay.bill_no, 'paid').expect(200);
       const listed = await eventually(
         async () =>
-          (await h.api.get('/api/merchant/payments').query({ disposition: expected }).set(merchantAuth).expect(200)).body
-            .payments as Array<{ billNo: string; refund?: { status: string; amount: number; kind: string } }>,
+          (await h.api.get('/api/merchant/payments').query({ disposition: expected }).set(merchantAuth).expect(200))
+            .body.payments as Array<{ billNo: string; refund?: { status: string; amount: number; kind: string } }>,
         (payments) => payments.some((payment) => payment.billNo === alipay.bill_no),
       );
       const payment = listed.find((candidate) => candidate.billNo === alipay.bill_no)!;
-      const atGateway = (await h.sandbox.get('/sandbox/refunds').query({ bill_no: alipay.bill_no }).expect(200)).body.refunds;
+      const atGateway = (await h.sandbox.get('/sandbox/refunds').query({ bill_no: alipay.bill_no }).expect(200)).body
+        .refunds;
       if (expected === 'refunded') {
         expect(payment.refund).toMatchObject({ status: 'succeeded', amount: order.amount, kind: 'duplicate' });
         expect(atGateway).toHaveLength(1);
       } else {
         expect(payment.refund).toBeUndefined();
         await h.sweep();
-        expect((await h.sandbox.get('/sandbox/refunds').query({ bill_no: alipay.bill_no }).expect(200)).body.refunds).toEqual([]);
+        expect(
+          (await h.sandbox.get('/sandbox/refunds').query({ bill_no: alipay.bill_no }).expect(200)).body.refunds,
+        ).toEqual([]);
       }
       const view = await merchantOrder(h, order.orderNo);
       expect(view).toMatchObject({ status: 'paid', refundedAmount: 0 });
@@ -463,7 +535,10 @@ describe.each(STORAGES)('second payments whose webhooks are lost, on $name', (st
       await h.sweep();
       expect((await payments()).map((payment) => payment.disposition)).toEqual(['applied', 'refunded']);
       const atGateway = await Promise.all(
-        bills.map(async (bill) => (await h.sandbox.get('/sandbox/refunds').query({ bill_no: bill.bill_no }).expect(200)).body.refunds),
+        bills.map(
+          async (bill) =>
+            (await h.sandbox.get('/sandbox/refunds').query({ bill_no: bill.bill_no }).expect(200)).body.refunds,
+        ),
       );
       expect(atGateway.flat()).toHaveLength(1);
     } finally {
@@ -481,7 +556,10 @@ describe.each(STORAGES)('second payments whose webhooks are lost, on $name', (st
       const wechat = bills.find((bill) => bill.channel === 'BC_WX_WAP')!;
       const alipay = bills.find((bill) => bill.channel === 'ALI_APP')!;
       await h.settle(wechat.bill_no, 'paid').expect(200);
-      await eventually(() => h.status(token, order.orderNo), (answer) => answer.status === 'paid');
+      await eventually(
+        () => h.status(token, order.orderNo),
+        (answer) => answer.status === 'paid',
+      );
       await h.settle(alipay.bill_no, 'paid', false).expect(200);
       h.advanceClock(120_000);
       await h.sweep();
@@ -506,7 +584,10 @@ describe.each(STORAGES)('second payments whose webhooks are lost, on $name', (st
       const { token, order } = await ttOrderWithBothLegsOpen(h);
       const wechat = (await h.billsOf(order.orderNo)).find((bill) => bill.channel === 'BC_WX_WAP')!;
       await h.settle(wechat.bill_no, 'paid').expect(200);
-      await eventually(() => h.status(token, order.orderNo), (answer) => answer.status === 'paid');
+      await eventually(
+        () => h.status(token, order.orderNo),
+        (answer) => answer.status === 'paid',
+      );
       h.advanceClock(20 * 60 * 1000);
       const first = await h.sweep();
       expect(first.checked).toBe(1);
@@ -561,7 +642,9 @@ describePostgres('refunds on PostgreSQL, two server instances', () => {
     const { order, bill } = await paidWeappOrder(first);
     const key = newKey();
     const answers = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => refundRequest(i % 2 === 0 ? first : second, order.orderNo, { amount: order.amount }, key)),
+      Array.from({ length: 8 }, (_, i) =>
+        refundRequest(i % 2 === 0 ? first : second, order.orderNo, { amount: order.amount }, key),
+      ),
     );
     expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
     expect(new Set(answers.map((answer) => answer.body.refund.refundNo)).size).toBe(1);
@@ -577,16 +660,29 @@ describePostgres('refunds on PostgreSQL, two server instances', () => {
     await first.sandbox.post('/sandbox/refunds/hold').send({ count: 1 }).expect(201);
     const { refund } = (await refundRequest(first, order.orderNo, { amount: 900 }).expect(201)).body;
     const message = JSON.stringify(
-      buildRefundWebhook({ ...credentials, refundNo: refund.refundNo, billNo: bill.bill_no, channel: 'WX_MINI', refundFee: 900, totalFee: order.amount }),
+      buildRefundWebhook({
+        ...credentials,
+        refundNo: refund.refundNo,
+        billNo: bill.bill_no,
+        channel: 'WX_MINI',
+        refundFee: 900,
+        totalFee: order.amount,
+      }),
     );
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        (i % 2 === 0 ? first : second).api.post('/api/gateway/webhook').set('content-type', 'application/json').send(message),
+        (i % 2 === 0 ? first : second).api
+          .post('/api/gateway/webhook')
+          .set('content-type', 'application/json')
+          .send(message),
       ),
     );
     expect(answers.map((answer) => answer.text)).toEqual(Array(20).fill('success'));
     const db: Database = database.db;
-    const orders = await db.query<{ refunded_amount: number }>('SELECT refunded_amount FROM orders WHERE order_no = $1', [order.orderNo]);
+    const orders = await db.query<{ refunded_amount: number }>(
+      'SELECT refunded_amount FROM orders WHERE order_no = $1',
+      [order.orderNo],
+    );
     expect(orders.rows[0].refunded_amount).toBe(900);
     const view = await merchantOrder(second, order.orderNo);
     expect(view.refunds).toEqual([expect.objectContaining({ refundNo: refund.refundNo, status: 'succeeded' })]);

@@ -15,7 +15,9 @@ describe('configuration documents', () => {
   });
 
   it('should give in .env.example defaults that are the server’s own defaults', () => {
-    const withDefaults = Object.fromEntries(listed.filter(({ value }) => value !== '').map(({ name, value }) => [name, value]));
+    const withDefaults = Object.fromEntries(
+      listed.filter(({ value }) => value !== '').map(({ name, value }) => [name, value]),
+    );
     expect(loadConfig(withDefaults)).toEqual(loadConfig({}));
   });
 

@@ -49,7 +49,8 @@ describe('a restart over the same DATA_DIR', () => {
     const auth = { authorization: `Bearer ${token}` };
     const items = [{ sku: 'ceramic-mug', quantity: 1 }];
     const order = (await api.post('/api/orders').set(auth).send({ items }).expect(201)).body.order;
-    const pay = (client: typeof api) => client.post(`/api/orders/${order.orderNo}/pay`).set(auth).send({ platform: 'weapp' });
+    const pay = (client: typeof api) =>
+      client.post(`/api/orders/${order.orderNo}/pay`).set(auth).send({ platform: 'weapp' });
     const first = (await pay(api).expect(200)).body;
     await stop(before);
 

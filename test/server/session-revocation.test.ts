@@ -25,7 +25,11 @@ function logout(h: CheckoutHarness, token?: string) {
 
 /** Refused within a deadline: the other instance hears of the change on the feed, not on a timer. */
 async function refusedSoon(h: CheckoutHarness, token: string) {
-  return eventually(() => use(h, token), (answer) => answer.status === 401, 3000);
+  return eventually(
+    () => use(h, token),
+    (answer) => answer.status === 401,
+    3000,
+  );
 }
 
 describe.each(STORAGES)('DELETE /api/session on $name', (storage) => {
@@ -85,7 +89,11 @@ describe.each(STORAGES)('DELETE /api/session on $name', (storage) => {
 
     await h.settle(bill.bill_no, 'paid').expect(200);
     const again = await h.login(openid);
-    const seen = await eventually(() => h.status(again.token, order.orderNo), (answer) => answer.status === 'paid', 3000);
+    const seen = await eventually(
+      () => h.status(again.token, order.orderNo),
+      (answer) => answer.status === 'paid',
+      3000,
+    );
     expect(seen.status).toBe('paid');
   });
 });

@@ -43,7 +43,11 @@ describe.each(STORAGES)('status answered from memory on $name', (storage) => {
     expect(queries - before).toBe(0);
 
     await h.settle(bill.bill_no, 'paid').expect(200);
-    await eventually(() => h.status(token, order.orderNo), (answer) => answer.status === 'paid', 3000);
+    await eventually(
+      () => h.status(token, order.orderNo),
+      (answer) => answer.status === 'paid',
+      3000,
+    );
     expect((await h.status(token, order.orderNo)).status).toBe('paid');
   });
 
@@ -58,7 +62,11 @@ describe.each(STORAGES)('status answered from memory on $name', (storage) => {
     const { token, order } = await pendingOrder(h);
     expect((await h.status(token, order.orderNo)).status).toBe('pending');
     await database.db.query("UPDATE orders SET status = 'closed' WHERE order_no = $1", [order.orderNo]);
-    const answer = await eventually(() => h.status(token, order.orderNo), (seen) => seen.status === 'closed', 3000);
+    const answer = await eventually(
+      () => h.status(token, order.orderNo),
+      (seen) => seen.status === 'closed',
+      3000,
+    );
     expect(answer.status).toBe('closed');
   });
 });
@@ -111,7 +119,8 @@ describe.each(STORAGES)('the pay step right after the order was created, on $nam
       [order.orderNo],
     );
     const refused = await eventually(
-      () => h.pay(token, order.orderNo).then((response) => ({ status: response.status, code: response.body.error?.code })),
+      () =>
+        h.pay(token, order.orderNo).then((response) => ({ status: response.status, code: response.body.error?.code })),
       (answer) => answer.status !== 200,
       3000,
     );
@@ -135,8 +144,15 @@ describePostgres('status answered from memory by two instances on PostgreSQL', (
       const { token, order, bill } = await pendingOrder(first);
       expect((await second.status(token, order.orderNo)).status).toBe('pending');
       await first.settle(bill.bill_no, 'paid').expect(200);
-      await eventually(() => first.status(token, order.orderNo), (answer) => answer.status === 'paid');
-      const seen = await eventually(() => second.status(token, order.orderNo), (answer) => answer.status === 'paid', 3000);
+      await eventually(
+        () => first.status(token, order.orderNo),
+        (answer) => answer.status === 'paid',
+      );
+      const seen = await eventually(
+        () => second.status(token, order.orderNo),
+        (answer) => answer.status === 'paid',
+        3000,
+      );
       expect(seen.status).toBe('paid');
     } finally {
       await first.close();
@@ -213,7 +229,9 @@ describe('a remembered status due for a refresh', () => {
       readsHeld = new Promise((resolve) => (releaseReads = resolve));
       const answers = await Promise.race([
         Promise.all(Array.from({ length: 10 }, () => h.status(token, order.orderNo))),
-        new Promise<'waited for the database'>((resolve) => setTimeout(() => resolve('waited for the database'), 20_000)),
+        new Promise<'waited for the database'>((resolve) =>
+          setTimeout(() => resolve('waited for the database'), 20_000),
+        ),
       ]);
       expect(answers).toEqual(Array.from({ length: 10 }, () => expect.objectContaining({ status: 'pending' })));
       expect(orderReads - readsBefore).toBe(1);
@@ -223,7 +241,11 @@ describe('a remembered status due for a refresh', () => {
       await database.db.query("UPDATE orders SET status = 'closed' WHERE order_no = $1", [order.orderNo]);
       releaseReads!();
       readsHeld = undefined;
-      const seen = await eventually(() => h.status(token, order.orderNo), (answer) => answer.status === 'closed', 3000);
+      const seen = await eventually(
+        () => h.status(token, order.orderNo),
+        (answer) => answer.status === 'closed',
+        3000,
+      );
       expect(seen.status).toBe('closed');
     } finally {
       releaseReads?.();

@@ -39,7 +39,8 @@ async function merchantReceiver() {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/notify`,
     received,
     /** The `order.final` notifications about one order. */
-    finalsOf: (orderNo: string) => received.filter((message) => message.event === 'order.final' && message.order.orderNo === orderNo),
+    finalsOf: (orderNo: string) =>
+      received.filter((message) => message.event === 'order.final' && message.order.orderNo === orderNo),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -51,7 +52,6 @@ async function merchantReceiver() {
 function notifyEnv(url: string): Record<string, string> {
   return { MERCHANT_NOTIFY_URL: url, MERCHANT_NOTIFY_SECRET: NOTIFY_SECRET };
 }
-
 
 /** An order with an open WX_MINI bill, as after the shopper tapped Pay. */
 async function openBill(h: CheckoutHarness) {
@@ -132,11 +132,14 @@ function pollFromAnotherThread(input: {
   `;
   return new Promise((resolve, reject) => {
     const worker = new Worker(code, { eval: true, workerData: input });
-    worker.once('message', (message: { results?: Array<{ ms: number; http: number; status: string }>; error?: string }) => {
-      void worker.terminate();
-      if (message.results) resolve(message.results);
-      else reject(new Error(message.error));
-    });
+    worker.once(
+      'message',
+      (message: { results?: Array<{ ms: number; http: number; status: string }>; error?: string }) => {
+        void worker.terminate();
+        if (message.results) resolve(message.results);
+        else reject(new Error(message.error));
+      },
+    );
     worker.once('error', reject);
   });
 }
@@ -187,7 +190,11 @@ describe.each(STORAGES)('the sweeper on $name', (storage) => {
     ]);
     expect(await storedStatus(h.services.database, order.orderNo)).toBe('paid');
 
-    await eventually(async () => receiver!.finalsOf(order.orderNo).length, (count) => count >= 1, 10_000);
+    await eventually(
+      async () => receiver!.finalsOf(order.orderNo).length,
+      (count) => count >= 1,
+      10_000,
+    );
     // Another sweep and more notifier rounds change nothing: the merchant hears once.
     await h.sweep();
     await sleep(300);
@@ -207,9 +214,15 @@ describe.each(STORAGES)('the sweeper on $name', (storage) => {
     const { order, bill } = await openBill(h);
     const paidAt = Date.now();
     await h.settle(bill.bill_no, 'paid', false).expect(200);
-    await eventually(async () => receiver!.finalsOf(order.orderNo).length, (count) => count >= 1, 40_000);
+    await eventually(
+      async () => receiver!.finalsOf(order.orderNo).length,
+      (count) => count >= 1,
+      40_000,
+    );
     const elapsedMs = Date.now() - paidAt;
-    console.log(`[sweeper on ${storage.name}] lost-webhook payment notified ${elapsedMs} ms after it was paid (defaults)`);
+    console.log(
+      `[sweeper on ${storage.name}] lost-webhook payment notified ${elapsedMs} ms after it was paid (defaults)`,
+    );
     expect(receiver.finalsOf(order.orderNo)).toEqual([
       { event: 'order.final', order: expect.objectContaining({ orderNo: order.orderNo, status: 'paid', code: 0 }) },
     ]);
@@ -249,7 +262,11 @@ describe.each(STORAGES)('the sweeper on $name', (storage) => {
     expect(await h.status(shopper.token, unbilled.orderNo)).toMatchObject({ status: 'expired', code: 1 });
     expect(await h.status(billed.token, billed.order.orderNo)).toMatchObject({ status: 'expired', code: 1 });
 
-    await eventually(async () => receiver!.received.length, (count) => count >= 2, 10_000);
+    await eventually(
+      async () => receiver!.received.length,
+      (count) => count >= 2,
+      10_000,
+    );
     await h.sweep();
     await sleep(300);
     for (const orderNo of [unbilled.orderNo, billed.order.orderNo]) {
@@ -269,7 +286,10 @@ describe.each(STORAGES)('the sweeper on $name', (storage) => {
     });
     const { token, order } = await openBill(h);
     h.advanceClock((await storedExpiry(h.services.database, order.orderNo)).getTime() - Date.now() + 1000);
-    await h.sandbox.post('/sandbox/gateway/faults').send({ result_code: 14, operation: 'query', count: 100 }).expect(201);
+    await h.sandbox
+      .post('/sandbox/gateway/faults')
+      .send({ result_code: 14, operation: 'query', count: 100 })
+      .expect(201);
 
     const refused = await h.sweep();
     expect(refused).toMatchObject({ expired: 0, checked: 0, failedChecks: 1 });
@@ -290,7 +310,11 @@ describe.each(STORAGES)('the sweeper on $name', (storage) => {
     expect(await h.sweep()).toMatchObject({ checked: 1, failedChecks: 0 });
     expect(await storedStatus(h.services.database, order.orderNo)).toBe('expired');
     expect(await h.status(token, order.orderNo)).toMatchObject({ status: 'expired', code: 1 });
-    await eventually(async () => receiver!.finalsOf(order.orderNo).length, (count) => count >= 1, 10_000);
+    await eventually(
+      async () => receiver!.finalsOf(order.orderNo).length,
+      (count) => count >= 1,
+      10_000,
+    );
     expect(receiver.finalsOf(order.orderNo)).toEqual([
       { event: 'order.final', order: expect.objectContaining({ orderNo: order.orderNo, status: 'expired', code: 1 }) },
     ]);
@@ -310,7 +334,9 @@ describe.each(STORAGES)('the sweeper on $name', (storage) => {
 
     const round = async (harness: CheckoutHarness) => {
       const sweeps = Array.from({ length: 5 }, () => harness.sweep());
-      const polls = orders.flatMap(({ token, order }) => Array.from({ length: 10 }, () => harness.status(token, order.orderNo)));
+      const polls = orders.flatMap(({ token, order }) =>
+        Array.from({ length: 10 }, () => harness.status(token, order.orderNo)),
+      );
       const [reports, answers] = await Promise.all([Promise.all(sweeps), Promise.all(polls)]);
       await harness.services.checkout.drain();
       expect(answers.every((answer) => answer.status === 'pending')).toBe(true);
@@ -333,7 +359,10 @@ describe.each(STORAGES)('the sweeper on $name', (storage) => {
     h = await startHarness(database!.db, { settings: { webhookGraceMs: 0 } });
     const orders: OpenedBill[] = [];
     for (let i = 0; i < 5; i += 1) orders.push(await openBill(h));
-    await h.sandbox.post('/sandbox/gateway/faults').send({ delay_ms: 10_000, operation: 'query', count: 10_000 }).expect(201);
+    await h.sandbox
+      .post('/sandbox/gateway/faults')
+      .send({ delay_ms: 10_000, operation: 'query', count: 10_000 })
+      .expect(201);
 
     const pollers = 50;
     const polls = await pollFromAnotherThread({
@@ -429,7 +458,8 @@ describePostgres('the sweeper on PostgreSQL, two server instances on one schema'
       const work: Array<Promise<unknown>> = [];
       for (const harness of [first, second]) {
         for (let i = 0; i < 4; i += 1) work.push(harness.sweep());
-        for (const { token, order } of orders) for (let i = 0; i < 3; i += 1) work.push(harness.status(token, order.orderNo));
+        for (const { token, order } of orders)
+          for (let i = 0; i < 3; i += 1) work.push(harness.status(token, order.orderNo));
       }
       await Promise.all(work);
       await first.services.checkout.drain();

@@ -5,7 +5,11 @@ import type { Database } from '../../server/adapters/storage/database';
 import { CheckoutHarness, startHarness } from '../support/checkout-harness';
 
 /** An upstream that answers every request with one fixed status and body. */
-async function fixedAnswer(status: number, type: string, body: string): Promise<{ url: string; close(): Promise<void> }> {
+async function fixedAnswer(
+  status: number,
+  type: string,
+  body: string,
+): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((_request, response) => {
     response.writeHead(status, { 'content-type': type });
     response.end(body);
@@ -71,18 +75,22 @@ describe('upstream failures', () => {
   it.each([
     [14, 'RUNTIME_ERROR', 503, 'GATEWAY_UNAVAILABLE'],
     [7, 'CHANNEL_ERROR', 502, 'GATEWAY_ERROR'],
-  ])('should answer a bill refused with result_code %i (%s) with %i %s, nothing left open', async (resultCode, _name, status, code) => {
-    const h = await harnessWithGateway({});
-    await h.sandbox.post('/sandbox/gateway/faults').send({ result_code: resultCode, operation: 'bill' }).expect(201);
-    const { token } = await h.login();
-    const order = await h.createOrder(token);
-    expect((await h.pay(token, order.orderNo).expect(status)).body.error.code).toBe(code);
-    const bills = await h.services.database.query<{ status: string }>('SELECT status FROM bills WHERE order_no = $1', [
-      order.orderNo,
-    ]);
-    expect(bills.rows).toEqual([{ status: 'rejected' }]);
-    await h.pay(token, order.orderNo).expect(200);
-  });
+  ])(
+    'should answer a bill refused with result_code %i (%s) with %i %s, nothing left open',
+    async (resultCode, _name, status, code) => {
+      const h = await harnessWithGateway({});
+      await h.sandbox.post('/sandbox/gateway/faults').send({ result_code: resultCode, operation: 'bill' }).expect(201);
+      const { token } = await h.login();
+      const order = await h.createOrder(token);
+      expect((await h.pay(token, order.orderNo).expect(status)).body.error.code).toBe(code);
+      const bills = await h.services.database.query<{ status: string }>(
+        'SELECT status FROM bills WHERE order_no = $1',
+        [order.orderNo],
+      );
+      expect(bills.rows).toEqual([{ status: 'rejected' }]);
+      await h.pay(token, order.orderNo).expect(200);
+    },
+  );
 
   it('should answer 503 GATEWAY_UNAVAILABLE when the gateway cannot be reached', async () => {
     const h = await harnessWithGateway({
@@ -124,7 +132,11 @@ describe('upstream failures', () => {
   it('should answer 503 WECHAT_UNAVAILABLE when WeChat answers 503', async () => {
     const upstream = await fixedAnswer(503, 'text/html', '<html>503</html>');
     try {
-      const h = await harnessWithGateway({ WECHAT_API_BASE_URL: upstream.url, WECHAT_APPID: 'wx1', WECHAT_SECRET: 's' });
+      const h = await harnessWithGateway({
+        WECHAT_API_BASE_URL: upstream.url,
+        WECHAT_APPID: 'wx1',
+        WECHAT_SECRET: 's',
+      });
       const response = await h.api.post('/api/session').send({ platform: 'weapp', code: 'any' }).expect(503);
       expect(response.body.error.code).toBe('WECHAT_UNAVAILABLE');
     } finally {
@@ -152,7 +164,11 @@ describe('upstream failures', () => {
   ])('should answer 502 WECHAT_ERROR when WeChat answers %s', async (_case, answer) => {
     const upstream = await fixedAnswer(200, 'application/json', JSON.stringify(answer));
     try {
-      const h = await harnessWithGateway({ WECHAT_API_BASE_URL: upstream.url, WECHAT_APPID: 'wx1', WECHAT_SECRET: 's' });
+      const h = await harnessWithGateway({
+        WECHAT_API_BASE_URL: upstream.url,
+        WECHAT_APPID: 'wx1',
+        WECHAT_SECRET: 's',
+      });
       const response = await h.api.post('/api/session').send({ platform: 'weapp', code: 'any' }).expect(502);
       expect(response.body.error.code).toBe('WECHAT_ERROR');
     } finally {
@@ -165,7 +181,11 @@ describe('upstream failures', () => {
     ['an unpaired surrogate in anonymous_openid', { anonymous_openid: 'a\udc00', session_key: 'k' }],
     ['a NUL in session_key', { openid: 'o1', session_key: 'k\u0000' }],
   ])('should answer 503 DOUYIN_UNAVAILABLE when Douyin answers %s', async (_case, data) => {
-    const upstream = await fixedAnswer(200, 'application/json', JSON.stringify({ err_no: 0, err_tips: 'success', data }));
+    const upstream = await fixedAnswer(
+      200,
+      'application/json',
+      JSON.stringify({ err_no: 0, err_tips: 'success', data }),
+    );
     try {
       const h = await harnessWithGateway({
         DOUYIN_API_BASE_URL: upstream.url,

@@ -50,7 +50,8 @@ describe.each(STORAGES)('POST /api/gateway/webhook on $name', (storage) => {
     await database?.dispose();
   });
 
-  const send = (body: unknown) => h.api.post('/api/gateway/webhook').set('content-type', 'application/json').send(JSON.stringify(body));
+  const send = (body: unknown) =>
+    h.api.post('/api/gateway/webhook').set('content-type', 'application/json').send(JSON.stringify(body));
 
   it('should answer the literal body success and mark the order paid', async () => {
     const { token, order, bill } = await openBill(h);
@@ -156,46 +157,49 @@ describe.each(STORAGES)('POST /api/gateway/webhook on $name', (storage) => {
     const forgedClosure = { ...paymentWebhook(bill.bill_no, order.amount - 1, 'closed'), trade_success: false };
     await send(forgedClosure).expect(200, 'success');
     expect((await h.status(token, order.orderNo)).status).toBe('pending');
-    const [stored] = await h.services.database.query<{ status: string }>('SELECT status FROM bills WHERE bill_no = $1', [
-      bill.bill_no,
-    ]).then((result) => result.rows);
+    const [stored] = await h.services.database
+      .query<{ status: string }>('SELECT status FROM bills WHERE bill_no = $1', [bill.bill_no])
+      .then((result) => result.rows);
     expect(stored.status).toBe('open');
   });
 
   it.each([
     ['one fen short', (amount: number) => amount - 1],
     ['in yuan', (amount: number) => Math.round(amount / 100)],
-  ])('should apply the true payment of a bill after a wrong-fee message (%s), from a webhook or a query', async (_what, wrong) => {
-    for (const source of ['webhook', 'query'] as const) {
-      const { token, order, bill } = await openBill(h);
-      await send(paymentWebhook(bill.bill_no, wrong(order.amount))).expect(200, 'success');
-      expect((await h.status(token, order.orderNo)).status).toBe('pending');
-      // The gateway check that poll started sees the bill unpaid, before it is paid below.
-      await h.services.checkout.drain();
-      // The gateway's true message, or its answer to our query, with the bill's fee.
-      await h.settle(bill.bill_no, 'paid', source === 'webhook').expect(200);
-      if (source === 'query') {
-        await h.services.checkout.checkOrder(order.orderNo);
-      } else {
-        // No poll until the webhook is in: a poll could have the gateway asked first.
-        await eventually(
-          async () => (await h.sandbox.get(`/sandbox/bills/${bill.bill_no}/deliveries`)).body.deliveries,
-          (deliveries: Array<{ ok: boolean }>) => deliveries.some((delivery) => delivery.ok),
-        );
+  ])(
+    'should apply the true payment of a bill after a wrong-fee message (%s), from a webhook or a query',
+    async (_what, wrong) => {
+      for (const source of ['webhook', 'query'] as const) {
+        const { token, order, bill } = await openBill(h);
+        await send(paymentWebhook(bill.bill_no, wrong(order.amount))).expect(200, 'success');
+        expect((await h.status(token, order.orderNo)).status).toBe('pending');
+        // The gateway check that poll started sees the bill unpaid, before it is paid below.
+        await h.services.checkout.drain();
+        // The gateway's true message, or its answer to our query, with the bill's fee.
+        await h.settle(bill.bill_no, 'paid', source === 'webhook').expect(200);
+        if (source === 'query') {
+          await h.services.checkout.checkOrder(order.orderNo);
+        } else {
+          // No poll until the webhook is in: a poll could have the gateway asked first.
+          await eventually(
+            async () => (await h.sandbox.get(`/sandbox/bills/${bill.bill_no}/deliveries`)).body.deliveries,
+            (deliveries: Array<{ ok: boolean }>) => deliveries.some((delivery) => delivery.ok),
+          );
+        }
+        const answer = await h.status(token, order.orderNo);
+        expect(answer).toMatchObject({ status: 'paid', code: 0 });
+        const payments = await paymentsOf(h.services.database, order.orderNo);
+        expect(payments).toEqual([
+          expect.objectContaining({ disposition: 'amount_mismatch', amount: wrong(order.amount), source: 'webhook' }),
+          expect.objectContaining({ disposition: 'applied', amount: order.amount, source }),
+        ]);
+        // Neither message counts twice.
+        await send(paymentWebhook(bill.bill_no, wrong(order.amount))).expect(200, 'success');
+        await send(paymentWebhook(bill.bill_no, order.amount)).expect(200, 'success');
+        expect(await paymentsOf(h.services.database, order.orderNo)).toHaveLength(2);
       }
-      const answer = await h.status(token, order.orderNo);
-      expect(answer).toMatchObject({ status: 'paid', code: 0 });
-      const payments = await paymentsOf(h.services.database, order.orderNo);
-      expect(payments).toEqual([
-        expect.objectContaining({ disposition: 'amount_mismatch', amount: wrong(order.amount), source: 'webhook' }),
-        expect.objectContaining({ disposition: 'applied', amount: order.amount, source }),
-      ]);
-      // Neither message counts twice.
-      await send(paymentWebhook(bill.bill_no, wrong(order.amount))).expect(200, 'success');
-      await send(paymentWebhook(bill.bill_no, order.amount)).expect(200, 'success');
-      expect(await paymentsOf(h.services.database, order.orderNo)).toHaveLength(2);
-    }
-  });
+    },
+  );
 
   it('should honour a payment that arrives after the order expired: the shopper was charged', async () => {
     const { token, order, bill } = await openBill(h);
@@ -260,7 +264,10 @@ describe.each(STORAGES)('late webhooks and expiry on $name', (storage) => {
     const { token, order, bill } = await openBill(h);
     h.advanceClock(16 * 60 * 1000);
     try {
-      await h.sandbox.post('/sandbox/gateway/faults').send({ result_code: 14, operation: 'query', count: 1 }).expect(201);
+      await h.sandbox
+        .post('/sandbox/gateway/faults')
+        .send({ result_code: 14, operation: 'query', count: 1 })
+        .expect(201);
       const failing = await h.sweep();
       expect(failing.failedChecks).toBeGreaterThanOrEqual(1);
       expect((await h.status(token, order.orderNo)).status).toBe('pending');

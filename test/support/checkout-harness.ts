@@ -16,7 +16,10 @@ export interface CheckoutHarness {
   /** Moves the server's clock forward (expiry tests). */
   advanceClock(ms: number): void;
   login(openid?: string): Promise<{ token: string; openid: string }>;
-  createOrder(token: string, items?: Array<{ sku: string; quantity: number }>): Promise<{ orderNo: string; amount: number }>;
+  createOrder(
+    token: string,
+    items?: Array<{ sku: string; quantity: number }>,
+  ): Promise<{ orderNo: string; amount: number }>;
   pay(token: string, orderNo: string): Test;
   billsOf(orderNo?: string): Promise<SandboxBill[]>;
   settle(billNo: string, result: 'paid' | 'failed' | 'closed', notify?: boolean): Test;
@@ -44,7 +47,13 @@ export async function startHarness(
 ): Promise<CheckoutHarness> {
   let offsetMs = 0;
   // Every upstream double here listens on loopback, and so does the server its webhooks reach.
-  const config = loadConfig({ PORT: '0', SANDBOX_PORT: '0', HOST: '127.0.0.1', ALLOW_UNREACHABLE_WEBHOOKS: 'true', ...options.env });
+  const config = loadConfig({
+    PORT: '0',
+    SANDBOX_PORT: '0',
+    HOST: '127.0.0.1',
+    ALLOW_UNREACHABLE_WEBHOOKS: 'true',
+    ...options.env,
+  });
   const services = await startServices(config, {
     logger: silentLogger(),
     ...options,
@@ -64,12 +73,19 @@ export async function startHarness(
       offsetMs += ms;
     },
     async login(openid) {
-      const minted = await sandbox.post('/sandbox/wechat/codes').send(openid ? { openid } : {}).expect(201);
+      const minted = await sandbox
+        .post('/sandbox/wechat/codes')
+        .send(openid ? { openid } : {})
+        .expect(201);
       const session = await api.post('/api/session').send({ platform: 'weapp', code: minted.body.code }).expect(200);
       return { token: session.body.token, openid: minted.body.openid };
     },
     async createOrder(token, items = [{ sku: 'coffee-beans-250g', quantity: 2 }]) {
-      const response = await api.post('/api/orders').set('authorization', `Bearer ${token}`).send({ items }).expect(201);
+      const response = await api
+        .post('/api/orders')
+        .set('authorization', `Bearer ${token}`)
+        .send({ items })
+        .expect(201);
       return response.body.order;
     },
     pay(token, orderNo) {

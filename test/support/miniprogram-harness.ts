@@ -172,7 +172,9 @@ export async function loadMiniProgramPage(options: LoadMiniProgramPageOptions): 
   const appJsonPath = join(distDir, 'app.json');
   const baseTemplatePath = join(distDir, baseTemplate);
   if (!existsSync(appJsonPath) || !existsSync(baseTemplatePath)) {
-    throw new Error(`No ${options.platform} build in ${distDir}: run \`npx taro build --type ${options.platform}\` first`);
+    throw new Error(
+      `No ${options.platform} build in ${distDir}: run \`npx taro build --type ${options.platform}\` first`,
+    );
   }
   const appJson = JSON.parse(readFileSync(appJsonPath, 'utf8')) as { pages: string[] };
   const pagePath = options.pagePath ?? appJson.pages[0];
@@ -372,7 +374,11 @@ function createPageHandle(
     }
   }
 
-  function waitFor(predicate: () => boolean, timeoutMs = DEFAULT_TIMEOUT_MS, description = 'the condition'): Promise<void> {
+  function waitFor(
+    predicate: () => boolean,
+    timeoutMs = DEFAULT_TIMEOUT_MS,
+    description = 'the condition',
+  ): Promise<void> {
     if (predicate()) return Promise.resolve();
     return new Promise((resolvePromise, rejectPromise) => {
       const check = () => {
@@ -382,7 +388,9 @@ function createPageHandle(
       };
       const timer = setTimeout(() => {
         cleanUp();
-        rejectPromise(new Error(`Timed out after ${timeoutMs} ms waiting for ${description}. Page text:\n${textOf(root())}`));
+        rejectPromise(
+          new Error(`Timed out after ${timeoutMs} ms waiting for ${description}. Page text:\n${textOf(root())}`),
+        );
       }, timeoutMs);
       const poll = setInterval(check, POLL_INTERVAL_MS);
       const cleanUp = () => {

@@ -248,7 +248,8 @@ function createHandle(component: SimulatedComponent, unload: () => void): Simula
 
   function requireElement(selector: string): SimulatedComponent {
     const element = component.querySelector(selector);
-    if (!element) throw new Error(`Nothing rendered matches ${selector}; the page shows:\n${textOf(component.toJSON())}`);
+    if (!element)
+      throw new Error(`Nothing rendered matches ${selector}; the page shows:\n${textOf(component.toJSON())}`);
     return element;
   }
 
@@ -256,7 +257,9 @@ function createHandle(component: SimulatedComponent, unload: () => void): Simula
     const deadline = Date.now() + timeoutMs;
     while (!predicate()) {
       if (Date.now() > deadline) {
-        throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description}; the page shows:\n${textOf(component.toJSON())}`);
+        throw new Error(
+          `Timed out after ${timeoutMs} ms waiting for ${description}; the page shows:\n${textOf(component.toJSON())}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
     }

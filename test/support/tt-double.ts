@@ -110,14 +110,15 @@ export function douyinOrderInfoSign(orderInfo: Readonly<Record<string, unknown>>
     .sort()
     .map((key) => `${key}=${rawValue(orderInfo[key])}`)
     .join('&');
-  return createHash('md5').update(canonical + paySecret, 'utf8').digest('hex');
+  return createHash('md5')
+    .update(canonical + paySecret, 'utf8')
+    .digest('hex');
 }
 
 /** A field's value as it enters the canonical string: text and numbers as written; an object as JSON. */
 function rawValue(value: unknown): string {
   return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
 }
-
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
@@ -166,7 +167,8 @@ export async function payOnWechatH5Page(wxUrl: string): Promise<void> {
     headers: { 'content-type': 'application/json', accept: 'application/json' },
     body: JSON.stringify(fields),
   });
-  if (!submitted.ok) throw new Error(`paying on WeChat's H5 page answered HTTP ${submitted.status}: ${await submitted.text()}`);
+  if (!submitted.ok)
+    throw new Error(`paying on WeChat's H5 page answered HTTP ${submitted.status}: ${await submitted.text()}`);
 }
 
 function codeFromAlipayAnswer(answer: AlipayAppAnswer): number {
@@ -183,7 +185,8 @@ export function createTtDouble(options: TtDoubleOptions): TtDouble {
   const answerRequest = options.request ?? fetchAsWxRequest;
   let loginCount = 0;
   const login =
-    options.login ?? (async () => ({ code: `tt-code-${++loginCount}`, anonymousCode: `tt-anonymous-code-${loginCount}` }));
+    options.login ??
+    (async () => ({ code: `tt-code-${++loginCount}`, anonymousCode: `tt-anonymous-code-${loginCount}` }));
   const atCashier = options.atCashier ?? (() => 'payWechatH5');
 
   const record = (api: string, callOptions: unknown) => calls.push({ api, options: callOptions });
@@ -209,7 +212,11 @@ export function createTtDouble(options: TtDoubleOptions): TtDouble {
   }
 
   /** Carries out the shopper's choice; the code for `success`, or undefined for no callback. */
-  async function runCashier(payOptions: PayOptions, choice: CashierChoice, cashier: CashierRecord): Promise<number | undefined> {
+  async function runCashier(
+    payOptions: PayOptions,
+    choice: CashierChoice,
+    cashier: CashierRecord,
+  ): Promise<number | undefined> {
     const { orderInfo } = cashier;
     switch (choice) {
       case 'cancel':
@@ -222,7 +229,8 @@ export function createTtDouble(options: TtDoubleOptions): TtDouble {
         return askOrderStatus(payOptions, cashier, String(orderInfo.out_order_no));
       }
       case 'payAlipay': {
-        if (typeof orderInfo.alipay_url !== 'string' || orderInfo.alipay_url === '') throw new Error('orderInfo has no alipay_url');
+        if (typeof orderInfo.alipay_url !== 'string' || orderInfo.alipay_url === '')
+          throw new Error('orderInfo has no alipay_url');
         if (!options.alipayApp) throw new Error('the shopper chose Alipay but the double has no alipayApp');
         return codeFromAlipayAnswer(await options.alipayApp(orderInfo.alipay_url));
       }
@@ -254,7 +262,9 @@ export function createTtDouble(options: TtDoubleOptions): TtDouble {
         success?.({ code, errMsg: 'pay:ok' });
         complete?.({ code, errMsg: 'pay:ok' });
       } catch (error) {
-        problems.push(`cashier (${cashier.choice ?? 'choosing'}): ${error instanceof Error ? error.message : String(error)}`);
+        problems.push(
+          `cashier (${cashier.choice ?? 'choosing'}): ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
     })();
     return undefined;

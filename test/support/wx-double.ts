@@ -83,7 +83,6 @@ export type WxDouble = Record<string, unknown> & {
 
 export const DEFAULT_LAUNCH: WxLaunchOptions = { scene: 1001, query: {}, path: 'pages/checkout/index' };
 
-
 export async function fetchAsWxRequest(options: WxRequestOptions): Promise<WxRequestAnswer> {
   const body =
     options.data === undefined || options.method === 'GET'
@@ -131,8 +130,7 @@ export function createWxDouble(options: WxDoubleOptions = {}): WxDouble {
   let entered: WxLaunchOptions = launch;
   // WeChat answers a fresh object each time.
   const copy = (launchOptions: WxLaunchOptions) => ({ ...launchOptions, query: { ...launchOptions.query } });
-  const enterOptions =
-    options.enterOptionsSupported === false ? {} : { getEnterOptionsSync: () => copy(entered) };
+  const enterOptions = options.enterOptionsSupported === false ? {} : { getEnterOptionsSync: () => copy(entered) };
 
   return {
     calls,

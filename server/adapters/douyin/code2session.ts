@@ -33,8 +33,10 @@ export class DouyinLogin implements LoginProvider {
         timeoutMs: this.options.timeoutMs ?? 5000,
       });
     } catch (error) {
-      if (error instanceof UpstreamUnreachable) throw new AppError('DOUYIN_UNAVAILABLE', 'Douyin could not be reached: retry shortly');
-      if (error instanceof UpstreamBadAnswer) throw new AppError('DOUYIN_UNAVAILABLE', 'Douyin gave an unreadable answer: retry shortly');
+      if (error instanceof UpstreamUnreachable)
+        throw new AppError('DOUYIN_UNAVAILABLE', 'Douyin could not be reached: retry shortly');
+      if (error instanceof UpstreamBadAnswer)
+        throw new AppError('DOUYIN_UNAVAILABLE', 'Douyin gave an unreadable answer: retry shortly');
       throw error;
     }
 
@@ -47,11 +49,18 @@ export class DouyinLogin implements LoginProvider {
       if (CONFIGURATION_ERRNOS.has(errNo)) {
         throw new AppError('DOUYIN_ERROR', `Douyin refused the login (err_no ${errNo} ${tips})`.trim(), { errNo });
       }
-      throw new AppError('DOUYIN_UNAVAILABLE', `Douyin could not log the user in (err_no ${errNo}): retry shortly`, { errNo });
+      throw new AppError('DOUYIN_UNAVAILABLE', `Douyin could not log the user in (err_no ${errNo}): retry shortly`, {
+        errNo,
+      });
     }
-    const data = (typeof answer.data === 'object' && answer.data !== null ? answer.data : {}) as Record<string, unknown>;
+    const data = (typeof answer.data === 'object' && answer.data !== null ? answer.data : {}) as Record<
+      string,
+      unknown
+    >;
     const present = (value: unknown) => value !== undefined && value !== null && value !== '';
-    const unusable = ['openid', 'anonymous_openid', 'unionid'].some((field) => present(data[field]) && !isUsableIdentifier(data[field]));
+    const unusable = ['openid', 'anonymous_openid', 'unionid'].some(
+      (field) => present(data[field]) && !isUsableIdentifier(data[field]),
+    );
     const openid = present(data.openid) ? (data.openid as string) : undefined;
     const anonymousOpenid = present(data.anonymous_openid) ? (data.anonymous_openid as string) : undefined;
     if (unusable || !isUsableIdentifier(data.session_key) || (!openid && !anonymousOpenid)) {

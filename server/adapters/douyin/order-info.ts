@@ -7,14 +7,19 @@ import type { DouyinCashier, DouyinOrderInfo, DouyinOrderInfoRequest } from '../
  * (not URL-encoded, `alipay_url` verbatim); append the pay secret with no separator; MD5,
  * lowercase hex. `risk_info` is added after signing.
  */
-export function signOrderInfo(fields: Readonly<Record<string, string | number | undefined>>, paySecret: string): string {
+export function signOrderInfo(
+  fields: Readonly<Record<string, string | number | undefined>>,
+  paySecret: string,
+): string {
   const canonical = Object.keys(fields)
     .filter((key) => key !== 'sign' && key !== 'risk_info')
     .filter((key) => fields[key] !== undefined && String(fields[key]) !== '')
     .sort()
     .map((key) => `${key}=${String(fields[key])}`)
     .join('&');
-  return createHash('md5').update(canonical + paySecret, 'utf8').digest('hex');
+  return createHash('md5')
+    .update(canonical + paySecret, 'utf8')
+    .digest('hex');
 }
 
 export interface DouyinCashierOptions {

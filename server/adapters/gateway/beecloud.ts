@@ -169,7 +169,8 @@ export class BeeCloudGateway implements PaymentGateway {
       if (error instanceof UpstreamUnreachable) {
         throw new AppError('GATEWAY_UNAVAILABLE', 'The payment gateway could not be reached: retry shortly');
       }
-      if (error instanceof UpstreamBadAnswer) throw new AppError('GATEWAY_ERROR', 'The payment gateway gave an unreadable answer');
+      if (error instanceof UpstreamBadAnswer)
+        throw new AppError('GATEWAY_ERROR', 'The payment gateway gave an unreadable answer');
       throw error;
     }
     const status = answerSchema.safeParse(answer);
@@ -264,10 +265,17 @@ export class BeeCloudGateway implements PaymentGateway {
         notify_url: request.notifyUrl,
         optional: request.optional,
       });
-      return { outcome: 'accepted', gatewayId: typeof answer.id === 'string' && answer.id !== '' ? answer.id : undefined };
+      return {
+        outcome: 'accepted',
+        gatewayId: typeof answer.id === 'string' && answer.id !== '' ? answer.id : undefined,
+      };
     } catch (error) {
       if (AppError.is(error) && typeof error.details?.resultCode === 'number') {
-        return { outcome: 'refused', reason: error.message, retryable: error.details.resultCode === REFUND_IN_PROGRESS };
+        return {
+          outcome: 'refused',
+          reason: error.message,
+          retryable: error.details.resultCode === REFUND_IN_PROGRESS,
+        };
       }
       return { outcome: 'unknown', reason: error instanceof Error ? error.message : String(error) };
     }
@@ -366,7 +374,12 @@ export class BeeCloudGateway implements PaymentGateway {
       };
     }
     if (message.transaction_type === 'REFUND') {
-      return { type: 'refund.succeeded', refundNo: message.transaction_id, amount: message.transaction_fee, detail: received };
+      return {
+        type: 'refund.succeeded',
+        refundNo: message.transaction_id,
+        amount: message.transaction_fee,
+        detail: received,
+      };
     }
     return {
       type: 'not_ours',
@@ -384,7 +397,8 @@ function detailObject(value: unknown): Record<string, unknown> {
   if (typeof value === 'string' && value.trim() !== '') {
     try {
       const parsed: unknown = JSON.parse(value);
-      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+        return parsed as Record<string, unknown>;
     } catch {
       return {};
     }

@@ -109,7 +109,11 @@ export class MerchantNotifier {
         continue;
       }
       const delay = Math.min((this.options.backoffBaseMs ?? 1000) * 2 ** notification.attempts, MAX_BACKOFF_MS);
-      await this.options.repository.rescheduleMerchantNotification(notification.id, new Date(at.getTime() + delay), failure);
+      await this.options.repository.rescheduleMerchantNotification(
+        notification.id,
+        new Date(at.getTime() + delay),
+        failure,
+      );
       this.options.events.emit({
         type: 'notification.retried',
         orderNo: notification.orderNo,

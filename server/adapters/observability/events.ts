@@ -21,7 +21,9 @@ function lineOf(event: CheckoutEvent): [Level, string] {
           return ['info', 'payment recorded'];
       }
     case 'refund.requested':
-      return event.kind === 'duplicate' ? ['warn', 'refund requested: a second payment goes back to the shopper'] : ['info', 'refund requested'];
+      return event.kind === 'duplicate'
+        ? ['warn', 'refund requested: a second payment goes back to the shopper']
+        : ['info', 'refund requested'];
     case 'refund.succeeded':
       return ['info', 'refund succeeded'];
     case 'refund.failed':
@@ -30,7 +32,9 @@ function lineOf(event: CheckoutEvent): [Level, string] {
       return ['info', 'order expired unpaid'];
     case 'webhook.handled':
       if (event.outcome === 'accepted' || event.outcome === 'duplicate') return ['debug', 'webhook accepted'];
-      return event.outcome === 'failed' ? ['error', 'webhook failed; the gateway sends it again'] : ['warn', 'webhook refused'];
+      return event.outcome === 'failed'
+        ? ['error', 'webhook failed; the gateway sends it again']
+        : ['warn', 'webhook refused'];
     case 'notification.delivered':
       return ['info', 'merchant notification delivered'];
     case 'notification.retried':

@@ -77,7 +77,11 @@ export class CheckoutMetrics {
       labelNames: ['kind', 'outcome'],
       registers,
     });
-    this.ordersExpired = new Counter({ name: 'checkout_orders_expired_total', help: 'Orders expired unpaid.', registers });
+    this.ordersExpired = new Counter({
+      name: 'checkout_orders_expired_total',
+      help: 'Orders expired unpaid.',
+      registers,
+    });
     this.webhooks = new Counter({
       name: 'checkout_webhooks_total',
       help: 'Gateway webhooks received, by outcome.',

@@ -26,7 +26,8 @@ export function outcomeOfError(error: unknown): UpstreamOutcome {
   if (!AppError.is(error)) return 'failed';
   if (error.code.endsWith('_UNAVAILABLE')) return 'unavailable';
   const details = error.details ?? {};
-  if (error.code.startsWith('LOGIN_') || 'resultCode' in details || 'errcode' in details || 'errNo' in details) return 'refused';
+  if (error.code.startsWith('LOGIN_') || 'resultCode' in details || 'errcode' in details || 'errNo' in details)
+    return 'refused';
   return 'failed';
 }
 
@@ -58,14 +59,28 @@ const ok = (): UpstreamOutcome => 'ok';
 export function observedGateway(gateway: PaymentGateway, observe: UpstreamObserver): PaymentGateway {
   return {
     createBill: (request) =>
-      timed(observe, 'gateway', 'create_bill', () => gateway.createBill(request), (creation) =>
-        creation.outcome === 'created' ? 'ok' : creation.outcome === 'refused' ? 'refused' : outcomeOfError(creation.error),
+      timed(
+        observe,
+        'gateway',
+        'create_bill',
+        () => gateway.createBill(request),
+        (creation) =>
+          creation.outcome === 'created'
+            ? 'ok'
+            : creation.outcome === 'refused'
+              ? 'refused'
+              : outcomeOfError(creation.error),
       ),
     queryBill: (billNo) => timed(observe, 'gateway', 'query_bill', () => gateway.queryBill(billNo), ok),
     parseWebhook: (rawBody) => gateway.parseWebhook(rawBody),
     createRefund: (request) =>
-      timed(observe, 'gateway', 'create_refund', () => gateway.createRefund(request), (submission) =>
-        submission.outcome === 'accepted' ? 'ok' : submission.outcome === 'refused' ? 'refused' : 'failed',
+      timed(
+        observe,
+        'gateway',
+        'create_refund',
+        () => gateway.createRefund(request),
+        (submission) =>
+          submission.outcome === 'accepted' ? 'ok' : submission.outcome === 'refused' ? 'refused' : 'failed',
       ),
     queryRefund: (refundNo, billChannel) =>
       timed(observe, 'gateway', 'query_refund', () => gateway.queryRefund(refundNo, billChannel), ok),

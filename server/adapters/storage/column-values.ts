@@ -84,7 +84,9 @@ function jsonText(value: unknown): string {
       parts.push({ token: '{' });
       Object.entries(current)
         .filter(([, item]) => item !== undefined)
-        .forEach(([key, item], index) => parts.push({ token: `${index ? ',' : ''}${JSON.stringify(key)}:` }, { value: item }));
+        .forEach(([key, item], index) =>
+          parts.push({ token: `${index ? ',' : ''}${JSON.stringify(key)}:` }, { value: item }),
+        );
       parts.push({ token: '}' });
     }
     for (let index = parts.length - 1; index >= 0; index -= 1) steps.push(parts[index]);

@@ -71,7 +71,8 @@ interface PaymentRow {
 
 const ORDER_COLUMNS =
   'order_no, owner, app_user_id, attach, status, amount, currency, items, title, idempotency_key, request_hash, created_at, expires_at, paid_at, refunded_amount';
-const PAYMENT_COLUMNS = 'bill_no, order_no, amount, channel, source, disposition, gateway_trade_no, received_at, detail';
+const PAYMENT_COLUMNS =
+  'bill_no, order_no, amount, channel, source, disposition, gateway_trade_no, received_at, detail';
 const REFUND_COLUMNS =
   'refund_no, order_no, bill_no, channel, amount, reason, kind, idempotency_key, request_hash, status, submitted_at, accepted_at, gateway_id, failure, created_at, finished_at, next_check_at';
 const BILL_COLUMNS =
@@ -456,7 +457,12 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     return { outboxDepth: row.depth, oldestOutboxAt: row.oldest_outbox, oldestCheckAt: row.oldest_check };
   }
 
-  async leaseOrdersToCheck(now: Date, lastCheckBefore: Date, openBillBefore: Date, limit: number): Promise<LeasedOrderCheck[]> {
+  async leaseOrdersToCheck(
+    now: Date,
+    lastCheckBefore: Date,
+    openBillBefore: Date,
+    limit: number,
+  ): Promise<LeasedOrderCheck[]> {
     return leaseChecks(this.db, 'pending', [now, lastCheckBefore, openBillBefore, limit]);
   }
 
@@ -545,7 +551,9 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     >(
       `SELECT b.bill_no, b.channel, b.amount AS bill_amount, b.status AS bill_status, b.payer, b.gateway_id,
               b.client_params, b.error, b.created_at AS bill_created_at, b.updated_at AS bill_updated_at,
-              ${ORDER_COLUMNS.split(', ').map((column) => `o.${column}`).join(', ')}
+              ${ORDER_COLUMNS.split(', ')
+                .map((column) => `o.${column}`)
+                .join(', ')}
        FROM bills b JOIN orders o ON o.order_no = b.order_no
        WHERE b.bill_no = $1
        FOR UPDATE OF b, o`,
@@ -649,7 +657,8 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     // to_jsonb renders timestamps as text: turn them back into dates.
     const dates = <Row extends object>(row: Row, columns: string[]): Row => {
       const copy: Record<string, unknown> = { ...(row as Record<string, unknown>) };
-      for (const column of columns) if (typeof copy[column] === 'string') copy[column] = new Date(copy[column] as string);
+      for (const column of columns)
+        if (typeof copy[column] === 'string') copy[column] = new Date(copy[column] as string);
       return copy as Row;
     };
     return rows.map((row) => ({
@@ -724,7 +733,12 @@ export class SqlCheckoutRepository implements CheckoutRepository {
   }
 
   async refundBalance(orderNo: string): Promise<{ paid: number; reserved: number; billNo?: string; channel?: string }> {
-    const { rows } = await this.db.query<{ paid: Int8; reserved: Int8; bill_no: string | null; channel: string | null }>(
+    const { rows } = await this.db.query<{
+      paid: Int8;
+      reserved: Int8;
+      bill_no: string | null;
+      channel: string | null;
+    }>(
       `WITH applied AS (SELECT id, bill_no, amount FROM payments WHERE order_no = $1 AND disposition = 'applied')
        SELECT (SELECT COALESCE(SUM(amount), 0) FROM applied)::bigint AS paid,
               (SELECT COALESCE(SUM(amount), 0) FROM refunds
@@ -843,7 +857,10 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     ]);
   }
 
-  async findCheckoutToken(tokenHash: string, options: { forUpdate?: boolean } = {}): Promise<CheckoutTokenRecord | null> {
+  async findCheckoutToken(
+    tokenHash: string,
+    options: { forUpdate?: boolean } = {},
+  ): Promise<CheckoutTokenRecord | null> {
     const { rows } = await this.db.query<{
       token_hash: string;
       order_no: string;
@@ -890,7 +907,11 @@ export class SqlCheckoutRepository implements CheckoutRepository {
     );
   }
 
-  async leaseDueMerchantNotifications(now: Date, leaseUntil: Date, limit: number): Promise<MerchantNotificationRecord[]> {
+  async leaseDueMerchantNotifications(
+    now: Date,
+    leaseUntil: Date,
+    limit: number,
+  ): Promise<MerchantNotificationRecord[]> {
     const { rows } = await this.db.query<{
       id: number;
       order_no: string;

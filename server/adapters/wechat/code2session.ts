@@ -12,7 +12,10 @@ export interface WechatLoginOptions {
 }
 
 /** WeChat's documented jscode2session errcodes, and what each means for our caller. */
-const ERRCODES: Record<number, { code: 'LOGIN_CODE_INVALID' | 'LOGIN_RATE_LIMITED' | 'LOGIN_REJECTED' | 'WECHAT_UNAVAILABLE'; message: string }> = {
+const ERRCODES: Record<
+  number,
+  { code: 'LOGIN_CODE_INVALID' | 'LOGIN_RATE_LIMITED' | 'LOGIN_REJECTED' | 'WECHAT_UNAVAILABLE'; message: string }
+> = {
   40029: { code: 'LOGIN_CODE_INVALID', message: 'The login code is invalid: call wx.login again' },
   40163: { code: 'LOGIN_CODE_INVALID', message: 'The login code was already used: call wx.login again' },
   45011: { code: 'LOGIN_RATE_LIMITED', message: 'Too many logins for this user: wait a minute and retry' },
@@ -37,7 +40,8 @@ export class WechatLogin implements LoginProvider {
     try {
       answer = await requestJson({ method: 'GET', url: url.toString(), timeoutMs: this.options.timeoutMs ?? 5000 });
     } catch (error) {
-      if (error instanceof UpstreamUnreachable) throw new AppError('WECHAT_UNAVAILABLE', 'WeChat could not be reached: retry shortly');
+      if (error instanceof UpstreamUnreachable)
+        throw new AppError('WECHAT_UNAVAILABLE', 'WeChat could not be reached: retry shortly');
       if (error instanceof UpstreamBadAnswer) throw new AppError('WECHAT_ERROR', 'WeChat gave an unreadable answer');
       throw error;
     }

@@ -27,7 +27,11 @@ export function apiDocumentRoutes(build: () => OpenApiDocument) {
       responses: {
         200: jsonAnswer(
           'The OpenAPI document.',
-          z.looseObject({ openapi: z.string().regex(/^3\.1\.\d+$/), info: z.looseObject({}), paths: z.looseObject({}) }),
+          z.looseObject({
+            openapi: z.string().regex(/^3\.1\.\d+$/),
+            info: z.looseObject({}),
+            paths: z.looseObject({}),
+          }),
         ),
         ...errorsOf(),
       },

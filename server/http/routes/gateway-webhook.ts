@@ -23,7 +23,7 @@ export function gatewayWebhookRoutes(webhooks: GatewayWebhooks) {
       method: 'post',
       path: '/api/gateway/webhook',
       tags: ['gateway'],
-      summary: 'The payment gateway\'s webhook (PAY and REFUND)',
+      summary: "The payment gateway's webhook (PAY and REFUND)",
       description:
         'Called by the gateway, not by you. The body is read as text whatever its Content-Type and only the ' +
         'signature verifier parses it (the gateway sends a JSON message). `success` acknowledges it once stored; ' +
@@ -31,11 +31,16 @@ export function gatewayWebhookRoutes(webhooks: GatewayWebhooks) {
       request: {
         body: {
           required: true,
-          content: { '*/*': { schema: z.string().meta({ description: 'The gateway\'s signed JSON message, as text.' }) } },
+          content: {
+            '*/*': { schema: z.string().meta({ description: "The gateway's signed JSON message, as text." }) },
+          },
         },
       },
       responses: {
-        200: { description: 'Stored (or already stored).', content: { 'text/plain': { schema: z.literal('success') } } },
+        200: {
+          description: 'Stored (or already stored).',
+          content: { 'text/plain': { schema: z.literal('success') } },
+        },
         ...errorsOf(
           'VALIDATION_FAILED',
           'UNSUPPORTED_MEDIA_TYPE',

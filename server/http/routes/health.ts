@@ -15,7 +15,10 @@ export function healthRoutes() {
       path: '/healthz',
       tags: ['operations'],
       summary: 'Readiness',
-      responses: { 200: jsonAnswer('The server is ready.', z.strictObject({ status: z.literal('ok') })), ...errorsOf() },
+      responses: {
+        200: jsonAnswer('The server is ready.', z.strictObject({ status: z.literal('ok') })),
+        ...errorsOf(),
+      },
     },
   ]);
 }

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { jsonAnswer, type ApiOperation } from '../../openapi/operations';
-import { errorsOf, JSON_API_ERRORS, MERCHANT_SECURITY, merchantOrderSchema, paymentForReviewSchema, refundSchema } from '../contract';
+import {
+  errorsOf,
+  JSON_API_ERRORS,
+  MERCHANT_SECURITY,
+  merchantOrderSchema,
+  paymentForReviewSchema,
+  refundSchema,
+} from '../contract';
 import { idempotencyKeySchema, orderItemsSchema, orderNoSchema } from '../inputs';
 
 /**
@@ -11,7 +18,12 @@ import { idempotencyKeySchema, orderItemsSchema, orderNoSchema } from '../inputs
 export const checkoutBody = z
   .object({
     items: orderItemsSchema,
-    appUserId: z.string().trim().min(1).max(64).meta({ description: 'Your app\'s user: it comes back in lookups and notifications.' }),
+    appUserId: z
+      .string()
+      .trim()
+      .min(1)
+      .max(64)
+      .meta({ description: "Your app's user: it comes back in lookups and notifications." }),
     attach: z
       .record(z.string(), z.unknown())
       .refine((value) => JSON.stringify(value).length <= 2048, 'at most 2 KB of JSON')
@@ -48,7 +60,10 @@ const checkoutAnswer = z
     launch: z.strictObject({
       weapp: z
         .strictObject({ userName: z.string(), path: z.string() })
-        .meta({ description: 'For `WXLaunchMiniProgramReq`: the mini-program\'s original id and the page with its one-time token.' }),
+        .meta({
+          description:
+            "For `WXLaunchMiniProgramReq`: the mini-program's original id and the page with its one-time token.",
+        }),
       tt: z.strictObject({ path: z.string() }),
     }),
   })
@@ -122,7 +137,10 @@ export const merchantOperations: ApiOperation[] = [
     summary: 'Payments that need (or needed) a person, newest first',
     request: { query: paymentsQuery },
     responses: {
-      200: jsonAnswer('The payments with this disposition.', z.strictObject({ payments: z.array(paymentForReviewSchema) })),
+      200: jsonAnswer(
+        'The payments with this disposition.',
+        z.strictObject({ payments: z.array(paymentForReviewSchema) }),
+      ),
       ...errorsOf(...MERCHANT_ERRORS),
     },
   },

@@ -48,7 +48,10 @@ export function merchantRoutes(deps: { merchant: MerchantService; refunds: Refun
     const orderNo = orderNoParam(ctx.params.orderNo);
     const rawKey = ctx.get('idempotency-key');
     if (rawKey === '') {
-      throw new AppError('IDEMPOTENCY_KEY_REQUIRED', 'Send an Idempotency-Key header: retrying with the same key never refunds twice');
+      throw new AppError(
+        'IDEMPOTENCY_KEY_REQUIRED',
+        'Send an Idempotency-Key header: retrying with the same key never refunds twice',
+      );
     }
     const key = parseInput(idempotencyKeySchema, rawKey, 'Idempotency-Key');
     const body = parseInput(refundBody, ctx.request.body, 'body');

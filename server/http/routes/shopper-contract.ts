@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { jsonAnswer, type ApiOperation } from '../../openapi/operations';
-import { errorsOf, JSON_API_ERRORS, orderSchema, orderStatusCodeSchema, orderStatusSchema, SHOPPER_SECURITY } from '../contract';
+import {
+  errorsOf,
+  JSON_API_ERRORS,
+  orderSchema,
+  orderStatusCodeSchema,
+  orderStatusSchema,
+  SHOPPER_SECURITY,
+} from '../contract';
 import { idempotencyKeySchema, orderItemsSchema, orderNoSchema } from '../inputs';
 
 /**
@@ -16,14 +23,23 @@ export const sessionBody = z
   .object({
     platform: platformSchema,
     code: loginCode.meta({ description: 'From `wx.login` (`weapp`) or `tt.login` (`tt`).' }),
-    anonymousCode: loginCode.optional().meta({ description: '`tt` only: the `anonymousCode` of `tt.login`, when it gave one.' }),
+    anonymousCode: loginCode
+      .optional()
+      .meta({ description: '`tt` only: the `anonymousCode` of `tt.login`, when it gave one.' }),
   })
   .meta({ id: 'SessionRequest' });
 
 export const orderBody = z.object({ items: orderItemsSchema }).meta({ id: 'OrderRequest' });
 
 export const claimBody = z
-  .object({ token: z.string().trim().min(16).max(128).meta({ description: 'The `checkout` query parameter the mini-program was launched with.' }) })
+  .object({
+    token: z
+      .string()
+      .trim()
+      .min(16)
+      .max(128)
+      .meta({ description: 'The `checkout` query parameter the mini-program was launched with.' }),
+  })
   .meta({ id: 'ClaimRequest' });
 
 export const payBody = z.object({ platform: platformSchema }).meta({ id: 'PayRequest' });
@@ -45,7 +61,13 @@ const weappPayment = z
   .strictObject({
     platform: z.literal('weapp'),
     requestPayment: z
-      .strictObject({ timeStamp: z.string(), nonceStr: z.string(), package: z.string(), signType: z.string(), paySign: z.string() })
+      .strictObject({
+        timeStamp: z.string(),
+        nonceStr: z.string(),
+        package: z.string(),
+        signType: z.string(),
+        paySign: z.string(),
+      })
       .meta({ description: 'Pass to `wx.requestPayment` as is: the gateway signed it.' }),
   })
   .meta({ id: 'WeappPayment' });
@@ -131,7 +153,7 @@ export const shopperOperations: ApiOperation[] = [
     path: '/api/session',
     tags,
     summary: 'Log out',
-    description: 'Deletes the bearer token\'s session; any token that is no longer valid is answered 204 too.',
+    description: "Deletes the bearer token's session; any token that is no longer valid is answered 204 too.",
     security: SHOPPER_SECURITY,
     responses: { 204: { description: 'Logged out (no body).' }, ...errorsOf(...JSON_API_ERRORS, 'SESSION_INVALID') },
   },
@@ -154,12 +176,18 @@ export const shopperOperations: ApiOperation[] = [
     method: 'post',
     path: '/api/checkouts/claim',
     tags,
-    summary: 'Take the order a merchant\'s app launched the mini-program with',
+    summary: "Take the order a merchant's app launched the mini-program with",
     security: SHOPPER_SECURITY,
     request: { body: { required: true, content: { 'application/json': { schema: claimBody } } } },
     responses: {
-      200: jsonAnswer('The order, now the shopper\'s.', orderAnswer),
-      ...errorsOf(...JSON_API_ERRORS, 'SESSION_INVALID', 'CHECKOUT_TOKEN_INVALID', 'CHECKOUT_TOKEN_USED', 'CHECKOUT_TOKEN_EXPIRED'),
+      200: jsonAnswer("The order, now the shopper's.", orderAnswer),
+      ...errorsOf(
+        ...JSON_API_ERRORS,
+        'SESSION_INVALID',
+        'CHECKOUT_TOKEN_INVALID',
+        'CHECKOUT_TOKEN_USED',
+        'CHECKOUT_TOKEN_EXPIRED',
+      ),
     },
   },
   {
@@ -171,7 +199,7 @@ export const shopperOperations: ApiOperation[] = [
     security: SHOPPER_SECURITY,
     request: { params: orderParams, body: { required: true, content: { 'application/json': { schema: payBody } } } },
     responses: {
-      200: jsonAnswer('What the platform\'s payment call takes.', paymentAnswer),
+      200: jsonAnswer("What the platform's payment call takes.", paymentAnswer),
       ...errorsOf(
         ...JSON_API_ERRORS,
         'SESSION_INVALID',
@@ -189,7 +217,7 @@ export const shopperOperations: ApiOperation[] = [
     method: 'get',
     path: '/api/orders/{orderNo}/status',
     tags,
-    summary: 'Poll an order\'s status',
+    summary: "Poll an order's status",
     description: 'Answered from what is stored; never waits on the gateway.',
     security: SHOPPER_SECURITY,
     request: { params: orderParams },

@@ -14,7 +14,9 @@ import { BAD_BODY, failures } from '../control-contract';
 /** `{result, notify}` of `POST /sandbox/wechatpay/transactions/:out_trade_no/settle`. */
 export const transactionSettleSchema = z
   .object({
-    result: z.enum(['paid', 'closed']).meta({ description: '`paid`: the payer pays; `closed`: the order closes unpaid.' }),
+    result: z
+      .enum(['paid', 'closed'])
+      .meta({ description: '`paid`: the payer pays; `closed`: the order closes unpaid.' }),
     notify: z
       .boolean()
       .default(true)
@@ -26,7 +28,12 @@ export const transactionSettleSchema = z
 /** `{result, notify}` of `POST /sandbox/wechatpay/refunds/:out_refund_no/settle`. */
 export const refundSettleSchema = z
   .object({
-    result: z.enum(['success', 'abnormal', 'closed']).meta({ description: 'The refund becomes SUCCESS, ABNORMAL or CLOSED (a CLOSED refund gives its amount back to the order).' }),
+    result: z
+      .enum(['success', 'abnormal', 'closed'])
+      .meta({
+        description:
+          'The refund becomes SUCCESS, ABNORMAL or CLOSED (a CLOSED refund gives its amount back to the order).',
+      }),
     notify: z
       .boolean()
       .default(true)
@@ -61,17 +68,23 @@ export const wechatPayKeysSchema = z
   .strictObject({
     mchid: z.string(),
     appid: z.string(),
-    serialNo: z.string().meta({ description: 'The merchant API certificate\'s serial, which requests name in `serial_no`.' }),
-    merchantPrivateKey: pem('The merchant\'s API private key, which signs requests'),
+    serialNo: z
+      .string()
+      .meta({ description: "The merchant API certificate's serial, which requests name in `serial_no`." }),
+    merchantPrivateKey: pem("The merchant's API private key, which signs requests"),
     merchantPublicKey: pem('Its public key'),
-    platformPublicKeyId: z.string().meta({ description: 'The 微信支付公钥\'s id (`PUB_KEY_ID_…`), the serial of answers in `public_key` mode.' }),
+    platformPublicKeyId: z
+      .string()
+      .meta({ description: "The 微信支付公钥's id (`PUB_KEY_ID_…`), the serial of answers in `public_key` mode." }),
     platformPublicKey: pem('The 微信支付公钥'),
     platformPrivateKey: pem('Its private key'),
-    apiV3Key: z.string().meta({ description: 'The APIv3 key (32 characters) that encrypts notifications and certificates.' }),
+    apiV3Key: z
+      .string()
+      .meta({ description: 'The APIv3 key (32 characters) that encrypts notifications and certificates.' }),
     mode: signingMode,
-    certificates: z.array(
-      z.strictObject({ serialNo: z.string(), certificate: pem('The X.509 platform certificate') }),
-    ).meta({ description: 'Oldest first; the last one signs in `certificate` mode.' }),
+    certificates: z
+      .array(z.strictObject({ serialNo: z.string(), certificate: pem('The X.509 platform certificate') }))
+      .meta({ description: 'Oldest first; the last one signs in `certificate` mode.' }),
   })
   .meta({ id: 'SandboxWechatPayKeys' });
 export type WechatPayKeysView = z.infer<typeof wechatPayKeysSchema>;
@@ -84,7 +97,7 @@ export const wechatPayTransactionSchema = z
     amount: z.strictObject({ total: z.number().int() }),
     trade_state: z.enum(['NOTPAY', 'SUCCESS', 'REFUND', 'CLOSED']),
     created_at: z.number().int(),
-    transaction_id: z.string().nullable().meta({ description: 'WeChat Pay\'s order number, once paid.' }),
+    transaction_id: z.string().nullable().meta({ description: "WeChat Pay's order number, once paid." }),
     success_time: z.number().int().nullable(),
     time_expire: z.number().int().nullable(),
     openid: z.string(),
@@ -153,7 +166,7 @@ export const wechatPayControlOperations: ApiOperation[] = [
     method: 'get',
     path: '/sandbox/wechatpay/keys',
     tags,
-    summary: 'The emulated WeChat Pay\'s development keys',
+    summary: "The emulated WeChat Pay's development keys",
     description: 'Generated on the first call (or read from the data directory). Development keys only.',
     responses: { 200: jsonAnswer('The keys and the signing mode.', wechatPayKeysSchema), ...failures() },
   },
@@ -161,14 +174,14 @@ export const wechatPayControlOperations: ApiOperation[] = [
     method: 'post',
     path: '/sandbox/wechatpay/mode',
     tags,
-    summary: 'Choose which key signs WeChat Pay\'s answers and notifications',
+    summary: "Choose which key signs WeChat Pay's answers and notifications",
     request: { body: { required: true, ...jsonBody(modeSchema) } },
     responses: {
       200: jsonAnswer(
         'The mode, and the serial answers carry from now on (`Wechatpay-Serial`).',
         z.strictObject({
           mode: signingMode,
-          serial: z.string().meta({ description: 'The newest certificate\'s serial, or the 微信支付公钥\'s id.' }),
+          serial: z.string().meta({ description: "The newest certificate's serial, or the 微信支付公钥's id." }),
         }),
       ),
       ...failures(...BAD_BODY),
@@ -179,7 +192,8 @@ export const wechatPayControlOperations: ApiOperation[] = [
     path: '/sandbox/wechatpay/certificates/rotate',
     tags,
     summary: 'Issue a new platform certificate',
-    description: 'The new certificate signs from now on (in `certificate` mode); `/v3/certificates` serves it and the previous one.',
+    description:
+      'The new certificate signs from now on (in `certificate` mode); `/v3/certificates` serves it and the previous one.',
     request: { body: jsonBody(rotateSchema) },
     responses: {
       200: jsonAnswer(
@@ -193,7 +207,7 @@ export const wechatPayControlOperations: ApiOperation[] = [
     method: 'get',
     path: '/sandbox/wechatpay/transactions',
     tags,
-    summary: 'List the emulated WeChat Pay\'s transactions',
+    summary: "List the emulated WeChat Pay's transactions",
     request: { query: outTradeNoFilter },
     responses: {
       200: jsonAnswer('The transactions.', z.strictObject({ transactions: z.array(wechatPayTransactionSchema) })),
@@ -205,7 +219,7 @@ export const wechatPayControlOperations: ApiOperation[] = [
     path: '/sandbox/wechatpay/transactions/{out_trade_no}/settle',
     tags,
     summary: 'Pay or close a NOTPAY transaction as the payer would',
-    description: 'Only `paid` sends a notification (TRANSACTION.SUCCESS, to the prepay\'s notify_url).',
+    description: "Only `paid` sends a notification (TRANSACTION.SUCCESS, to the prepay's notify_url).",
     request: { params: params.transaction, body: { required: true, ...jsonBody(transactionSettleSchema) } },
     responses: {
       200: jsonAnswer(
@@ -225,7 +239,7 @@ export const wechatPayControlOperations: ApiOperation[] = [
     method: 'get',
     path: '/sandbox/wechatpay/transactions/{out_trade_no}/deliveries',
     tags,
-    summary: 'A transaction\'s TRANSACTION.SUCCESS notification attempts',
+    summary: "A transaction's TRANSACTION.SUCCESS notification attempts",
     request: { params: params.transaction },
     responses: { 200: jsonAnswer('The attempts, oldest first.', deliveries), ...failures(NO_SUCH_TRANSACTION) },
   },
@@ -233,10 +247,13 @@ export const wechatPayControlOperations: ApiOperation[] = [
     method: 'get',
     path: '/sandbox/wechatpay/refunds',
     tags,
-    summary: 'List the emulated WeChat Pay\'s refunds',
+    summary: "List the emulated WeChat Pay's refunds",
     request: { query: outTradeNoFilter },
     responses: {
-      200: jsonAnswer('The refunds, as the refund query answers them.', z.strictObject({ refunds: z.array(wechatPayRefundSchema) })),
+      200: jsonAnswer(
+        'The refunds, as the refund query answers them.',
+        z.strictObject({ refunds: z.array(wechatPayRefundSchema) }),
+      ),
       ...failures(),
     },
   },
@@ -260,14 +277,17 @@ export const wechatPayControlOperations: ApiOperation[] = [
     path: '/sandbox/wechatpay/refunds/hold',
     tags,
     summary: 'Let refunds succeed at once again',
-    responses: { 200: jsonAnswer('How many holds were dropped.', z.strictObject({ released: z.number().int() })), ...failures() },
+    responses: {
+      200: jsonAnswer('How many holds were dropped.', z.strictObject({ released: z.number().int() })),
+      ...failures(),
+    },
   },
   {
     method: 'post',
     path: '/sandbox/wechatpay/refunds/{out_refund_no}/settle',
     tags,
     summary: 'Finish a PROCESSING refund',
-    description: 'Sends REFUND.SUCCESS, REFUND.ABNORMAL or REFUND.CLOSED to the refund\'s notify_url, when it has one.',
+    description: "Sends REFUND.SUCCESS, REFUND.ABNORMAL or REFUND.CLOSED to the refund's notify_url, when it has one.",
     request: { params: params.refund, body: { required: true, ...jsonBody(refundSettleSchema) } },
     responses: {
       200: jsonAnswer(
@@ -281,7 +301,7 @@ export const wechatPayControlOperations: ApiOperation[] = [
     method: 'get',
     path: '/sandbox/wechatpay/refunds/{out_refund_no}/deliveries',
     tags,
-    summary: 'A refund\'s REFUND.* notification attempts',
+    summary: "A refund's REFUND.* notification attempts",
     request: { params: params.refund },
     responses: { 200: jsonAnswer('The attempts, oldest first.', deliveries), ...failures(NO_SUCH_REFUND) },
   },

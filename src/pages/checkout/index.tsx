@@ -13,7 +13,10 @@ import { ReturnToAppAvailability } from '../../launch/launch-context';
 import { checkoutTokenFromQuery } from '../../launch/launch-query';
 import './index.css';
 
-const PROGRESS_TEXT: Record<Extract<CheckoutState['phase'], 'claiming' | 'loggingIn' | 'creating' | 'paying'>, string> = {
+const PROGRESS_TEXT: Record<
+  Extract<CheckoutState['phase'], 'claiming' | 'loggingIn' | 'creating' | 'paying'>,
+  string
+> = {
   claiming: '正在打开订单…',
   loggingIn: '正在登录…',
   creating: '正在创建订单…',
@@ -37,7 +40,11 @@ export default function CheckoutPage() {
   return (
     <View className='checkout'>
       {showsAppOrder ? <AppOrderSummary order={state.order} /> : <CartSummary state={state} />}
-      {showsAppOrder && state.phase === 'idle' ? <Progress text={PROGRESS_TEXT.claiming} phase='claiming' /> : <CheckoutAction state={state} />}
+      {showsAppOrder && state.phase === 'idle' ? (
+        <Progress text={PROGRESS_TEXT.claiming} phase='claiming' />
+      ) : (
+        <CheckoutAction state={state} />
+      )}
     </View>
   );
 }
@@ -154,7 +161,12 @@ function CheckoutAction({ state }: { state: CheckoutState }) {
       );
     case 'ready':
       return order ? (
-        <Button id='pay-button' className='primary-button' type='primary' onClick={() => void checkoutFlow.payClaimedOrder()}>
+        <Button
+          id='pay-button'
+          className='primary-button'
+          type='primary'
+          onClick={() => void checkoutFlow.payClaimedOrder()}
+        >
           {`支付 ¥${formatFen(order.amount)}`}
         </Button>
       ) : null;
@@ -168,7 +180,11 @@ function CheckoutAction({ state }: { state: CheckoutState }) {
         <View id='checkout-result' className='result result-pending'>
           <View className='result-title'>支付结果确认中</View>
           <View className='result-hint'>如已完成支付，请稍后刷新查看结果</View>
-          <Button id='refresh-result-button' className='secondary-button' onClick={() => void checkoutFlow.refreshResult()}>
+          <Button
+            id='refresh-result-button'
+            className='secondary-button'
+            onClick={() => void checkoutFlow.refreshResult()}
+          >
             刷新结果
           </Button>
           {returnToApp}
@@ -191,7 +207,12 @@ function CheckoutAction({ state }: { state: CheckoutState }) {
       return (
         <View id='checkout-result' className='result result-cancelled'>
           <View className='result-title'>已取消</View>
-          <Button id='retry-payment-button' className='primary-button' type='primary' onClick={() => void checkoutFlow.retryPayment()}>
+          <Button
+            id='retry-payment-button'
+            className='primary-button'
+            type='primary'
+            onClick={() => void checkoutFlow.retryPayment()}
+          >
             重新支付
           </Button>
           {returnToApp}

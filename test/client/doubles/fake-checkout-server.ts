@@ -63,11 +63,20 @@ export class FakeCheckoutServer {
    * What the merchant API does: prices an order nobody owns yet and returns the launch token of
    * `pages/checkout/index?checkout=<token>`.
    */
-  openAppCheckout(items: { sku: string; quantity: number }[] = [{ sku: 'cup', quantity: 2 }]): { token: string; orderNo: string } {
+  openAppCheckout(items: { sku: string; quantity: number }[] = [{ sku: 'cup', quantity: 2 }]): {
+    token: string;
+    orderNo: string;
+  } {
     const lines = items.map(({ sku, quantity }) => {
       const catalogItem = this.catalog.find((entry) => entry.sku === sku);
       if (!catalogItem) throw new Error(`no sku ${sku}`);
-      return { sku, title: catalogItem.title, quantity, price: catalogItem.price, amount: catalogItem.price * quantity };
+      return {
+        sku,
+        title: catalogItem.title,
+        quantity,
+        price: catalogItem.price,
+        amount: catalogItem.price * quantity,
+      };
     });
     const order: FakeOrder = {
       orderNo: `CO${String(++this.orderCount).padStart(6, '0')}`,
@@ -207,7 +216,8 @@ export class FakeCheckoutServer {
 
   private claim(request: FakeRequest): FakeResponse {
     const token = isRecord(request.body) && typeof request.body.token === 'string' ? request.body.token.trim() : '';
-    if (token.length < 16 || token.length > 128) return error(400, 'VALIDATION_FAILED', 'body.token: too short or too long');
+    if (token.length < 16 || token.length > 128)
+      return error(400, 'VALIDATION_FAILED', 'body.token: too short or too long');
     const checkout = this.appCheckouts.get(token);
     if (!checkout) return error(404, 'CHECKOUT_TOKEN_INVALID', 'Unknown checkout token');
     if (checkout.claimed) return error(409, 'CHECKOUT_TOKEN_USED', 'This checkout was already opened');
@@ -279,7 +289,12 @@ function parseBody(data: unknown): unknown {
 /** HttpTransport for the real API client, answered by the fake server. */
 export function transportTo(server: FakeCheckoutServer): HttpTransport {
   return async ({ url, method, header, data }) => {
-    const { status, body } = server.handle({ method, path: new URL(url).pathname, headers: header, body: parseBody(data) });
+    const { status, body } = server.handle({
+      method,
+      path: new URL(url).pathname,
+      headers: header,
+      body: parseBody(data),
+    });
     return { statusCode: status, data: body };
   };
 }
@@ -287,7 +302,12 @@ export function transportTo(server: FakeCheckoutServer): HttpTransport {
 /** `wx.request` answers from the fake server, whatever host the bundle was built for. */
 export function wxRequestTo(server: FakeCheckoutServer): (options: WxRequestOptions) => Promise<WxRequestAnswer> {
   return async ({ url, method = 'GET', header = {}, data }) => {
-    const { status, body } = server.handle({ method, path: new URL(url).pathname, headers: header, body: parseBody(data) });
+    const { status, body } = server.handle({
+      method,
+      path: new URL(url).pathname,
+      headers: header,
+      body: parseBody(data),
+    });
     return { statusCode: status, data: body };
   };
 }

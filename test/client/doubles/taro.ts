@@ -4,9 +4,11 @@
  */
 type Api = (options?: Record<string, unknown>) => unknown;
 
-const unconfigured = (name: string): Api => () => {
-  throw new Error(`Taro.${name} not configured in this test`);
-};
+const unconfigured =
+  (name: string): Api =>
+  () => {
+    throw new Error(`Taro.${name} not configured in this test`);
+  };
 
 type ApiName =
   | 'login'
