@@ -1,5 +1,4 @@
 import { Router } from '@koa/router';
-import type { Context } from 'koa';
 import { describeRoutes } from '../openapi/operations';
 import { h5PayFormSchema, h5PayOperations, h5PayPageQuery } from './control-contract';
 import { BodyTooLargeError, isPlainObject, readBody, sendError } from './http';

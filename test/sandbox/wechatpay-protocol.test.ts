@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import request from 'supertest';
 import type { WechatPaySandboxKeys } from '../../server/sandbox/wechatpay';
 import {
@@ -19,6 +19,7 @@ import {
  * Wechatpay-Signature does not verify with the key its Wechatpay-Serial names. Notifications are
  * checked with the plugin's own Rsa and AesGcm, not with ours.
  */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- an untyped CommonJS package; the cast types the parts used
 const { Wechatpay, Rsa, Formatter, Aes } = require('wechatpay-axios-plugin') as Plugin;
 
 interface Plugin {
@@ -258,9 +259,7 @@ describe('the WeChat Pay APIv3 sandbox, driven by wechatpay-axios-plugin', () =>
     const certificate = new X509Certificate(pem);
     expect(certificate.serialNumber.toUpperCase()).toBe(entries[0].serial_no);
     expect(entries[0].serial_no).toMatch(/^[0-9A-F]{40}$/);
-    expect(certificate.checkPrivateKey(require('node:crypto').createPrivateKey(current(keys).privateKeyPem))).toBe(
-      true,
-    );
+    expect(certificate.checkPrivateKey(createPrivateKey(current(keys).privateKeyPem))).toBe(true);
   });
 
   it('should sign with the 微信支付公钥 in public-key mode: a certificate-only client refuses, a migrating one accepts', async () => {

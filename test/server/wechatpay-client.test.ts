@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
@@ -395,7 +396,7 @@ describe('WeChat Pay notifications read by the adapter', () => {
       certificate = {
         serialNo: current.serialNo,
         privateKeyPem: current.privateKeyPem,
-        publicKey: new (require('node:crypto').X509Certificate)(current.certificatePem).publicKey,
+        publicKey: new X509Certificate(current.certificatePem).publicKey,
       };
     });
 

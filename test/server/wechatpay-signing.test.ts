@@ -1,4 +1,4 @@
-import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { decryptResource } from '../../server/adapters/payments/wechatpay/aead';
 import { WechatPayVerificationError } from '../../server/adapters/payments/wechatpay/errors';
 import {
@@ -27,7 +27,7 @@ const platform = generateKeyPairSync('rsa', {
 const PLATFORM_SERIAL = 'PUB_KEY_ID_0112300001092024000000000000000001';
 const platformKey = async (serial: string) => {
   if (serial !== PLATFORM_SERIAL) throw new WechatPayVerificationError('UNKNOWN_SERIAL', serial);
-  return require('node:crypto').createPublicKey(platform.publicKey);
+  return createPublicKey(platform.publicKey);
 };
 
 async function reason(promise: Promise<unknown>): Promise<string> {

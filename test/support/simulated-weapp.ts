@@ -140,6 +140,8 @@ let environment: SimulateEnvironment | undefined;
  */
 function simulateEnvironment(): SimulateEnvironment {
   if (environment) return environment;
+  /* eslint-disable @typescript-eslint/no-require-imports -- loaded on first use, into globals the
+     bundle and simulate read at load time; jsdom and miniprogram-simulate are untyped here */
   const { JSDOM } = require('jsdom') as { JSDOM: new (html: string) => { window: DomWindow } };
   const { window } = new JSDOM('<!doctype html><html><head></head><body></body></html>');
   Object.assign(globalThis, {
@@ -149,6 +151,7 @@ function simulateEnvironment(): SimulateEnvironment {
     TouchEvent: window.TouchEvent,
   });
   const simulate = require('miniprogram-simulate') as Simulate;
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const simulatedWx = (globalThis as unknown as { wx: Record<string, unknown> }).wx;
   environment = { simulate, simulatedWx, document: window.document };
   return environment;
@@ -192,6 +195,7 @@ export async function loadSimulatedWeappPage(options: LoadSimulatedWeappPageOpti
   jest.isolateModules(() => {
     // app.js requires the webpack runtime and the shared chunks; the page's and `comp`'s scripts,
     // which simulate runs while loading the page, push their chunks onto it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the bundle is CommonJS, loaded at run time
     require(join(distDir, 'app.js'));
     if (!app) throw new Error('app.js did not call App()');
     callLifecycle(app, 'onLaunch', launch);
@@ -276,7 +280,7 @@ function createHandle(component: SimulatedComponent, unload: () => void): Simula
       const { tag, attributes } = describe(element.toJSON());
       element.dispatchEvent('tap');
       if (tag === 'button' && attributes.openType === 'launchApp' && !attributes.disabled) {
-        launchedApps.push({ appParameter: String(attributes.appParameter ?? '') });
+        launchedApps.push({ appParameter: typeof attributes.appParameter === 'string' ? attributes.appParameter : '' });
       }
     },
     trigger(selector, type, detail = {}) {

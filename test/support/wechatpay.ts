@@ -42,6 +42,7 @@ export async function listenSandbox(
     webhookTimeScale: 0.001,
     ...overrides,
   });
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- Koa's callback never rejects
   const server = http.createServer(sandbox.app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -113,12 +114,17 @@ export async function startNotifyReceiver(
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', async () => {
+    req.on('end', () => {
       const hit = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: performance.now() };
       hits.push(hit);
-      const reply = await answer(hits.length, hit);
-      res.writeHead(reply.status, reply.body ? { 'Content-Type': 'application/json' } : {});
-      res.end(reply.body);
+      // A receiver whose answer throws answers 500, as a broken merchant endpoint would.
+      Promise.resolve(answer(hits.length, hit))
+        .catch(() => ({ status: 500, body: undefined }))
+        .then((reply) => {
+          res.writeHead(reply.status, reply.body ? { 'Content-Type': 'application/json' } : {});
+          res.end(reply.body);
+        })
+        .catch(() => res.destroy());
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -58,12 +58,10 @@ const checkoutAnswer = z
     amount: z.number().int().meta({ description: 'Fen.' }),
     expiresAt: z.iso.datetime(),
     launch: z.strictObject({
-      weapp: z
-        .strictObject({ userName: z.string(), path: z.string() })
-        .meta({
-          description:
-            "For `WXLaunchMiniProgramReq`: the mini-program's original id and the page with its one-time token.",
-        }),
+      weapp: z.strictObject({ userName: z.string(), path: z.string() }).meta({
+        description:
+          "For `WXLaunchMiniProgramReq`: the mini-program's original id and the page with its one-time token.",
+      }),
       tt: z.strictObject({ path: z.string() }),
     }),
   })

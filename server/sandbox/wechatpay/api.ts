@@ -77,12 +77,16 @@ const refundSchema = z
     message: 'give transaction_id or out_trade_no',
   });
 
-class Refusal {
+/** A refusal WeChat Pay answers with its own `{code, message}` and an HTTP status. */
+class Refusal extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
-    readonly message: string,
-  ) {}
+    message: string,
+  ) {
+    super(message);
+    this.name = 'Refusal';
+  }
 }
 
 type Handler = (ctx: Context, keys: WechatPaySandboxKeys, body: string) => Promise<Answer> | Answer;

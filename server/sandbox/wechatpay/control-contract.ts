@@ -28,12 +28,10 @@ export const transactionSettleSchema = z
 /** `{result, notify}` of `POST /sandbox/wechatpay/refunds/:out_refund_no/settle`. */
 export const refundSettleSchema = z
   .object({
-    result: z
-      .enum(['success', 'abnormal', 'closed'])
-      .meta({
-        description:
-          'The refund becomes SUCCESS, ABNORMAL or CLOSED (a CLOSED refund gives its amount back to the order).',
-      }),
+    result: z.enum(['success', 'abnormal', 'closed']).meta({
+      description:
+        'The refund becomes SUCCESS, ABNORMAL or CLOSED (a CLOSED refund gives its amount back to the order).',
+    }),
     notify: z
       .boolean()
       .default(true)

@@ -103,6 +103,7 @@ export async function issuePlatformCertificate(): Promise<PlatformCertificateRec
   } catch (error) {
     throw new Error(
       `the WeChat Pay sandbox needs the openssl CLI to make its platform certificate: ${(error as Error).message}`,
+      { cause: error },
     );
   } finally {
     rmSync(directory, { recursive: true, force: true });

@@ -41,7 +41,7 @@ export function requestSignatureProblem(
     return `timestamp ${timestamp} is too far from now`;
   }
   const message = lines(request.method, request.pathWithQuery, timestamp, nonce, request.body);
-  let valid = false;
+  let valid: boolean;
   try {
     valid = createVerify('RSA-SHA256')
       .update(message, 'utf8')
