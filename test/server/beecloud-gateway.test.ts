@@ -1,4 +1,4 @@
-import { BeeCloudGateway, appSign, webhookSignature } from '../../server/adapters/gateway/beecloud';
+import { BeeCloudGateway, appSign, webhookSignature } from '../../server/adapters/payments/gateway/beecloud';
 import { gatewayAppSign } from '../../server/sandbox/signing';
 import { buildPaymentWebhook, buildRefundWebhook, signWebhook } from '../../server/sandbox/webhook-message';
 
