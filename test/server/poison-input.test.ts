@@ -1,6 +1,6 @@
 import type { Queryable } from '../../server/adapters/storage/database';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
-import { buildPaymentWebhook, GatewayWebhookMessage, signWebhook } from '../../server/sandbox/webhook-message';
+import { buildPaymentWebhook, GatewayWebhookMessage, signWebhook } from '../../server/sandbox/gateway/webhook-message';
 import { CheckoutHarness, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
 import { sendRaw as sendRawRequest } from '../support/raw-http';

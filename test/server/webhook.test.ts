@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../../server/adapters/storage/database';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
-import { buildPaymentWebhook } from '../../server/sandbox/webhook-message';
+import { buildPaymentWebhook } from '../../server/sandbox/gateway/webhook-message';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { countingProxy, gatewayEnv } from '../support/counting-proxy';
 import { describePostgres, STORAGES, TestDatabase } from '../support/databases';
