@@ -14,7 +14,13 @@ import { SqlCheckoutRepository } from './adapters/storage/repository';
 import { WechatLogin } from './adapters/logins/wechat/code2session';
 import { DouyinLogin } from './adapters/logins/douyin/code2session';
 import { SignedDouyinCashier } from './adapters/payments/douyin-cashier/order-info';
-import { CheckoutService, CheckoutSettings, DEFAULT_CHECKOUT_SETTINGS } from './domain/checkout';
+import { CheckoutSettings, DEFAULT_CHECKOUT_SETTINGS } from './domain/checkout-settings';
+import { OrderService } from './domain/orders';
+import { BillService } from './domain/payments/bills';
+import { DouyinCashierPayment } from './domain/payments/douyin-cashier';
+import { PaymentService } from './domain/payments/start-payment';
+import { PaymentVerdicts } from './domain/payments/verdicts';
+import { OrderStatusReadModel } from './read-model/order-statuses';
 import type { Clock } from './domain/ports';
 import { SessionService } from './domain/sessions';
 import { MerchantService } from './domain/merchant';
@@ -63,7 +69,12 @@ export interface RunningServices {
   /** The sandbox's Koa app, while it runs (its routes are listed in the OpenAPI document). */
   sandboxApp?: Koa;
   database: Database;
-  checkout: CheckoutService;
+  orders: OrderService;
+  payments: PaymentService;
+  /** The gateway's verdicts, and the gateway checks polls start in the background (`drain` waits for them). */
+  verdicts: PaymentVerdicts;
+  /** The status read model polls are answered from. */
+  statuses: OrderStatusReadModel;
   refunds: RefundService;
   sweeper: Sweeper;
   sessions: SessionService;
@@ -299,21 +310,27 @@ export async function startServices(config: Config, options: StartOptions = {}):
       log,
       events,
     );
-    const checkout = new CheckoutService(
+    // The read model asks the verdicts to check a late order; the verdicts tell it what changed.
+    const statuses = new OrderStatusReadModel(repository, clock, checkoutSettings, log, {
+      checkInBackground: (orderNo) => verdicts.checkInBackground(orderNo),
+    });
+    const verdicts = new PaymentVerdicts(repository, gateway, clock, checkoutSettings, log, events, statuses, refunds);
+    const bills = new BillService(repository, gateway, clock, checkoutSettings, log, events, verdicts);
+    const orders = new OrderService(repository, catalog, clock, checkoutSettings, events, statuses);
+    const payments = new PaymentService(
+      orders,
+      bills,
+      new DouyinCashierPayment(bills, douyinCashier, clock, checkoutSettings, log),
       repository,
-      gateway,
-      douyinCashier,
-      catalog,
       clock,
       checkoutSettings,
-      log,
-      events,
-      refunds,
+      statuses,
     );
-    const webhooks = new GatewayWebhooks(repository, gateway, checkout, refunds, clock, log, events);
+    const webhooks = new GatewayWebhooks(repository, gateway, verdicts, refunds, clock, log, events);
     const sweeper = new Sweeper(
       repository,
-      checkout,
+      verdicts,
+      statuses,
       refunds,
       clock,
       {
@@ -332,13 +349,13 @@ export async function startServices(config: Config, options: StartOptions = {}):
       // Work cut short here is safe: a lease or claim lapses and another sweep redoes it. A
       // hung gateway must not hold the stop for a whole gateway timeout.
       await Promise.race([
-        Promise.all([sweeper.stop(), checkout.drain(), refunds.drain()]),
+        Promise.all([sweeper.stop(), verdicts.drain(), refunds.drain()]),
         new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref()),
       ]);
     });
     const stopListening = await database.listen('order_changed', {
-      onNotification: (orderNo) => checkout.forgetOrder(orderNo),
-      onGap: () => checkout.forgetAllOrders(),
+      onNotification: (orderNo) => statuses.forgetOrder(orderNo),
+      onGap: () => statuses.forgetAllOrders(),
     });
     closers.unshift(stopListening);
     const stopListeningToSessions = await database.listen('session_changed', {
@@ -356,7 +373,9 @@ export async function startServices(config: Config, options: StartOptions = {}):
     });
     const app = createApp({
       sessions,
-      checkout,
+      orders,
+      payments,
+      statuses,
       merchant,
       refunds,
       webhooks,
@@ -403,7 +422,10 @@ export async function startServices(config: Config, options: StartOptions = {}):
       sandboxUrl,
       sandboxApp,
       database,
-      checkout,
+      orders,
+      payments,
+      verdicts,
+      statuses,
       refunds,
       sweeper,
       sessions,

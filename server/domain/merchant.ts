@@ -1,5 +1,5 @@
 import type { Catalog } from './catalog';
-import { toOrderView, OrderView } from './checkout';
+import { toOrderView, OrderView } from './orders';
 import { AppError } from './errors';
 import { hashToken, newOrderNo, newSessionToken } from './identifiers';
 import { ORDER_STATUS_CODES, OrderStatusCode } from './order-status';

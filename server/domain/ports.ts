@@ -345,6 +345,20 @@ export interface LeasedOrderCheck {
   billNos: string[];
 }
 
+/**
+ * What remembers recent orders and their statuses between requests (the status read model, fed
+ * also by the change feed): the domain tells it of every change it makes, so this instance never
+ * answers a stale status from memory.
+ */
+export interface OrderMemory {
+  /** An order this instance has just created: the client asks to pay for it at once, which then needs no read. */
+  rememberCreated(order: OrderRecord): void;
+  /** That order as created, while remembered and unchanged at `at`; undefined otherwise. */
+  recentlyCreated(orderNo: string, at: Date): OrderRecord | undefined;
+  /** An order's status or owner changed: stop answering it from memory. */
+  forgetOrder(orderNo: string): void;
+}
+
 export interface CheckoutRepository {
   insertSession(session: SessionRecord): Promise<void>;
   findSession(tokenHash: string, now: Date): Promise<SessionRecord | null>;

@@ -1,4 +1,4 @@
-import type { SecondPaymentHandler } from './checkout';
+import type { SecondPaymentHandler } from './payments/verdicts';
 import type { CheckoutEvents, Logger } from './observability';
 import { AppError } from './errors';
 import { chinaDate8, hashRequest, newRefundNo } from './identifiers';

@@ -1,6 +1,6 @@
-import type { CheckoutService } from './checkout';
 import type { CheckoutEvents, Logger } from './observability';
-import type { CheckoutRepository, Clock, LeasedOrderCheck } from './ports';
+import type { PaymentVerdicts } from './payments/verdicts';
+import type { CheckoutRepository, Clock, LeasedOrderCheck, OrderMemory } from './ports';
 import type { RefundService } from './refunds';
 
 export interface SweeperSettings {
@@ -57,7 +57,8 @@ export class Sweeper {
 
   constructor(
     private readonly repository: CheckoutRepository,
-    private readonly checkout: CheckoutService,
+    private readonly verdicts: PaymentVerdicts,
+    private readonly memory: OrderMemory,
     private readonly refunds: RefundService,
     private readonly clock: Clock,
     private readonly settings: SweeperSettings,
@@ -101,7 +102,7 @@ export class Sweeper {
     for (;;) {
       const expired = await this.repository.expireUnbilledOrders(this.clock(), batchSize, this.settings.notifyMerchant);
       for (const orderNo of expired) {
-        this.checkout.forgetOrder(orderNo);
+        this.memory.forgetOrder(orderNo);
         this.events.emit({ type: 'order.expired', orderNo, confirmedByGateway: false });
       }
       report.expired += expired.length;
@@ -162,7 +163,7 @@ export class Sweeper {
     const worker = async () => {
       for (let order = await next(); order; order = await next()) {
         try {
-          await this.checkout.checkLeasedOrder(order);
+          await this.verdicts.checkLeasedOrder(order);
           report.checked += 1;
         } catch (error) {
           report.failedChecks += 1;

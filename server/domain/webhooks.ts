@@ -1,6 +1,6 @@
-import type { CheckoutService } from './checkout';
 import { AppError, ErrorCode } from './errors';
 import type { CheckoutEvents, Logger, WebhookOutcome } from './observability';
+import type { PaymentVerdicts } from './payments/verdicts';
 import type { CheckoutRepository, Clock, GatewayEvent, PaymentGateway } from './ports';
 import { RecentCache } from './recent-cache';
 import type { RefundService } from './refunds';
@@ -28,7 +28,7 @@ export class GatewayWebhooks {
   constructor(
     private readonly repository: CheckoutRepository,
     private readonly gateway: PaymentGateway,
-    private readonly checkout: CheckoutService,
+    private readonly verdicts: PaymentVerdicts,
     private readonly refunds: RefundService,
     private readonly clock: Clock,
     private readonly log: Logger,
@@ -85,7 +85,7 @@ export class GatewayWebhooks {
   private async record(event: GatewayEvent): Promise<{ duplicate: boolean }> {
     switch (event.type) {
       case 'payment.succeeded':
-        return this.checkout.recordPayment({
+        return this.verdicts.recordPayment({
           billNo: event.billNo,
           amount: event.amount,
           source: 'webhook',

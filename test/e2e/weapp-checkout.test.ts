@@ -161,7 +161,7 @@ describe(`WeChat checkout end to end (compiled bundle, ${storage.name})`, () => 
     page.tapById('pay-button');
     await page.waitFor(() => billNo !== undefined, 10_000, 'the payment sheet');
     page.unload();
-    await h.services.checkout.drain();
+    await h.services.verdicts.drain();
     const orders = await ordersInDatabase();
     const order = orders[orders.length - 1];
     expect(order.status).toBe('pending');

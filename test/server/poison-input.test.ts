@@ -297,7 +297,7 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
   it('keeps a payment learned by query whose detail jsonb cannot hold', async () => {
     const { token, order, bill } = await openBill();
     const detail = { trade_state: 'SUCCESS', note: 'a\u0000b', lone: '\udc00', deep: JSON.parse(deepJson(5000)) };
-    await h.services.checkout.recordPayment({
+    await h.services.verdicts.recordPayment({
       billNo: bill.bill_no,
       amount: order.amount,
       source: 'query',
