@@ -207,7 +207,13 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   };
 }
 
-export { gatewayAppSign, gatewayWebhookSignature, md5Hex, verifyAlipayOrderString, wechatPaySign } from './shared/signing';
+export {
+  gatewayAppSign,
+  gatewayWebhookSignature,
+  md5Hex,
+  verifyAlipayOrderString,
+  wechatPaySign,
+} from './shared/signing';
 export type { GatewayWebhookSignatureInput, WechatPaySignType } from './shared/signing';
 export {
   buildPaymentWebhook,
