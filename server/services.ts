@@ -10,7 +10,8 @@ import { BeeCloudGateway } from './adapters/payments/gateway/beecloud';
 import { Database, openPglite, openPostgres, pgliteClusterDirectory } from './adapters/storage/database';
 import { DataDirInUseError } from './adapters/storage/data-dir-lock';
 import { migrate } from './adapters/storage/migrations';
-import { SqlCheckoutRepository } from './adapters/storage/repository';
+import { SqlBacklog } from './adapters/storage/backlog';
+import { SqlUnitOfWork } from './adapters/storage/unit-of-work';
 import { WechatLogin } from './adapters/logins/wechat/code2session';
 import { DouyinLogin } from './adapters/logins/douyin/code2session';
 import { SignedDouyinCashier } from './adapters/payments/douyin-cashier/order-info';
@@ -221,12 +222,12 @@ export async function startServices(config: Config, options: StartOptions = {}):
       sandboxApp = sandbox.app;
     }
 
-    const repository = SqlCheckoutRepository.over(database);
-    const metrics = new CheckoutMetrics(repository, clock);
+    const store = SqlUnitOfWork.over(database);
+    const metrics = new CheckoutMetrics(new SqlBacklog(database), clock);
     const events = observedEvents(logger, metrics);
     const upstream = upstreamObserver(logger, metrics);
     const sessions = new SessionService(
-      repository,
+      store,
       {
         weapp: observedLogin(
           'wechat',
@@ -294,7 +295,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
       notifyMerchant,
     };
     const refunds = new RefundService(
-      repository,
+      store,
       gateway,
       clock,
       {
@@ -311,24 +312,24 @@ export async function startServices(config: Config, options: StartOptions = {}):
       events,
     );
     // The read model asks the verdicts to check a late order; the verdicts tell it what changed.
-    const statuses = new OrderStatusReadModel(repository, clock, checkoutSettings, log, {
+    const statuses = new OrderStatusReadModel(store, clock, checkoutSettings, log, {
       checkInBackground: (orderNo) => verdicts.checkInBackground(orderNo),
     });
-    const verdicts = new PaymentVerdicts(repository, gateway, clock, checkoutSettings, log, events, statuses, refunds);
-    const bills = new BillService(repository, gateway, clock, checkoutSettings, log, events, verdicts);
-    const orders = new OrderService(repository, catalog, clock, checkoutSettings, events, statuses);
+    const verdicts = new PaymentVerdicts(store, gateway, clock, checkoutSettings, log, events, statuses, refunds);
+    const bills = new BillService(store, gateway, clock, checkoutSettings, log, events, verdicts);
+    const orders = new OrderService(store, catalog, clock, checkoutSettings, events, statuses);
     const payments = new PaymentService(
       orders,
       bills,
       new DouyinCashierPayment(bills, douyinCashier, clock, checkoutSettings, log),
-      repository,
+      store,
       clock,
       checkoutSettings,
       statuses,
     );
-    const webhooks = new GatewayWebhooks(repository, gateway, verdicts, refunds, clock, log, events);
+    const webhooks = new GatewayWebhooks(store, gateway, verdicts, refunds, clock, log, events);
     const sweeper = new Sweeper(
-      repository,
+      store,
       verdicts,
       statuses,
       refunds,
@@ -366,7 +367,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
     });
     closers.unshift(stopListeningToSessions);
 
-    const merchant = new MerchantService(repository, catalog, clock, {
+    const merchant = new MerchantService(store, catalog, clock, {
       orderTtlSeconds: checkoutSettings.orderTtlSeconds,
       checkoutPagePath: 'pages/checkout/index',
       miniprogramUsername: config.merchant.miniprogramUsername,
@@ -398,7 +399,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
       const notifier = new MerchantNotifier({
         url: config.merchant.notifyUrl,
         secret: config.merchant.notifySecret,
-        repository,
+        store,
         merchant,
         clock,
         log,

@@ -5,7 +5,8 @@ import { hashRequest, newOrderNo } from './identifiers';
 import type { Fen } from './money';
 import type { CheckoutEvents } from './observability';
 import type { OrderStatus } from './order-status';
-import type { CheckoutRepository, Clock, OrderMemory, OrderRecord } from './ports';
+import type { Clock, OrderMemory, OrderRecord } from './ports';
+import type { Repositories } from './repositories';
 import type { Shopper } from './sessions';
 
 export interface OrderView {
@@ -41,7 +42,7 @@ export function toOrderView(order: OrderRecord): OrderView {
  */
 export class OrderService {
   constructor(
-    private readonly repository: CheckoutRepository,
+    private readonly store: Pick<Repositories, 'orders'>,
     private readonly catalog: Catalog,
     private readonly clock: Clock,
     private readonly settings: Pick<CheckoutSettings, 'orderTtlSeconds'>,
@@ -62,7 +63,7 @@ export class OrderService {
     const priced = this.catalog.price(items);
     const requestHash = hashRequest(items);
     if (idempotencyKey) {
-      const previous = await this.repository.findOrderByIdempotencyKey(shopper.owner, idempotencyKey);
+      const previous = await this.store.orders.findOrderByIdempotencyKey(shopper.owner, idempotencyKey);
       if (previous) return this.replay(previous, requestHash);
     }
     const now = this.clock();
@@ -80,13 +81,13 @@ export class OrderService {
       expiresAt: new Date(now.getTime() + this.settings.orderTtlSeconds * 1000),
       refundedAmount: 0,
     };
-    if (await this.repository.insertOrder(order)) {
+    if (await this.store.orders.insertOrder(order)) {
       this.events.emit({ type: 'order.created', orderNo: order.orderNo, amount: order.amount });
       this.memory.rememberCreated(order);
       return toOrderView(order);
     }
     // Lost a race with a concurrent retry carrying the same key: answer with its order.
-    const winner = await this.repository.findOrderByIdempotencyKey(shopper.owner, idempotencyKey!);
+    const winner = await this.store.orders.findOrderByIdempotencyKey(shopper.owner, idempotencyKey!);
     if (!winner) throw new Error('order insert conflicted but no order holds the idempotency key');
     return this.replay(winner, requestHash);
   }
@@ -104,7 +105,7 @@ export class OrderService {
 
   /** The shopper's own order; throws AppError ORDER_NOT_FOUND for a missing one or someone else's. */
   async getOrder(shopper: Shopper, orderNo: string): Promise<OrderRecord> {
-    const order = await this.repository.findOrder(orderNo);
+    const order = await this.store.orders.findOrder(orderNo);
     // Someone else's order answers exactly like a missing one.
     if (!order || order.owner !== shopper.owner) {
       throw new AppError('ORDER_NOT_FOUND', `No order ${orderNo} for this shopper`);

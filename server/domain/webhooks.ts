@@ -1,7 +1,8 @@
 import { AppError, ErrorCode } from './errors';
 import type { CheckoutEvents, Logger, WebhookOutcome } from './observability';
 import type { PaymentVerdicts } from './payments/verdicts';
-import type { CheckoutRepository, Clock, GatewayEvent, PaymentGateway } from './ports';
+import type { Clock, GatewayEvent, PaymentGateway } from './ports';
+import type { Repositories } from './repositories';
 import { RecentCache } from './recent-cache';
 import type { RefundService } from './refunds';
 
@@ -26,7 +27,7 @@ export class GatewayWebhooks {
   private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(
-    private readonly repository: CheckoutRepository,
+    private readonly store: Pick<Repositories, 'unmatchedMessages'>,
     private readonly gateway: PaymentGateway,
     private readonly verdicts: PaymentVerdicts,
     private readonly refunds: RefundService,
@@ -102,7 +103,7 @@ export class GatewayWebhooks {
           transactionId: event.transactionId,
           reason: event.reason,
         });
-        await this.repository.recordUnmatchedMessage({
+        await this.store.unmatchedMessages.recordUnmatchedMessage({
           transactionType: event.transactionType,
           transactionId: event.transactionId,
           amount: event.amount,

@@ -3,7 +3,8 @@ import { AppError } from '../domain/errors';
 import type { Fen } from '../domain/money';
 import type { Logger } from '../domain/observability';
 import { ORDER_STATUS_CODES, type OrderStatus, type OrderStatusCode } from '../domain/order-status';
-import type { CheckoutRepository, Clock, OrderMemory, OrderRecord } from '../domain/ports';
+import type { Clock, OrderMemory, OrderRecord } from '../domain/ports';
+import type { Repositories } from '../domain/repositories';
 import { RecentCache } from '../domain/recent-cache';
 import type { Shopper } from '../domain/sessions';
 
@@ -51,7 +52,7 @@ export class OrderStatusReadModel implements OrderMemory {
   private readonly statusLoads = new Map<string, { evictions: number; order: Promise<OrderRecord | null> }>();
 
   constructor(
-    private readonly repository: Pick<CheckoutRepository, 'findOrder'>,
+    private readonly store: Pick<Repositories, 'orders'>,
     private readonly clock: Clock,
     private readonly settings: Pick<CheckoutSettings, 'statusCacheMs'>,
     private readonly log: Logger,
@@ -113,7 +114,7 @@ export class OrderStatusReadModel implements OrderMemory {
 
   private async loadStatus(orderNo: string, requester: string | null): Promise<OrderRecord | null> {
     const evictionsBefore = this.evictions;
-    const order = await this.repository.findOrder(orderNo);
+    const order = await this.store.orders.findOrder(orderNo);
     if (!order) return null;
     // Only the owner's polls may make the server ask the gateway about an order.
     if (order.owner === requester && order.status === 'pending') this.latePayments.checkInBackground(orderNo);

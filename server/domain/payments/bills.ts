@@ -2,15 +2,8 @@ import type { CheckoutSettings } from '../checkout-settings';
 import { AppError } from '../errors';
 import { newBillNo } from '../identifiers';
 import type { CheckoutEvents, Logger } from '../observability';
-import type {
-  BillClientParams,
-  BillRecord,
-  CheckoutRepository,
-  Clock,
-  GatewayChannel,
-  OrderRecord,
-  PaymentGateway,
-} from '../ports';
+import type { BillClientParams, BillRecord, Clock, GatewayChannel, OrderRecord, PaymentGateway } from '../ports';
+import type { UnitOfWork } from '../repositories';
 import type { Shopper } from '../sessions';
 import { ACTIVE_BILL_STATUSES } from './bill-status';
 import type { PaymentVerdicts } from './verdicts';
@@ -21,7 +14,7 @@ import type { PaymentVerdicts } from './verdicts';
  */
 export class BillService {
   constructor(
-    private readonly repository: CheckoutRepository,
+    private readonly store: Pick<UnitOfWork, 'bills' | 'orders' | 'transaction'>,
     private readonly gateway: PaymentGateway,
     private readonly clock: Clock,
     private readonly settings: Pick<
@@ -58,14 +51,14 @@ export class BillService {
     });
     // The usual case, a first attempt, costs one insert; only a conflict looks at what is there.
     let bill = attempt(this.clock());
-    if (!(await this.repository.insertBill(bill))) {
-      const active = await this.repository.findActiveBill(order.orderNo, channel);
+    if (!(await this.store.bills.insertBill(bill))) {
+      const active = await this.store.bills.findActiveBill(order.orderNo, channel);
       if (active) {
         const again = await this.resumeBill(active, shopper);
         if (again) return again;
       }
       bill = attempt(this.clock());
-      if (!(await this.repository.insertBill(bill))) throw paymentInProgress();
+      if (!(await this.store.bills.insertBill(bill))) throw paymentInProgress();
     }
 
     const creation = await this.gateway.createBill({
@@ -81,17 +74,17 @@ export class BillService {
     });
     if (creation.outcome === 'created') {
       const { gatewayId, clientParams } = creation.bill;
-      await this.repository.updateBill(bill.billNo, { status: 'open', gatewayId, clientParams }, this.clock());
+      await this.store.bills.updateBill(bill.billNo, { status: 'open', gatewayId, clientParams }, this.clock());
       this.events.emit({ type: 'bill.opened', orderNo: order.orderNo, billNo: bill.billNo, channel });
       return clientParams;
     }
     if (creation.outcome === 'refused') {
       const refusal = { status: 'rejected' as const, error: creation.error.message };
-      await this.repository.updateBill(bill.billNo, refusal, this.clock());
+      await this.store.bills.updateBill(bill.billNo, refusal, this.clock());
       throw creation.error;
     }
     // It stays `creating`: the next attempt and the sweeper ask the gateway about it first.
-    await this.repository.updateBill(bill.billNo, { error: creation.error.message }, this.clock());
+    await this.store.bills.updateBill(bill.billNo, { error: creation.error.message }, this.clock());
     this.log.warn('a bill creation got no readable answer; the gateway is asked about it before another opens', {
       orderNo: order.orderNo,
       billNo: bill.billNo,
@@ -168,7 +161,7 @@ export class BillService {
   private claimCheckNow(orderNo: string): Promise<boolean> {
     const now = this.clock();
     const lastCheckBefore = new Date(now.getTime() - this.settings.gatewayCheckIntervalMs);
-    return this.repository.claimGatewayCheck(orderNo, now, lastCheckBefore, now);
+    return this.store.orders.claimGatewayCheck(orderNo, now, lastCheckBefore, now);
   }
 
   /**
@@ -181,10 +174,10 @@ export class BillService {
     status: 'rejected' | 'abandoned' | 'failed' | 'closed',
     error?: string,
   ): Promise<undefined> {
-    const retired = await this.repository.transaction(async (tx) => {
-      const locked = await tx.lockBillWithOrder(billNo);
+    const retired = await this.store.transaction(async (tx) => {
+      const locked = await tx.bills.lockBillWithOrder(billNo);
       if (!locked || !ACTIVE_BILL_STATUSES.has(locked.bill.status)) return false;
-      await tx.updateBill(billNo, { status, error }, this.clock());
+      await tx.bills.updateBill(billNo, { status, error }, this.clock());
       return true;
     });
     if (!retired) throw paymentInProgress();

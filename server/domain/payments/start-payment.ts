@@ -2,7 +2,8 @@ import type { CheckoutSettings } from '../checkout-settings';
 import { AppError } from '../errors';
 import { canStartPayment } from '../order-status';
 import type { OrderService } from '../orders';
-import type { CheckoutRepository, Clock, OrderMemory, WechatRequestPayment } from '../ports';
+import type { Clock, OrderMemory, WechatRequestPayment } from '../ports';
+import type { Repositories } from '../repositories';
 import type { Shopper } from '../sessions';
 import type { BillService } from './bills';
 import type { DouyinCashierPayment, DouyinPayment } from './douyin-cashier';
@@ -22,7 +23,7 @@ export class PaymentService {
     private readonly orders: OrderService,
     private readonly bills: BillService,
     private readonly douyinCashier: DouyinCashierPayment,
-    private readonly repository: CheckoutRepository,
+    private readonly store: Pick<Repositories, 'orders'>,
     private readonly clock: Clock,
     private readonly settings: Pick<CheckoutSettings, 'minimumPayWindowSeconds'>,
     private readonly memory: OrderMemory,
@@ -52,7 +53,7 @@ export class PaymentService {
       payment = await this.douyinCashier.start(order, shopper, secondsLeft, client.ip);
     }
     if (order.status !== 'pending') {
-      await this.repository.updateOrderStatus(orderNo, 'pending', this.clock(), ['failed', 'closed']);
+      await this.store.orders.updateOrderStatus(orderNo, 'pending', this.clock(), ['failed', 'closed']);
       this.memory.forgetOrder(orderNo);
     }
     return payment;

@@ -2,15 +2,8 @@ import type { CheckoutSettings } from '../checkout-settings';
 import { AppError } from '../errors';
 import type { Fen } from '../money';
 import type { CheckoutEvents, Logger } from '../observability';
-import type {
-  BillRecord,
-  CheckoutRepository,
-  Clock,
-  LeasedOrderCheck,
-  OrderMemory,
-  PaymentDisposition,
-  PaymentGateway,
-} from '../ports';
+import type { BillRecord, Clock, LeasedOrderCheck, OrderMemory, PaymentDisposition, PaymentGateway } from '../ports';
+import type { UnitOfWork } from '../repositories';
 import { ACTIVE_BILL_STATUSES } from './bill-status';
 
 const MAX_BACKGROUND_CHECKS = 16;
@@ -29,7 +22,7 @@ export class PaymentVerdicts {
   private readonly backgroundChecks = new Set<Promise<void>>();
 
   constructor(
-    private readonly repository: CheckoutRepository,
+    private readonly store: Pick<UnitOfWork, 'bills' | 'orders' | 'transaction'>,
     private readonly gateway: PaymentGateway,
     private readonly clock: Clock,
     private readonly settings: Pick<CheckoutSettings, 'gatewayCheckIntervalMs' | 'webhookGraceMs' | 'notifyMerchant'>,
@@ -47,7 +40,7 @@ export class PaymentVerdicts {
   checkInBackground(orderNo: string): void {
     if (this.backgroundChecks.size >= MAX_BACKGROUND_CHECKS) return;
     const now = this.clock();
-    const task = this.repository
+    const task = this.store.orders
       .claimGatewayCheck(
         orderNo,
         now,
@@ -78,7 +71,7 @@ export class PaymentVerdicts {
    * GATEWAY_* when the gateway cannot answer: the order then stays as it is.
    */
   async checkOrder(orderNo: string): Promise<void> {
-    const order = await this.repository.findOrder(orderNo);
+    const order = await this.store.orders.findOrder(orderNo);
     if (!order || order.status !== 'pending') return;
     const billNos = (await this.billsAwaitingVerdict(orderNo)).map((bill) => bill.billNo);
     await this.checkLeasedOrder({ orderNo, status: 'pending', expiresAt: order.expiresAt, billNos });
@@ -113,11 +106,12 @@ export class PaymentVerdicts {
     }
     const now = this.clock();
     if (paid || now.getTime() < order.expiresAt.getTime()) return;
-    const expired = await this.repository.transaction(async (tx) => {
-      await tx.closeOpenBills(orderNo, now);
+    const expired = await this.store.transaction(async (tx) => {
+      await tx.bills.closeOpenBills(orderNo, now);
       if (order.status !== 'pending') return false;
-      const changed = await tx.updateOrderStatus(orderNo, 'expired', now, ['pending', 'failed', 'closed']);
-      if (changed && this.settings.notifyMerchant) await tx.enqueueMerchantNotification(orderNo, 'expired', now);
+      const changed = await tx.orders.updateOrderStatus(orderNo, 'expired', now, ['pending', 'failed', 'closed']);
+      if (changed && this.settings.notifyMerchant)
+        await tx.merchantNotifications.enqueueMerchantNotification(orderNo, 'expired', now);
       return changed;
     });
     if (expired) {
@@ -127,7 +121,7 @@ export class PaymentVerdicts {
   }
 
   private async billsAwaitingVerdict(orderNo: string): Promise<BillRecord[]> {
-    return (await this.repository.listBills(orderNo)).filter((bill) => ACTIVE_BILL_STATUSES.has(bill.status));
+    return (await this.store.bills.listBills(orderNo)).filter((bill) => ACTIVE_BILL_STATUSES.has(bill.status));
   }
 
   /**
@@ -144,7 +138,7 @@ export class PaymentVerdicts {
     gatewayTradeNo?: string;
     detail: unknown;
   }): Promise<{ duplicate: boolean; disposition?: PaymentDisposition }> {
-    const verdict = await this.repository.recordPaidVerdict(
+    const verdict = await this.store.bills.recordPaidVerdict(
       { ...payment, receivedAt: this.clock() },
       this.settings.notifyMerchant,
     );
@@ -169,17 +163,17 @@ export class PaymentVerdicts {
    * gateway sends them only for successes). The order follows unless another attempt is in flight.
    */
   private async recordBillClosed(billNo: string, outcome: 'failed' | 'closed'): Promise<void> {
-    const changedOrder = await this.repository.transaction(async (tx) => {
-      const locked = await tx.lockBillWithOrder(billNo);
+    const changedOrder = await this.store.transaction(async (tx) => {
+      const locked = await tx.bills.lockBillWithOrder(billNo);
       if (!locked || !ACTIVE_BILL_STATUSES.has(locked.bill.status)) return undefined;
       const { order } = locked;
       const now = this.clock();
-      await tx.updateBill(billNo, { status: outcome }, now);
-      const others = (await tx.listBills(order.orderNo)).filter(
+      await tx.bills.updateBill(billNo, { status: outcome }, now);
+      const others = (await tx.bills.listBills(order.orderNo)).filter(
         (other) => other.billNo !== billNo && ACTIVE_BILL_STATUSES.has(other.status),
       );
       // A stale verdict on an earlier attempt must not overrule the attempt the shopper is in now.
-      if (others.length === 0) await tx.updateOrderStatus(order.orderNo, outcome, now, ['pending']);
+      if (others.length === 0) await tx.orders.updateOrderStatus(order.orderNo, outcome, now, ['pending']);
       return order.orderNo;
     });
     if (changedOrder) this.memory.forgetOrder(changedOrder);
