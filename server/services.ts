@@ -6,15 +6,22 @@ import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type { Config } from './config';
 import { loadCatalog } from './adapters/catalog-file';
-import { BeeCloudGateway } from './adapters/gateway/beecloud';
+import { BeeCloudGateway } from './adapters/payments/gateway/beecloud';
 import { Database, openPglite, openPostgres, pgliteClusterDirectory } from './adapters/storage/database';
 import { DataDirInUseError } from './adapters/storage/data-dir-lock';
 import { migrate } from './adapters/storage/migrations';
-import { SqlCheckoutRepository } from './adapters/storage/repository';
-import { WechatLogin } from './adapters/wechat/code2session';
-import { DouyinLogin } from './adapters/douyin/code2session';
-import { SignedDouyinCashier } from './adapters/douyin/order-info';
-import { CheckoutService, CheckoutSettings, DEFAULT_CHECKOUT_SETTINGS } from './domain/checkout';
+import { SqlBacklog } from './adapters/storage/backlog';
+import { SqlUnitOfWork } from './adapters/storage/unit-of-work';
+import { WechatLogin } from './adapters/logins/wechat/code2session';
+import { DouyinLogin } from './adapters/logins/douyin/code2session';
+import { SignedDouyinCashier } from './adapters/payments/douyin-cashier/order-info';
+import { CheckoutSettings, DEFAULT_CHECKOUT_SETTINGS } from './domain/checkout-settings';
+import { OrderService } from './domain/orders';
+import { BillService } from './domain/payments/bills';
+import { DouyinCashierPayment } from './domain/payments/douyin-cashier';
+import { PaymentService } from './domain/payments/start-payment';
+import { PaymentVerdicts } from './domain/payments/verdicts';
+import { OrderStatusReadModel } from './read-model/order-statuses';
 import type { Clock } from './domain/ports';
 import { SessionService } from './domain/sessions';
 import { MerchantService } from './domain/merchant';
@@ -63,7 +70,12 @@ export interface RunningServices {
   /** The sandbox's Koa app, while it runs (its routes are listed in the OpenAPI document). */
   sandboxApp?: Koa;
   database: Database;
-  checkout: CheckoutService;
+  orders: OrderService;
+  payments: PaymentService;
+  /** The gateway's verdicts, and the gateway checks polls start in the background (`drain` waits for them). */
+  verdicts: PaymentVerdicts;
+  /** The status read model polls are answered from. */
+  statuses: OrderStatusReadModel;
   refunds: RefundService;
   sweeper: Sweeper;
   sessions: SessionService;
@@ -210,12 +222,12 @@ export async function startServices(config: Config, options: StartOptions = {}):
       sandboxApp = sandbox.app;
     }
 
-    const repository = SqlCheckoutRepository.over(database);
-    const metrics = new CheckoutMetrics(repository, clock);
+    const store = SqlUnitOfWork.over(database);
+    const metrics = new CheckoutMetrics(new SqlBacklog(database), clock);
     const events = observedEvents(logger, metrics);
     const upstream = upstreamObserver(logger, metrics);
     const sessions = new SessionService(
-      repository,
+      store,
       {
         weapp: observedLogin(
           'wechat',
@@ -283,7 +295,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
       notifyMerchant,
     };
     const refunds = new RefundService(
-      repository,
+      store,
       gateway,
       clock,
       {
@@ -299,21 +311,27 @@ export async function startServices(config: Config, options: StartOptions = {}):
       log,
       events,
     );
-    const checkout = new CheckoutService(
-      repository,
-      gateway,
-      douyinCashier,
-      catalog,
+    // The read model asks the verdicts to check a late order; the verdicts tell it what changed.
+    const statuses = new OrderStatusReadModel(store, clock, checkoutSettings, log, {
+      checkInBackground: (orderNo) => verdicts.checkInBackground(orderNo),
+    });
+    const verdicts = new PaymentVerdicts(store, gateway, clock, checkoutSettings, log, events, statuses, refunds);
+    const bills = new BillService(store, gateway, clock, checkoutSettings, log, events, verdicts);
+    const orders = new OrderService(store, catalog, clock, checkoutSettings, events, statuses);
+    const payments = new PaymentService(
+      orders,
+      bills,
+      new DouyinCashierPayment(bills, douyinCashier, clock, checkoutSettings, log),
+      store,
       clock,
       checkoutSettings,
-      log,
-      events,
-      refunds,
+      statuses,
     );
-    const webhooks = new GatewayWebhooks(repository, gateway, checkout, refunds, clock, log, events);
+    const webhooks = new GatewayWebhooks(store, gateway, verdicts, refunds, clock, log, events);
     const sweeper = new Sweeper(
-      repository,
-      checkout,
+      store,
+      verdicts,
+      statuses,
       refunds,
       clock,
       {
@@ -332,13 +350,13 @@ export async function startServices(config: Config, options: StartOptions = {}):
       // Work cut short here is safe: a lease or claim lapses and another sweep redoes it. A
       // hung gateway must not hold the stop for a whole gateway timeout.
       await Promise.race([
-        Promise.all([sweeper.stop(), checkout.drain(), refunds.drain()]),
+        Promise.all([sweeper.stop(), verdicts.drain(), refunds.drain()]),
         new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref()),
       ]);
     });
     const stopListening = await database.listen('order_changed', {
-      onNotification: (orderNo) => checkout.forgetOrder(orderNo),
-      onGap: () => checkout.forgetAllOrders(),
+      onNotification: (orderNo) => statuses.forgetOrder(orderNo),
+      onGap: () => statuses.forgetAllOrders(),
     });
     closers.unshift(stopListening);
     const stopListeningToSessions = await database.listen('session_changed', {
@@ -349,14 +367,16 @@ export async function startServices(config: Config, options: StartOptions = {}):
     });
     closers.unshift(stopListeningToSessions);
 
-    const merchant = new MerchantService(repository, catalog, clock, {
+    const merchant = new MerchantService(store, catalog, clock, {
       orderTtlSeconds: checkoutSettings.orderTtlSeconds,
       checkoutPagePath: 'pages/checkout/index',
       miniprogramUsername: config.merchant.miniprogramUsername,
     });
     const app = createApp({
       sessions,
-      checkout,
+      orders,
+      payments,
+      statuses,
       merchant,
       refunds,
       webhooks,
@@ -379,7 +399,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
       const notifier = new MerchantNotifier({
         url: config.merchant.notifyUrl,
         secret: config.merchant.notifySecret,
-        repository,
+        store,
         merchant,
         clock,
         log,
@@ -403,7 +423,10 @@ export async function startServices(config: Config, options: StartOptions = {}):
       sandboxUrl,
       sandboxApp,
       database,
-      checkout,
+      orders,
+      payments,
+      verdicts,
+      statuses,
       refunds,
       sweeper,
       sessions,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
-import { DEFAULT_CHECKOUT_SETTINGS } from '../../server/domain/checkout';
+import { DEFAULT_CHECKOUT_SETTINGS } from '../../server/domain/checkout-settings';
 import { countingProxy } from '../lib/counting-proxy';
 import { generateLoad } from '../lib/load';
 import { freshDatabase } from '../lib/postgres';

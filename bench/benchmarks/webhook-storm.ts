@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
-import { buildPaymentWebhook } from '../../server/sandbox/webhook-message';
+import { buildPaymentWebhook } from '../../server/sandbox/gateway/webhook-message';
 import { generateLoad } from '../lib/load';
 import { freshDatabase } from '../lib/postgres';
 import { startCheckoutServer } from '../lib/processes';

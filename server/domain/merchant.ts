@@ -1,16 +1,10 @@
 import type { Catalog } from './catalog';
-import { toOrderView, OrderView } from './checkout';
+import { toOrderView, OrderView } from './orders';
 import { AppError } from './errors';
 import { hashToken, newOrderNo, newSessionToken } from './identifiers';
 import { ORDER_STATUS_CODES, OrderStatusCode } from './order-status';
-import type {
-  CheckoutRepository,
-  Clock,
-  OrderRecord,
-  PaymentDisposition,
-  PaymentRecord,
-  PaymentWithOrder,
-} from './ports';
+import type { Clock, OrderRecord, PaymentDisposition, PaymentRecord, PaymentWithOrder } from './ports';
+import type { UnitOfWork } from './repositories';
 import { toRefundView, type RefundView } from './refunds';
 import type { Shopper } from './sessions';
 
@@ -91,7 +85,7 @@ function toPaymentView(payment: PaymentRecord): PaymentView {
  */
 export class MerchantService {
   constructor(
-    private readonly repository: CheckoutRepository,
+    private readonly store: Pick<UnitOfWork, 'bills' | 'orders' | 'refunds' | 'transaction'>,
     private readonly catalog: Catalog,
     private readonly clock: Clock,
     private readonly settings: MerchantSettings,
@@ -119,9 +113,13 @@ export class MerchantService {
       refundedAmount: 0,
     };
     const token = newSessionToken();
-    await this.repository.transaction(async (tx) => {
-      await tx.insertOrder(order);
-      await tx.insertCheckoutToken({ tokenHash: hashToken(token), orderNo: order.orderNo, expiresAt: order.expiresAt });
+    await this.store.transaction(async (tx) => {
+      await tx.orders.insertOrder(order);
+      await tx.checkoutTokens.insertCheckoutToken({
+        tokenHash: hashToken(token),
+        orderNo: order.orderNo,
+        expiresAt: order.expiresAt,
+      });
     });
     const path = `${this.settings.checkoutPagePath}?checkout=${token}`;
     return {
@@ -135,8 +133,8 @@ export class MerchantService {
   /** The shopper who opens the launched mini-program first takes the order; the token is spent. */
   async claim(shopper: Shopper, token: string): Promise<OrderView> {
     const now = this.clock();
-    return this.repository.transaction(async (tx) => {
-      const record = await tx.findCheckoutToken(hashToken(token), { forUpdate: true });
+    return this.store.transaction(async (tx) => {
+      const record = await tx.checkoutTokens.findCheckoutToken(hashToken(token), { forUpdate: true });
       if (!record)
         throw new AppError('CHECKOUT_TOKEN_INVALID', 'Unknown checkout token: open the checkout from the app again');
       if (record.claimedBy) {
@@ -151,22 +149,22 @@ export class MerchantService {
       if (record.expiresAt.getTime() <= now.getTime()) {
         throw new AppError('CHECKOUT_TOKEN_EXPIRED', 'This checkout has expired: start the payment from the app again');
       }
-      await tx.markCheckoutTokenClaimed(record.tokenHash, shopper.owner, now);
-      if (!(await tx.assignOrderOwner(record.orderNo, shopper.owner))) {
+      await tx.checkoutTokens.markCheckoutTokenClaimed(record.tokenHash, shopper.owner, now);
+      if (!(await tx.orders.assignOrderOwner(record.orderNo, shopper.owner))) {
         throw new AppError('CHECKOUT_TOKEN_USED', 'This checkout belongs to another shopper');
       }
-      const order = await tx.findOrder(record.orderNo);
+      const order = await tx.orders.findOrder(record.orderNo);
       if (!order) throw new Error(`checkout token ${record.orderNo} has no order`);
       return toOrderView(order);
     });
   }
 
   async getOrder(orderNo: string): Promise<MerchantOrderView> {
-    const order = await this.repository.findOrder(orderNo);
+    const order = await this.store.orders.findOrder(orderNo);
     if (!order) throw new AppError('ORDER_NOT_FOUND', `No order ${orderNo}`);
     const [payments, refunds] = await Promise.all([
-      this.repository.listPayments(orderNo),
-      this.repository.listRefunds(orderNo),
+      this.store.bills.listPayments(orderNo),
+      this.store.refunds.listRefunds(orderNo),
     ]);
     return {
       ...toOrderView(order),
@@ -187,7 +185,7 @@ export class MerchantService {
    * `limit` 1–200, `offset` ≥ 0.
    */
   async listPayments(disposition: PaymentDisposition, limit: number, offset: number): Promise<PaymentForReview[]> {
-    const rows = await this.repository.listPaymentsByDisposition(disposition, limit, offset);
+    const rows = await this.store.bills.listPaymentsByDisposition(disposition, limit, offset);
     return rows.map((row: PaymentWithOrder) => ({
       ...toPaymentView(row),
       orderNo: row.orderNo,

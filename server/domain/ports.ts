@@ -345,126 +345,16 @@ export interface LeasedOrderCheck {
   billNos: string[];
 }
 
-export interface CheckoutRepository {
-  insertSession(session: SessionRecord): Promise<void>;
-  findSession(tokenHash: string, now: Date): Promise<SessionRecord | null>;
-  /** Deletes one session (log out); false if there was none. */
-  deleteSession(tokenHash: string): Promise<boolean>;
-  /** Deletes sessions that expired before `before`; returns how many. */
-  deleteExpiredSessions(before: Date): Promise<number>;
-
-  /** Inserts unless (owner, idempotencyKey) exists; returns false on that conflict. */
-  insertOrder(order: OrderRecord): Promise<boolean>;
-  findOrderByIdempotencyKey(owner: string, idempotencyKey: string): Promise<OrderRecord | null>;
-  findOrder(orderNo: string, options?: { forUpdate?: boolean }): Promise<OrderRecord | null>;
-  updateOrderStatus(orderNo: string, to: OrderStatus, at: Date, onlyFrom: OrderStatus[]): Promise<boolean>;
-  /** Atomically takes the right to ask the gateway about this order; false if taken within the interval. */
-  claimGatewayCheck(orderNo: string, now: Date, lastCheckBefore: Date, openBillBefore: Date): Promise<boolean>;
-  /**
-   * The sweeper's share of checks: takes the right to ask the gateway (as `claimGatewayCheck`)
-   * for up to `limit` pending orders with a bill open since before `openBillBefore` and no check
-   * since `lastCheckBefore`, skipping rows another instance is taking at the same moment.
-   */
-  leaseOrdersToCheck(
-    now: Date,
-    lastCheckBefore: Date,
-    openBillBefore: Date,
-    limit: number,
-  ): Promise<LeasedOrderCheck[]>;
-  /**
-   * Like `leaseOrdersToCheck`, for paid orders that still have a bill open at the gateway (the
-   * other leg of a Douyin cashier, say): money paid on it is a second payment to be found.
-   */
-  leasePaidOrdersWithOpenBills(
-    now: Date,
-    lastCheckBefore: Date,
-    openBillBefore: Date,
-    limit: number,
-  ): Promise<LeasedOrderCheck[]>;
-  /**
-   * Expires up to `limit` pending orders past their deadline that have no bill in flight (nothing
-   * the gateway could still be paying), queueing the merchant's notification when asked.
-   */
-  expireUnbilledOrders(now: Date, limit: number, notifyMerchant: boolean): Promise<string[]>;
-
-  /** Marks the order's bills still `creating` or `open` as `closed` (the gateway closed them at the deadline). */
-  closeOpenBills(orderNo: string, at: Date): Promise<void>;
-  /** Inserts a `creating` bill unless the order already has an active bill on that channel. */
-  insertBill(bill: BillRecord): Promise<boolean>;
-  findActiveBill(orderNo: string, channel: GatewayChannel): Promise<BillRecord | null>;
-  listBills(orderNo: string): Promise<BillRecord[]>;
-  updateBill(
-    billNo: string,
-    patch: Partial<Pick<BillRecord, 'status' | 'gatewayId' | 'clientParams' | 'error'>>,
-    at: Date,
-  ): Promise<void>;
-
-  /** Locks a bill and its order for the rest of the transaction: one verdict at a time per bill. */
-  lockBillWithOrder(billNo: string): Promise<{ bill: BillRecord; order: OrderRecord } | null>;
-  /**
-   * Records that the gateway says this bill was paid, in one atomic statement: locks the bill and
-   * its order, classifies the payment (`amount_mismatch` when the fee differs from the bill,
-   * `refund_due` when the order is already paid, `applied` otherwise), inserts it unless this
-   * bill already has one, marks the bill paid (unless mismatched) and the order paid (when
-   * applied), and queues the merchant's notification when asked. One round trip, because this
-   * is the path every webhook storm takes.
-   */
-  recordPaidVerdict(verdict: PaidVerdict, notifyMerchant: boolean): Promise<PaidVerdictResult>;
-  listPayments(orderNo: string): Promise<PaymentRecord[]>;
-  /** Payments with this disposition, newest first, with their orders (and automatic refunds). */
-  listPaymentsByDisposition(
-    disposition: PaymentDisposition,
-    limit: number,
-    offset: number,
-  ): Promise<PaymentWithOrder[]>;
-  /** Second payments (`refund_due`) that have no automatic refund yet. */
-  listDuplicatesWithoutRefund(limit: number): Promise<PaymentRecord[]>;
-
-  /** Inserts a refund; false when its idempotency key (per order) or its duplicate payment already has one. */
-  insertRefund(refund: RefundRecord): Promise<boolean>;
-  findRefund(refundNo: string): Promise<RefundRecord | null>;
-  findRefundByIdempotencyKey(orderNo: string, idempotencyKey: string): Promise<RefundRecord | null>;
-  listRefunds(orderNo: string): Promise<RefundRecord[]>;
-  /** Fen of applied payments of the order, and of its merchant refunds that are pending or succeeded. */
-  refundBalance(orderNo: string): Promise<{ paid: Fen; reserved: Fen; billNo?: string; channel?: string }>;
-  /**
-   * Marks a never-sent refund as being sent now (renumbering it to `refundNo` when given: a
-   * `refund_no` must carry the day it is sent). Null when it was already submitted.
-   */
-  claimRefundSubmission(refundNo: string, at: Date, renumberTo?: string): Promise<RefundRecord | null>;
-  markRefundAccepted(refundNo: string, gatewayId: string | undefined, at: Date): Promise<void>;
-  /** A refusal that only asks to wait: the refund counts as never sent and is tried again at `retryAt`. */
-  unsubmitRefund(refundNo: string, retryAt: Date, note: string): Promise<void>;
-  /**
-   * Settles a pending refund once, in one transaction: its status, the order's refunded amount
-   * (merchant refunds), the returned payment's disposition (duplicates), and the merchant's
-   * notification when asked. Null when it was not pending (already settled).
-   */
-  finishRefund(refundNo: string, finish: RefundFinish, notifyMerchant: boolean): Promise<RefundRecord | null>;
-  /** Leases up to `limit` pending refunds due for a send or a query, until `leaseUntil`. */
-  leaseDueRefunds(now: Date, leaseUntil: Date, limit: number): Promise<RefundRecord[]>;
-  /** Keeps a verified message nothing here can apply, once per (type, id, amount). */
-  recordUnmatchedMessage(message: {
-    transactionType: string;
-    transactionId: string;
-    amount: Fen;
-    reason: string;
-    receivedAt: Date;
-    body: unknown;
-  }): Promise<void>;
-
-  insertCheckoutToken(token: CheckoutTokenRecord): Promise<void>;
-  findCheckoutToken(tokenHash: string, options?: { forUpdate?: boolean }): Promise<CheckoutTokenRecord | null>;
-  markCheckoutTokenClaimed(tokenHash: string, owner: string, at: Date): Promise<void>;
-  /** Gives an unowned order to its first claimant; false when it already has an owner. */
-  assignOrderOwner(orderNo: string, owner: string): Promise<boolean>;
-
-  /** Records that the merchant must hear of this final state (once per order and state). */
-  enqueueMerchantNotification(orderNo: string, status: OrderStatus, at: Date): Promise<void>;
-  /** Leases up to `limit` due notifications until `leaseUntil`, so no other instance sends them meanwhile. */
-  leaseDueMerchantNotifications(now: Date, leaseUntil: Date, limit: number): Promise<MerchantNotificationRecord[]>;
-  markMerchantNotificationDelivered(id: number, at: Date): Promise<void>;
-  rescheduleMerchantNotification(id: number, nextAttemptAt: Date, error: string): Promise<void>;
-
-  transaction<T>(work: (repository: CheckoutRepository) => Promise<T>): Promise<T>;
+/**
+ * What remembers recent orders and their statuses between requests (the status read model, fed
+ * also by the change feed): the domain tells it of every change it makes, so this instance never
+ * answers a stale status from memory.
+ */
+export interface OrderMemory {
+  /** An order this instance has just created: the client asks to pay for it at once, which then needs no read. */
+  rememberCreated(order: OrderRecord): void;
+  /** That order as created, while remembered and unchanged at `at`; undefined otherwise. */
+  recentlyCreated(orderNo: string, at: Date): OrderRecord | undefined;
+  /** An order's status or owner changed: stop answering it from memory. */
+  forgetOrder(orderNo: string): void;
 }

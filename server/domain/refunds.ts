@@ -1,9 +1,10 @@
-import type { SecondPaymentHandler } from './checkout';
+import type { SecondPaymentHandler } from './payments/verdicts';
 import type { CheckoutEvents, Logger } from './observability';
 import { AppError } from './errors';
 import { chinaDate8, hashRequest, newRefundNo } from './identifiers';
 import type { Fen } from './money';
-import type { CheckoutRepository, Clock, PaymentGateway, PaymentRecord, RefundRecord } from './ports';
+import type { Clock, PaymentGateway, PaymentRecord, RefundRecord } from './ports';
+import type { UnitOfWork } from './repositories';
 
 export interface RefundSettings {
   /** Where the gateway sends REFUND webhooks (the same endpoint as payments). */
@@ -68,7 +69,7 @@ export class RefundService implements SecondPaymentHandler {
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
-    private readonly repository: CheckoutRepository,
+    private readonly store: Pick<UnitOfWork, 'bills' | 'refunds' | 'unmatchedMessages' | 'transaction'>,
     private readonly gateway: PaymentGateway,
     private readonly clock: Clock,
     private readonly settings: RefundSettings,
@@ -88,20 +89,20 @@ export class RefundService implements SecondPaymentHandler {
     idempotencyKey: string,
   ): Promise<{ refund: RefundView; created: boolean }> {
     const requestHash = hashRequest({ amount: request.amount, reason: request.reason ?? null });
-    const previous = await this.repository.findRefundByIdempotencyKey(orderNo, idempotencyKey);
+    const previous = await this.store.refunds.findRefundByIdempotencyKey(orderNo, idempotencyKey);
     if (previous) return { refund: this.replay(previous, requestHash), created: false };
 
     const now = this.clock();
-    const outcome = await this.repository.transaction(
+    const outcome = await this.store.transaction(
       async (tx): Promise<{ created: RefundRecord } | { replay: RefundRecord } | null> => {
         // The order's row lock makes concurrent refunds of one order take turns: each one sees
         // what the others reserved.
-        const order = await tx.findOrder(orderNo, { forUpdate: true });
+        const order = await tx.orders.findOrder(orderNo, { forUpdate: true });
         if (!order) throw new AppError('ORDER_NOT_FOUND', `No order ${orderNo}`);
         // A retry that waited for the lock behind its own first attempt answers that attempt's refund.
-        const raced = await tx.findRefundByIdempotencyKey(orderNo, idempotencyKey);
+        const raced = await tx.refunds.findRefundByIdempotencyKey(orderNo, idempotencyKey);
         if (raced) return { replay: raced };
-        const balance = await tx.refundBalance(orderNo);
+        const balance = await tx.refunds.refundBalance(orderNo);
         if (order.status !== 'paid' || !balance.billNo || !balance.channel) {
           throw new AppError(
             'ORDER_NOT_PAID',
@@ -131,14 +132,14 @@ export class RefundService implements SecondPaymentHandler {
           // This request sends it now; a sweeper takes it over only if this one dies.
           nextCheckAt: new Date(now.getTime() + this.settings.checkIntervalMs),
         };
-        return (await tx.insertRefund(refund)) ? { created: refund } : null;
+        return (await tx.refunds.insertRefund(refund)) ? { created: refund } : null;
       },
     );
     if (outcome && 'replay' in outcome) return { refund: this.replay(outcome.replay, requestHash), created: false };
     const created = outcome?.created;
     if (!created) {
       // A concurrent request with the same key won the insert.
-      const winner = await this.repository.findRefundByIdempotencyKey(orderNo, idempotencyKey);
+      const winner = await this.store.refunds.findRefundByIdempotencyKey(orderNo, idempotencyKey);
       if (!winner) throw new Error('refund insert conflicted but no refund holds the idempotency key');
       return { refund: this.replay(winner, requestHash), created: false };
     }
@@ -165,7 +166,7 @@ export class RefundService implements SecondPaymentHandler {
 
   /** The refunds of an order, oldest first. */
   async listRefunds(orderNo: string): Promise<RefundView[]> {
-    return (await this.repository.listRefunds(orderNo)).map(toRefundView);
+    return (await this.store.refunds.listRefunds(orderNo)).map(toRefundView);
   }
 
   /** A second payment was just recorded: return it now rather than at the next sweep. */
@@ -188,9 +189,9 @@ export class RefundService implements SecondPaymentHandler {
   async createMissingDuplicateRefunds(limit: number): Promise<number> {
     if (!this.settings.autoRefundDuplicates) return 0;
     let created = 0;
-    for (const payment of await this.repository.listDuplicatesWithoutRefund(limit)) {
+    for (const payment of await this.store.bills.listDuplicatesWithoutRefund(limit)) {
       const refund = this.duplicateRefundOf(payment);
-      if (!(await this.repository.insertRefund(refund))) continue;
+      if (!(await this.store.refunds.insertRefund(refund))) continue;
       created += 1;
       this.events.emit({
         type: 'refund.requested',
@@ -226,7 +227,7 @@ export class RefundService implements SecondPaymentHandler {
    */
   async processDue(limit: number): Promise<number> {
     const now = this.clock();
-    const due = await this.repository.leaseDueRefunds(
+    const due = await this.store.refunds.leaseDueRefunds(
       now,
       new Date(now.getTime() + this.settings.checkIntervalMs),
       limit,
@@ -250,8 +251,8 @@ export class RefundService implements SecondPaymentHandler {
     const now = this.clock();
     // A refund_no carries the day of its request: one left unsent past midnight gets a new one.
     const renumber = refund.refundNo.startsWith(chinaDate8(now)) ? undefined : newRefundNo(now);
-    const claimed = await this.repository.claimRefundSubmission(refund.refundNo, now, renumber);
-    if (!claimed) return (await this.repository.findRefund(refund.refundNo)) ?? refund;
+    const claimed = await this.store.refunds.claimRefundSubmission(refund.refundNo, now, renumber);
+    if (!claimed) return (await this.store.refunds.findRefund(refund.refundNo)) ?? refund;
     const answer = await this.gateway.createRefund({
       refundNo: claimed.refundNo,
       billNo: claimed.billNo,
@@ -262,11 +263,11 @@ export class RefundService implements SecondPaymentHandler {
     const at = this.clock();
     switch (answer.outcome) {
       case 'accepted':
-        await this.repository.markRefundAccepted(claimed.refundNo, answer.gatewayId, at);
+        await this.store.refunds.markRefundAccepted(claimed.refundNo, answer.gatewayId, at);
         break;
       case 'refused':
         if (answer.retryable) {
-          await this.repository.unsubmitRefund(
+          await this.store.refunds.unsubmitRefund(
             claimed.refundNo,
             new Date(at.getTime() + this.settings.checkIntervalMs),
             answer.reason,
@@ -282,7 +283,7 @@ export class RefundService implements SecondPaymentHandler {
         });
         break;
     }
-    return (await this.repository.findRefund(claimed.refundNo)) ?? claimed;
+    return (await this.store.refunds.findRefund(claimed.refundNo)) ?? claimed;
   }
 
   /** Asks the gateway about a sent refund and settles it when the gateway has. */
@@ -301,7 +302,7 @@ export class RefundService implements SecondPaymentHandler {
       return;
     }
     if (state.state === 'pending') {
-      if (!refund.acceptedAt) await this.repository.markRefundAccepted(refund.refundNo, undefined, now);
+      if (!refund.acceptedAt) await this.store.refunds.markRefundAccepted(refund.refundNo, undefined, now);
       return;
     }
     await this.finish(refund.refundNo, {
@@ -318,7 +319,7 @@ export class RefundService implements SecondPaymentHandler {
    * changes nothing (the refund's query settles it).
    */
   async recordRefundSucceeded(refundNo: string, amount: Fen, detail: unknown): Promise<{ duplicate: boolean }> {
-    const refund = await this.repository.findRefund(refundNo);
+    const refund = await this.store.refunds.findRefund(refundNo);
     if (!refund) {
       this.log.warn('REFUND message for a refund this checkout did not make: kept for review', { refundNo, amount });
       await this.keepUnmatched('REFUND', refundNo, amount, 'no such refund here', detail);
@@ -350,7 +351,7 @@ export class RefundService implements SecondPaymentHandler {
     reason: string,
     body: unknown,
   ): Promise<void> {
-    await this.repository.recordUnmatchedMessage({
+    await this.store.unmatchedMessages.recordUnmatchedMessage({
       transactionType,
       transactionId,
       amount,
@@ -364,7 +365,7 @@ export class RefundService implements SecondPaymentHandler {
     refundNo: string,
     finish: { status: 'succeeded' | 'failed'; at: Date; failure?: string; detail?: unknown },
   ): Promise<RefundRecord | null> {
-    const finished = await this.repository.finishRefund(refundNo, finish, this.settings.notifyMerchant);
+    const finished = await this.store.refunds.finishRefund(refundNo, finish, this.settings.notifyMerchant);
     if (finished) {
       const fields = { refundNo, orderNo: finished.orderNo, kind: finished.kind, amount: finished.amount };
       if (finished.status === 'succeeded') this.events.emit({ type: 'refund.succeeded', ...fields });

@@ -1,7 +1,8 @@
 import { AppError } from './errors';
 import { hashToken, newSessionToken } from './identifiers';
 import { RecentCache } from './recent-cache';
-import type { CheckoutRepository, Clock, LoginCodes, LoginProvider, Platform } from './ports';
+import type { Clock, LoginCodes, LoginProvider, Platform } from './ports';
+import type { Repositories } from './repositories';
 
 export const SESSION_TTL_SECONDS = 2 * 60 * 60;
 
@@ -35,7 +36,7 @@ export class SessionService {
   private evictions = 0;
 
   constructor(
-    private readonly repository: CheckoutRepository,
+    private readonly store: Pick<Repositories, 'sessions'>,
     private readonly logins: Record<Platform, LoginProvider>,
     private readonly clock: Clock,
   ) {}
@@ -44,7 +45,7 @@ export class SessionService {
     const identity = await this.logins[platform].exchangeCode(codes);
     const token = newSessionToken();
     const now = this.clock();
-    await this.repository.insertSession({
+    await this.store.sessions.insertSession({
       tokenHash: hashToken(token),
       platform,
       openid: identity.openid,
@@ -58,7 +59,7 @@ export class SessionService {
 
   /** Forgets sessions that expired a while ago; any instance may run it, as often as it likes. */
   pruneExpired(): Promise<number> {
-    return this.repository.deleteExpiredSessions(new Date(this.clock().getTime() - SESSION_TTL_SECONDS * 1000));
+    return this.store.sessions.deleteExpiredSessions(new Date(this.clock().getTime() - SESSION_TTL_SECONDS * 1000));
   }
 
   /**
@@ -72,7 +73,7 @@ export class SessionService {
     if (known) return known.shopper;
     const tokenHash = hashToken(token);
     const evictionsBefore = this.evictions;
-    const session = await this.repository.findSession(tokenHash, now);
+    const session = await this.store.sessions.findSession(tokenHash, now);
     if (!session) throw new AppError('SESSION_INVALID', 'Session expired or unknown: log in again');
     const shopper: Shopper = {
       owner: `${session.platform}:${session.openid}`,
@@ -95,7 +96,7 @@ export class SessionService {
    */
   async revoke(token: string | undefined): Promise<void> {
     if (!token) throw new AppError('SESSION_INVALID', 'Missing bearer token: nothing to log out');
-    await this.repository.deleteSession(hashToken(token));
+    await this.store.sessions.deleteSession(hashToken(token));
     this.evictions += 1;
     this.verified.delete(token);
   }

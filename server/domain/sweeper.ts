@@ -1,6 +1,7 @@
-import type { CheckoutService } from './checkout';
 import type { CheckoutEvents, Logger } from './observability';
-import type { CheckoutRepository, Clock, LeasedOrderCheck } from './ports';
+import type { PaymentVerdicts } from './payments/verdicts';
+import type { Clock, LeasedOrderCheck, OrderMemory } from './ports';
+import type { Repositories } from './repositories';
 import type { RefundService } from './refunds';
 
 export interface SweeperSettings {
@@ -56,8 +57,9 @@ export class Sweeper {
   private stopped = false;
 
   constructor(
-    private readonly repository: CheckoutRepository,
-    private readonly checkout: CheckoutService,
+    private readonly store: Pick<Repositories, 'orders'>,
+    private readonly verdicts: PaymentVerdicts,
+    private readonly memory: OrderMemory,
     private readonly refunds: RefundService,
     private readonly clock: Clock,
     private readonly settings: SweeperSettings,
@@ -99,9 +101,13 @@ export class Sweeper {
     const { batchSize } = this.settings;
 
     for (;;) {
-      const expired = await this.repository.expireUnbilledOrders(this.clock(), batchSize, this.settings.notifyMerchant);
+      const expired = await this.store.orders.expireUnbilledOrders(
+        this.clock(),
+        batchSize,
+        this.settings.notifyMerchant,
+      );
       for (const orderNo of expired) {
-        this.checkout.forgetOrder(orderNo);
+        this.memory.forgetOrder(orderNo);
         this.events.emit({ type: 'order.expired', orderNo, confirmedByGateway: false });
       }
       report.expired += expired.length;
@@ -134,12 +140,12 @@ export class Sweeper {
         const now = this.clock();
         const lastCheckBefore = new Date(now.getTime() - this.settings.gatewayCheckIntervalMs);
         const openBillBefore = new Date(now.getTime() - this.settings.webhookGraceMs);
-        const due = await this.repository.leaseOrdersToCheck(now, lastCheckBefore, openBillBefore, batchSize);
+        const due = await this.store.orders.leaseOrdersToCheck(now, lastCheckBefore, openBillBefore, batchSize);
         queue.push(...due);
         if (due.length < batchSize || this.stopped) {
           // Pending orders done: then paid ones whose other bill is still open (a second payment),
           // less often: such money is rarer, and is returned rather than awaited by a shopper.
-          const paid = await this.repository.leasePaidOrdersWithOpenBills(
+          const paid = await this.store.orders.leasePaidOrdersWithOpenBills(
             now,
             new Date(now.getTime() - PAID_ORDER_CHECK_FACTOR * this.settings.gatewayCheckIntervalMs),
             openBillBefore,
@@ -162,7 +168,7 @@ export class Sweeper {
     const worker = async () => {
       for (let order = await next(); order; order = await next()) {
         try {
-          await this.checkout.checkLeasedOrder(order);
+          await this.verdicts.checkLeasedOrder(order);
           report.checked += 1;
         } catch (error) {
           report.failedChecks += 1;

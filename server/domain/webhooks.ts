@@ -1,7 +1,8 @@
-import type { CheckoutService } from './checkout';
 import { AppError, ErrorCode } from './errors';
 import type { CheckoutEvents, Logger, WebhookOutcome } from './observability';
-import type { CheckoutRepository, Clock, GatewayEvent, PaymentGateway } from './ports';
+import type { PaymentVerdicts } from './payments/verdicts';
+import type { Clock, GatewayEvent, PaymentGateway } from './ports';
+import type { Repositories } from './repositories';
 import { RecentCache } from './recent-cache';
 import type { RefundService } from './refunds';
 
@@ -26,9 +27,9 @@ export class GatewayWebhooks {
   private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(
-    private readonly repository: CheckoutRepository,
+    private readonly store: Pick<Repositories, 'unmatchedMessages'>,
     private readonly gateway: PaymentGateway,
-    private readonly checkout: CheckoutService,
+    private readonly verdicts: PaymentVerdicts,
     private readonly refunds: RefundService,
     private readonly clock: Clock,
     private readonly log: Logger,
@@ -85,7 +86,7 @@ export class GatewayWebhooks {
   private async record(event: GatewayEvent): Promise<{ duplicate: boolean }> {
     switch (event.type) {
       case 'payment.succeeded':
-        return this.checkout.recordPayment({
+        return this.verdicts.recordPayment({
           billNo: event.billNo,
           amount: event.amount,
           source: 'webhook',
@@ -102,7 +103,7 @@ export class GatewayWebhooks {
           transactionId: event.transactionId,
           reason: event.reason,
         });
-        await this.repository.recordUnmatchedMessage({
+        await this.store.unmatchedMessages.recordUnmatchedMessage({
           transactionType: event.transactionType,
           transactionId: event.transactionId,
           amount: event.amount,

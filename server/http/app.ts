@@ -1,8 +1,10 @@
 import Koa from 'koa';
 import type { Catalog } from '../domain/catalog';
-import type { CheckoutService } from '../domain/checkout';
 import type { Logger } from '../domain/observability';
+import type { OrderService } from '../domain/orders';
+import type { PaymentService } from '../domain/payments/start-payment';
 import type { SessionService } from '../domain/sessions';
+import type { OrderStatusReadModel } from '../read-model/order-statuses';
 import { jsonBody, refuseDeclaredOversizedBody } from './bodies';
 import { errorHandler } from './errors';
 import { requireHost, routeGuard } from './protocol';
@@ -21,7 +23,10 @@ import { shopperRoutes } from './routes/shopper';
 
 export interface AppDependencies {
   sessions: SessionService;
-  checkout: CheckoutService;
+  orders: OrderService;
+  payments: PaymentService;
+  /** What status polls are answered from. */
+  statuses: OrderStatusReadModel;
   merchant: MerchantService;
   refunds: RefundService;
   webhooks: GatewayWebhooks;

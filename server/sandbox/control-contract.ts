@@ -1,12 +1,12 @@
 import type { ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { errorAnswers, jsonAnswer, type ApiOperation } from '../openapi/operations';
-import { INJECTABLE_DOUYIN_LOGIN_ERRORS } from './douyin';
-import { INJECTABLE_LOGIN_ERRORS } from './wechat';
+import { INJECTABLE_DOUYIN_LOGIN_ERRORS } from './douyin/login';
+import { INJECTABLE_LOGIN_ERRORS } from './wechat/login';
 
 /**
- * The contract of the sandbox's control routes under `/sandbox/` (./control.ts, ./h5pay.ts,
- * ./alipay.ts): the zod schemas they validate requests with, those of their answers, and their
+ * The contract of the sandbox's control routes under `/sandbox/` (./control.ts, ./h5pay/pay-page.ts,
+ * ./alipay/app-pay.ts): the zod schemas they validate requests with, those of their answers, and their
  * OpenAPI operations, which the checkout server's `GET /openapi.json` documents (tag `sandbox`)
  * while the sandbox runs. Times are sandbox-clock milliseconds; fees are fen.
  */
@@ -127,7 +127,7 @@ export const refundSettleSchema = z
 /** `?bill_no=`: only that bill's bills or refunds (a repeated or missing one lists them all). */
 export const billNoFilter = z.object({ bill_no: z.string().optional() });
 
-/** The Alipay App leg's request (./alipay.ts). */
+/** The Alipay App leg's request (./alipay/app-pay.ts). */
 export const alipayAppPaySchema = z
   .object({
     order_string: z
@@ -137,7 +137,7 @@ export const alipayAppPaySchema = z
   })
   .meta({ id: 'SandboxAlipayAppPayRequest' });
 
-/** The WeChat H5 cashier's form (./h5pay.ts): form-encoded from its page, or JSON. */
+/** The WeChat H5 cashier's form (./h5pay/pay-page.ts): form-encoded from its page, or JSON. */
 export const h5PayFormSchema = z
   .object({
     bill_no: z.string().optional().meta({ description: 'A `BC_WX_WAP` bill (required: its absence is a 400 page).' }),
@@ -149,7 +149,7 @@ export const h5PayFormSchema = z
   })
   .meta({ id: 'SandboxH5PayForm' });
 
-/** The cashier page's query (./h5pay.ts). */
+/** The cashier page's query (./h5pay/pay-page.ts). */
 export const h5PayPageQuery = z.object({
   bill_no: z.string().optional(),
   redirect_url: z.string().optional(),
@@ -421,7 +421,7 @@ export const controlOperations: ApiOperation[] = [
   },
 ];
 
-/** The OpenAPI operations of ./alipay.ts. */
+/** The OpenAPI operations of ./alipay/app-pay.ts. */
 export const alipayAppOperations: ApiOperation[] = [
   {
     method: 'post',
@@ -454,7 +454,7 @@ function withHtml(answers: Record<string, ResponseConfig>): Record<string, Respo
   );
 }
 
-/** The OpenAPI operations of ./h5pay.ts. */
+/** The OpenAPI operations of ./h5pay/pay-page.ts. */
 export const h5PayOperations: ApiOperation[] = [
   {
     method: 'get',

@@ -15,14 +15,14 @@ import {
   type SandboxFaultView,
   type SandboxRefundView,
 } from './control-contract';
-import type { DouyinEmulator, InjectableDouyinLoginError } from './douyin';
-import type { GatewayDependencies } from './gateway';
-import { BodyTooLargeError, parseJsonObject, readBody, sendError } from './http';
-import type { Notifier } from './notifications';
-import { finishRefund } from './refund-settlement';
-import { settleAndNotify } from './settlement';
-import type { Bill, GatewayStore, InjectedFault, Refund } from './store';
-import type { INJECTABLE_LOGIN_ERRORS, WechatEmulator } from './wechat';
+import type { DouyinEmulator, InjectableDouyinLoginError } from './douyin/login';
+import type { GatewayDependencies } from './gateway/gateway';
+import { BodyTooLargeError, parseJsonObject, readBody, sendError } from './shared/http';
+import type { Notifier } from './gateway/notifications';
+import { finishRefund } from './gateway/refund-settlement';
+import { settleAndNotify } from './gateway/settlement';
+import type { Bill, GatewayStore, InjectedFault, Refund } from './gateway/store';
+import type { INJECTABLE_LOGIN_ERRORS, WechatEmulator } from './wechat/login';
 
 /**
  * Control endpoints under `/sandbox/`: what a developer or a test does in place of the

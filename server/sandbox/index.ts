@@ -1,18 +1,18 @@
 import Koa from 'koa';
-import { createAlipayAppRoutes } from './alipay';
+import { createAlipayAppRoutes } from './alipay/app-pay';
 import { createControlRoutes } from './control';
-import { DouyinEmulator } from './douyin';
-import { createGatewayRoutes, SANDBOX_ALIPAY_APP_ID } from './gateway';
-import { envelope, ResultCode } from './gateway-protocol';
-import { createH5PayRoutes } from './h5pay';
-import { AnswerHolds } from './held-answers';
-import { sendError } from './http';
-import { createNotifier } from './notifications';
-import { GatewayJournal } from './persistence';
-import { GatewayStore } from './store';
-import { WechatEmulator } from './wechat';
+import { DouyinEmulator } from './douyin/login';
+import { createGatewayRoutes, SANDBOX_ALIPAY_APP_ID } from './gateway/gateway';
+import { envelope, ResultCode } from './gateway/gateway-protocol';
+import { createH5PayRoutes } from './h5pay/pay-page';
+import { AnswerHolds } from './gateway/held-answers';
+import { sendError } from './shared/http';
+import { createNotifier } from './gateway/notifications';
+import { GatewayJournal } from './gateway/persistence';
+import { GatewayStore } from './gateway/store';
+import { WechatEmulator } from './wechat/login';
 import { createWechatPaySandbox, type WechatPaySandbox, type WechatPaySandboxKeys } from './wechatpay';
-import { WebhookDispatcher } from './webhooks';
+import { WebhookDispatcher } from './gateway/webhooks';
 
 /**
  * The offline sandbox: emulators of the aggregate gateway (seed 001 §3–4) and of WeChat's
@@ -207,8 +207,14 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   };
 }
 
-export { gatewayAppSign, gatewayWebhookSignature, md5Hex, verifyAlipayOrderString, wechatPaySign } from './signing';
-export type { GatewayWebhookSignatureInput, WechatPaySignType } from './signing';
+export {
+  gatewayAppSign,
+  gatewayWebhookSignature,
+  md5Hex,
+  verifyAlipayOrderString,
+  wechatPaySign,
+} from './shared/signing';
+export type { GatewayWebhookSignatureInput, WechatPaySignType } from './shared/signing';
 export {
   buildPaymentWebhook,
   buildRefundWebhook,
@@ -217,7 +223,7 @@ export {
   refundMessageDetail,
   SANDBOX_ALIPAY_SELLER_ID,
   signWebhook,
-} from './webhook-message';
+} from './gateway/webhook-message';
 export type {
   GatewayChannelType,
   GatewayWebhookMessage,
@@ -227,15 +233,15 @@ export type {
   RefundWebhookInput,
   WebhookCredentials,
   WebhookTransactionType,
-} from './webhook-message';
-export { isWebhookAcknowledged, webhookAttemptOffsetsMs, WEBHOOK_RETRY_EXPONENTS } from './webhooks';
-export type { DeliveryAttempt } from './webhooks';
-export { NO_REFUND_CALLBACK_CHANNELS, RESULT_MESSAGES, sendsRefundWebhook } from './gateway-protocol';
-export { SANDBOX_ALIPAY_APP_ID, SUPPORTED_CHANNELS } from './gateway';
-export { INJECTABLE_LOGIN_ERRORS } from './wechat';
-export { DOUYIN_LOGIN_ERRORS, INJECTABLE_DOUYIN_LOGIN_ERRORS } from './douyin';
-export type { DouyinAnswer, InjectableDouyinLoginError, MintedDouyinCode } from './douyin';
-export type { AlipayAppResult } from './alipay';
-export type { InjectableLoginError } from './wechat';
-export { chinaDate8 } from './time';
-export type { BillStatus, RefundFailureStatus, RefundStatus } from './store';
+} from './gateway/webhook-message';
+export { isWebhookAcknowledged, webhookAttemptOffsetsMs, WEBHOOK_RETRY_EXPONENTS } from './gateway/webhooks';
+export type { DeliveryAttempt } from './gateway/webhooks';
+export { NO_REFUND_CALLBACK_CHANNELS, RESULT_MESSAGES, sendsRefundWebhook } from './gateway/gateway-protocol';
+export { SANDBOX_ALIPAY_APP_ID, SUPPORTED_CHANNELS } from './gateway/gateway';
+export { INJECTABLE_LOGIN_ERRORS } from './wechat/login';
+export { DOUYIN_LOGIN_ERRORS, INJECTABLE_DOUYIN_LOGIN_ERRORS } from './douyin/login';
+export type { DouyinAnswer, InjectableDouyinLoginError, MintedDouyinCode } from './douyin/login';
+export type { AlipayAppResult } from './alipay/app-pay';
+export type { InjectableLoginError } from './wechat/login';
+export { chinaDate8 } from './shared/time';
+export type { BillStatus, RefundFailureStatus, RefundStatus } from './gateway/store';

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
-import { wechatPaySign } from '../../server/sandbox/signing';
+import { wechatPaySign } from '../../server/sandbox/shared/signing';
 import { buildMiniProgram } from '../support/build-miniprogram';
 import { CheckoutHarness, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
@@ -161,7 +161,7 @@ describe(`WeChat checkout end to end (compiled bundle, ${storage.name})`, () => 
     page.tapById('pay-button');
     await page.waitFor(() => billNo !== undefined, 10_000, 'the payment sheet');
     page.unload();
-    await h.services.checkout.drain();
+    await h.services.verdicts.drain();
     const orders = await ordersInDatabase();
     const order = orders[orders.length - 1];
     expect(order.status).toBe('pending');

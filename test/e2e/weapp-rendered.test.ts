@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
-import { wechatPaySign } from '../../server/sandbox/signing';
+import { wechatPaySign } from '../../server/sandbox/shared/signing';
 import { buildMiniProgram } from '../support/build-miniprogram';
 import { CheckoutHarness, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';

@@ -1,6 +1,6 @@
-import { BeeCloudGateway, appSign, webhookSignature } from '../../server/adapters/gateway/beecloud';
-import { gatewayAppSign } from '../../server/sandbox/signing';
-import { buildPaymentWebhook, buildRefundWebhook, signWebhook } from '../../server/sandbox/webhook-message';
+import { BeeCloudGateway, appSign, webhookSignature } from '../../server/adapters/payments/gateway/beecloud';
+import { gatewayAppSign } from '../../server/sandbox/shared/signing';
+import { buildPaymentWebhook, buildRefundWebhook, signWebhook } from '../../server/sandbox/gateway/webhook-message';
 
 const credentials = { appId: 'app-1', masterSecret: 'master-1' };
 const gateway = new BeeCloudGateway({

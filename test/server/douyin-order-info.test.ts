@@ -1,4 +1,4 @@
-import { signOrderInfo } from '../../server/adapters/douyin/order-info';
+import { signOrderInfo } from '../../server/adapters/payments/douyin-cashier/order-info';
 import { PUBLIC_VECTOR, PUBLIC_VECTOR_SECRET, PUBLIC_VECTOR_SIGN } from '../support/douyin-test-vector';
 
 function shuffled<T>(items: T[], seed: number): T[] {

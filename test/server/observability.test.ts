@@ -1,9 +1,9 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { webhookSignature } from '../../server/adapters/gateway/beecloud';
+import { webhookSignature } from '../../server/adapters/payments/gateway/beecloud';
 import { createLogger } from '../../server/adapters/observability/logger';
 import { ConfigError, DEVELOPMENT_SECRETS, loadConfig } from '../../server/config';
-import { buildPaymentWebhook } from '../../server/sandbox/webhook-message';
+import { buildPaymentWebhook } from '../../server/sandbox/gateway/webhook-message';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
 import { sendRaw } from '../support/raw-http';

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../server/adapters/storage/database';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
-import { buildPaymentWebhook, GatewayWebhookMessage, signWebhook } from '../../server/sandbox/webhook-message';
+import { buildPaymentWebhook, GatewayWebhookMessage, signWebhook } from '../../server/sandbox/gateway/webhook-message';
 import { CheckoutHarness, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
 import { sendRaw as sendRawRequest } from '../support/raw-http';
@@ -297,7 +297,7 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
   it('keeps a payment learned by query whose detail jsonb cannot hold', async () => {
     const { token, order, bill } = await openBill();
     const detail = { trade_state: 'SUCCESS', note: 'a\u0000b', lone: '\udc00', deep: JSON.parse(deepJson(5000)) };
-    await h.services.checkout.recordPayment({
+    await h.services.verdicts.recordPayment({
       billNo: bill.bill_no,
       amount: order.amount,
       source: 'query',

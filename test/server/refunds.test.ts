@@ -3,7 +3,7 @@ import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Database } from '../../server/adapters/storage/database';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
-import { buildRefundWebhook } from '../../server/sandbox/webhook-message';
+import { buildRefundWebhook } from '../../server/sandbox/gateway/webhook-message';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { gatewayEnv } from '../support/counting-proxy';
 import { describePostgres, STORAGES, TestDatabase } from '../support/databases';
@@ -415,7 +415,7 @@ describe.each(STORAGES)('merchant refunds on $name', (storage) => {
       const order = await h.createOrder(token);
       await h.pay(token, order.orderNo).expect(200);
       const [bill] = await h.billsOf(order.orderNo);
-      const { buildPaymentWebhook } = await import('../../server/sandbox/webhook-message');
+      const { buildPaymentWebhook } = await import('../../server/sandbox/gateway/webhook-message');
       const underpaid = buildPaymentWebhook({
         ...credentials,
         billNo: bill.bill_no,

@@ -338,7 +338,7 @@ describe.each(STORAGES)('the sweeper on $name', (storage) => {
         Array.from({ length: 10 }, () => harness.status(token, order.orderNo)),
       );
       const [reports, answers] = await Promise.all([Promise.all(sweeps), Promise.all(polls)]);
-      await harness.services.checkout.drain();
+      await harness.services.verdicts.drain();
       expect(answers.every((answer) => answer.status === 'pending')).toBe(true);
       return reports.reduce((sum, report) => sum + report.checked + report.failedChecks, 0);
     };
@@ -462,8 +462,8 @@ describePostgres('the sweeper on PostgreSQL, two server instances on one schema'
           for (let i = 0; i < 3; i += 1) work.push(harness.status(token, order.orderNo));
       }
       await Promise.all(work);
-      await first.services.checkout.drain();
-      await second.services.checkout.drain();
+      await first.services.verdicts.drain();
+      await second.services.verdicts.drain();
     };
 
     await round();

@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../../server/adapters/storage/database';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
-import { buildPaymentWebhook } from '../../server/sandbox/webhook-message';
+import { buildPaymentWebhook } from '../../server/sandbox/gateway/webhook-message';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { countingProxy, gatewayEnv } from '../support/counting-proxy';
 import { describePostgres, STORAGES, TestDatabase } from '../support/databases';
@@ -174,11 +174,11 @@ describe.each(STORAGES)('POST /api/gateway/webhook on $name', (storage) => {
         await send(paymentWebhook(bill.bill_no, wrong(order.amount))).expect(200, 'success');
         expect((await h.status(token, order.orderNo)).status).toBe('pending');
         // The gateway check that poll started sees the bill unpaid, before it is paid below.
-        await h.services.checkout.drain();
+        await h.services.verdicts.drain();
         // The gateway's true message, or its answer to our query, with the bill's fee.
         await h.settle(bill.bill_no, 'paid', source === 'webhook').expect(200);
         if (source === 'query') {
-          await h.services.checkout.checkOrder(order.orderNo);
+          await h.services.verdicts.checkOrder(order.orderNo);
         } else {
           // No poll until the webhook is in: a poll could have the gateway asked first.
           await eventually(
@@ -247,7 +247,7 @@ describe.each(STORAGES)('late webhooks and expiry on $name', (storage) => {
     await h.settle(bill.bill_no, 'paid', false).expect(200);
     // The poll answers what is stored at once and has the gateway asked in the background.
     expect((await h.status(token, order.orderNo)).status).toBe('pending');
-    await h.services.checkout.drain();
+    await h.services.verdicts.drain();
     expect(await h.status(token, order.orderNo)).toMatchObject({ status: 'paid', code: 0 });
     expect(await paymentsOf(h.services.database, order.orderNo)).toEqual([
       expect.objectContaining({ source: 'query', disposition: 'applied' }),
@@ -313,9 +313,9 @@ describe('gateway queries while many clients poll', () => {
       await h.pay(token, order.orderNo).expect(200);
       const answers = await Promise.all(Array.from({ length: 100 }, () => h.status(token, order.orderNo)));
       expect(answers.every((answer) => answer.status === 'pending')).toBe(true);
-      await h.services.checkout.drain();
+      await h.services.verdicts.drain();
       await Promise.all(Array.from({ length: 20 }, () => h.status(token, order.orderNo)));
-      await h.services.checkout.drain();
+      await h.services.verdicts.drain();
       expect(proxy.count('/2/rest/bills')).toBe(1);
     } finally {
       await h.close();

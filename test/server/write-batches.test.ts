@@ -1,6 +1,6 @@
 import type { Database } from '../../server/adapters/storage/database';
 import { migrate } from '../../server/adapters/storage/migrations';
-import { SqlCheckoutRepository } from '../../server/adapters/storage/repository';
+import { SqlUnitOfWork } from '../../server/adapters/storage/unit-of-work';
 import type { BillRecord, OrderRecord } from '../../server/domain/ports';
 import { STORAGES, TestDatabase } from '../support/databases';
 
@@ -42,7 +42,7 @@ function aBill(order: OrderRecord, overrides: Partial<BillRecord> = {}): BillRec
 describe.each(STORAGES)('checkout writes from concurrent requests, on $name', (storage) => {
   let database: TestDatabase;
   let statements: string[];
-  let repository: SqlCheckoutRepository;
+  let repository: SqlUnitOfWork;
 
   beforeAll(async () => {
     database = await storage.open();
@@ -54,7 +54,7 @@ describe.each(STORAGES)('checkout writes from concurrent requests, on $name', (s
         return database.db.query(sql, params, options);
       },
     };
-    repository = SqlCheckoutRepository.over(counting);
+    repository = SqlUnitOfWork.over(counting);
   });
 
   beforeEach(() => {
@@ -69,10 +69,12 @@ describe.each(STORAGES)('checkout writes from concurrent requests, on $name', (s
 
   it('should write orders that arrive together in one statement, every one of them', async () => {
     const orders = Array.from({ length: 40 }, () => anOrder());
-    expect(await Promise.all(orders.map((order) => repository.insertOrder(order)))).toEqual(orders.map(() => true));
+    expect(await Promise.all(orders.map((order) => repository.orders.insertOrder(order)))).toEqual(
+      orders.map(() => true),
+    );
     expect(count('INSERT INTO orders')).toBe(1);
     for (const order of orders) {
-      const stored = await repository.findOrder(order.orderNo);
+      const stored = await repository.orders.findOrder(order.orderNo);
       expect(stored).toMatchObject({ orderNo: order.orderNo, amount: 4500, items: order.items, status: 'pending' });
       expect(stored?.expiresAt.getTime()).toBe(order.expiresAt.getTime());
     }
@@ -80,74 +82,76 @@ describe.each(STORAGES)('checkout writes from concurrent requests, on $name', (s
 
   it('should fail only the row the database refuses, and write the others', async () => {
     const existing = anOrder();
-    expect(await repository.insertOrder(existing)).toBe(true);
+    expect(await repository.orders.insertOrder(existing)).toBe(true);
     const fresh = [anOrder(), anOrder(), anOrder()];
     const outcomes = await Promise.allSettled([
-      repository.insertOrder(fresh[0]),
-      repository.insertOrder(anOrder({ orderNo: existing.orderNo })),
-      repository.insertOrder(fresh[1]),
-      repository.insertOrder(fresh[2]),
+      repository.orders.insertOrder(fresh[0]),
+      repository.orders.insertOrder(anOrder({ orderNo: existing.orderNo })),
+      repository.orders.insertOrder(fresh[1]),
+      repository.orders.insertOrder(fresh[2]),
     ]);
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
-    for (const order of fresh) expect(await repository.findOrder(order.orderNo)).not.toBeNull();
-    expect((await repository.findOrder(existing.orderNo))?.createdAt.getTime()).toBe(existing.createdAt.getTime());
+    for (const order of fresh) expect(await repository.orders.findOrder(order.orderNo)).not.toBeNull();
+    expect((await repository.orders.findOrder(existing.orderNo))?.createdAt.getTime()).toBe(
+      existing.createdAt.getTime(),
+    );
   });
 
   it('should let only one of two orders with the same idempotency key in, also within one statement', async () => {
     const [first, second] = [anOrder({ idempotencyKey: 'same-key' }), anOrder({ idempotencyKey: 'same-key' })];
-    const inserted = await Promise.all([repository.insertOrder(first), repository.insertOrder(second)]);
+    const inserted = await Promise.all([repository.orders.insertOrder(first), repository.orders.insertOrder(second)]);
     expect(inserted.filter(Boolean)).toHaveLength(1);
     expect(count('INSERT INTO orders')).toBe(1);
-    expect((await repository.findOrderByIdempotencyKey('weapp:o-batch', 'same-key'))?.orderNo).toBe(
+    expect((await repository.orders.findOrderByIdempotencyKey('weapp:o-batch', 'same-key'))?.orderNo).toBe(
       inserted[0] ? first.orderNo : second.orderNo,
     );
   });
 
   it('should open one active bill per order and channel when two attempts arrive together', async () => {
     const order = anOrder();
-    await repository.insertOrder(order);
+    await repository.orders.insertOrder(order);
     const other = anOrder();
-    await repository.insertOrder(other);
+    await repository.orders.insertOrder(other);
     const inserted = await Promise.all([
-      repository.insertBill(aBill(order)),
-      repository.insertBill(aBill(order)),
-      repository.insertBill(aBill(other)),
+      repository.bills.insertBill(aBill(order)),
+      repository.bills.insertBill(aBill(order)),
+      repository.bills.insertBill(aBill(other)),
     ]);
     expect(inserted[2]).toBe(true);
     expect(inserted.slice(0, 2).filter(Boolean)).toHaveLength(1);
     expect(count('INSERT INTO bills')).toBe(1);
-    expect(await repository.listBills(order.orderNo)).toHaveLength(1);
+    expect(await repository.bills.listBills(order.orderNo)).toHaveLength(1);
   });
 
   it('should apply two patches of one bill in the order they were made', async () => {
     const order = anOrder();
-    await repository.insertOrder(order);
+    await repository.orders.insertOrder(order);
     const bill = aBill(order);
-    await repository.insertBill(bill);
+    await repository.bills.insertBill(bill);
     const at = new Date('2026-11-22T08:01:00Z');
     await Promise.all([
-      repository.updateBill(bill.billNo, { status: 'open', gatewayId: 'gw-1' }, at),
-      repository.updateBill(bill.billNo, { status: 'abandoned' }, new Date(at.getTime() + 1000)),
+      repository.bills.updateBill(bill.billNo, { status: 'open', gatewayId: 'gw-1' }, at),
+      repository.bills.updateBill(bill.billNo, { status: 'abandoned' }, new Date(at.getTime() + 1000)),
     ]);
-    expect(await repository.listBills(order.orderNo)).toEqual([
+    expect(await repository.bills.listBills(order.orderNo)).toEqual([
       expect.objectContaining({ billNo: bill.billNo, status: 'abandoned', gatewayId: 'gw-1' }),
     ]);
   });
 
   it('should patch bills that change together in one statement, keeping what a patch leaves out', async () => {
     const orders = [anOrder(), anOrder(), anOrder()];
-    await Promise.all(orders.map((order) => repository.insertOrder(order)));
+    await Promise.all(orders.map((order) => repository.orders.insertOrder(order)));
     const bills = orders.map((order) => aBill(order));
-    await Promise.all(bills.map((bill) => repository.insertBill(bill)));
+    await Promise.all(bills.map((bill) => repository.bills.insertBill(bill)));
     statements = [];
     const at = new Date('2026-11-22T08:02:00Z');
     await Promise.all([
-      repository.updateBill(bills[0].billNo, { status: 'open', gatewayId: 'gw-a' }, at),
-      repository.updateBill(bills[1].billNo, { status: 'rejected', error: 'refused' }, at),
-      repository.updateBill(bills[2].billNo, { gatewayId: 'gw-c' }, at),
+      repository.bills.updateBill(bills[0].billNo, { status: 'open', gatewayId: 'gw-a' }, at),
+      repository.bills.updateBill(bills[1].billNo, { status: 'rejected', error: 'refused' }, at),
+      repository.bills.updateBill(bills[2].billNo, { gatewayId: 'gw-c' }, at),
     ]);
     expect(count('UPDATE bills SET')).toBe(1);
-    const [a, b, c] = await Promise.all(orders.map((order) => repository.listBills(order.orderNo)));
+    const [a, b, c] = await Promise.all(orders.map((order) => repository.bills.listBills(order.orderNo)));
     expect(a[0]).toMatchObject({ status: 'open', gatewayId: 'gw-a' });
     expect(b[0]).toMatchObject({ status: 'rejected', error: 'refused' });
     expect(b[0].gatewayId).toBeUndefined();
@@ -157,7 +161,7 @@ describe.each(STORAGES)('checkout writes from concurrent requests, on $name', (s
 
   it('should write alone what comes alone, without waiting for company', async () => {
     const started = Date.now();
-    expect(await repository.insertOrder(anOrder())).toBe(true);
+    expect(await repository.orders.insertOrder(anOrder())).toBe(true);
     expect(Date.now() - started).toBeLessThan(1000);
     expect(count('INSERT INTO orders')).toBe(1);
   });

@@ -113,7 +113,7 @@ export async function startHarness(
     },
     sweep: async () => {
       const report = await services.sweeper.sweepOnce();
-      await services.checkout.drain();
+      await services.verdicts.drain();
       await services.refunds.drain();
       return report;
     },

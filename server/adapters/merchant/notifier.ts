@@ -1,13 +1,14 @@
 import { createHmac } from 'node:crypto';
 import type { CheckoutEvents, Logger } from '../../domain/observability';
 import type { MerchantService } from '../../domain/merchant';
-import type { CheckoutRepository, Clock } from '../../domain/ports';
+import type { Clock } from '../../domain/ports';
+import type { Repositories } from '../../domain/repositories';
 import { toRefundView } from '../../domain/refunds';
 
 export interface MerchantNotifierOptions {
   url: string;
   secret: string;
-  repository: CheckoutRepository;
+  store: Pick<Repositories, 'merchantNotifications' | 'refunds'>;
   merchant: MerchantService;
   clock: Clock;
   log: Logger;
@@ -66,7 +67,7 @@ export class MerchantNotifier {
   async deliverDue(): Promise<number> {
     const timeoutMs = this.options.timeoutMs ?? 10_000;
     const now = this.options.clock();
-    const due = await this.options.repository.leaseDueMerchantNotifications(
+    const due = await this.options.store.merchantNotifications.leaseDueMerchantNotifications(
       now,
       new Date(now.getTime() + timeoutMs * 2),
       BATCH,
@@ -74,7 +75,7 @@ export class MerchantNotifier {
     let delivered = 0;
     for (const notification of due) {
       const order = await this.options.merchant.getOrder(notification.orderNo);
-      const refund = notification.refundNo ? await this.options.repository.findRefund(notification.refundNo) : null;
+      const refund = notification.refundNo ? await this.options.store.refunds.findRefund(notification.refundNo) : null;
       const body = JSON.stringify(
         refund ? { event: 'refund.final', refund: toRefundView(refund), order } : { event: 'order.final', order },
       );
@@ -98,7 +99,7 @@ export class MerchantNotifier {
       }
       const at = this.options.clock();
       if (failure === undefined) {
-        await this.options.repository.markMerchantNotificationDelivered(notification.id, at);
+        await this.options.store.merchantNotifications.markMerchantNotificationDelivered(notification.id, at);
         this.options.events.emit({
           type: 'notification.delivered',
           orderNo: notification.orderNo,
@@ -109,7 +110,7 @@ export class MerchantNotifier {
         continue;
       }
       const delay = Math.min((this.options.backoffBaseMs ?? 1000) * 2 ** notification.attempts, MAX_BACKOFF_MS);
-      await this.options.repository.rescheduleMerchantNotification(
+      await this.options.store.merchantNotifications.rescheduleMerchantNotification(
         notification.id,
         new Date(at.getTime() + delay),
         failure,

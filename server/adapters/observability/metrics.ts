@@ -14,7 +14,7 @@ export interface Backlog {
   oldestCheckAt: Date | null;
 }
 
-/** A cheap read of the backlog (SqlCheckoutRepository implements it). */
+/** A cheap read of the backlog (SqlBacklog implements it). */
 export interface BacklogSource {
   backlog(): Promise<Backlog>;
 }

@@ -1,9 +1,11 @@
 import Router from '@koa/router';
 import { AppError } from '../../domain/errors';
 import type { Catalog } from '../../domain/catalog';
-import type { CheckoutService } from '../../domain/checkout';
+import type { OrderService } from '../../domain/orders';
+import type { PaymentService } from '../../domain/payments/start-payment';
 import type { SessionService, Shopper } from '../../domain/sessions';
 import type { MerchantService } from '../../domain/merchant';
+import type { OrderStatusReadModel } from '../../read-model/order-statuses';
 import { bearerToken, requireShopper } from '../auth';
 import { orderNoParam } from '../inputs';
 import { describeRoutes } from '../../openapi/operations';
@@ -13,11 +15,13 @@ import { parseInput } from '../validation';
 /** The API the mini-program calls; its contract is in ./shopper-contract.ts. */
 export function shopperRoutes(deps: {
   sessions: SessionService;
-  checkout: CheckoutService;
+  orders: OrderService;
+  payments: PaymentService;
+  statuses: OrderStatusReadModel;
   merchant: MerchantService;
   catalog: Catalog;
 }) {
-  const { sessions, checkout, merchant, catalog } = deps;
+  const { sessions, orders, payments, statuses, merchant, catalog } = deps;
   const router = new Router<{ shopper: Shopper }>({ prefix: '/api' });
   const items = catalog.items.map(({ sku, title, price }) => ({ sku, title, price }));
 
@@ -44,7 +48,7 @@ export function shopperRoutes(deps: {
     const body = parseInput(orderBody, ctx.request.body, 'body');
     const key = parseInput(orderIdempotencyKey, ctx.get('idempotency-key') || undefined, 'Idempotency-Key');
     ctx.status = 201;
-    ctx.body = { order: await checkout.createOrder(ctx.state.shopper, body.items, key) };
+    ctx.body = { order: await orders.createOrder(ctx.state.shopper, body.items, key) };
   });
 
   // The mini-program opened by a merchant's app exchanges the launch token for the app's order.
@@ -62,11 +66,11 @@ export function shopperRoutes(deps: {
         `body.platform is ${body.platform} but this session was opened on ${ctx.state.shopper.platform}`,
       );
     }
-    ctx.body = await checkout.startPayment(ctx.state.shopper, number, { ip: ctx.ip });
+    ctx.body = await payments.startPayment(ctx.state.shopper, number, { ip: ctx.ip });
   });
 
   router.get('/orders/:orderNo/status', authenticated, async (ctx) => {
-    ctx.body = await checkout.orderStatus(ctx.state.shopper, orderNoParam(ctx.params.orderNo));
+    ctx.body = await statuses.orderStatus(ctx.state.shopper, orderNoParam(ctx.params.orderNo));
   });
 
   return describeRoutes(router, shopperOperations);

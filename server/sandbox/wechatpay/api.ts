@@ -1,9 +1,9 @@
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { BodyTooLargeError, readBody } from '../http';
-import { channelTradeNo, prepayId } from '../random';
-import { chinaStamp14 } from '../time';
+import { BodyTooLargeError, readBody } from '../shared/http';
+import { channelTradeNo, prepayId } from '../shared/random';
+import { chinaStamp14 } from '../shared/time';
 import type { WechatPayRefundView } from './control-contract';
 import type { SandboxKeyRing, WechatPaySandboxKeys } from './keys';
 import { transactionResource, type WechatPayNotifier } from './notify';

@@ -1,7 +1,7 @@
 import { Router, type RouterContext } from '@koa/router';
 import { describeRoutes } from '../../openapi/operations';
 import { readControlBody } from '../control';
-import { sendError } from '../http';
+import { sendError } from '../shared/http';
 import { refundView } from './api';
 import {
   modeSchema,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeDirectory } from '../../make-directory';
-import { digits, randomString } from '../random';
+import { digits, randomString } from '../shared/random';
 
 /**
  * The emulated WeChat Pay's keys: the merchant's API key pair and certificate serial, the APIv3

@@ -1,5 +1,5 @@
 import { createCipheriv, createPrivateKey, createPublicKey, createSign, createVerify, randomBytes } from 'node:crypto';
-import { nonceStr, randomString } from '../random';
+import { nonceStr, randomString } from '../shared/random';
 import type { WechatPaySandboxKeys } from './keys';
 
 /**

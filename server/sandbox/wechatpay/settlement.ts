@@ -1,4 +1,4 @@
-import { channelTradeNo } from '../random';
+import { channelTradeNo } from '../shared/random';
 import type { WechatPayNotifier } from './notify';
 import type { Refund, RefundState, Transaction, WechatPayStore } from './store';
 

@@ -1,10 +1,10 @@
 import { Router } from '@koa/router';
-import { describeRoutes } from '../openapi/operations';
-import { h5PayFormSchema, h5PayOperations, h5PayPageQuery } from './control-contract';
-import { BodyTooLargeError, isPlainObject, readBody, sendError } from './http';
-import { settleAndNotify, type SettlementDependencies } from './settlement';
-import type { Bill, BillStatus, GatewayStore } from './store';
-import { fenToYuan } from './webhook-message';
+import { describeRoutes } from '../../openapi/operations';
+import { h5PayFormSchema, h5PayOperations, h5PayPageQuery } from '../control-contract';
+import { BodyTooLargeError, isPlainObject, readBody, sendError } from '../shared/http';
+import { settleAndNotify, type SettlementDependencies } from '../gateway/settlement';
+import type { Bill, BillStatus, GatewayStore } from '../gateway/store';
+import { fenToYuan } from '../gateway/webhook-message';
 
 /**
  * WeChat H5 payment (MWEB) as the shopper sees it: the page behind the `url` the gateway

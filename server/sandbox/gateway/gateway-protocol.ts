@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type { AnswerHolds } from './held-answers';
-import { BodyTooLargeError, isPlainObject, parseJsonObject, readBody } from './http';
-import { gatewayAppSign } from './signing';
+import { BodyTooLargeError, isPlainObject, parseJsonObject, readBody } from '../shared/http';
+import { gatewayAppSign } from '../shared/signing';
 
 /**
  * The gateway's REST conventions (seed 001 §4): every answer is HTTP 200 JSON carrying

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
-import { BodyTooLargeError, parseJsonObject, readBody } from './http';
-import { loginCode, randomString, sessionKey } from './random';
+import { BodyTooLargeError, parseJsonObject, readBody } from '../shared/http';
+import { loginCode, randomString, sessionKey } from '../shared/random';
 
 /**
  * Douyin (ByteDance) mini-program login: `POST /api/apps/v2/jscode2session` with a JSON

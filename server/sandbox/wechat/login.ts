@@ -1,6 +1,6 @@
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
-import { loginCode, openid as randomOpenid, randomString, sessionKey } from './random';
+import { loginCode, openid as randomOpenid, randomString, sessionKey } from '../shared/random';
 
 /**
  * WeChat mini-program login: `GET /sns/jscode2session` with WeChat's answer shapes. Every

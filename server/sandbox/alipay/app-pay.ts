@@ -1,13 +1,13 @@
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
-import { describeRoutes } from '../openapi/operations';
-import { alipayAppOperations, alipayAppPaySchema } from './control-contract';
-import { BodyTooLargeError, parseJsonObject, readBody, sendError } from './http';
-import { settleAndNotify, type SettlementDependencies } from './settlement';
-import { verifyAlipayOrderString } from './signing';
-import type { Bill, GatewayStore } from './store';
-import { chinaDateTime } from './time';
-import { fenToYuan, SANDBOX_ALIPAY_SELLER_ID } from './webhook-message';
+import { describeRoutes } from '../../openapi/operations';
+import { alipayAppOperations, alipayAppPaySchema } from '../control-contract';
+import { BodyTooLargeError, parseJsonObject, readBody, sendError } from '../shared/http';
+import { settleAndNotify, type SettlementDependencies } from '../gateway/settlement';
+import { verifyAlipayOrderString } from '../shared/signing';
+import type { Bill, GatewayStore } from '../gateway/store';
+import { chinaDateTime } from '../shared/time';
+import { fenToYuan, SANDBOX_ALIPAY_SELLER_ID } from '../gateway/webhook-message';
 
 /**
  * The Alipay App leg: what the Alipay app does with an `ALI_APP` `order_string` (what Douyin's

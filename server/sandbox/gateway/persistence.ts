@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeDirectory } from '../make-directory';
+import { makeDirectory } from '../../make-directory';
 import type { GatewayStore, StoreChange } from './store';
 
 const JOURNAL_FILE = 'gateway.jsonl';

@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { AppError } from '../../domain/errors';
-import type { BillOutcome } from '../../domain/order-status';
-import { isStorableText } from '../../domain/text';
+import { AppError } from '../../../domain/errors';
+import type { BillOutcome } from '../../../domain/order-status';
+import { isStorableText } from '../../../domain/text';
 import type {
   BillClientParams,
   BillCreation,
@@ -15,8 +15,8 @@ import type {
   GatewayBillState,
   GatewayEvent,
   PaymentGateway,
-} from '../../domain/ports';
-import { requestJson, UpstreamBadAnswer, UpstreamUnreachable } from '../http-json';
+} from '../../../domain/ports';
+import { requestJson, UpstreamBadAnswer, UpstreamUnreachable } from '../../http-json';
 
 export interface BeeCloudOptions {
   baseUrl: string;

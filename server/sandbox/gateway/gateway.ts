@@ -16,13 +16,13 @@ import {
   type Params,
 } from './gateway-protocol';
 import type { AnswerHolds } from './held-answers';
-import { requestOrigin } from './http';
+import { requestOrigin } from '../shared/http';
 import type { Notifier } from './notifications';
-import { nonceStr, prepayId, recordId } from './random';
+import { nonceStr, prepayId, recordId } from '../shared/random';
 import { finishRefund } from './refund-settlement';
-import { alipayOrderString, wechatPaySign } from './signing';
+import { alipayOrderString, wechatPaySign } from '../shared/signing';
 import type { Bill, BillStatus, GatewayMode, GatewayStore, InjectedFaultOperation, Refund } from './store';
-import { chinaDate8, chinaDateTime, chinaStamp14 } from './time';
+import { chinaDate8, chinaDateTime, chinaStamp14 } from '../shared/time';
 import { buildPaymentWebhook, channelTypeOf, fenToYuan, paymentTradeNo } from './webhook-message';
 
 /**

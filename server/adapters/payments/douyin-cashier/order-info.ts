@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DouyinCashier, DouyinOrderInfo, DouyinOrderInfoRequest } from '../../domain/ports';
+import type { DouyinCashier, DouyinOrderInfo, DouyinOrderInfoRequest } from '../../../domain/ports';
 
 /**
  * Douyin's `tt.pay` `orderInfo` signature (server side only): drop `sign`, `risk_info` and

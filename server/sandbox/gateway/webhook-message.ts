@@ -1,6 +1,6 @@
-import { gatewayWebhookSignature } from './signing';
-import { channelTradeNo, digits, nonceStr } from './random';
-import { chinaDate8, chinaDateTime, chinaStamp14 } from './time';
+import { gatewayWebhookSignature } from '../shared/signing';
+import { channelTradeNo, digits, nonceStr } from '../shared/random';
+import { chinaDate8, chinaDateTime, chinaStamp14 } from '../shared/time';
 
 /**
  * The gateway's webhook message (seed 001 §3.4) and the channel-shaped `message_detail`

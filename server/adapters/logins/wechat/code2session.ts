@@ -1,7 +1,7 @@
-import { AppError } from '../../domain/errors';
-import type { LoginCodes, LoginIdentity, LoginProvider } from '../../domain/ports';
-import { isUsableIdentifier } from '../../domain/text';
-import { requestJson, UpstreamBadAnswer, UpstreamUnreachable } from '../http-json';
+import { AppError } from '../../../domain/errors';
+import type { LoginCodes, LoginIdentity, LoginProvider } from '../../../domain/ports';
+import { isUsableIdentifier } from '../../../domain/text';
+import { requestJson, UpstreamBadAnswer, UpstreamUnreachable } from '../../http-json';
 
 export interface WechatLoginOptions {
   /** `https://api.weixin.qq.com` in production; the sandbox otherwise. */

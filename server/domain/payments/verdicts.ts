@@ -1,0 +1,181 @@
+import type { CheckoutSettings } from '../checkout-settings';
+import { AppError } from '../errors';
+import type { Fen } from '../money';
+import type { CheckoutEvents, Logger } from '../observability';
+import type { BillRecord, Clock, LeasedOrderCheck, OrderMemory, PaymentDisposition, PaymentGateway } from '../ports';
+import type { UnitOfWork } from '../repositories';
+import { ACTIVE_BILL_STATUSES } from './bill-status';
+
+const MAX_BACKGROUND_CHECKS = 16;
+
+/** Told when a second payment for an already paid order was recorded, so it can go back. */
+export interface SecondPaymentHandler {
+  secondPaymentRecorded(billNo: string): void;
+}
+
+/**
+ * The gateway's verdicts on bills: what its webhook or its answer to our own query says was paid,
+ * failed or closed, recorded exactly once. Only a verified webhook or the gateway's answer to a
+ * query ever marks an order paid.
+ */
+export class PaymentVerdicts {
+  private readonly backgroundChecks = new Set<Promise<void>>();
+
+  constructor(
+    private readonly store: Pick<UnitOfWork, 'bills' | 'orders' | 'transaction'>,
+    private readonly gateway: PaymentGateway,
+    private readonly clock: Clock,
+    private readonly settings: Pick<CheckoutSettings, 'gatewayCheckIntervalMs' | 'webhookGraceMs' | 'notifyMerchant'>,
+    private readonly log: Logger,
+    private readonly events: CheckoutEvents,
+    private readonly memory: OrderMemory,
+    private readonly secondPayments?: SecondPaymentHandler,
+  ) {}
+
+  /**
+   * Asks the gateway about a pending order without anyone waiting, if no instance did lately.
+   * At most MAX_BACKGROUND_CHECKS at once per instance: a hung gateway must not take every
+   * connection to it (the sweeper asks about the orders skipped here).
+   */
+  checkInBackground(orderNo: string): void {
+    if (this.backgroundChecks.size >= MAX_BACKGROUND_CHECKS) return;
+    const now = this.clock();
+    const task = this.store.orders
+      .claimGatewayCheck(
+        orderNo,
+        now,
+        new Date(now.getTime() - this.settings.gatewayCheckIntervalMs),
+        new Date(now.getTime() - this.settings.webhookGraceMs),
+      )
+      .then((claimed) => (claimed ? this.checkOrder(orderNo) : undefined))
+      .catch((error: unknown) => {
+        this.log.warn('gateway check failed; the order stays pending until the next check', {
+          orderNo,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+    this.backgroundChecks.add(task);
+    void task.finally(() => this.backgroundChecks.delete(task));
+  }
+
+  /** Waits for the gateway checks started in the background (stopping cleanly). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.backgroundChecks]);
+  }
+
+  /**
+   * Asks the gateway about every bill of a pending order that still awaits a verdict and records
+   * what it says exactly as a webhook would; then expires the order if its deadline has passed
+   * and the gateway confirmed nothing was paid. The caller holds the right to ask (a lease or a
+   * claim), so every instance together asks at most once per order per interval. Throws AppError
+   * GATEWAY_* when the gateway cannot answer: the order then stays as it is.
+   */
+  async checkOrder(orderNo: string): Promise<void> {
+    const order = await this.store.orders.findOrder(orderNo);
+    if (!order || order.status !== 'pending') return;
+    const billNos = (await this.billsAwaitingVerdict(orderNo)).map((bill) => bill.billNo);
+    await this.checkLeasedOrder({ orderNo, status: 'pending', expiresAt: order.expiresAt, billNos });
+  }
+
+  /**
+   * `checkOrder` for an order the sweeper leased, whose lease already says what it is and which
+   * bills await a verdict: no read before the gateway is asked. Every open bill is asked about,
+   * so money paid on two of them is found twice (the second is returned). Past the deadline,
+   * with nothing paid on them, the bills are closed (the gateway closed them then: their
+   * `bill_timeout` is the order's time left) and a pending order expires.
+   */
+  async checkLeasedOrder(order: LeasedOrderCheck): Promise<void> {
+    const { orderNo } = order;
+    let paid = false;
+    for (const billNo of order.billNos) {
+      const state = await this.gateway.queryBill(billNo);
+      // No such bill at the gateway: its creation never arrived, so nothing can be paid on it.
+      if (!state || state.outcome === 'unknown') continue;
+      if (state.outcome === 'paid') {
+        await this.recordPayment({
+          billNo,
+          amount: state.amount,
+          source: 'query',
+          gatewayTradeNo: state.gatewayTradeNo,
+          detail: state.detail,
+        });
+        paid = true;
+        continue;
+      }
+      await this.recordBillClosed(billNo, state.outcome);
+    }
+    const now = this.clock();
+    if (paid || now.getTime() < order.expiresAt.getTime()) return;
+    const expired = await this.store.transaction(async (tx) => {
+      await tx.bills.closeOpenBills(orderNo, now);
+      if (order.status !== 'pending') return false;
+      const changed = await tx.orders.updateOrderStatus(orderNo, 'expired', now, ['pending', 'failed', 'closed']);
+      if (changed && this.settings.notifyMerchant)
+        await tx.merchantNotifications.enqueueMerchantNotification(orderNo, 'expired', now);
+      return changed;
+    });
+    if (expired) {
+      this.events.emit({ type: 'order.expired', orderNo, confirmedByGateway: true });
+      this.memory.forgetOrder(orderNo);
+    }
+  }
+
+  private async billsAwaitingVerdict(orderNo: string): Promise<BillRecord[]> {
+    return (await this.store.bills.listBills(orderNo)).filter((bill) => ACTIVE_BILL_STATUSES.has(bill.status));
+  }
+
+  /**
+   * Records that the gateway says a bill was paid (its webhook, or its answer to our query),
+   * exactly once per bill: a payment with the bill's fee counts once (`applied`, or `refund_due`
+   * when another bill already paid the order, which is then returned automatically when that is
+   * on); one with another fee is kept once per fee as `amount_mismatch` and never shadows the
+   * bill's true payment. Throws AppError WEBHOOK_UNKNOWN_TRANSACTION for a bill we never opened.
+   */
+  async recordPayment(payment: {
+    billNo: string;
+    amount: Fen;
+    source: 'webhook' | 'query';
+    gatewayTradeNo?: string;
+    detail: unknown;
+  }): Promise<{ duplicate: boolean; disposition?: PaymentDisposition }> {
+    const verdict = await this.store.bills.recordPaidVerdict(
+      { ...payment, receivedAt: this.clock() },
+      this.settings.notifyMerchant,
+    );
+    if (!verdict.found) throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No bill ${payment.billNo} here`);
+    if (verdict.recorded === null) return { duplicate: true };
+    this.events.emit({
+      type: 'payment.recorded',
+      orderNo: verdict.orderNo,
+      billNo: payment.billNo,
+      amount: payment.amount,
+      billAmount: verdict.billAmount,
+      source: payment.source,
+      disposition: verdict.recorded,
+    });
+    if (verdict.recorded === 'refund_due') this.secondPayments?.secondPaymentRecorded(payment.billNo);
+    this.memory.forgetOrder(verdict.orderNo);
+    return { duplicate: false, disposition: verdict.recorded };
+  }
+
+  /**
+   * The gateway's answer to our query says a bill failed or closed (a message never can: the
+   * gateway sends them only for successes). The order follows unless another attempt is in flight.
+   */
+  private async recordBillClosed(billNo: string, outcome: 'failed' | 'closed'): Promise<void> {
+    const changedOrder = await this.store.transaction(async (tx) => {
+      const locked = await tx.bills.lockBillWithOrder(billNo);
+      if (!locked || !ACTIVE_BILL_STATUSES.has(locked.bill.status)) return undefined;
+      const { order } = locked;
+      const now = this.clock();
+      await tx.bills.updateBill(billNo, { status: outcome }, now);
+      const others = (await tx.bills.listBills(order.orderNo)).filter(
+        (other) => other.billNo !== billNo && ACTIVE_BILL_STATUSES.has(other.status),
+      );
+      // A stale verdict on an earlier attempt must not overrule the attempt the shopper is in now.
+      if (others.length === 0) await tx.orders.updateOrderStatus(order.orderNo, outcome, now, ['pending']);
+      return order.orderNo;
+    });
+    if (changedOrder) this.memory.forgetOrder(changedOrder);
+  }
+}
