@@ -1,0 +1,111 @@
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger } from '../../server/adapters/observability/logger';
+import { DEVELOPMENT_SECRETS } from '../../server/config';
+import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
+import { STORAGES, TestDatabase } from '../support/databases';
+
+/**
+ * Findings of the observability review (branch h-break), each a test that fails today:
+ * 1. an order made by the merchant API is neither logged as `order.created` nor counted;
+ * 2. a merchant-API refusal is labelled with the router's regular expression, not a route pattern;
+ * 3. credentials in MERCHANT_NOTIFY_URL are written to the log by every retry.
+ */
+const NOTIFY_PASSWORD = 'notify-url-password-0123456789';
+const MERCHANT_KEY = DEVELOPMENT_SECRETS.merchantApiKey;
+
+interface LogLine {
+  level: string;
+  msg: string;
+  reqId?: string;
+  [field: string]: unknown;
+}
+
+function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const present = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, value]) => [key, value]),
+    );
+    if (Object.entries(labels).every(([key, value]) => present[key] === value)) return Number(match[3]);
+  }
+  return 0;
+}
+
+describe('observability findings (h-break)', () => {
+  let database: TestDatabase;
+  let h: CheckoutHarness;
+  let merchantEndpoint: Server;
+  const written: string[] = [];
+  const lines = (): LogLine[] =>
+    written
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as LogLine);
+
+  beforeAll(async () => {
+    database = await STORAGES[0].open();
+    merchantEndpoint = createServer((_request, response) => response.writeHead(204).end());
+    await new Promise<void>((resolve) => merchantEndpoint.listen(0, '127.0.0.1', resolve));
+    const { port } = merchantEndpoint.address() as AddressInfo;
+    h = await startHarness(database.db, {
+      env: {
+        // A merchant endpoint behind HTTP basic auth, written the usual way.
+        MERCHANT_NOTIFY_URL: `http://checkout:${NOTIFY_PASSWORD}@127.0.0.1:${port}/notify`,
+        MERCHANT_NOTIFY_SECRET: 'merchant-notify-secret-0123456789',
+      },
+      logger: createLogger({
+        level: 'debug',
+        format: 'json',
+        destination: { write: (line: string) => void written.push(line) },
+      }),
+      merchantNotifier: { pollIntervalMs: 20, backoffBaseMs: 3_600_000 },
+    });
+  });
+
+  afterAll(async () => {
+    await h?.close();
+    await new Promise((resolve) => merchantEndpoint?.close(resolve));
+    await database?.dispose();
+  });
+
+  it('should log and count an order created through the merchant API as order.created', async () => {
+    const before = sample(await h.api.get('/metrics').then((a) => a.text), 'checkout_orders_created_total');
+    const answer = await h.api
+      .post('/api/merchant/checkouts')
+      .set('authorization', `Bearer ${MERCHANT_KEY}`)
+      .set('x-request-id', 'merchant-checkout-1')
+      .send({ items: [{ sku: 'ceramic-mug', quantity: 1 }], appUserId: 'app-user-1' })
+      .expect(201);
+    const orderNo = (answer.body as { orderNo: string }).orderNo;
+    const after = sample(await h.api.get('/metrics').then((a) => a.text), 'checkout_orders_created_total');
+    expect(after - before).toBe(1);
+    expect(lines()).toContainEqual(
+      expect.objectContaining({ event: 'order.created', orderNo, reqId: 'merchant-checkout-1' }),
+    );
+  });
+
+  it('should label a refused merchant-API request with a route pattern or unmatched, never a regular expression', async () => {
+    await h.api.get('/api/merchant/orders/ABCDEFGH12345678').set('x-request-id', 'merchant-401').expect(401);
+    const line = lines().find((l) => l.reqId === 'merchant-401' && l.msg === 'request');
+    expect(['/api/merchant/orders/:orderNo', 'unmatched']).toContain(line?.route);
+    const text = (await h.api.get('/metrics')).text;
+    expect(text).not.toContain('route="/api/merchant(?:');
+  });
+
+  it('should never write the credentials of MERCHANT_NOTIFY_URL to the log', async () => {
+    // A paid order queues an order.final notification; its delivery attempt is logged.
+    const { token } = await h.login();
+    const { orderNo } = await h.createOrder(token);
+    await h.pay(token, orderNo).expect(200);
+    const [bill] = await h.billsOf(orderNo);
+    await h.settle(bill.bill_no, 'paid').expect(200);
+    await eventually(
+      () => Promise.resolve(lines()),
+      (all) => all.some((l) => l.event === 'notification.retried' || l.event === 'notification.delivered'),
+    );
+    expect(written.join('')).not.toContain(NOTIFY_PASSWORD);
+  });
+});
