@@ -291,4 +291,22 @@ describe('server lifecycle', () => {
     await orderIn(urls);
     await stopCleanly(server, 'SIGTERM');
   });
+
+  it('should still exit on SIGTERM when whatever reads its log has stopped reading', async () => {
+    const server = start(['start']);
+    const urls = await ready(server);
+    // The reader stalls: the pipe fills (64 KB on Linux) and the server's log lines queue up.
+    server.child.stdout!.pause();
+    const misses = Array.from({ length: 2000 }, (_, index) => `${urls.serverUrl}/no-such-page-${index}`);
+    for (let index = 0; index < misses.length; index += 50) {
+      await Promise.all(misses.slice(index, index + 50).map((url) => fetch(url).then((response) => response.text())));
+    }
+    server.child.kill('SIGTERM');
+    const exit = await Promise.race([
+      server.exited.then(() => 'exited'),
+      new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 20_000).unref()),
+    ]);
+    expect(exit).toBe('exited');
+    await waitFor(() => processGroup(server).length === 0, 5000, 'every process of the tree to exit');
+  });
 });

@@ -48,6 +48,29 @@ const NOTHING = {};
  */
 const BATCH_BYTES = 8 * 1024;
 const FLUSH_INTERVAL_MS = 250;
+/** Unwritten output beyond which lines are dropped (the reader has stopped reading). */
+const MAX_UNWRITTEN_BYTES = 16 * 1024 * 1024;
+/** At exit, how long pino's last synchronous flush may wait for a reader that does not read. */
+const EXIT_FLUSH_PATIENCE_MS = 2000;
+
+/**
+ * sonic-boom's `retryEAGAIN`: while the server runs, a full pipe is waited out (asynchronously,
+ * bounded by MAX_UNWRITTEN_BYTES). At exit pino flushes synchronously, retrying a full pipe
+ * forever: a reader that stopped reading would keep a stopped server from exiting. There, after
+ * EXIT_FLUSH_PATIENCE_MS of a full pipe, the rest is given up and the process exits.
+ */
+function giveUpOnStalledReaderAtExit(): () => boolean {
+  let exiting = false;
+  let fullSince: number | undefined;
+  // Registered before pino's own exit flush, so it runs first.
+  process.once('exit', () => (exiting = true));
+  return () => {
+    if (!exiting) return true;
+    const now = Date.now();
+    fullSince ??= now;
+    return now - fullSince < EXIT_FLUSH_PATIENCE_MS;
+  };
+}
 
 /**
  * The root logger: JSON lines `{"level":"info","time":<ms since 1970>,"pid","hostname",…,"msg"}`
@@ -73,15 +96,17 @@ export function createLogger(options: LogOptions): RootLogger {
   if (options.destination) return pino(settings, options.destination);
   const prettyOutput = options.format === 'pretty' || (options.format === 'auto' && process.stdout.isTTY === true);
   if (!prettyOutput) {
-    const destination = pino.destination({ dest: 1, sync: false, minLength: BATCH_BYTES });
-    // Below BATCH_BYTES nothing would be written while the server is quiet.
-    setInterval(() => {
-      try {
-        destination.flush();
-      } catch {
-        // Destroyed (stdout closed): nothing more can be written.
-      }
-    }, FLUSH_INTERVAL_MS).unref();
+    const destination = pino.destination({
+      dest: 1,
+      sync: false,
+      minLength: BATCH_BYTES,
+      // Below BATCH_BYTES nothing would be written while the server is quiet.
+      periodicFlush: FLUSH_INTERVAL_MS,
+      // A reader that stopped reading (a stalled log shipper) must not grow memory without end:
+      // past this much unwritten output new lines are dropped, not queued.
+      maxLength: MAX_UNWRITTEN_BYTES,
+      retryEAGAIN: giveUpOnStalledReaderAtExit(),
+    });
     return pino(settings, destination);
   }
   return pino(
