@@ -32,7 +32,14 @@ const optionalText = z
   .trim()
   .transform((value) => (value === '' ? undefined : value))
   .optional();
-const optionalUrl = optionalText.pipe(z.url({ protocol: /^https?$/ }).optional());
+const optionalUrl = optionalText.pipe(
+  z
+    .url({ protocol: /^https?$/ })
+    // A user or password in a URL is written wherever the URL is (error messages, logs, the
+    // outbox's last error), and fetch refuses such URLs anyway.
+    .refine((url) => !/^https?:\/\/[^/?#]*@/i.test(url), 'must not carry a user or password')
+    .optional(),
+);
 const flag = z
   .enum(['true', 'false', '1', '0', ''])
   .optional()
@@ -92,6 +99,7 @@ const environmentSchema = z.object({
     z
       .string()
       .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII characters (it is sent as a bearer token)')
+      .min(16, 'must be at least 16 characters (a guessable token protects nothing)')
       .optional(),
   ),
 });

@@ -367,11 +367,17 @@ export async function startServices(config: Config, options: StartOptions = {}):
     });
     closers.unshift(stopListeningToSessions);
 
-    const merchant = new MerchantService(store, catalog, clock, {
-      orderTtlSeconds: checkoutSettings.orderTtlSeconds,
-      checkoutPagePath: 'pages/checkout/index',
-      miniprogramUsername: config.merchant.miniprogramUsername,
-    });
+    const merchant = new MerchantService(
+      store,
+      catalog,
+      clock,
+      {
+        orderTtlSeconds: checkoutSettings.orderTtlSeconds,
+        checkoutPagePath: 'pages/checkout/index',
+        miniprogramUsername: config.merchant.miniprogramUsername,
+      },
+      events,
+    );
     const app = createApp({
       sessions,
       orders,

@@ -7,6 +7,7 @@ import type { Clock, OrderRecord, PaymentDisposition, PaymentRecord, PaymentWith
 import type { UnitOfWork } from './repositories';
 import { toRefundView, type RefundView } from './refunds';
 import type { Shopper } from './sessions';
+import type { CheckoutEvents } from './observability';
 
 export interface MerchantSettings {
   orderTtlSeconds: number;
@@ -89,6 +90,7 @@ export class MerchantService {
     private readonly catalog: Catalog,
     private readonly clock: Clock,
     private readonly settings: MerchantSettings,
+    private readonly events: CheckoutEvents,
   ) {}
 
   async createCheckout(request: {
@@ -121,6 +123,7 @@ export class MerchantService {
         expiresAt: order.expiresAt,
       });
     });
+    this.events.emit({ type: 'order.created', orderNo: order.orderNo, amount: order.amount });
     const path = `${this.settings.checkoutPagePath}?checkout=${token}`;
     return {
       orderNo: order.orderNo,

@@ -7,7 +7,7 @@ import type { SessionService } from '../domain/sessions';
 import type { OrderStatusReadModel } from '../read-model/order-statuses';
 import { jsonBody, refuseDeclaredOversizedBody } from './bodies';
 import { errorHandler } from './errors';
-import { requireHost, routeGuard } from './protocol';
+import { requireHost, routeGuard, servedRoutes } from './protocol';
 import { observeRequests, RequestObserver } from './request-observer';
 import { refuseUnstorableInput } from './validation';
 import type { MerchantService } from '../domain/merchant';
@@ -56,7 +56,7 @@ export function createApp(deps: AppDependencies): Koa {
   const webhook = gatewayWebhookRoutes(deps.webhooks);
   const merchant = merchantRoutes({ merchant: deps.merchant, refunds: deps.refunds, apiKey: deps.merchantApiKey });
 
-  app.use(observeRequests(deps.requests));
+  app.use(observeRequests(deps.requests, () => servedRoutes(app).map((route) => route.path)));
   app.use(errorHandler(deps.log));
   app.use(refuseDeclaredOversizedBody());
   app.use(requireHost());

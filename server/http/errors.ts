@@ -113,6 +113,8 @@ export function errorHandler(log: Logger) {
       if (known) {
         ctx.status = HTTP_STATUS[known.code];
         ctx.body = errorBody(known.code, known.message);
+        // RFC 9110 §11.6.1: a 401 names the scheme that would be accepted.
+        if (ctx.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
         if (ctx.status >= 500)
           log.warn(known.message, { reqId: ctx.state.requestId, code: known.code, path: ctx.path });
         return;

@@ -48,9 +48,17 @@ export function requestIdOf(sent: string | undefined): string {
  * keeps it in `ctx.state.requestId`, echoes it in `X-Request-Id` on every answer (errors
  * included: the error handler runs inside), runs the rest of the handling of a request that may
  * change something under that id, and reports the answer's route pattern, status and duration
- * once it is known.
+ * once it is known. `routePatterns` lists the patterns of the app's routes (read on first use,
+ * once the routers are mounted): any other matched path is labelled `unmatched`.
  */
-export function observeRequests(observer: RequestObserver) {
+export function observeRequests(observer: RequestObserver, routePatterns: () => Iterable<string>) {
+  // @koa/router also names the path of `router.use` middleware (a regular expression, e.g. the
+  // merchant API's key check) as the matched route: only a served route's pattern is a label.
+  let patterns: Set<string> | undefined;
+  const labelOf = (matched: unknown): string => {
+    patterns ??= new Set(routePatterns());
+    return typeof matched === 'string' && patterns.has(matched) ? matched : UNMATCHED_ROUTE;
+  };
   return async (ctx: Context, next: Next) => {
     const started = performance.now();
     const requestId = requestIdOf(ctx.get('x-request-id') || undefined);
@@ -64,11 +72,10 @@ export function observeRequests(observer: RequestObserver) {
       status = 500;
       throw error;
     } finally {
-      const route = (ctx as { _matchedRoute?: unknown })._matchedRoute;
       observer.served({
         requestId,
         method: ctx.method,
-        route: typeof route === 'string' ? route : UNMATCHED_ROUTE,
+        route: labelOf((ctx as { _matchedRoute?: unknown })._matchedRoute),
         path: ctx.path.length > MAX_LOGGED_PATH ? `${ctx.path.slice(0, MAX_LOGGED_PATH)}…` : ctx.path,
         status: status ?? ctx.status,
         durationSeconds: (performance.now() - started) / 1000,

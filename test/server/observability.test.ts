@@ -460,17 +460,22 @@ describe('logging and metrics configuration', () => {
     expect(loadConfig({})).toEqual(
       expect.objectContaining({ logging: { level: 'info', format: 'auto' }, metricsToken: undefined }),
     );
-    expect(loadConfig({ LOG_LEVEL: 'debug', LOG_FORMAT: 'json', METRICS_TOKEN: 'abc' })).toEqual(
-      expect.objectContaining({ logging: { level: 'debug', format: 'json' }, metricsToken: 'abc' }),
+    expect(loadConfig({ LOG_LEVEL: 'debug', LOG_FORMAT: 'json', METRICS_TOKEN: METRICS_TOKEN })).toEqual(
+      expect.objectContaining({ logging: { level: 'debug', format: 'json' }, metricsToken: METRICS_TOKEN }),
     );
   });
 
   it.each([
     ['LOG_LEVEL', 'verbose'],
     ['LOG_FORMAT', 'xml'],
-    ['METRICS_TOKEN', 'two words'],
+    ['METRICS_TOKEN', 'two words and then some more'],
+    ['METRICS_TOKEN', 'short-token'],
+    ['MERCHANT_NOTIFY_URL', 'https://shop:s3cr3t-value@merchant.example.com/notify'],
+    ['GATEWAY_BASE_URL', 'https://s3cr3t-value@gateway.example.com'],
   ])('should refuse %s=%s naming the variable', (variable, value) => {
     expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(variable));
+    // The refusal is printed at boot: a credential in the value must not be.
+    expect(() => loadConfig({ [variable]: value })).not.toThrow(/s3cr3t-value/);
   });
 });
