@@ -22,6 +22,9 @@ export interface BacklogSource {
 /** How an upstream call ended: `refused` = answered with an error code of its API; `failed` = no usable answer. */
 export type UpstreamOutcome = 'ok' | 'refused' | 'unavailable' | 'failed';
 
+/** How long a scrape waits for storage to tell the backlog, ms. */
+const BACKLOG_READ_TIMEOUT_MS = 2000;
+
 const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
@@ -95,16 +98,31 @@ export class CheckoutMetrics {
       registers,
     });
 
-    // The three backlog gauges come from one read per scrape, shared by whichever asks first. A
-    // read that fails (storage down) leaves them as they were: the scrape itself still answers.
+    // The backlog gauges come from one storage read, shared by every scrape while it runs. A scrape
+    // waits for it BACKLOG_READ_TIMEOUT_MS at most: storage that hangs must not take every other
+    // metric down with it (Prometheus gives up on a scrape after 10 s by default). A read that
+    // failed or is late leaves the gauges as they were and sets checkout_backlog_read_success to 0.
     let reading: Promise<Backlog | undefined> | undefined;
-    const read = () => {
+    const read = (): Promise<Backlog | undefined> => {
       reading ??= backlog
         .backlog()
         .catch(() => undefined)
         .finally(() => setImmediate(() => (reading = undefined)));
-      return reading;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<undefined>((resolve) => {
+        timer = setTimeout(resolve, BACKLOG_READ_TIMEOUT_MS, undefined);
+        timer.unref();
+      });
+      return Promise.race([reading, late]).finally(() => clearTimeout(timer));
     };
+    new Gauge({
+      name: 'checkout_backlog_read_success',
+      help: 'Whether this scrape read the backlog gauges from storage in time (1) or not (0: they hold the last read).',
+      registers,
+      async collect() {
+        this.set((await read()) ? 1 : 0);
+      },
+    });
     const ageSeconds = (since: Date | null) => (since ? Math.max(0, (clock().getTime() - since.getTime()) / 1000) : 0);
     new Gauge({
       name: 'checkout_merchant_outbox_depth',

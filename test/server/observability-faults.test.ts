@@ -2,7 +2,8 @@ import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../../server/adapters/observability/logger';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
-import { CheckoutHarness, startHarness } from '../support/checkout-harness';
+import type { Database } from '../../server/adapters/storage/database';
+import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
 
 /**
@@ -92,5 +93,44 @@ describe('logs and metrics of the merchant API', () => {
     expect(['/api/merchant/orders/:orderNo', 'unmatched']).toContain(line?.route);
     const text = (await h.api.get('/metrics')).text;
     expect(text).not.toContain('route="/api/merchant(?:');
+  });
+});
+
+describe('/metrics while storage hangs', () => {
+  it('should answer with every other metric, and say the backlog read did not answer', async () => {
+    const database = await STORAGES[0].open();
+    let releaseBacklog: (() => void) | undefined;
+    let backlogHeld: Promise<void> | undefined;
+    const holding: Database = {
+      ...database.db,
+      query: async (sql, params, options) => {
+        if (sql.includes('FROM merchant_notifications WHERE delivered_at IS NULL') && backlogHeld) await backlogHeld;
+        return database.db.query(sql, params, options);
+      },
+    };
+    const h = await startHarness(holding);
+    try {
+      const healthy = (await h.api.get('/metrics').expect(200)).text;
+      expect(sample(healthy, 'checkout_backlog_read_success')).toBe(1);
+
+      // Held until released below: a scrape that waited for it would never answer.
+      backlogHeld = new Promise((resolve) => (releaseBacklog = resolve));
+      const during = (await h.api.get('/metrics').expect(200)).text;
+      expect(sample(during, 'checkout_backlog_read_success')).toBe(0);
+      expect(during).toContain('checkout_http_request_duration_seconds_count');
+      expect(during).toContain('process_cpu_seconds_total');
+
+      releaseBacklog!();
+      backlogHeld = undefined;
+      const after = await eventually(
+        async () => (await h.api.get('/metrics').expect(200)).text,
+        (text) => sample(text, 'checkout_backlog_read_success') === 1,
+      );
+      expect(sample(after, 'checkout_backlog_read_success')).toBe(1);
+    } finally {
+      releaseBacklog?.();
+      await h.close();
+      await database.dispose();
+    }
   });
 });
