@@ -31,6 +31,7 @@ import { GatewayWebhooks } from './domain/webhooks';
 import { MerchantNotifier, MerchantNotifierOptions } from './adapters/merchant/notifier';
 import { createApp } from './http/app';
 import { createCheckoutServer } from './http/node-server';
+import { UNMATCHED_ROUTE } from './http/request-observer';
 import { createLogger, loggerPort, RootLogger } from './adapters/observability/logger';
 import { CheckoutMetrics } from './adapters/observability/metrics';
 import { observedEvents } from './adapters/observability/events';
@@ -262,12 +263,14 @@ export async function startServices(config: Config, options: StartOptions = {}):
 
     // The webhook URL depends on the port actually bound, so the server listens before wiring.
     const { server, url: serverUrl } = await listen(
-      createCheckoutServer((refusal) =>
+      createCheckoutServer((refusal) => {
         logger.info(
           { reqId: refusal.requestId, status: refusal.status, code: refusal.code, reason: refusal.message },
           'request refused before the app',
-        ),
-      ),
+        );
+        // Counted like every request; Node refused it before its method or route could be trusted.
+        metrics.observeRequest('unknown', UNMATCHED_ROUTE, refusal.status, 0);
+      }),
       config.port,
       config.host,
       'PORT',

@@ -208,7 +208,14 @@ describe('logs and metrics', () => {
       ]);
     });
 
-    it('should give an id to what Node refuses before the app, and log it', async () => {
+    it('should give an id to what Node refuses before the app, log it, and count it', async () => {
+      const counted = (text: string) =>
+        sample(text, 'checkout_http_request_duration_seconds_count', {
+          method: 'unknown',
+          route: 'unmatched',
+          status: '400',
+        });
+      const before = counted(await scrape());
       const answer = await sendRaw(h.services.serverUrl, 'GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n');
       expect(answer.status).toBe(400);
       expect(JSON.parse(answer.body).error.code).toBe('MALFORMED_REQUEST');
@@ -220,6 +227,7 @@ describe('logs and metrics', () => {
           status: 400,
         }),
       );
+      expect(counted(await scrape()) - before).toBe(1);
     });
   });
 
