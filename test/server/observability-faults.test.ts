@@ -5,6 +5,7 @@ import { DEVELOPMENT_SECRETS } from '../../server/config';
 import type { Database } from '../../server/adapters/storage/database';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
+import { logLines, sample, type LogLine } from '../support/observability';
 
 /**
  * Faults a review of the logs and metrics found, each a test that failed before its fix: an order
@@ -15,36 +16,12 @@ import { STORAGES, TestDatabase } from '../support/databases';
  */
 const MERCHANT_KEY = DEVELOPMENT_SECRETS.merchantApiKey;
 
-interface LogLine {
-  level: string;
-  msg: string;
-  reqId?: string;
-  [field: string]: unknown;
-}
-
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const present = Object.fromEntries(
-      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, value]) => [key, value]),
-    );
-    if (Object.entries(labels).every(([key, value]) => present[key] === value)) return Number(match[3]);
-  }
-  return 0;
-}
-
 describe('logs and metrics of the merchant API', () => {
   let database: TestDatabase;
   let h: CheckoutHarness;
   let merchantEndpoint: Server;
   const written: string[] = [];
-  const lines = (): LogLine[] =>
-    written
-      .join('')
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as LogLine);
+  const lines = (): LogLine[] => logLines(written);
 
   beforeAll(async () => {
     database = await STORAGES[0].open();

@@ -7,6 +7,7 @@ import { buildPaymentWebhook } from '../../server/sandbox/gateway/webhook-messag
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
 import { sendRaw } from '../support/raw-http';
+import { logLines, sample, type LogLine } from '../support/observability';
 
 /**
  * Logs and metrics through the real server and sandbox: every log line is captured in memory
@@ -18,38 +19,12 @@ const NOTIFY_SECRET = 'merchant-notify-secret-0123456789';
 const MERCHANT_KEY = DEVELOPMENT_SECRETS.merchantApiKey;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-interface LogLine {
-  level: string;
-  time: number;
-  msg: string;
-  reqId?: string;
-  [field: string]: unknown;
-}
-
-/** The value of the sample `name{labels}` in Prometheus text (labels in any order); 0 when absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const present = Object.fromEntries(
-      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, value]) => [key, value]),
-    );
-    if (Object.entries(labels).every(([key, value]) => present[key] === value)) return Number(match[3]);
-  }
-  return 0;
-}
-
 describe('logs and metrics', () => {
   let database: TestDatabase;
   let h: CheckoutHarness;
   let merchantEndpoint: Server;
   const written: string[] = [];
-  const lines = (): LogLine[] =>
-    written
-      .join('')
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as LogLine);
+  const lines = (): LogLine[] => logLines(written);
   /** Every credential the flows below handle: none may appear in a log line. */
   const secrets = new Set<string>([
     DEVELOPMENT_SECRETS.gatewayAppSecret,
