@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { GatewayWebhookMessage } from './webhook-message';
+import { runNotBefore } from '../shared/timers';
 
 /**
  * Webhook delivery with the gateway's retry schedule (seed 001 §3.2): the first attempt
@@ -112,8 +113,11 @@ export class WebhookDispatcher {
           if (ended) job.finished?.(ok);
           return;
         }
-        const delay = Math.max(0, startedAt + offsets[index + 1] - performance.now());
-        chain.timer = setTimeout(() => attempt(index + 1), delay);
+        runNotBefore(
+          startedAt + offsets[index + 1],
+          () => attempt(index + 1),
+          (timer) => (chain.timer = timer),
+        );
       });
       this.track(run);
     };

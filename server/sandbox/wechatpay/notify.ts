@@ -6,6 +6,7 @@ import type { SandboxKeyRing, WechatPaySandboxKeys } from './keys';
 import { encryptResource, signatureHeaders } from './protocol';
 import type { NotificationAttempt, Refund, Transaction, WechatPayStore } from './store';
 import { rfc3339China } from './time';
+import { runNotBefore } from '../shared/timers';
 
 /**
  * Notifications of the emulated WeChat Pay (pay.weixin.qq.com, "支付成功回调通知", "退款结果通知";
@@ -157,8 +158,11 @@ export class WechatPayNotifier {
         this.options.store.save();
         // Each interval runs from the attempt before it, as WeChat's schedule counts.
         const interval = NOTIFICATION_RETRY_INTERVALS_S[index] * 1000 * this.options.timeScale;
-        const delay = Math.max(0, sentAt + interval - performance.now());
-        chain.timer = setTimeout(() => attempt(index + 1), delay);
+        runNotBefore(
+          sentAt + interval,
+          () => attempt(index + 1),
+          (timer) => (chain.timer = timer),
+        );
       })();
       this.inFlight.add(run);
       void run.catch((error: unknown) => this.options.log(`wechatpay ${event} ${key} failed: ${String(error)}`));
