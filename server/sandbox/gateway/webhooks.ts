@@ -1,7 +1,6 @@
-import http from 'node:http';
-import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { GatewayWebhookMessage } from './webhook-message';
+import { postNotification } from '../shared/notify-post';
 import { runNotBefore } from '../shared/timers';
 
 /**
@@ -73,13 +72,6 @@ interface Chain {
   abort?: () => void;
 }
 
-interface PostResult {
-  status: number | null;
-  body: string;
-}
-
-const RESPONSE_LIMIT = 64 * 1024;
-
 export class WebhookDispatcher {
   private readonly chains = new Map<string, Chain>();
   private readonly chainCounts = new Map<string, number>();
@@ -148,7 +140,16 @@ export class WebhookDispatcher {
   private async attemptOnce(job: DeliveryJob, chain: Chain, chainNumber: number, attempt: number): Promise<boolean> {
     const at = this.options.now();
     const payload = JSON.stringify(job.message(at));
-    const result = await this.post(job.url, payload, chain);
+    const result = await postNotification(
+      job.url,
+      payload,
+      {
+        userAgent: 'gateway-sandbox-webhook/1.0',
+        timeoutMs: this.options.timeoutMs ?? 10_000,
+        abortReason: 'aborted: sandbox closing or webhook superseded',
+      },
+      (abort) => (chain.abort = abort),
+    );
     // An attempt cut short by close() or by a newer chain is not a delivery outcome.
     if (chain.cancelled || this.closed) return false;
     const ok = result.status !== null && isWebhookAcknowledged(result.body);
@@ -167,57 +168,5 @@ export class WebhookDispatcher {
         `${result.status ?? 'network error'} ${ok ? 'acknowledged' : JSON.stringify(result.body.slice(0, 60))}`,
     );
     return ok;
-  }
-
-  private post(url: string, payload: string, chain: Chain): Promise<PostResult> {
-    return new Promise((resolve) => {
-      let target: URL;
-      try {
-        target = new URL(url);
-      } catch {
-        resolve({ status: null, body: `invalid notify_url: ${url}` });
-        return;
-      }
-      const transport = target.protocol === 'https:' ? https : http;
-      let settled = false;
-      const finish = (result: PostResult) => {
-        if (settled) return;
-        settled = true;
-        chain.abort = undefined;
-        resolve(result);
-      };
-      const request = transport.request(
-        target,
-        {
-          method: 'POST',
-          agent: false,
-          timeout: this.options.timeoutMs ?? 10_000,
-          headers: {
-            'Content-Type': 'application/json',
-            'Content-Length': Buffer.byteLength(payload),
-            'User-Agent': 'gateway-sandbox-webhook/1.0',
-            Connection: 'close',
-          },
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          response.on('data', (chunk: Buffer) => {
-            if (size < RESPONSE_LIMIT) chunks.push(chunk);
-            size += chunk.length;
-          });
-          response.on('end', () =>
-            finish({ status: response.statusCode ?? null, body: Buffer.concat(chunks).toString('utf8') }),
-          );
-          response.on('error', (error) => finish({ status: null, body: error.message }));
-        },
-      );
-      request.on('timeout', () => request.destroy(new Error('timed out')));
-      request.on('error', (error) => finish({ status: null, body: error.message }));
-      chain.abort = () => {
-        request.destroy(new Error('aborted: sandbox closing or webhook superseded'));
-      };
-      request.end(payload);
-    });
   }
 }

@@ -1,11 +1,10 @@
-import http from 'node:http';
-import https from 'node:https';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { SandboxKeyRing, WechatPaySandboxKeys } from './keys';
 import { encryptResource, signatureHeaders } from './protocol';
 import type { NotificationAttempt, Refund, Transaction, WechatPayStore } from './store';
 import { rfc3339China } from './time';
+import { postNotification } from '../shared/notify-post';
 import { runNotBefore } from '../shared/timers';
 
 /**
@@ -45,15 +44,13 @@ export interface WechatPayNotifierOptions {
 interface Chain {
   cancelled: boolean;
   timer?: NodeJS.Timeout;
-  request?: http.ClientRequest;
+  abort?: () => void;
 }
 
 interface Subject {
   deliveries: NotificationAttempt[];
   notifying?: boolean;
 }
-
-const RESPONSE_LIMIT = 64 * 1024;
 
 export class WechatPayNotifier {
   private readonly chains = new Map<string, Chain>();
@@ -113,7 +110,7 @@ export class WechatPayNotifier {
   private cancel(chain: Chain): void {
     chain.cancelled = true;
     if (chain.timer) clearTimeout(chain.timer);
-    chain.request?.destroy(new Error('aborted: sandbox closing or notification superseded'));
+    chain.abort?.();
   }
 
   private start(key: string, subject: Subject, url: string, event: string, build: () => Promise<string>): void {
@@ -134,7 +131,17 @@ export class WechatPayNotifier {
         const text = await body;
         const at = this.options.now();
         const sentAt = performance.now();
-        const result = await this.post(url, text, signatureHeaders(keys, text, at), chain);
+        const result = await postNotification(
+          url,
+          text,
+          {
+            headers: signatureHeaders(keys, text, at),
+            userAgent: 'Mozilla/4.0 (wechatpay-sandbox)',
+            timeoutMs: this.options.timeoutMs ?? 10_000,
+            abortReason: 'aborted: sandbox closing or notification superseded',
+          },
+          (abort) => (chain.abort = abort),
+        );
         if (chain.cancelled || this.closed) return;
         const ok = result.status !== null && result.status >= 200 && result.status < 300;
         subject.deliveries.push({
@@ -169,55 +176,6 @@ export class WechatPayNotifier {
       void run.finally(() => this.inFlight.delete(run));
     };
     attempt(0);
-  }
-
-  private post(
-    url: string,
-    payload: string,
-    headers: Record<string, string>,
-    chain: Chain,
-  ): Promise<{ status: number | null; body: string }> {
-    return new Promise((resolve) => {
-      let target: URL;
-      try {
-        target = new URL(url);
-      } catch {
-        resolve({ status: null, body: `invalid notify_url: ${url}` });
-        return;
-      }
-      const transport = target.protocol === 'https:' ? https : http;
-      const request = transport.request(
-        target,
-        {
-          method: 'POST',
-          agent: false,
-          timeout: this.options.timeoutMs ?? 10_000,
-          headers: {
-            ...headers,
-            'Content-Type': 'application/json',
-            'Content-Length': Buffer.byteLength(payload),
-            'User-Agent': 'Mozilla/4.0 (wechatpay-sandbox)',
-            Connection: 'close',
-          },
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          response.on('data', (chunk: Buffer) => {
-            if (size < RESPONSE_LIMIT) chunks.push(chunk);
-            size += chunk.length;
-          });
-          response.on('end', () =>
-            resolve({ status: response.statusCode ?? null, body: Buffer.concat(chunks).toString('utf8') }),
-          );
-          response.on('error', (error) => resolve({ status: null, body: error.message }));
-        },
-      );
-      chain.request = request;
-      request.on('timeout', () => request.destroy(new Error('timed out')));
-      request.on('error', (error) => resolve({ status: null, body: error.message }));
-      request.end(payload);
-    });
   }
 }
 
