@@ -109,6 +109,18 @@ export const refundHoldSchema = z
   .strict()
   .meta({ id: 'SandboxRefundHoldRequest' });
 
+/** The answer of a sandbox's `POST …/refunds/hold` (the gateway's and WeChat Pay's alike). */
+export const refundHoldAnswer = jsonAnswer(
+  'How many were added, and how many are now held.',
+  z.strictObject({ hold: z.strictObject({ count: z.number().int(), pending: z.number().int() }) }),
+);
+
+/** The answer of a sandbox's `DELETE …/refunds/hold`. */
+export const refundReleaseAnswer = jsonAnswer(
+  'How many holds were dropped.',
+  z.strictObject({ released: z.number().int() }),
+);
+
 export const refundSettleSchema = z
   .object({
     result: z.enum(['succeeded', 'failed']),
@@ -352,10 +364,7 @@ export const controlOperations: ApiOperation[] = [
     summary: 'Keep the next refunds processing',
     request: { body: jsonBody(refundHoldSchema) },
     responses: {
-      201: jsonAnswer(
-        'How many were added, and how many are now held.',
-        z.strictObject({ hold: z.strictObject({ count: z.number().int(), pending: z.number().int() }) }),
-      ),
+      201: refundHoldAnswer,
       ...failures(...BAD_BODY),
     },
   },
@@ -365,7 +374,7 @@ export const controlOperations: ApiOperation[] = [
     tags,
     summary: 'Let refunds succeed at once again',
     responses: {
-      200: jsonAnswer('How many holds were dropped.', z.strictObject({ released: z.number().int() })),
+      200: refundReleaseAnswer,
       ...failures(),
     },
   },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { jsonAnswer, type ApiOperation } from '../../openapi/operations';
-import { BAD_BODY, failures } from '../control-contract';
+import { BAD_BODY, failures, refundHoldAnswer, refundHoldSchema, refundReleaseAnswer } from '../control-contract';
 
 /**
  * The contract of the emulated WeChat Pay's control routes under `/sandbox/wechatpay/`
@@ -48,11 +48,6 @@ const signingMode = z
 export const modeSchema = z.object({ mode: signingMode }).strict().meta({ id: 'SandboxWechatPayModeRequest' });
 
 /** `{count}` of `POST /sandbox/wechatpay/refunds/hold`. */
-export const refundHoldSchema = z
-  .object({ count: z.number().int().positive().max(10_000).default(1) })
-  .strict()
-  .meta({ id: 'SandboxWechatPayRefundHoldRequest' });
-
 /** The body of `POST /sandbox/wechatpay/certificates/rotate`: nothing (empty, or `{}`). */
 export const rotateSchema = z.object({}).strict().meta({ id: 'SandboxWechatPayRotateRequest' });
 
@@ -263,10 +258,7 @@ export const wechatPayControlOperations: ApiOperation[] = [
     description: 'By default a refund succeeds right after its answer.',
     request: { body: jsonBody(refundHoldSchema) },
     responses: {
-      201: jsonAnswer(
-        'How many were added, and how many are now held.',
-        z.strictObject({ hold: z.strictObject({ count: z.number().int(), pending: z.number().int() }) }),
-      ),
+      201: refundHoldAnswer,
       ...failures(...BAD_BODY),
     },
   },
@@ -276,7 +268,7 @@ export const wechatPayControlOperations: ApiOperation[] = [
     tags,
     summary: 'Let refunds succeed at once again',
     responses: {
-      200: jsonAnswer('How many holds were dropped.', z.strictObject({ released: z.number().int() })),
+      200: refundReleaseAnswer,
       ...failures(),
     },
   },

@@ -1,12 +1,12 @@
 import { Router, type RouterContext } from '@koa/router';
 import { describeRoutes } from '../../openapi/operations';
 import { readControlBody } from '../control';
+import { refundHoldSchema } from '../control-contract';
 import { sendError } from '../shared/http';
 import { refundView } from './api';
 import {
   modeSchema,
   outTradeNoFilter,
-  refundHoldSchema,
   refundSettleSchema,
   rotateSchema,
   transactionSettleSchema,
