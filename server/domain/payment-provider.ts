@@ -1,0 +1,177 @@
+import type { AppError } from './errors';
+import type { Fen } from './money';
+import type { BillOutcome } from './order-status';
+
+/**
+ * The one contract every payment provider implements (the aggregate gateway of seed 001, WeChat
+ * Pay APIv3, later Douyin's systems). The domain speaks only this; each provider is one adapter
+ * in `server/adapters/payments/<provider>/`. Our `bill_no` is the provider's merchant order
+ * number (`bill_no` at the gateway, `out_trade_no` at WeChat Pay); our `refund_no` its merchant
+ * refund number (`refund_no`, `out_refund_no`).
+ */
+
+/** Who a bill was opened at. Recorded on every bill, so a configuration change never strands one. */
+export type PaymentProviderId = 'gateway' | 'wechatpay';
+
+/**
+ * How the shopper pays (the payment method), named as seed 001 names its channels: `WX_MINI`
+ * inside a WeChat mini-program, `BC_WX_WAP` WeChat H5 and `ALI_APP` Alipay (the two legs of
+ * Douyin's legacy cashier). A provider opens the methods it lists in `channels`.
+ */
+export type PaymentChannel = 'WX_MINI' | 'BC_WX_WAP' | 'ALI_APP';
+
+/** The fields `wx.requestPayment` takes, signed by the provider (MD5/HMAC at the gateway, `RSA` at WeChat Pay). */
+export interface WechatRequestPayment {
+  timeStamp: string;
+  nonceStr: string;
+  package: string;
+  signType: string;
+  paySign: string;
+}
+
+/** What the shopper's client needs to pay a bill, as the provider gave it. */
+export type BillClientParams =
+  | { channel: 'WX_MINI'; requestPayment: WechatRequestPayment }
+  | { channel: 'BC_WX_WAP'; url: string }
+  | { channel: 'ALI_APP'; orderString: string };
+
+export interface OpenBillRequest {
+  /** Our merchant order number at the provider (`bill_no`, `out_trade_no`): unique, never reused. */
+  billNo: string;
+  /** The order it pays, given back by the provider where it can carry it (`optional`, `attach`). */
+  orderNo: string;
+  channel: PaymentChannel;
+  /** Fen, ≥ 1. */
+  amount: Fen;
+  /** Shown to the payer. */
+  title: string;
+  /** When the bill stops being payable (the order's deadline). */
+  expiresAt: Date;
+  /** Whole seconds from now to `expiresAt` (the gateway's `bill_timeout`). */
+  timeoutSeconds: number;
+  /** The payer's openid under the mini-program's AppID; only `WX_MINI` takes it. */
+  openid?: string;
+}
+
+/**
+ * What became of a request to open a bill. `refused`: the provider answered no; nothing was
+ * created. `unknown`: no readable answer (timeout, connection lost, an error page, an answer
+ * without the payment fields or one whose signature fails): the bill may exist at the provider
+ * without us holding its payment parameters. `error` is what the shopper is answered either way.
+ */
+export type BillCreation =
+  | { outcome: 'created'; bill: { providerId?: string; clientParams: BillClientParams } }
+  | { outcome: 'refused'; error: AppError }
+  | { outcome: 'unknown'; error: AppError };
+
+/** The provider's answer to our own query about a bill: the truth, unlike anything a message claims. */
+export interface ProviderBillState {
+  billNo: string;
+  /** `paid` when the provider says so; `failed`/`closed` only from its verdict; `unknown` while payable. */
+  outcome: BillOutcome;
+  /** What was paid (the gateway's `total_fee`, WeChat Pay's `amount.total`), fen. */
+  amount: Fen;
+  /** The provider's own number for the payment (gateway `trade_no`, WeChat Pay `transaction_id`). */
+  tradeNo?: string;
+  detail?: unknown;
+}
+
+/** What a provider said when asked to close a bill. */
+export type BillClosing = 'closed' | 'paid';
+
+export interface CreateRefundRequest {
+  /** Our merchant refund number (`refund_no`, `out_refund_no`). */
+  refundNo: string;
+  billNo: string;
+  /** The bill's channel, e.g. `WX_MINI` (how the gateway asks about refunds depends on it). */
+  channel: PaymentChannel;
+  /** This refund, fen; at most what the bill can still refund. */
+  amount: Fen;
+  /** What the bill was paid, fen (WeChat Pay checks `amount.total`). */
+  billAmount: Fen;
+  reason?: string;
+  /** The order, given back where the provider can carry it. */
+  orderNo: string;
+}
+
+/**
+ * What became of a refund request. `refused`: the provider answered no (nothing was created;
+ * `retryable` when it only asks to wait). `unknown`: no readable answer: the refund may exist, so
+ * it is settled by query and never sent again with other parameters.
+ */
+export type RefundSubmission =
+  | { outcome: 'accepted'; providerId?: string }
+  | { outcome: 'refused'; reason: string; retryable: boolean }
+  | { outcome: 'unknown'; reason: string };
+
+/** The provider's answer to our query about a refund. */
+export type ProviderRefundState =
+  { found: false } | { found: true; state: 'pending' | 'succeeded' | 'failed'; reason?: string; detail?: unknown };
+
+/** A notification as it reached us: the exact bytes and the headers (lower-case names) that sign them. */
+export interface ProviderMessage {
+  rawBody: string;
+  headers: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * A verified provider notification, reduced to the small vocabulary the domain acts on. Only
+ * what the provider signed (or encrypted with a key only it and we hold) may be in here.
+ */
+export type ProviderEvent =
+  | {
+      type: 'payment.succeeded';
+      billNo: string;
+      /** The signed amount paid, fen. */
+      amount: Fen;
+      tradeNo?: string;
+      detail: unknown;
+    }
+  | { type: 'refund.succeeded'; refundNo: string; /** Signed, fen. */ amount: Fen; detail: unknown }
+  | { type: 'refund.failed'; refundNo: string; reason: string; detail: unknown }
+  | {
+      /** Verified, but nothing here can act on it (a kind this checkout never makes, a number that can be none of ours). */
+      type: 'not_ours';
+      kind: string;
+      reference: string;
+      amount: Fen;
+      /** Why, for the person who reviews it. */
+      reason: string;
+      detail: unknown;
+    };
+
+/** One payment in a provider's list of a day, for 对账. */
+export interface ProviderTransaction {
+  billNo: string;
+  tradeNo?: string;
+  /** Fen. */
+  amount: Fen;
+  paidAt?: Date;
+  /** `refunded` when the provider reports refunds against it. */
+  state: 'paid' | 'refunded';
+}
+
+/** A payment provider, as the domain uses it. Errors: see each method. */
+export interface PaymentProvider {
+  readonly id: PaymentProviderId;
+  /** The payment methods it opens bills for. */
+  readonly channels: ReadonlySet<PaymentChannel>;
+  /** Opens a bill. Never throws for an upstream failure: see `BillCreation`. */
+  openBill(request: OpenBillRequest): Promise<BillCreation>;
+  /** What the provider knows about a bill now; null when it has no such bill. Throws AppError GATEWAY_*. */
+  queryBill(billNo: string, channel: PaymentChannel): Promise<ProviderBillState | null>;
+  /**
+   * Closes an unpaid bill so it can no longer be paid; `paid` when it was paid meanwhile (query
+   * it). Absent when the provider has no such operation (the gateway's online bills end only at
+   * their `bill_timeout`). Throws AppError GATEWAY_* when it cannot be told.
+   */
+  closeBill?(billNo: string, channel: PaymentChannel): Promise<BillClosing>;
+  /** Asks for part or all of a paid bill back. Never throws for an upstream failure. */
+  createRefund(request: CreateRefundRequest): Promise<RefundSubmission>;
+  /** What the provider knows about a refund now. Throws AppError GATEWAY_*. */
+  queryRefund(refundNo: string, channel: PaymentChannel): Promise<ProviderRefundState>;
+  /** Verifies and reads a notification; throws AppError WEBHOOK_* when it is forged, stale or malformed. */
+  readNotification(message: ProviderMessage): Promise<ProviderEvent>;
+  /** The successful payments of a day (China time, `YYYY-MM-DD`), for 对账. Throws AppError GATEWAY_*. */
+  listTransactions(day: string): Promise<ProviderTransaction[]>;
+}
