@@ -38,15 +38,15 @@ function hostHeaders(rawHeaders: string[]): string[] {
 }
 
 /**
- * Decides from the tables of the routers mounted on `app`, before the body is read, whether
- * anything serves the request: a path no route has is `404 NOT_FOUND`; a method the path's
- * routes lack (TRACE, PROPFIND, DELETE on a POST route, …) is `405 METHOD_NOT_ALLOWED` with
- * `Allow`; `OPTIONS` is `204` with `Allow`.
+ * The last middleware: a request none of the app's routers served. From the routers' tables: a
+ * path no route has is `404 NOT_FOUND`; a method the path's routes lack (TRACE, PROPFIND, DELETE
+ * on a POST route, …) is `405 METHOD_NOT_ALLOWED` with `Allow`; `OPTIONS` is `204` with `Allow`.
+ * No body was read for it (the routers read one only for a route of their own).
  */
-export function routeGuard(app: Koa) {
-  // The routers are mounted once, when the app is built, after this guard: look them up on first use.
+export function refuseUnserved(app: Koa) {
+  // The routers are mounted once, when the app is built, before this: look them up on first use.
   let routers: Router[] | undefined;
-  return async (ctx: Context, next: Next) => {
+  return (ctx: Context, next: Next) => {
     routers ??= mountedRouters(app);
     const served = methodsServed(routers, ctx.path);
     if (served.length === 0) throw new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
@@ -60,7 +60,7 @@ export function routeGuard(app: Koa) {
       ctx.set('Allow', allow);
       throw new AppError('METHOD_NOT_ALLOWED', `${ctx.method} is not served at ${ctx.path}; allowed: ${allow}`);
     }
-    await next();
+    return next();
   };
 }
 

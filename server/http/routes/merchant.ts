@@ -1,3 +1,5 @@
+import { jsonBody } from '../bodies';
+import { refuseUnstorableInput } from '../validation';
 import Router from '@koa/router';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
@@ -30,6 +32,7 @@ function requireMerchant(apiKey: string | undefined) {
 /** The server-to-server API of the merchant's app backend; its contract is in ./merchant-contract.ts. */
 export function merchantRoutes(deps: { merchant: MerchantService; refunds: RefundService; apiKey?: string }) {
   const router = new Router({ prefix: '/api/merchant' });
+  router.use(jsonBody(), refuseUnstorableInput());
   router.use(requireMerchant(deps.apiKey));
 
   router.post('/checkouts', async (ctx) => {

@@ -1,3 +1,5 @@
+import { jsonBody } from '../bodies';
+import { refuseUnstorableInput } from '../validation';
 import Router from '@koa/router';
 import { AppError } from '../../domain/errors';
 import type { Catalog } from '../../domain/catalog';
@@ -23,6 +25,7 @@ export function shopperRoutes(deps: {
 }) {
   const { sessions, orders, payments, statuses, merchant, catalog } = deps;
   const router = new Router<{ shopper: Shopper }>({ prefix: '/api' });
+  router.use(jsonBody(), refuseUnstorableInput());
   const items = catalog.items.map(({ sku, title, price }) => ({ sku, title, price }));
 
   router.get('/catalog', (ctx) => {
