@@ -373,7 +373,7 @@ describe('loadConfig', () => {
         /^WECHATPAY_PUBLIC_KEY_FILE .+ holds a private key: it must be the 微信支付公钥/,
       ],
     ])('should refuse %o, saying what is wrong', (change, message) => {
-      const env = { ...real, ...change };
+      const env: Record<string, string> = { ...real, ...change };
       for (const name of ['WECHATPAY_PRIVATE_KEY_FILE', 'WECHATPAY_PUBLIC_KEY_FILE'] as const) {
         if (env[name] && !env[name].startsWith('/')) env[name] = join(dir, env[name]);
       }

@@ -7,7 +7,7 @@ import { WechatPayClient, type WechatPayClientOptions } from '../../server/adapt
 import { WechatPayProvider } from '../../server/adapters/payments/wechatpay/provider';
 import { parseTradeBill, yuanToFen } from '../../server/adapters/payments/wechatpay/trade-bill';
 import { AppError } from '../../server/domain/errors';
-import type { OpenBillRequest, ProviderMessage } from '../../server/domain/payment-provider';
+import type { OpenBillRequest, PaymentProvider, ProviderMessage } from '../../server/domain/payment-provider';
 import type { WechatPaySandboxKeys } from '../../server/sandbox/wechatpay';
 import {
   listenSandbox,
@@ -29,6 +29,10 @@ import {
  */
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The provider as the domain sees it (the contract's signatures), with the close WeChat Pay has. */
+type Provider = PaymentProvider & Required<Pick<PaymentProvider, 'closeBill'>>;
+const asContract = (provider: WechatPayProvider): Provider => provider;
 const OPENID = 'oProviderPayer000000000000001';
 
 /** `YYYY-MM-DD` of `ms` in China time. */
@@ -81,7 +85,7 @@ describe('WechatPayProvider against the WeChat Pay sandbox', () => {
   }
 
   const providerOf = (overrides: Partial<WechatPayClientOptions> = {}) =>
-    new WechatPayProvider({ client: clientOf(overrides), notifyUrl: receiver.url });
+    asContract(new WechatPayProvider({ client: clientOf(overrides), notifyUrl: receiver.url }));
 
   function billRequest(overrides: Partial<OpenBillRequest> = {}): OpenBillRequest {
     return {
@@ -105,7 +109,7 @@ describe('WechatPayProvider against the WeChat Pay sandbox', () => {
     const listed = await control().get('/sandbox/wechatpay/transactions').query({ out_trade_no: billNo }).expect(200);
     return listed.body.transactions[0] as Record<string, unknown> | undefined;
   }
-  async function paidBill(provider: WechatPayProvider, amount = 1999): Promise<string> {
+  async function paidBill(provider: Provider, amount = 1999): Promise<string> {
     const request = billRequest({ amount });
     expect((await provider.openBill(request)).outcome).toBe('created');
     await settle(request.billNo, { result: 'paid', notify: false });
@@ -140,7 +144,7 @@ describe('WechatPayProvider against the WeChat Pay sandbox', () => {
         ),
       ).toBe(true);
       // attach carries the order back in queries and notifications.
-      const state = await providerOf().queryBill(request.billNo);
+      const state = await providerOf().queryBill(request.billNo, 'WX_MINI');
       expect(state?.detail).toMatchObject({ attach: 'ORDER-0001' });
     });
 
@@ -168,7 +172,10 @@ describe('WechatPayProvider against the WeChat Pay sandbox', () => {
       });
       // The order exists at WeChat Pay: only a query can tell what became of it.
       expect(await sandboxTransaction(afterWork.billNo)).toMatchObject({ trade_state: 'NOTPAY' });
-      expect(await providerOf().queryBill(afterWork.billNo)).toMatchObject({ outcome: 'unknown', amount: 1999 });
+      expect(await providerOf().queryBill(afterWork.billNo, 'WX_MINI')).toMatchObject({
+        outcome: 'unknown',
+        amount: 1999,
+      });
 
       await fault({ operation: 'prepay', http_status: 400, code: 'PARAM_ERROR', signed: false });
       expect(await providerOf().openBill(billRequest())).toMatchObject({
@@ -176,10 +183,12 @@ describe('WechatPayProvider against the WeChat Pay sandbox', () => {
         error: { code: 'GATEWAY_UNAVAILABLE' },
       });
 
-      const nobody = new WechatPayProvider({
-        client: clientOf({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 2000 }),
-        notifyUrl: receiver.url,
-      });
+      const nobody = asContract(
+        new WechatPayProvider({
+          client: clientOf({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 2000 }),
+          notifyUrl: receiver.url,
+        }),
+      );
       expect(await nobody.openBill(billRequest())).toMatchObject({
         outcome: 'unknown',
         error: { code: 'GATEWAY_UNAVAILABLE' },
@@ -557,10 +566,12 @@ describe('WechatPayProvider against the WeChat Pay sandbox', () => {
       });
       await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
       try {
-        const proxied = new WechatPayProvider({
-          client: clientOf({ baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` }),
-          notifyUrl: receiver.url,
-        });
+        const proxied = asContract(
+          new WechatPayProvider({
+            client: clientOf({ baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` }),
+            notifyUrl: receiver.url,
+          }),
+        );
         expect(await failure(proxied.listTransactions(chinaDay(paidAt)))).toMatchObject({ code: 'GATEWAY_ERROR' });
         expect(await honest.listTransactions(chinaDay(paidAt))).toEqual([
           expect.objectContaining({ billNo: request.billNo, amount: 1999 }),
@@ -592,7 +603,7 @@ describe('WechatPayProvider against the WeChat Pay sandbox', () => {
     it('should work with the 微信支付公钥 alone in public-key mode, notifications included, never downloading certificates', async () => {
       await control().post('/sandbox/wechatpay/mode').send({ mode: 'public_key' }).expect(200);
       const client = clientOf({ platformCertificates: false });
-      const provider = new WechatPayProvider({ client, notifyUrl: receiver.url });
+      const provider = asContract(new WechatPayProvider({ client, notifyUrl: receiver.url }));
       const request = billRequest({ amount: 4200 });
       expect((await provider.openBill(request)).outcome).toBe('created');
       await settle(request.billNo, { result: 'paid' });
@@ -607,13 +618,15 @@ describe('WechatPayProvider against the WeChat Pay sandbox', () => {
     });
 
     it('should be built by createWechatPay from the sandbox’s development keys, and verify in either mode', async () => {
-      const { provider, client } = await createWechatPay({
+      const built = await createWechatPay({
         wechatpay: { baseUrl: undefined, merchant: undefined },
         appid: keys.appid,
         notifyUrl: receiver.url,
         sandbox: { url: running.url },
         timeoutMs: 5000,
       });
+      const { client } = built;
+      const provider = asContract(built.provider);
       const request = billRequest();
       expect((await provider.openBill(request)).outcome).toBe('created');
       await control().post('/sandbox/wechatpay/mode').send({ mode: 'public_key' }).expect(200);
