@@ -1,3 +1,5 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { LOG_LEVELS, LogFormat, LogLevel } from './adapters/observability/logger';
 import { whyNotPublic } from './public-url';
@@ -66,6 +68,34 @@ const environmentSchema = z.object({
   WECHAT_API_BASE_URL: optionalUrl,
   WECHAT_APPID: optionalText,
   WECHAT_SECRET: optionalText,
+  WEAPP_PAYMENT_PROVIDER: optionalText.pipe(z.enum(['gateway', 'wechatpay']).default('gateway')),
+  WECHATPAY_BASE_URL: optionalUrl,
+  WECHATPAY_MCHID: optionalText.pipe(
+    z
+      .string()
+      .regex(/^\d{1,32}$/, 'must be the 商户号 (digits)')
+      .optional(),
+  ),
+  WECHATPAY_SERIAL_NO: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[0-9A-Fa-f]{1,64}$/, "must be the serial number of the merchant's API certificate (hex)")
+      .optional(),
+  ),
+  WECHATPAY_PRIVATE_KEY_FILE: optionalText,
+  WECHATPAY_APIV3_KEY: optionalText.pipe(
+    z
+      .string()
+      .refine((key) => Buffer.byteLength(key, 'utf8') === 32, 'must be 32 characters (the APIv3 key)')
+      .optional(),
+  ),
+  WECHATPAY_PUBLIC_KEY_ID: optionalText.pipe(
+    z
+      .string()
+      .regex(/^PUB_KEY_ID_[0-9A-Za-z_]+$/, "must be the 微信支付公钥's id, PUB_KEY_ID_…")
+      .optional(),
+  ),
+  WECHATPAY_PUBLIC_KEY_FILE: optionalText,
   DOUYIN_API_BASE_URL: optionalUrl,
   DOUYIN_APPID: optionalText,
   DOUYIN_SECRET: optionalText,
@@ -138,6 +168,15 @@ export interface Config {
     appId: string;
     secret: string;
   };
+  /** Who opens the bills of WeChat mini-program payments (`WX_MINI`): the aggregate gateway or WeChat Pay. */
+  weappPaymentProvider: 'gateway' | 'wechatpay';
+  /** WeChat Pay APIv3 as a direct merchant (the mini-program's AppID is `wechat.appId`). */
+  wechatpay: {
+    /** Unset: the sandbox on SANDBOX_PORT, with the development keys it hands out. */
+    baseUrl?: string;
+    /** Set exactly when `baseUrl` is. */
+    merchant?: WechatPayMerchant;
+  };
   douyin: {
     /** Unset: the sandbox on SANDBOX_PORT. */
     apiBaseUrl?: string;
@@ -180,6 +219,20 @@ export interface Config {
     /** A bill open this long without its webhook is asked about, seconds. */
     webhookGraceSeconds: number;
   };
+}
+
+/** A direct WeChat Pay merchant's credentials, read and checked at boot. */
+export interface WechatPayMerchant {
+  /** 商户号 */
+  mchid: string;
+  /** The serial number of the merchant's API certificate. */
+  serialNo: string;
+  /** The merchant's API private key (`apiclient_key.pem`), PEM. */
+  privateKeyPem: string;
+  /** 32 characters. */
+  apiV3Key: string;
+  /** The 微信支付公钥 (`pub_key.pem`) and its id, for merchants that have one. */
+  publicKey?: { id: string; pem: string };
 }
 
 /** Every environment variable the server reads, in the order `.env.example` and the README list them. */
@@ -250,6 +303,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     paySecret: secret('DOUYIN_PAY_SECRET', douyinSandboxed, DEVELOPMENT_SECRETS.douyinPaySecret, 'DOUYIN_API_BASE_URL'),
   };
 
+  const wechatpay = { baseUrl: e.WECHATPAY_BASE_URL, merchant: wechatPayMerchant(e, problems) };
+  const wechatpayInUse = e.WEAPP_PAYMENT_PROVIDER === 'wechatpay';
+
   const merchantApiKey = e.MERCHANT_API_KEY ?? (gatewaySandboxed ? DEVELOPMENT_SECRETS.merchantApiKey : undefined);
   const merchant = {
     apiKey: merchantApiKey,
@@ -268,24 +324,39 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   // Both hand our webhook URL to a service on the internet: seed 001 §3.1 (the gateway wants
   // "a publicly reachable address and port", HTTP or HTTPS) and Douyin's orderInfo.notify_url.
+  // WeChat Pay's notify_url as well, which must be HTTPS ("JSAPI下单": notify_url 必须为https).
+  const wechatpayCallsBack = wechatpayInUse && wechatpay.baseUrl !== undefined;
   const callingBack = [
-    gatewaySandboxed ? undefined : { variable: 'GATEWAY_BASE_URL', caller: 'the gateway' },
-    douyinSandboxed ? undefined : { variable: 'DOUYIN_API_BASE_URL', caller: 'Douyin' },
+    gatewaySandboxed
+      ? undefined
+      : { variable: 'GATEWAY_BASE_URL', caller: 'the gateway', path: '/api/gateway/webhook' },
+    douyinSandboxed ? undefined : { variable: 'DOUYIN_API_BASE_URL', caller: 'Douyin', path: '/api/gateway/webhook' },
+    wechatpayCallsBack
+      ? { variable: 'WECHATPAY_BASE_URL', caller: 'WeChat Pay', path: '/api/wechatpay/notify' }
+      : undefined,
   ].filter((upstream) => upstream !== undefined);
   if (callingBack.length > 0 && !e.ALLOW_UNREACHABLE_WEBHOOKS) {
     const set = `${callingBack.map((upstream) => upstream.variable).join(' and ')} ${callingBack.length > 1 ? 'are' : 'is'} set`;
+    const paths = [...new Set(callingBack.map((upstream) => `PUBLIC_BASE_URL${upstream.path}`))].join(' and ');
     const why =
-      `${callingBack.map((upstream) => upstream.caller).join(' and ')} will call PUBLIC_BASE_URL/api/gateway/webhook` +
+      `${callingBack.map((upstream) => upstream.caller).join(' and ')} will call ${paths}` +
       ' from the internet (ALLOW_UNREACHABLE_WEBHOOKS=true starts anyway)';
     if (e.PUBLIC_BASE_URL === undefined) {
       problems.push(`PUBLIC_BASE_URL is required when ${set}: ${why}`);
     } else {
       const unreachable = whyNotPublic(e.PUBLIC_BASE_URL);
       if (unreachable) problems.push(`PUBLIC_BASE_URL cannot be reached from the internet (${unreachable}): ${why}`);
+      else if (wechatpayCallsBack && !e.PUBLIC_BASE_URL.toLowerCase().startsWith('https://')) {
+        problems.push(
+          'PUBLIC_BASE_URL must be https:// when WEAPP_PAYMENT_PROVIDER=wechatpay and WECHATPAY_BASE_URL are set: ' +
+            'WeChat Pay sends notifications to HTTPS addresses only (ALLOW_UNREACHABLE_WEBHOOKS=true starts anyway)',
+        );
+      }
     }
   }
 
-  const sandboxEnabled = gatewaySandboxed || wechatSandboxed || douyinSandboxed;
+  const sandboxEnabled =
+    gatewaySandboxed || wechatSandboxed || douyinSandboxed || (wechatpayInUse && wechatpay.baseUrl === undefined);
   if (sandboxEnabled && e.PORT !== 0 && e.PORT === e.SANDBOX_PORT) {
     problems.push(`PORT and SANDBOX_PORT are both ${e.PORT}: the server and the sandbox need a port each`);
   }
@@ -302,6 +373,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sandboxEnabled,
     gateway,
     wechat,
+    weappPaymentProvider: e.WEAPP_PAYMENT_PROVIDER,
+    wechatpay,
     douyin,
     merchant,
     trustProxy: e.TRUST_PROXY,
@@ -317,4 +390,90 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       webhookGraceSeconds: e.WEBHOOK_GRACE_SECONDS,
     },
   };
+}
+
+type Environment = z.infer<typeof environmentSchema>;
+
+/**
+ * The merchant's WeChat Pay credentials when `WECHATPAY_BASE_URL` is set (undefined otherwise: the
+ * sandbox hands out development keys), with every problem added to `problems`: a required
+ * variable unset, a key file that cannot be read or holds no key of the right kind, a public key
+ * id without its file or the reverse.
+ */
+function wechatPayMerchant(e: Environment, problems: string[]): WechatPayMerchant | undefined {
+  if (e.WECHATPAY_BASE_URL === undefined) return undefined;
+  const required = (name: keyof Environment): string => {
+    const value = e[name] as string | undefined;
+    if (value === undefined) problems.push(`${name} is required when WECHATPAY_BASE_URL is set`);
+    return value ?? '';
+  };
+  const mchid = required('WECHATPAY_MCHID');
+  const serialNo = required('WECHATPAY_SERIAL_NO');
+  const apiV3Key = required('WECHATPAY_APIV3_KEY');
+  const privateKeyFile = required('WECHATPAY_PRIVATE_KEY_FILE');
+  const privateKeyPem =
+    privateKeyFile === ''
+      ? ''
+      : pemFile(
+          'WECHATPAY_PRIVATE_KEY_FILE',
+          privateKeyFile,
+          problems,
+          (pem) => {
+            createPrivateKey(pem);
+            return undefined;
+          },
+          "the merchant's API private key, apiclient_key.pem",
+        );
+  let publicKey: WechatPayMerchant['publicKey'];
+  if ((e.WECHATPAY_PUBLIC_KEY_ID === undefined) !== (e.WECHATPAY_PUBLIC_KEY_FILE === undefined)) {
+    problems.push(
+      'WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY_FILE go together: set both (微信支付公钥) or neither',
+    );
+  } else if (e.WECHATPAY_PUBLIC_KEY_ID !== undefined && e.WECHATPAY_PUBLIC_KEY_FILE !== undefined) {
+    const pem = pemFile(
+      'WECHATPAY_PUBLIC_KEY_FILE',
+      e.WECHATPAY_PUBLIC_KEY_FILE,
+      problems,
+      (text) => {
+        // createPublicKey also takes a private key (and derives its public half): refuse that mix-up.
+        if (/PRIVATE KEY/.test(text)) return 'holds a private key';
+        createPublicKey(text);
+        return undefined;
+      },
+      'the 微信支付公钥, pub_key.pem',
+    );
+    publicKey = { id: e.WECHATPAY_PUBLIC_KEY_ID, pem };
+  }
+  return { mchid, serialNo, privateKeyPem, apiV3Key, publicKey };
+}
+
+/**
+ * The text of the PEM file `path` that `variable` names, checked by `check` (which throws or
+ * names what is wrong); '' after adding a problem when it cannot be read or is not `what`.
+ */
+function pemFile(
+  variable: string,
+  path: string,
+  problems: string[],
+  check: (pem: string) => string | undefined,
+  what: string,
+): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    problems.push(`${variable} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    return '';
+  }
+  let wrong: string | undefined;
+  try {
+    wrong = check(text);
+  } catch {
+    wrong = 'is not a PEM key';
+  }
+  if (wrong) {
+    problems.push(`${variable} ${path} ${wrong}: it must be ${what}`);
+    return '';
+  }
+  return text;
 }

@@ -48,6 +48,11 @@ export interface RawRequest {
   body?: string;
   headers?: Record<string, string>;
   timeoutMs: number;
+  /**
+   * Statuses returned as answers although `requestRaw` would throw for them (e.g. 429 from an
+   * upstream that signs its refusals: only the caller can tell its own refusal from a proxy's).
+   */
+  readStatuses?: readonly number[];
 }
 
 /**
@@ -118,7 +123,7 @@ function singleValued(headers: http.IncomingHttpHeaders): Record<string, string 
 
 /**
  * Sends `request` and returns the answer untouched when it is one the caller must read: any
- * status below 500 except 429. Throws `UpstreamUnreachable` (no answer within `timeoutMs`),
+ * status below 500 except 429, and any status in `readStatuses`. Throws `UpstreamUnreachable` (no answer within `timeoutMs`),
  * `UpstreamBusy` (429, 502, 503, 504) or `UpstreamBadAnswer` (any other 5xx: a failure in front
  * of or inside the upstream, whatever its body says, which says nothing about what was done).
  */
@@ -129,6 +134,7 @@ export async function requestRaw(request: RawRequest): Promise<RawAnswer> {
   } catch (error) {
     throw new UpstreamUnreachable(request.url, error);
   }
+  if (request.readStatuses?.includes(answer.status)) return answer;
   if (BUSY_STATUSES.has(answer.status)) throw new UpstreamBusy(request.url, answer.status);
   if (answer.status >= 500) throw new UpstreamBadAnswer(request.url, answer.status, answer.text);
   return answer;

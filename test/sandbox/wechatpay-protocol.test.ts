@@ -1,4 +1,4 @@
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import request from 'supertest';
 import type { WechatPaySandboxKeys } from '../../server/sandbox/wechatpay';
 import {
@@ -201,6 +201,94 @@ describe('the WeChat Pay APIv3 sandbox, driven by wechatpay-axios-plugin', () =>
         new X509Certificate(current(keys).certificatePem).publicKey,
       ),
     ).toBe(true);
+  });
+
+  it("should serve a day's trade bill: a signed link with its SHA1, and an unsigned file in WeChat's format", async () => {
+    const client = plugin(running.url, keys, certificateMode(keys));
+    const paidAt = Date.now() - 2 * 24 * 60 * 60 * 1000;
+    const day = new Date(paidAt + 8 * 60 * 60 * 1000).toISOString().slice(0, 10);
+    const outTradeNo = newOutTradeNo();
+    await chain(client, 'pay', 'transactions', 'jsapi').post({
+      ...prepayBody(keys, outTradeNo, receiver.url, 100_001),
+      attach: 'order-7',
+    });
+    await request(running.url)
+      .post(`/sandbox/wechatpay/transactions/${outTradeNo}/settle`)
+      .send({ result: 'paid', notify: false, success_time: paidAt })
+      .expect(200);
+    const tradeBill = (bill_date: string, bill_type = 'SUCCESS') =>
+      chain(client, 'bill', 'tradebill').get({ params: { bill_date, bill_type } });
+
+    const link = await tradeBill(day);
+    expect(link.data).toEqual({
+      hash_type: 'SHA1',
+      hash_value: expect.stringMatching(/^[0-9a-f]{40}$/),
+      download_url: expect.stringMatching(new RegExp(`^${running.url}/v3/billdownload/file\\?token=\\w+$`)),
+    });
+    const token = new URL(String(link.data.download_url)).searchParams.get('token');
+    // The plugin verifies no signature on a download (none is sent), as WeChat documents.
+    const file = await chain(client, 'billdownload', 'file').get({ params: { token }, responseType: 'arraybuffer' });
+    expect(file.headers['wechatpay-signature']).toBeUndefined();
+    const bytes = Buffer.from(file.data as unknown as ArrayBuffer);
+    expect(createHash('sha1').update(bytes).digest('hex')).toBe(link.data.hash_value);
+    const lines = bytes.toString('utf8').split('\r\n');
+    expect(lines[0].split(',')).toHaveLength(27);
+    expect(lines[0]).toMatch(
+      /^交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,/,
+    );
+    const paid = (
+      await chain(client, 'pay', 'transactions', 'out-trade-no', '_out_trade_no_').get({
+        params: { mchid: keys.mchid },
+        out_trade_no: outTradeNo,
+      })
+    ).data;
+    expect(lines[1].split(',`')).toEqual([
+      expect.stringMatching(new RegExp(`^\`${day} \\d\\d:\\d\\d:\\d\\d$`)),
+      keys.appid,
+      keys.mchid,
+      '0',
+      '',
+      paid.transaction_id,
+      outTradeNo,
+      'oTestOpenid000000000000000001',
+      'JSAPI',
+      'SUCCESS',
+      'OTHERS',
+      'CNY',
+      '1000.01',
+      '0.00',
+      '0',
+      '0',
+      '0.00',
+      '0.00',
+      '',
+      '',
+      'Coffee',
+      'order-7',
+      '6.00006',
+      '0.60%',
+      '1000.01',
+      '0.00',
+      '',
+    ]);
+    expect(lines.slice(2)).toEqual([
+      '总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额',
+      '`1,`1000.01,`0.00,`0.00,`6.00006,`1000.01,`0.00',
+      '',
+    ]);
+
+    const refused = async (bill_date: string, bill_type?: string) =>
+      (await rejection(tradeBill(bill_date, bill_type))).data;
+    expect(await refused(new Date(Date.now() + 8 * 60 * 60 * 1000).toISOString().slice(0, 10))).toMatchObject({
+      code: 'STATEMENT_CREATING',
+    });
+    expect(await refused(day, 'REFUND')).toMatchObject({ code: 'NO_STATEMENT_EXIST' });
+    expect(await refused('2026-02-30')).toMatchObject({ code: 'PARAM_ERROR' });
+    expect(await refused(day, 'EVERYTHING')).toMatchObject({ code: 'PARAM_ERROR' });
+    await request(running.url)
+      .post(`/sandbox/wechatpay/transactions/${outTradeNo}/settle`)
+      .send({ result: 'closed', success_time: paidAt })
+      .expect(400);
   });
 
   it('should refuse a request signed with another key, or with no Authorization, with 401 SIGN_ERROR', async () => {

@@ -1,4 +1,18 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, DEVELOPMENT_SECRETS, loadConfig } from '../../server/config';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error.problems;
+  }
+}
 
 describe('loadConfig', () => {
   it('should start with no configuration at all: sandbox, PGlite in ./.data, ports 3000/3100', () => {
@@ -237,5 +251,156 @@ describe('loadConfig', () => {
       PUBLIC_BASE_URL: 'https://shop.example.com',
     });
     expect(config).toMatchObject({ port: 3100, sandboxEnabled: false });
+  });
+
+  describe('WeChat Pay', () => {
+    let dir: string;
+    let merchantKey: string;
+    let platformKey: string;
+    let real: Record<string, string>;
+
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'config-wechatpay-'));
+      const pair = (name: string) => {
+        const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+          modulusLength: 2048,
+          publicKeyEncoding: { type: 'spki', format: 'pem' },
+          privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+        });
+        writeFileSync(join(dir, `${name}_key.pem`), privateKey);
+        writeFileSync(join(dir, `${name}_pub.pem`), publicKey);
+        return { privateKey, publicKey };
+      };
+      merchantKey = pair('merchant').privateKey;
+      platformKey = pair('platform').publicKey;
+      real = {
+        WECHATPAY_BASE_URL: 'https://api.mch.weixin.qq.com',
+        WECHATPAY_MCHID: '1230000109',
+        WECHATPAY_SERIAL_NO: '3775B6A45ACD588826D15E583A95F5DDAAAAAAAA',
+        WECHATPAY_PRIVATE_KEY_FILE: join(dir, 'merchant_key.pem'),
+        WECHATPAY_APIV3_KEY: 'a'.repeat(32),
+      };
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('should keep the gateway for mini-program payments by default, and need nothing for the WeChat Pay sandbox', () => {
+      expect(loadConfig({})).toMatchObject({ weappPaymentProvider: 'gateway', wechatpay: { baseUrl: undefined } });
+      expect(loadConfig({}).wechatpay.merchant).toBeUndefined();
+      const sandboxed = loadConfig({ WEAPP_PAYMENT_PROVIDER: 'wechatpay' });
+      expect(sandboxed).toMatchObject({ weappPaymentProvider: 'wechatpay', sandboxEnabled: true });
+      expect(sandboxed.wechatpay).toEqual({ baseUrl: undefined, merchant: undefined });
+      expect(problemsOf({ WEAPP_PAYMENT_PROVIDER: 'alipay' })).toEqual([
+        expect.stringMatching(/^WEAPP_PAYMENT_PROVIDER: /),
+      ]);
+    });
+
+    it('should keep the sandbox running for a WeChat Pay provider without a base URL, every other upstream real', () => {
+      const config = loadConfig({
+        GATEWAY_BASE_URL: 'https://payapi.example.com',
+        GATEWAY_APP_ID: 'a',
+        GATEWAY_APP_SECRET: 'b',
+        GATEWAY_MASTER_SECRET: 'c',
+        WECHAT_API_BASE_URL: 'https://api.weixin.qq.com',
+        WECHAT_APPID: 'wx1',
+        WECHAT_SECRET: 's',
+        DOUYIN_API_BASE_URL: 'https://developer.toutiao.com',
+        DOUYIN_APPID: 'tt1',
+        DOUYIN_SECRET: 's',
+        DOUYIN_PAY_APP_ID: '800000000001',
+        DOUYIN_MERCHANT_ID: '1900000001',
+        DOUYIN_PAY_SECRET: 'p',
+        PUBLIC_BASE_URL: 'https://shop.example.com',
+        WEAPP_PAYMENT_PROVIDER: 'wechatpay',
+      });
+      expect(config.sandboxEnabled).toBe(true);
+    });
+
+    it('should name every missing credential once a real WeChat Pay is configured', () => {
+      expect(problemsOf({ WECHATPAY_BASE_URL: 'https://api.mch.weixin.qq.com' })).toEqual([
+        'WECHATPAY_MCHID is required when WECHATPAY_BASE_URL is set',
+        'WECHATPAY_SERIAL_NO is required when WECHATPAY_BASE_URL is set',
+        'WECHATPAY_APIV3_KEY is required when WECHATPAY_BASE_URL is set',
+        'WECHATPAY_PRIVATE_KEY_FILE is required when WECHATPAY_BASE_URL is set',
+      ]);
+    });
+
+    it('should read the merchant key and the 微信支付公钥 from their files', () => {
+      const config = loadConfig({
+        ...real,
+        WECHATPAY_PUBLIC_KEY_ID: 'PUB_KEY_ID_0112300001092025010100000000000001',
+        WECHATPAY_PUBLIC_KEY_FILE: join(dir, 'platform_pub.pem'),
+      });
+      expect(config.wechatpay).toEqual({
+        baseUrl: 'https://api.mch.weixin.qq.com',
+        merchant: {
+          mchid: '1230000109',
+          serialNo: real.WECHATPAY_SERIAL_NO,
+          privateKeyPem: merchantKey,
+          apiV3Key: 'a'.repeat(32),
+          publicKey: { id: 'PUB_KEY_ID_0112300001092025010100000000000001', pem: platformKey },
+        },
+      });
+      expect(loadConfig(real).wechatpay.merchant?.publicKey).toBeUndefined();
+      // With the gateway still opening mini-program bills, WeChat Pay calls nothing back.
+      expect(loadConfig(real).sandboxEnabled).toBe(true);
+    });
+
+    it.each([
+      [
+        { WECHATPAY_PRIVATE_KEY_FILE: '/no/such/apiclient_key.pem' },
+        /^WECHATPAY_PRIVATE_KEY_FILE \/no\/such\/apiclient_key\.pem cannot be read: ENOENT$/,
+      ],
+      [
+        { WECHATPAY_PRIVATE_KEY_FILE: 'platform_pub.pem' },
+        /^WECHATPAY_PRIVATE_KEY_FILE .+ is not a PEM key: it must be the merchant's API private key/,
+      ],
+      [{ WECHATPAY_APIV3_KEY: 'a'.repeat(31) }, /^WECHATPAY_APIV3_KEY: must be 32 characters/],
+      [{ WECHATPAY_MCHID: 'mch-1' }, /^WECHATPAY_MCHID: must be the 商户号/],
+      [
+        { WECHATPAY_PUBLIC_KEY_ID: 'PUB_KEY_ID_01' },
+        /^WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY_FILE go together/,
+      ],
+      [
+        { WECHATPAY_PUBLIC_KEY_FILE: 'platform_pub.pem' },
+        /^WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY_FILE go together/,
+      ],
+      [
+        { WECHATPAY_PUBLIC_KEY_ID: 'PUB_KEY_01', WECHATPAY_PUBLIC_KEY_FILE: 'platform_pub.pem' },
+        /^WECHATPAY_PUBLIC_KEY_ID: must be the 微信支付公钥's id/,
+      ],
+      [
+        { WECHATPAY_PUBLIC_KEY_ID: 'PUB_KEY_ID_01', WECHATPAY_PUBLIC_KEY_FILE: 'merchant_key.pem' },
+        /^WECHATPAY_PUBLIC_KEY_FILE .+ holds a private key: it must be the 微信支付公钥/,
+      ],
+    ])('should refuse %o, saying what is wrong', (change, message) => {
+      const env: Record<string, string> = { ...real, ...change };
+      for (const name of ['WECHATPAY_PRIVATE_KEY_FILE', 'WECHATPAY_PUBLIC_KEY_FILE'] as const) {
+        if (env[name] && !env[name].startsWith('/')) env[name] = join(dir, env[name]);
+      }
+      const problems = problemsOf(env);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(message);
+    });
+
+    it('should ask for a public https PUBLIC_BASE_URL once a real WeChat Pay opens mini-program bills', () => {
+      const wechatpay = { ...real, WEAPP_PAYMENT_PROVIDER: 'wechatpay' };
+      expect(problemsOf(wechatpay)).toEqual([
+        expect.stringMatching(
+          /^PUBLIC_BASE_URL is required when WECHATPAY_BASE_URL is set: WeChat Pay will call PUBLIC_BASE_URL\/api\/wechatpay\/notify/,
+        ),
+      ]);
+      expect(problemsOf({ ...wechatpay, PUBLIC_BASE_URL: 'http://203.0.113.10' })).toEqual([
+        expect.stringMatching(/^PUBLIC_BASE_URL must be https:\/\/ when WEAPP_PAYMENT_PROVIDER=wechatpay/),
+      ]);
+      expect(problemsOf({ ...wechatpay, PUBLIC_BASE_URL: 'http://10.0.0.1' })).toEqual([
+        expect.stringMatching(/^PUBLIC_BASE_URL cannot be reached from the internet/),
+      ]);
+      expect(loadConfig({ ...wechatpay, PUBLIC_BASE_URL: 'https://shop.example.com' }).weappPaymentProvider).toBe(
+        'wechatpay',
+      );
+      expect(loadConfig({ ...wechatpay, ALLOW_UNREACHABLE_WEBHOOKS: 'true' }).wechatpay.merchant?.mchid).toBe(
+        '1230000109',
+      );
+    });
   });
 });

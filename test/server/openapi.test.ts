@@ -49,6 +49,8 @@ const EMULATED_PROVIDER_ROUTES = [
   'POST /v3/refund/domestic/refunds',
   'GET /v3/refund/domestic/refunds/:out_refund_no',
   'GET /v3/certificates',
+  'GET /v3/bill/tradebill',
+  'GET /v3/billdownload/file',
   'GET /sns/jscode2session',
   'POST /api/apps/v2/jscode2session',
 ];
@@ -601,6 +603,17 @@ describe('OpenAPI document', () => {
         const certificateMode = await documented(h.sandbox.post(`${control}/mode`).send({ mode: 'certificate' }));
         expect(certificateMode.body).toEqual({ mode: 'certificate', serial: rotated.body.serialNo });
         await documented(h.sandbox.get(`${control}/keys`));
+
+        // Faults: one answered by the next query, the rest dropped.
+        const injected = await documented(
+          h.sandbox.post(`${control}/faults`).send({ operation: 'query', http_status: 503, count: 2 }),
+        );
+        expect(injected.body.fault).toMatchObject({ code: 'SYSTEM_ERROR', count: 2, signed: true, after: false });
+        await expect(client.queryTransaction(paid)).rejects.toThrow(/503/);
+        await documented(h.sandbox.post(`${control}/faults`).send({ http_status: 200 }));
+        const cleared = await documented(h.sandbox.delete(`${control}/faults`));
+        expect(cleared.body).toEqual({ cleared: 1 });
+        expect(await client.queryTransaction(paid)).toMatchObject({ tradeState: 'REFUND' });
       } finally {
         await receiver.close();
       }

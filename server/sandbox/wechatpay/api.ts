@@ -1,20 +1,23 @@
+import { createHash } from 'node:crypto';
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { BodyTooLargeError, readBody } from '../shared/http';
-import { channelTradeNo, prepayId } from '../shared/random';
-import { chinaStamp14 } from '../shared/time';
+import { BodyTooLargeError, readBody, requestOrigin } from '../shared/http';
+import { channelTradeNo, prepayId, randomString } from '../shared/random';
+import { chinaDateTime, chinaStamp14 } from '../shared/time';
+import { tradeBillText } from './bill';
 import type { WechatPayRefundView } from './control-contract';
 import type { SandboxKeyRing, WechatPaySandboxKeys } from './keys';
 import { transactionResource, type WechatPayNotifier } from './notify';
 import { encryptResource, requestSignatureProblem, signatureHeaders } from './protocol';
 import { finishRefund } from './settlement';
-import type { Refund, Transaction, WechatPayStore } from './store';
+import type { InjectedFault, Refund, Transaction, WechatPayOperation, WechatPayStore } from './store';
 import { parseRfc3339, rfc3339China } from './time';
 
 /**
  * The emulated WeChat Pay APIv3 at its real paths (pay.weixin.qq.com, "JSAPI下单", "查询订单",
- * "关闭订单", "申请退款", "查询单笔退款", "下载平台证书"; payments-beyond.md, "WeChat Pay APIv3").
+ * "关闭订单", "申请退款", "查询单笔退款", "下载平台证书", "申请交易账单", "下载账单"; payments-beyond.md,
+ * "WeChat Pay APIv3").
  * Every request must carry the merchant's `WECHATPAY2-SHA256-RSA2048` Authorization (else 401
  * `SIGN_ERROR`); every answer, errors included, is signed with the platform key of the current
  * mode. Errors answer `{code, message}` with a 4xx.
@@ -25,6 +28,13 @@ import { parseRfc3339, rfc3339China } from './time';
  *   POST /v3/refund/domestic/refunds                         200 refund (PROCESSING)
  *   GET  /v3/refund/domestic/refunds/:out_refund_no          200 refund | 404 RESOURCE_NOT_EXISTS
  *   GET  /v3/certificates                                    200 {data: [encrypted certificates]}
+ *   GET  /v3/bill/tradebill?bill_date=&bill_type=            200 {download_url, hash_type, hash_value}
+ *        | 400 STATEMENT_CREATING (before 10:00 the next day) | 400 NO_STATEMENT_EXIST (nothing that day)
+ *   GET  /v3/billdownload/file?token=                        200 the bill (text, NOT signed: its SHA1 is
+ *        the hash_value), valid 30 s
+ *
+ * Faults injected by the control routes (`POST /sandbox/wechatpay/faults`) replace the answer of
+ * the operation they name (prepay, query, close, refund, refund_query, tradebill).
  *
  * Codes marked *unconfirmed* below follow the pattern of the documented ones where the public
  * pages did not say.
@@ -90,15 +100,35 @@ class Refusal extends Error {
 }
 
 type Handler = (ctx: Context, keys: WechatPaySandboxKeys, body: string) => Promise<Answer> | Answer;
-type Answer = { status: number; body?: Record<string, unknown> };
+/** A JSON `body`, or a `file` sent as it is and not signed ("下载账单": its hash vouches for it). */
+type Answer = { status: number; body?: Record<string, unknown>; file?: string };
+
+/** How long a download_url works ("下载账单": 30 秒内有效). */
+const DOWNLOAD_URL_TTL_MS = 30_000;
+/** How far back trade bills can be asked for ("申请交易账单": 仅支持三个月内的账单). */
+const BILL_RETENTION_MS = 92 * 24 * 60 * 60 * 1000;
+/** A day's bill is made after 10:00 the next day (China time), 34 hours after the day starts. */
+const BILL_READY_AFTER_MS = 34 * 60 * 60 * 1000;
+
+const tradeBillQuerySchema = z.object({
+  bill_date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be yyyy-MM-DD'),
+  bill_type: z.enum(['ALL', 'SUCCESS', 'REFUND']).default('ALL'),
+  tar_type: z.literal('GZIP').optional(),
+});
 
 export function createWechatPayApiRoutes(deps: ApiDependencies): Router {
   const { store, now } = deps;
   const router = new Router();
 
-  async function reply(ctx: Context, keys: WechatPaySandboxKeys, answer: Answer): Promise<void> {
+  async function reply(ctx: Context, keys: WechatPaySandboxKeys, answer: Answer, sign = true): Promise<void> {
+    if (answer.file !== undefined) {
+      ctx.status = answer.status;
+      ctx.type = 'text/plain; charset=utf-8';
+      ctx.body = answer.file;
+      return;
+    }
     const text = answer.body === undefined ? '' : JSON.stringify(answer.body);
-    ctx.set(signatureHeaders(keys, text, now()));
+    if (sign) ctx.set(signatureHeaders(keys, text, now()));
     ctx.status = answer.status;
     if (text !== '') {
       ctx.type = 'application/json';
@@ -106,8 +136,15 @@ export function createWechatPayApiRoutes(deps: ApiDependencies): Router {
     }
   }
 
-  /** Reads the body, checks the Authorization, runs `handler` and signs whatever it answers. */
-  function signed(handler: Handler) {
+  function faultAnswer(ctx: Context, keys: WechatPaySandboxKeys, fault: InjectedFault): Promise<void> {
+    return reply(ctx, keys, refusal(fault.status, fault.code, fault.message), fault.signed);
+  }
+
+  /**
+   * Reads the body, checks the Authorization, runs `handler` and signs whatever it answers; a
+   * fault injected for `operation` answers instead, before the handler runs or after it.
+   */
+  function signed(handler: Handler, operation?: Exclude<WechatPayOperation, 'any'>) {
     return async (ctx: Context) => {
       const keys = await deps.keys.get();
       let body: string;
@@ -132,12 +169,24 @@ export function createWechatPayApiRoutes(deps: ApiDependencies): Router {
         await reply(ctx, keys, refusal(401, 'SIGN_ERROR', `签名错误: ${problem}`));
         return;
       }
+      const before = operation && store.takeFault(operation, false);
+      if (before) {
+        await faultAnswer(ctx, keys, before);
+        return;
+      }
+      let answer: Answer;
       try {
-        await reply(ctx, keys, await handler(ctx, keys, body));
+        answer = await handler(ctx, keys, body);
       } catch (error) {
         if (!(error instanceof Refusal)) throw error;
-        await reply(ctx, keys, refusal(error.status, error.code, error.message));
+        answer = refusal(error.status, error.code, error.message);
       }
+      const after = operation && store.takeFault(operation, true);
+      if (after) {
+        await faultAnswer(ctx, keys, after);
+        return;
+      }
+      await reply(ctx, keys, answer);
     };
   }
 
@@ -192,7 +241,7 @@ export function createWechatPayApiRoutes(deps: ApiDependencies): Router {
       store.transactions.set(transaction.outTradeNo, transaction);
       store.save();
       return { status: 200, body: { prepay_id: transaction.prepayId } };
-    }),
+    }, 'prepay'),
   );
 
   router.get(
@@ -201,7 +250,7 @@ export function createWechatPayApiRoutes(deps: ApiDependencies): Router {
       if (ctx.query.mchid !== keys.mchid) throw new Refusal(400, 'PARAM_ERROR', 'mchid 与请求商户不符');
       const transaction = findTransaction(String(ctx.params.out_trade_no));
       return { status: 200, body: transactionResource(transaction) };
-    }),
+    }, 'query'),
   );
 
   router.post(
@@ -219,7 +268,7 @@ export function createWechatPayApiRoutes(deps: ApiDependencies): Router {
         store.save();
       }
       return { status: 204 };
-    }),
+    }, 'close'),
   );
 
   router.post(
@@ -274,7 +323,7 @@ export function createWechatPayApiRoutes(deps: ApiDependencies): Router {
       }
       store.save();
       return { status: 200, body: refundView(refund) };
-    }),
+    }, 'refund'),
   );
 
   router.get(
@@ -283,7 +332,7 @@ export function createWechatPayApiRoutes(deps: ApiDependencies): Router {
       const refund = store.refunds.get(String(ctx.params.out_refund_no));
       if (!refund) throw new Refusal(404, 'RESOURCE_NOT_EXISTS', '退款单不存在');
       return { status: 200, body: refundView(refund) };
-    }),
+    }, 'refund_query'),
   );
 
   router.get(
@@ -299,6 +348,70 @@ export function createWechatPayApiRoutes(deps: ApiDependencies): Router {
         })),
       },
     })),
+  );
+
+  router.get(
+    '/v3/bill/tradebill',
+    signed((ctx) => {
+      const parsed = tradeBillQuerySchema.safeParse(ctx.query);
+      if (!parsed.success) {
+        const detail = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+        throw new Refusal(400, 'PARAM_ERROR', `参数错误: ${detail}`);
+      }
+      const input = parsed.data;
+      // The sandbox serves bills uncompressed only.
+      if (input.tar_type !== undefined) throw new Refusal(400, 'PARAM_ERROR', 'tar_type 暂不支持 (sandbox)');
+      const dayStart = Date.parse(`${input.bill_date}T00:00:00+08:00`);
+      if (!Number.isFinite(dayStart) || chinaDateTime(dayStart).slice(0, 10) !== input.bill_date) {
+        throw new Refusal(400, 'PARAM_ERROR', 'bill_date 不是合法日期');
+      }
+      const current = now();
+      // *unconfirmed*: the codes for a day in the future and one older than three months.
+      if (dayStart > current) throw new Refusal(400, 'PARAM_ERROR', 'bill_date 不能晚于今天');
+      if (current - dayStart > BILL_RETENTION_MS) throw new Refusal(400, 'PARAM_ERROR', '仅支持三个月内的账单');
+      if (current < dayStart + BILL_READY_AFTER_MS) {
+        throw new Refusal(400, 'STATEMENT_CREATING', '账单生成中，请在次日上午10点以后再下载');
+      }
+      const onDay = (ms: number | undefined) =>
+        ms !== undefined && ms >= dayStart && ms < dayStart + 24 * 60 * 60 * 1000;
+      const payments =
+        input.bill_type === 'REFUND'
+          ? []
+          : [...store.transactions.values()]
+              .filter((transaction) => transaction.transactionId !== undefined && onDay(transaction.successTime))
+              .sort((a, b) => (a.successTime ?? 0) - (b.successTime ?? 0));
+      const refunds =
+        input.bill_type === 'SUCCESS'
+          ? []
+          : [...store.refunds.values()]
+              .filter((refund) => refund.status === 'SUCCESS' && onDay(refund.successTime))
+              .map((refund) => ({ refund, transaction: store.transactions.get(refund.outTradeNo) as Transaction }));
+      if (payments.length === 0 && refunds.length === 0) {
+        throw new Refusal(400, 'NO_STATEMENT_EXIST', '账单文件不存在');
+      }
+      const text = tradeBillText(payments, refunds);
+      const token = randomString(48);
+      for (const [old, bill] of store.bills) if (bill.expiresAt <= current) store.bills.delete(old);
+      store.bills.set(token, { text, expiresAt: current + DOWNLOAD_URL_TTL_MS });
+      return {
+        status: 200,
+        body: {
+          hash_type: 'SHA1',
+          hash_value: createHash('sha1').update(text, 'utf8').digest('hex'),
+          download_url: `${requestOrigin(ctx)}/v3/billdownload/file?token=${token}`,
+        },
+      };
+    }, 'tradebill'),
+  );
+
+  router.get(
+    '/v3/billdownload/file',
+    signed((ctx) => {
+      const bill = typeof ctx.query.token === 'string' ? store.bills.get(ctx.query.token) : undefined;
+      // *unconfirmed*: the code of a download_url used after its 30 seconds.
+      if (!bill || bill.expiresAt <= now()) throw new Refusal(400, 'INVALID_REQUEST', '下载地址已失效，请重新申请账单');
+      return { status: 200, file: bill.text };
+    }),
   );
 
   function findTransaction(outTradeNo: string): Transaction {

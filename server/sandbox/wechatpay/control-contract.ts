@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { jsonAnswer, type ApiOperation } from '../../openapi/operations';
 import { BAD_BODY, failures, refundHoldAnswer, refundHoldSchema, refundReleaseAnswer } from '../control-contract';
+import { WECHATPAY_OPERATIONS } from './store';
 
 /**
  * The contract of the emulated WeChat Pay's control routes under `/sandbox/wechatpay/`
@@ -21,9 +22,67 @@ export const transactionSettleSchema = z
       .boolean()
       .default(true)
       .meta({ description: '`false`: no TRANSACTION.SUCCESS notification (a lost one; queries show the order paid).' }),
+    success_time: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .meta({
+        description:
+          'Only with `paid`: when the payer paid (sandbox-clock ms, not later than now; default now), e.g. an earlier ' +
+          'day whose trade bill is ready.',
+      }),
   })
   .strict()
+  .refine((input) => input.success_time === undefined || input.result === 'paid', {
+    message: 'success_time is when a payment was made: give it with result "paid"',
+    path: ['success_time'],
+  })
   .meta({ id: 'SandboxWechatPaySettleRequest' });
+
+/** `POST /sandbox/wechatpay/faults`. */
+export const wechatPayFaultSchema = z
+  .object({
+    operation: z
+      .enum(WECHATPAY_OPERATIONS)
+      .default('any')
+      .meta({
+        description:
+          'The call it answers: prepay (JSAPI下单), query (查询订单), close (关闭订单), refund (申请退款), ' +
+          'refund_query (查询单笔退款), tradebill (申请交易账单), or any of them.',
+      }),
+    http_status: z.number().int().min(400).max(599),
+    code: z
+      .string()
+      .regex(/^[A-Z][A-Z_]{0,63}$/, "must be one of WeChat Pay's codes, e.g. FREQUENCY_LIMITED")
+      .optional()
+      .meta({ description: 'Default: SYSTEM_ERROR for a 5xx, FREQUENCY_LIMITED for 429, INVALID_REQUEST otherwise.' }),
+    message: z.string().max(200).optional(),
+    after: z
+      .boolean()
+      .default(false)
+      .meta({ description: '`true`: the call is carried out first, then answered with the error.' }),
+    signed: z
+      .boolean()
+      .default(true)
+      .meta({ description: '`false`: answered without `Wechatpay-*` headers, as a proxy in front would answer.' }),
+    count: z.number().int().positive().max(10_000).default(1),
+  })
+  .strict()
+  .meta({ id: 'SandboxWechatPayFaultRequest' });
+
+const wechatPayFaultView = z
+  .strictObject({
+    operation: z.enum(WECHATPAY_OPERATIONS),
+    http_status: z.number().int(),
+    code: z.string(),
+    message: z.string(),
+    after: z.boolean(),
+    signed: z.boolean(),
+    count: z.number().int().meta({ description: 'Calls it still answers.' }),
+  })
+  .meta({ id: 'SandboxWechatPayFault' });
+export type WechatPayFaultView = z.infer<typeof wechatPayFaultView>;
 
 /** `{result, notify}` of `POST /sandbox/wechatpay/refunds/:out_refund_no/settle`. */
 export const refundSettleSchema = z
@@ -226,6 +285,30 @@ export const wechatPayControlOperations: ApiOperation[] = [
         ['TRANSACTION_CLOSED', 409],
         ['TRANSACTION_EXPIRED', 409],
       ),
+    },
+  },
+  {
+    method: 'post',
+    path: '/sandbox/wechatpay/faults',
+    tags,
+    summary: "Make the emulated WeChat Pay's next calls fail",
+    description:
+      'The next `count` calls of `operation` are answered `http_status` with `{code, message}`: before anything is ' +
+      'done, or (`after`) once it is done; signed, or not. Faults are not kept across restarts.',
+    request: { body: { required: true, ...jsonBody(wechatPayFaultSchema) } },
+    responses: {
+      201: jsonAnswer('The fault, pending.', z.strictObject({ fault: wechatPayFaultView })),
+      ...failures(...BAD_BODY),
+    },
+  },
+  {
+    method: 'delete',
+    path: '/sandbox/wechatpay/faults',
+    tags,
+    summary: 'Drop the pending faults',
+    responses: {
+      200: jsonAnswer('How many were dropped.', z.strictObject({ cleared: z.number().int() })),
+      ...failures(),
     },
   },
   {

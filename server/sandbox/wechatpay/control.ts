@@ -11,12 +11,14 @@ import {
   rotateSchema,
   transactionSettleSchema,
   wechatPayControlOperations,
+  wechatPayFaultSchema,
+  type WechatPayFaultView,
   type WechatPayKeysView,
   type WechatPayTransactionView,
 } from './control-contract';
 import type { SandboxKeyRing, WechatPaySandboxKeys } from './keys';
 import { finishRefund, settleTransaction, type SettlementDependencies } from './settlement';
-import type { Refund, Transaction } from './store';
+import type { InjectedFault, Refund, Transaction } from './store';
 
 /**
  * Control endpoints of the emulated WeChat Pay, under `/sandbox/wechatpay/` (bodies JSON,
@@ -31,9 +33,14 @@ import type { Refund, Transaction } from './store';
  *        signs from now on; the previous one is still served by /v3/certificates.
  *   GET  /transactions[?out_trade_no=]   {transactions: [{out_trade_no, prepay_id,
  *        amount: {total}, trade_state, created_at, …}]}
- *   POST /transactions/:out_trade_no/settle {result: "paid"|"closed", notify?: true}
- *        {transaction, notifying}: the payer pays (TRANSACTION.SUCCESS is sent), or the order
- *        closes. 409 TRANSACTION_PAID | TRANSACTION_CLOSED | TRANSACTION_EXPIRED.
+ *   POST /transactions/:out_trade_no/settle {result: "paid"|"closed", notify?: true, success_time?}
+ *        {transaction, notifying}: the payer pays (TRANSACTION.SUCCESS is sent), at `success_time`
+ *        (ms, default now), or the order closes. 409 TRANSACTION_PAID | TRANSACTION_CLOSED |
+ *        TRANSACTION_EXPIRED.
+ *   POST /faults {operation?: "any", http_status, code?, message?, after?: false, signed?: true,
+ *        count?: 1}   201 {fault}: the next `count` calls of the operation are answered
+ *        `http_status` `{code, message}` (see ./api.ts).
+ *   DELETE /faults   {cleared}
  *   GET  /transactions/:out_trade_no/deliveries   {deliveries}
  *   GET  /refunds[?out_trade_no=]   {refunds: [refund as the API shows it]}
  *   POST /refunds/hold {count?: 1}   201 {hold: {count, pending}}: the next refunds stay
@@ -144,12 +151,45 @@ export function createWechatPayControlRoutes(deps: WechatPayControlDependencies)
     if (!transaction) return;
     const input = await readControlBody(ctx, transactionSettleSchema);
     if (!input) return;
-    const outcome = settleTransaction(deps, transaction, input.result, input.notify);
+    if (input.success_time !== undefined && input.success_time > deps.now()) {
+      sendError(ctx, 400, 'BAD_REQUEST', 'success_time must not be later than now');
+      return;
+    }
+    const outcome = settleTransaction(deps, transaction, input.result, input.notify, input.success_time);
     if ('refused' in outcome) {
       sendError(ctx, 409, outcome.code, outcome.refused);
       return;
     }
     ctx.body = { transaction: view(transaction), notifying: outcome.notifying };
+  });
+
+  router.post('/faults', async (ctx) => {
+    const input = await readControlBody(ctx, wechatPayFaultSchema);
+    if (!input) return;
+    const fault: InjectedFault = {
+      operation: input.operation,
+      remaining: input.count,
+      status: input.http_status,
+      code:
+        input.code ??
+        (input.http_status >= 500
+          ? 'SYSTEM_ERROR'
+          : input.http_status === 429
+            ? 'FREQUENCY_LIMITED'
+            : 'INVALID_REQUEST'),
+      message: input.message ?? 'sandbox fault',
+      after: input.after,
+      signed: input.signed,
+    };
+    store.faults.push(fault);
+    ctx.status = 201;
+    ctx.body = { fault: faultView(fault) };
+  });
+
+  router.delete('/faults', (ctx) => {
+    const cleared = store.faults.length;
+    store.faults = [];
+    ctx.body = { cleared };
   });
 
   router.get('/transactions/:out_trade_no/deliveries', (ctx) => {
@@ -199,6 +239,18 @@ export function createWechatPayControlRoutes(deps: WechatPayControlDependencies)
   });
 
   return describeRoutes(router, wechatPayControlOperations);
+}
+
+function faultView(fault: InjectedFault): WechatPayFaultView {
+  return {
+    operation: fault.operation,
+    http_status: fault.status,
+    code: fault.code,
+    message: fault.message,
+    after: fault.after,
+    signed: fault.signed,
+    count: fault.remaining,
+  };
 }
 
 /** The `out_trade_no` filter of a listing; a repeated one filters nothing. */

@@ -18,14 +18,15 @@ export interface SettlementDependencies {
 export type SettleOutcome = { refused: string; code: string } | { notifying: boolean };
 
 /**
- * Pays or closes a NOTPAY transaction. Refused when it is paid (or refunded), closed, or, for
- * `paid`, past its `time_expire`.
+ * Pays or closes a NOTPAY transaction; a payment is made at `paidAt` (ms, default now). Refused
+ * when it is paid (or refunded), closed, or, for `paid`, past its `time_expire`.
  */
 export function settleTransaction(
   deps: SettlementDependencies,
   transaction: Transaction,
   result: 'paid' | 'closed',
   notify: boolean,
+  paidAt?: number,
 ): SettleOutcome {
   if (transaction.tradeState === 'SUCCESS' || transaction.tradeState === 'REFUND') {
     return { refused: `${transaction.outTradeNo} is already paid`, code: 'TRANSACTION_PAID' };
@@ -44,7 +45,7 @@ export function settleTransaction(
   }
   transaction.tradeState = 'SUCCESS';
   transaction.transactionId = channelTradeNo('4200');
-  transaction.successTime = now;
+  transaction.successTime = paidAt ?? now;
   deps.store.save();
   return { notifying: notify && deps.notifier.notifyTransaction(transaction) };
 }

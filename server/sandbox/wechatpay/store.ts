@@ -60,6 +60,31 @@ export interface Refund {
   notifying?: boolean;
 }
 
+/** The calls of the emulated API a fault can be injected into (`any`: each of them). */
+export const WECHATPAY_OPERATIONS = ['prepay', 'query', 'close', 'refund', 'refund_query', 'tradebill', 'any'] as const;
+export type WechatPayOperation = (typeof WECHATPAY_OPERATIONS)[number];
+
+/**
+ * An injected fault: the next `remaining` calls of `operation` are answered `status` with
+ * `{code, message}`, before anything is done or (`after`) once it is done, signed as WeChat signs
+ * its answers or (`signed: false`) without the `Wechatpay-*` headers, as a proxy in front would.
+ */
+export interface InjectedFault {
+  operation: WechatPayOperation;
+  remaining: number;
+  status: number;
+  code: string;
+  message: string;
+  after: boolean;
+  signed: boolean;
+}
+
+/** A trade bill made by "申请交易账单", downloadable until `expiresAt` (ms). */
+export interface PreparedBill {
+  text: string;
+  expiresAt: number;
+}
+
 interface Snapshot {
   transactions: Transaction[];
   refunds: Refund[];
@@ -73,6 +98,10 @@ export class WechatPayStore {
   readonly refunds = new Map<string, Refund>();
   /** The next this many refunds stay PROCESSING until settled by hand. */
   refundHolds = 0;
+  /** Pending faults, oldest first (not kept across restarts). */
+  faults: InjectedFault[] = [];
+  /** Bills prepared for download, by token (not kept across restarts: download links last seconds). */
+  readonly bills = new Map<string, PreparedBill>();
 
   /** Loads what `directory` keeps, if given. */
   constructor(private readonly directory?: string) {
@@ -95,6 +124,17 @@ export class WechatPayStore {
     return this.refundsOf(outTradeNo)
       .filter((refund) => refund.status !== 'CLOSED')
       .reduce((sum, refund) => sum + refund.refund, 0);
+  }
+
+  /** Takes one use of the oldest fault for `operation` that applies `after` the work or before it. */
+  takeFault(operation: Exclude<WechatPayOperation, 'any'>, after: boolean): InjectedFault | undefined {
+    const fault = this.faults.find(
+      (candidate) => (candidate.operation === operation || candidate.operation === 'any') && candidate.after === after,
+    );
+    if (!fault) return undefined;
+    fault.remaining -= 1;
+    if (fault.remaining === 0) this.faults = this.faults.filter((candidate) => candidate !== fault);
+    return fault;
   }
 
   /** Writes the state down (with a data directory); call after every change. */

@@ -1,4 +1,4 @@
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { requestRaw, type RawAnswer } from '../../http-json';
 import { WechatPayRefusal, WechatPayVerificationError } from './errors';
@@ -29,15 +29,17 @@ import {
 
 /**
  * A direct merchant's client of WeChat Pay APIv3 for mini-program payments (pay.weixin.qq.com,
- * "JSAPI下单", "查询订单", "关闭订单", "申请退款", "查询单笔退款", "下载平台证书";
+ * "JSAPI下单", "查询订单", "关闭订单", "申请退款", "查询单笔退款", "下载平台证书", "申请交易账单",
+ * "下载账单";
  * payments-beyond.md, "WeChat Pay APIv3"). Every request is signed with the merchant key
  * (`WECHATPAY2-SHA256-RSA2048`) and every answer's `Wechatpay-Signature` is verified with the
  * platform key its `Wechatpay-Serial` names before anything in it is believed.
  *
- * Errors: `UpstreamUnreachable` / `UpstreamBusy` (no answer, 429/502/503/504: outcome unknown,
+ * Errors: `UpstreamUnreachable` / `UpstreamBusy` (no answer, 502/503/504: outcome unknown,
  * retry), `UpstreamBadAnswer` (another 5xx, or an unreadable 2xx: outcome unknown),
- * `WechatPayVerificationError` (an answer that cannot be trusted: outcome unknown),
- * `WechatPayRefusal` (a verified 4xx: nothing was done).
+ * `WechatPayVerificationError` (an answer that cannot be trusted, an unsigned 429 among them:
+ * outcome unknown), `WechatPayRefusal` (a verified 4xx, e.g. 429 `FREQUENCY_LIMITED`: nothing
+ * was done).
  */
 
 export interface WechatPayClientOptions {
@@ -101,6 +103,23 @@ export interface RefundInput {
 }
 
 const prepayAnswerSchema = z.object({ prepay_id: z.string().min(1) });
+const tradeBillAnswerSchema = z.object({
+  download_url: z.string().min(1),
+  hash_type: z.string(),
+  hash_value: z.string().min(1),
+});
+
+/** The types of "申请交易账单": every order of the day, its successful payments, or its refunds. */
+export type TradeBillType = 'ALL' | 'SUCCESS' | 'REFUND';
+
+/** Where a day's trade bill can be downloaded ("申请交易账单"), and the hash the file must have. */
+export interface TradeBillLink {
+  downloadUrl: string;
+  /** `SHA1`. */
+  hashType: string;
+  /** Hex. */
+  hashValue: string;
+}
 const errorAnswerSchema = z.object({
   code: z.string(),
   message: z.string().optional(),
@@ -193,9 +212,13 @@ export class WechatPayClient {
    * longer be paid. A paid order is refused (`WechatPayRefusal`), so query after a refusal.
    */
   async closeTransaction(outTradeNo: string): Promise<void> {
-    await this.call('POST', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(outTradeNo)}/close`, {
-      mchid: this.options.mchid,
-    });
+    const answer = await this.exchange(
+      'POST',
+      `/v3/pay/transactions/out-trade-no/${encodeURIComponent(outTradeNo)}/close`,
+      { mchid: this.options.mchid },
+    );
+    // A 202 (USER_PAYING in "关闭订单"'s error list) is no close: the payer may be paying.
+    if (answer.status !== 204 && answer.status !== 200) throw this.refusalOf(answer);
   }
 
   /**
@@ -226,6 +249,47 @@ export class WechatPayClient {
       if (WechatPayRefusal.is(error) && error.status === 404) return null;
       throw error;
     }
+  }
+
+  /**
+   * `GET /v3/bill/tradebill?bill_date=YYYY-MM-DD&bill_type=…` ("申请交易账单"): where the bill of a
+   * day (China time) can be downloaded. WeChat makes it after 10:00 the next day and keeps three
+   * months; before that it refuses with 400 `STATEMENT_CREATING`, and a day without a payment with
+   * 400 `NO_STATEMENT_EXIST` (both `WechatPayRefusal`).
+   */
+  async tradeBill(billDate: string, billType: TradeBillType): Promise<TradeBillLink> {
+    const query = new URLSearchParams({ bill_date: billDate, bill_type: billType });
+    const answer = await this.call('GET', `/v3/bill/tradebill?${query.toString()}`);
+    const link = this.parse(tradeBillAnswerSchema, answer, 'a trade bill without download_url');
+    return { downloadUrl: link.download_url, hashType: link.hash_type, hashValue: link.hash_value };
+  }
+
+  /**
+   * "下载账单": a signed GET of `link.downloadUrl`. The file WeChat answers is not signed; its SHA1
+   * must be `link.hashValue` instead (the document says to check it). Only a URL at our `baseUrl`'s
+   * origin is followed, so a forged link cannot make us sign requests to another host. Returns the
+   * file's text (UTF-8, not compressed: no `tar_type` is asked for). Throws
+   * `WechatPayVerificationError` `BAD_BODY` for another origin, another hash type or a file whose
+   * hash differs, `WechatPayRefusal` for a verified 4xx, and what every call throws.
+   */
+  async downloadBill(link: TradeBillLink): Promise<string> {
+    const url = new URL(link.downloadUrl, this.options.baseUrl);
+    if (url.origin !== new URL(this.options.baseUrl).origin) {
+      throw new WechatPayVerificationError('BAD_BODY', `the download_url ${url.origin} is not WeChat Pay's`);
+    }
+    if (link.hashType.toUpperCase() !== 'SHA1') {
+      throw new WechatPayVerificationError('BAD_BODY', `hash_type ${link.hashType} is not SHA1`);
+    }
+    const answer = await this.send('GET', `${url.pathname}${url.search}`);
+    if (answer.status !== 200) {
+      await this.verify(answer, (serial) => this.platformKeys.keyFor(serial));
+      throw this.refusalOf(answer);
+    }
+    const hash = createHash('sha1').update(answer.text, 'utf8').digest('hex');
+    if (hash !== link.hashValue.toLowerCase()) {
+      throw new WechatPayVerificationError('BAD_BODY', 'the downloaded bill does not match its hash_value');
+    }
+    return answer.text;
   }
 
   /**
@@ -265,10 +329,16 @@ export class WechatPayClient {
     });
   }
 
-  private async call(method: 'GET' | 'POST', path: string, body?: Record<string, unknown>): Promise<unknown> {
+  /** Sends, verifies the answer, and throws a refusal for a 4xx; the verified answer otherwise. */
+  private async exchange(method: 'GET' | 'POST', path: string, body?: Record<string, unknown>): Promise<RawAnswer> {
     const answer = await this.send(method, path, body);
     await this.verify(answer, (serial) => this.platformKeys.keyFor(serial));
     if (answer.status >= 400) throw this.refusalOf(answer);
+    return answer;
+  }
+
+  private async call(method: 'GET' | 'POST', path: string, body?: Record<string, unknown>): Promise<unknown> {
+    const answer = await this.exchange(method, path, body);
     if (answer.status === 204 || answer.text === '') return {};
     try {
       return JSON.parse(answer.text) as unknown;
@@ -299,6 +369,8 @@ export class WechatPayClient {
         'user-agent': 'miniprogram-checkout wechatpay-apiv3',
       },
       timeoutMs: this.options.timeoutMs ?? 10_000,
+      // WeChat signs its 429 FREQUENCY_LIMITED: verified, it is a refusal ("未受理"), not a doubt.
+      readStatuses: [429],
     });
   }
 

@@ -96,7 +96,7 @@ export async function readNotification(
     if (
       !parsed.success ||
       parsed.data.trade_state !== 'SUCCESS' ||
-      !parsed.data.amount ||
+      parsed.data.amount?.total === undefined ||
       !parsed.data.transaction_id
     ) {
       throw new WechatPayVerificationError('BAD_BODY', 'TRANSACTION.SUCCESS without a successful transaction');

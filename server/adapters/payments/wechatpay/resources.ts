@@ -28,9 +28,10 @@ export const transactionSchema = z.object({
   success_time: z.string().optional(),
   attach: z.string().optional(),
   payer: z.object({ openid: z.string() }).partial().optional(),
+  // An unpaid order may be answered without its total (`{currency, payer_currency}` only).
   amount: z
     .object({
-      total: fen,
+      total: fen.optional(),
       payer_total: fen.optional(),
       currency: z.string().optional(),
     })
@@ -65,11 +66,14 @@ export function toTransaction(raw: z.infer<typeof transactionSchema>): WechatPay
     successTime: raw.success_time || undefined,
     attach: raw.attach || undefined,
     payerOpenid: raw.payer?.openid,
-    amount: raw.amount && {
-      total: raw.amount.total,
-      payerTotal: raw.amount.payer_total,
-      currency: raw.amount.currency ?? 'CNY',
-    },
+    amount:
+      raw.amount?.total !== undefined
+        ? {
+            total: raw.amount.total,
+            payerTotal: raw.amount.payer_total,
+            currency: raw.amount.currency ?? 'CNY',
+          }
+        : undefined,
   };
 }
 
