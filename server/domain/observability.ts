@@ -1,6 +1,7 @@
 import type { ErrorCode } from './errors';
 import type { Fen } from './money';
-import type { GatewayChannel, PaymentDisposition, RefundKind } from './ports';
+import type { PaymentChannel } from './payment-provider';
+import type { PaymentDisposition, RefundKind } from './ports';
 
 /**
  * What the domain tells the people who run it. Two ways out, both implemented by adapters:
@@ -41,7 +42,7 @@ export type WebhookOutcome = 'accepted' | 'duplicate' | 'invalid' | 'bad_signatu
  */
 export type CheckoutEvent =
   | { type: 'order.created'; orderNo: string; amount: Fen }
-  | { type: 'bill.opened'; orderNo: string; billNo: string; channel: GatewayChannel }
+  | { type: 'bill.opened'; orderNo: string; billNo: string; channel: PaymentChannel }
   | {
       type: 'payment.recorded';
       orderNo: string;

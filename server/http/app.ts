@@ -12,7 +12,7 @@ import { observeRequests, RequestObserver } from './request-observer';
 import { refuseUnstorableInput } from './validation';
 import type { MerchantService } from '../domain/merchant';
 import type { RefundService } from '../domain/refunds';
-import type { GatewayWebhooks } from '../domain/webhooks';
+import type { ProviderNotifications } from '../domain/webhooks';
 import { buildApiDocument, type ApiDocumentOptions } from './api-document';
 import { apiDocumentRoutes } from './routes/api-document';
 import { gatewayWebhookRoutes } from './routes/gateway-webhook';
@@ -29,7 +29,7 @@ export interface AppDependencies {
   statuses: OrderStatusReadModel;
   merchant: MerchantService;
   refunds: RefundService;
-  webhooks: GatewayWebhooks;
+  webhooks: ProviderNotifications;
   /** Unset: the merchant API answers 404 MERCHANT_API_DISABLED. */
   merchantApiKey?: string;
   catalog: Catalog;
