@@ -111,9 +111,7 @@ describe('BeeCloudGateway.listTransactions', () => {
     expect(byBill.get(midday[54])).toMatchObject({ amount: 1054, state: 'paid' });
     expect(byBill.get(refundedBill)).toMatchObject({ amount: 1007, state: 'refunded' });
 
-    expect((await gateway.listTransactions('2026-03-16')).map((transaction) => transaction.billNo)).toEqual([
-      dayAfter,
-    ]);
+    expect((await gateway.listTransactions('2026-03-16')).map((transaction) => transaction.billNo)).toEqual([dayAfter]);
   });
 
   it('refuses what is not a day', async () => {
