@@ -166,8 +166,8 @@ export class BillService {
     });
     throw new AppError(
       'PAYMENT_IN_PROGRESS',
-      "A payment for this order is open at the gateway, but its parameters were lost with the gateway's answer: " +
-        'the order can be paid again once the gateway closes it',
+      "A payment for this order is open at the payment provider, but its parameters were lost with the provider's " +
+        'answer: the order can be paid again once the provider closes it',
     );
   }
 
