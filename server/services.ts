@@ -27,7 +27,8 @@ import { SessionService } from './domain/sessions';
 import { MerchantService } from './domain/merchant';
 import { DEFAULT_REFUND_SETTINGS, RefundService, RefundSettings } from './domain/refunds';
 import { DEFAULT_SWEEPER_SETTINGS, Sweeper, SweeperSettings } from './domain/sweeper';
-import { GatewayWebhooks } from './domain/webhooks';
+import { ProviderNotifications } from './domain/webhooks';
+import { PaymentProviders } from './domain/payment-providers';
 import { MerchantNotifier, MerchantNotifierOptions } from './adapters/merchant/notifier';
 import { createApp } from './http/app';
 import { createCheckoutServer } from './http/node-server';
@@ -36,7 +37,7 @@ import { createLogger, loggerPort, RootLogger } from './adapters/observability/l
 import { CheckoutMetrics } from './adapters/observability/metrics';
 import { observedEvents } from './adapters/observability/events';
 import { requestObserver } from './adapters/observability/requests';
-import { observedGateway, observedLogin, upstreamObserver } from './adapters/observability/upstreams';
+import { observedLogin, observedProvider, upstreamObserver } from './adapters/observability/upstreams';
 import { createSandbox, SandboxOptions } from './sandbox';
 import { listenFailure, newDirectoryFor, reasonOf, StartupError, withoutPassword } from './startup';
 
@@ -51,7 +52,7 @@ export interface StartOptions {
   /** The root logger (tests: a silent one, or one writing to memory); by default from `config.logging`. */
   logger?: RootLogger;
   settings?: Partial<Omit<CheckoutSettings, 'notifyUrl'>>;
-  refunds?: Partial<Omit<RefundSettings, 'notifyUrl'>>;
+  refunds?: Partial<RefundSettings>;
   /** `enabled: false` leaves sweeping to explicit `sweeper.sweepOnce()` calls (tests). */
   sweeper?: Partial<Pick<SweeperSettings, 'intervalMs' | 'batchSize' | 'concurrency'>> & { enabled?: boolean };
   /**
@@ -73,7 +74,7 @@ export interface RunningServices {
   database: Database;
   orders: OrderService;
   payments: PaymentService;
-  /** The gateway's verdicts, and the gateway checks polls start in the background (`drain` waits for them). */
+  /** The providers' verdicts, and the provider checks polls start in the background (`drain` waits for them). */
   verdicts: PaymentVerdicts;
   /** The status read model polls are answered from. */
   statuses: OrderStatusReadModel;
@@ -251,16 +252,6 @@ export async function startServices(config: Config, options: StartOptions = {}):
       },
       clock,
     );
-    const beeCloud = new BeeCloudGateway({
-      baseUrl: config.gateway.baseUrl ?? sandboxUrl!,
-      appId: config.gateway.appId,
-      appSecret: config.gateway.appSecret,
-      masterSecret: config.gateway.masterSecret,
-      testSecret: config.gateway.testMode ? config.gateway.testSecret : undefined,
-      timeoutMs: config.gateway.timeoutMs,
-    });
-    const gateway = observedGateway(beeCloud, upstream);
-
     // The webhook URL depends on the port actually bound, so the server listens before wiring.
     const { server, url: serverUrl } = await listen(
       createCheckoutServer((refusal) => {
@@ -285,6 +276,20 @@ export async function startServices(config: Config, options: StartOptions = {}):
       paySecret: config.douyin.paySecret,
     });
     const notifyUrl = `${config.publicBaseUrl ?? serverUrl}/api/gateway/webhook`;
+    const gateway = observedProvider(
+      new BeeCloudGateway({
+        baseUrl: config.gateway.baseUrl ?? sandboxUrl!,
+        appId: config.gateway.appId,
+        appSecret: config.gateway.appSecret,
+        masterSecret: config.gateway.masterSecret,
+        testSecret: config.gateway.testMode ? config.gateway.testSecret : undefined,
+        timeoutMs: config.gateway.timeoutMs,
+        notifyUrl,
+      }),
+      upstream,
+    );
+    // Every payment method opens new bills at the gateway; bills keep the provider they were opened at.
+    const providers = new PaymentProviders([gateway], { WX_MINI: 'gateway', BC_WX_WAP: 'gateway', ALI_APP: 'gateway' });
     const notifyMerchant = config.merchant.notifyUrl !== undefined;
     const checkoutSettings: CheckoutSettings = {
       ...DEFAULT_CHECKOUT_SETTINGS,
@@ -299,7 +304,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
     };
     const refunds = new RefundService(
       store,
-      gateway,
+      providers,
       clock,
       {
         ...DEFAULT_REFUND_SETTINGS,
@@ -308,7 +313,6 @@ export async function startServices(config: Config, options: StartOptions = {}):
         // Never declare a request lost while it may still be open: well past the client's timeout.
         unknownOutcomeGraceMs: Math.max(DEFAULT_REFUND_SETTINGS.unknownOutcomeGraceMs, 3 * config.gateway.timeoutMs),
         ...options.refunds,
-        notifyUrl,
         notifyMerchant,
       },
       log,
@@ -318,8 +322,8 @@ export async function startServices(config: Config, options: StartOptions = {}):
     const statuses = new OrderStatusReadModel(store, clock, checkoutSettings, log, {
       checkInBackground: (orderNo) => verdicts.checkInBackground(orderNo),
     });
-    const verdicts = new PaymentVerdicts(store, gateway, clock, checkoutSettings, log, events, statuses, refunds);
-    const bills = new BillService(store, gateway, clock, checkoutSettings, log, events, verdicts);
+    const verdicts = new PaymentVerdicts(store, providers, clock, checkoutSettings, log, events, statuses, refunds);
+    const bills = new BillService(store, providers, clock, checkoutSettings, log, events, verdicts);
     const orders = new OrderService(store, catalog, clock, checkoutSettings, events, statuses);
     const payments = new PaymentService(
       orders,
@@ -330,7 +334,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
       checkoutSettings,
       statuses,
     );
-    const webhooks = new GatewayWebhooks(store, gateway, verdicts, refunds, clock, log, events);
+    const webhooks = new ProviderNotifications(store, providers, verdicts, refunds, clock, log, events);
     const sweeper = new Sweeper(
       store,
       verdicts,

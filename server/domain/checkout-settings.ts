@@ -1,6 +1,6 @@
 /** The rules of orders, bills and the status read model, as the wiring sets them. */
 export interface CheckoutSettings {
-  /** Where the gateway sends its webhook. */
+  /** The gateway's webhook URL, which Douyin's cashier `orderInfo` names (the gateway adapter is given it too). */
   notifyUrl: string;
   /** How long a shopper has to pay an order. */
   orderTtlSeconds: number;

@@ -33,6 +33,21 @@ export function chinaDate8(at: Date): string {
 }
 
 /**
+ * The instants a China day (`YYYY-MM-DD`, China Standard Time) spans: from its midnight
+ * (`start`, included) to the next (`end`, excluded). Throws RangeError for text that is no
+ * such day (e.g. `2024-02-30`).
+ */
+export function chinaDayBounds(day: string): { start: Date; end: Date } {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  const utcMidnight = match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) : NaN;
+  if (!match || Number.isNaN(utcMidnight) || new Date(utcMidnight).toISOString().slice(0, 10) !== day) {
+    throw new RangeError(`${day} is not a day (YYYY-MM-DD)`);
+  }
+  const start = utcMidnight - CHINA_OFFSET_MS;
+  return { start: new Date(start), end: new Date(start + 24 * 60 * 60 * 1000) };
+}
+
+/**
  * A gateway `refund_no`: the day it is sent (China time) + 16 letters/digits. The gateway takes
  * the date + 3–24 letters/digits, the date must be the day of the request, and a serial of
  * `000` is refused (seed 001 §4.3.1).

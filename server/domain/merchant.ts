@@ -75,7 +75,7 @@ function toPaymentView(payment: PaymentRecord): PaymentView {
     channel: payment.channel,
     disposition: payment.disposition,
     source: payment.source,
-    gatewayTradeNo: payment.gatewayTradeNo,
+    gatewayTradeNo: payment.tradeNo,
     receivedAt: payment.receivedAt.toISOString(),
   };
 }

@@ -1,6 +1,7 @@
 import type { ErrorCode } from './errors';
 import type { Fen } from './money';
-import type { GatewayChannel, PaymentDisposition, RefundKind } from './ports';
+import type { PaymentChannel } from './payment-provider';
+import type { PaymentDisposition, RefundKind } from './ports';
 
 /**
  * What the domain tells the people who run it. Two ways out, both implemented by adapters:
@@ -20,28 +21,28 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-/** How a gateway webhook ended: the first three are refusals (the gateway sends it again). */
+/** How a provider's notification ended: the refusals (`invalid` … `unknown_transaction`) make the provider send it again. */
 export type WebhookOutcome = 'accepted' | 'duplicate' | 'invalid' | 'bad_signature' | 'unknown_transaction' | 'failed';
 
 /**
  * The business events of the checkout, each emitted once when it happens (amounts in fen).
  *
  * - `order.created`: a new order (a replay of an Idempotency-Key is not one).
- * - `bill.opened`: the gateway made a bill for a payment attempt.
- * - `payment.recorded`: the gateway said a bill was paid (its webhook or our query) and it was
+ * - `bill.opened`: a payment provider made a bill for a payment attempt.
+ * - `payment.recorded`: a bill's provider said it was paid (its notification or our query) and it was
  *   recorded for the first time, with its disposition (`applied`, `refund_due`, `amount_mismatch`).
  * - `refund.requested` / `refund.succeeded` / `refund.failed`: a merchant's refund or the
  *   automatic return of a second payment (`kind`), created and then finished.
  * - `order.expired`: an order passed its deadline unpaid (`confirmedByGateway`: its bills were
  *   asked about first; otherwise it had none in flight).
- * - `webhook.handled`: every gateway webhook and how it ended; `reason` says why one was refused
+ * - `webhook.handled`: every provider notification (the gateway's webhook) and how it ended; `reason` says why one was refused
  *   or failed (never its body or signature).
  * - `notification.delivered` / `notification.retried`: a merchant notification the merchant
  *   accepted, or one it did not (retried after `retryInMs`).
  */
 export type CheckoutEvent =
   | { type: 'order.created'; orderNo: string; amount: Fen }
-  | { type: 'bill.opened'; orderNo: string; billNo: string; channel: GatewayChannel }
+  | { type: 'bill.opened'; orderNo: string; billNo: string; channel: PaymentChannel }
   | {
       type: 'payment.recorded';
       orderNo: string;

@@ -1,7 +1,7 @@
-import type { AppError } from './errors';
-import type { BillOutcome, OrderStatus } from './order-status';
+import type { OrderStatus } from './order-status';
 import type { OrderLine } from './catalog';
 import type { Fen } from './money';
+import type { BillClientParams, PaymentChannel, PaymentProviderId } from './payment-provider';
 
 /** The contracts the domain needs from the outside world; adapters implement them. */
 
@@ -25,142 +25,6 @@ export interface LoginCodes {
 export interface LoginProvider {
   /** Exchanges one-time login codes; throws AppError LOGIN_* / WECHAT_* / DOUYIN_* codes. */
   exchangeCode(codes: LoginCodes): Promise<LoginIdentity>;
-}
-
-/** `WX_MINI` pays inside WeChat; Douyin's cashier uses WeChat H5 (`BC_WX_WAP`) and Alipay (`ALI_APP`). */
-export type GatewayChannel = 'WX_MINI' | 'BC_WX_WAP' | 'ALI_APP';
-
-/** The fields `wx.requestPayment` takes, as the gateway signed them. */
-export interface WechatRequestPayment {
-  timeStamp: string;
-  nonceStr: string;
-  package: string;
-  signType: string;
-  paySign: string;
-}
-
-export interface CreateBillRequest {
-  billNo: string;
-  channel: GatewayChannel;
-  amount: Fen;
-  title: string;
-  notifyUrl: string;
-  timeoutSeconds: number;
-  openid?: string;
-  optional?: Record<string, string>;
-}
-
-/** What the shopper's client needs to pay a bill, as the gateway gave it. */
-export type BillClientParams =
-  | { channel: 'WX_MINI'; requestPayment: WechatRequestPayment }
-  | { channel: 'BC_WX_WAP'; url: string }
-  | { channel: 'ALI_APP'; orderString: string };
-
-export interface CreatedBill {
-  gatewayId: string;
-  clientParams: BillClientParams;
-}
-
-/**
- * What became of a request to create a bill. `refused`: the gateway answered no with a result
- * code; nothing was created. `unknown`: no readable answer (timeout, connection lost, an HTTP
- * error page, an answer without the channel's payment fields): the bill may exist at the gateway
- * without us holding its payment parameters. `error` is what the shopper is answered either way.
- */
-export type BillCreation =
-  | { outcome: 'created'; bill: CreatedBill }
-  | { outcome: 'refused'; error: AppError }
-  | { outcome: 'unknown'; error: AppError };
-
-/** The gateway's answer to our own query about a bill: the truth, unlike anything a message claims. */
-export interface GatewayBillState {
-  billNo: string;
-  /** `paid` when the gateway says so; `failed`/`closed` only from the channel's verdict it reports. */
-  outcome: BillOutcome;
-  /** The bill's `total_fee`, fen. */
-  amount: Fen;
-  channel: string;
-  gatewayTradeNo?: string;
-  detail?: unknown;
-}
-
-/**
- * A verified gateway message, reduced to the small vocabulary the domain acts on. The gateway
- * sends messages only for successes (seed 001 §3.1, §3.4.2), and its signature covers only
- * `transaction_id`, `transaction_type`, `channel_type` and `transaction_fee` (§3.3.1): nothing
- * else in a message may move money or an order.
- */
-export type GatewayEvent =
-  | {
-      type: 'payment.succeeded';
-      /** The `bill_no` the gateway claims was paid. */
-      billNo: string;
-      /** The signed `transaction_fee`, fen. */
-      amount: Fen;
-      channel: string;
-      gatewayTradeNo?: string;
-      detail: unknown;
-    }
-  | {
-      type: 'refund.succeeded';
-      refundNo: string;
-      /** The signed `transaction_fee` (the refund's `refund_fee`), fen. */
-      amount: Fen;
-      detail: unknown;
-    }
-  | {
-      /**
-       * Verified but nothing here can act on it: a kind this checkout never makes (a transfer), or a
-       * signed `transaction_id`/`transaction_type` that can be none of ours (e.g. it holds NUL).
-       */
-      type: 'not_ours';
-      transactionType: string;
-      transactionId: string;
-      amount: Fen;
-      /** Why, for the person who reviews it. */
-      reason: string;
-      detail: unknown;
-    };
-
-export interface CreateRefundRequest {
-  /** `YYYYMMDD` (the day it is sent, China time) + 3–24 letters/digits (seed 001 §4.3.1). */
-  refundNo: string;
-  billNo: string;
-  /** Fen; at most what the bill can still refund. */
-  amount: Fen;
-  notifyUrl: string;
-  optional?: Record<string, string>;
-}
-
-/**
- * What became of a refund request. `refused`: the gateway answered no (nothing was created, the
- * reason is its own; `retryable` when it only asks to wait, e.g. another refund of the bill is in
- * progress). `unknown`: no readable answer (timeout, network, a proxy's error page): the refund
- * may exist, so it is settled by query and never sent again.
- */
-export type RefundSubmission =
-  | { outcome: 'accepted'; gatewayId?: string }
-  | { outcome: 'refused'; reason: string; retryable: boolean }
-  | { outcome: 'unknown'; reason: string };
-
-/** The gateway's answer to our query about a refund. */
-export type GatewayRefundState =
-  { found: false } | { found: true; state: 'pending' | 'succeeded' | 'failed'; reason?: string; detail?: unknown };
-
-export interface PaymentGateway {
-  /** Asks the gateway to open a bill. Never throws for an upstream failure: see `BillCreation`. */
-  createBill(request: CreateBillRequest): Promise<BillCreation>;
-  /** What the gateway knows about a bill now; null when it has no such bill. Throws AppError GATEWAY_*. */
-  queryBill(billNo: string): Promise<GatewayBillState | null>;
-  /** Verifies and parses a webhook body; throws AppError WEBHOOK_* when it is forged or malformed. */
-  parseWebhook(rawBody: string): GatewayEvent;
-  /** Asks the gateway to refund part or all of a paid bill. Never throws for an upstream failure. */
-  createRefund(request: CreateRefundRequest): Promise<RefundSubmission>;
-  /**
-   * What the gateway knows about a refund now. `billChannel` (e.g. `WX_MINI`) decides how to ask:
-   * channels that send no refund callback have a status query of their own. Throws AppError GATEWAY_*.
-   */
-  queryRefund(refundNo: string, billChannel: string): Promise<GatewayRefundState>;
 }
 
 export interface DouyinOrderInfoRequest {
@@ -221,21 +85,28 @@ export interface OrderRecord {
 /**
  * `creating`: its creation was requested (stored before the request leaves) and not confirmed:
  * the request is in flight, ended without a readable answer (`error` says why), or its server
- * died; the gateway is asked about it before the order gets another bill on its channel.
+ * died; its provider is asked about it before the order gets another bill on its channel.
  * `open`: created, with the parameters the shopper pays with. `paid`, `failed`, `closed`: the
- * gateway's verdict. `rejected`: the gateway refused it, or never received it. `abandoned`: the
- * gateway no longer knows it (its parameters are not handed out again).
+ * provider's verdict (or, `closed`, its answer to our close). `rejected`: the provider refused
+ * it, or never received it. `abandoned`: the provider no longer knows it (its parameters are not
+ * handed out again).
  */
 export type BillStatus = 'creating' | 'open' | 'paid' | 'failed' | 'closed' | 'rejected' | 'abandoned';
 
 export interface BillRecord {
   billNo: string;
   orderNo: string;
-  channel: GatewayChannel;
+  channel: PaymentChannel;
+  /**
+   * The provider it was opened at: everything about this bill (queries, closing, refunds) goes
+   * there, whatever the configuration opens new bills at now.
+   */
+  provider: PaymentProviderId;
   amount: Fen;
   status: BillStatus;
   payer?: string;
-  gatewayId?: string;
+  /** The provider's own id of the bill, when it gave one (stored as `gateway_id`). */
+  providerBillId?: string;
   clientParams?: BillClientParams;
   error?: string;
   createdAt: Date;
@@ -253,10 +124,11 @@ export interface PaymentRecord {
   billNo: string;
   orderNo: string;
   amount: Fen;
-  channel: string;
+  channel: PaymentChannel;
   source: 'webhook' | 'query';
   disposition: PaymentDisposition;
-  gatewayTradeNo?: string;
+  /** The provider's number for the payment (gateway `trade_no`, WeChat Pay `transaction_id`; stored as `gateway_trade_no`). */
+  tradeNo?: string;
   receivedAt: Date;
   detail?: unknown;
 }
@@ -289,8 +161,10 @@ export interface RefundRecord {
   orderNo: string;
   /** The paid bill the money goes back from. */
   billNo: string;
-  /** That bill's gateway channel, e.g. `WX_MINI`. */
-  channel: string;
+  /** That bill's channel, e.g. `WX_MINI`. */
+  channel: PaymentChannel;
+  /** That bill's provider: the refund is asked for and about there. */
+  provider: PaymentProviderId;
   /** Fen. */
   amount: Fen;
   reason?: string;
@@ -298,10 +172,11 @@ export interface RefundRecord {
   idempotencyKey?: string;
   requestHash?: string;
   status: RefundStatus;
-  /** Set just before the request leaves for the gateway; never sent again after that. */
+  /** Set just before the request leaves for the provider; never sent again after that. */
   submittedAt?: Date;
   acceptedAt?: Date;
-  gatewayId?: string;
+  /** The provider's own id of the refund, when it gave one (stored as `gateway_id`). */
+  providerRefundId?: string;
   failure?: string;
   createdAt: Date;
   finishedAt?: Date;
@@ -320,7 +195,9 @@ export interface PaidVerdict {
   billNo: string;
   amount: Fen;
   source: PaymentRecord['source'];
-  gatewayTradeNo?: string;
+  /** Only a provider's verdict on its own bills counts: a bill opened elsewhere is not found. */
+  provider: PaymentProviderId;
+  tradeNo?: string;
   receivedAt: Date;
   detail?: unknown;
 }
@@ -335,14 +212,21 @@ export interface RefundFinish {
   detail?: unknown;
 }
 
+/** A bill awaiting a verdict, as much of it as asking its provider needs. */
+export interface LeasedBill {
+  billNo: string;
+  provider: PaymentProviderId;
+  channel: PaymentChannel;
+}
+
 /** A pending order the sweeper took the right to ask about, with what the check needs. */
 export interface LeasedOrderCheck {
   orderNo: string;
   /** `paid` orders are leased while a bill of theirs is still open: a second payment may come. */
   status: 'pending' | 'paid';
   expiresAt: Date;
-  /** Its bills still awaiting a verdict (`creating` or `open`), oldest first. */
-  billNos: string[];
+  /** Its bills still awaiting a verdict (`creating` or `open`), oldest first, with where each was opened. */
+  bills: LeasedBill[];
 }
 
 /**

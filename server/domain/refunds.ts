@@ -3,28 +3,28 @@ import type { CheckoutEvents, Logger } from './observability';
 import { AppError } from './errors';
 import { chinaDate8, hashRequest, newRefundNo } from './identifiers';
 import type { Fen } from './money';
-import type { Clock, PaymentGateway, PaymentRecord, RefundRecord } from './ports';
+import type { PaymentProviderId } from './payment-provider';
+import type { PaymentProviders } from './payment-providers';
+import type { Clock, PaymentRecord, RefundRecord } from './ports';
 import type { UnitOfWork } from './repositories';
 
 export interface RefundSettings {
-  /** Where the gateway sends REFUND webhooks (the same endpoint as payments). */
-  notifyUrl: string;
   /** Queue each final refund for the merchant's notification URL. */
   notifyMerchant: boolean;
   /** Return a second payment for an already paid order by itself. */
   autoRefundDuplicates: boolean;
-  /** How often a refund still pending at the gateway is asked about, ms. */
+  /** How often a refund still pending at its provider is asked about, ms. */
   checkIntervalMs: number;
   /**
-   * A refund whose request got no answer and that the gateway still does not know this long
+   * A refund whose request got no answer and that its provider still does not know this long
    * after it was sent never arrived: it is failed, never sent again (a resent `refund_no` may
-   * be refunded twice). Must be well above the gateway client's timeout, or a request still
+   * be refunded twice). Must be well above the provider client's timeout, or a request still
    * open could be declared lost. ms.
    */
   unknownOutcomeGraceMs: number;
 }
 
-export const DEFAULT_REFUND_SETTINGS: Omit<RefundSettings, 'notifyUrl' | 'notifyMerchant'> = {
+export const DEFAULT_REFUND_SETTINGS: Omit<RefundSettings, 'notifyMerchant'> = {
   autoRefundDuplicates: true,
   checkIntervalMs: 10_000,
   unknownOutcomeGraceMs: 60_000,
@@ -41,7 +41,7 @@ export interface RefundView {
   reason: string | null;
   createdAt: string;
   finishedAt?: string;
-  /** Why it failed, in the gateway's words where it gave them. */
+  /** Why it failed, in the provider's words where it gave them. */
   failureReason?: string;
 }
 
@@ -60,17 +60,18 @@ export function toRefundView(refund: RefundRecord): RefundView {
 }
 
 /**
- * Refunds at the gateway (seed 001 §4.3.1): a merchant's, and the automatic return of a second
- * payment. A refund is stored before it is sent and marked submitted just before the request
- * leaves, so a crash at any point either leaves it unsent (sent later) or submitted (its outcome
- * learned from the gateway's REFUND webhook or its query, never sent twice).
+ * Refunds, at the provider the paid bill was opened at (the gateway: seed 001 §4.3.1): a
+ * merchant's, and the automatic return of a second payment. A refund is stored before it is sent
+ * and marked submitted just before the request leaves, so a crash at any point either leaves it
+ * unsent (sent later) or submitted (its outcome learned from the provider's notification or its
+ * query, never sent twice).
  */
 export class RefundService implements SecondPaymentHandler {
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly store: Pick<UnitOfWork, 'bills' | 'refunds' | 'unmatchedMessages' | 'transaction'>,
-    private readonly gateway: PaymentGateway,
+    private readonly providers: PaymentProviders,
     private readonly clock: Clock,
     private readonly settings: RefundSettings,
     private readonly log: Logger,
@@ -103,7 +104,7 @@ export class RefundService implements SecondPaymentHandler {
         const raced = await tx.refunds.findRefundByIdempotencyKey(orderNo, idempotencyKey);
         if (raced) return { replay: raced };
         const balance = await tx.refunds.refundBalance(orderNo);
-        if (order.status !== 'paid' || !balance.billNo || !balance.channel) {
+        if (order.status !== 'paid' || !balance.bill) {
           throw new AppError(
             'ORDER_NOT_PAID',
             `Order ${orderNo} is ${order.status}: only a paid order can be refunded`,
@@ -120,8 +121,9 @@ export class RefundService implements SecondPaymentHandler {
         const refund: RefundRecord = {
           refundNo: newRefundNo(now),
           orderNo,
-          billNo: balance.billNo,
-          channel: balance.channel,
+          billNo: balance.bill.billNo,
+          channel: balance.bill.channel,
+          provider: balance.bill.provider,
           amount: request.amount,
           reason: request.reason,
           kind: 'merchant',
@@ -190,7 +192,9 @@ export class RefundService implements SecondPaymentHandler {
     if (!this.settings.autoRefundDuplicates) return 0;
     let created = 0;
     for (const payment of await this.store.bills.listDuplicatesWithoutRefund(limit)) {
-      const refund = this.duplicateRefundOf(payment);
+      const bill = await this.store.bills.findBill(payment.billNo);
+      if (!bill) throw new Error(`payment of bill ${payment.billNo} without its bill`);
+      const refund = this.duplicateRefundOf(payment, bill.provider);
       if (!(await this.store.refunds.insertRefund(refund))) continue;
       created += 1;
       this.events.emit({
@@ -205,13 +209,14 @@ export class RefundService implements SecondPaymentHandler {
     return created;
   }
 
-  private duplicateRefundOf(payment: PaymentRecord): RefundRecord {
+  private duplicateRefundOf(payment: PaymentRecord, provider: PaymentProviderId): RefundRecord {
     const now = this.clock();
     return {
       refundNo: newRefundNo(now),
       orderNo: payment.orderNo,
       billNo: payment.billNo,
       channel: payment.channel,
+      provider,
       amount: payment.amount,
       reason: 'second payment for an order already paid',
       kind: 'duplicate',
@@ -253,17 +258,21 @@ export class RefundService implements SecondPaymentHandler {
     const renumber = refund.refundNo.startsWith(chinaDate8(now)) ? undefined : newRefundNo(now);
     const claimed = await this.store.refunds.claimRefundSubmission(refund.refundNo, now, renumber);
     if (!claimed) return (await this.store.refunds.findRefund(refund.refundNo)) ?? refund;
-    const answer = await this.gateway.createRefund({
+    const bill = await this.store.bills.findBill(claimed.billNo);
+    if (!bill) throw new Error(`refund ${claimed.refundNo} of bill ${claimed.billNo} without its bill`);
+    const answer = await this.providers.get(claimed.provider).createRefund({
       refundNo: claimed.refundNo,
       billNo: claimed.billNo,
+      channel: claimed.channel,
       amount: claimed.amount,
-      notifyUrl: this.settings.notifyUrl,
-      optional: { orderNo: claimed.orderNo },
+      billAmount: bill.amount,
+      reason: claimed.reason,
+      orderNo: claimed.orderNo,
     });
     const at = this.clock();
     switch (answer.outcome) {
       case 'accepted':
-        await this.store.refunds.markRefundAccepted(claimed.refundNo, answer.gatewayId, at);
+        await this.store.refunds.markRefundAccepted(claimed.refundNo, answer.providerId, at);
         break;
       case 'refused':
         if (answer.retryable) {
@@ -277,8 +286,9 @@ export class RefundService implements SecondPaymentHandler {
         }
         break;
       case 'unknown':
-        this.log.warn('refund request got no answer: its outcome is asked of the gateway, never sent again', {
+        this.log.warn('refund request got no answer: its outcome is asked of its provider, never sent again', {
           refundNo: claimed.refundNo,
+          provider: claimed.provider,
           error: answer.reason,
         });
         break;
@@ -286,9 +296,9 @@ export class RefundService implements SecondPaymentHandler {
     return (await this.store.refunds.findRefund(claimed.refundNo)) ?? claimed;
   }
 
-  /** Asks the gateway about a sent refund and settles it when the gateway has. */
+  /** Asks its provider about a sent refund and settles it when the provider has. */
   private async check(refund: RefundRecord): Promise<void> {
-    const state = await this.gateway.queryRefund(refund.refundNo, refund.channel);
+    const state = await this.providers.get(refund.provider).queryRefund(refund.refundNo, refund.channel);
     const now = this.clock();
     if (!state.found) {
       const sentAt = refund.submittedAt?.getTime() ?? now.getTime();
@@ -296,7 +306,7 @@ export class RefundService implements SecondPaymentHandler {
         await this.finish(refund.refundNo, {
           status: 'failed',
           at: now,
-          failure: 'the refund request got no answer and the gateway has no such refund: it never arrived',
+          failure: 'the refund request got no answer and its provider has no such refund: it never arrived',
         });
       }
       return;
@@ -308,21 +318,30 @@ export class RefundService implements SecondPaymentHandler {
     await this.finish(refund.refundNo, {
       status: state.state,
       at: now,
-      failure: state.state === 'failed' ? (state.reason ?? 'the gateway reports the refund failed') : undefined,
+      failure: state.state === 'failed' ? (state.reason ?? 'the provider reports the refund failed') : undefined,
       detail: state.detail,
     });
   }
 
   /**
-   * The gateway's REFUND webhook: the refund with this `refund_no` succeeded. Recorded once;
-   * a message for a refund we do not have, or with another fee, is kept for a person and
-   * changes nothing (the refund's query settles it).
+   * A verified notification from `provider`: the refund with this `refund_no` succeeded. Recorded
+   * once; a message for a refund we do not have at that provider, or with another fee, is kept
+   * for a person and changes nothing (the refund's query settles it).
    */
-  async recordRefundSucceeded(refundNo: string, amount: Fen, detail: unknown): Promise<{ duplicate: boolean }> {
+  async recordRefundSucceeded(
+    provider: PaymentProviderId,
+    refundNo: string,
+    amount: Fen,
+    detail: unknown,
+  ): Promise<{ duplicate: boolean }> {
     const refund = await this.store.refunds.findRefund(refundNo);
-    if (!refund) {
-      this.log.warn('REFUND message for a refund this checkout did not make: kept for review', { refundNo, amount });
-      await this.keepUnmatched('REFUND', refundNo, amount, 'no such refund here', detail);
+    if (!refund || refund.provider !== provider) {
+      this.log.warn('refund message for a refund this checkout did not make there: kept for review', {
+        provider,
+        refundNo,
+        amount,
+      });
+      await this.keepUnmatched(provider, 'REFUND', refundNo, amount, `no such refund at ${provider} here`, detail);
       return { duplicate: false };
     }
     if (refund.amount !== amount) {
@@ -331,20 +350,66 @@ export class RefundService implements SecondPaymentHandler {
         expected: refund.amount,
         received: amount,
       });
-      await this.keepUnmatched('REFUND', refundNo, amount, `fee differs from the refund's ${refund.amount}`, detail);
+      await this.keepUnmatched(
+        provider,
+        'REFUND',
+        refundNo,
+        amount,
+        `fee differs from the refund's ${refund.amount}`,
+        detail,
+      );
       return { duplicate: false };
     }
     if (refund.status === 'failed') {
-      this.log.error('the gateway says a refund succeeded that was recorded failed: needs review', { refundNo });
-      await this.keepUnmatched('REFUND', refundNo, amount, 'refund was recorded failed', detail);
+      this.log.error('the provider says a refund succeeded that was recorded failed: needs review', { refundNo });
+      await this.keepUnmatched(provider, 'REFUND', refundNo, amount, 'refund was recorded failed', detail);
       return { duplicate: false };
     }
     const finished = await this.finish(refundNo, { status: 'succeeded', at: this.clock(), detail });
     return { duplicate: finished === null };
   }
 
-  /** Keeps a verified REFUND message that nothing here can apply. */
+  /**
+   * A verified notification from `provider`: the refund with this `refund_no` failed (WeChat
+   * Pay's `REFUND.ABNORMAL`/`REFUND.CLOSED`; the gateway sends none). It finishes a pending
+   * refund as failed exactly once, as its query saying failed would; `reason` becomes its
+   * failure. A message for a refund we do not have at that provider, or one recorded succeeded,
+   * is kept for a person and changes nothing.
+   */
+  async recordRefundFailed(
+    provider: PaymentProviderId,
+    refundNo: string,
+    reason: string,
+    detail: unknown,
+  ): Promise<{ duplicate: boolean }> {
+    const refund = await this.store.refunds.findRefund(refundNo);
+    if (!refund || refund.provider !== provider) {
+      this.log.warn('refund failure for a refund this checkout did not make there: kept for review', {
+        provider,
+        refundNo,
+      });
+      await this.keepUnmatched(provider, 'REFUND_FAILED', refundNo, 0, `no such refund at ${provider} here`, detail);
+      return { duplicate: false };
+    }
+    if (refund.status === 'succeeded') {
+      this.log.error('the provider says a refund failed that was recorded succeeded: needs review', { refundNo });
+      await this.keepUnmatched(
+        provider,
+        'REFUND_FAILED',
+        refundNo,
+        refund.amount,
+        'refund was recorded succeeded',
+        detail,
+      );
+      return { duplicate: false };
+    }
+    const finished = await this.finish(refundNo, { status: 'failed', at: this.clock(), failure: reason, detail });
+    return { duplicate: finished === null };
+  }
+
+  /** Keeps a verified refund message that nothing here can apply. */
   private async keepUnmatched(
+    provider: PaymentProviderId,
     transactionType: string,
     transactionId: string,
     amount: Fen,
@@ -352,6 +417,7 @@ export class RefundService implements SecondPaymentHandler {
     body: unknown,
   ): Promise<void> {
     await this.store.unmatchedMessages.recordUnmatchedMessage({
+      provider,
       transactionType,
       transactionId,
       amount,

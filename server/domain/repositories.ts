@@ -1,9 +1,9 @@
 import type { OrderStatus } from './order-status';
 import type { Fen } from './money';
+import type { PaymentChannel, PaymentProviderId } from './payment-provider';
 import type {
   BillRecord,
   CheckoutTokenRecord,
-  GatewayChannel,
   LeasedOrderCheck,
   MerchantNotificationRecord,
   OrderRecord,
@@ -32,17 +32,17 @@ export interface SessionRepository {
   deleteExpiredSessions(before: Date): Promise<number>;
 }
 
-/** Orders: their status, owner, and the right to ask the gateway about them (leases and claims). */
+/** Orders: their status, owner, and the right to ask the providers about them (leases and claims). */
 export interface OrderRepository {
   /** Inserts unless (owner, idempotencyKey) exists; returns false on that conflict. */
   insertOrder(order: OrderRecord): Promise<boolean>;
   findOrderByIdempotencyKey(owner: string, idempotencyKey: string): Promise<OrderRecord | null>;
   findOrder(orderNo: string, options?: { forUpdate?: boolean }): Promise<OrderRecord | null>;
   updateOrderStatus(orderNo: string, to: OrderStatus, at: Date, onlyFrom: OrderStatus[]): Promise<boolean>;
-  /** Atomically takes the right to ask the gateway about this order; false if taken within the interval. */
+  /** Atomically takes the right to ask the providers about this order; false if taken within the interval. */
   claimGatewayCheck(orderNo: string, now: Date, lastCheckBefore: Date, openBillBefore: Date): Promise<boolean>;
   /**
-   * The sweeper's share of checks: takes the right to ask the gateway (as `claimGatewayCheck`)
+   * The sweeper's share of checks: takes the right to ask the providers (as `claimGatewayCheck`)
    * for up to `limit` pending orders with a bill open since before `openBillBefore` and no check
    * since `lastCheckBefore`, skipping rows another instance is taking at the same moment.
    */
@@ -53,7 +53,7 @@ export interface OrderRepository {
     limit: number,
   ): Promise<LeasedOrderCheck[]>;
   /**
-   * Like `leaseOrdersToCheck`, for paid orders that still have a bill open at the gateway (the
+   * Like `leaseOrdersToCheck`, for paid orders that still have a bill open at a provider (the
    * other leg of a Douyin cashier, say): money paid on it is a second payment to be found.
    */
   leasePaidOrdersWithOpenBills(
@@ -64,31 +64,32 @@ export interface OrderRepository {
   ): Promise<LeasedOrderCheck[]>;
   /**
    * Expires up to `limit` pending orders past their deadline that have no bill in flight (nothing
-   * the gateway could still be paying), queueing the merchant's notification when asked.
+   * a provider could still be paying), queueing the merchant's notification when asked.
    */
   expireUnbilledOrders(now: Date, limit: number, notifyMerchant: boolean): Promise<string[]>;
   /** Gives an unowned order to its first claimant; false when it already has an owner. */
   assignOrderOwner(orderNo: string, owner: string): Promise<boolean>;
 }
 
-/** Bills (payment attempts at the gateway) and the payments the gateway's verdicts recorded on them. */
+/** Bills (payment attempts at the providers) and the payments the providers' verdicts recorded on them. */
 export interface BillRepository {
-  /** Marks the order's bills still `creating` or `open` as `closed` (the gateway closed them at the deadline). */
+  /** Marks the order's bills still `creating` or `open` as `closed` (their providers closed them at the deadline). */
   closeOpenBills(orderNo: string, at: Date): Promise<void>;
-  /** Inserts a `creating` bill unless the order already has an active bill on that channel. */
+  /** Inserts a `creating` bill (with its provider) unless the order already has an active bill on that channel. */
   insertBill(bill: BillRecord): Promise<boolean>;
-  findActiveBill(orderNo: string, channel: GatewayChannel): Promise<BillRecord | null>;
+  findBill(billNo: string): Promise<BillRecord | null>;
+  findActiveBill(orderNo: string, channel: PaymentChannel): Promise<BillRecord | null>;
   listBills(orderNo: string): Promise<BillRecord[]>;
   updateBill(
     billNo: string,
-    patch: Partial<Pick<BillRecord, 'status' | 'gatewayId' | 'clientParams' | 'error'>>,
+    patch: Partial<Pick<BillRecord, 'status' | 'providerBillId' | 'clientParams' | 'error'>>,
     at: Date,
   ): Promise<void>;
   /** Locks a bill and its order for the rest of the transaction: one verdict at a time per bill. */
   lockBillWithOrder(billNo: string): Promise<{ bill: BillRecord; order: OrderRecord } | null>;
   /**
-   * Records that the gateway says this bill was paid, in one atomic statement: locks the bill and
-   * its order, classifies the payment (`amount_mismatch` when the fee differs from the bill,
+   * Records that the bill's provider says it was paid, in one atomic statement: locks the bill
+   * (only when it was opened at `verdict.provider`: found false otherwise) and its order, classifies the payment (`amount_mismatch` when the fee differs from the bill,
    * `refund_due` when the order is already paid, `applied` otherwise), inserts it unless this
    * bill already has one, marks the bill paid (unless mismatched) and the order paid (when
    * applied), and queues the merchant's notification when asked. One round trip, because this
@@ -113,14 +114,21 @@ export interface RefundRepository {
   findRefund(refundNo: string): Promise<RefundRecord | null>;
   findRefundByIdempotencyKey(orderNo: string, idempotencyKey: string): Promise<RefundRecord | null>;
   listRefunds(orderNo: string): Promise<RefundRecord[]>;
-  /** Fen of applied payments of the order, and of its merchant refunds that are pending or succeeded. */
-  refundBalance(orderNo: string): Promise<{ paid: Fen; reserved: Fen; billNo?: string; channel?: string }>;
+  /**
+   * Fen of applied payments of the order, and of its merchant refunds that are pending or
+   * succeeded; `bill`: the bill of its first applied payment, which refunds go back from.
+   */
+  refundBalance(orderNo: string): Promise<{
+    paid: Fen;
+    reserved: Fen;
+    bill?: { billNo: string; channel: PaymentChannel; provider: PaymentProviderId };
+  }>;
   /**
    * Marks a never-sent refund as being sent now (renumbering it to `refundNo` when given: a
    * `refund_no` must carry the day it is sent). Null when it was already submitted.
    */
   claimRefundSubmission(refundNo: string, at: Date, renumberTo?: string): Promise<RefundRecord | null>;
-  markRefundAccepted(refundNo: string, gatewayId: string | undefined, at: Date): Promise<void>;
+  markRefundAccepted(refundNo: string, providerRefundId: string | undefined, at: Date): Promise<void>;
   /** A refusal that only asks to wait: the refund counts as never sent and is tried again at `retryAt`. */
   unsubmitRefund(refundNo: string, retryAt: Date, note: string): Promise<void>;
   /**
@@ -133,10 +141,15 @@ export interface RefundRepository {
   leaseDueRefunds(now: Date, leaseUntil: Date, limit: number): Promise<RefundRecord[]>;
 }
 
-/** Verified gateway messages nothing here can apply, kept for a person. */
+/** Verified provider messages nothing here can apply, kept for a person. */
 export interface UnmatchedMessageRepository {
-  /** Keeps a verified message nothing here can apply, once per (type, id, amount). */
+  /**
+   * Keeps a verified message nothing here can apply, once per (provider, kind, reference,
+   * amount): `transactionType` is its kind (the gateway's `transaction_type`, WeChat Pay's
+   * `event_type`), `transactionId` the number it names.
+   */
   recordUnmatchedMessage(message: {
+    provider: PaymentProviderId;
     transactionType: string;
     transactionId: string;
     amount: Fen;

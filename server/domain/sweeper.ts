@@ -7,13 +7,13 @@ import type { RefundService } from './refunds';
 export interface SweeperSettings {
   /** How often a sweep runs, ms. */
   intervalMs: number;
-  /** At most one gateway query per order per this interval, across every instance, ms. */
+  /** At most one provider query per order per this interval, across every instance, ms. */
   gatewayCheckIntervalMs: number;
   /** A bill open this long without a webhook is asked about, ms. */
   webhookGraceMs: number;
   /** Orders (or refunds) taken per lease. */
   batchSize: number;
-  /** Gateway queries in flight at once from one instance. */
+  /** Provider queries in flight at once from one instance. */
   concurrency: number;
   /** Queue the merchant's notification of orders it expires. */
   notifyMerchant: boolean;
@@ -33,11 +33,11 @@ export const PAID_ORDER_CHECK_FACTOR = 6;
 
 /** What one sweep did. */
 export interface SweepReport {
-  /** Orders past their deadline expired with nothing in flight at the gateway. */
+  /** Orders past their deadline expired with nothing in flight at a provider. */
   expired: number;
-  /** Pending orders whose bills the gateway was asked about. */
+  /** Pending orders whose bills their providers were asked about. */
   checked: number;
-  /** Gateway checks that failed (the order stays as it was until the next). */
+  /** Provider checks that failed (the order stays as it was until the next). */
   failedChecks: number;
   /** Second payments given an automatic refund. */
   duplicatesReturned: number;
@@ -95,7 +95,7 @@ export class Sweeper {
     await this.running;
   }
 
-  /** One sweep: expiries, then gateway checks until none is due, then refunds. */
+  /** One sweep: expiries, then provider checks until none is due, then refunds. */
   async sweepOnce(): Promise<SweepReport> {
     const report: SweepReport = { expired: 0, checked: 0, failedChecks: 0, duplicatesReturned: 0, refunds: 0 };
     const { batchSize } = this.settings;
@@ -126,7 +126,7 @@ export class Sweeper {
   }
 
   /**
-   * Asks the gateway about every order due for a check, `concurrency` at a time. The next batch
+   * Asks the providers about every order due for a check, `concurrency` at a time. The next batch
    * is leased while the last of the current one is still being asked about, so the queries
    * never stall on a lease; the sweep ends when a lease comes back short.
    */

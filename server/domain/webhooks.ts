@@ -1,14 +1,16 @@
 import { AppError, ErrorCode } from './errors';
 import type { CheckoutEvents, Logger, WebhookOutcome } from './observability';
 import type { PaymentVerdicts } from './payments/verdicts';
-import type { Clock, GatewayEvent, PaymentGateway } from './ports';
+import type { PaymentProviderId, ProviderEvent, ProviderMessage } from './payment-provider';
+import type { PaymentProviders } from './payment-providers';
+import type { Clock } from './ports';
 import type { Repositories } from './repositories';
 import { RecentCache } from './recent-cache';
 import type { RefundService } from './refunds';
 
 const RECORDED_MEMORY_MS = 60 * 60 * 1000;
 
-/** The refusals of a webhook, by the code it is answered with. */
+/** The refusals of a notification, by the code it is answered with. */
 const REFUSALS: Partial<Record<ErrorCode, WebhookOutcome>> = {
   WEBHOOK_INVALID: 'invalid',
   WEBHOOK_SIGNATURE_INVALID: 'bad_signature',
@@ -17,18 +19,19 @@ const REFUSALS: Partial<Record<ErrorCode, WebhookOutcome>> = {
 const RECORDED_CAPACITY = 100_000;
 
 /**
- * The gateway's webhook (seed 001 §3): verified, turned into one event of a small vocabulary,
- * and handed to the payment or refund side. Resolves once what it says is durably stored (or
- * was already), which is when the route may answer `success`.
+ * The payment providers' notifications (the gateway's webhook, seed 001 §3; WeChat Pay's
+ * notifications): verified by the provider they claim to come from, turned into one event of a
+ * small vocabulary, and handed to the payment or refund side. Resolves once what it says is
+ * durably stored (or was already), which is when the route may acknowledge it.
  */
-export class GatewayWebhooks {
+export class ProviderNotifications {
   /** Messages durably recorded by this instance lately: their repeats are answered at once. */
   private readonly recorded = new RecentCache<true>(RECORDED_CAPACITY);
   private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly store: Pick<Repositories, 'unmatchedMessages'>,
-    private readonly gateway: PaymentGateway,
+    private readonly providers: PaymentProviders,
     private readonly verdicts: PaymentVerdicts,
     private readonly refunds: RefundService,
     private readonly clock: Clock,
@@ -37,15 +40,17 @@ export class GatewayWebhooks {
   ) {}
 
   /**
-   * Handles one webhook body. Throws AppError WEBHOOK_INVALID / WEBHOOK_SIGNATURE_INVALID for a
-   * message that is malformed or not the gateway's, WEBHOOK_UNKNOWN_TRANSACTION for a payment of
-   * a bill we never opened. Every webhook emits one `webhook.handled` event with its outcome;
-   * a refusal's reason is the error's message, which never quotes the body or its signature.
+   * Handles one notification that reached `provider`'s endpoint: its exact body and headers.
+   * Throws AppError WEBHOOK_INVALID / WEBHOOK_SIGNATURE_INVALID for a message that is malformed
+   * or not that provider's (or stale), WEBHOOK_UNKNOWN_TRANSACTION for a payment of a bill we
+   * never opened there, GATEWAY_UNAVAILABLE when this instance is not configured for that
+   * provider. Every notification emits one `webhook.handled` event with its outcome; a refusal's
+   * reason is the error's message, which never quotes the body or its signature.
    */
-  async receive(rawBody: string): Promise<{ duplicate: boolean }> {
+  async receive(provider: PaymentProviderId, message: ProviderMessage): Promise<{ duplicate: boolean }> {
     let result: { duplicate: boolean };
     try {
-      result = await this.handle(rawBody);
+      result = await this.handle(provider, message);
     } catch (error) {
       const refusal = AppError.is(error) ? REFUSALS[error.code] : undefined;
       this.events.emit({
@@ -60,19 +65,19 @@ export class GatewayWebhooks {
     return result;
   }
 
-  private async handle(rawBody: string): Promise<{ duplicate: boolean }> {
-    const event = this.gateway.parseWebhook(rawBody);
-    // Copies of one message arrive together (the gateway's retries, the channel's own): one is
+  private async handle(provider: PaymentProviderId, message: ProviderMessage): Promise<{ duplicate: boolean }> {
+    const event = await this.providers.get(provider).readNotification(message);
+    // Copies of one message arrive together (the provider's retries, the channel's own): one is
     // recorded, the others wait for it and need no database work of their own. The key is what
     // the message says, so a message with another fee is never taken for a copy.
-    const key = keyOf(event);
+    const key = `${provider}|${keyOf(event)}`;
     if (this.recorded.get(key, this.clock().getTime())) return { duplicate: true };
     const inFlight = this.inFlight.get(key);
     if (inFlight) {
       await inFlight;
       return { duplicate: true };
     }
-    const recording = this.record(event);
+    const recording = this.record(provider, event);
     this.inFlight.set(key, recording);
     try {
       const result = await recording;
@@ -83,29 +88,34 @@ export class GatewayWebhooks {
     }
   }
 
-  private async record(event: GatewayEvent): Promise<{ duplicate: boolean }> {
+  private async record(provider: PaymentProviderId, event: ProviderEvent): Promise<{ duplicate: boolean }> {
     switch (event.type) {
       case 'payment.succeeded':
         return this.verdicts.recordPayment({
           billNo: event.billNo,
+          provider,
           amount: event.amount,
           source: 'webhook',
-          gatewayTradeNo: event.gatewayTradeNo,
+          tradeNo: event.tradeNo,
           detail: event.detail,
         });
       case 'refund.succeeded':
-        return this.refunds.recordRefundSucceeded(event.refundNo, event.amount, event.detail);
+        return this.refunds.recordRefundSucceeded(provider, event.refundNo, event.amount, event.detail);
+      case 'refund.failed':
+        return this.refunds.recordRefundFailed(provider, event.refundNo, event.reason, event.detail);
       case 'not_ours':
         // Transfers, other kinds this checkout never starts, numbers that can be none of ours:
         // acknowledged, kept, never acted on.
-        this.log.warn('gateway message nothing here can act on: kept for review', {
-          transactionType: event.transactionType,
-          transactionId: event.transactionId,
+        this.log.warn('provider message nothing here can act on: kept for review', {
+          provider,
+          kind: event.kind,
+          reference: event.reference,
           reason: event.reason,
         });
         await this.store.unmatchedMessages.recordUnmatchedMessage({
-          transactionType: event.transactionType,
-          transactionId: event.transactionId,
+          provider,
+          transactionType: event.kind,
+          transactionId: event.reference,
           amount: event.amount,
           reason: event.reason,
           receivedAt: this.clock(),
@@ -116,13 +126,15 @@ export class GatewayWebhooks {
   }
 }
 
-function keyOf(event: GatewayEvent): string {
+function keyOf(event: ProviderEvent): string {
   switch (event.type) {
     case 'payment.succeeded':
       return `PAY|${event.billNo}|${event.amount}`;
     case 'refund.succeeded':
       return `REFUND|${event.refundNo}|${event.amount}`;
+    case 'refund.failed':
+      return `REFUND_FAILED|${event.refundNo}`;
     case 'not_ours':
-      return `${event.transactionType}|${event.transactionId}|${event.amount}`;
+      return `${event.kind}|${event.reference}|${event.amount}`;
   }
 }

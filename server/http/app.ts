@@ -11,7 +11,7 @@ import { refuseUnserved, requireHost, servedRoutes } from './protocol';
 import { observeRequests, RequestObserver } from './request-observer';
 import type { MerchantService } from '../domain/merchant';
 import type { RefundService } from '../domain/refunds';
-import type { GatewayWebhooks } from '../domain/webhooks';
+import type { ProviderNotifications } from '../domain/webhooks';
 import { buildApiDocument, type ApiDocumentOptions } from './api-document';
 import { apiDocumentRoutes } from './routes/api-document';
 import { gatewayWebhookRoutes } from './routes/gateway-webhook';
@@ -28,7 +28,7 @@ export interface AppDependencies {
   statuses: OrderStatusReadModel;
   merchant: MerchantService;
   refunds: RefundService;
-  webhooks: GatewayWebhooks;
+  webhooks: ProviderNotifications;
   /** Unset: the merchant API answers 404 MERCHANT_API_DISABLED. */
   merchantApiKey?: string;
   catalog: Catalog;

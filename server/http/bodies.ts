@@ -1,6 +1,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import { AppError } from '../domain/errors';
+import type { ProviderMessage } from '../domain/payment-provider';
 import { bodyError, clientError } from './errors';
 
 /** The largest request body any route reads, in bytes. */
@@ -21,7 +22,7 @@ export function refuseDeclaredOversizedBody() {
 }
 
 /**
- * The gateway webhook's body, for every content type (or none), as the text of
+ * A provider notification's body, for every content type (or none), as the text of
  * `ctx.request.rawBody`: never parsed here, so that the verifier alone decides what the bytes
  * mean and nothing in an unsigned field (`__proto__` included) can refuse a verified message.
  */
@@ -39,6 +40,19 @@ export function rawTextBody() {
     if (ctx.is('*/*') === false) ctx.req.headers['content-type'] = 'application/octet-stream';
     await parse(ctx, next);
   };
+}
+
+/**
+ * A provider's notification as the domain verifies it: the exact text `rawTextBody` read, and
+ * the request's headers by lower-case name (a header sent more than once is joined with `, `,
+ * as Node joins most).
+ */
+export function providerMessageOf(ctx: Context): ProviderMessage {
+  const headers: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(ctx.headers)) {
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return { rawBody: typeof ctx.request.rawBody === 'string' ? ctx.request.rawBody : '', headers };
 }
 
 /**

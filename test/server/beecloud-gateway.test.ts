@@ -8,7 +8,9 @@ const gateway = new BeeCloudGateway({
   appId: credentials.appId,
   appSecret: 'secret-1',
   masterSecret: credentials.masterSecret,
+  notifyUrl: 'http://127.0.0.1:9/api/gateway/webhook',
 });
+const read = (message: unknown) => gateway.readNotification({ rawBody: JSON.stringify(message), headers: {} });
 
 describe('BeeCloud signatures', () => {
   it('should compute app_sign as the sandbox does independently', () => {
@@ -23,26 +25,26 @@ describe('BeeCloud signatures', () => {
   });
 });
 
-describe('BeeCloudGateway.parseWebhook', () => {
+describe('BeeCloudGateway.readNotification', () => {
   const webhook = (outcome: 'paid' | 'failed' | 'closed', channel = 'WX_MINI') =>
     buildPaymentWebhook({ ...credentials, billNo: 'B20261122000000000001', channel, totalFee: 6800, outcome });
 
-  it.each(['WX_MINI', 'ALI_APP'])('should read a signed PAY message on %s as a claimed payment', (channel) => {
-    const event = gateway.parseWebhook(JSON.stringify(webhook('paid', channel)));
-    expect(event).toMatchObject({ type: 'payment.succeeded', billNo: 'B20261122000000000001', amount: 6800, channel });
+  it.each(['WX_MINI', 'ALI_APP'])('should read a signed PAY message on %s as a claimed payment', async (channel) => {
+    const event = await read(webhook('paid', channel));
+    expect(event).toMatchObject({ type: 'payment.succeeded', billNo: 'B20261122000000000001', amount: 6800 });
   });
 
   it.each([
     ['trade_success false', { trade_success: false }],
     ['no trade_success', { trade_success: undefined }],
     ['a failure verdict in message_detail', { message_detail: { trade_state: 'PAYERROR', result_code: 'FAIL' } }],
-  ])('should read a PAY message the same whatever its unsigned fields say: %s', (_what, change) => {
-    const signed = gateway.parseWebhook(JSON.stringify(webhook('paid')));
-    const altered = gateway.parseWebhook(JSON.stringify({ ...webhook('paid'), ...change }));
+  ])('should read a PAY message the same whatever its unsigned fields say: %s', async (_what, change) => {
+    const signed = await read(webhook('paid'));
+    const altered = await read({ ...webhook('paid'), ...change });
     expect(altered).toMatchObject({ type: signed.type, billNo: 'B20261122000000000001', amount: 6800 });
   });
 
-  it('should read a signed REFUND message as a succeeded refund, and other kinds as not ours', () => {
+  it('should read a signed REFUND message as a succeeded refund, and other kinds as not ours', async () => {
     const refund = buildRefundWebhook({
       ...credentials,
       refundNo: '20261122R000000000000001',
@@ -51,23 +53,23 @@ describe('BeeCloudGateway.parseWebhook', () => {
       refundFee: 100,
       totalFee: 6800,
     });
-    expect(gateway.parseWebhook(JSON.stringify(refund))).toMatchObject({
+    expect(await read(refund)).toMatchObject({
       type: 'refund.succeeded',
       refundNo: '20261122R000000000000001',
       amount: 100,
     });
     const { signature: _refundSignature, ...fields } = refund;
     const transfer = signWebhook(credentials, { ...fields, transaction_type: 'TRANSFER' as never });
-    expect(gateway.parseWebhook(JSON.stringify(transfer))).toMatchObject({
+    expect(await read(transfer)).toMatchObject({
       type: 'not_ours',
-      transactionType: 'TRANSFER',
+      kind: 'TRANSFER',
     });
   });
 
-  it('should accept an uppercase signature and a fee written as a string', () => {
+  it('should accept an uppercase signature and a fee written as a string', async () => {
     const message = webhook('paid');
     const variant = { ...message, signature: message.signature.toUpperCase(), transaction_fee: '6800' };
-    expect(gateway.parseWebhook(JSON.stringify(variant)).amount).toBe(6800);
+    expect(await read(variant)).toMatchObject({ type: 'payment.succeeded', amount: 6800 });
   });
 
   it.each([
@@ -76,8 +78,8 @@ describe('BeeCloudGateway.parseWebhook', () => {
     ['another app id', { app_id: 'app-2' }, 'WEBHOOK_SIGNATURE_INVALID'],
     ['a changed bill', { transaction_id: 'B20261122000000000002' }, 'WEBHOOK_SIGNATURE_INVALID'],
     ['a negative fee', { transaction_fee: -1 }, 'WEBHOOK_INVALID'],
-  ])('should refuse %s', (_what, change, code) => {
+  ])('should refuse %s', async (_what, change, code) => {
     const tampered = { ...webhook('paid'), ...change };
-    expect(() => gateway.parseWebhook(JSON.stringify(tampered))).toThrow(expect.objectContaining({ code }));
+    await expect(read(tampered)).rejects.toThrow(expect.objectContaining({ code }));
   });
 });

@@ -299,9 +299,10 @@ describe.each(STORAGES)('poison input on $name', (storage) => {
     const detail = { trade_state: 'SUCCESS', note: 'a\u0000b', lone: '\udc00', deep: JSON.parse(deepJson(5000)) };
     await h.services.verdicts.recordPayment({
       billNo: bill.bill_no,
+      provider: 'gateway',
       amount: order.amount,
       source: 'query',
-      gatewayTradeNo: 'T\u0000',
+      tradeNo: 'T\u0000',
       detail,
     });
     expect((await h.status(token, order.orderNo)).status).toBe('paid');

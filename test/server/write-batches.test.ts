@@ -30,6 +30,7 @@ function aBill(order: OrderRecord, overrides: Partial<BillRecord> = {}): BillRec
     billNo: `B${String(sequence).padStart(20, '0')}`,
     orderNo: order.orderNo,
     channel: 'WX_MINI',
+    provider: 'gateway',
     amount: order.amount,
     status: 'creating',
     payer: 'o-batch',
@@ -130,11 +131,11 @@ describe.each(STORAGES)('checkout writes from concurrent requests, on $name', (s
     await repository.bills.insertBill(bill);
     const at = new Date('2026-11-22T08:01:00Z');
     await Promise.all([
-      repository.bills.updateBill(bill.billNo, { status: 'open', gatewayId: 'gw-1' }, at),
+      repository.bills.updateBill(bill.billNo, { status: 'open', providerBillId: 'gw-1' }, at),
       repository.bills.updateBill(bill.billNo, { status: 'abandoned' }, new Date(at.getTime() + 1000)),
     ]);
     expect(await repository.bills.listBills(order.orderNo)).toEqual([
-      expect.objectContaining({ billNo: bill.billNo, status: 'abandoned', gatewayId: 'gw-1' }),
+      expect.objectContaining({ billNo: bill.billNo, status: 'abandoned', providerBillId: 'gw-1' }),
     ]);
   });
 
@@ -146,16 +147,16 @@ describe.each(STORAGES)('checkout writes from concurrent requests, on $name', (s
     statements = [];
     const at = new Date('2026-11-22T08:02:00Z');
     await Promise.all([
-      repository.bills.updateBill(bills[0].billNo, { status: 'open', gatewayId: 'gw-a' }, at),
+      repository.bills.updateBill(bills[0].billNo, { status: 'open', providerBillId: 'gw-a' }, at),
       repository.bills.updateBill(bills[1].billNo, { status: 'rejected', error: 'refused' }, at),
-      repository.bills.updateBill(bills[2].billNo, { gatewayId: 'gw-c' }, at),
+      repository.bills.updateBill(bills[2].billNo, { providerBillId: 'gw-c' }, at),
     ]);
     expect(count('UPDATE bills SET')).toBe(1);
     const [a, b, c] = await Promise.all(orders.map((order) => repository.bills.listBills(order.orderNo)));
-    expect(a[0]).toMatchObject({ status: 'open', gatewayId: 'gw-a' });
+    expect(a[0]).toMatchObject({ status: 'open', providerBillId: 'gw-a' });
     expect(b[0]).toMatchObject({ status: 'rejected', error: 'refused' });
-    expect(b[0].gatewayId).toBeUndefined();
-    expect(c[0]).toMatchObject({ status: 'creating', gatewayId: 'gw-c' });
+    expect(b[0].providerBillId).toBeUndefined();
+    expect(c[0]).toMatchObject({ status: 'creating', providerBillId: 'gw-c' });
     expect(c[0].updatedAt.getTime()).toBe(at.getTime());
   });
 

@@ -62,7 +62,7 @@ export class CheckoutMetrics {
     });
     this.upstreamDuration = new Histogram({
       name: 'checkout_upstream_request_duration_seconds',
-      help: 'Calls to the payment gateway and the login APIs, by upstream, operation and outcome.',
+      help: 'Calls to the payment providers and the login APIs, by upstream, operation and outcome.',
       labelNames: ['upstream', 'operation', 'outcome'],
       buckets: SECONDS_BUCKETS,
       registers,

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { AppError } from '../../domain/errors';
-import type { LoginProvider, PaymentGateway } from '../../domain/ports';
+import type { PaymentChannel, PaymentProvider } from '../../domain/payment-provider';
+import type { LoginProvider } from '../../domain/ports';
 import type { RootLogger } from './logger';
 import type { CheckoutMetrics, UpstreamOutcome } from './metrics';
 
@@ -52,18 +53,24 @@ async function timed<T>(
 const ok = (): UpstreamOutcome => 'ok';
 
 /**
- * The gateway with each call timed and classified (`create_bill`, `query_bill`, `create_refund`,
- * `query_refund`); it answers exactly what `gateway` answers. A bill or refund whose outcome is
- * unknown counts as `unavailable` when the gateway could not be reached, else `failed`.
+ * A payment provider with each call timed and classified under its id as the upstream
+ * (`create_bill`, `query_bill`, `close_bill`, `create_refund`, `query_refund`,
+ * `list_transactions`); it answers exactly what `provider` answers, and has `closeBill` only
+ * when `provider` has. A bill or refund whose outcome is unknown counts as `unavailable` when the
+ * provider could not be reached, else `failed`. Reading a notification makes no upstream call.
  */
-export function observedGateway(gateway: PaymentGateway, observe: UpstreamObserver): PaymentGateway {
+export function observedProvider(provider: PaymentProvider, observe: UpstreamObserver): PaymentProvider {
+  const upstream = provider.id;
+  const closeBill = provider.closeBill?.bind(provider);
   return {
-    createBill: (request) =>
+    id: provider.id,
+    channels: provider.channels,
+    openBill: (request) =>
       timed(
         observe,
-        'gateway',
+        upstream,
         'create_bill',
-        () => gateway.createBill(request),
+        () => provider.openBill(request),
         (creation) =>
           creation.outcome === 'created'
             ? 'ok'
@@ -71,19 +78,25 @@ export function observedGateway(gateway: PaymentGateway, observe: UpstreamObserv
               ? 'refused'
               : outcomeOfError(creation.error),
       ),
-    queryBill: (billNo) => timed(observe, 'gateway', 'query_bill', () => gateway.queryBill(billNo), ok),
-    parseWebhook: (rawBody) => gateway.parseWebhook(rawBody),
+    queryBill: (billNo, channel) =>
+      timed(observe, upstream, 'query_bill', () => provider.queryBill(billNo, channel), ok),
+    ...(closeBill && {
+      closeBill: (billNo: string, channel: PaymentChannel) =>
+        timed(observe, upstream, 'close_bill', () => closeBill(billNo, channel), ok),
+    }),
     createRefund: (request) =>
       timed(
         observe,
-        'gateway',
+        upstream,
         'create_refund',
-        () => gateway.createRefund(request),
+        () => provider.createRefund(request),
         (submission) =>
           submission.outcome === 'accepted' ? 'ok' : submission.outcome === 'refused' ? 'refused' : 'failed',
       ),
-    queryRefund: (refundNo, billChannel) =>
-      timed(observe, 'gateway', 'query_refund', () => gateway.queryRefund(refundNo, billChannel), ok),
+    queryRefund: (refundNo, channel) =>
+      timed(observe, upstream, 'query_refund', () => provider.queryRefund(refundNo, channel), ok),
+    readNotification: (message) => provider.readNotification(message),
+    listTransactions: (day) => timed(observe, upstream, 'list_transactions', () => provider.listTransactions(day), ok),
   };
 }
 

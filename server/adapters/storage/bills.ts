@@ -1,6 +1,5 @@
 import type {
   BillRecord,
-  GatewayChannel,
   OrderRecord,
   PaidVerdict,
   PaidVerdictResult,
@@ -8,6 +7,7 @@ import type {
   PaymentRecord,
   PaymentWithOrder,
 } from '../../domain/ports';
+import type { PaymentChannel } from '../../domain/payment-provider';
 import type { BillRepository } from '../../domain/repositories';
 import { safeInteger, storableText, toJsonb } from './column-values';
 import type { Queryable } from './database';
@@ -26,7 +26,7 @@ import {
   type RefundRow,
 } from './rows';
 
-type BillPatch = Partial<Pick<BillRecord, 'status' | 'gatewayId' | 'clientParams' | 'error'>>;
+type BillPatch = Partial<Pick<BillRecord, 'status' | 'providerBillId' | 'clientParams' | 'error'>>;
 
 /** One bill's patch, as the batched writer takes it. */
 export interface BillUpdate {
@@ -39,9 +39,10 @@ export interface BillUpdate {
 export async function insertBills(db: Queryable, bills: readonly BillRecord[]): Promise<boolean[]> {
   const { rows } = await db.query<{ bill_no: string }>(
     `INSERT INTO bills (${BILL_COLUMNS})
-     SELECT bill_no, order_no, channel, amount, status, payer, gateway_id, client_params::jsonb, error, created_at, updated_at
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[],
-                 $9::text[], $10::timestamptz[], $11::timestamptz[])
+     SELECT bill_no, order_no, channel, provider, amount, status, payer, gateway_id, client_params::jsonb, error,
+            created_at, updated_at
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
+                 $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[])
        AS b(${BILL_COLUMNS})
      ON CONFLICT (order_no, channel) WHERE status IN ('creating', 'open') DO NOTHING
      RETURNING bill_no`,
@@ -49,10 +50,11 @@ export async function insertBills(db: Queryable, bills: readonly BillRecord[]): 
       bills.map((bill) => bill.billNo),
       bills.map((bill) => bill.orderNo),
       bills.map((bill) => bill.channel),
+      bills.map((bill) => bill.provider),
       bills.map((bill) => bill.amount),
       bills.map((bill) => bill.status),
       bills.map((bill) => bill.payer ?? null),
-      bills.map((bill) => storableText(bill.gatewayId ?? null)),
+      bills.map((bill) => storableText(bill.providerBillId ?? null)),
       bills.map((bill) => toJsonb(bill.clientParams)),
       bills.map((bill) => storableText(bill.error ?? null)),
       bills.map((bill) => bill.createdAt),
@@ -79,7 +81,7 @@ export async function updateBills(db: Queryable, updates: readonly BillUpdate[])
     [
       updates.map((update) => update.billNo),
       updates.map((update) => update.patch.status ?? null),
-      updates.map((update) => storableText(update.patch.gatewayId ?? null)),
+      updates.map((update) => storableText(update.patch.providerBillId ?? null)),
       updates.map((update) => toJsonb(update.patch.clientParams)),
       updates.map((update) => storableText(update.patch.error ?? null)),
       updates.map((update) => update.at),
@@ -111,7 +113,14 @@ export class SqlBillRepository implements BillRepository {
     return this.batched ? this.batched.insertBill(bill) : (await insertBills(this.db, [bill]))[0];
   }
 
-  async findActiveBill(orderNo: string, channel: GatewayChannel): Promise<BillRecord | null> {
+  async findBill(billNo: string): Promise<BillRecord | null> {
+    const { rows } = await this.db.query<BillRow>(`SELECT ${BILL_COLUMNS} FROM bills WHERE bill_no = $1`, [billNo], {
+      prepareAs: 'find_bill',
+    });
+    return rows[0] ? toBill(rows[0]) : null;
+  }
+
+  async findActiveBill(orderNo: string, channel: PaymentChannel): Promise<BillRecord | null> {
     const { rows } = await this.db.query<BillRow>(
       `SELECT ${BILL_COLUMNS} FROM bills WHERE order_no = $1 AND channel = $2 AND status IN ('creating', 'open')`,
       [orderNo, channel],
@@ -140,6 +149,7 @@ export class SqlBillRepository implements BillRepository {
       OrderRow & {
         bill_no: string;
         channel: BillRow['channel'];
+        provider: BillRow['provider'];
         bill_amount: Int8;
         bill_status: BillRow['status'];
         payer: string | null;
@@ -150,7 +160,7 @@ export class SqlBillRepository implements BillRepository {
         bill_updated_at: Date;
       }
     >(
-      `SELECT b.bill_no, b.channel, b.amount AS bill_amount, b.status AS bill_status, b.payer, b.gateway_id,
+      `SELECT b.bill_no, b.channel, b.provider, b.amount AS bill_amount, b.status AS bill_status, b.payer, b.gateway_id,
               b.client_params, b.error, b.created_at AS bill_created_at, b.updated_at AS bill_updated_at,
               ${ORDER_COLUMNS.split(', ')
                 .map((column) => `o.${column}`)
@@ -166,6 +176,7 @@ export class SqlBillRepository implements BillRepository {
       bill_no: row.bill_no,
       order_no: row.order_no,
       channel: row.channel,
+      provider: row.provider,
       amount: row.bill_amount,
       status: row.bill_status,
       payer: row.payer,
@@ -187,7 +198,7 @@ export class SqlBillRepository implements BillRepository {
       `WITH target AS (
          SELECT b.bill_no, b.order_no, b.amount AS bill_amount, b.channel, o.status AS order_status
          FROM bills b JOIN orders o ON o.order_no = b.order_no
-         WHERE b.bill_no = $1
+         WHERE b.bill_no = $1 AND b.provider = $8
          FOR UPDATE OF b, o
        ), inserted AS (
          INSERT INTO payments (bill_no, order_no, amount, channel, source, disposition, gateway_trade_no, received_at, detail)
@@ -220,10 +231,11 @@ export class SqlBillRepository implements BillRepository {
         verdict.billNo,
         verdict.amount,
         verdict.source,
-        storableText(verdict.gatewayTradeNo ?? null),
+        storableText(verdict.tradeNo ?? null),
         verdict.receivedAt,
         toJsonb(verdict.detail),
         notifyMerchant,
+        verdict.provider,
       ],
       { prepareAs: 'record_paid_verdict' },
     );

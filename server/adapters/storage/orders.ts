@@ -1,3 +1,4 @@
+import type { PaymentChannel, PaymentProviderId } from '../../domain/payment-provider';
 import type { LeasedOrderCheck, OrderRecord } from '../../domain/ports';
 import type { OrderStatus } from '../../domain/order-status';
 import type { OrderRepository } from '../../domain/repositories';
@@ -62,30 +63,47 @@ const LEASE_SELECTIONS: Record<LeasedOrderCheck['status'], string> = {
          FOR UPDATE SKIP LOCKED`,
 };
 
-/** Takes the right to ask the gateway about the selected orders ($1: now), with their open bills. */
+/** Takes the right to ask the providers about the selected orders ($1: now), with their open bills and their providers. */
 async function leaseChecks(
   db: Queryable,
   status: LeasedOrderCheck['status'],
   params: [Date, Date, Date, number],
 ): Promise<LeasedOrderCheck[]> {
-  const { rows } = await db.query<{ order_no: string; expires_at: Date; bill_nos: string[] | null }>(
+  const { rows } = await db.query<{
+    order_no: string;
+    expires_at: Date;
+    bill_nos: string[] | null;
+    providers: PaymentProviderId[] | null;
+    channels: PaymentChannel[] | null;
+  }>(
     `WITH leased AS (
        UPDATE orders SET gateway_checked_at = $1
        WHERE order_no IN (${LEASE_SELECTIONS[status]})
        RETURNING order_no, expires_at
      )
      SELECT l.order_no, l.expires_at,
-            array_agg(b.bill_no ORDER BY b.created_at, b.bill_no) FILTER (WHERE b.bill_no IS NOT NULL) AS bill_nos
+            array_agg(b.bill_no ORDER BY b.created_at, b.bill_no) FILTER (WHERE b.bill_no IS NOT NULL) AS bill_nos,
+            array_agg(b.provider ORDER BY b.created_at, b.bill_no) FILTER (WHERE b.bill_no IS NOT NULL) AS providers,
+            array_agg(b.channel ORDER BY b.created_at, b.bill_no) FILTER (WHERE b.bill_no IS NOT NULL) AS channels
      FROM leased l
      LEFT JOIN bills b ON b.order_no = l.order_no AND b.status IN ('creating', 'open')
      GROUP BY l.order_no, l.expires_at`,
     params,
     { prepareAs: `lease_${status}_orders_to_check` },
   );
-  return rows.map((row) => ({ orderNo: row.order_no, status, expiresAt: row.expires_at, billNos: row.bill_nos ?? [] }));
+  return rows.map((row) => ({
+    orderNo: row.order_no,
+    status,
+    expiresAt: row.expires_at,
+    bills: (row.bill_nos ?? []).map((billNo, index) => ({
+      billNo,
+      provider: row.providers![index],
+      channel: row.channels![index],
+    })),
+  }));
 }
 
-/** The `orders` table, with the sweeper's leases and the gateway-check claims kept on it. */
+/** The `orders` table, with the sweeper's leases and the provider-check claims kept on it. */
 export class SqlOrderRepository implements OrderRepository {
   constructor(
     private readonly db: Queryable,

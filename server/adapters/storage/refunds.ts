@@ -1,3 +1,4 @@
+import type { PaymentChannel, PaymentProviderId } from '../../domain/payment-provider';
 import type { RefundFinish, RefundRecord } from '../../domain/ports';
 import type { RefundRepository } from '../../domain/repositories';
 import { safeInteger, storableText, toJsonb } from './column-values';
@@ -11,13 +12,14 @@ export class SqlRefundRepository implements RefundRepository {
   async insertRefund(refund: RefundRecord): Promise<boolean> {
     const { rowCount } = await this.db.query(
       `INSERT INTO refunds (${REFUND_COLUMNS})
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
        ON CONFLICT DO NOTHING`,
       [
         refund.refundNo,
         refund.orderNo,
         refund.billNo,
         refund.channel,
+        refund.provider,
         refund.amount,
         refund.reason ?? null,
         refund.kind,
@@ -26,7 +28,7 @@ export class SqlRefundRepository implements RefundRepository {
         refund.status,
         refund.submittedAt ?? null,
         refund.acceptedAt ?? null,
-        storableText(refund.gatewayId ?? null),
+        storableText(refund.providerRefundId ?? null),
         storableText(refund.failure ?? null),
         refund.createdAt,
         refund.finishedAt ?? null,
@@ -59,18 +61,23 @@ export class SqlRefundRepository implements RefundRepository {
     return rows.map(toRefund);
   }
 
-  async refundBalance(orderNo: string): Promise<{ paid: number; reserved: number; billNo?: string; channel?: string }> {
+  async refundBalance(orderNo: string): Promise<{
+    paid: number;
+    reserved: number;
+    bill?: { billNo: string; channel: PaymentChannel; provider: PaymentProviderId };
+  }> {
     const { rows } = await this.db.query<{
       paid: Int8;
       reserved: Int8;
       bill_no: string | null;
-      channel: string | null;
+      channel: PaymentChannel | null;
+      provider: PaymentProviderId | null;
     }>(
       `WITH applied AS (SELECT id, bill_no, amount FROM payments WHERE order_no = $1 AND disposition = 'applied')
        SELECT (SELECT COALESCE(SUM(amount), 0) FROM applied)::bigint AS paid,
               (SELECT COALESCE(SUM(amount), 0) FROM refunds
                 WHERE order_no = $1 AND kind = 'merchant' AND status IN ('pending', 'succeeded'))::bigint AS reserved,
-              first.bill_no, bills.channel
+              first.bill_no, bills.channel, bills.provider
        FROM (SELECT 1) AS one
        LEFT JOIN (SELECT bill_no FROM applied ORDER BY id LIMIT 1) AS first ON true
        LEFT JOIN bills ON bills.bill_no = first.bill_no`,
@@ -80,8 +87,10 @@ export class SqlRefundRepository implements RefundRepository {
     return {
       paid: safeInteger(row.paid),
       reserved: safeInteger(row.reserved),
-      billNo: row.bill_no ?? undefined,
-      channel: row.channel ?? undefined,
+      bill:
+        row.bill_no && row.channel && row.provider
+          ? { billNo: row.bill_no, channel: row.channel, provider: row.provider }
+          : undefined,
     };
   }
 
@@ -95,10 +104,10 @@ export class SqlRefundRepository implements RefundRepository {
     return rows[0] ? toRefund(rows[0]) : null;
   }
 
-  async markRefundAccepted(refundNo: string, gatewayId: string | undefined, at: Date): Promise<void> {
+  async markRefundAccepted(refundNo: string, providerRefundId: string | undefined, at: Date): Promise<void> {
     await this.db.query(
       'UPDATE refunds SET accepted_at = COALESCE(accepted_at, $3), gateway_id = COALESCE($2, gateway_id) WHERE refund_no = $1',
-      [refundNo, storableText(gatewayId ?? null), at],
+      [refundNo, storableText(providerRefundId ?? null), at],
     );
   }
 

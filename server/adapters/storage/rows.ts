@@ -1,4 +1,5 @@
-import type { BillRecord, GatewayChannel, OrderRecord, PaymentRecord, RefundRecord } from '../../domain/ports';
+import type { PaymentChannel, PaymentProviderId } from '../../domain/payment-provider';
+import type { BillRecord, OrderRecord, PaymentRecord, RefundRecord } from '../../domain/ports';
 import type { OrderStatus } from '../../domain/order-status';
 import { fromJsonb, safeInteger } from './column-values';
 
@@ -30,7 +31,8 @@ export interface OrderRow {
 export interface BillRow {
   bill_no: string;
   order_no: string;
-  channel: GatewayChannel;
+  channel: PaymentChannel;
+  provider: PaymentProviderId;
   amount: Int8;
   status: BillRecord['status'];
   payer: string | null;
@@ -46,7 +48,7 @@ export interface PaymentRow {
   bill_no: string;
   order_no: string;
   amount: Int8;
-  channel: string;
+  channel: PaymentChannel;
   source: PaymentRecord['source'];
   disposition: PaymentRecord['disposition'];
   gateway_trade_no: string | null;
@@ -60,9 +62,9 @@ export const ORDER_COLUMNS =
 export const PAYMENT_COLUMNS =
   'bill_no, order_no, amount, channel, source, disposition, gateway_trade_no, received_at, detail';
 export const REFUND_COLUMNS =
-  'refund_no, order_no, bill_no, channel, amount, reason, kind, idempotency_key, request_hash, status, submitted_at, accepted_at, gateway_id, failure, created_at, finished_at, next_check_at';
+  'refund_no, order_no, bill_no, channel, provider, amount, reason, kind, idempotency_key, request_hash, status, submitted_at, accepted_at, gateway_id, failure, created_at, finished_at, next_check_at';
 export const BILL_COLUMNS =
-  'bill_no, order_no, channel, amount, status, payer, gateway_id, client_params, error, created_at, updated_at';
+  'bill_no, order_no, channel, provider, amount, status, payer, gateway_id, client_params, error, created_at, updated_at';
 
 /** An `orders` row as the domain's record (int8 checked to be an exact integer, jsonb parsed). */
 export function toOrder(row: OrderRow): OrderRecord {
@@ -90,7 +92,8 @@ export interface RefundRow {
   refund_no: string;
   order_no: string;
   bill_no: string;
-  channel: string;
+  channel: PaymentChannel;
+  provider: PaymentProviderId;
   amount: Int8;
   reason: string | null;
   kind: RefundRecord['kind'];
@@ -113,6 +116,7 @@ export function toRefund(row: RefundRow): RefundRecord {
     orderNo: row.order_no,
     billNo: row.bill_no,
     channel: row.channel,
+    provider: row.provider,
     amount: safeInteger(row.amount),
     reason: row.reason ?? undefined,
     kind: row.kind,
@@ -121,7 +125,7 @@ export function toRefund(row: RefundRow): RefundRecord {
     status: row.status,
     submittedAt: row.submitted_at ?? undefined,
     acceptedAt: row.accepted_at ?? undefined,
-    gatewayId: row.gateway_id ?? undefined,
+    providerRefundId: row.gateway_id ?? undefined,
     failure: row.failure ?? undefined,
     createdAt: row.created_at,
     finishedAt: row.finished_at ?? undefined,
@@ -135,10 +139,11 @@ export function toBill(row: BillRow): BillRecord {
     billNo: row.bill_no,
     orderNo: row.order_no,
     channel: row.channel,
+    provider: row.provider,
     amount: safeInteger(row.amount),
     status: row.status,
     payer: row.payer ?? undefined,
-    gatewayId: row.gateway_id ?? undefined,
+    providerBillId: row.gateway_id ?? undefined,
     clientParams: fromJsonb<BillRecord['clientParams'] | null>(row.client_params) ?? undefined,
     error: row.error ?? undefined,
     createdAt: row.created_at,
@@ -155,7 +160,7 @@ export function toPayment(row: PaymentRow): PaymentRecord {
     channel: row.channel,
     source: row.source,
     disposition: row.disposition,
-    gatewayTradeNo: row.gateway_trade_no ?? undefined,
+    tradeNo: row.gateway_trade_no ?? undefined,
     receivedAt: row.received_at,
     detail: fromJsonb(row.detail) ?? undefined,
   };

@@ -2,24 +2,27 @@ import type { CheckoutSettings } from '../checkout-settings';
 import { AppError } from '../errors';
 import { newBillNo } from '../identifiers';
 import type { CheckoutEvents, Logger } from '../observability';
-import type { BillClientParams, BillRecord, Clock, GatewayChannel, OrderRecord, PaymentGateway } from '../ports';
+import type { BillClientParams, PaymentChannel, PaymentProvider, ProviderBillState } from '../payment-provider';
+import type { PaymentProviders } from '../payment-providers';
+import type { BillRecord, Clock, OrderRecord } from '../ports';
 import type { UnitOfWork } from '../repositories';
 import type { Shopper } from '../sessions';
 import { ACTIVE_BILL_STATUSES } from './bill-status';
 import type { PaymentVerdicts } from './verdicts';
 
 /**
- * Payment attempts at the gateway (bills): opened once per order and channel, handed out again
- * while open, and replaced only when the gateway says the previous one is over.
+ * Payment attempts (bills) at the payment providers: opened once per order and channel at the
+ * provider the configuration routes that channel to, handed out again while open, and replaced
+ * only when the provider the bill was opened at says the previous one is over.
  */
 export class BillService {
   constructor(
     private readonly store: Pick<UnitOfWork, 'bills' | 'orders' | 'transaction'>,
-    private readonly gateway: PaymentGateway,
+    private readonly providers: PaymentProviders,
     private readonly clock: Clock,
     private readonly settings: Pick<
       CheckoutSettings,
-      'notifyUrl' | 'gatewayCheckIntervalMs' | 'staleCreatingBillMs' | 'unconfirmedBillGraceMs'
+      'gatewayCheckIntervalMs' | 'staleCreatingBillMs' | 'unconfirmedBillGraceMs'
     >,
     private readonly log: Logger,
     private readonly events: CheckoutEvents,
@@ -31,18 +34,20 @@ export class BillService {
    * again must not open a second), or a new one with a fresh bill_no. The bill is stored as
    * `creating` before its request leaves, so whatever happens to the request (no answer, a crash)
    * the attempt is on record and is asked about before any other is opened. Throws AppError
-   * PAYMENT_IN_PROGRESS, ORDER_ALREADY_PAID, or the gateway's refusal (GATEWAY_*).
+   * PAYMENT_IN_PROGRESS, ORDER_ALREADY_PAID, or the provider's refusal (GATEWAY_*).
    */
   async open(
     order: OrderRecord,
     shopper: Shopper,
-    channel: GatewayChannel,
+    channel: PaymentChannel,
     secondsLeft: number,
   ): Promise<BillClientParams> {
+    const provider = this.providers.forChannel(channel);
     const attempt = (at: Date): BillRecord => ({
       billNo: newBillNo(at),
       orderNo: order.orderNo,
       channel,
+      provider: provider.id,
       amount: order.amount,
       status: 'creating',
       payer: shopper.openid,
@@ -61,20 +66,20 @@ export class BillService {
       if (!(await this.store.bills.insertBill(bill))) throw paymentInProgress();
     }
 
-    const creation = await this.gateway.createBill({
+    const creation = await provider.openBill({
       billNo: bill.billNo,
+      orderNo: order.orderNo,
       channel,
       amount: order.amount,
       title: order.title,
-      notifyUrl: this.settings.notifyUrl,
+      expiresAt: order.expiresAt,
       timeoutSeconds: secondsLeft,
       // The openid is WeChat's: only the in-WeChat channel takes it.
       openid: channel === 'WX_MINI' ? shopper.openid : undefined,
-      optional: { orderNo: order.orderNo },
     });
     if (creation.outcome === 'created') {
-      const { gatewayId, clientParams } = creation.bill;
-      await this.store.bills.updateBill(bill.billNo, { status: 'open', gatewayId, clientParams }, this.clock());
+      const { providerId: providerBillId, clientParams } = creation.bill;
+      await this.store.bills.updateBill(bill.billNo, { status: 'open', providerBillId, clientParams }, this.clock());
       this.events.emit({ type: 'bill.opened', orderNo: order.orderNo, billNo: bill.billNo, channel });
       return clientParams;
     }
@@ -83,11 +88,12 @@ export class BillService {
       await this.store.bills.updateBill(bill.billNo, refusal, this.clock());
       throw creation.error;
     }
-    // It stays `creating`: the next attempt and the sweeper ask the gateway about it first.
+    // It stays `creating`: the next attempt and the sweeper ask its provider about it first.
     await this.store.bills.updateBill(bill.billNo, { error: creation.error.message }, this.clock());
-    this.log.warn('a bill creation got no readable answer; the gateway is asked about it before another opens', {
+    this.log.warn('a bill creation got no readable answer; its provider is asked about it before another opens', {
       orderNo: order.orderNo,
       billNo: bill.billNo,
+      provider: provider.id,
       error: creation.error.message,
     });
     throw creation.error;
@@ -95,19 +101,22 @@ export class BillService {
 
   /**
    * The order already has a bill in flight on this channel and the shopper pays again: what the
-   * gateway says about that bill decides. Returns the parameters to hand out again; or undefined
-   * when that bill is over (failed, closed, never received, or no longer known to the gateway),
-   * so a new one may be opened. Throws ORDER_ALREADY_PAID when the gateway says it was paid, and
-   * PAYMENT_IN_PROGRESS while it may still be paid but cannot be handed out.
+   * provider that bill was opened at says about it decides (not the one new bills go to now).
+   * Returns the parameters to hand out again; or undefined when that bill is over (failed,
+   * closed, never received, or no longer known to its provider), so a new one may be opened.
+   * Throws ORDER_ALREADY_PAID when the provider says it was paid, PAYMENT_IN_PROGRESS while it
+   * may still be paid but cannot be handed out, and the provider's GATEWAY_* when it cannot be
+   * asked (or closed) and nothing can be handed out.
    *
-   * A bill the gateway made whose answer we lost (seed 001 §4.2.1) cannot be handed out and
-   * cannot be replaced while it is open: the query (§4.4.1, §4.4.7) gives no payment parameters
-   * back (they are signed by the channel, e.g. WeChat's `pay_sign`); its `bill_no` cannot be sent
-   * again to get them ("同一订单号不可重复提交", §4.2.1; "不论是否支付成功都不能重复使用", §1.2.2.1); and the
-   * manual has no way to close an online bill, which ends only at its `bill_timeout` (the
-   * order's deadline). A second bill meanwhile would leave two open at the gateway for one order,
-   * so none is opened: the order waits (its bill is watched by the sweeper, and a payment on it
-   * counts), and on Douyin the cashier offers the other leg.
+   * A bill the provider made whose answer we lost cannot be handed out: no query gives payment
+   * parameters back (they are signed by the channel, e.g. WeChat's `pay_sign`), and its number
+   * cannot be sent again to get them (the gateway: "同一订单号不可重复提交", seed 001 §4.2.1, "不论是否
+   * 支付成功都不能重复使用", §1.2.2.1). A second bill meanwhile would leave two open for one order, so
+   * it is closed first where the provider can close one (WeChat Pay's close order): closed, a new
+   * one opens; paid meanwhile, the payment is recorded from a query. The gateway has no way to
+   * close an online bill, which ends only at its `bill_timeout` (the order's deadline): there the
+   * order waits (its bill is watched by the sweeper, and a payment on it counts), and on Douyin
+   * the cashier offers the other leg.
    */
   private async resumeBill(active: BillRecord, shopper: Shopper): Promise<BillClientParams | undefined> {
     const age = this.clock().getTime() - active.createdAt.getTime();
@@ -115,49 +124,71 @@ export class BillService {
       throw paymentInProgress();
     }
     const handedOut = active.status === 'open' && active.payer === shopper.openid ? active.clientParams : undefined;
-    // Handing out again what the gateway made needs asking at most once per order per interval, with
-    // the polls and the sweeper: a shopper tapping Pay over and over must not hammer the gateway.
+    // Handing out again what the provider made needs asking at most once per order per interval, with
+    // the polls and the sweeper: a shopper tapping Pay over and over must not hammer the provider.
     if (handedOut && !(await this.claimCheckNow(active.orderNo))) return handedOut;
+    let provider: PaymentProvider;
     let state;
     try {
-      state = await this.gateway.queryBill(active.billNo);
+      provider = this.providers.get(active.provider);
+      state = await provider.queryBill(active.billNo, active.channel);
     } catch (error) {
-      // The gateway cannot be asked now: what the shopper already holds is still the best answer.
+      // The provider cannot be asked now: what the shopper already holds is still the best answer.
       if (handedOut) return handedOut;
       throw error;
     }
     if (!state) {
       if (active.status === 'open') {
-        return this.retireBill(active.billNo, 'abandoned', 'the gateway no longer knows this bill');
+        return this.retireBill(active.billNo, 'abandoned', 'the provider no longer knows this bill');
       }
       if (age < this.settings.unconfirmedBillGraceMs) throw paymentInProgress();
-      return this.retireBill(active.billNo, 'rejected', 'the gateway never received this bill');
+      return this.retireBill(active.billNo, 'rejected', 'the provider never received this bill');
     }
-    if (state.outcome === 'paid') {
-      const recorded = await this.verdicts.recordPayment({
-        billNo: active.billNo,
-        amount: state.amount,
-        source: 'query',
-        gatewayTradeNo: state.gatewayTradeNo,
-        detail: state.detail,
-      });
-      if (recorded.disposition === 'amount_mismatch') throw paymentInProgress();
-      throw new AppError('ORDER_ALREADY_PAID', `Order ${active.orderNo} is already paid`);
-    }
+    if (state.outcome === 'paid') return this.recordPaidBill(active, state);
     if (state.outcome === 'failed' || state.outcome === 'closed') return this.retireBill(active.billNo, state.outcome);
     if (handedOut) return handedOut;
-    this.log.warn('an open bill whose parameters were lost blocks a new one until the gateway closes it', {
+    if (provider.closeBill) {
+      this.log.warn('an open bill whose parameters were lost is closed at its provider so a new one can open', {
+        orderNo: active.orderNo,
+        billNo: active.billNo,
+        provider: provider.id,
+      });
+      const closing = await provider.closeBill(active.billNo, active.channel);
+      if (closing === 'closed') return this.retireBill(active.billNo, 'closed', 'closed so a new bill could open');
+      const paid = await provider.queryBill(active.billNo, active.channel);
+      if (paid?.outcome === 'paid') return this.recordPaidBill(active, paid);
+      throw paymentInProgress();
+    }
+    this.log.warn('an open bill whose parameters were lost blocks a new one until its provider closes it', {
       orderNo: active.orderNo,
       billNo: active.billNo,
+      provider: provider.id,
     });
     throw new AppError(
       'PAYMENT_IN_PROGRESS',
-      "A payment for this order is open at the gateway, but its parameters were lost with the gateway's answer: " +
-        'the order can be paid again once the gateway closes it',
+      "A payment for this order is open at the payment provider, but its parameters were lost with the provider's " +
+        'answer: the order can be paid again once the provider closes it',
     );
   }
 
-  /** Takes the right to ask the gateway about this order now, unless anyone asked within the interval. */
+  /**
+   * Records what the provider's query said was paid, and throws what the shopper is answered:
+   * ORDER_ALREADY_PAID, or PAYMENT_IN_PROGRESS when the fee differs from the bill (kept for a person).
+   */
+  private async recordPaidBill(active: BillRecord, state: ProviderBillState): Promise<never> {
+    const recorded = await this.verdicts.recordPayment({
+      billNo: active.billNo,
+      provider: active.provider,
+      amount: state.amount,
+      source: 'query',
+      tradeNo: state.tradeNo,
+      detail: state.detail,
+    });
+    if (recorded.disposition === 'amount_mismatch') throw paymentInProgress();
+    throw new AppError('ORDER_ALREADY_PAID', `Order ${active.orderNo} is already paid`);
+  }
+
+  /** Takes the right to ask the provider about this order now, unless anyone asked within the interval. */
   private claimCheckNow(orderNo: string): Promise<boolean> {
     const now = this.clock();
     const lastCheckBefore = new Date(now.getTime() - this.settings.gatewayCheckIntervalMs);
@@ -166,7 +197,7 @@ export class BillService {
 
   /**
    * Ends a bill that is still `creating` or `open`, and only then: a verdict that came meanwhile
-   * (a webhook) wins. Returns undefined, so the caller opens a new bill; throws
+   * (a notification) wins. Returns undefined, so the caller opens a new bill; throws
    * PAYMENT_IN_PROGRESS when something else changed the bill first.
    */
   private async retireBill(

@@ -12,7 +12,7 @@ export interface DouyinPayment {
 }
 
 /**
- * Douyin's cashier step: the cashier offers WeChat H5 and Alipay, so one gateway bill is opened
+ * Douyin's cashier step: the cashier offers WeChat H5 and Alipay, so one bill is opened
  * for each, and the `orderInfo` that `tt.pay` hands to the cashier is signed over both.
  */
 export class DouyinCashierPayment {
@@ -25,7 +25,7 @@ export class DouyinCashierPayment {
   ) {}
 
   /**
-   * Opens both legs and signs `orderInfo`. A leg the gateway refuses is left out of `orderInfo`,
+   * Opens both legs and signs `orderInfo`. A leg its provider refuses is left out of `orderInfo`,
    * so the shopper can still pay with the other; throws the first leg's error when neither opens.
    */
   async start(

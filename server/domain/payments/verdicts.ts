@@ -2,7 +2,9 @@ import type { CheckoutSettings } from '../checkout-settings';
 import { AppError } from '../errors';
 import type { Fen } from '../money';
 import type { CheckoutEvents, Logger } from '../observability';
-import type { BillRecord, Clock, LeasedOrderCheck, OrderMemory, PaymentDisposition, PaymentGateway } from '../ports';
+import type { PaymentProviderId } from '../payment-provider';
+import type { PaymentProviders } from '../payment-providers';
+import type { Clock, LeasedBill, LeasedOrderCheck, OrderMemory, PaymentDisposition } from '../ports';
 import type { UnitOfWork } from '../repositories';
 import { ACTIVE_BILL_STATUSES } from './bill-status';
 
@@ -14,16 +16,16 @@ export interface SecondPaymentHandler {
 }
 
 /**
- * The gateway's verdicts on bills: what its webhook or its answer to our own query says was paid,
- * failed or closed, recorded exactly once. Only a verified webhook or the gateway's answer to a
- * query ever marks an order paid.
+ * The providers' verdicts on bills: what a provider's notification or its answer to our own query
+ * says was paid, failed or closed, recorded exactly once. Only a verified notification or the
+ * answer to a query, from the provider the bill was opened at, ever marks an order paid.
  */
 export class PaymentVerdicts {
   private readonly backgroundChecks = new Set<Promise<void>>();
 
   constructor(
     private readonly store: Pick<UnitOfWork, 'bills' | 'orders' | 'transaction'>,
-    private readonly gateway: PaymentGateway,
+    private readonly providers: PaymentProviders,
     private readonly clock: Clock,
     private readonly settings: Pick<CheckoutSettings, 'gatewayCheckIntervalMs' | 'webhookGraceMs' | 'notifyMerchant'>,
     private readonly log: Logger,
@@ -33,8 +35,8 @@ export class PaymentVerdicts {
   ) {}
 
   /**
-   * Asks the gateway about a pending order without anyone waiting, if no instance did lately.
-   * At most MAX_BACKGROUND_CHECKS at once per instance: a hung gateway must not take every
+   * Asks the providers about a pending order without anyone waiting, if no instance did lately.
+   * At most MAX_BACKGROUND_CHECKS at once per instance: a hung provider must not take every
    * connection to it (the sweeper asks about the orders skipped here).
    */
   checkInBackground(orderNo: string): void {
@@ -58,54 +60,66 @@ export class PaymentVerdicts {
     void task.finally(() => this.backgroundChecks.delete(task));
   }
 
-  /** Waits for the gateway checks started in the background (stopping cleanly). */
+  /** Waits for the provider checks started in the background (stopping cleanly). */
   async drain(): Promise<void> {
     await Promise.allSettled([...this.backgroundChecks]);
   }
 
   /**
-   * Asks the gateway about every bill of a pending order that still awaits a verdict and records
-   * what it says exactly as a webhook would; then expires the order if its deadline has passed
-   * and the gateway confirmed nothing was paid. The caller holds the right to ask (a lease or a
-   * claim), so every instance together asks at most once per order per interval. Throws AppError
-   * GATEWAY_* when the gateway cannot answer: the order then stays as it is.
+   * Asks the provider of every bill of a pending order that still awaits a verdict, and records
+   * what it says exactly as a notification would; then expires the order if its deadline has
+   * passed and nothing was paid. The caller holds the right to ask (a lease or a claim), so every
+   * instance together asks at most once per order per interval. Throws AppError GATEWAY_* when a
+   * provider cannot answer: the order then stays as it is.
    */
   async checkOrder(orderNo: string): Promise<void> {
     const order = await this.store.orders.findOrder(orderNo);
     if (!order || order.status !== 'pending') return;
-    const billNos = (await this.billsAwaitingVerdict(orderNo)).map((bill) => bill.billNo);
-    await this.checkLeasedOrder({ orderNo, status: 'pending', expiresAt: order.expiresAt, billNos });
+    const bills = (await this.store.bills.listBills(orderNo))
+      .filter((bill) => ACTIVE_BILL_STATUSES.has(bill.status))
+      .map(({ billNo, provider, channel }) => ({ billNo, provider, channel }));
+    await this.checkLeasedOrder({ orderNo, status: 'pending', expiresAt: order.expiresAt, bills });
   }
 
   /**
    * `checkOrder` for an order the sweeper leased, whose lease already says what it is and which
-   * bills await a verdict: no read before the gateway is asked. Every open bill is asked about,
-   * so money paid on two of them is found twice (the second is returned). Past the deadline,
-   * with nothing paid on them, the bills are closed (the gateway closed them then: their
-   * `bill_timeout` is the order's time left) and a pending order expires.
+   * bills await a verdict: no read before the providers are asked. Every open bill is asked
+   * about at the provider it was opened at, so money paid on two of them is found twice (the
+   * second is returned). Past the deadline, with nothing paid on them, the bills still payable
+   * are closed at their provider where it can close one (a close answered `paid` is recorded
+   * from a query, and the order does not expire); the gateway cannot, and closed them itself
+   * then (their `bill_timeout` is the order's time left). Then the bills are closed here and a
+   * pending order expires.
    */
   async checkLeasedOrder(order: LeasedOrderCheck): Promise<void> {
     const { orderNo } = order;
     let paid = false;
-    for (const billNo of order.billNos) {
-      const state = await this.gateway.queryBill(billNo);
-      // No such bill at the gateway: its creation never arrived, so nothing can be paid on it.
-      if (!state || state.outcome === 'unknown') continue;
+    const payable: LeasedBill[] = [];
+    for (const bill of order.bills) {
+      const state = await this.providers.get(bill.provider).queryBill(bill.billNo, bill.channel);
+      // No such bill at the provider: its creation never arrived, so nothing can be paid on it.
+      if (!state) continue;
+      if (state.outcome === 'unknown') {
+        payable.push(bill);
+        continue;
+      }
       if (state.outcome === 'paid') {
         await this.recordPayment({
-          billNo,
+          billNo: bill.billNo,
+          provider: bill.provider,
           amount: state.amount,
           source: 'query',
-          gatewayTradeNo: state.gatewayTradeNo,
+          tradeNo: state.tradeNo,
           detail: state.detail,
         });
         paid = true;
         continue;
       }
-      await this.recordBillClosed(billNo, state.outcome);
+      await this.recordBillClosed(bill.billNo, state.outcome);
     }
     const now = this.clock();
     if (paid || now.getTime() < order.expiresAt.getTime()) return;
+    if (await this.closeAtProviders(payable)) return;
     const expired = await this.store.transaction(async (tx) => {
       await tx.bills.closeOpenBills(orderNo, now);
       if (order.status !== 'pending') return false;
@@ -120,29 +134,61 @@ export class PaymentVerdicts {
     }
   }
 
-  private async billsAwaitingVerdict(orderNo: string): Promise<BillRecord[]> {
-    return (await this.store.bills.listBills(orderNo)).filter((bill) => ACTIVE_BILL_STATUSES.has(bill.status));
+  /**
+   * Closes, at their providers, the bills of an order past its deadline that were still payable,
+   * where the provider can close one. True when one turned out paid meanwhile (recorded from the
+   * provider's query): the order is then not expired. Throws the provider's GATEWAY_* when a
+   * close cannot be told: the order stays as it is until the next check.
+   */
+  private async closeAtProviders(payable: readonly LeasedBill[]): Promise<boolean> {
+    let paid = false;
+    for (const bill of payable) {
+      const provider = this.providers.get(bill.provider);
+      if (!provider.closeBill) continue;
+      if ((await provider.closeBill(bill.billNo, bill.channel)) === 'closed') continue;
+      const state = await provider.queryBill(bill.billNo, bill.channel);
+      if (state?.outcome !== 'paid') {
+        throw new AppError(
+          'GATEWAY_ERROR',
+          `Payment provider ${provider.id} refused to close bill ${bill.billNo} as paid, but its query does not say paid`,
+        );
+      }
+      await this.recordPayment({
+        billNo: bill.billNo,
+        provider: bill.provider,
+        amount: state.amount,
+        source: 'query',
+        tradeNo: state.tradeNo,
+        detail: state.detail,
+      });
+      paid = true;
+    }
+    return paid;
   }
 
   /**
-   * Records that the gateway says a bill was paid (its webhook, or its answer to our query),
-   * exactly once per bill: a payment with the bill's fee counts once (`applied`, or `refund_due`
+   * Records that a provider says a bill it opened was paid (its notification, or its answer to
+   * our query), exactly once per bill: a payment with the bill's fee counts once (`applied`, or `refund_due`
    * when another bill already paid the order, which is then returned automatically when that is
    * on); one with another fee is kept once per fee as `amount_mismatch` and never shadows the
-   * bill's true payment. Throws AppError WEBHOOK_UNKNOWN_TRANSACTION for a bill we never opened.
+   * bill's true payment. Throws AppError WEBHOOK_UNKNOWN_TRANSACTION for a bill we never opened
+   * at that provider.
    */
   async recordPayment(payment: {
     billNo: string;
+    provider: PaymentProviderId;
     amount: Fen;
     source: 'webhook' | 'query';
-    gatewayTradeNo?: string;
+    tradeNo?: string;
     detail: unknown;
   }): Promise<{ duplicate: boolean; disposition?: PaymentDisposition }> {
     const verdict = await this.store.bills.recordPaidVerdict(
       { ...payment, receivedAt: this.clock() },
       this.settings.notifyMerchant,
     );
-    if (!verdict.found) throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No bill ${payment.billNo} here`);
+    if (!verdict.found) {
+      throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No bill ${payment.billNo} opened at ${payment.provider} here`);
+    }
     if (verdict.recorded === null) return { duplicate: true };
     this.events.emit({
       type: 'payment.recorded',
@@ -159,8 +205,9 @@ export class PaymentVerdicts {
   }
 
   /**
-   * The gateway's answer to our query says a bill failed or closed (a message never can: the
-   * gateway sends them only for successes). The order follows unless another attempt is in flight.
+   * The answer of a bill's provider to our query says it failed or closed (no notification moves
+   * a bill so: the gateway sends them only for successes). The order follows unless another
+   * attempt is in flight.
    */
   private async recordBillClosed(billNo: string, outcome: 'failed' | 'closed'): Promise<void> {
     const changedOrder = await this.store.transaction(async (tx) => {

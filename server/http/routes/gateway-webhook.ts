@@ -1,8 +1,8 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import type { GatewayWebhooks } from '../../domain/webhooks';
+import type { ProviderNotifications } from '../../domain/webhooks';
 import { describeRoutes } from '../../openapi/operations';
-import { rawTextBody } from '../bodies';
+import { providerMessageOf, rawTextBody } from '../bodies';
 import { errorsOf } from '../contract';
 
 /**
@@ -10,11 +10,10 @@ import { errorsOf } from '../contract';
  * sent only after the verdict is committed; every other answer makes the gateway retry. The body
  * is read as text whatever its Content-Type and handed to the verifier unparsed.
  */
-export function gatewayWebhookRoutes(webhooks: GatewayWebhooks) {
+export function gatewayWebhookRoutes(webhooks: ProviderNotifications) {
   const router = new Router();
   router.post('/api/gateway/webhook', rawTextBody(), async (ctx) => {
-    const raw = typeof ctx.request.rawBody === 'string' ? ctx.request.rawBody : '';
-    await webhooks.receive(raw);
+    await webhooks.receive('gateway', providerMessageOf(ctx));
     ctx.type = 'text/plain';
     ctx.body = 'success';
   });

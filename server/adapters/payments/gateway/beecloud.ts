@@ -3,19 +3,21 @@ import { z } from 'zod';
 import { AppError } from '../../../domain/errors';
 import type { BillOutcome } from '../../../domain/order-status';
 import { isStorableText } from '../../../domain/text';
+import { chinaDayBounds } from '../../../domain/identifiers';
 import type {
   BillClientParams,
   BillCreation,
-  CreateBillRequest,
   CreateRefundRequest,
-  GatewayChannel,
-  GatewayRefundState,
+  OpenBillRequest,
+  PaymentChannel,
+  PaymentProvider,
+  ProviderBillState,
+  ProviderEvent,
+  ProviderMessage,
+  ProviderRefundState,
+  ProviderTransaction,
   RefundSubmission,
-  CreatedBill,
-  GatewayBillState,
-  GatewayEvent,
-  PaymentGateway,
-} from '../../../domain/ports';
+} from '../../../domain/payment-provider';
 import { requestJson, UpstreamBadAnswer, UpstreamUnreachable } from '../../http-json';
 
 export interface BeeCloudOptions {
@@ -25,6 +27,8 @@ export interface BeeCloudOptions {
   masterSecret: string;
   /** When set, bills and queries go to the gateway's test mode, signed with this secret. */
   testSecret?: string;
+  /** Where the gateway sends its webhooks for our bills and refunds (`notify_url`, §4.2.1, §4.3.1). */
+  notifyUrl: string;
   timeoutMs?: number;
   now?: () => number;
 }
@@ -82,11 +86,17 @@ const billsAnswerSchema = z.object({
       channel: z.string().optional(),
       sub_channel: z.string().optional(),
       trade_no: z.string().nullish(),
+      /** When it was paid, ms. */
+      success_time: z.number().nullish(),
+      refund_result: z.boolean().nullish(),
       /** The channel's own report, a JSON string (§4.4.1 with `need_detail`). */
       message_detail: z.unknown().optional(),
     }),
   ),
 });
+
+/** The most bills one `GET /2/rest/bills` gives (`limit`, "最大为50", §4.4.1). */
+const BILLS_PAGE_LIMIT = 50;
 
 const refundsAnswerSchema = z.object({
   refunds: z.array(
@@ -138,10 +148,12 @@ const webhookSchema = z.object({
 });
 
 /**
- * The aggregate gateway (BeeCloud REST API v2, seed 001). The offline sandbox serves the same
- * paths, so production differs only in `baseUrl` and the secrets.
+ * The aggregate gateway (BeeCloud REST API v2, seed 001) as a payment provider. The offline
+ * sandbox serves the same paths, so production differs only in `baseUrl` and the secrets.
  */
-export class BeeCloudGateway implements PaymentGateway {
+export class BeeCloudGateway implements PaymentProvider {
+  readonly id = 'gateway';
+  readonly channels: ReadonlySet<PaymentChannel> = new Set<PaymentChannel>(['WX_MINI', 'BC_WX_WAP', 'ALI_APP']);
   private readonly now: () => number;
 
   constructor(private readonly options: BeeCloudOptions) {
@@ -199,9 +211,10 @@ export class BeeCloudGateway implements PaymentGateway {
    * Anything short of a readable answer with the channel's payment fields leaves the outcome
    * unknown: the gateway may have made the bill (a timeout, an error page after the work was
    * done). Its `bill_no` is never sent again: "同一订单号不可重复提交" (§4.2.1), "已经提交的订单的
-   * 订单号不论是否支付成功都不能重复使用" (§1.2.2.1).
+   * 订单号不论是否支付成功都不能重复使用" (§1.2.2.1). The order number travels in `optional`,
+   * which the webhook gives back.
    */
-  async createBill(request: CreateBillRequest): Promise<BillCreation> {
+  async openBill(request: OpenBillRequest): Promise<BillCreation> {
     try {
       const answer = await this.call('POST', this.path('/2/rest/bill', '/2/rest/sandbox/bill'), {
         ...this.signed(this.requestSecret),
@@ -209,13 +222,13 @@ export class BeeCloudGateway implements PaymentGateway {
         total_fee: request.amount,
         bill_no: request.billNo,
         title: request.title,
-        notify_url: request.notifyUrl,
+        notify_url: this.options.notifyUrl,
         bill_timeout: request.timeoutSeconds,
         openid: request.openid,
-        optional: request.optional,
+        optional: { orderNo: request.orderNo },
       });
-      const bill: CreatedBill = {
-        gatewayId: typeof answer.id === 'string' ? answer.id : '',
+      const bill = {
+        providerId: typeof answer.id === 'string' ? answer.id : '',
         clientParams: clientParamsOf(request.channel, answer),
       };
       return { outcome: 'created', bill };
@@ -228,9 +241,10 @@ export class BeeCloudGateway implements PaymentGateway {
 
   /**
    * `GET /2/rest/bills` by `bill_no` with `need_detail` (§4.4.1): `spay_result` says paid; a bill
-   * that is not paid is failed or closed only when the channel's detail says so.
+   * that is not paid is failed or closed only when the channel's detail says so. The bill number
+   * alone finds it: `channel` is not needed.
    */
-  async queryBill(billNo: string): Promise<GatewayBillState | null> {
+  async queryBill(billNo: string): Promise<ProviderBillState | null> {
     const answer = await this.call('GET', this.path('/2/rest/bills', '/2/rest/sandbox/bills'), {
       ...this.signed(this.requestSecret),
       bill_no: billNo,
@@ -245,10 +259,46 @@ export class BeeCloudGateway implements PaymentGateway {
       billNo,
       outcome: bill.spay_result ? 'paid' : unpaidOutcomeOf(detail),
       amount: bill.total_fee,
-      channel: bill.sub_channel ?? bill.channel ?? '',
-      gatewayTradeNo: bill.trade_no || undefined,
+      tradeNo: bill.trade_no || undefined,
       detail,
     };
+  }
+
+  /**
+   * The paid bills created on `day` (China time, `YYYY-MM-DD`): `GET /2/rest/bills` with
+   * `spay_result` and the day as `start_time`/`end_time` in ms, 50 a page through `skip` (§4.4.1).
+   * The gateway filters by when a bill was created, not when it was paid ("start_time, end_time
+   * 指的是订单生成的时间，而不是订单支付的时间", §4.4.1): a bill created just before midnight and paid
+   * after it is listed under the day it was created. `refunded` when the gateway reports
+   * `refund_result` (any refund, whole or part). Throws AppError GATEWAY_* (and RangeError for a
+   * day that is not one).
+   */
+  async listTransactions(day: string): Promise<ProviderTransaction[]> {
+    const { start, end } = chinaDayBounds(day);
+    const found = new Map<string, ProviderTransaction>();
+    for (let skip = 0; ; skip += BILLS_PAGE_LIMIT) {
+      const answer = await this.call('GET', this.path('/2/rest/bills', '/2/rest/sandbox/bills'), {
+        ...this.signed(this.requestSecret),
+        spay_result: true,
+        start_time: start.getTime(),
+        end_time: end.getTime() - 1,
+        skip,
+        limit: BILLS_PAGE_LIMIT,
+      });
+      const parsed = billsAnswerSchema.safeParse(answer);
+      if (!parsed.success) throw new AppError('GATEWAY_ERROR', 'The payment gateway answered a query without bills');
+      for (const bill of parsed.data.bills) {
+        if (!bill.spay_result) continue;
+        found.set(bill.bill_no, {
+          billNo: bill.bill_no,
+          tradeNo: bill.trade_no || undefined,
+          amount: bill.total_fee,
+          paidAt: typeof bill.success_time === 'number' ? new Date(bill.success_time) : undefined,
+          state: bill.refund_result ? 'refunded' : 'paid',
+        });
+      }
+      if (parsed.data.bills.length < BILLS_PAGE_LIMIT) return [...found.values()];
+    }
   }
 
   /**
@@ -262,12 +312,12 @@ export class BeeCloudGateway implements PaymentGateway {
         refund_no: request.refundNo,
         bill_no: request.billNo,
         refund_fee: request.amount,
-        notify_url: request.notifyUrl,
-        optional: request.optional,
+        notify_url: this.options.notifyUrl,
+        optional: { orderNo: request.orderNo },
       });
       return {
         outcome: 'accepted',
-        gatewayId: typeof answer.id === 'string' && answer.id !== '' ? answer.id : undefined,
+        providerId: typeof answer.id === 'string' && answer.id !== '' ? answer.id : undefined,
       };
     } catch (error) {
       if (AppError.is(error) && typeof error.details?.resultCode === 'number') {
@@ -285,7 +335,7 @@ export class BeeCloudGateway implements PaymentGateway {
    * A refund's state: `GET /2/rest/refund/status` (§4.4.5) for channels that send no refund
    * webhook, else `GET /2/rest/refunds` by `refund_no` (§4.4.3, `finish` and `result`).
    */
-  async queryRefund(refundNo: string, billChannel: string): Promise<GatewayRefundState> {
+  async queryRefund(refundNo: string, billChannel: PaymentChannel): Promise<ProviderRefundState> {
     const channelType = channelTypeOf(billChannel);
     if (STATUS_QUERY_CHANNELS.includes(channelType)) {
       let answer: Record<string, unknown>;
@@ -321,7 +371,17 @@ export class BeeCloudGateway implements PaymentGateway {
       : { found: true, state: 'failed', reason: 'the gateway reports the refund finished without success', detail };
   }
 
-  parseWebhook(rawBody: string): GatewayEvent {
+  /**
+   * Verifies and reads a webhook (§3): the body is the JSON message, its `signature` over the
+   * fields of §3.3.1 (no header signs it). The gateway sends webhooks only for successes (§3.1,
+   * §3.4.2), so a refund never fails by message here. Throws AppError WEBHOOK_INVALID or
+   * WEBHOOK_SIGNATURE_INVALID.
+   */
+  async readNotification(message: ProviderMessage): Promise<ProviderEvent> {
+    return this.parseWebhook(message.rawBody);
+  }
+
+  private parseWebhook(rawBody: string): ProviderEvent {
     let body: unknown;
     try {
       body = JSON.parse(rawBody);
@@ -348,8 +408,8 @@ export class BeeCloudGateway implements PaymentGateway {
     if (!isStorableText(message.transaction_id) || !isStorableText(message.transaction_type)) {
       return {
         type: 'not_ours',
-        transactionType: message.transaction_type,
-        transactionId: message.transaction_id,
+        kind: message.transaction_type,
+        reference: message.transaction_id,
         amount: message.transaction_fee,
         reason: 'signed transaction_id or transaction_type holds NUL or an unpaired surrogate',
         detail: received,
@@ -363,8 +423,7 @@ export class BeeCloudGateway implements PaymentGateway {
         type: 'payment.succeeded',
         billNo: message.transaction_id,
         amount: message.transaction_fee,
-        channel: typeof message.sub_channel_type === 'string' ? message.sub_channel_type : message.channel_type,
-        gatewayTradeNo:
+        tradeNo:
           typeof detail.transaction_id === 'string'
             ? detail.transaction_id
             : typeof detail.trade_no === 'string'
@@ -383,8 +442,8 @@ export class BeeCloudGateway implements PaymentGateway {
     }
     return {
       type: 'not_ours',
-      transactionType: message.transaction_type,
-      transactionId: message.transaction_id,
+      kind: message.transaction_type,
+      reference: message.transaction_id,
       amount: message.transaction_fee,
       reason: 'not a payment or refund of this checkout',
       detail: received,
@@ -408,7 +467,7 @@ function detailObject(value: unknown): Record<string, unknown> {
 }
 
 /** What the client needs from a bill, passed through exactly as the gateway signed it: only names change. */
-function clientParamsOf(channel: GatewayChannel, answer: Record<string, unknown>): BillClientParams {
+function clientParamsOf(channel: PaymentChannel, answer: Record<string, unknown>): BillClientParams {
   const invalid = () => new AppError('GATEWAY_ERROR', `The payment gateway's ${channel} answer lacks payment fields`);
   switch (channel) {
     case 'WX_MINI': {
