@@ -93,7 +93,7 @@ export class CheckoutMetrics {
     });
     this.webhooks = new Counter({
       name: 'checkout_webhooks_total',
-      help: 'Gateway webhooks received, by outcome.',
+      help: "Provider notifications (the gateway's webhooks, WeChat Pay's notifications) received, by outcome.",
       labelNames: ['outcome'],
       registers,
     });
