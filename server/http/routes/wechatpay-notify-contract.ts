@@ -79,7 +79,6 @@ export const wechatPayNotifyOperation: ApiOperation = {
       errorCodesOf(
         'VALIDATION_FAILED',
         'UNSUPPORTED_MEDIA_TYPE',
-        'METHOD_NOT_ALLOWED',
         'WEBHOOK_INVALID',
         'WEBHOOK_SIGNATURE_INVALID',
         'WEBHOOK_UNKNOWN_TRANSACTION',
