@@ -81,11 +81,22 @@ async function main() {
   }
 
   const storage = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `PGlite in ${config.dataDir}`;
-  const emulated = [config.gateway.baseUrl ? null : 'payment gateway', config.wechat.apiBaseUrl ? null : 'WeChat']
+  const wechatPayEmulated = services.paymentRoutes.WX_MINI === 'wechatpay' && !config.wechatpay.baseUrl;
+  const emulated = [
+    config.gateway.baseUrl ? null : 'payment gateway',
+    config.wechat.apiBaseUrl ? null : 'WeChat',
+    wechatPayEmulated ? 'WeChat Pay' : null,
+  ]
     .filter(Boolean)
     .join(', ');
+  const providerNames = { gateway: 'the payment gateway', wechatpay: 'WeChat Pay' } as const;
+  const { WX_MINI: weapp, BC_WX_WAP: tt } = services.paymentRoutes;
   // The ready lines: people read them, and scripts find the URLs in them (`Checkout server\s+(http:\S+)`).
   log.info(`Checkout server  ${services.serverUrl}   (storage: ${storage})`, { url: services.serverUrl });
+  log.info(
+    `Payments         WeChat mini-program: ${providerNames[weapp]}${wechatPayEmulated ? ' (sandbox)' : ''}; Douyin: ${providerNames[tt]}`,
+    { weapp, tt },
+  );
   if (services.sandboxUrl) {
     log.info(`Sandbox          ${services.sandboxUrl}   (offline ${emulated})`, { url: services.sandboxUrl });
   } else {

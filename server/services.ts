@@ -28,7 +28,7 @@ import { MerchantService } from './domain/merchant';
 import { DEFAULT_REFUND_SETTINGS, RefundService, RefundSettings } from './domain/refunds';
 import { DEFAULT_SWEEPER_SETTINGS, Sweeper, SweeperSettings } from './domain/sweeper';
 import { ProviderNotifications } from './domain/webhooks';
-import { PaymentProviders } from './domain/payment-providers';
+import { ChannelRoutes, PaymentProviders } from './domain/payment-providers';
 import { MerchantNotifier, MerchantNotifierOptions } from './adapters/merchant/notifier';
 import { createApp } from './http/app';
 import { createCheckoutServer } from './http/node-server';
@@ -38,7 +38,10 @@ import { CheckoutMetrics } from './adapters/observability/metrics';
 import { observedEvents } from './adapters/observability/events';
 import { requestObserver } from './adapters/observability/requests';
 import { observedLogin, observedProvider, upstreamObserver } from './adapters/observability/upstreams';
-import { createSandbox, SandboxOptions } from './sandbox';
+import { createSandbox, Sandbox, SandboxOptions } from './sandbox';
+import { createWechatPay } from './adapters/payments/wechatpay';
+import { deferredProvider } from './adapters/payments/deferred';
+import type { PaymentProvider } from './domain/payment-provider';
 import { listenFailure, newDirectoryFor, reasonOf, StartupError, withoutPassword } from './startup';
 
 const SESSION_PRUNE_INTERVAL_MS = 60 * 60 * 1000;
@@ -82,6 +85,8 @@ export interface RunningServices {
   sweeper: Sweeper;
   sessions: SessionService;
   app: Koa;
+  /** Who opens new bills of each payment method (`WX_MINI`: WEAPP_PAYMENT_PROVIDER). */
+  paymentRoutes: ChannelRoutes;
   /** What `GET /metrics` serves. */
   metrics: CheckoutMetrics;
   /**
@@ -172,6 +177,38 @@ function openSandbox(config: Config, directory: string | undefined, options: Omi
 }
 
 /**
+ * WeChat Pay APIv3, when this instance needs it, else undefined: built at once when it opens
+ * mini-program bills (WEAPP_PAYMENT_PROVIDER=wechatpay) or the merchant's credentials are
+ * configured, so that bills and refunds opened there are still asked about, closed and notified
+ * after WEAPP_PAYMENT_PROVIDER goes back to the gateway. On the sandbox while the gateway opens the
+ * bills, it is built on first use (the sandbox's development keys take a moment to generate).
+ * Calls take GATEWAY_TIMEOUT_MS. A start with WeChat Pay selected whose sandbox keys cannot be had
+ * throws a StartupError naming WEAPP_PAYMENT_PROVIDER.
+ */
+async function wechatPayProvider(
+  config: Config,
+  where: { notifyUrl: string; sandbox?: { url: string; keys: Sandbox['wechatpay']['keys'] } },
+): Promise<PaymentProvider | undefined> {
+  const setup = {
+    wechatpay: config.wechatpay,
+    appid: config.wechat.appId,
+    notifyUrl: where.notifyUrl,
+    sandbox: where.sandbox,
+    timeoutMs: config.gateway.timeoutMs,
+  };
+  const build = async () => (await createWechatPay(setup)).provider;
+  if (config.weappPaymentProvider === 'wechatpay' || config.wechatpay.merchant) {
+    try {
+      return await build();
+    } catch (error) {
+      throw new StartupError('WEAPP_PAYMENT_PROVIDER', `WeChat Pay cannot be set up: ${reasonOf(error)}`);
+    }
+  }
+  if (!where.sandbox || config.wechatpay.baseUrl !== undefined) return undefined;
+  return deferredProvider('wechatpay', new Set(['WX_MINI']), build);
+}
+
+/**
  * Boots the checkout server and, when an upstream is emulated, the sandbox: storage and
  * migrations first, then the sandbox (so the server knows its address), then the server.
  * A start that fails closes what it opened and removes the data directory it created; a
@@ -200,8 +237,9 @@ export async function startServices(config: Config, options: StartOptions = {}):
 
     let sandboxUrl: string | undefined;
     let sandboxApp: Koa | undefined;
+    let sandbox: Sandbox | undefined;
     if (config.sandboxEnabled) {
-      const sandbox = openSandbox(config, sandboxDirectory, {
+      const opened = openSandbox(config, sandboxDirectory, {
         gateway: {
           appId: config.gateway.appId,
           appSecret: config.gateway.appSecret,
@@ -214,14 +252,15 @@ export async function startServices(config: Config, options: StartOptions = {}):
         loginCodeTtlMs: options.sandbox?.loginCodeTtlMs,
         log: (line) => logger.info({ component: 'sandbox' }, line),
       });
+      sandbox = opened;
       // eslint-disable-next-line @typescript-eslint/no-misused-promises -- Koa's callback never rejects
-      const sandboxServer = createServer(sandbox.app.callback());
+      const sandboxServer = createServer(opened.app.callback());
       closers.unshift(async () => {
-        await sandbox.close();
+        await opened.close();
         if (sandboxServer.listening) await closeServer(sandboxServer);
       });
       sandboxUrl = (await listen(sandboxServer, config.sandboxPort, config.host, 'SANDBOX_PORT')).url;
-      sandboxApp = sandbox.app;
+      sandboxApp = opened.app;
     }
 
     const store = SqlUnitOfWork.over(database);
@@ -276,6 +315,10 @@ export async function startServices(config: Config, options: StartOptions = {}):
       paySecret: config.douyin.paySecret,
     });
     const notifyUrl = `${config.publicBaseUrl ?? serverUrl}/api/gateway/webhook`;
+    const wechatpay = await wechatPayProvider(config, {
+      notifyUrl: `${config.publicBaseUrl ?? serverUrl}/api/wechatpay/notify`,
+      sandbox: sandbox && sandboxUrl ? { url: sandboxUrl, keys: sandbox.wechatpay.keys } : undefined,
+    });
     const gateway = observedProvider(
       new BeeCloudGateway({
         baseUrl: config.gateway.baseUrl ?? sandboxUrl!,
@@ -288,8 +331,16 @@ export async function startServices(config: Config, options: StartOptions = {}):
       }),
       upstream,
     );
-    // Every payment method opens new bills at the gateway; bills keep the provider they were opened at.
-    const providers = new PaymentProviders([gateway], { WX_MINI: 'gateway', BC_WX_WAP: 'gateway', ALI_APP: 'gateway' });
+    // Douyin's cashier legs stay at the gateway; bills keep the provider they were opened at.
+    const paymentRoutes: ChannelRoutes = {
+      WX_MINI: config.weappPaymentProvider,
+      BC_WX_WAP: 'gateway',
+      ALI_APP: 'gateway',
+    };
+    const providers = new PaymentProviders(
+      wechatpay ? [gateway, observedProvider(wechatpay, upstream)] : [gateway],
+      paymentRoutes,
+    );
     const notifyMerchant = config.merchant.notifyUrl !== undefined;
     const checkoutSettings: CheckoutSettings = {
       ...DEFAULT_CHECKOUT_SETTINGS,
@@ -444,6 +495,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
       sweeper,
       sessions,
       app,
+      paymentRoutes,
       metrics,
       async close() {
         // Refuse new connections at once and let requests in flight finish before the work they

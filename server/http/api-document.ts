@@ -26,6 +26,7 @@ const TAGS = [
   { name: 'shopper', description: 'What the mini-program calls. Bearer: the session token of `POST /api/session`.' },
   { name: 'merchant', description: "Your backend's API. Bearer: MERCHANT_API_KEY." },
   { name: 'gateway', description: 'Called by the payment gateway.' },
+  { name: 'wechatpay', description: 'Called by WeChat Pay (APIv3, direct merchant).' },
   { name: 'operations', description: 'For load balancers and tooling.' },
   {
     name: 'sandbox',

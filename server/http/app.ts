@@ -19,6 +19,8 @@ import { healthRoutes } from './routes/health';
 import { merchantRoutes } from './routes/merchant';
 import { MetricsSource, metricsRoutes } from './routes/metrics';
 import { shopperRoutes } from './routes/shopper';
+import { wechatPayNotifyRoutes } from './routes/wechatpay-notify';
+import { WECHATPAY_NOTIFY_PATH, wechatPayFailure } from './routes/wechatpay-notify-contract';
 
 export interface AppDependencies {
   sessions: SessionService;
@@ -53,10 +55,12 @@ export function createApp(deps: AppDependencies): Koa {
   const metrics = metricsRoutes(deps.metrics, deps.metricsToken);
   const shopper = shopperRoutes(deps);
   const webhook = gatewayWebhookRoutes(deps.webhooks);
+  const wechatPayNotify = wechatPayNotifyRoutes(deps.webhooks);
   const merchant = merchantRoutes({ merchant: deps.merchant, refunds: deps.refunds, apiKey: deps.merchantApiKey });
 
   app.use(observeRequests(deps.requests, () => servedRoutes(app).map((route) => route.path)));
-  app.use(errorHandler(deps.log));
+  // WeChat Pay reads a refusal only in its own words, whatever refused it.
+  app.use(errorHandler(deps.log, { [WECHATPAY_NOTIFY_PATH]: wechatPayFailure }));
   app.use(refuseDeclaredOversizedBody());
   app.use(requireHost());
   // Status polls are most of the traffic: the shopper's router is asked first. Each router reads
@@ -64,6 +68,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(shopper.routes());
   app.use(merchant.routes());
   app.use(webhook.routes());
+  app.use(wechatPayNotify.routes());
   app.use(health.routes());
   app.use(apiDocument.routes());
   app.use(metrics.routes());

@@ -53,9 +53,14 @@ const ANY_REQUEST: ErrorCode[] = [
  */
 export const JSON_API_ERRORS: ErrorCode[] = ['VALIDATION_FAILED', 'UNSUPPORTED_MEDIA_TYPE'];
 
+/** The codes a route that can fail with `codes` may answer (besides those of any request), each with its status (./errors.ts). */
+export function errorCodesOf(...codes: ErrorCode[]): Array<readonly [code: ErrorCode, status: number]> {
+  return [...ANY_REQUEST, ...codes].map((code) => [code, HTTP_STATUS[code]] as const);
+}
+
 /** The error answers of a route that can fail with `codes` (besides those of any request), by status (./errors.ts). */
 export function errorsOf(...codes: ErrorCode[]): Record<string, ResponseConfig> {
-  return errorAnswers([...ANY_REQUEST, ...codes].map((code) => [code, HTTP_STATUS[code]] as const));
+  return errorAnswers(errorCodesOf(...codes));
 }
 
 const fen = z.number().int().meta({ description: 'Integer fen (1 CNY = 100 fen).' });

@@ -92,13 +92,20 @@ export function errorBody(code: ErrorCode, message: string): { error: { code: Er
   return { error: { code, message } };
 }
 
+/** Writes an error answer's body from our code and message. */
+export type ErrorBodyWriter = (code: ErrorCode, message: string) => unknown;
+
 /**
- * Renders every failure as `{"error": {"code", "message"}}`. Our own errors show their message,
- * and so do the client errors Koa's libraries raise (mapped by status to our codes); anything
- * else is a bug: logged in full, answered with a bare 500. A failure answered before the
- * request's body has arrived closes the connection after the answer.
+ * Renders every failure as `{"error": {"code", "message"}}`, or, on a path of `bodies` (a
+ * provider's notification endpoint, which must answer in the provider's own words), as that
+ * path's writer says; the status is the code's either way. Paths match as the routers match them:
+ * whatever the case, with or without a trailing slash. Our own errors show their message, and so
+ * do the client errors Koa's libraries raise (mapped by status to our codes); anything else is a
+ * bug: logged in full, answered with a bare 500. A failure answered before the request's body has
+ * arrived closes the connection after the answer.
  */
-export function errorHandler(log: Logger) {
+export function errorHandler(log: Logger, bodies: Readonly<Record<string, ErrorBodyWriter>> = {}) {
+  const writers = new Map(Object.entries(bodies).map(([path, writer]) => [routerPath(path), writer]));
   return async (ctx: Context, next: Next) => {
     try {
       await next();
@@ -110,9 +117,10 @@ export function errorHandler(log: Logger) {
       // connection closes after the answer.
       if (!ctx.req.complete) ctx.set('Connection', 'close');
       const known = AppError.is(error) ? error : exposedClientError(error);
+      const write = writers.get(routerPath(ctx.path)) ?? errorBody;
       if (known) {
         ctx.status = HTTP_STATUS[known.code];
-        ctx.body = errorBody(known.code, known.message);
+        ctx.body = write(known.code, known.message);
         // RFC 9110 §11.6.1: a 401 names the scheme that would be accepted.
         if (ctx.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
         if (ctx.status >= 500)
@@ -125,9 +133,14 @@ export function errorHandler(log: Logger) {
         error: error instanceof Error ? error.stack : String(error),
       });
       ctx.status = 500;
-      ctx.body = errorBody('INTERNAL', 'Internal error');
+      ctx.body = write('INTERNAL', 'Internal error');
     }
   };
+}
+
+/** A path as @koa/router matches it by default: case-insensitive, a trailing slash optional. */
+function routerPath(path: string): string {
+  return path.toLowerCase().replace(/(.)\/$/, '$1');
 }
 
 /** http-errors marks the errors whose message is meant for the client with `expose`. */

@@ -1,11 +1,9 @@
-import { rmSync } from 'node:fs';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
 import { wechatPaySign } from '../../server/sandbox/shared/signing';
-import { buildMiniProgram } from '../support/build-miniprogram';
-import { CheckoutHarness, startHarness } from '../support/checkout-harness';
-import { STORAGES, TestDatabase } from '../support/databases';
+import type { CheckoutHarness } from '../support/checkout-harness';
 import { loadWeappPage } from '../support/miniprogram-harness';
-import { createWxDouble, WxPaymentParams } from '../support/wx-double';
+import { E2E_STORAGE, startWeappCheckout, WeappCheckout } from '../support/weapp-checkout';
+import type { WxPaymentParams } from '../support/wx-double';
 
 /**
  * The compiled `dist/weapp` bundle, driven in Node with a `wx` double, against a real checkout
@@ -14,24 +12,21 @@ import { createWxDouble, WxPaymentParams } from '../support/wx-double';
  * sends the gateway's webhook to the server.
  */
 const PAY_KEY = 'e2e-merchant-key-0123456789abcdef';
-// PostgreSQL when CI provides it (the production shape), PGlite otherwise.
-const storage = STORAGES[STORAGES.length - 1];
 
-describe(`WeChat checkout end to end (compiled bundle, ${storage.name})`, () => {
-  let database: TestDatabase;
+describe(`WeChat checkout end to end (compiled bundle, ${E2E_STORAGE.name})`, () => {
+  let checkout: WeappCheckout;
   let h: CheckoutHarness;
   let distDir: string;
+  const wxFor: WeappCheckout['wxFor'] = (atPaymentSheet) => checkout.wxFor(atPaymentSheet);
+  const ordersInDatabase = () => checkout.ordersInDatabase();
 
   beforeAll(async () => {
-    database = await storage.open();
-    h = await startHarness(database.db, { sandbox: { wechatPayKey: PAY_KEY } });
-    distDir = await buildMiniProgram('weapp', h.services.serverUrl);
+    checkout = await startWeappCheckout({ sandbox: { wechatPayKey: PAY_KEY } });
+    ({ h, distDir } = checkout);
   }, 180_000);
 
   afterAll(async () => {
-    await h?.close();
-    await database?.dispose();
-    if (distDir) rmSync(distDir, { recursive: true, force: true });
+    await checkout?.close();
   });
 
   async function billFor(params: WxPaymentParams) {
@@ -57,23 +52,6 @@ describe(`WeChat checkout end to end (compiled bundle, ${storage.name})`, () => 
       PAY_KEY,
     );
     if (expected !== params.paySign) throw { errMsg: 'requestPayment:fail 支付验证签名失败' };
-  }
-
-  function wxFor(atPaymentSheet: (params: WxPaymentParams) => Promise<{ errMsg: string }>) {
-    return createWxDouble({
-      async login() {
-        const minted = await h.sandbox.post('/sandbox/wechat/codes').send({}).expect(201);
-        return { code: minted.body.code as string };
-      },
-      requestPayment: atPaymentSheet,
-    });
-  }
-
-  async function ordersInDatabase() {
-    const { rows } = await h.services.database.query<{ order_no: string; status: string; amount: number }>(
-      'SELECT order_no, status, amount FROM orders ORDER BY created_at',
-    );
-    return rows;
   }
 
   it('should take a shopper from the cart to an order the server knows is paid', async () => {

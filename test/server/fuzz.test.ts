@@ -99,7 +99,7 @@ describe('fuzz of every endpoint', () => {
 
   it('should read the routes from the routers', () => {
     expect(routes.map((route) => route.path)).toEqual(
-      expect.arrayContaining(['/healthz', '/api/orders', '/api/gateway/webhook']),
+      expect.arrayContaining(['/healthz', '/api/orders', '/api/gateway/webhook', '/api/wechatpay/notify']),
     );
   });
 
@@ -177,6 +177,17 @@ function contractBreach(request: FuzzRequest, answer: FuzzAnswer): string | unde
     body = JSON.parse(answer.body);
   } catch {
     return 'a body that is not JSON';
+  }
+  if (answer.status >= 400 && /^\/api\/wechatpay\/notify\/?(\?|$)/i.test(request.path)) {
+    // WeChat Pay's failure answer, our code leading the message.
+    const failure = body as { code?: unknown; message?: unknown };
+    if (Object.keys(failure).length !== 2 || failure.code !== 'FAIL' || typeof failure.message !== 'string')
+      return 'not {"code": "FAIL", "message"}';
+    const code = /^([A-Z_]+): /.exec(failure.message)?.[1];
+    if (!code || !CODES.has(code)) return 'a failure message without our code';
+    if (HTTP_STATUS[code as ErrorCode] !== answer.status) return `status ${answer.status} is not that of ${code}`;
+    if (answer.status === 405 && typeof answer.headers.allow !== 'string') return '405 without Allow';
+    return undefined;
   }
   if (answer.status >= 400) {
     const error = (body as { error?: { code?: unknown; message?: unknown } }).error;

@@ -154,9 +154,12 @@ describe('OpenAPI document', () => {
           if (Number(status) < 400) continue;
           const schema = (answer as OpenAPIV3_1.ResponseObject).content?.['application/json']
             ?.schema as OpenAPIV3_1.SchemaObject;
-          const codes = (
-            (schema.properties?.error as OpenAPIV3_1.SchemaObject).properties?.code as OpenAPIV3_1.SchemaObject
-          ).enum;
+          // WeChat Pay's failure answer `{code: "FAIL", message}`: the codes leading its message are
+          // listed in the answer's description.
+          const codes = schema.properties?.error
+            ? ((schema.properties.error as OpenAPIV3_1.SchemaObject).properties?.code as OpenAPIV3_1.SchemaObject).enum
+            : [...(answer as OpenAPIV3_1.ResponseObject).description.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]);
+          expect({ path, status, codes: (codes ?? []).length > 0 }).toEqual({ path, status, codes: true });
           for (const code of codes ?? []) {
             expect({ method, path, code, status: HTTP_STATUS[code as keyof typeof HTTP_STATUS] }).toEqual({
               method,
@@ -616,6 +619,44 @@ describe('OpenAPI document', () => {
         expect(await client.queryTransaction(paid)).toMatchObject({ tradeState: 'REFUND' });
       } finally {
         await receiver.close();
+      }
+    });
+
+    it("should document the answers of WeChat Pay's notifications of a mini-program payment taken at WeChat Pay", async () => {
+      const database = await STORAGES[0].open();
+      const w = await startHarness(database.db, { env: { WEAPP_PAYMENT_PROVIDER: 'wechatpay' } });
+      try {
+        const { token } = await w.login();
+        const order = await w.createOrder(token);
+        await documented(w.api.post(`/api/orders/${order.orderNo}/pay`).set(auth(token)).send({ platform: 'weapp' }));
+        const { rows } = await w.services.database.query<{ bill_no: string }>(
+          'SELECT bill_no FROM bills WHERE order_no = $1',
+          [order.orderNo],
+        );
+        await w.sandbox
+          .post(`/sandbox/wechatpay/transactions/${rows[0].bill_no}/settle`)
+          .send({ result: 'paid' })
+          .expect(200);
+        const deliveries = await eventually(
+          async () =>
+            (await w.sandbox.get(`/sandbox/wechatpay/transactions/${rows[0].bill_no}/deliveries`).expect(200)).body
+              .deliveries as Array<{ status: number; body: string; ok: boolean }>,
+          (attempts) => attempts.some((attempt) => attempt.ok),
+        );
+        for (const attempt of deliveries) {
+          checkAnswer('POST', '/api/wechatpay/notify', attempt.status, undefined, attempt.body, undefined);
+        }
+        expect(deliveries.map((attempt) => attempt.status)).toContain(204);
+        const unsigned = await documented(
+          w.api.post('/api/wechatpay/notify').set('content-type', 'application/json').send('{"id":"x"}'),
+        );
+        expect(unsigned.status).toBe(401);
+        await documented(
+          w.api.post('/api/wechatpay/notify').set('content-type', 'text/plain; charset=klingon').send('x'),
+        );
+      } finally {
+        await w.close();
+        await database.dispose();
       }
     });
 

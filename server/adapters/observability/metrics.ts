@@ -70,7 +70,7 @@ export class CheckoutMetrics {
     this.ordersCreated = new Counter({ name: 'checkout_orders_created_total', help: 'Orders created.', registers });
     this.billsOpened = new Counter({
       name: 'checkout_bills_opened_total',
-      help: 'Bills the gateway opened, by channel.',
+      help: 'Bills a payment provider opened, by channel.',
       labelNames: ['channel'],
       registers,
     });

@@ -1,0 +1,66 @@
+import { AppError } from '../../domain/errors';
+import type { PaymentChannel, PaymentProvider, PaymentProviderId } from '../../domain/payment-provider';
+
+/**
+ * A provider built on first use: for one that is kept only to finish what was opened there and
+ * whose construction costs something (WeChat Pay on the sandbox generates its development keys on
+ * first use). `id` and `channels` must be those of what `build` makes; it has `closeBill` (and
+ * calls the built provider's, or answers as if it had none: GATEWAY_ERROR).
+ *
+ * A failed build is tried again at the next call. While it fails, what the contract lets throw
+ * throws AppError GATEWAY_UNAVAILABLE; `openBill` is `refused` and `createRefund` `refused`
+ * (retryable) with the reason, since nothing was sent.
+ */
+export function deferredProvider(
+  id: PaymentProviderId,
+  channels: ReadonlySet<PaymentChannel>,
+  build: () => Promise<PaymentProvider>,
+): PaymentProvider {
+  let built: Promise<PaymentProvider> | undefined;
+  const provider = async (): Promise<PaymentProvider> => {
+    built ??= build();
+    try {
+      return await built;
+    } catch (error) {
+      built = undefined;
+      throw new AppError(
+        'GATEWAY_UNAVAILABLE',
+        `Payment provider ${id} cannot be set up: ${error instanceof Error ? error.message : String(error)}`,
+        { provider: id },
+      );
+    }
+  };
+  return {
+    id,
+    channels,
+    async openBill(request) {
+      let ready: PaymentProvider;
+      try {
+        ready = await provider();
+      } catch (error) {
+        return { outcome: 'refused', error: error as AppError };
+      }
+      return ready.openBill(request);
+    },
+    queryBill: async (billNo, channel) => (await provider()).queryBill(billNo, channel),
+    async closeBill(billNo, channel) {
+      const ready = await provider();
+      if (!ready.closeBill) {
+        throw new AppError('GATEWAY_ERROR', `Payment provider ${id} cannot close a bill`, { provider: id });
+      }
+      return ready.closeBill(billNo, channel);
+    },
+    async createRefund(request) {
+      let ready: PaymentProvider;
+      try {
+        ready = await provider();
+      } catch (error) {
+        return { outcome: 'refused', reason: (error as AppError).message, retryable: true };
+      }
+      return ready.createRefund(request);
+    },
+    queryRefund: async (refundNo, channel) => (await provider()).queryRefund(refundNo, channel),
+    readNotification: async (message) => (await provider()).readNotification(message),
+    listTransactions: async (day) => (await provider()).listTransactions(day),
+  };
+}
