@@ -6,6 +6,7 @@ import type { PaymentProviders } from './payment-providers';
 import type { Clock } from './ports';
 import type { Repositories } from './repositories';
 import { RecentCache } from './recent-cache';
+import { isStorableText } from './text';
 import type { RefundService } from './refunds';
 
 const RECORDED_MEMORY_MS = 60 * 60 * 1000;
@@ -66,7 +67,7 @@ export class ProviderNotifications {
   }
 
   private async handle(provider: PaymentProviderId, message: ProviderMessage): Promise<{ duplicate: boolean }> {
-    const event = await this.providers.get(provider).readNotification(message);
+    const event = keptIfUnstorable(await this.providers.get(provider).readNotification(message));
     // Copies of one message arrive together (the provider's retries, the channel's own): one is
     // recorded, the others wait for it and need no database work of their own. The key is what
     // the message says, so a message with another fee is never taken for a copy.
@@ -124,6 +125,25 @@ export class ProviderNotifications {
         return { duplicate: false };
     }
   }
+}
+
+/**
+ * A verified event whose bill or refund number holds what no stored text can (NUL, an unpaired
+ * surrogate) names no bill or refund of ours: it is kept for a person like any other message
+ * nothing here can act on, instead of failing the lookup (and the provider sending it for a day).
+ */
+function keptIfUnstorable(event: ProviderEvent): ProviderEvent {
+  if (event.type === 'not_ours') return event;
+  const reference = event.type === 'payment.succeeded' ? event.billNo : event.refundNo;
+  if (isStorableText(reference)) return event;
+  return {
+    type: 'not_ours',
+    kind: event.type,
+    reference,
+    amount: event.type === 'refund.failed' ? 0 : event.amount,
+    reason: `the signed ${event.type === 'payment.succeeded' ? 'bill' : 'refund'} number holds NUL or an unpaired surrogate`,
+    detail: event.detail,
+  };
 }
 
 function keyOf(event: ProviderEvent): string {

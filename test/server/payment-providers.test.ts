@@ -273,6 +273,27 @@ describe.each(STORAGES)('payments at several providers ($name)', (storage) => {
     });
   });
 
+  it('keeps for a person a verified message whose bill or refund number storage cannot hold, for any provider', async () => {
+    const { wechatpay } = twoProviders();
+    const domain = domainWith(new PaymentProviders([wechatpay], ALL_TO('wechatpay')));
+    const numbers = [`B\u0000${Date.now()}`, `R\ud800${Date.now()}`];
+    const messages = [
+      wechatpay.notification({ type: 'payment.succeeded', billNo: numbers[0], amount: 1, detail: {} }),
+      wechatpay.notification({ type: 'refund.failed', refundNo: numbers[1], reason: 'x', detail: {} }),
+    ];
+    for (const message of messages) {
+      expect(await domain.notifications.receive('wechatpay', message)).toEqual({ duplicate: false });
+    }
+    const kept = await db.query<{ transaction_type: string; reason: string }>(
+      `SELECT transaction_type, reason FROM unmatched_gateway_messages
+       WHERE provider = 'wechatpay' AND transaction_type IN ('payment.succeeded', 'refund.failed') ORDER BY id`,
+    );
+    expect(kept.rows.slice(-2)).toEqual([
+      { transaction_type: 'payment.succeeded', reason: 'the signed bill number holds NUL or an unpaired surrogate' },
+      { transaction_type: 'refund.failed', reason: 'the signed refund number holds NUL or an unpaired surrogate' },
+    ]);
+  });
+
   describe('closing bills at a provider that can close them', () => {
     it('closes a payable bill at its provider when the order expires, so it can no longer be paid', async () => {
       const { gateway, wechatpay } = twoProviders();

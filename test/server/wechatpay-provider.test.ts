@@ -336,7 +336,7 @@ describe('WechatPayProvider against the WeChat Pay sandbox', () => {
       expect(await provider.createRefund(refundOf(billNo, `${billNo}R2`, 100))).toMatchObject({ outcome: 'unknown' });
     });
 
-    it('should query a refund: PROCESSING pending, SUCCESS succeeded, ABNORMAL and CLOSED failed, none found: false', async () => {
+    it('should query a refund: PROCESSING and ABNORMAL pending, SUCCESS succeeded, CLOSED failed, none found: false', async () => {
       const provider = providerOf();
       const billNo = await paidBill(provider);
       await control().post('/sandbox/wechatpay/refunds/hold').send({ count: 3 }).expect(201);
@@ -349,9 +349,10 @@ describe('WechatPayProvider against the WeChat Pay sandbox', () => {
       await finish(`${billNo}B`, 'abnormal');
       await finish(`${billNo}C`, 'closed');
       expect(await provider.queryRefund(`${billNo}A`, 'WX_MINI')).toMatchObject({ found: true, state: 'succeeded' });
+      // 退款异常: the money left the merchant; it is sent on by hand, never offered for refunding again.
       expect(await provider.queryRefund(`${billNo}B`, 'WX_MINI')).toMatchObject({
         found: true,
-        state: 'failed',
+        state: 'pending',
         reason: expect.stringMatching(/^ABNORMAL/),
       });
       expect(await provider.queryRefund(`${billNo}C`, 'WX_MINI')).toMatchObject({
@@ -374,7 +375,7 @@ describe('WechatPayProvider against the WeChat Pay sandbox', () => {
       return messageOf(receiver.hits[count - 1]);
     }
 
-    it('should read TRANSACTION.SUCCESS, REFUND.SUCCESS and REFUND.ABNORMAL from what the sandbox sends', async () => {
+    it('should read TRANSACTION.SUCCESS, REFUND.SUCCESS and REFUND.ABNORMAL (kept for a person, never a failure) from what the sandbox sends', async () => {
       const provider = providerOf();
       const request = billRequest({ amount: 2500 });
       await provider.openBill(request);
@@ -411,9 +412,11 @@ describe('WechatPayProvider against the WeChat Pay sandbox', () => {
         .send({ result: 'abnormal' })
         .expect(200);
       expect(await provider.readNotification(await delivered(3))).toMatchObject({
-        type: 'refund.failed',
-        refundNo: `${request.billNo}X`,
-        reason: 'refund_status ABNORMAL',
+        type: 'not_ours',
+        kind: 'REFUND.ABNORMAL',
+        reference: `${request.billNo}X`,
+        amount: 300,
+        reason: expect.stringMatching(/^退款异常/),
       });
     });
 

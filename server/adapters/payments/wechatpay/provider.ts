@@ -222,8 +222,10 @@ export class WechatPayProvider implements PaymentProvider {
 
   /**
    * "查询单笔退款" (`GET /v3/refund/domestic/refunds/{out_refund_no}`): `status` SUCCESS is
-   * `succeeded`, PROCESSING `pending`, CLOSED (退款关闭) and ABNORMAL (退款异常: the money could not
-   * reach the payer, handled at the merchant platform) `failed`; 404 is `found: false`. Throws
+   * `succeeded`, PROCESSING `pending`, CLOSED (退款关闭) `failed`; ABNORMAL (退款异常: the money
+   * left the merchant but could not reach the payer's account, and is sent on by hand at the
+   * merchant platform, after which WeChat reports SUCCESS) stays `pending` with its reason, so the
+   * amount is never offered for refunding again; 404 is `found: false`. Throws
    * AppError GATEWAY_UNAVAILABLE or GATEWAY_ERROR.
    */
   async queryRefund(refundNo: string): Promise<ProviderRefundState> {
@@ -244,7 +246,7 @@ export class WechatPayProvider implements PaymentProvider {
       case 'ABNORMAL':
         return {
           found: true,
-          state: 'failed',
+          state: 'pending',
           reason: "ABNORMAL: the money could not reach the payer's account; handle it at the merchant platform",
           detail: refund,
         };
@@ -256,9 +258,11 @@ export class WechatPayProvider implements PaymentProvider {
    * its `Wechatpay-Serial` names, the timestamp within the skew) and decrypts its resource with
    * the APIv3 key ("支付成功回调通知", "退款结果通知"). TRANSACTION.SUCCESS is `payment.succeeded`
    * (`billNo` = `out_trade_no`, `amount` = `amount.total` fen, `tradeNo` = `transaction_id`);
-   * REFUND.SUCCESS `refund.succeeded` (`amount` = `amount.refund`); REFUND.ABNORMAL and
-   * REFUND.CLOSED `refund.failed`; any other verified event, or one for another 商户号 or AppID,
-   * `not_ours`. Everything in the result comes from the decrypted resource.
+   * REFUND.SUCCESS `refund.succeeded` (`amount` = `amount.refund`); REFUND.CLOSED
+   * `refund.failed`; REFUND.ABNORMAL (退款异常: the money left, and waits to be sent on by hand at
+   * the merchant platform) is kept for a person as `not_ours` while the refund stays pending — never
+   * `refund.failed`, which would offer the amount for refunding again; any other verified event,
+   * or one for another 商户号 or AppID, `not_ours`. Everything in the result comes from the decrypted resource.
    *
    * Throws AppError WEBHOOK_SIGNATURE_INVALID when it cannot be verified or decrypted (forged,
    * stale, unknown serial, tampered), WEBHOOK_INVALID when it verifies but is not what WeChat
@@ -303,6 +307,18 @@ export class WechatPayProvider implements PaymentProvider {
           detail: notification.refund,
         };
       case 'refund_failed':
+        if (notification.refund.status === 'ABNORMAL') {
+          return {
+            type: 'not_ours',
+            kind: 'REFUND.ABNORMAL',
+            reference: notification.refund.outRefundNo,
+            amount: notification.refund.amount.refund,
+            reason:
+              "退款异常: the money could not reach the payer's account; send it on at the merchant platform " +
+              '(the refund stays pending here until WeChat Pay reports it succeeded)',
+            detail: notification.refund,
+          };
+        }
         return {
           type: 'refund.failed',
           refundNo: notification.refund.outRefundNo,
