@@ -58,7 +58,12 @@ const environmentSchema = z.object({
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
       .optional(),
   ),
-  PUBLIC_BASE_URL: optionalUrl,
+  // Notify URLs are this plus a path: a query or fragment would end up in the middle of them
+  // (and WeChat Pay refuses a notify_url with parameters, "JSAPI下单").
+  PUBLIC_BASE_URL: optionalUrl.refine(
+    (url) => url === undefined || !/[?#]/.test(url),
+    'must have no query string or fragment: notification paths are appended to it',
+  ),
   ALLOW_UNREACHABLE_WEBHOOKS: flag,
   GATEWAY_BASE_URL: optionalUrl,
   GATEWAY_APP_ID: optionalText,

@@ -208,6 +208,17 @@ describe('loadConfig', () => {
       expect(loadConfig({ ...realGateway, PUBLIC_BASE_URL: url }).publicBaseUrl).toBe(url.replace(/\/$/, ''));
     });
 
+    it.each(['https://shop.example.com/?a=1', 'https://shop.example.com/#top', 'http://127.0.0.1:3000?x'])(
+      'should refuse PUBLIC_BASE_URL %s, whose query or fragment would land inside every notify URL',
+      (url) => {
+        for (const env of [realGateway, {}]) {
+          expect(problemsOf({ ...env, PUBLIC_BASE_URL: url }).join('\n')).toMatch(
+            /PUBLIC_BASE_URL.*must have no query string or fragment/,
+          );
+        }
+      },
+    );
+
     it('should start anyway with ALLOW_UNREACHABLE_WEBHOOKS=true', () => {
       expect(loadConfig({ ...realGateway, ALLOW_UNREACHABLE_WEBHOOKS: 'true' }).publicBaseUrl).toBeUndefined();
       expect(
