@@ -30,6 +30,22 @@ async function main() {
       },
     ];
   }
+  if (spec.messagesFile) {
+    const messages = JSON.parse(readFileSync(spec.messagesFile, 'utf8')) as Array<{
+      headers: Record<string, string>;
+      body: string;
+    }>;
+    let next = 0;
+    options.requests = [
+      {
+        method: 'POST',
+        setupRequest: (request) => {
+          const message = messages[next++ % messages.length];
+          return { ...request, headers: { ...request.headers, ...message.headers }, body: message.body };
+        },
+      },
+    ];
+  }
   if (spec.checkoutFlow) {
     const { token, items } = spec.checkoutFlow;
     const auth = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
