@@ -17,6 +17,7 @@ async function main() {
     method: spec.method ?? 'GET',
     headers: { 'content-type': 'application/json', ...spec.headers },
   };
+  if (spec.requestsPerSecond !== undefined) options.overallRate = spec.requestsPerSecond;
   if (spec.amount !== undefined) options.amount = spec.amount;
   else options.duration = spec.durationSeconds ?? 10;
 

@@ -21,6 +21,8 @@ export interface LoadSpec {
   amount?: number;
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
+  /** At most this many requests per second over all connections (autocannon's `overallRate`); unset: as fast as answered. */
+  requestsPerSecond?: number;
   /** A JSON file of request bodies, sent round-robin (each connection takes the next one). */
   bodiesFile?: string;
   /**
