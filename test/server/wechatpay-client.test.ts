@@ -221,22 +221,52 @@ describe('WechatPayClient against the sandbox', () => {
     await client.prepayJsapi(prepayInput(outTradeNo, receiver.url));
     expect((await client.queryTransaction(outTradeNo))?.tradeState).toBe('NOTPAY');
     expect(client.platformKeys.downloads).toBe(0);
-
-    await request(running.url).post('/sandbox/wechatpay/mode').send({ mode: 'certificate' }).expect(200);
-    expect(await failure(client.queryTransaction(outTradeNo))).toMatchObject({ reason: 'UNKNOWN_SERIAL' });
   });
 
-  it('should keep working for a merchant mid-migration, whichever key signs each answer', async () => {
+  it('should name its 微信支付公钥 in Wechatpay-Serial, so that answers are signed with it before notifications move', async () => {
+    // Certificate mode: WeChat still signs notifications with a certificate, but answers a
+    // request naming the public key id with that key.
     const client = clientOf(running.url, keys, {
+      platformCertificates: false,
       platformPublicKey: { id: keys.platformPublicKeyId, pem: keys.platformPublicKey },
     });
     const outTradeNo = newOutTradeNo();
     await client.prepayJsapi(prepayInput(outTradeNo, receiver.url));
-    for (const mode of ['public_key', 'certificate', 'public_key']) {
-      await request(running.url).post('/sandbox/wechatpay/mode').send({ mode }).expect(200);
-      expect((await client.queryTransaction(outTradeNo))?.outTradeNo).toBe(outTradeNo);
+    expect((await client.queryTransaction(outTradeNo))?.tradeState).toBe('NOTPAY');
+    expect(client.platformKeys.downloads).toBe(0);
+
+    // A client naming no public key gets the certificate, as a merchant before the switch does.
+    const unmigrated = clientOf(running.url, keys);
+    expect((await unmigrated.queryTransaction(outTradeNo))?.tradeState).toBe('NOTPAY');
+    expect(unmigrated.platformKeys.downloads).toBe(1);
+  });
+
+  it('should keep working for a merchant mid-migration, whichever key signs each answer and notification', async () => {
+    const client = clientOf(running.url, keys, {
+      platformPublicKey: { id: keys.platformPublicKeyId, pem: keys.platformPublicKey },
+    });
+    const seen: unknown[] = [];
+    const endpoint = await startNotifyReceiver(async (_hit, { headers, body }) => {
+      seen.push(await client.readNotification({ headers, body }));
+      return { status: 204 };
+    });
+    try {
+      for (const mode of ['public_key', 'certificate']) {
+        await request(running.url).post('/sandbox/wechatpay/mode').send({ mode }).expect(200);
+        const outTradeNo = newOutTradeNo();
+        await client.prepayJsapi(prepayInput(outTradeNo, endpoint.url));
+        expect((await client.queryTransaction(outTradeNo))?.outTradeNo).toBe(outTradeNo);
+        await request(running.url)
+          .post(`/sandbox/wechatpay/transactions/${outTradeNo}/settle`)
+          .send({ result: 'paid' })
+          .expect(200);
+        await waitUntil(() => seen.length === (mode === 'public_key' ? 1 : 2), 5000, `notification in ${mode} mode`);
+      }
+      // Answers named the public key; only the certificate-signed notification needed a download.
+      expect(client.platformKeys.downloads).toBe(1);
+    } finally {
+      await endpoint.close();
     }
-    expect(client.platformKeys.downloads).toBe(1);
   });
 
   it('should refuse an answer changed on the way (BAD_SIGNATURE), leaving the outcome unknown', async () => {

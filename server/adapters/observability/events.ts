@@ -33,7 +33,7 @@ function lineOf(event: CheckoutEvent): [Level, string] {
     case 'webhook.handled':
       if (event.outcome === 'accepted' || event.outcome === 'duplicate') return ['debug', 'webhook accepted'];
       return event.outcome === 'failed'
-        ? ['error', 'webhook failed; the gateway sends it again']
+        ? ['error', 'webhook failed; the provider sends it again']
         : ['warn', 'webhook refused'];
     case 'notification.delivered':
       return ['info', 'merchant notification delivered'];

@@ -70,7 +70,7 @@ export class CheckoutMetrics {
     this.ordersCreated = new Counter({ name: 'checkout_orders_created_total', help: 'Orders created.', registers });
     this.billsOpened = new Counter({
       name: 'checkout_bills_opened_total',
-      help: 'Bills the gateway opened, by channel.',
+      help: 'Bills a payment provider opened, by channel.',
       labelNames: ['channel'],
       registers,
     });
@@ -93,7 +93,7 @@ export class CheckoutMetrics {
     });
     this.webhooks = new Counter({
       name: 'checkout_webhooks_total',
-      help: 'Gateway webhooks received, by outcome.',
+      help: "Provider notifications (the gateway's webhooks, WeChat Pay's notifications) received, by outcome.",
       labelNames: ['outcome'],
       registers,
     });

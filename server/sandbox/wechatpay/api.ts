@@ -128,7 +128,7 @@ export function createWechatPayApiRoutes(deps: ApiDependencies): Router {
       return;
     }
     const text = answer.body === undefined ? '' : JSON.stringify(answer.body);
-    if (sign) ctx.set(signatureHeaders(keys, text, now()));
+    if (sign) ctx.set(signatureHeaders(keys, text, now(), ctx.get('wechatpay-serial') || undefined));
     ctx.status = answer.status;
     if (text !== '') {
       ctx.type = 'application/json';

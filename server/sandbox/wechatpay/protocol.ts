@@ -52,16 +52,31 @@ export function requestSignatureProblem(
   return valid ? undefined : 'signature does not verify with the merchant key';
 }
 
-/** The serial and private key that sign now: the newest certificate, or the 微信支付公钥 in public-key mode. */
-function signer(keys: WechatPaySandboxKeys): { serial: string; privateKeyPem: string } {
-  if (keys.mode === 'public_key') return { serial: keys.platformPublicKeyId, privateKeyPem: keys.platformPrivateKey };
+/**
+ * The serial and private key that sign: the 微信支付公钥 when the merchant's request names its id
+ * in `Wechatpay-Serial` (WeChat then answers with that key, which is how a merchant moves its
+ * answers off the platform certificates: "如何从平台证书切换成微信支付公钥"), else what the mode says —
+ * the newest certificate, or the 微信支付公钥 in public-key mode. Notifications name no request.
+ */
+function signer(keys: WechatPaySandboxKeys, requestedSerial?: string): { serial: string; privateKeyPem: string } {
+  if (keys.mode === 'public_key' || (requestedSerial !== undefined && requestedSerial === keys.platformPublicKeyId)) {
+    return { serial: keys.platformPublicKeyId, privateKeyPem: keys.platformPrivateKey };
+  }
   const current = keys.certificates[keys.certificates.length - 1];
   return { serial: current.serialNo, privateKeyPem: current.privateKeyPem };
 }
 
-/** The `Wechatpay-*` headers of an answer or notification carrying `body`, signed at `nowMs`. */
-export function signatureHeaders(keys: WechatPaySandboxKeys, body: string, nowMs: number): Record<string, string> {
-  const { serial, privateKeyPem } = signer(keys);
+/**
+ * The `Wechatpay-*` headers of an answer or notification carrying `body`, signed at `nowMs`;
+ * `requestedSerial` is the `Wechatpay-Serial` of the request being answered, if any.
+ */
+export function signatureHeaders(
+  keys: WechatPaySandboxKeys,
+  body: string,
+  nowMs: number,
+  requestedSerial?: string,
+): Record<string, string> {
+  const { serial, privateKeyPem } = signer(keys, requestedSerial);
   const timestamp = String(Math.floor(nowMs / 1000));
   const nonce = nonceStr();
   const signature = createSign('RSA-SHA256')

@@ -366,6 +366,10 @@ export class WechatPayClient {
       headers: {
         authorization,
         accept: 'application/json',
+        // Naming the 微信支付公钥 asks WeChat to sign the answer with it rather than with a
+        // platform certificate ("如何从平台证书切换成微信支付公钥"): without it a migrating merchant's
+        // answers would never move off the certificates.
+        ...(this.options.platformPublicKey && { 'wechatpay-serial': this.options.platformPublicKey.id }),
         'user-agent': 'miniprogram-checkout wechatpay-apiv3',
       },
       timeoutMs: this.options.timeoutMs ?? 10_000,
