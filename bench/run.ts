@@ -8,13 +8,14 @@ import { hungGateway } from './benchmarks/hung-gateway';
 import { statusPolling } from './benchmarks/status-polling';
 import { sweeperCost } from './benchmarks/sweeper-cost';
 import { upstreamAmplification } from './benchmarks/upstream-amplification';
-import { webhookStorm } from './benchmarks/webhook-storm';
+import { webhookStorm, wechatPayNotificationStorm } from './benchmarks/webhook-storm';
 import { formatTable, ResultRow } from './lib/report';
 
 const BENCHMARKS: Record<string, () => Promise<ResultRow[]>> = {
   'status-polling': statusPolling,
   'upstream-amplification': upstreamAmplification,
   'webhook-storm': webhookStorm,
+  'webhook-storm-wechatpay': wechatPayNotificationStorm,
   'sweeper-cost': sweeperCost,
   'hung-gateway': hungGateway,
   'checkout-throughput': checkoutThroughput,

@@ -17,6 +17,7 @@ async function main() {
     method: spec.method ?? 'GET',
     headers: { 'content-type': 'application/json', ...spec.headers },
   };
+  if (spec.requestsPerSecond !== undefined) options.overallRate = spec.requestsPerSecond;
   if (spec.amount !== undefined) options.amount = spec.amount;
   else options.duration = spec.durationSeconds ?? 10;
 
@@ -27,6 +28,22 @@ async function main() {
       {
         method: 'POST',
         setupRequest: (request) => ({ ...request, body: bodies[next++ % bodies.length] }),
+      },
+    ];
+  }
+  if (spec.messagesFile) {
+    const messages = JSON.parse(readFileSync(spec.messagesFile, 'utf8')) as Array<{
+      headers: Record<string, string>;
+      body: string;
+    }>;
+    let next = 0;
+    options.requests = [
+      {
+        method: 'POST',
+        setupRequest: (request) => {
+          const message = messages[next++ % messages.length];
+          return { ...request, headers: { ...request.headers, ...message.headers }, body: message.body };
+        },
       },
     ];
   }

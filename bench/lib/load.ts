@@ -21,8 +21,15 @@ export interface LoadSpec {
   amount?: number;
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
+  /** At most this many requests per second over all connections (autocannon's `overallRate`); unset: as fast as answered. */
+  requestsPerSecond?: number;
   /** A JSON file of request bodies, sent round-robin (each connection takes the next one). */
   bodiesFile?: string;
+  /**
+   * A JSON file of POSTs, each `{headers, body}`, sent round-robin like `bodiesFile`, each with
+   * its own headers (signed notifications).
+   */
+  messagesFile?: string;
   /** Checkout flow: create an order, then pay it with the number from the answer. */
   checkoutFlow?: { token: string; items: unknown };
   /** GETs of these paths in turn (each request takes the next one), instead of `url`'s path. */

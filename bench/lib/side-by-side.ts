@@ -55,21 +55,40 @@ export async function sideBySide(
   subject: () => Promise<LoadResult>,
   rounds: number,
 ): Promise<SideBySideResult> {
+  const [result] = await takingTurns(baseline, [subject], rounds);
+  return result;
+}
+
+/**
+ * `sideBySide` for several subjects at once: every round runs baseline, first subject,
+ * baseline, second subject, …, so that each subject's ratio is to the baseline run just
+ * before it and the subjects of one round ran minutes apart at most. One result per subject,
+ * in their order.
+ */
+export async function takingTurns(
+  baseline: () => Promise<LoadResult>,
+  subjects: ReadonlyArray<() => Promise<LoadResult>>,
+  rounds: number,
+): Promise<SideBySideResult[]> {
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`rounds must be a positive integer, got ${rounds}`);
-  const results: SideBySideResult['rounds'] = [];
+  const results: Array<SideBySideResult['rounds']> = subjects.map(() => []);
   for (let round = 0; round < rounds; round += 1) {
-    const baselineResult = await baseline();
-    const subjectResult = await subject();
-    results.push({ baseline: baselineResult, subject: subjectResult });
+    for (const [index, subject] of subjects.entries()) {
+      const baselineResult = await baseline();
+      const subjectResult = await subject();
+      results[index].push({ baseline: baselineResult, subject: subjectResult });
+    }
   }
-  const ratios = results.map((round) => round.subject.requestsPerSecond / round.baseline.requestsPerSecond);
-  return {
-    baseline: summarise(results.map((round) => round.baseline)),
-    subject: summarise(results.map((round) => round.subject)),
-    ratios,
-    medianRatio: median(ratios),
-    rounds: results,
-  };
+  return results.map((runs) => {
+    const ratios = runs.map((run) => run.subject.requestsPerSecond / run.baseline.requestsPerSecond);
+    return {
+      baseline: summarise(runs.map((run) => run.baseline)),
+      subject: summarise(runs.map((run) => run.subject)),
+      ratios,
+      medianRatio: median(ratios),
+      rounds: runs,
+    };
+  });
 }
 
 /** The per-round ratios for a table cell: "rounds 0.61/0.72/0.80", in the order they ran. */
