@@ -9,6 +9,7 @@ import { encryptResource } from '../../server/sandbox/wechatpay/protocol';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { describePostgres, STORAGES, TestDatabase } from '../support/databases';
 import { logLines } from '../support/observability';
+import type { WechatPaySandboxKeys } from '../../server/sandbox/wechatpay';
 
 /**
  * A WeChat mini-program checkout paid at WeChat Pay APIv3 (WEAPP_PAYMENT_PROVIDER=wechatpay), through
@@ -20,17 +21,8 @@ import { logLines } from '../support/observability';
 const MERCHANT = { authorization: `Bearer ${DEVELOPMENT_SECRETS.merchantApiKey}` };
 const WECHATPAY = { WEAPP_PAYMENT_PROVIDER: 'wechatpay' };
 
-interface SandboxKeys {
-  mchid: string;
-  appid: string;
-  serialNo: string;
-  merchantPrivateKey: string;
-  merchantPublicKey: string;
-  apiV3Key: string;
-  platformPublicKeyId: string;
-  platformPublicKey: string;
-  platformPrivateKey: string;
-}
+/** What `GET /sandbox/wechatpay/keys` answers (the sandbox's keys, without its certificate records). */
+type SandboxKeys = Omit<WechatPaySandboxKeys, 'certificates'>;
 
 interface SandboxTransaction {
   out_trade_no: string;

@@ -176,14 +176,7 @@ export class BillService {
    * ORDER_ALREADY_PAID, or PAYMENT_IN_PROGRESS when the fee differs from the bill (kept for a person).
    */
   private async recordPaidBill(active: BillRecord, state: ProviderBillState): Promise<never> {
-    const recorded = await this.verdicts.recordPayment({
-      billNo: active.billNo,
-      provider: active.provider,
-      amount: state.amount,
-      source: 'query',
-      tradeNo: state.tradeNo,
-      detail: state.detail,
-    });
+    const recorded = await this.verdicts.recordQueriedPayment(active, state);
     if (recorded.disposition === 'amount_mismatch') throw paymentInProgress();
     throw new AppError('ORDER_ALREADY_PAID', `Order ${active.orderNo} is already paid`);
   }

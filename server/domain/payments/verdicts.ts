@@ -2,7 +2,7 @@ import type { CheckoutSettings } from '../checkout-settings';
 import { AppError } from '../errors';
 import type { Fen } from '../money';
 import type { CheckoutEvents, Logger } from '../observability';
-import type { PaymentProviderId } from '../payment-provider';
+import type { PaymentProviderId, ProviderBillState } from '../payment-provider';
 import type { PaymentProviders } from '../payment-providers';
 import type { Clock, LeasedBill, LeasedOrderCheck, OrderMemory, PaymentDisposition } from '../ports';
 import type { UnitOfWork } from '../repositories';
@@ -104,14 +104,7 @@ export class PaymentVerdicts {
         continue;
       }
       if (state.outcome === 'paid') {
-        await this.recordPayment({
-          billNo: bill.billNo,
-          provider: bill.provider,
-          amount: state.amount,
-          source: 'query',
-          tradeNo: state.tradeNo,
-          detail: state.detail,
-        });
+        await this.recordQueriedPayment(bill, state);
         paid = true;
         continue;
       }
@@ -153,17 +146,25 @@ export class PaymentVerdicts {
           `Payment provider ${provider.id} refused to close bill ${bill.billNo} as paid, but its query does not say paid`,
         );
       }
-      await this.recordPayment({
-        billNo: bill.billNo,
-        provider: bill.provider,
-        amount: state.amount,
-        source: 'query',
-        tradeNo: state.tradeNo,
-        detail: state.detail,
-      });
+      await this.recordQueriedPayment(bill, state);
       paid = true;
     }
     return paid;
+  }
+
+  /** `recordPayment` of what the bill's provider answered our query with (its `paid` state). */
+  recordQueriedPayment(
+    bill: { billNo: string; provider: PaymentProviderId },
+    state: ProviderBillState,
+  ): Promise<{ duplicate: boolean; disposition?: PaymentDisposition }> {
+    return this.recordPayment({
+      billNo: bill.billNo,
+      provider: bill.provider,
+      amount: state.amount,
+      source: 'query',
+      tradeNo: state.tradeNo,
+      detail: state.detail,
+    });
   }
 
   /**
