@@ -12,12 +12,14 @@ export const BODY_LIMIT = 64 * 1024;
  * before anything else looks at the request and without reading the body.
  */
 export function refuseDeclaredOversizedBody() {
-  return async (ctx: Context, next: Next) => {
+  // Not async: a check that awaits nothing costs every request no promise of its own (koa-compose
+  // turns the throw into a rejection for the error handler).
+  return (ctx: Context, next: Next) => {
     const length = ctx.request.length;
     if (length !== undefined && length > BODY_LIMIT) {
       throw clientError(413, `body: Content-Length ${length} is larger than the ${BODY_LIMIT} bytes accepted here`);
     }
-    await next();
+    return next();
   };
 }
 
