@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config';
 import { createLogger, flushLogs, loggerPort, RootLogger } from './adapters/observability/logger';
 import { startServices } from './services';
 import { StartupError } from './startup';
+import type { PaymentProviderId } from './domain/payment-provider';
 
 /** A stop that outlasts this (a hung close) ends the process anyway; a lock it leaves is stale. */
 const STOP_DEADLINE_MS = 10_000;
@@ -89,7 +90,12 @@ async function main() {
   ]
     .filter(Boolean)
     .join(', ');
-  const providerNames = { gateway: 'the payment gateway', wechatpay: 'WeChat Pay' } as const;
+  const providerNames: Record<PaymentProviderId, string> = {
+    gateway: 'the payment gateway',
+    wechatpay: 'WeChat Pay',
+    douyin_guaranteed: 'Douyin 担保支付',
+    douyin_trade: 'Douyin 通用交易系统',
+  };
   const { WX_MINI: weapp, BC_WX_WAP: tt } = services.paymentRoutes;
   // The ready lines: people read them, and scripts find the URLs in them (`Checkout server\s+(http:\S+)`).
   log.info(`Checkout server  ${services.serverUrl}   (storage: ${storage})`, { url: services.serverUrl });

@@ -10,15 +10,21 @@ import type { BillOutcome } from './order-status';
  * refund number (`refund_no`, `out_refund_no`).
  */
 
-/** Who a bill was opened at. Recorded on every bill, so a configuration change never strands one. */
-export type PaymentProviderId = 'gateway' | 'wechatpay';
+/**
+ * Who a bill was opened at. Recorded on every bill, so a configuration change never strands one.
+ * `douyin_guaranteed` is Douyin's 担保支付 (`/api/apps/ecpay/v1/…`), `douyin_trade` its 通用交易系统
+ * (`tt.requestOrder`, `/api/trade_basic/v1/…`); payments-beyond.md, "Douyin mini-program payment".
+ */
+export type PaymentProviderId = 'gateway' | 'wechatpay' | 'douyin_guaranteed' | 'douyin_trade';
 
 /**
  * How the shopper pays (the payment method), named as seed 001 names its channels: `WX_MINI`
  * inside a WeChat mini-program, `BC_WX_WAP` WeChat H5 and `ALI_APP` Alipay (the two legs of
- * Douyin's legacy cashier). A provider opens the methods it lists in `channels`.
+ * Douyin's legacy cashier), and `TT_MINI` Douyin's own checkout inside a Douyin mini-program
+ * (担保支付 or 通用交易系统, which offer the payer's ways to pay themselves). A provider opens the
+ * methods it lists in `channels`.
  */
-export type PaymentChannel = 'WX_MINI' | 'BC_WX_WAP' | 'ALI_APP';
+export type PaymentChannel = 'WX_MINI' | 'BC_WX_WAP' | 'ALI_APP' | 'TT_MINI';
 
 /** The fields `wx.requestPayment` takes, signed by the provider (MD5/HMAC at the gateway, `RSA` at WeChat Pay). */
 export interface WechatRequestPayment {
@@ -29,11 +35,22 @@ export interface WechatRequestPayment {
   paySign: string;
 }
 
+/**
+ * What a Douyin mini-program calls to pay a `TT_MINI` bill (payments-beyond.md, "Douyin
+ * mini-program payment"): 担保支付's `tt.pay({service: 5, orderInfo: {order_id, order_token}})`
+ * with what its pre-order answered, or 通用交易系统's `tt.requestOrder({data, byteAuthorization})`
+ * with the order JSON text and its `SHA256-RSA2048 …` signature.
+ */
+export type DouyinCheckoutParams =
+  | { call: 'pay'; service: 5; orderInfo: { order_id: string; order_token: string } }
+  | { call: 'requestOrder'; data: string; byteAuthorization: string };
+
 /** What the shopper's client needs to pay a bill, as the provider gave it. */
 export type BillClientParams =
   | { channel: 'WX_MINI'; requestPayment: WechatRequestPayment }
   | { channel: 'BC_WX_WAP'; url: string }
-  | { channel: 'ALI_APP'; orderString: string };
+  | { channel: 'ALI_APP'; orderString: string }
+  | { channel: 'TT_MINI'; douyin: DouyinCheckoutParams };
 
 export interface OpenBillRequest {
   /** Our merchant order number at the provider (`bill_no`, `out_trade_no`): unique, never reused. */

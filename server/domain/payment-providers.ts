@@ -1,8 +1,14 @@
 import { AppError } from './errors';
 import type { PaymentChannel, PaymentProvider, PaymentProviderId } from './payment-provider';
 
-/** Which provider opens new bills of each payment method. */
-export type ChannelRoutes = Readonly<Record<PaymentChannel, PaymentProviderId>>;
+/**
+ * Which provider opens new bills of each payment method. `TT_MINI` (Douyin's own checkout) is
+ * routed only when the merchant chose one of Douyin's current systems; the legacy cashier pays
+ * through the two gateway legs instead.
+ */
+export type ChannelRoutes = Readonly<
+  Record<Exclude<PaymentChannel, 'TT_MINI'>, PaymentProviderId> & Partial<Record<'TT_MINI', PaymentProviderId>>
+>;
 
 /**
  * The payment providers this instance is configured with. New bills go where the configuration
@@ -26,16 +32,27 @@ export class PaymentProviders {
       if (this.byId.has(provider.id)) throw new Error(`payment provider ${provider.id} is configured twice`);
       this.byId.set(provider.id, provider);
     }
-    for (const [channel, id] of Object.entries(routes) as Array<[PaymentChannel, PaymentProviderId]>) {
+    for (const [channel, id] of Object.entries(routes) as Array<[PaymentChannel, PaymentProviderId | undefined]>) {
+      if (id === undefined) continue;
       const provider = this.byId.get(id);
       if (!provider) throw new Error(`${channel} bills are routed to payment provider ${id}, which is not configured`);
       if (!provider.channels.has(channel)) throw new Error(`payment provider ${id} does not open ${channel} bills`);
     }
   }
 
-  /** The provider new bills of this channel are opened at. */
+  /** Whether new bills of this channel are opened anywhere. */
+  offers(channel: PaymentChannel): boolean {
+    return this.routes[channel] !== undefined;
+  }
+
+  /**
+   * The provider new bills of this channel are opened at. Throws an Error when the channel is not
+   * routed: callers ask only for what the configuration offers (`offers`).
+   */
   forChannel(channel: PaymentChannel): PaymentProvider {
-    return this.byId.get(this.routes[channel])!;
+    const id: PaymentProviderId | undefined = this.routes[channel];
+    if (id === undefined) throw new Error(`no payment provider opens ${channel} bills on this instance`);
+    return this.byId.get(id)!;
   }
 
   /**

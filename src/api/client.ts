@@ -213,11 +213,25 @@ function parseWeappPayResponse(body: Record<string, unknown>): WeappPayResponse 
   return { platform: 'weapp', requestPayment: { timeStamp, nonceStr, package: prepayPackage, signType, paySign } };
 }
 
-/** Douyin verifies `sign` over every field, so the fields are kept as they are, none added or dropped. */
+/**
+ * One of the three Douyin answers. Douyin verifies what the server signed (the cashier's `sign`
+ * over every field, `byteAuthorization` over `data`'s exact text), so values are kept as they
+ * are, none added or dropped.
+ */
 function parseDouyinPayResponse(body: Record<string, unknown>): DouyinPayResponse | undefined {
-  const { service, orderInfo } = body;
-  if (typeof service !== 'number' || !Number.isSafeInteger(service) || !isDouyinOrderInfo(orderInfo)) return undefined;
-  return { platform: 'tt', service, orderInfo };
+  const { service, orderInfo, requestOrder } = body;
+  if (service === 1 && isDouyinOrderInfo(orderInfo)) return { platform: 'tt', service, orderInfo };
+  if (service === 5 && isRecord(orderInfo)) {
+    const { order_id, order_token } = orderInfo;
+    if (typeof order_id !== 'string' || order_id === '' || typeof order_token !== 'string') return undefined;
+    return { platform: 'tt', service, orderInfo: { order_id, order_token } };
+  }
+  if (service === undefined && isRecord(requestOrder)) {
+    const { data, byteAuthorization } = requestOrder;
+    if (typeof data !== 'string' || data === '' || typeof byteAuthorization !== 'string') return undefined;
+    return { platform: 'tt', requestOrder: { data, byteAuthorization } };
+  }
+  return undefined;
 }
 
 function isDouyinOrderInfo(value: unknown): value is DouyinOrderInfo {

@@ -68,12 +68,31 @@ export interface WeappPayResponse {
   requestPayment: WeappPaymentParams;
 }
 
-export interface DouyinPayResponse {
+/** The legacy cashier (`TT_PAYMENT_PROVIDER=cashier`): `tt.pay({service: 1, orderInfo})`. */
+export interface DouyinCashierPayResponse {
   platform: 'tt';
   /** What `tt.pay` opens: 1 = Douyin's cashier (WeChat H5 and Alipay). */
-  service: number;
+  service: 1;
   orderInfo: DouyinOrderInfo;
 }
+
+/** 担保支付 (`TT_PAYMENT_PROVIDER=guaranteed`): `tt.pay({service: 5, orderInfo: {order_id, order_token}})`. */
+export interface DouyinGuaranteedPayResponse {
+  platform: 'tt';
+  service: 5;
+  /** What Douyin's pre-order answered, as received. */
+  orderInfo: { readonly order_id: string; readonly order_token: string };
+}
+
+/** 通用交易系统 (`TT_PAYMENT_PROVIDER=trade`): `tt.requestOrder({data, byteAuthorization})`. */
+export interface DouyinTradePayResponse {
+  platform: 'tt';
+  /** `data` is the order as JSON text, exactly as the server signed it. */
+  requestOrder: { readonly data: string; readonly byteAuthorization: string };
+}
+
+/** What a Douyin mini-program is answered, by the payment system the merchant chose. */
+export type DouyinPayResponse = DouyinCashierPayResponse | DouyinGuaranteedPayResponse | DouyinTradePayResponse;
 
 /** What `POST /api/orders/:orderNo/pay` returns, discriminated by platform. */
 export type PayResponse = WeappPayResponse | DouyinPayResponse;

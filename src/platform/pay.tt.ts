@@ -1,6 +1,6 @@
 import Taro from '@tarojs/taro';
 import { CheckoutError, ClientErrorCode, readErrMsg } from '../api/errors';
-import { DouyinOrderInfo, OrderStatusCode } from '../api/types';
+import { OrderStatusCode, PayResponse } from '../api/types';
 import { LoginCode, PaymentContext, PaymentOutcome } from './contract';
 import { isThenable } from './thenable';
 import { outcomeFromCashierFailure, outcomeFromCashierResult } from './tt-payment-result';
@@ -34,18 +34,15 @@ export async function loginCode(): Promise<LoginCode> {
  *
  * Accepts any platform's pay response, because the server could answer for another platform.
  */
-export function presentPayment(
-  payResponse: { platform: string; service?: number; orderInfo?: DouyinOrderInfo },
-  context: PaymentContext,
-): Promise<PaymentOutcome> {
-  const { orderInfo, service } = payResponse;
-  if (payResponse.platform !== platform || !orderInfo || service === undefined) {
+export function presentPayment(payResponse: PayResponse, context: PaymentContext): Promise<PaymentOutcome> {
+  if (payResponse.platform !== platform || !('service' in payResponse)) {
     return Promise.resolve({
       kind: 'failed',
       code: ClientErrorCode.paymentPlatformMismatch,
-      message: `expected a tt payment, got ${payResponse.platform}`,
+      message: `expected a tt.pay payment, got ${payResponse.platform}`,
     });
   }
+  const { orderInfo, service } = payResponse;
 
   return new Promise((resolve) => {
     let settled = false;

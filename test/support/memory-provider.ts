@@ -231,5 +231,10 @@ function clientParamsOf(request: OpenBillRequest): BillClientParams {
       return { channel: 'BC_WX_WAP', url: `https://pay.example/${request.billNo}` };
     case 'ALI_APP':
       return { channel: 'ALI_APP', orderString: `out_trade_no=${request.billNo}` };
+    case 'TT_MINI':
+      return {
+        channel: 'TT_MINI',
+        douyin: { call: 'pay', service: 5, orderInfo: { order_id: `dy${request.billNo}`, order_token: 'token' } },
+      };
   }
 }

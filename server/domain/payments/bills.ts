@@ -29,6 +29,11 @@ export class BillService {
     private readonly verdicts: PaymentVerdicts,
   ) {}
 
+  /** Whether new bills of this channel are opened on this instance (`TT_MINI` only with Douyin's current systems). */
+  offers(channel: PaymentChannel): boolean {
+    return this.providers.offers(channel);
+  }
+
   /**
    * The open bill of this order on this channel: the one the shopper already has (tapping Pay
    * again must not open a second), or a new one with a fresh bill_no. The bill is stored as

@@ -4,7 +4,8 @@ import type { Clock, DouyinCashier, DouyinOrderInfo, OrderRecord } from '../port
 import type { Shopper } from '../sessions';
 import type { BillService } from './bills';
 
-export interface DouyinPayment {
+/** The legacy cashier's pay answer (seed 002): `tt.pay({service: 1, orderInfo})`. */
+export interface DouyinCashierAnswer {
   platform: 'tt';
   /** 1 opens Douyin's cashier with both legs. */
   service: 1;
@@ -33,7 +34,7 @@ export class DouyinCashierPayment {
     shopper: Shopper,
     secondsLeft: number,
     clientIp: string | undefined,
-  ): Promise<DouyinPayment> {
+  ): Promise<DouyinCashierAnswer> {
     const [wechatLeg, alipayLeg] = await Promise.allSettled([
       this.bills.open(order, shopper, 'BC_WX_WAP', secondsLeft),
       this.bills.open(order, shopper, 'ALI_APP', secondsLeft),

@@ -2,21 +2,37 @@ import type { CheckoutSettings } from '../checkout-settings';
 import { AppError } from '../errors';
 import { canStartPayment } from '../order-status';
 import type { OrderService } from '../orders';
-import type { WechatRequestPayment } from '../payment-provider';
+import type { DouyinCheckoutParams, WechatRequestPayment } from '../payment-provider';
 import type { Clock, OrderMemory } from '../ports';
 import type { Repositories } from '../repositories';
 import type { Shopper } from '../sessions';
 import type { BillService } from './bills';
-import type { DouyinCashierPayment, DouyinPayment } from './douyin-cashier';
-
-export type { DouyinPayment } from './douyin-cashier';
+import type { DouyinCashierAnswer, DouyinCashierPayment } from './douyin-cashier';
 
 export interface WeappPayment {
   platform: 'weapp';
   requestPayment: WechatRequestPayment;
 }
 
+/**
+ * What a Douyin mini-program is answered, by the system the merchant chose (`TT_PAYMENT_PROVIDER`;
+ * payments-beyond.md, "Douyin mini-program payment"): the legacy cashier's `tt.pay({service: 1,
+ * orderInfo})`; 担保支付's `tt.pay({service: 5, orderInfo: {order_id, order_token}})`; or
+ * 通用交易系统's `tt.requestOrder({data, byteAuthorization})`.
+ */
+export type DouyinPayment =
+  | DouyinCashierAnswer
+  | { platform: 'tt'; service: 5; orderInfo: { order_id: string; order_token: string } }
+  | { platform: 'tt'; requestOrder: { data: string; byteAuthorization: string } };
+
 export type StartedPayment = WeappPayment | DouyinPayment;
+
+/** The pay answer for a `TT_MINI` bill's parameters. */
+function douyinPaymentOf(params: DouyinCheckoutParams): DouyinPayment {
+  return params.call === 'pay'
+    ? { platform: 'tt', service: params.service, orderInfo: params.orderInfo }
+    : { platform: 'tt', requestOrder: { data: params.data, byteAuthorization: params.byteAuthorization } };
+}
 
 /** The shopper's Pay button: what the mini-program needs to open its platform's payment sheet. */
 export class PaymentService {
@@ -50,6 +66,10 @@ export class PaymentService {
       const bill = await this.bills.open(order, shopper, 'WX_MINI', secondsLeft);
       if (bill.channel !== 'WX_MINI') throw new Error('WX_MINI bill without requestPayment');
       payment = { platform: 'weapp', requestPayment: bill.requestPayment };
+    } else if (this.bills.offers('TT_MINI')) {
+      const bill = await this.bills.open(order, shopper, 'TT_MINI', secondsLeft);
+      if (bill.channel !== 'TT_MINI') throw new Error('TT_MINI bill without Douyin parameters');
+      payment = douyinPaymentOf(bill.douyin);
     } else {
       payment = await this.douyinCashier.start(order, shopper, secondsLeft, client.ip);
     }

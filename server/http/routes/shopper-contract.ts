@@ -101,9 +101,36 @@ const douyinOrderInfo = z
 
 const douyinPayment = z
   .strictObject({ platform: z.literal('tt'), service: z.literal(1), orderInfo: douyinOrderInfo })
-  .meta({ id: 'DouyinPayment' });
+  .meta({ id: 'DouyinPayment', description: 'TT_PAYMENT_PROVIDER=cashier: pass to `tt.pay` as is.' });
 
-const paymentAnswer = z.discriminatedUnion('platform', [weappPayment, douyinPayment]);
+const douyinGuaranteedPayment = z
+  .strictObject({
+    platform: z.literal('tt'),
+    service: z.literal(5),
+    orderInfo: z.strictObject({ order_id: z.string(), order_token: z.string() }),
+  })
+  .meta({
+    id: 'DouyinGuaranteedPayment',
+    description:
+      "TT_PAYMENT_PROVIDER=guaranteed (担保支付): pass to `tt.pay` as is; Douyin's pre-order made both values.",
+  });
+
+const douyinTradePayment = z
+  .strictObject({
+    platform: z.literal('tt'),
+    requestOrder: z.strictObject({
+      data: z.string().meta({ description: 'The order as JSON text, exactly as signed.' }),
+      byteAuthorization: z
+        .string()
+        .meta({ description: '`SHA256-RSA2048 appid=…,nonce_str=…,timestamp=…,key_version=…,signature=…`' }),
+    }),
+  })
+  .meta({
+    id: 'DouyinTradePayment',
+    description: 'TT_PAYMENT_PROVIDER=trade (通用交易系统): pass `requestOrder` to `tt.requestOrder` as is.',
+  });
+
+const paymentAnswer = z.union([weappPayment, douyinPayment, douyinGuaranteedPayment, douyinTradePayment]);
 
 const statusAnswer = z
   .strictObject({

@@ -494,6 +494,9 @@ function clientParamsOf(channel: PaymentChannel, answer: Record<string, unknown>
       if (!fields.success) throw invalid();
       return { channel, orderString: fields.data.order_string };
     }
+    case 'TT_MINI':
+      // Not in `channels`: the registry never routes Douyin's own checkout here.
+      throw new Error('the payment gateway does not open TT_MINI bills');
   }
 }
 
