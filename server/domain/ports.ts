@@ -27,15 +27,24 @@ export interface LoginProvider {
   exchangeCode(codes: LoginCodes): Promise<LoginIdentity>;
 }
 
+/**
+ * What one `orderInfo` is made of. Every time and identity in it comes from stored data, so
+ * every instance, before and after a restart, sends Douyin the same `trade_time`, deadline and
+ * `uid` for one order.
+ */
 export interface DouyinOrderInfoRequest {
   orderNo: string;
-  uid: string;
+  /** The paying shopper's Douyin openid; the cashier adapter derives Douyin's `uid` from it. */
+  openid: string;
   amount: Fen;
   subject: string;
   body: string;
-  tradeTime: Date;
+  /** The order's creation, as stored: the `trade_time` sent for this order on every call. */
+  createdAt: Date;
+  /** The order's deadline, as stored: `trade_time + valid_time` lands on it. */
+  expiresAt: Date;
+  /** This call's time: the `timestamp` field. */
   now: Date;
-  validSeconds: number;
   notifyUrl: string;
   /** The WeChat H5 leg's payment URL; absent when that leg could not be opened. */
   wxUrl?: string;
@@ -48,6 +57,7 @@ export type DouyinOrderInfo = Record<string, string | number>;
 
 /** Builds and signs the `orderInfo` that `tt.pay` hands to Douyin's cashier. */
 export interface DouyinCashier {
+  /** Throws AppError ORDER_EXPIRED when the order's deadline is not after `now` (Douyin would refuse it). */
   orderInfo(request: DouyinOrderInfoRequest): DouyinOrderInfo;
 }
 

@@ -6,8 +6,20 @@ import { createTtDouble, douyinOrderInfoSign, TtDouble } from '../support/tt-dou
 
 const SECRET = 'double-test-secret';
 
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/**
+ * The fields Douyin's checks read, for an order created a minute ago that has 14 minutes left;
+ * `fields` adds to or replaces them. Signed with SECRET.
+ */
 function signed(fields: Record<string, string | number>) {
-  return { ...fields, sign: douyinOrderInfoSign(fields, SECRET) };
+  const complete = {
+    uid: '3f2a9c4e8b1d7a6c5e0f9b8a7d6c5e4f',
+    trade_time: String(nowSeconds() - 60),
+    valid_time: '900',
+    ...fields,
+  };
+  return { ...complete, sign: douyinOrderInfoSign(complete, SECRET) };
 }
 
 interface PayResult {
@@ -75,6 +87,80 @@ describe('createTtDouble: tt.pay', () => {
     const result = pay(tt, { ...orderInfo, total_amount: 1 });
     await settle();
     expect(result.fail).toHaveLength(1);
+  });
+
+  describe("the legacy cashier's FAQ refusals", () => {
+    const refusedWith = async (tt: TtDouble, info: Record<string, unknown>) => {
+      const result = pay(tt, info);
+      await settle();
+      expect(result.success).toEqual([]);
+      expect(result.fail).toHaveLength(1);
+      return (result.fail[0] as { errMsg: string }).errMsg;
+    };
+
+    it('should refuse with CD0011, without opening the cashier, a uid longer than 32 characters', async () => {
+      const tt = createTtDouble({ paySecret: SECRET, atCashier: () => 'cancel' });
+      expect(await refusedWith(tt, signed({ out_order_no: 'CO2', uid: `_000${'a'.repeat(32)}` }))).toMatch(
+        /^pay:fail CD0011/,
+      );
+      expect(tt.cashiers).toEqual([]);
+      const accepted = pay(tt, signed({ out_order_no: 'CO2', uid: 'u'.repeat(32) }));
+      await settle();
+      expect(accepted.success).toEqual([{ code: 4, errMsg: 'pay:ok' }]);
+    });
+
+    it("should refuse with TS4113 when trade_time + valid_time is not after Douyin's clock", async () => {
+      const clockMs = 1_800_000_000_000;
+      const tt = createTtDouble({ paySecret: SECRET, atCashier: () => 'cancel', now: () => clockMs });
+      const nowS = clockMs / 1000;
+      // An order made 10 minutes ago whose valid_time counts from now, not from trade_time: the bug's shape.
+      const past = signed({ out_order_no: 'CO3', trade_time: String(nowS - 600), valid_time: '300' });
+      expect(await refusedWith(tt, past)).toMatch(/^pay:fail TS4113/);
+      const atNow = signed({ out_order_no: 'CO3', trade_time: String(nowS - 600), valid_time: '600' });
+      expect(await refusedWith(tt, atNow)).toMatch(/^pay:fail TS4113/);
+      expect(tt.cashiers).toEqual([]);
+      const open = pay(tt, signed({ out_order_no: 'CO3', trade_time: String(nowS - 600), valid_time: '601' }));
+      await settle();
+      expect(open.success).toEqual([{ code: 4, errMsg: 'pay:ok' }]);
+    });
+
+    it('should refuse with CD0015 an order sent again with another trade_time, also on another device', async () => {
+      const tradeTimes = new Map<string, string>();
+      const first = createTtDouble({ paySecret: SECRET, atCashier: () => 'cancel', tradeTimes });
+      const tradeTime = nowSeconds() - 60;
+      const opened = pay(first, signed({ out_order_no: 'CO4', trade_time: String(tradeTime) }));
+      await settle();
+      expect(opened.success).toHaveLength(1);
+
+      const again = pay(first, signed({ out_order_no: 'CO4', trade_time: tradeTime, valid_time: 900 }));
+      await settle();
+      expect(again.success).toHaveLength(1);
+      expect(await refusedWith(first, signed({ out_order_no: 'CO4', trade_time: String(tradeTime + 1) }))).toMatch(
+        /^pay:fail CD0015/,
+      );
+
+      const otherDevice = createTtDouble({ paySecret: SECRET, atCashier: () => 'cancel', tradeTimes });
+      expect(
+        await refusedWith(otherDevice, signed({ out_order_no: 'CO4', trade_time: String(tradeTime - 1) })),
+      ).toMatch(/^pay:fail CD0015/);
+      const anotherOrder = pay(otherDevice, signed({ out_order_no: 'CO5', trade_time: String(tradeTime + 1) }));
+      await settle();
+      expect(anotherOrder.success).toHaveLength(1);
+    });
+
+    it('should refuse an orderInfo without uid, trade_time or valid_time in whole seconds', async () => {
+      const tt = createTtDouble({ paySecret: SECRET, atCashier: () => 'cancel' });
+      for (const missing of ['uid', 'trade_time', 'valid_time']) {
+        const rest: Record<string, unknown> = { ...signed({ out_order_no: 'CO6' }) };
+        delete rest[missing];
+        const info = { ...rest, sign: douyinOrderInfoSign(rest, SECRET) };
+        expect(await refusedWith(tt, info)).toMatch(/^pay:fail invalid params/);
+      }
+      expect(await refusedWith(tt, signed({ out_order_no: 'CO6', valid_time: '899.5' }))).toMatch(
+        /^pay:fail invalid params/,
+      );
+      expect(tt.cashiers).toEqual([]);
+    });
   });
 
   it('should report a cancel as success({code: 4})', async () => {

@@ -10,7 +10,9 @@ import { AlipayAppAnswer, CashierChoice, createTtDouble, OpenCashier, TtDouble }
  * server and the real sandbox. The double's `tt.pay` behaves as Douyin's cashier: it checks
  * `orderInfo.sign` with the pay secret, then the shopper pays the WeChat H5 leg on the sandbox's
  * WeChat page behind `wx_url`, or the Alipay leg in the sandbox's Alipay app, or cancels, or
- * closes the cashier with no callback at all; the sandbox sends the gateway's webhook.
+ * closes the cashier with no callback at all; the sandbox sends the gateway's webhook. It also
+ * refuses what Douyin's cashier refuses (TS4113, CD0011, CD0015), on the server's clock, with
+ * one record of orders' `trade_time` for every page, as one Douyin keeps.
  */
 const PAY_SECRET = 'e2e-douyin-pay-secret-0123456789';
 // PostgreSQL when CI provides it (the production shape), PGlite otherwise.
@@ -26,6 +28,7 @@ describe(`Douyin checkout end to end (compiled bundle, ${storage.name})`, () => 
   let database: TestDatabase;
   let h: CheckoutHarness;
   let distDir: string;
+  const douyinTradeTimes = new Map<string, string>();
 
   beforeAll(async () => {
     database = await storage.open();
@@ -59,6 +62,8 @@ describe(`Douyin checkout end to end (compiled bundle, ${storage.name})`, () => 
       },
       atCashier,
       alipayApp: payInAlipayApp,
+      now: () => h.now().getTime(),
+      tradeTimes: douyinTradeTimes,
     });
     const page = await loadTtPage({ distDir, tt });
     await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
@@ -147,6 +152,33 @@ describe(`Douyin checkout end to end (compiled bundle, ${storage.name})`, () => 
     expect(orderNoOf(tt, 1)).toBe(orderNo);
     expect((await orderInDatabase(orderNo)).status).toBe('paid');
     expect(await paymentsInDatabase(orderNo)).toMatchObject([{ channel: 'BC_WX_WAP', disposition: 'applied' }]);
+    expect(tt.problems).toEqual([]);
+    page.unload();
+  });
+
+  it("should open the cashier again past half the order's time: same trade_time, deadline still ahead", async () => {
+    let opened = 0;
+    const { page, tt } = await openCheckoutPage(() => (++opened === 1 ? 'cancel' : 'payWechatH5'));
+    page.tapById('pay-button');
+    await page.waitForText(/已取消/, 10_000);
+
+    // Ten minutes into a 15-minute order, on the server's clock and so on Douyin's.
+    h.advanceClock(10 * 60_000);
+    try {
+      page.tapById('retry-payment-button');
+      await page.waitForText(/支付成功/, 30_000);
+    } finally {
+      h.advanceClock(-10 * 60_000);
+    }
+
+    const [first, second] = tt.cashiers.map((cashier) => cashier.orderInfo);
+    expect(tt.cashiers).toHaveLength(2);
+    expect(second.trade_time).toBe(first.trade_time);
+    expect(Number(second.trade_time) + Number(second.valid_time)).toBe(
+      Number(first.trade_time) + Number(first.valid_time),
+    );
+    expect(String(second.uid).length).toBeLessThanOrEqual(32);
+    expect((await orderInDatabase(orderNoOf(tt))).status).toBe('paid');
     expect(tt.problems).toEqual([]);
     page.unload();
   });

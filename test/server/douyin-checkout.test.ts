@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CheckoutHarness, startHarness } from '../support/checkout-harness';
-import { STORAGES, TestDatabase } from '../support/databases';
+import { describePostgres, STORAGES, TestDatabase } from '../support/databases';
 
 const PAY_SECRET = 'douyin-pay-secret-for-tests';
 const PAY_APP_ID = '800000000042';
@@ -18,15 +18,39 @@ function douyinSign(orderInfo: Record<string, unknown>, secret: string): string 
     .digest('hex');
 }
 
+const DOUYIN_ENV = { DOUYIN_PAY_SECRET: PAY_SECRET, DOUYIN_PAY_APP_ID: PAY_APP_ID, DOUYIN_MERCHANT_ID: MERCHANT_ID };
+
+const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** A Douyin shopper logged in on `h`'s server; `openid` as Douyin would give it (the sandbox's own by default). */
+async function ttLogin(h: CheckoutHarness, openid?: string) {
+  const minted = await h.sandbox
+    .post('/sandbox/douyin/codes')
+    .send(openid ? { openid } : {})
+    .expect(201);
+  const session = await h.api
+    .post('/api/session')
+    .send({ platform: 'tt', code: minted.body.code, anonymousCode: minted.body.anonymousCode })
+    .expect(200);
+  return { token: session.body.token as string, openid: minted.body.openid as string };
+}
+
+async function ttOrderInfo(h: CheckoutHarness, token: string, orderNo: string): Promise<Record<string, unknown>> {
+  const response = await h.api.post(`/api/orders/${orderNo}/pay`).set(auth(token)).send({ platform: 'tt' }).expect(200);
+  return response.body.orderInfo;
+}
+
+/** `trade_time + valid_time`: the deadline Douyin's cashier computes (TS4113 when it is past). */
+const douyinDeadline = (info: Record<string, unknown>) => Number(info.trade_time) + Number(info.valid_time);
+const epochSeconds = (at: Date | string) => Math.floor(new Date(at).getTime() / 1000);
+
 describe.each(STORAGES)('Douyin checkout on $name', (storage) => {
   let database: TestDatabase;
   let h: CheckoutHarness;
 
   beforeAll(async () => {
     database = await storage.open();
-    h = await startHarness(database.db, {
-      env: { DOUYIN_PAY_SECRET: PAY_SECRET, DOUYIN_PAY_APP_ID: PAY_APP_ID, DOUYIN_MERCHANT_ID: MERCHANT_ID },
-    });
+    h = await startHarness(database.db, { env: DOUYIN_ENV });
   });
 
   afterAll(async () => {
@@ -34,16 +58,7 @@ describe.each(STORAGES)('Douyin checkout on $name', (storage) => {
     await database?.dispose();
   });
 
-  const auth = (token: string) => ({ authorization: `Bearer ${token}` });
-
-  async function ttLogin() {
-    const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
-    const session = await h.api
-      .post('/api/session')
-      .send({ platform: 'tt', code: minted.body.code, anonymousCode: minted.body.anonymousCode })
-      .expect(200);
-    return { token: session.body.token as string, openid: minted.body.openid as string };
-  }
+  const login = (openid?: string) => ttLogin(h, openid);
 
   function ttPay(token: string, orderNo: string) {
     return h.api.post(`/api/orders/${orderNo}/pay`).set(auth(token)).send({ platform: 'tt' });
@@ -77,7 +92,7 @@ describe.each(STORAGES)('Douyin checkout on $name', (storage) => {
 
   describe('POST /api/orders/:orderNo/pay {platform: "tt"}', () => {
     it('should open a WeChat H5 and an Alipay bill and answer a signed orderInfo with every documented field', async () => {
-      const { token, openid } = await ttLogin();
+      const { token, openid } = await login();
       const order = await h.createOrder(token);
       const response = await ttPay(token, order.orderNo).expect(200);
       expect(response.body).toMatchObject({ platform: 'tt', service: 1 });
@@ -99,7 +114,6 @@ describe.each(STORAGES)('Douyin checkout on $name', (storage) => {
         product_code: 'pay',
         payment_type: 'direct',
         out_order_no: order.orderNo,
-        uid: openid,
         total_amount: order.amount,
         currency: 'CNY',
         notify_url: `${h.services.serverUrl}/api/gateway/webhook`,
@@ -111,6 +125,9 @@ describe.each(STORAGES)('Douyin checkout on $name', (storage) => {
       expect(Number(info.timestamp)).toBeLessThanOrEqual(nowSeconds + 5);
       expect(Number(info.trade_time)).toBeLessThanOrEqual(Number(info.timestamp));
       expect(Number(info.valid_time)).toBeGreaterThan(0);
+      expect(douyinDeadline(info)).toBe(epochSeconds(order.expiresAt));
+      expect(info.uid).toMatch(/^[0-9a-f]{32}$/);
+      expect(String(info.uid)).not.toContain(openid);
       expect(typeof info.subject).toBe('string');
       expect(typeof info.body).toBe('string');
       expect(JSON.parse(String(info.risk_info))).toEqual({ ip: expect.stringMatching(/127\.0\.0\.1/) });
@@ -118,7 +135,7 @@ describe.each(STORAGES)('Douyin checkout on $name', (storage) => {
     });
 
     it('should hand back the same bills when the shopper taps Pay again', async () => {
-      const { token } = await ttLogin();
+      const { token } = await login();
       const order = await h.createOrder(token);
       const first = await ttPay(token, order.orderNo).expect(200);
       const second = await ttPay(token, order.orderNo).expect(200);
@@ -127,8 +144,54 @@ describe.each(STORAGES)('Douyin checkout on $name', (storage) => {
       expect(await h.billsOf(order.orderNo)).toHaveLength(2);
     });
 
+    it("should keep trade_time + valid_time on the order's deadline, after now, however late the shopper pays again", async () => {
+      const { token } = await login();
+      const order = await h.createOrder(token);
+      const deadline = epochSeconds(order.expiresAt);
+      const first = await ttOrderInfo(h, token, order.orderNo);
+      expect(douyinDeadline(first)).toBe(deadline);
+      // 15-minute orders: from about halfway on, counting valid_time from now put the deadline in the past.
+      let movedMs = 0;
+      try {
+        for (const minutes of [5, 8, 13]) {
+          h.advanceClock(minutes * 60_000 - movedMs);
+          movedMs = minutes * 60_000;
+          const again = await ttOrderInfo(h, token, order.orderNo);
+          expect(again.trade_time).toBe(first.trade_time);
+          expect(douyinDeadline(again)).toBe(deadline);
+          expect(douyinDeadline(again)).toBeGreaterThan(epochSeconds(h.now()));
+          expect(Number(again.timestamp)).toBe(epochSeconds(h.now()));
+          expect(again.sign).toBe(douyinSign(again, PAY_SECRET));
+        }
+      } finally {
+        h.advanceClock(-movedMs);
+      }
+    });
+
+    it('should send a uid of at most 32 characters: one per shopper on every order, never the openid', async () => {
+      const longOpenid = `_000${'Qa9'.repeat(20)}`;
+      const shopper = await login(longOpenid);
+      const other = await login();
+      expect(other.openid.length).toBeGreaterThan(32);
+      const uids: string[] = [];
+      for (const { token } of [shopper, shopper, other]) {
+        const order = await h.createOrder(token);
+        uids.push(String((await ttOrderInfo(h, token, order.orderNo)).uid));
+      }
+      for (const uid of uids) {
+        expect(uid.length).toBeLessThanOrEqual(32);
+        expect(uid).not.toContain(shopper.openid.slice(0, 8));
+        expect(uid).not.toContain(other.openid.slice(0, 8));
+      }
+      expect(uids[1]).toBe(uids[0]);
+      expect(uids[2]).not.toBe(uids[0]);
+      const again = await login(longOpenid);
+      const order = await h.createOrder(again.token);
+      expect((await ttOrderInfo(h, again.token, order.orderNo)).uid).toBe(uids[0]);
+    });
+
     it('should leave out a leg the gateway refuses, so the shopper can pay with the other', async () => {
-      const { token } = await ttLogin();
+      const { token } = await login();
       const order = await h.createOrder(token);
       await h.sandbox.post('/sandbox/gateway/faults').send({ result_code: 7, count: 1, operation: 'bill' }).expect(201);
       const response = await ttPay(token, order.orderNo).expect(200);
@@ -140,7 +203,7 @@ describe.each(STORAGES)('Douyin checkout on $name', (storage) => {
     });
 
     it('should answer 502 when the gateway refuses both legs', async () => {
-      const { token } = await ttLogin();
+      const { token } = await login();
       const order = await h.createOrder(token);
       await h.sandbox.post('/sandbox/gateway/faults').send({ result_code: 7, count: 2, operation: 'bill' }).expect(201);
       const response = await ttPay(token, order.orderNo).expect(502);
@@ -148,7 +211,7 @@ describe.each(STORAGES)('Douyin checkout on $name', (storage) => {
     });
 
     it('should refuse a Douyin session paying as WeChat', async () => {
-      const { token } = await ttLogin();
+      const { token } = await login();
       const order = await h.createOrder(token);
       const response = await h.api
         .post(`/api/orders/${order.orderNo}/pay`)
@@ -161,7 +224,7 @@ describe.each(STORAGES)('Douyin checkout on $name', (storage) => {
 
   describe('an order paid on both legs', () => {
     it('should stay paid once and give the second payment back by itself, exactly once', async () => {
-      const { token } = await ttLogin();
+      const { token } = await login();
       const order = await h.createOrder(token);
       await ttPay(token, order.orderNo).expect(200);
       const bills = await h.billsOf(order.orderNo);
@@ -199,7 +262,7 @@ describe.each(STORAGES)('Douyin checkout on $name', (storage) => {
     });
 
     it('should count a failed leg as no verdict while the other leg is still open', async () => {
-      const { token } = await ttLogin();
+      const { token } = await login();
       const order = await h.createOrder(token);
       await ttPay(token, order.orderNo).expect(200);
       const [wap] = (await h.billsOf(order.orderNo)).filter((bill) => bill.channel === 'BC_WX_WAP');
@@ -220,5 +283,42 @@ describe.each(STORAGES)('Douyin checkout on $name', (storage) => {
         { channel: 'BC_WX_WAP', status: 'failed' },
       ]);
     });
+  });
+});
+
+describePostgres('Douyin orderInfo from two instances on one PostgreSQL', () => {
+  let database: TestDatabase;
+  let first: CheckoutHarness;
+  let second: CheckoutHarness;
+
+  beforeAll(async () => {
+    const postgres = STORAGES.find((candidate) => candidate.name === 'postgres')!;
+    database = await postgres.open();
+    first = await startHarness(database.db, { env: DOUYIN_ENV });
+    // The second instance remembers nothing of the first, as after a restart: all it has is storage.
+    second = await startHarness(await database.openAnother(), { env: DOUYIN_ENV });
+  });
+
+  afterAll(async () => {
+    await first?.close();
+    await second?.close();
+    await database?.dispose();
+  });
+
+  it('should send one trade_time, deadline and uid for an order, whichever instance answers and when', async () => {
+    const { token } = await ttLogin(first);
+    const order = await first.createOrder(token);
+    const fromFirst = await ttOrderInfo(first, token, order.orderNo);
+    second.advanceClock(9 * 60_000);
+    try {
+      const fromSecond = await ttOrderInfo(second, token, order.orderNo);
+      expect(fromSecond.trade_time).toBe(fromFirst.trade_time);
+      expect(fromSecond.uid).toBe(fromFirst.uid);
+      expect(douyinDeadline(fromSecond)).toBe(douyinDeadline(fromFirst));
+      expect(douyinDeadline(fromSecond)).toBe(epochSeconds(order.expiresAt));
+      expect(douyinDeadline(fromSecond)).toBeGreaterThan(epochSeconds(second.now()));
+    } finally {
+      second.advanceClock(-9 * 60_000);
+    }
   });
 });

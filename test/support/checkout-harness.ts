@@ -15,11 +15,13 @@ export interface CheckoutHarness {
   sandbox: ReturnType<typeof request>;
   /** Moves the server's clock forward (expiry tests). */
   advanceClock(ms: number): void;
+  /** The server's clock now (real time plus what `advanceClock` moved). */
+  now(): Date;
   login(openid?: string): Promise<{ token: string; openid: string }>;
   createOrder(
     token: string,
     items?: Array<{ sku: string; quantity: number }>,
-  ): Promise<{ orderNo: string; amount: number }>;
+  ): Promise<{ orderNo: string; amount: number; expiresAt: string }>;
   pay(token: string, orderNo: string): Test;
   billsOf(orderNo?: string): Promise<SandboxBill[]>;
   settle(billNo: string, result: 'paid' | 'failed' | 'closed', notify?: boolean): Test;
@@ -72,6 +74,7 @@ export async function startHarness(
     advanceClock(ms) {
       offsetMs += ms;
     },
+    now: () => new Date(Date.now() + offsetMs),
     async login(openid) {
       const minted = await sandbox
         .post('/sandbox/wechat/codes')

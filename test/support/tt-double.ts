@@ -5,7 +5,13 @@
  *
  * `tt.pay` first checks `orderInfo.sign` with the pay secret (Douyin's algorithm, written here
  * independently of the server) and calls `fail` when it does not verify, without opening the
- * cashier. Otherwise the test decides what the shopper does in the cashier (`atCashier`), and
+ * cashier. It then refuses, with the codes of the legacy cashier's FAQ, what Douyin refuses
+ * (payments-beyond.md, "Douyin mini-program payment"):
+ * - CD0011: `uid` longer than 32 characters;
+ * - TS4113: `trade_time + valid_time` (seconds) not after Douyin's clock (`now`);
+ * - CD0015: an `out_order_no` sent again with a `trade_time` other than the one Douyin first
+ *   accepted for it (`tradeTimes`, shareable between doubles that stand for one Douyin).
+ * Otherwise the test decides what the shopper does in the cashier (`atCashier`), and
  * the double reports it the way Douyin does:
  * - the WeChat H5 leg: opens `wx_url`, presses 确认支付 on WeChat's page, comes back, asks the
  *   mini-program's `getOrderStatus({out_order_no})` and reports `success({code})` with its code;
@@ -60,6 +66,18 @@ export interface TtDoubleOptions {
    * @default scene "011004", no query, the checkout page
    */
   launch?: Partial<TtLaunchOptions>;
+  /**
+   * Douyin's clock, epoch milliseconds: TS4113 refuses an `orderInfo` whose
+   * `trade_time + valid_time` is not after it. Give it the server's clock when a test moves that.
+   * @default Date.now
+   */
+  now?: () => number;
+  /**
+   * Douyin's record of the `trade_time` each `out_order_no` was first accepted with (CD0015).
+   * Share one Map between doubles standing for the same Douyin (another device, the
+   * mini-program started again). @default an empty Map
+   */
+  tradeTimes?: Map<string, string>;
 }
 
 /** What `tt.getLaunchOptionsSync` returns. */
@@ -118,6 +136,34 @@ export function douyinOrderInfoSign(orderInfo: Readonly<Record<string, unknown>>
 /** A field's value as it enters the canonical string: text and numbers as written; an object as JSON. */
 function rawValue(value: unknown): string {
   return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+}
+
+/** `orderInfo` seconds fields are decimal text or a number; anything else is no whole second. */
+function wholeSeconds(value: unknown): number | undefined {
+  const text = typeof value === 'number' ? String(value) : value;
+  return typeof text === 'string' && /^\d{1,12}$/.test(text) ? Number(text) : undefined;
+}
+
+/** Douyin's checks of a verified `orderInfo` before the cashier opens; the `fail` errMsg, or undefined. */
+function refusal(
+  orderInfo: Readonly<Record<string, unknown>>,
+  nowMs: number,
+  tradeTimes: Map<string, string>,
+): string | undefined {
+  const { uid, out_order_no: outOrderNo } = orderInfo;
+  const tradeTime = wholeSeconds(orderInfo.trade_time);
+  const validTime = wholeSeconds(orderInfo.valid_time);
+  if (typeof outOrderNo !== 'string' || outOrderNo === '') return 'pay:fail invalid params: out_order_no is required';
+  if (typeof uid !== 'string' || uid === '') return 'pay:fail invalid params: uid is required';
+  if (tradeTime === undefined || validTime === undefined)
+    return 'pay:fail invalid params: trade_time and valid_time must be whole seconds';
+  if (uid.length > 32) return `pay:fail CD0011 uid 超过 32 个字符 (${uid.length})`;
+  if (tradeTime + validTime <= Math.floor(nowMs / 1000))
+    return `pay:fail TS4113 订单已过期: trade_time + valid_time = ${tradeTime + validTime}`;
+  const accepted = tradeTimes.get(outOrderNo);
+  if (accepted !== undefined && accepted !== String(tradeTime))
+    return `pay:fail CD0015 同一订单 trade_time 不一致 (${accepted} → ${tradeTime})`;
+  return undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -188,6 +234,8 @@ export function createTtDouble(options: TtDoubleOptions): TtDouble {
     options.login ??
     (async () => ({ code: `tt-code-${++loginCount}`, anonymousCode: `tt-anonymous-code-${loginCount}` }));
   const atCashier = options.atCashier ?? (() => 'payWechatH5');
+  const now = options.now ?? Date.now;
+  const tradeTimes = options.tradeTimes ?? new Map<string, string>();
 
   const record = (api: string, callOptions: unknown) => calls.push({ api, options: callOptions });
 
@@ -250,6 +298,12 @@ export function createTtDouble(options: TtDoubleOptions): TtDouble {
       queueMicrotask(() => fail?.({ errMsg: 'pay:fail CD0025 签名错误' }));
       return undefined;
     }
+    const refused = refusal(orderInfo, now(), tradeTimes);
+    if (refused !== undefined) {
+      queueMicrotask(() => fail?.({ errMsg: refused }));
+      return undefined;
+    }
+    tradeTimes.set(String(orderInfo.out_order_no), String(wholeSeconds(orderInfo.trade_time)));
     const cashier: CashierRecord = { orderInfo: { ...orderInfo } };
     cashiers.push(cashier);
     void (async () => {

@@ -27,7 +27,10 @@ export class DouyinCashierPayment {
 
   /**
    * Opens both legs and signs `orderInfo`. A leg its provider refuses is left out of `orderInfo`,
-   * so the shopper can still pay with the other; throws the first leg's error when neither opens.
+   * so the shopper can still pay with the other; throws the first leg's error when neither opens,
+   * and AppError ORDER_EXPIRED when the order's deadline has passed by the time `orderInfo` is
+   * signed. `orderInfo`'s `trade_time`, deadline and `uid` come from the stored order and the
+   * shopper, so they are the same on every call, instance and restart.
    */
   async start(
     order: OrderRecord,
@@ -50,22 +53,21 @@ export class DouyinCashierPayment {
     }
     const wechat = wechatLeg.status === 'fulfilled' ? wechatLeg.value : undefined;
     const alipay = alipayLeg.status === 'fulfilled' ? alipayLeg.value : undefined;
-    const now = this.clock();
     return {
       platform: 'tt',
       service: 1,
       orderInfo: this.douyin.orderInfo({
         orderNo: order.orderNo,
-        uid: shopper.openid,
+        openid: shopper.openid,
         amount: order.amount,
         subject: order.title,
         body: order.items
           .map((line) => `${line.title}×${line.quantity}`)
           .join('，')
           .slice(0, 128),
-        tradeTime: order.createdAt,
-        now,
-        validSeconds: Math.max(1, Math.floor((order.expiresAt.getTime() - now.getTime()) / 1000)),
+        createdAt: order.createdAt,
+        expiresAt: order.expiresAt,
+        now: this.clock(),
         notifyUrl: this.settings.notifyUrl,
         wxUrl: wechat?.channel === 'BC_WX_WAP' ? wechat.url : undefined,
         alipayUrl: alipay?.channel === 'ALI_APP' ? alipay.orderString : undefined,

@@ -26,6 +26,8 @@ interface FakeOrder {
   amount: number;
   items: { sku: string; quantity: number; title?: string; price?: number; amount?: number }[];
   statusCode: number;
+  /** When the order was made, whole epoch seconds: Douyin's `trade_time`, the same on every pay. */
+  createdAtSeconds: number;
 }
 
 /** A checkout a merchant's app started: its one-time launch token, as `POST /api/merchant/checkouts` makes it. */
@@ -83,6 +85,7 @@ export class FakeCheckoutServer {
       amount: lines.reduce((total, line) => total + line.amount, 0),
       items: lines,
       statusCode: 9,
+      createdAtSeconds: Math.floor(Date.now() / 1000),
     };
     this.orders.set(order.orderNo, order);
     const token = `launch-token-${order.orderNo}-0123456789abcdef`;
@@ -208,6 +211,7 @@ export class FakeCheckoutServer {
       amount,
       items: items.filter(isRecord).map((item) => ({ sku: String(item.sku), quantity: Number(item.quantity) })),
       statusCode: 9,
+      createdAtSeconds: Math.floor(Date.now() / 1000),
     };
     this.orders.set(order.orderNo, order);
     if (idempotencyKey) this.orderNoByIdempotencyKey.set(idempotencyKey, order.orderNo);
@@ -231,18 +235,18 @@ export class FakeCheckoutServer {
       app_id: '800000000001',
       merchant_id: '1900000001',
       sign_type: 'MD5',
-      timestamp: '1700000000',
+      timestamp: String(Math.floor(Date.now() / 1000)),
       version: '2.0',
       trade_type: 'H5',
       product_code: 'pay',
       payment_type: 'direct',
       out_order_no: order.orderNo,
-      uid: 'fake-openid',
+      uid: 'fake000000000000000000000shopper',
       total_amount: order.amount,
       currency: 'CNY',
       subject: '订单',
       body: '订单',
-      trade_time: '1700000000',
+      trade_time: String(order.createdAtSeconds),
       valid_time: '900',
       notify_url: '',
       wx_url: `https://wx.tenpay.invalid/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx${order.orderNo}`,

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { AppError } from '../../../domain/errors';
 import type { DouyinCashier, DouyinOrderInfo, DouyinOrderInfoRequest } from '../../../domain/ports';
 
 /**
@@ -28,30 +29,65 @@ export interface DouyinCashierOptions {
   paySecret: string;
 }
 
-const toSeconds = (at: Date) => String(Math.floor(at.getTime() / 1000));
+const epochSeconds = (at: Date) => Math.floor(at.getTime() / 1000);
 
-/** Every field Douyin documents for `orderInfo` (seed 002, platform-facts.md), signed. */
+/** Douyin's cashier refuses a `uid` longer than this (its FAQ: CD0011; payments-beyond.md). */
+export const DOUYIN_UID_MAX_LENGTH = 32;
+
+/**
+ * Douyin's `uid` for a shopper: the first 32 hex digits (128 bits) of SHA-256 over a fixed label
+ * and the openid. Douyin openids run to 36 characters and more, past the cashier's 32 (CD0011).
+ * A hash is the same for one shopper on every call, instance and restart with no stored
+ * mapping; 128 bits make two shoppers sharing one `uid` practically impossible; and the openid,
+ * which the shopper's client and Douyin's cashier pages would otherwise carry, is not
+ * recoverable from it. Unkeyed on purpose: a key such as the pay secret would change every
+ * shopper's `uid` whenever it is rotated, and would hide nothing from Douyin, which holds that
+ * secret and issued the openid in the first place.
+ */
+export function douyinCashierUid(openid: string): string {
+  return createHash('sha256')
+    .update(`douyin-cashier-uid:${openid}`, 'utf8')
+    .digest('hex')
+    .slice(0, DOUYIN_UID_MAX_LENGTH);
+}
+
+/**
+ * Every field Douyin documents for `orderInfo` (seed 002, platform-facts.md), signed. Guards
+ * the legacy cashier's FAQ refusals (payments-beyond.md, "Douyin mini-program payment"):
+ * - TS4113 (`trade_time + valid_time` already past): `trade_time` is the order's creation and
+ *   `valid_time` runs from it to the order's deadline, so their sum is that deadline, whenever
+ *   the shopper pays; an order whose deadline is not after `now` gets no `orderInfo`;
+ * - CD0015 (one order sent with two `trade_time`s): `trade_time` comes from the stored order,
+ *   never from the clock;
+ * - CD0011 (`uid` over 32 characters): `uid` is `douyinCashierUid(openid)`.
+ */
 export class SignedDouyinCashier implements DouyinCashier {
   constructor(private readonly options: DouyinCashierOptions) {}
 
+  /** Throws AppError ORDER_EXPIRED when `expiresAt`, in whole seconds, is not after `now`. */
   orderInfo(request: DouyinOrderInfoRequest): DouyinOrderInfo {
+    const tradeTime = epochSeconds(request.createdAt);
+    const deadline = epochSeconds(request.expiresAt);
+    if (deadline <= epochSeconds(request.now)) {
+      throw new AppError('ORDER_EXPIRED', `Order ${request.orderNo} has expired: create a new order`);
+    }
     const fields: Record<string, string | number> = {
       app_id: this.options.payAppId,
       merchant_id: this.options.merchantId,
       sign_type: 'MD5',
-      timestamp: toSeconds(request.now),
+      timestamp: String(epochSeconds(request.now)),
       version: '2.0',
       trade_type: 'H5',
       product_code: 'pay',
       payment_type: 'direct',
       out_order_no: request.orderNo,
-      uid: request.uid,
+      uid: douyinCashierUid(request.openid),
       total_amount: request.amount,
       currency: 'CNY',
       subject: request.subject,
       body: request.body,
-      trade_time: toSeconds(request.tradeTime),
-      valid_time: String(request.validSeconds),
+      trade_time: String(tradeTime),
+      valid_time: String(deadline - tradeTime),
       notify_url: request.notifyUrl,
     };
     if (request.wxUrl) {
