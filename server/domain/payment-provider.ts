@@ -157,6 +157,20 @@ export type ProviderEvent =
       detail: unknown;
     };
 
+/**
+ * The kind a payment or refund message nothing here can apply is kept under (the unmatched
+ * messages' `transaction_type`), the same for every provider so that one query finds them all:
+ * the gateway's `transaction_type` words (seed 001 §3.3.1), where the table began, and
+ * `REFUND_FAILED` for the failure only other providers send. A message of a kind this checkout
+ * never acts on keeps its provider's own name instead (the gateway's `TRANSFER`, WeChat Pay's
+ * `event_type`).
+ */
+export const KEPT_KINDS = {
+  'payment.succeeded': 'PAY',
+  'refund.succeeded': 'REFUND',
+  'refund.failed': 'REFUND_FAILED',
+} as const satisfies Record<Exclude<ProviderEvent['type'], 'not_ours'>, string>;
+
 /** One payment in a provider's list of a day, for 对账. */
 export interface ProviderTransaction {
   billNo: string;

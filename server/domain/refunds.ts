@@ -3,7 +3,7 @@ import type { CheckoutEvents, Logger } from './observability';
 import { AppError } from './errors';
 import { chinaDate8, hashRequest, newRefundNo } from './identifiers';
 import type { Fen } from './money';
-import type { PaymentProviderId } from './payment-provider';
+import { KEPT_KINDS, type PaymentProviderId } from './payment-provider';
 import type { PaymentProviders } from './payment-providers';
 import type { Clock, PaymentRecord, RefundRecord } from './ports';
 import type { UnitOfWork } from './repositories';
@@ -341,7 +341,14 @@ export class RefundService implements SecondPaymentHandler {
         refundNo,
         amount,
       });
-      await this.keepUnmatched(provider, 'REFUND', refundNo, amount, `no such refund at ${provider} here`, detail);
+      await this.keepUnmatched(
+        provider,
+        'refund.succeeded',
+        refundNo,
+        amount,
+        `no such refund at ${provider} here`,
+        detail,
+      );
       return { duplicate: false };
     }
     if (refund.amount !== amount) {
@@ -352,7 +359,7 @@ export class RefundService implements SecondPaymentHandler {
       });
       await this.keepUnmatched(
         provider,
-        'REFUND',
+        'refund.succeeded',
         refundNo,
         amount,
         `fee differs from the refund's ${refund.amount}`,
@@ -362,7 +369,7 @@ export class RefundService implements SecondPaymentHandler {
     }
     if (refund.status === 'failed') {
       this.log.error('the provider says a refund succeeded that was recorded failed: needs review', { refundNo });
-      await this.keepUnmatched(provider, 'REFUND', refundNo, amount, 'refund was recorded failed', detail);
+      await this.keepUnmatched(provider, 'refund.succeeded', refundNo, amount, 'refund was recorded failed', detail);
       return { duplicate: false };
     }
     const finished = await this.finish(refundNo, { status: 'succeeded', at: this.clock(), detail });
@@ -388,14 +395,14 @@ export class RefundService implements SecondPaymentHandler {
         provider,
         refundNo,
       });
-      await this.keepUnmatched(provider, 'REFUND_FAILED', refundNo, 0, `no such refund at ${provider} here`, detail);
+      await this.keepUnmatched(provider, 'refund.failed', refundNo, 0, `no such refund at ${provider} here`, detail);
       return { duplicate: false };
     }
     if (refund.status === 'succeeded') {
       this.log.error('the provider says a refund failed that was recorded succeeded: needs review', { refundNo });
       await this.keepUnmatched(
         provider,
-        'REFUND_FAILED',
+        'refund.failed',
         refundNo,
         refund.amount,
         'refund was recorded succeeded',
@@ -407,10 +414,10 @@ export class RefundService implements SecondPaymentHandler {
     return { duplicate: finished === null };
   }
 
-  /** Keeps a verified refund message that nothing here can apply. */
+  /** Keeps a verified refund message that nothing here can apply, under its kind's `KEPT_KINDS` name. */
   private async keepUnmatched(
     provider: PaymentProviderId,
-    transactionType: string,
+    type: 'refund.succeeded' | 'refund.failed',
     transactionId: string,
     amount: Fen,
     reason: string,
@@ -418,7 +425,7 @@ export class RefundService implements SecondPaymentHandler {
   ): Promise<void> {
     await this.store.unmatchedMessages.recordUnmatchedMessage({
       provider,
-      transactionType,
+      transactionType: KEPT_KINDS[type],
       transactionId,
       amount,
       reason,

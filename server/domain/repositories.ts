@@ -145,7 +145,8 @@ export interface RefundRepository {
 export interface UnmatchedMessageRepository {
   /**
    * Keeps a verified message nothing here can apply, once per (provider, kind, reference,
-   * amount): `transactionType` is its kind (the gateway's `transaction_type`, WeChat Pay's
+   * amount): `transactionType` is its kind (`KEPT_KINDS` for a payment or refund, whatever the
+   * provider; else the provider's own, the gateway's `transaction_type` or WeChat Pay's
    * `event_type`), `transactionId` the number it names.
    */
   recordUnmatchedMessage(message: {

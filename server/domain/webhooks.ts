@@ -1,7 +1,7 @@
 import { AppError, ErrorCode } from './errors';
 import type { CheckoutEvents, Logger, WebhookOutcome } from './observability';
 import type { PaymentVerdicts } from './payments/verdicts';
-import type { PaymentProviderId, ProviderEvent, ProviderMessage } from './payment-provider';
+import { KEPT_KINDS, type PaymentProviderId, type ProviderEvent, type ProviderMessage } from './payment-provider';
 import type { PaymentProviders } from './payment-providers';
 import type { Clock } from './ports';
 import type { Repositories } from './repositories';
@@ -128,17 +128,23 @@ export class ProviderNotifications {
 }
 
 /**
- * A verified event whose bill or refund number holds what no stored text can (NUL, an unpaired
- * surrogate) names no bill or refund of ours: it is kept for a person like any other message
- * nothing here can act on, instead of failing the lookup (and the provider sending it for a day).
+ * A verified event whose number, or whose kind where it is one nothing here acts on, holds what no
+ * stored text can (NUL, an unpaired surrogate) names no bill or refund of ours: it is kept for a
+ * person like any other message nothing here can act on (a payment or refund under its
+ * `KEPT_KINDS` kind), instead of failing the lookup and the provider sending it for a day. Storage
+ * writes such text as `\u` escapes; the reason says why they are there. This is the one place
+ * that decides so, for every provider.
  */
 function keptIfUnstorable(event: ProviderEvent): ProviderEvent {
-  if (event.type === 'not_ours') return event;
+  if (event.type === 'not_ours') {
+    if (isStorableText(event.kind) && isStorableText(event.reference)) return event;
+    return { ...event, reason: `${event.reason}; its signed kind or number holds NUL or an unpaired surrogate` };
+  }
   const reference = event.type === 'payment.succeeded' ? event.billNo : event.refundNo;
   if (isStorableText(reference)) return event;
   return {
     type: 'not_ours',
-    kind: event.type,
+    kind: KEPT_KINDS[event.type],
     reference,
     amount: event.type === 'refund.failed' ? 0 : event.amount,
     reason: `the signed ${event.type === 'payment.succeeded' ? 'bill' : 'refund'} number holds NUL or an unpaired surrogate`,

@@ -1,7 +1,6 @@
 import { DEVELOPMENT_SECRETS } from '../../server/config';
 import { wechatPaySign } from '../../server/sandbox/shared/signing';
 import type { CheckoutHarness } from '../support/checkout-harness';
-import { loadWeappPage } from '../support/miniprogram-harness';
 import { E2E_STORAGE, startWeappCheckout, WeappCheckout } from '../support/weapp-checkout';
 import type { WxPaymentParams } from '../support/wx-double';
 
@@ -16,13 +15,12 @@ const PAY_KEY = 'e2e-merchant-key-0123456789abcdef';
 describe(`WeChat checkout end to end (compiled bundle, ${E2E_STORAGE.name})`, () => {
   let checkout: WeappCheckout;
   let h: CheckoutHarness;
-  let distDir: string;
   const wxFor: WeappCheckout['wxFor'] = (atPaymentSheet) => checkout.wxFor(atPaymentSheet);
   const ordersInDatabase = () => checkout.ordersInDatabase();
 
   beforeAll(async () => {
     checkout = await startWeappCheckout({ sandbox: { wechatPayKey: PAY_KEY } });
-    ({ h, distDir } = checkout);
+    h = checkout.h;
   }, 180_000);
 
   afterAll(async () => {
@@ -61,25 +59,8 @@ describe(`WeChat checkout end to end (compiled bundle, ${E2E_STORAGE.name})`, ()
       await h.sandbox.post(`/sandbox/bills/${bill.bill_no}/settle`).send({ result: 'paid' }).expect(200);
       return { errMsg: 'requestPayment:ok' };
     });
-    const page = await loadWeappPage({ distDir, wx });
-    await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
-    const before = (await ordersInDatabase()).length;
-
-    page.tapById('pay-button');
-    await page.waitForText(/支付成功/, 30_000);
-
-    const orders = await ordersInDatabase();
-    expect(orders).toHaveLength(before + 1);
-    const order = orders[orders.length - 1];
-    expect(order.status).toBe('paid');
-    expect(page.findById('order-no')?.text).toContain(order.order_no);
-    const payments = await h.services.database.query<{ source: string; disposition: string; amount: number }>(
-      'SELECT source, disposition, amount FROM payments WHERE order_no = $1',
-      [order.order_no],
-    );
-    expect(payments.rows).toEqual([{ source: 'webhook', disposition: 'applied', amount: order.amount }]);
+    await checkout.expectCheckoutPaid(wx);
     expect(wx.calls.filter((call) => call.api === 'requestPayment')).toHaveLength(1);
-    page.unload();
   });
 
   it('should not show paid on a client "ok" until the gateway confirms the payment', async () => {
@@ -88,8 +69,7 @@ describe(`WeChat checkout end to end (compiled bundle, ${E2E_STORAGE.name})`, ()
       billNo = (await billFor(params)).bill_no;
       return { errMsg: 'requestPayment:ok' };
     });
-    const page = await loadWeappPage({ distDir, wx });
-    await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
+    const page = await checkout.openCart(wx);
     page.tapById('pay-button');
     await page.waitFor(() => billNo !== undefined, 10_000, 'the payment sheet');
 
@@ -113,8 +93,7 @@ describe(`WeChat checkout end to end (compiled bundle, ${E2E_STORAGE.name})`, ()
       await h.sandbox.post(`/sandbox/bills/${bill.bill_no}/settle`).send({ result: 'paid' }).expect(200);
       return { errMsg: 'requestPayment:ok' };
     });
-    const page = await loadWeappPage({ distDir, wx });
-    await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
+    const page = await checkout.openCart(wx);
     const before = (await ordersInDatabase()).length;
     page.tapById('pay-button');
     await page.waitForText(/已取消/, 10_000);
@@ -134,8 +113,7 @@ describe(`WeChat checkout end to end (compiled bundle, ${E2E_STORAGE.name})`, ()
       await h.sandbox.post(`/sandbox/bills/${billNo}/settle`).send({ result: 'paid', notify: false }).expect(200);
       return { errMsg: 'requestPayment:ok' };
     });
-    const page = await loadWeappPage({ distDir, wx });
-    await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
+    const page = await checkout.openCart(wx);
     page.tapById('pay-button');
     await page.waitFor(() => billNo !== undefined, 10_000, 'the payment sheet');
     page.unload();

@@ -1,6 +1,5 @@
 import { createPublicKey, createVerify } from 'node:crypto';
 import type { CheckoutHarness } from '../support/checkout-harness';
-import { loadWeappPage } from '../support/miniprogram-harness';
 import { E2E_STORAGE, startWeappCheckout, WeappCheckout } from '../support/weapp-checkout';
 import type { WxPaymentParams } from '../support/wx-double';
 
@@ -51,24 +50,7 @@ describe(`WeChat checkout paid at WeChat Pay end to end (compiled bundle, ${E2E_
       await h.sandbox.post(`/sandbox/wechatpay/transactions/${outTradeNo}/settle`).send({ result: 'paid' }).expect(200);
       return { errMsg: 'requestPayment:ok' };
     });
-    const page = await loadWeappPage({ distDir: checkout.distDir, wx });
-    await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
-    const before = (await checkout.ordersInDatabase()).length;
-
-    page.tapById('pay-button');
-    await page.waitForText(/支付成功/, 30_000);
-
+    await checkout.expectCheckoutPaid(wx);
     expect(signed).toEqual([expect.objectContaining({ signType: 'RSA' })]);
-    const orders = await checkout.ordersInDatabase();
-    expect(orders).toHaveLength(before + 1);
-    const order = orders[orders.length - 1];
-    expect(order.status).toBe('paid');
-    expect(page.findById('order-no')?.text).toContain(order.order_no);
-    const payments = await h.services.database.query<{ source: string; disposition: string; amount: number }>(
-      'SELECT source, disposition, amount FROM payments WHERE order_no = $1',
-      [order.order_no],
-    );
-    expect(payments.rows).toEqual([{ source: 'webhook', disposition: 'applied', amount: order.amount }]);
-    page.unload();
   });
 });

@@ -2,6 +2,7 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import request from 'supertest';
 import type { WechatPaySandboxKeys } from '../../server/sandbox/wechatpay';
 import {
+  eachTestWechatPaySandbox,
   listenSandbox,
   newOutTradeNo,
   sharedKeys,
@@ -95,16 +96,8 @@ describe('the WeChat Pay APIv3 sandbox, driven by wechatpay-axios-plugin', () =>
   let running: ListeningSandbox;
   let receiver: NotifyReceiver;
 
-  beforeAll(async () => {
-    keys = await sharedKeys();
-  });
-  beforeEach(async () => {
-    running = await listenSandbox(keys);
-    receiver = await startNotifyReceiver();
-  });
-  afterEach(async () => {
-    await running.close();
-    await receiver.close();
+  eachTestWechatPaySandbox((fixture) => {
+    ({ keys, running, receiver } = fixture);
   });
 
   it('should serve the keys it signs with, as GET /sandbox/wechatpay/keys describes them', async () => {

@@ -273,24 +273,50 @@ describe.each(STORAGES)('payments at several providers ($name)', (storage) => {
     });
   });
 
-  it('keeps for a person a verified message whose bill or refund number storage cannot hold, for any provider', async () => {
+  it('keeps for a person a verified message whose number or kind storage cannot hold, for any provider', async () => {
     const { wechatpay } = twoProviders();
     const domain = domainWith(new PaymentProviders([wechatpay], ALL_TO('wechatpay')));
-    const numbers = [`B\u0000${Date.now()}`, `R\ud800${Date.now()}`];
+    const stamp = Date.now();
+    const numbers = [`B\u0000${stamp}`, `R\ud800${stamp}`, `N${stamp}`];
+    /** As storage writes them: NUL and unpaired surrogates as `\u` escapes. */
+    const stored = [`B\\u0000${stamp}`, `R\\ud800${stamp}`, `N${stamp}`];
     const messages = [
       wechatpay.notification({ type: 'payment.succeeded', billNo: numbers[0], amount: 1, detail: {} }),
       wechatpay.notification({ type: 'refund.failed', refundNo: numbers[1], reason: 'x', detail: {} }),
+      wechatpay.notification({
+        type: 'not_ours',
+        kind: 'TRANSACTION.\u0000',
+        reference: numbers[2],
+        amount: 2,
+        reason: 'an event this checkout never asks for',
+        detail: {},
+      }),
     ];
     for (const message of messages) {
       expect(await domain.notifications.receive('wechatpay', message)).toEqual({ duplicate: false });
     }
-    const kept = await db.query<{ transaction_type: string; reason: string }>(
-      `SELECT transaction_type, reason FROM unmatched_gateway_messages
-       WHERE provider = 'wechatpay' AND transaction_type IN ('payment.succeeded', 'refund.failed') ORDER BY id`,
+    // The kind a payment or refund is kept under is the one the refund side keeps them under.
+    const kept = await db.query<{ transaction_type: string; transaction_id: string; reason: string }>(
+      `SELECT transaction_type, transaction_id, reason FROM unmatched_gateway_messages
+       WHERE provider = 'wechatpay' AND transaction_id = ANY($1::text[]) ORDER BY id`,
+      [stored],
     );
-    expect(kept.rows.slice(-2)).toEqual([
-      { transaction_type: 'payment.succeeded', reason: 'the signed bill number holds NUL or an unpaired surrogate' },
-      { transaction_type: 'refund.failed', reason: 'the signed refund number holds NUL or an unpaired surrogate' },
+    expect(kept.rows).toEqual([
+      {
+        transaction_type: 'PAY',
+        transaction_id: stored[0],
+        reason: 'the signed bill number holds NUL or an unpaired surrogate',
+      },
+      {
+        transaction_type: 'REFUND_FAILED',
+        transaction_id: stored[1],
+        reason: 'the signed refund number holds NUL or an unpaired surrogate',
+      },
+      {
+        transaction_type: 'TRANSACTION.\\u0000',
+        transaction_id: stored[2],
+        reason: 'an event this checkout never asks for; its signed kind or number holds NUL or an unpaired surrogate',
+      },
     ]);
   });
 

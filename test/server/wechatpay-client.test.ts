@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { WechatPayClient, type WechatPayClientOptions } from '../../server/adapters/payments/wechatpay/client';
+import { WechatPayClient } from '../../server/adapters/payments/wechatpay/client';
 import { WechatPayRefusal, WechatPayVerificationError } from '../../server/adapters/payments/wechatpay/errors';
 import { fetchSandboxClientOptions } from '../../server/adapters/payments/wechatpay/sandbox-credentials';
 import {
@@ -13,10 +13,12 @@ import {
 } from '../../server/adapters/payments/wechatpay/notification';
 import type { WechatPaySandboxKeys } from '../../server/sandbox/wechatpay';
 import {
+  eachTestWechatPaySandbox,
   listenSandbox,
   newOutTradeNo,
   opensslSign,
   opensslVerify,
+  sandboxClient as clientOf,
   sharedKeys,
   startNotifyReceiver,
   waitUntil,
@@ -29,19 +31,6 @@ import {
  * verified by the serial it carries, platform certificates downloaded and re-downloaded on an
  * unknown serial, the 微信支付公钥 mode, and notifications verified and decrypted.
  */
-
-function clientOf(url: string, keys: WechatPaySandboxKeys, overrides: Partial<WechatPayClientOptions> = {}) {
-  return new WechatPayClient({
-    baseUrl: url,
-    mchid: keys.mchid,
-    appid: keys.appid,
-    merchantSerialNo: keys.serialNo,
-    merchantPrivateKey: keys.merchantPrivateKey,
-    apiV3Key: keys.apiV3Key,
-    timeoutMs: 5000,
-    ...overrides,
-  });
-}
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -66,16 +55,8 @@ describe('WechatPayClient against the sandbox', () => {
   let running: ListeningSandbox;
   let receiver: NotifyReceiver;
 
-  beforeAll(async () => {
-    keys = await sharedKeys();
-  });
-  beforeEach(async () => {
-    running = await listenSandbox(keys);
-    receiver = await startNotifyReceiver();
-  });
-  afterEach(async () => {
-    await running.close();
-    await receiver.close();
+  eachTestWechatPaySandbox((fixture) => {
+    ({ keys, running, receiver } = fixture);
   });
 
   it('should prepay, sign requestPayment, query, close and refund, downloading the platform certificate once', async () => {

@@ -10,12 +10,11 @@ import { AppError } from '../../server/domain/errors';
 import type { OpenBillRequest, PaymentProvider, ProviderMessage } from '../../server/domain/payment-provider';
 import type { WechatPaySandboxKeys } from '../../server/sandbox/wechatpay';
 import {
-  listenSandbox,
+  eachTestWechatPaySandbox,
   newOutTradeNo,
   opensslSign,
   opensslVerify,
-  sharedKeys,
-  startNotifyReceiver,
+  sandboxClient,
   waitUntil,
   type ListeningSandbox,
   type NotifyReceiver,
@@ -58,31 +57,16 @@ describe('WechatPayProvider against the WeChat Pay sandbox', () => {
   let running: ListeningSandbox;
   let receiver: NotifyReceiver;
 
-  beforeAll(async () => {
-    keys = await sharedKeys();
-  });
-  beforeEach(async () => {
-    running = await listenSandbox(keys);
-    receiver = await startNotifyReceiver();
-  });
-  afterEach(async () => {
-    await running.close();
-    await receiver.close();
+  eachTestWechatPaySandbox((fixture) => {
+    ({ keys, running, receiver } = fixture);
   });
 
-  function clientOf(overrides: Partial<WechatPayClientOptions> = {}): WechatPayClient {
-    return new WechatPayClient({
-      baseUrl: running.url,
-      mchid: keys.mchid,
-      appid: keys.appid,
-      merchantSerialNo: keys.serialNo,
-      merchantPrivateKey: keys.merchantPrivateKey,
-      apiV3Key: keys.apiV3Key,
+  /** Both ways WeChat signs are configured: certificates and the 微信支付公钥. */
+  const clientOf = (overrides: Partial<WechatPayClientOptions> = {}): WechatPayClient =>
+    sandboxClient(running.url, keys, {
       platformPublicKey: { id: keys.platformPublicKeyId, pem: keys.platformPublicKey },
-      timeoutMs: 5000,
       ...overrides,
     });
-  }
 
   const providerOf = (overrides: Partial<WechatPayClientOptions> = {}) =>
     asContract(new WechatPayProvider({ client: clientOf(overrides), notifyUrl: receiver.url }));

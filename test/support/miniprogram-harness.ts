@@ -461,16 +461,30 @@ function isElement(node: DataNode): boolean {
   return node.v === undefined;
 }
 
-/** Adjacent text nodes join as written; each child element starts a new line. */
+/** The visible text of a node of Taro's page data. */
 function textOf(node: DataNode): string {
-  if (!isElement(node)) return node.v ?? '';
+  return renderedText(node, (at) => (isElement(at) ? { children: at.cn ?? [] } : { text: at.v ?? '' }));
+}
+
+/**
+ * The visible text of a rendered tree, as both page harnesses read it (this one and
+ * simulated-weapp.ts): adjacent text nodes join as written; each child element with text starts a
+ * new line. `read` says whether a node is text or an element with children.
+ */
+export function renderedText<Node>(
+  node: Node,
+  read: (node: Node) => { text: string } | { children: readonly Node[] },
+): string {
+  const own = read(node);
+  if ('text' in own) return own.text;
   let text = '';
-  for (const child of node.cn ?? []) {
-    if (!isElement(child)) {
-      text += child.v ?? '';
+  for (const child of own.children) {
+    const part = read(child);
+    if ('text' in part) {
+      text += part.text;
       continue;
     }
-    const childText = textOf(child);
+    const childText = renderedText(child, read);
     if (!childText) continue;
     if (text && !text.endsWith('\n')) text += '\n';
     text += `${childText}\n`;
@@ -478,7 +492,8 @@ function textOf(node: DataNode): string {
   return text.replace(/\n+$/, '');
 }
 
-function matches(text: string, pattern: RegExp | string): boolean {
+/** Whether `text` holds `pattern` (a string) or matches it (a RegExp). */
+export function matches(text: string, pattern: RegExp | string): boolean {
   return typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text);
 }
 

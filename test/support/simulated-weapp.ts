@@ -32,7 +32,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { readLaunchOptions } from './miniprogram-harness';
+import { matches, readLaunchOptions, renderedText } from './miniprogram-harness';
 
 export interface LoadSimulatedWeappPageOptions {
   /** The weapp build output, e.g. from `buildMiniProgram('weapp', …)`. */
@@ -302,25 +302,8 @@ function describe(json: SimulatedJson): SimulatedElement {
   return { tag: json.tagName.replace(/^wx-/, ''), attributes, text: textOf(json) };
 }
 
-/** Adjacent text nodes join as written; each child element starts a new line. */
 function textOf(node: SimulatedJson | string): string {
-  if (typeof node === 'string') return node;
-  let text = '';
-  for (const child of node.children) {
-    if (typeof child === 'string') {
-      text += child;
-      continue;
-    }
-    const childText = textOf(child);
-    if (!childText) continue;
-    if (text && !text.endsWith('\n')) text += '\n';
-    text += `${childText}\n`;
-  }
-  return text.replace(/\n+$/, '');
-}
-
-function matches(text: string, pattern: RegExp | string): boolean {
-  return typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text);
+  return renderedText(node, (at) => (typeof at === 'string' ? { text: at } : { children: at.children }));
 }
 
 function callLifecycle(instance: FrameworkConfig, name: string, argument: unknown): void {

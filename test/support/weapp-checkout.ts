@@ -3,7 +3,15 @@ import type { StartOptions } from '../../server/services';
 import { buildMiniProgram } from './build-miniprogram';
 import { CheckoutHarness, startHarness } from './checkout-harness';
 import { STORAGES, TestDatabase } from './databases';
-import { createWxDouble, WxPaymentParams } from './wx-double';
+import { loadWeappPage, type MiniProgramPage } from './miniprogram-harness';
+import { createWxDouble, WxDouble, WxPaymentParams } from './wx-double';
+
+/** An order as the server's database holds it. */
+export interface OrderRow {
+  order_no: string;
+  status: string;
+  amount: number;
+}
 
 /**
  * The setup of the compiled weapp bundle's end-to-end tests: a real checkout server and sandbox
@@ -17,7 +25,16 @@ export interface WeappCheckout {
   /** A `wx` double whose `requestPayment` is what WeChat's payment sheet does (`atPaymentSheet`). */
   wxFor(atPaymentSheet: (params: WxPaymentParams) => Promise<{ errMsg: string }>): ReturnType<typeof createWxDouble>;
   /** Every order in the server's database, oldest first. */
-  ordersInDatabase(): Promise<Array<{ order_no: string; status: string; amount: number }>>;
+  ordersInDatabase(): Promise<OrderRow[]>;
+  /** The bundle's page loaded with `wx`, once it shows the cart (its Pay button). */
+  openCart(wx: WxDouble): Promise<MiniProgramPage>;
+  /**
+   * The shopper's whole happy path, whoever takes the payment: opens the cart with `wx`, taps Pay
+   * and waits (30 s at most) for 支付成功; then checks that this made one order, which the page
+   * names and the server holds paid by one `applied` payment of its amount, learnt from the
+   * provider's notification. Returns that order; the page is unloaded.
+   */
+  expectCheckoutPaid(wx: WxDouble): Promise<OrderRow>;
   close(): Promise<void>;
 }
 
@@ -44,10 +61,22 @@ export async function startWeappCheckout(
     throw error;
   }
   const harness = h;
+  const builtDir = distDir;
+  const ordersInDatabase = async (): Promise<OrderRow[]> => {
+    const { rows } = await harness.services.database.query<OrderRow>(
+      'SELECT order_no, status, amount FROM orders ORDER BY created_at',
+    );
+    return rows;
+  };
+  const openCart = async (wx: WxDouble): Promise<MiniProgramPage> => {
+    const page = await loadWeappPage({ distDir: builtDir, wx });
+    await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
+    return page;
+  };
   return {
     storageName: E2E_STORAGE.name,
     h: harness,
-    distDir,
+    distDir: builtDir,
     wxFor: (atPaymentSheet) =>
       createWxDouble({
         async login() {
@@ -56,11 +85,25 @@ export async function startWeappCheckout(
         },
         requestPayment: atPaymentSheet,
       }),
-    async ordersInDatabase() {
-      const { rows } = await harness.services.database.query<{ order_no: string; status: string; amount: number }>(
-        'SELECT order_no, status, amount FROM orders ORDER BY created_at',
+    ordersInDatabase,
+    openCart,
+    async expectCheckoutPaid(wx) {
+      const page = await openCart(wx);
+      const before = (await ordersInDatabase()).length;
+      page.tapById('pay-button');
+      await page.waitForText(/支付成功/, 30_000);
+      const orders = await ordersInDatabase();
+      expect(orders).toHaveLength(before + 1);
+      const order = orders[orders.length - 1];
+      expect(order.status).toBe('paid');
+      expect(page.findById('order-no')?.text).toContain(order.order_no);
+      const payments = await harness.services.database.query<{ source: string; disposition: string; amount: number }>(
+        'SELECT source, disposition, amount FROM payments WHERE order_no = $1',
+        [order.order_no],
       );
-      return rows;
+      expect(payments.rows).toEqual([{ source: 'webhook', disposition: 'applied', amount: order.amount }]);
+      page.unload();
+      return order;
     },
     close,
   };

@@ -4,6 +4,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WechatPayClient, type WechatPayClientOptions } from '../../server/adapters/payments/wechatpay/client';
+import { clientOptionsFromSandboxKeys } from '../../server/adapters/payments/wechatpay/sandbox-credentials';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../../server/sandbox';
 import { generateSandboxKeys, type WechatPaySandboxKeys } from '../../server/sandbox/wechatpay';
 
@@ -55,6 +57,55 @@ export async function listenSandbox(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** What `eachTestWechatPaySandbox` gives each test. */
+export interface WechatPaySandboxFixture {
+  keys: WechatPaySandboxKeys;
+  running: ListeningSandbox;
+  receiver: NotifyReceiver;
+}
+
+/**
+ * The lifecycle most WeChat Pay test files share, registered in the calling `describe`: before
+ * each test, a sandbox with the file's shared keys and a notify receiver, handed to `started`
+ * (which keeps them where the tests read them); after it, both closed.
+ */
+export function eachTestWechatPaySandbox(started: (fixture: WechatPaySandboxFixture) => void): void {
+  let fixture: WechatPaySandboxFixture | undefined;
+  beforeEach(async () => {
+    const keys = await sharedKeys();
+    const running = await listenSandbox(keys);
+    let receiver: NotifyReceiver;
+    try {
+      receiver = await startNotifyReceiver();
+    } catch (error) {
+      await running.close();
+      throw error;
+    }
+    fixture = { keys, running, receiver };
+    started(fixture);
+  });
+  afterEach(async () => {
+    const closing = fixture;
+    fixture = undefined;
+    await closing?.running.close();
+    await closing?.receiver.close();
+  });
+}
+
+/**
+ * Our client of the sandbox at `url` with `keys`, as the server's development setup makes it
+ * (`clientOptionsFromSandboxKeys`) but in the platform-certificate mode alone (pass
+ * `platformPublicKey` to add the 微信支付公钥) and waiting 5 s for an answer.
+ */
+export function sandboxClient(
+  url: string,
+  keys: WechatPaySandboxKeys,
+  overrides: Partial<WechatPayClientOptions> = {},
+): WechatPayClient {
+  const { platformPublicKey: _publicKey, ...certificateMode } = clientOptionsFromSandboxKeys(url, keys);
+  return new WechatPayClient({ ...certificateMode, timeoutMs: 5000, ...overrides });
 }
 
 /** Runs `openssl` with PEM inputs written to a scratch directory; returns stdout. */

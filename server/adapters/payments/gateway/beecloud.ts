@@ -2,7 +2,6 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../../../domain/errors';
 import type { BillOutcome } from '../../../domain/order-status';
-import { isStorableText } from '../../../domain/text';
 import { chinaDayBounds } from '../../../domain/identifiers';
 import type {
   BillClientParams,
@@ -374,8 +373,9 @@ export class BeeCloudGateway implements PaymentProvider {
   /**
    * Verifies and reads a webhook (§3): the body is the JSON message, its `signature` over the
    * fields of §3.3.1 (no header signs it). The gateway sends webhooks only for successes (§3.1,
-   * §3.4.2), so a refund never fails by message here. Throws AppError WEBHOOK_INVALID or
-   * WEBHOOK_SIGNATURE_INVALID.
+   * §3.4.2), so a refund never fails by message here. Signed text is passed on as sent, NUL and
+   * unpaired surrogates included: the domain keeps such a message for a person, as it does any
+   * provider's. Throws AppError WEBHOOK_INVALID or WEBHOOK_SIGNATURE_INVALID.
    */
   async readNotification(message: ProviderMessage): Promise<ProviderEvent> {
     return this.parseWebhook(message.rawBody);
@@ -401,19 +401,6 @@ export class BeeCloudGateway implements PaymentProvider {
     const expected = webhookSignature(this.options.appId, message, this.options.masterSecret);
     if (!constantTimeEqual(expected, message.signature.toLowerCase())) {
       throw new AppError('WEBHOOK_SIGNATURE_INVALID', 'Webhook signature does not verify');
-    }
-    // Verified, so the gateway sent it: from here every message is acknowledged, and one whose
-    // signed number can be no bill or refund of ours (it holds what no stored text can) is kept
-    // for a person instead of being looked up.
-    if (!isStorableText(message.transaction_id) || !isStorableText(message.transaction_type)) {
-      return {
-        type: 'not_ours',
-        kind: message.transaction_type,
-        reference: message.transaction_id,
-        amount: message.transaction_fee,
-        reason: 'signed transaction_id or transaction_type holds NUL or an unpaired surrogate',
-        detail: received,
-      };
     }
     // Only signed fields decide what a message means. `trade_success` is not signed (§3.3.1) and
     // the gateway sends messages only for successes (§3.1, §3.4.2): it is kept, never read.
