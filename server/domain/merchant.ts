@@ -86,7 +86,7 @@ function toPaymentView(payment: PaymentRecord): PaymentView {
  */
 export class MerchantService {
   constructor(
-    private readonly store: Pick<UnitOfWork, 'bills' | 'orders' | 'refunds' | 'transaction'>,
+    private readonly store: Pick<UnitOfWork, 'bills' | 'orders' | 'refunds' | 'transaction' | 'snapshot'>,
     private readonly catalog: Catalog,
     private readonly clock: Clock,
     private readonly settings: MerchantSettings,
@@ -163,12 +163,14 @@ export class MerchantService {
   }
 
   async getOrder(orderNo: string): Promise<MerchantOrderView> {
-    const order = await this.store.orders.findOrder(orderNo);
+    // One snapshot: a refund finished between two reads would show succeeded beside an order
+    // whose refunded amount does not count it yet (and likewise a payment beside a pending order).
+    const { order, payments, refunds } = await this.store.snapshot(async (tx) => ({
+      order: await tx.orders.findOrder(orderNo),
+      payments: await tx.bills.listPayments(orderNo),
+      refunds: await tx.refunds.listRefunds(orderNo),
+    }));
     if (!order) throw new AppError('ORDER_NOT_FOUND', `No order ${orderNo}`);
-    const [payments, refunds] = await Promise.all([
-      this.store.bills.listPayments(orderNo),
-      this.store.refunds.listRefunds(orderNo),
-    ]);
     return {
       ...toOrderView(order),
       code: ORDER_STATUS_CODES[order.status],

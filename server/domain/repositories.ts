@@ -195,4 +195,10 @@ export interface Repositories {
  */
 export interface UnitOfWork extends Repositories {
   transaction<T>(work: (tx: Repositories) => Promise<T>): Promise<T>;
+  /**
+   * Runs reads that must agree with each other (an order, its payments and its refunds) on one
+   * snapshot of the database: a read-only REPEATABLE READ transaction, so a verdict or a refund
+   * committed between two of them cannot show in one and not the other.
+   */
+  snapshot<T>(work: (tx: Repositories) => Promise<T>): Promise<T>;
 }

@@ -318,7 +318,8 @@ describe.each(STORAGES)('WeChat Pay checkout on $name', (storage) => {
   it('should refund through the merchant API, learning the outcome from WeChat Pay’s notification, or by query when it is lost', async () => {
     const { order, bill } = await paidOrder(h);
     const notified = await refund(h, order.orderNo, 100, 'wx-refund-1').expect(201);
-    expect(notified.body.refund).toMatchObject({ status: 'pending', amount: 100 });
+    // The sandbox may notify before this answer is written: pending, or already succeeded.
+    expect(notified.body.refund).toMatchObject({ status: expect.stringMatching(/^(pending|succeeded)$/), amount: 100 });
     // No sweep: only the REFUND.SUCCESS notification can finish it.
     const finished = await eventually(
       () => merchantOrder(h, order.orderNo),

@@ -60,4 +60,12 @@ export class SqlUnitOfWork implements UnitOfWork {
   transaction<T>(work: (tx: Repositories) => Promise<T>): Promise<T> {
     return this.root.transaction((tx) => work(new SqlUnitOfWork(tx, this.root)));
   }
+
+  snapshot<T>(work: (tx: Repositories) => Promise<T>): Promise<T> {
+    return this.root.transaction(async (tx) => {
+      // Before the transaction's first query, as PostgreSQL requires (SET TRANSACTION).
+      await tx.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      return work(new SqlUnitOfWork(tx, this.root));
+    });
+  }
 }
