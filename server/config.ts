@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { LOG_LEVELS, LogFormat, LogLevel } from './adapters/observability/logger';
@@ -423,11 +423,8 @@ function wechatPayMerchant(e: Environment, problems: string[]): WechatPayMerchan
           'WECHATPAY_PRIVATE_KEY_FILE',
           privateKeyFile,
           problems,
-          (pem) => {
-            createPrivateKey(pem);
-            return undefined;
-          },
-          "the merchant's API private key, apiclient_key.pem",
+          merchantKeyProblem,
+          `the merchant's API private key, apiclient_key.pem: an RSA private key of at least ${MIN_RSA_BITS} bits`,
         );
   let publicKey: WechatPayMerchant['publicKey'];
   if ((e.WECHATPAY_PUBLIC_KEY_ID === undefined) !== (e.WECHATPAY_PUBLIC_KEY_FILE === undefined)) {
@@ -439,17 +436,86 @@ function wechatPayMerchant(e: Environment, problems: string[]): WechatPayMerchan
       'WECHATPAY_PUBLIC_KEY_FILE',
       e.WECHATPAY_PUBLIC_KEY_FILE,
       problems,
-      (text) => {
-        // createPublicKey also takes a private key (and derives its public half): refuse that mix-up.
-        if (/PRIVATE KEY/.test(text)) return 'holds a private key';
-        createPublicKey(text);
-        return undefined;
-      },
-      'the 微信支付公钥, pub_key.pem',
+      platformPublicKeyProblem,
+      `the 微信支付公钥, pub_key.pem: an RSA public key (BEGIN PUBLIC KEY) of at least ${MIN_RSA_BITS} bits`,
     );
     publicKey = { id: e.WECHATPAY_PUBLIC_KEY_ID, pem };
   }
   return { mchid, serialNo, privateKeyPem, apiV3Key, publicKey };
+}
+
+/**
+ * The least RSA modulus WeChat Pay APIv3 keys have: its scheme is `WECHATPAY2-SHA256-RSA2048`
+ * (pay.weixin.qq.com, "签名生成"; payments-beyond.md, "WeChat Pay APIv3").
+ */
+const MIN_RSA_BITS = 2048;
+
+/** The PEM labels in `text` (`PRIVATE KEY`, `CERTIFICATE` …), in order. */
+function pemLabels(text: string): string[] {
+  return [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----/g)].map((match) => match[1]);
+}
+
+/** What a key is, in words and without any of its material: `a 1024-bit RSA private key`, `an EC (prime256v1) public key`. */
+function describeKey(key: KeyObject): string {
+  const details = key.asymmetricKeyDetails ?? {};
+  const bits = details.modulusLength !== undefined ? `${details.modulusLength}-bit ` : '';
+  const curve = details.namedCurve !== undefined ? ` (${details.namedCurve})` : '';
+  const type = (key.asymmetricKeyType ?? 'unknown').toUpperCase().replace(/^ED/, 'Ed');
+  const words = `${bits}${type}${curve} ${key.type} key`;
+  // Acronyms are read letter by letter ("an RSA", "an EC"), sizes as numbers ("an 8192-bit").
+  return `${/^(8|11-|18|[AEFHILMNORSX])/.test(words) ? 'an' : 'a'} ${words}`;
+}
+
+/** Why `key` cannot sign or verify `WECHATPAY2-SHA256-RSA2048`, or undefined when it can. */
+function rsaProblem(key: KeyObject): string | undefined {
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (key.asymmetricKeyType !== 'rsa' || bits < MIN_RSA_BITS) return `holds ${describeKey(key)}`;
+  return undefined;
+}
+
+/**
+ * What is wrong with the merchant's API private key file: anything but an unencrypted RSA private
+ * key of `MIN_RSA_BITS` or more, named by what it holds (a public key, a certificate, an EC key…).
+ */
+function merchantKeyProblem(pem: string): string | undefined {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch {
+    const labels = pemLabels(pem);
+    if (labels.includes('ENCRYPTED PRIVATE KEY') || /Proc-Type: 4,ENCRYPTED/.test(pem)) {
+      return 'holds an encrypted private key (the server takes it unencrypted)';
+    }
+    if (labels[0] === 'CERTIFICATE') return 'holds an X.509 certificate (apiclient_cert.pem?), not the private key';
+    let other: KeyObject;
+    try {
+      other = createPublicKey(pem);
+    } catch {
+      return 'is not a PEM key';
+    }
+    return `holds ${describeKey(other)}, not a private key`;
+  }
+  return rsaProblem(key);
+}
+
+/**
+ * What is wrong with the 微信支付公钥 file: anything but an SPKI RSA public key (`BEGIN PUBLIC KEY`)
+ * of `MIN_RSA_BITS` or more (createPublicKey alone would take a certificate, or a private key and
+ * derive its public half).
+ */
+function platformPublicKeyProblem(pem: string): string | undefined {
+  const first = pemLabels(pem)[0];
+  if (first === 'CERTIFICATE') return 'holds an X.509 certificate, not a public key';
+  if (first !== undefined && first.endsWith('PRIVATE KEY')) return 'holds a private key';
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch {
+    return 'is not a PEM key';
+  }
+  // WeChat hands the key out as SPKI; another form means another file than pub_key.pem.
+  if (first !== 'PUBLIC KEY') return `holds ${describeKey(key)} in another form (BEGIN ${first})`;
+  return rsaProblem(key);
 }
 
 /**

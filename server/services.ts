@@ -37,7 +37,13 @@ import { createLogger, loggerPort, RootLogger } from './adapters/observability/l
 import { CheckoutMetrics } from './adapters/observability/metrics';
 import { observedEvents } from './adapters/observability/events';
 import { requestObserver } from './adapters/observability/requests';
-import { observedLogin, observedProvider, upstreamObserver } from './adapters/observability/upstreams';
+import {
+  observedCertificateDownloads,
+  observedLogin,
+  observedProvider,
+  upstreamObserver,
+  type UpstreamObserver,
+} from './adapters/observability/upstreams';
 import { createSandbox, Sandbox, SandboxOptions } from './sandbox';
 import { createWechatPay } from './adapters/payments/wechatpay';
 import { deferredProvider } from './adapters/payments/deferred';
@@ -182,12 +188,14 @@ function openSandbox(config: Config, directory: string | undefined, options: Omi
  * configured, so that bills and refunds opened there are still asked about, closed and notified
  * after WEAPP_PAYMENT_PROVIDER goes back to the gateway. On the sandbox while the gateway opens the
  * bills, it is built on first use (the sandbox's development keys take a moment to generate).
- * Calls take GATEWAY_TIMEOUT_MS. A start with WeChat Pay selected whose sandbox keys cannot be had
+ * Calls take GATEWAY_TIMEOUT_MS; its platform-certificate downloads are counted and logged through
+ * `observed`. A start with WeChat Pay selected whose sandbox keys cannot be had
  * throws a StartupError naming WEAPP_PAYMENT_PROVIDER.
  */
 async function wechatPayProvider(
   config: Config,
   where: { notifyUrl: string; sandbox?: { url: string; keys: Sandbox['wechatpay']['keys'] } },
+  observed: { logger: RootLogger; upstream: UpstreamObserver },
 ): Promise<PaymentProvider | undefined> {
   const setup = {
     wechatpay: config.wechatpay,
@@ -195,6 +203,7 @@ async function wechatPayProvider(
     notifyUrl: where.notifyUrl,
     sandbox: where.sandbox,
     timeoutMs: config.gateway.timeoutMs,
+    onCertificateDownload: observedCertificateDownloads(observed.logger, observed.upstream),
   };
   const build = async () => (await createWechatPay(setup)).provider;
   if (config.weappPaymentProvider === 'wechatpay' || config.wechatpay.merchant) {
@@ -315,10 +324,14 @@ export async function startServices(config: Config, options: StartOptions = {}):
       paySecret: config.douyin.paySecret,
     });
     const notifyUrl = `${config.publicBaseUrl ?? serverUrl}/api/gateway/webhook`;
-    const wechatpay = await wechatPayProvider(config, {
-      notifyUrl: `${config.publicBaseUrl ?? serverUrl}/api/wechatpay/notify`,
-      sandbox: sandbox && sandboxUrl ? { url: sandboxUrl, keys: sandbox.wechatpay.keys } : undefined,
-    });
+    const wechatpay = await wechatPayProvider(
+      config,
+      {
+        notifyUrl: `${config.publicBaseUrl ?? serverUrl}/api/wechatpay/notify`,
+        sandbox: sandbox && sandboxUrl ? { url: sandboxUrl, keys: sandbox.wechatpay.keys } : undefined,
+      },
+      { logger, upstream },
+    );
     const gateway = observedProvider(
       new BeeCloudGateway({
         baseUrl: config.gateway.baseUrl ?? sandboxUrl!,

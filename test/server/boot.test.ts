@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -286,5 +287,63 @@ describe('npm start (server/main.ts)', () => {
     it('should refuse one port for the server and the sandbox', async () => {
       await expectRefusal({ PORT: '3999', SANDBOX_PORT: '3999' }, /PORT and SANDBOX_PORT are both 3999/);
     });
+  });
+});
+
+describe('npm start with WeChat Pay key files of the wrong kind', () => {
+  let dir: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'checkout-boot-keys-'));
+  });
+  afterEach(() => {
+    for (const child of children.splice(0)) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should refuse an EC merchant key and a 1024-bit 微信支付公钥, naming each variable, what it holds and what it must be, and no key', async () => {
+    const ec = generateKeyPairSync('ec', {
+      namedCurve: 'prime256v1',
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    }).privateKey;
+    const small = generateKeyPairSync('rsa', {
+      modulusLength: 1024,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    }).publicKey;
+    writeFileSync(join(dir, 'apiclient_key.pem'), ec);
+    writeFileSync(join(dir, 'pub_key.pem'), small);
+    const server = start({
+      DATA_DIR: join(dir, 'data'),
+      PORT: '0',
+      SANDBOX_PORT: '0',
+      WECHATPAY_BASE_URL: 'https://api.mch.weixin.qq.com',
+      WECHATPAY_MCHID: '1230000109',
+      WECHATPAY_SERIAL_NO: '3775B6A45ACD588826D15E583A95F5DDAAAAAAAA',
+      WECHATPAY_PRIVATE_KEY_FILE: join(dir, 'apiclient_key.pem'),
+      WECHATPAY_APIV3_KEY: 'a'.repeat(32),
+      WECHATPAY_PUBLIC_KEY_ID: 'PUB_KEY_ID_0112300001092025010100000000000001',
+      WECHATPAY_PUBLIC_KEY_FILE: join(dir, 'pub_key.pem'),
+    });
+    // A start that goes through would run until killed: report it instead of waiting forever.
+    const started = new Promise<string>((resolve) =>
+      server.child.stdout!.on('data', () => /Checkout server/.test(server.output()) && resolve('started')),
+    );
+    expect(await Promise.race([server.exited, started])).toBe(1);
+    const output = server.output();
+    expect(output).toContain(
+      `WECHATPAY_PRIVATE_KEY_FILE ${join(dir, 'apiclient_key.pem')} holds an EC (prime256v1) private key: ` +
+        "it must be the merchant's API private key, apiclient_key.pem: an RSA private key of at least 2048 bits",
+    );
+    expect(output).toContain(
+      `WECHATPAY_PUBLIC_KEY_FILE ${join(dir, 'pub_key.pem')} holds a 1024-bit RSA public key: ` +
+        'it must be the 微信支付公钥, pub_key.pem: an RSA public key (BEGIN PUBLIC KEY) of at least 2048 bits',
+    );
+    expect(output).not.toContain('-----BEGIN');
+    for (const line of [...ec.split('\n'), ...small.split('\n')].filter((text) => text && !text.startsWith('-----'))) {
+      expect(output).not.toContain(line);
+    }
+    expect(existsSync(join(dir, 'data'))).toBe(false);
   });
 });

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, DEVELOPMENT_SECRETS, loadConfig } from '../../server/config';
+import { issuePlatformCertificate } from '../../server/sandbox/wechatpay/keys';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -363,7 +364,7 @@ describe('loadConfig', () => {
       ],
       [
         { WECHATPAY_PRIVATE_KEY_FILE: 'platform_pub.pem' },
-        /^WECHATPAY_PRIVATE_KEY_FILE .+ is not a PEM key: it must be the merchant's API private key/,
+        /^WECHATPAY_PRIVATE_KEY_FILE .+ holds a 2048-bit RSA public key, not a private key: it must be the merchant's API private key/,
       ],
       [{ WECHATPAY_APIV3_KEY: 'a'.repeat(31) }, /^WECHATPAY_APIV3_KEY: must be 32 characters/],
       [{ WECHATPAY_MCHID: 'mch-1' }, /^WECHATPAY_MCHID: must be the 商户号/],
@@ -413,5 +414,135 @@ describe('loadConfig', () => {
         '1230000109',
       );
     });
+  });
+});
+
+describe('WeChat Pay key files at boot', () => {
+  let dir: string;
+  let real: Record<string, string>;
+  /** Every PEM written, to check no message carries any of it. */
+  const written: string[] = [];
+
+  const write = (name: string, pem: string) => {
+    writeFileSync(join(dir, name), pem);
+    written.push(pem);
+    return join(dir, name);
+  };
+  const rsaPem = (bits: number) =>
+    generateKeyPairSync('rsa', {
+      modulusLength: bits,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'config-wechatpay-keys-'));
+    const rsa = rsaPem(2048);
+    write('apiclient_key.pem', rsa.privateKey);
+    write('pub_key.pem', rsa.publicKey);
+    const ec = generateKeyPairSync('ec', {
+      namedCurve: 'prime256v1',
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    write('ec_key.pem', ec.privateKey);
+    write('ec_pub.pem', ec.publicKey);
+    write(
+      'ed25519_key.pem',
+      generateKeyPairSync('ed25519', {
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      }).privateKey,
+    );
+    for (const bits of [512, 1024]) {
+      const small = rsaPem(bits);
+      write(`rsa${bits}_key.pem`, small.privateKey);
+      write(`rsa${bits}_pub.pem`, small.publicKey);
+    }
+    const pkcs1 = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'pkcs1', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    });
+    write('pkcs1_key.pem', pkcs1.privateKey);
+    write('pkcs1_pub.pem', pkcs1.publicKey);
+    write(
+      'encrypted_key.pem',
+      generateKeyPairSync('rsa', {
+        modulusLength: 2048,
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'secret' },
+      }).privateKey,
+    );
+    write('cert.pem', (await issuePlatformCertificate()).certificatePem);
+    real = {
+      WECHATPAY_BASE_URL: 'https://api.mch.weixin.qq.com',
+      WECHATPAY_MCHID: '1230000109',
+      WECHATPAY_SERIAL_NO: '3775B6A45ACD588826D15E583A95F5DDAAAAAAAA',
+      WECHATPAY_PRIVATE_KEY_FILE: join(dir, 'apiclient_key.pem'),
+      WECHATPAY_APIV3_KEY: 'a'.repeat(32),
+      WECHATPAY_PUBLIC_KEY_ID: 'PUB_KEY_ID_0112300001092025010100000000000001',
+      WECHATPAY_PUBLIC_KEY_FILE: join(dir, 'pub_key.pem'),
+    };
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const privateExpected =
+    "it must be the merchant's API private key, apiclient_key.pem: an RSA private key of at least 2048 bits";
+  const publicExpected =
+    'it must be the 微信支付公钥, pub_key.pem: an RSA public key (BEGIN PUBLIC KEY) of at least 2048 bits';
+
+  it('should take a 2048-bit RSA private key, PKCS#8 or PKCS#1, and an SPKI RSA public key', () => {
+    expect(loadConfig(real).wechatpay.merchant?.publicKey?.id).toBe(real.WECHATPAY_PUBLIC_KEY_ID);
+    const pkcs1 = { ...real, WECHATPAY_PRIVATE_KEY_FILE: join(dir, 'pkcs1_key.pem') };
+    expect(loadConfig(pkcs1).wechatpay.merchant?.privateKeyPem).toContain('BEGIN RSA PRIVATE KEY');
+  });
+
+  it.each([
+    ['ec_key.pem', 'holds an EC (prime256v1) private key'],
+    ['ed25519_key.pem', 'holds an Ed25519 private key'],
+    ['rsa512_key.pem', 'holds a 512-bit RSA private key'],
+    ['rsa1024_key.pem', 'holds a 1024-bit RSA private key'],
+    ['pub_key.pem', 'holds a 2048-bit RSA public key, not a private key'],
+    ['ec_pub.pem', 'holds an EC (prime256v1) public key, not a private key'],
+    ['cert.pem', 'holds an X.509 certificate (apiclient_cert.pem?), not the private key'],
+    ['encrypted_key.pem', 'holds an encrypted private key (the server takes it unencrypted)'],
+  ])('should refuse %s as WECHATPAY_PRIVATE_KEY_FILE, saying what it holds and what it must be', (file, found) => {
+    const path = join(dir, file);
+    expect(problemsOf({ ...real, WECHATPAY_PRIVATE_KEY_FILE: path })).toEqual([
+      `WECHATPAY_PRIVATE_KEY_FILE ${path} ${found}: ${privateExpected}`,
+    ]);
+  });
+
+  it.each([
+    ['cert.pem', 'holds an X.509 certificate, not a public key'],
+    ['ec_pub.pem', 'holds an EC (prime256v1) public key'],
+    ['rsa512_pub.pem', 'holds a 512-bit RSA public key'],
+    ['rsa1024_pub.pem', 'holds a 1024-bit RSA public key'],
+    ['pkcs1_pub.pem', 'holds a 2048-bit RSA public key in another form (BEGIN RSA PUBLIC KEY)'],
+    ['ec_key.pem', 'holds a private key'],
+  ])('should refuse %s as WECHATPAY_PUBLIC_KEY_FILE, saying what it holds and what it must be', (file, found) => {
+    const path = join(dir, file);
+    expect(problemsOf({ ...real, WECHATPAY_PUBLIC_KEY_FILE: path })).toEqual([
+      `WECHATPAY_PUBLIC_KEY_FILE ${path} ${found}: ${publicExpected}`,
+    ]);
+  });
+
+  it('should name both files when both are wrong, in messages that carry no key material', () => {
+    const problems = problemsOf({
+      ...real,
+      WECHATPAY_PRIVATE_KEY_FILE: join(dir, 'ec_key.pem'),
+      WECHATPAY_PUBLIC_KEY_FILE: join(dir, 'cert.pem'),
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(/^WECHATPAY_PRIVATE_KEY_FILE .+ holds an EC/),
+      expect.stringMatching(/^WECHATPAY_PUBLIC_KEY_FILE .+ holds an X\.509 certificate/),
+    ]);
+    const text = problems.join('\n');
+    expect(text).not.toContain('-----BEGIN');
+    for (const file of written) {
+      const body = file.split('\n').filter((line) => line !== '' && !line.startsWith('-----'));
+      for (const line of body) expect(text).not.toContain(line);
+    }
   });
 });

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { AppError } from '../../domain/errors';
 import type { PaymentChannel, PaymentProvider } from '../../domain/payment-provider';
 import type { LoginProvider } from '../../domain/ports';
+import type { CertificateDownloadReport } from '../payments/wechatpay/client';
 import type { RootLogger } from './logger';
 import type { CheckoutMetrics, UpstreamOutcome } from './metrics';
 
@@ -104,5 +105,34 @@ export function observedProvider(provider: PaymentProvider, observe: UpstreamObs
 export function observedLogin(upstream: string, provider: LoginProvider, observe: UpstreamObserver): LoginProvider {
   return {
     exchangeCode: (codes) => timed(observe, upstream, 'code2session', () => provider.exchangeCode(codes), ok),
+  };
+}
+
+/**
+ * WeChat Pay's platform-certificate downloads (`GET /v3/certificates`, made when a message names a
+ * serial not held) as upstream calls (`wechatpay`, `download_certificates`), with a line: info
+ * naming the serials a download brought that were not held (a rotated certificate), warn naming
+ * why one failed (notifications signed with a new certificate are refused until one succeeds).
+ */
+export function observedCertificateDownloads(
+  logger: RootLogger,
+  observe: UpstreamObserver,
+): (report: CertificateDownloadReport) => void {
+  return (report) => {
+    observe('wechatpay', 'download_certificates', report.outcome, report.seconds);
+    const fields = {
+      upstream: 'wechatpay',
+      operation: 'download_certificates',
+      outcome: report.outcome,
+      durationMs: Math.round(report.seconds * 1e5) / 100,
+    };
+    if (report.outcome !== 'ok') {
+      logger.warn({ ...fields, error: report.error }, 'WeChat Pay platform certificates could not be downloaded');
+    } else if (report.learned.length > 0) {
+      logger.info(
+        { ...fields, learned: report.learned, listed: report.listed },
+        'WeChat Pay platform certificate learned',
+      );
+    }
   };
 }

@@ -20,6 +20,7 @@ import { requestOrigin } from '../shared/http';
 import type { Notifier } from './notifications';
 import { nonceStr, prepayId, recordId } from '../shared/random';
 import { finishRefund } from './refund-settlement';
+import { privateKeyOf } from '../shared/parsed-keys';
 import { alipayOrderString, wechatPaySign } from '../shared/signing';
 import type { Bill, BillStatus, GatewayMode, GatewayStore, InjectedFaultOperation, Refund } from './store';
 import { chinaDate8, chinaDateTime, chinaStamp14 } from '../shared/time';
@@ -595,7 +596,7 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
     router,
     alipayPublicKey: () => alipayKeyPair().publicKey,
     alipaySign: (content) =>
-      createSign('RSA-SHA256').update(content, 'utf8').sign(alipayKeyPair().privateKey, 'base64'),
+      createSign('RSA-SHA256').update(content, 'utf8').sign(privateKeyOf(alipayKeyPair().privateKey), 'base64'),
   };
 }
 

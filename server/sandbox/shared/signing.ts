@@ -1,4 +1,5 @@
 import { createHash, createHmac, createSign, createVerify } from 'node:crypto';
+import { privateKeyOf, publicKeyOf } from './parsed-keys';
 
 /**
  * Signatures the emulated services compute, as pure functions: the sandbox uses them to
@@ -86,7 +87,7 @@ export function canonicalQuery(
 export function alipayOrderString(params: Record<string, string>, privateKeyPem: string): string {
   const signature = createSign('RSA-SHA256')
     .update(canonicalQuery(params, ['sign']), 'utf8')
-    .sign(privateKeyPem, 'base64');
+    .sign(privateKeyOf(privateKeyPem), 'base64');
   const encoded = Object.keys(params)
     .filter((name) => name !== 'sign' && params[name] !== '')
     .sort()
@@ -109,6 +110,6 @@ export function verifyAlipayOrderString(
   if (!signature) return { valid: false, params };
   const valid = createVerify('RSA-SHA256')
     .update(canonicalQuery(params, ['sign']), 'utf8')
-    .verify(publicKeyPem, signature, 'base64');
+    .verify(publicKeyOf(publicKeyPem), signature, 'base64');
   return { valid, params };
 }

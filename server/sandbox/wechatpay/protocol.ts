@@ -1,4 +1,5 @@
-import { createCipheriv, createPrivateKey, createPublicKey, createSign, createVerify, randomBytes } from 'node:crypto';
+import { createCipheriv, createSign, createVerify, randomBytes } from 'node:crypto';
+import { privateKeyOf, publicKeyOf } from '../shared/parsed-keys';
 import { nonceStr, randomString } from '../shared/random';
 import type { WechatPaySandboxKeys } from './keys';
 
@@ -45,7 +46,7 @@ export function requestSignatureProblem(
   try {
     valid = createVerify('RSA-SHA256')
       .update(message, 'utf8')
-      .verify(createPublicKey(keys.merchantPublicKey), signature, 'base64');
+      .verify(publicKeyOf(keys.merchantPublicKey), signature, 'base64');
   } catch {
     valid = false;
   }
@@ -81,7 +82,7 @@ export function signatureHeaders(
   const nonce = nonceStr();
   const signature = createSign('RSA-SHA256')
     .update(lines(timestamp, nonce, body), 'utf8')
-    .sign(createPrivateKey(privateKeyPem), 'base64');
+    .sign(privateKeyOf(privateKeyPem), 'base64');
   return {
     'Wechatpay-Timestamp': timestamp,
     'Wechatpay-Nonce': nonce,

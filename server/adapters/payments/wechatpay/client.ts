@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
-import { requestRaw, type RawAnswer } from '../../http-json';
+import { requestRaw, UpstreamUnreachable, type RawAnswer } from '../../http-json';
 import { WechatPayRefusal, WechatPayVerificationError } from './errors';
 import { readNotification, type WechatPayNotification } from './notification';
 import {
@@ -64,12 +65,34 @@ export interface WechatPayClientOptions {
   platformCertificates?: boolean;
   /** The least time between two certificate downloads, ms. @default 60000 */
   certificateDownloadIntervalMs?: number;
+  /** Told of every `GET /v3/certificates` once it ended (metrics and logs). */
+  onCertificateDownload?: (report: CertificateDownloadReport) => void;
   /** Deadline of each call, ms. @default 10000 */
   timeoutMs?: number;
   /** @default DEFAULT_MAX_SKEW_SECONDS (300) */
   maxSkewSeconds?: number;
   /** ms clock. @default Date.now */
   now?: () => number;
+}
+
+/**
+ * How one `GET /v3/certificates` ended, in the outcomes of the upstream metrics: `ok`; `refused`
+ * (WeChat answered a 4xx, e.g. SIGN_ERROR for a wrong merchant key or serial); `unavailable` (no
+ * answer, timed out, busy, or 429); `failed` (an answer that cannot be used or trusted).
+ */
+export type CertificateDownloadOutcome = 'ok' | 'refused' | 'unavailable' | 'failed';
+
+/** What one certificate download did, for metrics and logs; carries no key material. */
+export interface CertificateDownloadReport {
+  outcome: CertificateDownloadOutcome;
+  /** How long it took, s. */
+  seconds: number;
+  /** The serials WeChat listed (normalised); empty when it failed. */
+  listed: string[];
+  /** Of `listed`, those not held before (a certificate WeChat issued since). */
+  learned: string[];
+  /** Why it failed, when it did. */
+  error?: string;
 }
 
 /** "JSAPI下单" for a mini-program payer. */
@@ -295,23 +318,54 @@ export class WechatPayClient {
   /**
    * `GET /v3/certificates`: the platform certificates, decrypted with the APIv3 key. The answer
    * is verified like any other, with the certificates it brings or a key already held (its
-   * serial may be the public key's). Called by `platformKeys` when a serial is unknown. A refused
-   * download throws `WechatPayVerificationError` `NO_CERTIFICATES` naming WeChat's code.
+   * serial may be the public key's). Called by `platformKeys` when a serial is unknown; each call
+   * is reported to `onCertificateDownload`. A refused download throws
+   * `WechatPayVerificationError` `NO_CERTIFICATES` naming WeChat's code.
    */
   async downloadCertificates(): Promise<PlatformCertificate[]> {
-    const answer = await this.send('GET', '/v3/certificates');
+    const started = performance.now();
+    const held = new Set(this.platformKeys.certificateSerials());
+    const report = (outcome: CertificateDownloadOutcome, listed: string[], error?: unknown) =>
+      this.options.onCertificateDownload?.({
+        outcome,
+        seconds: (performance.now() - started) / 1000,
+        listed,
+        learned: listed.filter((serial) => !held.has(serial)),
+        ...(error instanceof Error && { error: error.message }),
+      });
+    let answer: RawAnswer;
+    try {
+      answer = await this.send('GET', '/v3/certificates');
+    } catch (error) {
+      report(error instanceof UpstreamUnreachable ? 'unavailable' : 'failed', [], error);
+      throw error;
+    }
     if (answer.status !== 200) {
       // Often nothing here can verify this answer (no certificate held yet), yet its code is what
       // the operator needs to see (SIGN_ERROR: a wrong merchant key or serial).
       const refusal = this.refusalOf(answer);
-      throw new WechatPayVerificationError('NO_CERTIFICATES', `GET /v3/certificates was refused: ${refusal.message}`);
+      const error = new WechatPayVerificationError(
+        'NO_CERTIFICATES',
+        `GET /v3/certificates was refused: ${refusal.message}`,
+      );
+      report(answer.status === 429 ? 'unavailable' : 'refused', [], error);
+      throw error;
     }
-    const certificates = readCertificates(answer.text, this.options.apiV3Key);
-    await this.verify(answer, async (serial) => {
-      const own = certificates.find((certificate) => certificate.serialNo === normalizeSerial(serial));
-      return own ? own.publicKey : this.platformKeys.keyFor(serial, { download: false });
-    });
-    return certificates;
+    try {
+      const certificates = readCertificates(answer.text, this.options.apiV3Key);
+      await this.verify(answer, async (serial) => {
+        const own = certificates.find((certificate) => certificate.serialNo === normalizeSerial(serial));
+        return own ? own.publicKey : this.platformKeys.keyFor(serial, { download: false });
+      });
+      report(
+        'ok',
+        certificates.map((certificate) => certificate.serialNo),
+      );
+      return certificates;
+    } catch (error) {
+      report('failed', [], error);
+      throw error;
+    }
   }
 
   /** Verifies and reads a notification POSTed to us; see `readNotification` for what it throws. */
@@ -320,7 +374,7 @@ export class WechatPayClient {
     body: string;
   }): Promise<WechatPayNotification> {
     return readNotification(request, {
-      keyFor: (serial) => this.platformKeys.keyFor(serial),
+      keyFor: (serial, options) => this.platformKeys.keyFor(serial, options),
       apiV3Key: this.options.apiV3Key,
       mchid: this.options.mchid,
       appid: this.options.appid,

@@ -1,5 +1,5 @@
 import type { Config } from '../../../config';
-import { WechatPayClient, type WechatPayClientOptions } from './client';
+import { WechatPayClient, type CertificateDownloadReport, type WechatPayClientOptions } from './client';
 import { WechatPayProvider } from './provider';
 import { clientOptionsFromSandboxKeys, fetchSandboxClientOptions, type SandboxKeysAnswer } from './sandbox-credentials';
 
@@ -22,6 +22,8 @@ export interface WechatPaySetup {
   timeoutMs?: number;
   /** ms clock. @default Date.now */
   now?: () => number;
+  /** Told of every platform-certificate download once it ended (metrics and logs). */
+  onCertificateDownload?: (report: CertificateDownloadReport) => void;
 }
 
 /**
@@ -51,9 +53,15 @@ export async function createWechatPay(
       ? clientOptionsFromSandboxKeys(setup.sandbox.url, await setup.sandbox.keys())
       : await fetchSandboxClientOptions(setup.sandbox.url);
   }
-  const client = new WechatPayClient({ ...options, timeoutMs: setup.timeoutMs, now: setup.now });
+  const client = new WechatPayClient({
+    ...options,
+    timeoutMs: setup.timeoutMs,
+    now: setup.now,
+    onCertificateDownload: setup.onCertificateDownload,
+  });
   return { client, provider: new WechatPayProvider({ client, notifyUrl: setup.notifyUrl }) };
 }
 
 export { WechatPayProvider } from './provider';
 export { WechatPayClient } from './client';
+export type { CertificateDownloadOutcome, CertificateDownloadReport } from './client';

@@ -1,3 +1,4 @@
+import { createHash, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { decryptResource } from './aead';
 import { WechatPayVerificationError } from './errors';
@@ -9,7 +10,8 @@ import {
   type WechatPayRefund,
   type WechatPayTransaction,
 } from './resources';
-import { verifySignedMessage, type VerificationKeyLookup } from './signing';
+import type { KeyLookupOptions } from './platform-keys';
+import { verifySignedMessage } from './signing';
 
 /**
  * Notifications of WeChat Pay APIv3 (pay.weixin.qq.com, "支付成功回调通知", "退款结果通知",
@@ -53,9 +55,15 @@ const envelopeSchema = z.object({
   }),
 });
 
+/**
+ * The key a `Wechatpay-Serial` names (`PlatformKeys.keyFor`): among the keys held with
+ * `download: false`, else possibly after a download bought by `voucher`. Throws
+ * `WechatPayVerificationError` `UNKNOWN_SERIAL` when none matches.
+ */
+export type NotificationKeyLookup = (serial: string, options?: KeyLookupOptions) => Promise<KeyObject>;
+
 export interface NotificationContext {
-  /** The key a `Wechatpay-Serial` names (`PlatformKeys.keyFor`). */
-  keyFor: VerificationKeyLookup;
+  keyFor: NotificationKeyLookup;
   apiV3Key: string;
   /** Our 商户号: a resource for another is `not_ours`. */
   mchid: string;
@@ -73,6 +81,13 @@ export interface NotificationContext {
  * `WechatPayVerificationError` for anything that cannot be trusted or read (`MISSING_HEADERS`,
  * `STALE_TIMESTAMP`, `UNKNOWN_SERIAL`, `BAD_SIGNATURE`, `BAD_CIPHERTEXT`, `BAD_BODY`); answer it
  * with `notificationRefusal(error)`.
+ *
+ * Anyone can POST a notification, so one naming a serial we do not hold may make us download the
+ * platform certificates only when it shows it came from WeChat in a way a forger cannot fake: its
+ * timestamp is within the skew and its resource decrypts, tag verified, with the APIv3 key (only
+ * WeChat and the merchant hold it). Its digest is the download's voucher. Otherwise it is refused
+ * `UNKNOWN_SERIAL` without a download. The signature is checked either way: a resource that
+ * decrypts never stands in for it.
  */
 export async function readNotification(
   request: {
@@ -81,15 +96,33 @@ export async function readNotification(
   },
   context: NotificationContext,
 ): Promise<WechatPayNotification> {
-  await verifySignedMessage(request.headers, request.body, context.keyFor, {
-    now: context.now,
-    maxSkewSeconds: context.maxSkewSeconds,
-  });
-  const envelope = envelopeSchema.safeParse(parseJson(request.body, 'the notification body'));
-  if (!envelope.success)
-    throw new WechatPayVerificationError('BAD_BODY', 'the notification is not {id, event_type, resource}');
-  const { id, event_type: eventType, resource } = envelope.data;
-  const plaintext = parseJson(decryptResource(resource, context.apiV3Key), 'the decrypted resource');
+  let opened: OpenedNotification | undefined;
+  const open = () => (opened ??= openNotification(request.body, context.apiV3Key));
+  await verifySignedMessage(
+    request.headers,
+    request.body,
+    async (serial) => {
+      try {
+        return await context.keyFor(serial, { download: false });
+      } catch (error) {
+        if (!WechatPayVerificationError.is(error) || error.reason !== 'UNKNOWN_SERIAL') throw error;
+      }
+      let voucher: string;
+      try {
+        voucher = open().voucher;
+      } catch (error) {
+        if (!WechatPayVerificationError.is(error)) throw error;
+        throw new WechatPayVerificationError(
+          'UNKNOWN_SERIAL',
+          `no platform certificate or public key with serial ${serial.slice(0, 64)}, and no download for a ` +
+            `notification whose resource does not decrypt with our APIv3 key (${error.reason})`,
+        );
+      }
+      return context.keyFor(serial, { voucher });
+    },
+    { now: context.now, maxSkewSeconds: context.maxSkewSeconds },
+  );
+  const { id, eventType, plaintext } = open();
 
   if (eventType === 'TRANSACTION.SUCCESS') {
     const parsed = transactionSchema.safeParse(plaintext);
@@ -123,6 +156,25 @@ export async function readNotification(
     throw new WechatPayVerificationError('BAD_BODY', `${eventType} with refund_status ${refund.status}`);
   }
   return notOurs(id, eventType, 'an event this checkout does not handle');
+}
+
+/** A notification's envelope with its resource decrypted, and the digest that vouches for it. */
+interface OpenedNotification {
+  id: string;
+  eventType: string;
+  plaintext: unknown;
+  /** SHA-256 of the resource's ciphertext (which carries its AEAD tag), hex. */
+  voucher: string;
+}
+
+/** Parses the envelope and decrypts its resource; throws `BAD_BODY` or `BAD_CIPHERTEXT`. */
+function openNotification(body: string, apiV3Key: string): OpenedNotification {
+  const envelope = envelopeSchema.safeParse(parseJson(body, 'the notification body'));
+  if (!envelope.success)
+    throw new WechatPayVerificationError('BAD_BODY', 'the notification is not {id, event_type, resource}');
+  const { id, event_type: eventType, resource } = envelope.data;
+  const plaintext = parseJson(decryptResource(resource, apiV3Key), 'the decrypted resource');
+  return { id, eventType, plaintext, voucher: createHash('sha256').update(resource.ciphertext).digest('hex') };
 }
 
 function notOurs(id: string, eventType: string, reason: string): WechatPayNotification {

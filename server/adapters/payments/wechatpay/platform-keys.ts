@@ -16,6 +16,13 @@ import { WechatPayVerificationError } from './errors';
  * rotated certificate is picked up without a restart and a flood of forged serials cannot make us
  * flood WeChat. The certificate chain up to WeChat's CA is not checked: the AEAD tag, made with
  * the APIv3 key only WeChat and the merchant hold, is what vouches for a downloaded certificate.
+ *
+ * That once-a-minute budget is shared: a message anyone can send (a notification) must not spend
+ * it, or forged serials would keep it spent and a genuine notification signed with a freshly
+ * rotated certificate would be refused until the minute passed. So a notification's unknown
+ * serial costs a download only with a `voucher` (see `keyFor`), and each voucher buys at most one
+ * download that did not find its serial per `VOUCHER_MEMORY_MS`: a captured genuine resource
+ * replayed under fresh serials cannot keep the budget spent either.
  */
 
 /** A platform certificate, decrypted and parsed. */
@@ -50,6 +57,26 @@ export interface PlatformKeysOptions {
   now?: () => number;
 }
 
+/** How long a voucher that bought a fruitless download buys no other, ms. */
+export const VOUCHER_MEMORY_MS = 60 * 60 * 1000;
+/** How many spent vouchers are remembered at most (the oldest are forgotten first). */
+const MAX_SPENT_VOUCHERS = 1024;
+
+/** How `keyFor` may look a serial up. */
+export interface KeyLookupOptions {
+  /**
+   * `false`: only the keys held now are consulted (what the certificate download itself verifies
+   * its answer with, and a notification before it is known to vouch for itself). @default true
+   */
+  download?: boolean;
+  /**
+   * Something only WeChat Pay or the merchant could have made, for a message anyone could send: a
+   * digest of a notification's resource that decrypted with the APIv3 key. A voucher that already
+   * bought a download which did not find its serial buys no other for `VOUCHER_MEMORY_MS`.
+   */
+  voucher?: string;
+}
+
 /** Upper-case hex without leading zeros, so `0A1B` and `a1b` name the same certificate. */
 export function normalizeSerial(serial: string): string {
   return serial
@@ -64,6 +91,8 @@ export class PlatformKeys {
   private lastDownloadAt?: number;
   private downloading?: Promise<void>;
   private downloadCount = 0;
+  /** Voucher → when it bought a download that did not find its serial (ms); oldest first. */
+  private readonly spentVouchers = new Map<string, number>();
   private readonly now: () => number;
 
   /** Throws when `publicKey.pem` is not a public key. */
@@ -89,20 +118,27 @@ export class PlatformKeys {
 
   /**
    * The public key a `Wechatpay-Serial` names: the 微信支付公钥 when the serial is its id, else a
-   * cached certificate valid now, else one from a fresh download when one is allowed. Throws
+   * cached certificate valid now, else one from a fresh download when one is allowed (`options`,
+   * the download interval, and an unspent `voucher` when one is given). Throws
    * `WechatPayVerificationError` `UNKNOWN_SERIAL` when none matches; a failing download throws
-   * what the download threw (`UpstreamUnreachable`, …). With `download: false` only the keys
-   * held now are consulted (what the certificate download itself verifies its answer with).
+   * what the download threw (`UpstreamUnreachable`, …).
    */
-  async keyFor(serial: string, options: { download?: boolean } = {}): Promise<KeyObject> {
+  async keyFor(serial: string, options: KeyLookupOptions = {}): Promise<KeyObject> {
     if (this.publicKey && serial.trim() === this.publicKey.id) return this.publicKey.key;
     const wanted = normalizeSerial(serial);
     const cached = this.usable(wanted);
     if (cached) return cached;
-    if (options.download !== false && this.options.download && this.downloadAllowed()) {
+    const { voucher } = options;
+    if (
+      options.download !== false &&
+      this.options.download &&
+      (voucher === undefined || !this.spent(voucher)) &&
+      this.downloadAllowed()
+    ) {
       await this.refresh();
       const fresh = this.usable(wanted);
       if (fresh) return fresh;
+      if (voucher !== undefined) this.spend(voucher);
     }
     throw new WechatPayVerificationError(
       'UNKNOWN_SERIAL',
@@ -144,6 +180,22 @@ export class PlatformKeys {
     if (this.downloading) return true;
     const interval = this.options.minDownloadIntervalMs ?? 60_000;
     return this.lastDownloadAt === undefined || this.now() - this.lastDownloadAt >= interval;
+  }
+
+  private spent(voucher: string): boolean {
+    const at = this.spentVouchers.get(voucher);
+    if (at === undefined) return false;
+    if (this.now() - at < VOUCHER_MEMORY_MS) return true;
+    this.spentVouchers.delete(voucher);
+    return false;
+  }
+
+  private spend(voucher: string): void {
+    this.spentVouchers.delete(voucher);
+    this.spentVouchers.set(voucher, this.now());
+    if (this.spentVouchers.size > MAX_SPENT_VOUCHERS) {
+      this.spentVouchers.delete(this.spentVouchers.keys().next().value as string);
+    }
   }
 
   private usable(serial: string): KeyObject | undefined {
