@@ -498,6 +498,13 @@ describe('OpenAPI document', () => {
       await documented(h.api.get('/api/merchant/orders/NOSUCHORDER0001').set(merchant));
     });
 
+    it("should document the answers of the Douyin payment systems' sandbox controls", async () => {
+      await documented(h.sandbox.get('/sandbox/douyin/keys'));
+      await documented(h.sandbox.get('/sandbox/douyin/orders'));
+      await documented(h.sandbox.post('/sandbox/douyin/orders/NOSUCHORDER0001/settle').send({ result: 'paid' }));
+      await documented(h.sandbox.post('/sandbox/douyin/orders/NOSUCHORDER0001/settle').send({ result: 'refunded' }));
+    });
+
     it("should document the answers of the WeChat Pay sandbox's controls around a payment and refunds made by our WeChat Pay client", async () => {
       const receiver = await startNotifyReceiver();
       try {
