@@ -1,5 +1,6 @@
 import type { Router } from '@koa/router';
 import { createDouyinPayControlRoutes } from './control';
+import { createGuaranteedSystem } from './guaranteed';
 import { DouyinPayKeyRing, type DouyinPaySandboxKeys } from './keys';
 import type { DouyinPaySystem } from './system';
 
@@ -33,7 +34,15 @@ export interface DouyinPaySandbox {
 
 export function createDouyinPaySandbox(options: DouyinPaySandboxOptions): DouyinPaySandbox {
   const keys = new DouyinPayKeyRing(options.dataDir, options.keys);
-  const systems: DouyinPaySystem[] = [];
+  const systems: DouyinPaySystem[] = [
+    createGuaranteedSystem({
+      appId: options.appId,
+      keys,
+      timeScale: options.timeScale,
+      now: options.now,
+      log: options.log,
+    }),
+  ];
   return {
     routers: [...systems.flatMap((system) => system.routers), createDouyinPayControlRoutes({ keys, systems })],
     keys: () => keys.get(),
