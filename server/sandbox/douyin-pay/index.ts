@@ -38,6 +38,7 @@ export function createDouyinPaySandbox(options: DouyinPaySandboxOptions): Douyin
     createGuaranteedSystem({
       appId: options.appId,
       keys,
+      dataDir: options.dataDir,
       timeScale: options.timeScale,
       now: options.now,
       log: options.log,

@@ -74,8 +74,11 @@ function integer(params: Record<string, unknown>, name: string, min: number, max
 }
 
 /** Whether an unpaid order's `valid_time` has run out, closing it if so. */
-export function expireIfDue(order: GuaranteedOrder, now: number): void {
-  if (order.status === 'pending' && now >= order.createdAt + order.validTime * 1000) order.status = 'closed';
+export function expireIfDue(order: GuaranteedOrder, now: number, store: GuaranteedStore): void {
+  if (order.status === 'pending' && now >= order.createdAt + order.validTime * 1000) {
+    order.status = 'closed';
+    store.save();
+  }
 }
 
 /** `order_status` as `query_order` answers it. */
@@ -89,6 +92,7 @@ export function payOrder(deps: GuaranteedApiDependencies, order: GuaranteedOrder
   order.paidAt = deps.now();
   order.way = '1';
   order.channelNo = `4200${digits(24)}`;
+  deps.store.save();
   if (notify) deps.notifier.notifyPayment(order);
 }
 
@@ -126,7 +130,7 @@ export function createGuaranteedApiRoutes(deps: GuaranteedApiDependencies): Rout
   const orderOf = (params: Record<string, unknown>): GuaranteedOrder => {
     const order = deps.store.orders.get(text(params, 'out_order_no', 64)!);
     if (!order) throw new Refusal(ERR.ORDER_NOT_FOUND, '订单不存在');
-    expireIfDue(order, deps.now());
+    expireIfDue(order, deps.now(), deps.store);
     return order;
   };
 
@@ -162,6 +166,7 @@ export function createGuaranteedApiRoutes(deps: GuaranteedApiDependencies): Rout
         deliveries: [],
       };
       deps.store.addOrder(order);
+      deps.store.save();
       return { data: { order_id: order.orderId, order_token: order.orderToken } };
     }),
   );
@@ -220,12 +225,14 @@ export function createGuaranteedApiRoutes(deps: GuaranteedApiDependencies): Rout
         deliveries: [],
       };
       deps.store.refunds.set(outRefundNo, refund);
+      deps.store.save();
       // Douyin refunds a little later; the sandbox at once, after answering.
       deps.later(() => {
         const stored = deps.store.refunds.get(outRefundNo);
         if (!stored || stored.status !== 'PROCESSING') return;
         stored.status = 'SUCCESS';
         stored.refundedAt = Math.floor(deps.now() / 1000);
+        deps.store.save();
         deps.notifier.notifyRefund(stored, order);
       });
       return { refund_no: refund.refundNo };
@@ -269,7 +276,7 @@ export function createGuaranteedApiRoutes(deps: GuaranteedApiDependencies): Rout
       );
       return;
     }
-    expireIfDue(order, deps.now());
+    expireIfDue(order, deps.now(), deps.store);
     if (order.status !== 'pending') {
       sendError(ctx, 409, 'ORDER_STATE_CONFLICT', `order ${order.orderId} is ${order.status}`);
       return;

@@ -12,6 +12,8 @@ export interface GuaranteedSystemOptions {
   /** The mini-program's AppID: `app_id` of every call, `appid` of callbacks. */
   appId: string;
   keys: DouyinPayKeyRing;
+  /** Keeps orders and refunds across restarts. @default in memory only */
+  dataDir?: string;
   timeScale: number;
   now: () => number;
   log: (line: string) => void;
@@ -28,10 +30,11 @@ function listed(order: GuaranteedOrder): DouyinSandboxOrder {
 }
 
 export function createGuaranteedSystem(options: GuaranteedSystemOptions): DouyinPaySystem {
-  const store = new GuaranteedStore();
+  const store = new GuaranteedStore(options.dataDir);
   const notifier = new GuaranteedNotifier({
     appId: options.appId,
     keys: options.keys,
+    store,
     timeScale: options.timeScale,
     now: options.now,
     log: options.log,
@@ -58,16 +61,19 @@ export function createGuaranteedSystem(options: GuaranteedSystemOptions): Douyin
   return {
     name: 'guaranteed',
     routers: createGuaranteedApiRoutes(deps),
-    orders: () => [...store.orders.values()].map((order) => (expireIfDue(order, options.now()), listed(order))),
+    orders: () => [...store.orders.values()].map((order) => (expireIfDue(order, options.now(), store), listed(order))),
     async settle(outOrderNo, result, notify): Promise<DouyinSettlement> {
       const order = store.orders.get(outOrderNo);
       if (!order) return { outcome: 'not_found' };
-      expireIfDue(order, options.now());
+      expireIfDue(order, options.now(), store);
       if (order.status !== 'pending') {
         return { outcome: 'conflict', reason: `担保支付 order ${outOrderNo} is already ${order.status}` };
       }
       if (result === 'paid') payOrder(deps, order, notify);
-      else order.status = 'closed';
+      else {
+        order.status = 'closed';
+        store.save();
+      }
       return { outcome: 'settled', order: listed(order) };
     },
     close: async () => {

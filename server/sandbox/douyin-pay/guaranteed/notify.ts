@@ -24,6 +24,8 @@ export const CALLBACK_RETRY_INTERVALS_S: readonly number[] = Object.freeze([
 export interface GuaranteedNotifierOptions {
   appId: string;
   keys: DouyinPayKeyRing;
+  /** Saved after each attempt is recorded. */
+  store: { save(): void };
   timeScale: number;
   now: () => number;
   log: (line: string) => void;
@@ -168,6 +170,7 @@ export class GuaranteedNotifier {
         if (chain.cancelled || this.closed) return;
         const ok = isCallbackAcknowledged(result.status, result.body);
         deliveries.push({ type, attempt: index + 1, at, status: result.status, body: result.body.slice(0, 200), ok });
+        this.options.store.save();
         this.options.log(
           `douyin ecpay ${type} ${key} attempt ${index + 1} at ${chinaDateTime(at)} -> ${result.status ?? 'network error'}${ok ? ' acknowledged' : ''}`,
         );

@@ -1,4 +1,12 @@
-/** The emulated 担保支付's state (in memory: a restart starts with no orders). Amounts are fen. */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeDirectory } from '../../../make-directory';
+
+/**
+ * The emulated 担保支付's orders and refunds (amounts fen): in memory, and also in
+ * `douyin-guaranteed.json` of the data directory when given, written after every change, so a
+ * restarted sandbox still knows them (callbacks in flight are not resumed).
+ */
 
 export interface CallbackAttempt {
   type: 'payment' | 'refund';
@@ -50,11 +58,36 @@ export interface GuaranteedRefund {
   deliveries: CallbackAttempt[];
 }
 
+const STATE_FILE = 'douyin-guaranteed.json';
+
 export class GuaranteedStore {
   readonly orders = new Map<string, GuaranteedOrder>();
   readonly orderIds = new Map<string, string>();
   readonly refunds = new Map<string, GuaranteedRefund>();
+  private readonly file?: string;
 
+  /** Reads what an earlier sandbox over `directory` left. */
+  constructor(private readonly directory?: string) {
+    this.file = directory ? join(directory, STATE_FILE) : undefined;
+    if (!this.file || !existsSync(this.file)) return;
+    const saved = JSON.parse(readFileSync(this.file, 'utf8')) as {
+      orders: GuaranteedOrder[];
+      refunds: GuaranteedRefund[];
+    };
+    for (const order of saved.orders) this.addOrder(order);
+    for (const refund of saved.refunds) this.refunds.set(refund.outRefundNo, refund);
+  }
+
+  /** Writes the state to the data directory, if there is one. */
+  save(): void {
+    if (!this.directory || !this.file) return;
+    makeDirectory(this.directory);
+    const state = { orders: [...this.orders.values()], refunds: [...this.refunds.values()] };
+    writeFileSync(`${this.file}.tmp`, JSON.stringify(state));
+    renameSync(`${this.file}.tmp`, this.file);
+  }
+
+  /** Adds an order (not saved: the caller saves once it is done changing things). */
   addOrder(order: GuaranteedOrder): void {
     this.orders.set(order.outOrderNo, order);
     this.orderIds.set(order.orderId, order.outOrderNo);
