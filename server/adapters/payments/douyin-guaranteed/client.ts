@@ -134,7 +134,8 @@ export class EcpayClient {
     const body = { app_id: this.options.appId, ...params, sign: ecpayRequestSign(params, salt) };
     const answer = await requestJson({ method: 'POST', url, body, timeoutMs: this.options.timeoutMs });
     if (typeof answer.err_no !== 'number') throw new UpstreamBadAnswer(url, 200, JSON.stringify(answer).slice(0, 500));
-    if (answer.err_no !== 0) throw new EcpayRefusal(answer.err_no, typeof answer.err_tips === 'string' ? answer.err_tips : '', what);
+    if (answer.err_no !== 0)
+      throw new EcpayRefusal(answer.err_no, typeof answer.err_tips === 'string' ? answer.err_tips : '', what);
     return answer;
   }
 

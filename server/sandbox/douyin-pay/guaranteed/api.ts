@@ -20,7 +20,7 @@ import type { GuaranteedOrder, GuaranteedStore } from './store';
  *   POST /api/apps/ecpay/v1/create_refund  → {refund_no}
  *   POST /api/apps/ecpay/v1/query_refund   → {refundInfo: {refund_no, refund_amount, refund_status, …}}
  * and the shopper's side of `tt.pay({service: 5, orderInfo: {order_id, order_token}})`:
- *   POST /sandbox/douyin/guaranteed/pay {order_id, order_token, action?: "pay"|"cancel"} → {code, order}
+ *   POST /sandbox/douyin/guaranteed/pay {order_id, order_token, action?: "open"|"pay"|"cancel"} → {code?, order}
  * The `err_no` values are the sandbox's own (Douyin's list is not in payments-beyond.md); a
  * missing order or refund is told by `err_tips` 订单不存在 / 退款单不存在.
  */
@@ -282,10 +282,8 @@ export function createGuaranteedApiRoutes(deps: GuaranteedApiDependencies): Rout
       return;
     }
     if (input.action === 'pay') payOrder(deps, order, true);
-    ctx.body = {
-      code: input.action === 'pay' ? 0 : 4,
-      order: { orderId: order.orderId, outOrderNo: order.outOrderNo, status: order.status },
-    };
+    const shown = { orderId: order.orderId, outOrderNo: order.outOrderNo, status: order.status };
+    ctx.body = input.action === 'open' ? { order: shown } : { code: input.action === 'pay' ? 0 : 4, order: shown };
   });
 
   return [api, describeRoutes(shopper, guaranteedControlOperations)];

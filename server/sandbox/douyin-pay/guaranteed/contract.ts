@@ -14,9 +14,13 @@ export const guaranteedPaySchema = z
       .max(256)
       .meta({ description: '`orderInfo.order_token`, as `create_order` answered it.' }),
     action: z
-      .enum(['pay', 'cancel'])
+      .enum(['open', 'pay', 'cancel'])
       .default('pay')
-      .meta({ description: '`pay`: the shopper pays (the payment callback follows); `cancel`: closes the cashier.' }),
+      .meta({
+        description:
+          '`open`: the cashier opens (the order and its token are checked, nothing changes); `pay`: the shopper ' +
+          'pays (the payment callback follows); `cancel`: the shopper closes the cashier.',
+      }),
   })
   .meta({ id: 'SandboxDouyinGuaranteedPayRequest' });
 
@@ -24,7 +28,8 @@ const payAnswerSchema = z
   .strictObject({
     code: z
       .union([z.literal(0), z.literal(4)])
-      .meta({ description: "What `tt.pay`'s `success` reports: 0 paid, 4 cancelled." }),
+      .optional()
+      .meta({ description: "What `tt.pay`'s `success` reports: 0 paid, 4 cancelled; none for `open`." }),
     order: z.strictObject({
       orderId: z.string(),
       outOrderNo: z.string(),
