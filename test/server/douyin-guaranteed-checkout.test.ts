@@ -250,7 +250,8 @@ describe.each(STORAGES)('Douyin 担保支付 checkout on $name', (storage) => {
       .set('idempotency-key', `ecpay-refund-${order.orderNo}`)
       .send({ amount: 100, reason: '尺码不合适' })
       .expect(201);
-    expect(refund.body.refund).toMatchObject({ status: 'pending', amount: 100 });
+    // The sandbox refunds at once: its callback may be taken before this answer is written.
+    expect(refund.body.refund).toMatchObject({ status: expect.stringMatching(/^(pending|succeeded)$/), amount: 100 });
     // No sweep: only the refund callback can finish it.
     const view = await eventually(
       async () => (await h.api.get(`/api/merchant/orders/${order.orderNo}`).set(MERCHANT).expect(200)).body.order,
