@@ -16,6 +16,7 @@ export interface EcpayCredentials {
   token: string;
 }
 
+/** Where and as whom the client calls. */
 export interface EcpayClientOptions {
   /** `https://developer.toutiao.com` (DOUYIN_API_BASE_URL), or the sandbox. */
   baseUrl: string;
@@ -55,6 +56,7 @@ export class EcpayRefusal extends Error {
 /** `query_order`'s `payment_info.order_status`. */
 export type EcpayOrderStatus = 'PROCESSING' | 'SUCCESS' | 'FAIL' | 'TIMEOUT';
 
+/** What `query_order` says of an order (`total_fee` fen). */
 export interface EcpayOrder {
   outOrderNo: string;
   orderId: string;
@@ -71,6 +73,7 @@ export interface EcpayOrder {
 /** `query_refund`'s `refundInfo.refund_status`. */
 export type EcpayRefundStatus = 'PROCESSING' | 'SUCCESS' | 'FAIL';
 
+/** What `query_refund` says of a refund (`refund_amount` fen, `refunded_at` seconds). */
 export interface EcpayRefund {
   refundNo: string;
   /** Fen. */

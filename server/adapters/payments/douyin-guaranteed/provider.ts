@@ -31,6 +31,7 @@ import { isEcpayCallbackSignature } from './signing';
  * order's time left), so there is no `closeBill`, as at the gateway.
  */
 
+/** The client, where callbacks go, and the clock that bounds their age. */
 export interface DouyinGuaranteedProviderOptions {
   client: EcpayClient;
   /** Where Douyin POSTs payment and refund callbacks: `PUBLIC_BASE_URL/api/douyin/ecpay/notify`. */
@@ -72,6 +73,7 @@ function fenOf(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
+/** 担保支付 for `TT_MINI` bills (see the module's comment above). */
 export class DouyinGuaranteedProvider implements PaymentProvider {
   readonly id = 'douyin_guaranteed' as const;
   readonly channels: ReadonlySet<PaymentChannel> = new Set<PaymentChannel>(['TT_MINI']);

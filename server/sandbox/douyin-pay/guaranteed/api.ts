@@ -25,6 +25,7 @@ import type { GuaranteedOrder, GuaranteedStore } from './store';
  * missing order or refund is told by `err_tips` 订单不存在 / 退款单不存在.
  */
 
+/** The sandbox's own `err_no` values (Douyin's list is not in payments-beyond.md). */
 export const ERR = {
   PARAMS: 1001,
   APP_ID: 1002,
@@ -36,6 +37,7 @@ export const ERR = {
   REFUND_NOT_FOUND: 2012,
 } as const;
 
+/** What the routes share with the rest of the emulated 担保支付. */
 export interface GuaranteedApiDependencies {
   appId: string;
   keys: DouyinPayKeyRing;
@@ -96,6 +98,7 @@ export function payOrder(deps: GuaranteedApiDependencies, order: GuaranteedOrder
   if (notify) deps.notifier.notifyPayment(order);
 }
 
+/** The API routes and the shopper's route (described for OpenAPI), over one store. */
 export function createGuaranteedApiRoutes(deps: GuaranteedApiDependencies): Router[] {
   const api = new Router({ prefix: '/api/apps/ecpay/v1' });
 

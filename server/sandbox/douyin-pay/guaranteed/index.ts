@@ -29,6 +29,7 @@ function listed(order: GuaranteedOrder): DouyinSandboxOrder {
   };
 }
 
+/** The emulated 担保支付 as one of the Douyin payment systems: its routes, orders, settling and callbacks. */
 export function createGuaranteedSystem(options: GuaranteedSystemOptions): DouyinPaySystem {
   const store = new GuaranteedStore(options.dataDir);
   const notifier = new GuaranteedNotifier({

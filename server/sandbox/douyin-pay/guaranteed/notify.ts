@@ -21,6 +21,7 @@ export const CALLBACK_RETRY_INTERVALS_S: readonly number[] = Object.freeze([
   15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
 ]);
 
+/** `timeScale` multiplies the retry intervals (tests: e.g. 0.001). */
 export interface GuaranteedNotifierOptions {
   appId: string;
   keys: DouyinPayKeyRing;
@@ -88,6 +89,7 @@ export function refundMessage(appId: string, refund: GuaranteedRefund, order: Gu
   });
 }
 
+/** Sends the callbacks, one retry chain per order or refund (a new one supersedes the old). */
 export class GuaranteedNotifier {
   private readonly chains = new Map<string, Chain>();
   private readonly inFlight = new Set<Promise<unknown>>();

@@ -8,6 +8,7 @@ import { makeDirectory } from '../../../make-directory';
  * restarted sandbox still knows them (callbacks in flight are not resumed).
  */
 
+/** One delivery attempt of a callback, as recorded. */
 export interface CallbackAttempt {
   type: 'payment' | 'refund';
   attempt: number;
@@ -19,6 +20,7 @@ export interface CallbackAttempt {
   ok: boolean;
 }
 
+/** A pre-order (`create_order`) and what became of it. */
 export interface GuaranteedOrder {
   outOrderNo: string;
   orderId: string;
@@ -43,6 +45,7 @@ export interface GuaranteedOrder {
   deliveries: CallbackAttempt[];
 }
 
+/** A refund (`create_refund`); it succeeds right after it is accepted. */
 export interface GuaranteedRefund {
   outRefundNo: string;
   refundNo: string;
@@ -60,6 +63,7 @@ export interface GuaranteedRefund {
 
 const STATE_FILE = 'douyin-guaranteed.json';
 
+/** The orders (by `out_order_no`, and by `order_id`) and refunds (by `out_refund_no`). */
 export class GuaranteedStore {
   readonly orders = new Map<string, GuaranteedOrder>();
   readonly orderIds = new Map<string, string>();
