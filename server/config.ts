@@ -107,6 +107,9 @@ const environmentSchema = z.object({
   DOUYIN_PAY_APP_ID: optionalText,
   DOUYIN_MERCHANT_ID: optionalText,
   DOUYIN_PAY_SECRET: optionalText,
+  TT_PAYMENT_PROVIDER: optionalText.pipe(z.enum(['cashier', 'guaranteed']).default('cashier')),
+  DOUYIN_PAY_SALT: optionalText,
+  DOUYIN_PAY_TOKEN: optionalText,
   MERCHANT_API_KEY: optionalText,
   WECHAT_MINIPROGRAM_USERNAME: optionalText.pipe(
     z
@@ -192,6 +195,16 @@ export interface Config {
     merchantId: string;
     paySecret: string;
   };
+  /**
+   * How Douyin mini-program payments are taken: `cashier` (the legacy cashier, whose two legs are
+   * the gateway's bills) or `guaranteed` (担保支付, `TT_MINI` bills at Douyin).
+   */
+  ttPaymentProvider: 'cashier' | 'guaranteed';
+  /**
+   * 担保支付's SALT (request `sign`) and callback token: set when `douyin.apiBaseUrl` is and they
+   * are given (required then with `guaranteed`); unset on the sandbox, whose keys the server takes.
+   */
+  douyinGuaranteed: { salt: string; token: string } | undefined;
   /** The server-to-server API a merchant's app backend calls. */
   merchant: {
     /** Unset: the merchant API is off (it has a development key while the gateway is the sandbox). */
@@ -308,6 +321,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     paySecret: secret('DOUYIN_PAY_SECRET', douyinSandboxed, DEVELOPMENT_SECRETS.douyinPaySecret, 'DOUYIN_API_BASE_URL'),
   };
 
+  const douyinGuaranteed = douyinGuaranteedSecrets(e, problems);
+
   const wechatpay = { baseUrl: e.WECHATPAY_BASE_URL, merchant: wechatPayMerchant(e, problems) };
   const wechatpayInUse = e.WEAPP_PAYMENT_PROVIDER === 'wechatpay';
 
@@ -335,7 +350,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     gatewaySandboxed
       ? undefined
       : { variable: 'GATEWAY_BASE_URL', caller: 'the gateway', path: '/api/gateway/webhook' },
-    douyinSandboxed ? undefined : { variable: 'DOUYIN_API_BASE_URL', caller: 'Douyin', path: '/api/gateway/webhook' },
+    douyinSandboxed
+      ? undefined
+      : {
+          variable: 'DOUYIN_API_BASE_URL',
+          caller: 'Douyin',
+          path: e.TT_PAYMENT_PROVIDER === 'guaranteed' ? '/api/douyin/ecpay/notify' : '/api/gateway/webhook',
+        },
     wechatpayCallsBack
       ? { variable: 'WECHATPAY_BASE_URL', caller: 'WeChat Pay', path: '/api/wechatpay/notify' }
       : undefined,
@@ -381,6 +402,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     weappPaymentProvider: e.WEAPP_PAYMENT_PROVIDER,
     wechatpay,
     douyin,
+    ttPaymentProvider: e.TT_PAYMENT_PROVIDER,
+    douyinGuaranteed,
     merchant,
     trustProxy: e.TRUST_PROXY,
     catalogFile: e.CATALOG_FILE,
@@ -398,6 +421,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 type Environment = z.infer<typeof environmentSchema>;
+
+/**
+ * 担保支付's SALT and token when `DOUYIN_API_BASE_URL` is set and both are given (undefined on the
+ * sandbox, whose development keys are used). With `TT_PAYMENT_PROVIDER=guaranteed` and
+ * `DOUYIN_API_BASE_URL`, a missing one is a problem; one given without the other always is.
+ */
+function douyinGuaranteedSecrets(e: Environment, problems: string[]): { salt: string; token: string } | undefined {
+  if (e.DOUYIN_API_BASE_URL === undefined) return undefined;
+  const chosen = e.TT_PAYMENT_PROVIDER === 'guaranteed';
+  const missing = (['DOUYIN_PAY_SALT', 'DOUYIN_PAY_TOKEN'] as const).filter((name) => e[name] === undefined);
+  if (missing.length === 0) return { salt: e.DOUYIN_PAY_SALT!, token: e.DOUYIN_PAY_TOKEN! };
+  if (chosen || missing.length === 1) {
+    for (const name of missing) {
+      problems.push(
+        chosen
+          ? `${name} is required when TT_PAYMENT_PROVIDER=guaranteed and DOUYIN_API_BASE_URL are set`
+          : `${name} is required when ${name === 'DOUYIN_PAY_SALT' ? 'DOUYIN_PAY_TOKEN' : 'DOUYIN_PAY_SALT'} is set`,
+      );
+    }
+  }
+  return undefined;
+}
 
 /**
  * The merchant's WeChat Pay credentials when `WECHATPAY_BASE_URL` is set (undefined otherwise: the

@@ -96,7 +96,9 @@ async function main() {
     douyin_guaranteed: 'Douyin 担保支付',
     douyin_trade: 'Douyin 通用交易系统',
   };
-  const { WX_MINI: weapp, BC_WX_WAP: tt } = services.paymentRoutes;
+  const weapp = services.paymentRoutes.WX_MINI;
+  // Douyin's own checkout when one of its systems is chosen, else the legacy cashier's gateway legs.
+  const tt = services.paymentRoutes.TT_MINI ?? services.paymentRoutes.BC_WX_WAP;
   // The ready lines: people read them, and scripts find the URLs in them (`Checkout server\s+(http:\S+)`).
   log.info(`Checkout server  ${services.serverUrl}   (storage: ${storage})`, { url: services.serverUrl });
   log.info(

@@ -46,6 +46,8 @@ import {
 } from './adapters/observability/upstreams';
 import { createSandbox, Sandbox, SandboxOptions } from './sandbox';
 import { createWechatPay } from './adapters/payments/wechatpay';
+import { createDouyinGuaranteed } from './adapters/payments/douyin-guaranteed';
+import { DOUYIN_ECPAY_NOTIFY_PATH } from './http/routes/douyin-ecpay-notify-contract';
 import { deferredProvider } from './adapters/payments/deferred';
 import type { PaymentProvider } from './domain/payment-provider';
 import { listenFailure, newDirectoryFor, reasonOf, StartupError, withoutPassword } from './startup';
@@ -91,7 +93,7 @@ export interface RunningServices {
   sweeper: Sweeper;
   sessions: SessionService;
   app: Koa;
-  /** Who opens new bills of each payment method (`WX_MINI`: WEAPP_PAYMENT_PROVIDER). */
+  /** Who opens new bills of each payment method (`WX_MINI`: WEAPP_PAYMENT_PROVIDER; `TT_MINI`: TT_PAYMENT_PROVIDER). */
   paymentRoutes: ChannelRoutes;
   /** What `GET /metrics` serves. */
   metrics: CheckoutMetrics;
@@ -215,6 +217,37 @@ async function wechatPayProvider(
   }
   if (!where.sandbox || config.wechatpay.baseUrl !== undefined) return undefined;
   return deferredProvider('wechatpay', new Set(['WX_MINI']), build);
+}
+
+/**
+ * Douyin's 担保支付, when this instance can talk to it, else undefined: with the merchant's SALT and
+ * token (DOUYIN_API_BASE_URL set), or on the sandbox with its development keys (read on first
+ * use, so an instance that never uses it generates nothing). Kept while TT_PAYMENT_PROVIDER is
+ * `cashier` so that bills and refunds opened there are still asked about and notified.
+ */
+function douyinGuaranteedProvider(
+  config: Config,
+  where: { notifyUrl: string; sandbox?: { url: string; keys: Sandbox['douyinPay']['keys'] } },
+): PaymentProvider | undefined {
+  const common = { appId: config.douyin.appId, notifyUrl: where.notifyUrl, timeoutMs: config.gateway.timeoutMs };
+  if (config.douyin.apiBaseUrl !== undefined) {
+    if (!config.douyinGuaranteed) return undefined;
+    return createDouyinGuaranteed({
+      ...common,
+      baseUrl: config.douyin.apiBaseUrl,
+      credentials: config.douyinGuaranteed,
+    });
+  }
+  if (!where.sandbox) return undefined;
+  const keys = where.sandbox.keys;
+  return createDouyinGuaranteed({
+    ...common,
+    baseUrl: where.sandbox.url,
+    credentials: async () => {
+      const { salt, token } = await keys();
+      return { salt, token };
+    },
+  });
 }
 
 /**
@@ -345,13 +378,20 @@ export async function startServices(config: Config, options: StartOptions = {}):
       upstream,
     );
     // Douyin's cashier legs stay at the gateway; bills keep the provider they were opened at.
+    const douyinGuaranteed = douyinGuaranteedProvider(config, {
+      notifyUrl: `${config.publicBaseUrl ?? serverUrl}${DOUYIN_ECPAY_NOTIFY_PATH}`,
+      sandbox: sandbox && sandboxUrl ? { url: sandboxUrl, keys: sandbox.douyinPay.keys } : undefined,
+    });
     const paymentRoutes: ChannelRoutes = {
       WX_MINI: config.weappPaymentProvider,
       BC_WX_WAP: 'gateway',
       ALI_APP: 'gateway',
+      ...(config.ttPaymentProvider === 'guaranteed' ? { TT_MINI: 'douyin_guaranteed' as const } : {}),
     };
     const providers = new PaymentProviders(
-      wechatpay ? [gateway, observedProvider(wechatpay, upstream)] : [gateway],
+      [gateway, wechatpay, douyinGuaranteed]
+        .filter((provider) => provider !== undefined)
+        .map((provider) => (provider === gateway ? gateway : observedProvider(provider, upstream))),
       paymentRoutes,
     );
     const notifyMerchant = config.merchant.notifyUrl !== undefined;

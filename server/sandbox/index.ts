@@ -12,6 +12,7 @@ import { GatewayJournal } from './gateway/persistence';
 import { GatewayStore } from './gateway/store';
 import { WechatEmulator } from './wechat/login';
 import { createWechatPaySandbox, type WechatPaySandbox, type WechatPaySandboxKeys } from './wechatpay';
+import { createDouyinPaySandbox, type DouyinPaySandbox, type DouyinPaySandboxKeys } from './douyin-pay';
 import { WebhookDispatcher } from './gateway/webhooks';
 
 /**
@@ -52,6 +53,8 @@ export interface SandboxOptions {
    * `mchid` @default `wechat.mchId`; `keys` @default generated on first use (kept in `dataDir`).
    */
   wechatpay?: { mchid?: string; keys?: WechatPaySandboxKeys };
+  /** Douyin's 担保支付 and 通用交易系统 (./douyin-pay). `keys` @default generated on first use (kept in `dataDir`). */
+  douyinPay?: { keys?: DouyinPaySandboxKeys };
   /** Multiplies the webhook retry delays (1 = real seconds; tests use e.g. 0.001). @default 1 */
   webhookTimeScale?: number;
   /** Code lifetime for WeChat and Douyin login codes, ms. @default 300000 (5 minutes) */
@@ -71,6 +74,8 @@ export interface Sandbox {
   app: Koa;
   /** The emulated WeChat Pay APIv3: its development keys (`keys()`), shared with the server in process. */
   wechatpay: Pick<WechatPaySandbox, 'keys'>;
+  /** The emulated Douyin payment systems: their development keys, shared with the server in process. */
+  douyinPay: Pick<DouyinPaySandbox, 'keys'>;
   /**
    * Sends every answer held back by a delay fault at once, stops pending webhook retries
    * and aborts deliveries in flight (with a `dataDir`, the next sandbox over it resumes them).
@@ -160,6 +165,14 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     now,
     log,
   });
+  const douyinPay = createDouyinPaySandbox({
+    appId: douyinOptions.appId,
+    dataDir: options.dataDir,
+    keys: options.douyinPay?.keys,
+    timeScale,
+    now,
+    log,
+  });
   const h5pay = createH5PayRoutes({ store, notifier, gateway: gatewayDeps, mchId, log });
   const alipayApp = createAlipayAppRoutes({
     store,
@@ -180,7 +193,16 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       sendError(ctx, 500, 'INTERNAL', 'sandbox internal error (see its log)');
     }
   });
-  const routers = [gateway.router, wechat.routes(), douyin.routes(), control, h5pay, alipayApp, ...wechatpay.routers];
+  const routers = [
+    gateway.router,
+    wechat.routes(),
+    douyin.routes(),
+    control,
+    h5pay,
+    alipayApp,
+    ...wechatpay.routers,
+    ...douyinPay.routers,
+  ];
   for (const router of routers) {
     app.use(router.routes());
     app.use(router.allowedMethods());
@@ -199,9 +221,10 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   return {
     app,
     wechatpay: { keys: wechatpay.keys },
+    douyinPay: { keys: douyinPay.keys },
     close: async () => {
       holds.releaseAll();
-      await Promise.all([dispatcher.close(), wechatpay.close()]);
+      await Promise.all([dispatcher.close(), wechatpay.close(), douyinPay.close()]);
       journal?.close();
     },
   };

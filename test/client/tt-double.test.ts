@@ -261,3 +261,60 @@ describe('createTtDouble: tt.pay', () => {
     });
   });
 });
+
+describe('the tt double: 担保支付 (tt.pay service 5)', () => {
+  /** Douyin's side, as the sandbox plays it: one known order and its token. */
+  function guaranteedSide(asked: string[]) {
+    return async (orderInfo: { order_id: string; order_token: string }, action: 'open' | 'pay' | 'cancel') => {
+      asked.push(`${action} ${orderInfo.order_id}`);
+      if (orderInfo.order_id !== '7000000000000000001') return { ok: false as const, reason: 'CD0402 no such order' };
+      if (orderInfo.order_token !== 'token-1') return { ok: false as const, reason: 'order_token mismatch' };
+      return { ok: true as const };
+    };
+  }
+
+  function payGuaranteed(tt: TtDouble, orderInfo: Record<string, unknown>): PayResult {
+    const result: PayResult = { success: [], fail: [] };
+    (tt.pay as (options: Record<string, unknown>) => unknown)({
+      orderInfo,
+      service: 5,
+      success: (res: unknown) => result.success.push(res),
+      fail: (error: unknown) => result.fail.push(error),
+    });
+    return result;
+  }
+
+  it('should open the cashier for the pre-order’s order_id and order_token only, and pay inside it', async () => {
+    const asked: string[] = [];
+    const tt = createTtDouble({ paySecret: SECRET, guaranteedCashier: guaranteedSide(asked) });
+    const paid = payGuaranteed(tt, { order_id: '7000000000000000001', order_token: 'token-1' });
+    await until(() => paid.success.length === 1);
+    expect(paid).toEqual({ success: [{ code: 0, errMsg: 'pay:ok' }], fail: [] });
+    expect(asked).toEqual(['open 7000000000000000001', 'pay 7000000000000000001']);
+
+    const mismatched = payGuaranteed(tt, { order_id: '7000000000000000001', order_token: 'token-2' });
+    const unknown = payGuaranteed(tt, { order_id: '7000000000000000009', order_token: 'token-1' });
+    const incomplete = payGuaranteed(tt, { order_id: '7000000000000000001' });
+    await until(() => mismatched.fail.length + unknown.fail.length + incomplete.fail.length === 3);
+    expect(mismatched.fail).toEqual([{ errMsg: 'pay:fail order_token mismatch' }]);
+    expect(unknown.fail).toEqual([{ errMsg: 'pay:fail CD0402 no such order' }]);
+    expect(incomplete.fail).toEqual([
+      expect.objectContaining({ errMsg: expect.stringMatching(/^pay:fail invalid params/) }),
+    ]);
+    expect(tt.cashiers).toHaveLength(1);
+    expect(tt.problems).toEqual([]);
+  });
+
+  it('should report a cancel as success({code: 4})', async () => {
+    const asked: string[] = [];
+    const tt = createTtDouble({
+      paySecret: SECRET,
+      guaranteedCashier: guaranteedSide(asked),
+      atCashier: () => 'cancel',
+    });
+    const cancelled = payGuaranteed(tt, { order_id: '7000000000000000001', order_token: 'token-1' });
+    await until(() => cancelled.success.length === 1);
+    expect(cancelled.success).toEqual([{ code: 4, errMsg: 'pay:ok' }]);
+    expect(asked).toEqual(['open 7000000000000000001', 'cancel 7000000000000000001']);
+  });
+});

@@ -546,3 +546,51 @@ describe('WeChat Pay key files at boot', () => {
     }
   });
 });
+
+describe('TT_PAYMENT_PROVIDER', () => {
+  const realDouyin = {
+    DOUYIN_API_BASE_URL: 'https://developer.toutiao.com',
+    DOUYIN_APPID: 'tt0123456789abcdef',
+    DOUYIN_SECRET: 'douyin-secret',
+    DOUYIN_PAY_APP_ID: '800000000009',
+    DOUYIN_MERCHANT_ID: '1900000009',
+    DOUYIN_PAY_SECRET: 'douyin-pay-secret',
+    PUBLIC_BASE_URL: 'https://shop.example.com',
+  };
+
+  it('should keep the cashier by default, and need nothing else for 担保支付 on the sandbox', () => {
+    expect(loadConfig({})).toMatchObject({ ttPaymentProvider: 'cashier', douyinGuaranteed: undefined });
+    const sandboxed = loadConfig({ TT_PAYMENT_PROVIDER: 'guaranteed' });
+    expect(sandboxed).toMatchObject({ ttPaymentProvider: 'guaranteed', sandboxEnabled: true });
+    // The sandbox's development salt and token are the server's: none is read from the environment.
+    expect(
+      loadConfig({ TT_PAYMENT_PROVIDER: 'guaranteed', DOUYIN_PAY_SALT: 's', DOUYIN_PAY_TOKEN: 't' }).douyinGuaranteed,
+    ).toBeUndefined();
+    expect(problemsOf({ TT_PAYMENT_PROVIDER: 'trade-ish' })).toEqual([expect.stringMatching(/^TT_PAYMENT_PROVIDER: /)]);
+  });
+
+  it('should ask for the SALT and token against the real Douyin once 担保支付 is chosen, and for its callback URL', () => {
+    const guaranteed = { ...realDouyin, TT_PAYMENT_PROVIDER: 'guaranteed' };
+    expect(problemsOf(guaranteed)).toEqual([
+      'DOUYIN_PAY_SALT is required when TT_PAYMENT_PROVIDER=guaranteed and DOUYIN_API_BASE_URL are set',
+      'DOUYIN_PAY_TOKEN is required when TT_PAYMENT_PROVIDER=guaranteed and DOUYIN_API_BASE_URL are set',
+    ]);
+    const complete = { ...guaranteed, DOUYIN_PAY_SALT: 'salt', DOUYIN_PAY_TOKEN: 'token' };
+    expect(loadConfig(complete).douyinGuaranteed).toEqual({ salt: 'salt', token: 'token' });
+    const { PUBLIC_BASE_URL: _unused, ...withoutPublicUrl } = complete;
+    expect(problemsOf(withoutPublicUrl)).toEqual([
+      expect.stringMatching(
+        /^PUBLIC_BASE_URL is required when DOUYIN_API_BASE_URL is set: Douyin will call PUBLIC_BASE_URL\/api\/douyin\/ecpay\/notify/,
+      ),
+    ]);
+    // Back on the cashier, the secrets still let 担保支付's bills be finished; one alone is a mistake.
+    expect(loadConfig({ ...realDouyin, DOUYIN_PAY_SALT: 'salt', DOUYIN_PAY_TOKEN: 'token' }).douyinGuaranteed).toEqual({
+      salt: 'salt',
+      token: 'token',
+    });
+    expect(loadConfig(realDouyin).douyinGuaranteed).toBeUndefined();
+    expect(problemsOf({ ...realDouyin, DOUYIN_PAY_SALT: 'salt' })).toEqual([
+      'DOUYIN_PAY_TOKEN is required when DOUYIN_PAY_SALT is set',
+    ]);
+  });
+});

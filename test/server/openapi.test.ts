@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validate, compileErrors } from '@readme/openapi-parser';
@@ -53,6 +54,10 @@ const EMULATED_PROVIDER_ROUTES = [
   'GET /v3/billdownload/file',
   'GET /sns/jscode2session',
   'POST /api/apps/v2/jscode2session',
+  'POST /api/apps/ecpay/v1/create_order',
+  'POST /api/apps/ecpay/v1/query_order',
+  'POST /api/apps/ecpay/v1/create_refund',
+  'POST /api/apps/ecpay/v1/query_refund',
 ];
 
 const MERCHANT_KEY = 'sandbox-merchant-api-key';
@@ -496,6 +501,75 @@ describe('OpenAPI document', () => {
         expect.objectContaining({ refundNo: refundNo, amount: 100, reason: '尺码不合适' }),
       ]);
       await documented(h.api.get('/api/merchant/orders/NOSUCHORDER0001').set(merchant));
+    });
+
+    it("should document the answers of the Douyin payment systems' sandbox controls", async () => {
+      await documented(h.sandbox.get('/sandbox/douyin/keys'));
+      await documented(h.sandbox.get('/sandbox/douyin/orders'));
+      await documented(h.sandbox.post('/sandbox/douyin/orders/NOSUCHORDER0001/settle').send({ result: 'paid' }));
+      await documented(h.sandbox.post('/sandbox/douyin/orders/NOSUCHORDER0001/settle').send({ result: 'refunded' }));
+
+      // 担保支付's orders, made by the server's own adapter (TT_PAYMENT_PROVIDER=guaranteed), paid and settled.
+      const database = await STORAGES[0].open();
+      const g = await startHarness(database.db, { env: { TT_PAYMENT_PROVIDER: 'guaranteed' } });
+      try {
+        const keys = (await g.sandbox.get('/sandbox/douyin/keys').expect(200)).body as { token: string };
+        const orderOfShopper = async () => {
+          const minted = await g.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
+          const session = await g.api
+            .post('/api/session')
+            .send({ platform: 'tt', code: minted.body.code, anonymousCode: minted.body.anonymousCode })
+            .expect(200);
+          const order = await g.createOrder(session.body.token);
+          const paid = await documented(
+            g.api.post(`/api/orders/${order.orderNo}/pay`).set(auth(session.body.token)).send({ platform: 'tt' }),
+          );
+          const { rows } = await g.services.database.query<{ bill_no: string }>(
+            'SELECT bill_no FROM bills WHERE order_no = $1',
+            [order.orderNo],
+          );
+          return { billNo: rows[0].bill_no, amount: order.amount, orderInfo: paid.body.orderInfo };
+        };
+        const paidByShopper = await orderOfShopper();
+        const { order_id, order_token } = paidByShopper.orderInfo as { order_id: string; order_token: string };
+        await documented(g.sandbox.post('/sandbox/douyin/guaranteed/pay').send({ order_id, order_token: 'x' }));
+        await documented(g.sandbox.post('/sandbox/douyin/guaranteed/pay').send({ order_id: '1', order_token }));
+        await documented(g.sandbox.post('/sandbox/douyin/guaranteed/pay').send({ order_id }));
+        await documented(g.sandbox.post('/sandbox/douyin/guaranteed/pay').send({ order_id, order_token }));
+        await documented(g.sandbox.post('/sandbox/douyin/guaranteed/pay').send({ order_id, order_token }));
+
+        const settled = await orderOfShopper();
+        await documented(
+          g.sandbox.post(`/sandbox/douyin/orders/${settled.billNo}/settle`).send({ result: 'paid', notify: false }),
+        );
+        await documented(g.sandbox.post(`/sandbox/douyin/orders/${settled.billNo}/settle`).send({ result: 'closed' }));
+        await documented(g.sandbox.get('/sandbox/douyin/orders'));
+
+        const msg = JSON.stringify({
+          appid: 'ttsandbox00000001',
+          cp_orderno: settled.billNo,
+          total_amount: settled.amount,
+          status: 'SUCCESS',
+          order_id: '7000000000000000002',
+        });
+        const timestamp = String(Math.floor(Date.now() / 1000));
+        const signed = (token: string) =>
+          JSON.stringify({
+            timestamp,
+            nonce: '1234',
+            msg,
+            type: 'payment',
+            msg_signature: createHash('sha1').update([token, timestamp, '1234', msg].sort().join('')).digest('hex'),
+          });
+        const notify = (body: string) =>
+          documented(g.api.post('/api/douyin/ecpay/notify').set('content-type', 'application/json').send(body));
+        expect((await notify(signed(keys.token))).status).toBe(200);
+        expect((await notify(signed('not-the-token'))).status).toBe(401);
+        expect((await notify('{')).status).toBe(400);
+      } finally {
+        await g.close();
+        await database.dispose();
+      }
     });
 
     it("should document the answers of the WeChat Pay sandbox's controls around a payment and refunds made by our WeChat Pay client", async () => {

@@ -19,6 +19,14 @@
  *   6001 (cancelled in Alipay) → 4, anything else → 2;
  * - cancel: `success({code: 4})`;
  * - closing with the system back gesture: no callback at all (Douyin's known bug).
+ *
+ * `tt.pay({service: 5, orderInfo: {order_id, order_token}})` (担保支付) carries no `sign`: Douyin's
+ * cashier opens the order `order_id` names only when `order_token` is the one its pre-order
+ * answered, and calls `fail` otherwise (an unknown order, a mismatched token, an order no longer
+ * payable). The double asks Douyin's side through `guaranteedCashier` (the sandbox's
+ * `/sandbox/douyin/guaranteed/pay`): `open` first, then, for the shopper's choice, either leg pays
+ * the order in Douyin's own cashier (`success({code: 0})`), cancel reports 4, and closing with the
+ * back gesture reports nothing.
  */
 import { createHash } from 'node:crypto';
 import { fetchAsWxRequest, WxRequestAnswer, WxRequestOptions } from './wx-double';
@@ -57,6 +65,15 @@ export interface TtDoubleOptions {
   atCashier?: (cashier: OpenCashier) => CashierChoice | Promise<CashierChoice>;
   /** The Alipay app, for 'payAlipay'. @default none: choosing 'payAlipay' is then a test error */
   alipayApp?: (orderString: string) => Promise<AlipayAppAnswer>;
+  /**
+   * Douyin's side of a 担保支付 cashier (`service: 5`): opens, pays or cancels the order of
+   * `orderInfo`, answering `ok: false` with Douyin's reason when the order or its token is refused.
+   * @default none: a `service: 5` payment is then a test error
+   */
+  guaranteedCashier?: (
+    orderInfo: { order_id: string; order_token: string },
+    action: 'open' | 'pay' | 'cancel',
+  ) => Promise<{ ok: true } | { ok: false; reason: string }>;
   /** @default an empty Map */
   storage?: Map<string, unknown>;
   /**
@@ -285,12 +302,58 @@ export function createTtDouble(options: TtDoubleOptions): TtDouble {
     }
   }
 
+  /** 担保支付's cashier: opened for a known order and its token only; the shopper pays inside it. */
+  function payGuaranteed(payOptions: PayOptions, orderInfo: Record<string, unknown>): void {
+    const { success, fail, complete } = payOptions;
+    const { order_id: orderId, order_token: orderToken } = orderInfo;
+    if (typeof orderId !== 'string' || typeof orderToken !== 'string' || !orderId || !orderToken) {
+      queueMicrotask(() =>
+        fail?.({ errMsg: 'pay:fail invalid params: orderInfo.order_id and order_token are required' }),
+      );
+      return;
+    }
+    const cashierSide = options.guaranteedCashier;
+    if (!cashierSide) {
+      problems.push('tt.pay service 5 was called but the double has no guaranteedCashier');
+      return;
+    }
+    const order = { order_id: orderId, order_token: orderToken };
+    void (async () => {
+      try {
+        const opened = await cashierSide(order, 'open');
+        if (!opened.ok) {
+          fail?.({ errMsg: `pay:fail ${opened.reason}` });
+          complete?.({ errMsg: `pay:fail ${opened.reason}` });
+          return;
+        }
+        const cashier: CashierRecord = { orderInfo: { ...orderInfo } };
+        cashiers.push(cashier);
+        const choice = await atCashier({ orderInfo: { ...orderInfo }, service: 5 });
+        cashier.choice = choice;
+        if (choice === 'closeWithoutCallback') return;
+        const action = choice === 'cancel' ? 'cancel' : 'pay';
+        const done = await cashierSide(order, action);
+        if (!done.ok) throw new Error(`Douyin refused to ${action} an opened order: ${done.reason}`);
+        const code = action === 'pay' ? DouyinCashierCode.paid : DouyinCashierCode.cancelled;
+        cashier.reportedCode = code;
+        success?.({ code, errMsg: 'pay:ok' });
+        complete?.({ code, errMsg: 'pay:ok' });
+      } catch (error) {
+        problems.push(`guaranteed cashier: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    })();
+  }
+
   function pay(payOptions: PayOptions = {}) {
     const { success, fail, complete, ...params } = payOptions;
     record('pay', params);
     const { orderInfo, service } = payOptions;
     if (!isRecord(orderInfo) || typeof service !== 'number') {
       queueMicrotask(() => fail?.({ errMsg: 'pay:fail invalid params: orderInfo and service are required' }));
+      return undefined;
+    }
+    if (service === 5) {
+      payGuaranteed(payOptions, orderInfo);
       return undefined;
     }
     if (orderInfo.sign !== douyinOrderInfoSign(orderInfo, options.paySecret)) {

@@ -1,0 +1,87 @@
+import type { DouyinPayKeyRing } from '../keys';
+import type { DouyinPaySystem, DouyinSandboxOrder, DouyinSettlement } from '../system';
+import { createGuaranteedApiRoutes, expireIfDue, payOrder, type GuaranteedApiDependencies } from './api';
+import { GuaranteedNotifier } from './notify';
+import { GuaranteedStore, type GuaranteedOrder } from './store';
+
+/**
+ * The emulated 担保支付 (`/api/apps/ecpay/v1/…`, ./api.ts), one of the Douyin payment systems
+ * behind the shared control endpoints (../control.ts). Its orders and refunds live in memory.
+ */
+export interface GuaranteedSystemOptions {
+  /** The mini-program's AppID: `app_id` of every call, `appid` of callbacks. */
+  appId: string;
+  keys: DouyinPayKeyRing;
+  /** Keeps orders and refunds across restarts. @default in memory only */
+  dataDir?: string;
+  timeScale: number;
+  now: () => number;
+  log: (line: string) => void;
+}
+
+function listed(order: GuaranteedOrder): DouyinSandboxOrder {
+  return {
+    system: 'guaranteed',
+    outOrderNo: order.outOrderNo,
+    orderId: order.orderId,
+    totalAmount: order.totalAmount,
+    status: order.status,
+  };
+}
+
+/** The emulated 担保支付 as one of the Douyin payment systems: its routes, orders, settling and callbacks. */
+export function createGuaranteedSystem(options: GuaranteedSystemOptions): DouyinPaySystem {
+  const store = new GuaranteedStore(options.dataDir);
+  const notifier = new GuaranteedNotifier({
+    appId: options.appId,
+    keys: options.keys,
+    store,
+    timeScale: options.timeScale,
+    now: options.now,
+    log: options.log,
+  });
+  const pending = new Set<NodeJS.Timeout>();
+  let closed = false;
+  const later = (task: () => void) => {
+    if (closed) return;
+    const timer = setTimeout(() => {
+      pending.delete(timer);
+      task();
+    }, 0);
+    pending.add(timer);
+  };
+  const deps: GuaranteedApiDependencies = {
+    appId: options.appId,
+    keys: options.keys,
+    store,
+    notifier,
+    now: options.now,
+    later,
+  };
+
+  return {
+    name: 'guaranteed',
+    routers: createGuaranteedApiRoutes(deps),
+    orders: () => [...store.orders.values()].map((order) => (expireIfDue(order, options.now(), store), listed(order))),
+    async settle(outOrderNo, result, notify): Promise<DouyinSettlement> {
+      const order = store.orders.get(outOrderNo);
+      if (!order) return { outcome: 'not_found' };
+      expireIfDue(order, options.now(), store);
+      if (order.status !== 'pending') {
+        return { outcome: 'conflict', reason: `担保支付 order ${outOrderNo} is already ${order.status}` };
+      }
+      if (result === 'paid') payOrder(deps, order, notify);
+      else {
+        order.status = 'closed';
+        store.save();
+      }
+      return { outcome: 'settled', order: listed(order) };
+    },
+    close: async () => {
+      closed = true;
+      for (const timer of pending) clearTimeout(timer);
+      pending.clear();
+      await notifier.close();
+    },
+  };
+}
