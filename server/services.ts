@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer, Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type { Config } from './config';
@@ -253,8 +253,15 @@ export async function startServices(config: Config, options: StartOptions = {}):
         log: (line) => logger.info({ component: 'sandbox' }, line),
       });
       sandbox = opened;
+      // Node's own refusals get the error contract's JSON here too, as the sandbox's control routes document.
+      const sandboxServer = createCheckoutServer((refusal) =>
+        logger.info(
+          { component: 'sandbox', reqId: refusal.requestId, status: refusal.status, code: refusal.code },
+          'request refused before the app',
+        ),
+      );
       // eslint-disable-next-line @typescript-eslint/no-misused-promises -- Koa's callback never rejects
-      const sandboxServer = createServer(opened.app.callback());
+      sandboxServer.on('request', opened.app.callback());
       closers.unshift(async () => {
         await opened.close();
         if (sandboxServer.listening) await closeServer(sandboxServer);

@@ -16,6 +16,22 @@ const PARSER_STATUS: Record<string, number> = {
 };
 
 /**
+ * The codes the server answers itself, before any app runs (see `createCheckoutServer`), each
+ * with its status: whatever the request's path, these are the common `{"error"}` body, since no
+ * route is known yet. `METHOD_NOT_ALLOWED` is CONNECT's.
+ */
+export const NODE_REFUSALS: ReadonlyArray<readonly [code: ErrorCode, status: number]> = (
+  [
+    'MALFORMED_REQUEST',
+    'METHOD_NOT_ALLOWED',
+    'REQUEST_TIMEOUT',
+    'BODY_TOO_LARGE',
+    'EXPECTATION_FAILED',
+    'HEADERS_TOO_LARGE',
+  ] as const
+).map((code) => [code, HTTP_STATUS[code]] as const);
+
+/**
  * How often Node looks for requests past `headersTimeout` (60 s) or `requestTimeout` (5 min):
  * its default, 30 s, would let a stalled request wait up to 90 s for its 408.
  */

@@ -88,7 +88,8 @@ export function mountedRouters(app: Koa): Router[] {
   });
 }
 
-function methodsServed(routers: Router[], path: string): string[] {
+/** The methods the routes of `routers` serve at `path` (GET routes serve HEAD too); none when no route has the path. */
+export function methodsServed(routers: readonly Router[], path: string): string[] {
   const methods = new Set<string>();
   for (const router of routers) {
     for (const layer of router.match(path, 'GET').path) for (const method of layer.methods) methods.add(method);
