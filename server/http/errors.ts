@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import { AppError, ErrorCode } from '../domain/errors';
 import type { Logger } from '../domain/observability';
+import { echoed, MESSAGE_LIMIT } from '../domain/text';
 
 /** The one place an error code becomes an HTTP status. */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -87,9 +88,12 @@ export function bodyError(error: unknown): AppError {
   return new AppError('VALIDATION_FAILED', `body: ${text}`);
 }
 
-/** The JSON every error answer carries: `{"error": {"code", "message"}}`. */
+/**
+ * The JSON every error answer carries: `{"error": {"code", "message"}}`, the message cut to
+ * MESSAGE_LIMIT characters (whatever it repeats of the request, the answer stays short).
+ */
 export function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
-  return { error: { code, message } };
+  return { error: { code, message: echoed(message, MESSAGE_LIMIT) } };
 }
 
 /** Writes an error answer's body from our code and message. */
@@ -110,7 +114,7 @@ export function errorHandler(log: Logger, bodies: Readonly<Record<string, ErrorB
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
-        throw new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
+        throw new AppError('NOT_FOUND', `No route for ${ctx.method} ${echoed(ctx.path)}`);
       }
     } catch (error) {
       // Refused before its body has all arrived: the rest is not worth reading, so the

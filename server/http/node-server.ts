@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse, STATUS_CODES } from 'node:http';
 import { finished, type Duplex } from 'node:stream';
 import type { ErrorCode } from '../domain/errors';
+import { echoed } from '../domain/text';
 import { clientError, errorBody, HTTP_STATUS } from './errors';
 import { requestIdOf } from './request-observer';
 
@@ -87,7 +88,7 @@ export function createCheckoutServer(onRefused: (refusal: ServerRefusal) => void
   });
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const requestId = requestIdOf(sentRequestId(request));
-    const message = `Expect: ${request.headers.expect} cannot be met; only 100-continue is`;
+    const message = `Expect: ${echoed(request.headers.expect ?? '')} cannot be met; only 100-continue is`;
     const body = JSON.stringify(errorBody('EXPECTATION_FAILED', message));
     response.shouldKeepAlive = false;
     response.writeHead(HTTP_STATUS.EXPECTATION_FAILED, {
@@ -101,7 +102,7 @@ export function createCheckoutServer(onRefused: (refusal: ServerRefusal) => void
   server.on('connect', (request: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => undefined);
     const requestId = requestIdOf(sentRequestId(request));
-    const message = `CONNECT ${request.url} is not served: this is no proxy`;
+    const message = `CONNECT ${echoed(request.url ?? '')} is not served: this is no proxy`;
     closeWith(socket, rawAnswer('METHOD_NOT_ALLOWED', message, ['Allow: ', `X-Request-Id: ${requestId}`]));
     onRefused({ requestId, status: HTTP_STATUS.METHOD_NOT_ALLOWED, code: 'METHOD_NOT_ALLOWED', message });
   });

@@ -1,5 +1,6 @@
 import type { CheckoutSettings } from '../checkout-settings';
 import { AppError } from '../errors';
+import { echoed } from '../text';
 import type { Fen } from '../money';
 import type { CheckoutEvents, Logger } from '../observability';
 import type { PaymentProviderId, ProviderBillState } from '../payment-provider';
@@ -188,7 +189,10 @@ export class PaymentVerdicts {
       this.settings.notifyMerchant,
     );
     if (!verdict.found) {
-      throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No bill ${payment.billNo} opened at ${payment.provider} here`);
+      throw new AppError(
+        'WEBHOOK_UNKNOWN_TRANSACTION',
+        `No bill ${echoed(payment.billNo)} opened at ${payment.provider} here`,
+      );
     }
     if (verdict.recorded === null) return { duplicate: true };
     this.events.emit({
