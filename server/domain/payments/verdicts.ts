@@ -145,6 +145,7 @@ export class PaymentVerdicts {
         throw new AppError(
           'GATEWAY_ERROR',
           `Payment provider ${provider.id} refused to close bill ${bill.billNo} as paid, but its query does not say paid`,
+          { provider: provider.id },
         );
       }
       await this.recordQueriedPayment(bill, state);
