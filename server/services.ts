@@ -41,7 +41,7 @@ import { observedLogin, observedProvider, upstreamObserver } from './adapters/ob
 import { createSandbox, Sandbox, SandboxOptions } from './sandbox';
 import { createWechatPay } from './adapters/payments/wechatpay';
 import { deferredProvider } from './adapters/payments/deferred';
-import type { PaymentProvider } from './domain/payment-provider';
+import type { PaymentProvider, PaymentProviderId } from './domain/payment-provider';
 import { listenFailure, newDirectoryFor, reasonOf, StartupError, withoutPassword } from './startup';
 
 const SESSION_PRUNE_INTERVAL_MS = 60 * 60 * 1000;
@@ -68,6 +68,10 @@ export interface StartOptions {
   merchantNotifier?: Pick<MerchantNotifierOptions, 'pollIntervalMs' | 'backoffBaseMs' | 'timeoutMs'>;
 }
 
+/** The upstreams the sandbox can stand in for, as the ready line names them. */
+export const EMULATED_UPSTREAMS = ['payment gateway', 'WeChat login', 'Douyin login', 'WeChat Pay'] as const;
+export type EmulatedUpstream = (typeof EMULATED_UPSTREAMS)[number];
+
 export interface RunningServices {
   serverUrl: string;
   /** Set when the sandbox runs (some upstream has no base URL configured). */
@@ -87,6 +91,13 @@ export interface RunningServices {
   app: Koa;
   /** Who opens new bills of each payment method (`WX_MINI`: WEAPP_PAYMENT_PROVIDER). */
   paymentRoutes: ChannelRoutes;
+  /**
+   * Every provider this instance asks about bills and refunds: those of `paymentRoutes`, and
+   * WeChat Pay whenever its bills opened earlier can still be asked about (its credentials, or the sandbox).
+   */
+  paymentProviders: PaymentProviderId[];
+  /** The upstreams the server reaches through the sandbox (their base URL unset), in EMULATED_UPSTREAMS order. */
+  emulated: EmulatedUpstream[];
   /** What `GET /metrics` serves. */
   metrics: CheckoutMetrics;
   /**
@@ -270,6 +281,14 @@ export async function startServices(config: Config, options: StartOptions = {}):
       sandboxApp = opened.app;
     }
 
+    // What the server reaches through the sandbox, recorded where each client is given its URL.
+    const emulated = new Set<EmulatedUpstream>();
+    const throughSandbox = (upstream: EmulatedUpstream): string => {
+      if (!sandboxUrl) throw new Error(`${upstream} has no base URL and the sandbox does not run`);
+      emulated.add(upstream);
+      return sandboxUrl;
+    };
+
     const store = SqlUnitOfWork.over(database);
     const metrics = new CheckoutMetrics(new SqlBacklog(database), clock);
     const events = observedEvents(logger, metrics);
@@ -280,7 +299,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
         weapp: observedLogin(
           'wechat',
           new WechatLogin({
-            apiBaseUrl: config.wechat.apiBaseUrl ?? sandboxUrl!,
+            apiBaseUrl: config.wechat.apiBaseUrl ?? throughSandbox('WeChat login'),
             appId: config.wechat.appId,
             secret: config.wechat.secret,
           }),
@@ -289,7 +308,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
         tt: observedLogin(
           'douyin',
           new DouyinLogin({
-            apiBaseUrl: config.douyin.apiBaseUrl ?? sandboxUrl!,
+            apiBaseUrl: config.douyin.apiBaseUrl ?? throughSandbox('Douyin login'),
             appId: config.douyin.appId,
             secret: config.douyin.secret,
           }),
@@ -326,9 +345,11 @@ export async function startServices(config: Config, options: StartOptions = {}):
       notifyUrl: `${config.publicBaseUrl ?? serverUrl}/api/wechatpay/notify`,
       sandbox: sandbox && sandboxUrl ? { url: sandboxUrl, keys: sandbox.wechatpay.keys } : undefined,
     });
+    // Built (at once or on first use) without WECHATPAY_BASE_URL, WeChat Pay is the sandbox's.
+    if (wechatpay && config.wechatpay.baseUrl === undefined) throughSandbox('WeChat Pay');
     const gateway = observedProvider(
       new BeeCloudGateway({
-        baseUrl: config.gateway.baseUrl ?? sandboxUrl!,
+        baseUrl: config.gateway.baseUrl ?? throughSandbox('payment gateway'),
         appId: config.gateway.appId,
         appSecret: config.gateway.appSecret,
         masterSecret: config.gateway.masterSecret,
@@ -503,6 +524,8 @@ export async function startServices(config: Config, options: StartOptions = {}):
       sessions,
       app,
       paymentRoutes,
+      paymentProviders: providers.all().map((provider) => provider.id),
+      emulated: EMULATED_UPSTREAMS.filter((upstream) => emulated.has(upstream)),
       metrics,
       async close() {
         // Refuse new connections at once and let requests in flight finish before the work they
