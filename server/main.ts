@@ -2,8 +2,7 @@ import { DataDirInUseError } from './adapters/storage/data-dir-lock';
 import { ConfigError, loadConfig } from './config';
 import { createLogger, flushLogs, loggerPort, RootLogger } from './adapters/observability/logger';
 import { startServices } from './services';
-import { StartupError } from './startup';
-import type { PaymentProviderId } from './domain/payment-provider';
+import { readyLines, StartupError } from './startup';
 
 /** A stop that outlasts this (a hung close) ends the process anyway; a lock it leaves is stale. */
 const STOP_DEADLINE_MS = 10_000;
@@ -82,33 +81,17 @@ async function main() {
   }
 
   const storage = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `PGlite in ${config.dataDir}`;
-  const wechatPayEmulated = services.paymentRoutes.WX_MINI === 'wechatpay' && !config.wechatpay.baseUrl;
-  const emulated = [
-    config.gateway.baseUrl ? null : 'payment gateway',
-    config.wechat.apiBaseUrl ? null : 'WeChat',
-    wechatPayEmulated ? 'WeChat Pay' : null,
-  ]
-    .filter(Boolean)
-    .join(', ');
-  const providerNames: Record<PaymentProviderId, string> = {
-    gateway: 'the payment gateway',
-    wechatpay: 'WeChat Pay',
-    douyin_guaranteed: 'Douyin 担保支付',
-    douyin_trade: 'Douyin 通用交易系统',
-  };
-  const weapp = services.paymentRoutes.WX_MINI;
-  // Douyin's own checkout when one of its systems is chosen, else the legacy cashier's gateway legs.
-  const tt = services.paymentRoutes.TT_MINI ?? services.paymentRoutes.BC_WX_WAP;
-  // The ready lines: people read them, and scripts find the URLs in them (`Checkout server\s+(http:\S+)`).
-  log.info(`Checkout server  ${services.serverUrl}   (storage: ${storage})`, { url: services.serverUrl });
-  log.info(
-    `Payments         WeChat mini-program: ${providerNames[weapp]}${wechatPayEmulated ? ' (sandbox)' : ''}; Douyin: ${providerNames[tt]}`,
-    { weapp, tt },
-  );
-  if (services.sandboxUrl) {
-    log.info(`Sandbox          ${services.sandboxUrl}   (offline ${emulated})`, { url: services.sandboxUrl });
-  } else {
-    log.info('Sandbox          off (every upstream has a base URL)');
+  for (const { line, fields } of readyLines({
+    serverUrl: services.serverUrl,
+    storage,
+    sandboxUrl: services.sandboxUrl,
+    emulated: services.emulated,
+    weapp: services.paymentRoutes.WX_MINI,
+    // Douyin's own checkout when one of its systems is chosen, else the legacy cashier's gateway legs.
+    tt: services.paymentRoutes.TT_MINI ?? services.paymentRoutes.BC_WX_WAP,
+    providers: services.paymentProviders,
+  })) {
+    log.info(line, fields);
   }
   // Out now rather than with the next batch: whoever started the server is waiting for them.
   logger.flush();

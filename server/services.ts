@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer, Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type { Config } from './config';
@@ -49,7 +49,7 @@ import { createWechatPay } from './adapters/payments/wechatpay';
 import { createDouyinGuaranteed } from './adapters/payments/douyin-guaranteed';
 import { DOUYIN_ECPAY_NOTIFY_PATH } from './http/routes/douyin-ecpay-notify-contract';
 import { deferredProvider } from './adapters/payments/deferred';
-import type { PaymentProvider } from './domain/payment-provider';
+import type { PaymentProvider, PaymentProviderId } from './domain/payment-provider';
 import { listenFailure, newDirectoryFor, reasonOf, StartupError, withoutPassword } from './startup';
 
 const SESSION_PRUNE_INTERVAL_MS = 60 * 60 * 1000;
@@ -76,6 +76,17 @@ export interface StartOptions {
   merchantNotifier?: Pick<MerchantNotifierOptions, 'pollIntervalMs' | 'backoffBaseMs' | 'timeoutMs'>;
 }
 
+/** The upstreams the sandbox can stand in for, as the ready line names them. */
+export const EMULATED_UPSTREAMS = [
+  'payment gateway',
+  'WeChat login',
+  'Douyin login',
+  'WeChat Pay',
+  'Douyin 担保支付',
+  'Douyin 通用交易系统',
+] as const;
+export type EmulatedUpstream = (typeof EMULATED_UPSTREAMS)[number];
+
 export interface RunningServices {
   serverUrl: string;
   /** Set when the sandbox runs (some upstream has no base URL configured). */
@@ -95,6 +106,13 @@ export interface RunningServices {
   app: Koa;
   /** Who opens new bills of each payment method (`WX_MINI`: WEAPP_PAYMENT_PROVIDER; `TT_MINI`: TT_PAYMENT_PROVIDER). */
   paymentRoutes: ChannelRoutes;
+  /**
+   * Every provider this instance asks about bills and refunds: those of `paymentRoutes`, and
+   * WeChat Pay whenever its bills opened earlier can still be asked about (its credentials, or the sandbox).
+   */
+  paymentProviders: PaymentProviderId[];
+  /** The upstreams the server reaches through the sandbox (their base URL unset), in EMULATED_UPSTREAMS order. */
+  emulated: EmulatedUpstream[];
   /** What `GET /metrics` serves. */
   metrics: CheckoutMetrics;
   /**
@@ -295,8 +313,15 @@ export async function startServices(config: Config, options: StartOptions = {}):
         log: (line) => logger.info({ component: 'sandbox' }, line),
       });
       sandbox = opened;
+      // Node's own refusals get the error contract's JSON here too, as the sandbox's control routes document.
+      const sandboxServer = createCheckoutServer((refusal) =>
+        logger.info(
+          { component: 'sandbox', reqId: refusal.requestId, status: refusal.status, code: refusal.code },
+          'request refused before the app',
+        ),
+      );
       // eslint-disable-next-line @typescript-eslint/no-misused-promises -- Koa's callback never rejects
-      const sandboxServer = createServer(opened.app.callback());
+      sandboxServer.on('request', opened.app.callback());
       closers.unshift(async () => {
         await opened.close();
         if (sandboxServer.listening) await closeServer(sandboxServer);
@@ -304,6 +329,14 @@ export async function startServices(config: Config, options: StartOptions = {}):
       sandboxUrl = (await listen(sandboxServer, config.sandboxPort, config.host, 'SANDBOX_PORT')).url;
       sandboxApp = opened.app;
     }
+
+    // What the server reaches through the sandbox, recorded where each client is given its URL.
+    const emulated = new Set<EmulatedUpstream>();
+    const throughSandbox = (upstream: EmulatedUpstream): string => {
+      if (!sandboxUrl) throw new Error(`${upstream} has no base URL and the sandbox does not run`);
+      emulated.add(upstream);
+      return sandboxUrl;
+    };
 
     const store = SqlUnitOfWork.over(database);
     const metrics = new CheckoutMetrics(new SqlBacklog(database), clock);
@@ -315,7 +348,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
         weapp: observedLogin(
           'wechat',
           new WechatLogin({
-            apiBaseUrl: config.wechat.apiBaseUrl ?? sandboxUrl!,
+            apiBaseUrl: config.wechat.apiBaseUrl ?? throughSandbox('WeChat login'),
             appId: config.wechat.appId,
             secret: config.wechat.secret,
           }),
@@ -324,7 +357,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
         tt: observedLogin(
           'douyin',
           new DouyinLogin({
-            apiBaseUrl: config.douyin.apiBaseUrl ?? sandboxUrl!,
+            apiBaseUrl: config.douyin.apiBaseUrl ?? throughSandbox('Douyin login'),
             appId: config.douyin.appId,
             secret: config.douyin.secret,
           }),
@@ -365,9 +398,11 @@ export async function startServices(config: Config, options: StartOptions = {}):
       },
       { logger, upstream },
     );
+    // Built (at once or on first use) without WECHATPAY_BASE_URL, WeChat Pay is the sandbox's.
+    if (wechatpay && config.wechatpay.baseUrl === undefined) throughSandbox('WeChat Pay');
     const gateway = observedProvider(
       new BeeCloudGateway({
-        baseUrl: config.gateway.baseUrl ?? sandboxUrl!,
+        baseUrl: config.gateway.baseUrl ?? throughSandbox('payment gateway'),
         appId: config.gateway.appId,
         appSecret: config.gateway.appSecret,
         masterSecret: config.gateway.masterSecret,
@@ -382,6 +417,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
       notifyUrl: `${config.publicBaseUrl ?? serverUrl}${DOUYIN_ECPAY_NOTIFY_PATH}`,
       sandbox: sandbox && sandboxUrl ? { url: sandboxUrl, keys: sandbox.douyinPay.keys } : undefined,
     });
+    if (douyinGuaranteed && config.douyin.apiBaseUrl === undefined) throughSandbox('Douyin 担保支付');
     const paymentRoutes: ChannelRoutes = {
       WX_MINI: config.weappPaymentProvider,
       BC_WX_WAP: 'gateway',
@@ -549,6 +585,8 @@ export async function startServices(config: Config, options: StartOptions = {}):
       sessions,
       app,
       paymentRoutes,
+      paymentProviders: providers.all().map((provider) => provider.id),
+      emulated: EMULATED_UPSTREAMS.filter((upstream) => emulated.has(upstream)),
       metrics,
       async close() {
         // Refuse new connections at once and let requests in flight finish before the work they

@@ -1,5 +1,6 @@
 import { lstatSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { PaymentProviderId } from './domain/payment-provider';
 
 /**
  * A start that cannot succeed for a reason outside the code: a port in use, a database that
@@ -92,4 +93,72 @@ export function newDirectoryFor(directory: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** What the ready lines say: where the server and the sandbox listen, and who takes payments. */
+export interface ReadySummary {
+  serverUrl: string;
+  /** `PostgreSQL (DATABASE_URL)` or `PGlite in <DATA_DIR>`. */
+  storage: string;
+  /** Set while the sandbox runs. */
+  sandboxUrl?: string;
+  /** The upstreams the server reaches through the sandbox (services.ts `EMULATED_UPSTREAMS`). */
+  emulated: readonly string[];
+  /** Who opens new bills: the WeChat mini-program's (`WX_MINI`) and Douyin's (`TT_MINI` when routed, else `BC_WX_WAP`). */
+  weapp: PaymentProviderId;
+  tt: PaymentProviderId;
+  /** Every provider bills are asked about: one no new bill goes to still serves those opened there earlier. */
+  providers: readonly PaymentProviderId[];
+}
+
+/** One line of the start's announcement, with the fields a JSON log carries beside it. */
+export interface ReadyLine {
+  line: string;
+  fields?: Record<string, unknown>;
+}
+
+const PROVIDER_NAMES = {
+  gateway: 'the payment gateway',
+  wechatpay: 'WeChat Pay',
+  douyin_guaranteed: 'Douyin 担保支付',
+  douyin_trade: 'Douyin 通用交易系统',
+} as const;
+const PROVIDER_UPSTREAMS = {
+  gateway: 'payment gateway',
+  wechatpay: 'WeChat Pay',
+  douyin_guaranteed: 'Douyin 担保支付',
+  douyin_trade: 'Douyin 通用交易系统',
+} as const;
+
+/**
+ * The ready lines `npm start` prints once it serves: people read them, and scripts find the URLs
+ * in them (`Checkout server\s+(http:\S+)`, `Sandbox\s+(http:\S+)`). Every provider is marked
+ * `(sandbox)` when the sandbox stands in for it, and the sandbox's line names every upstream it
+ * stands in for, WeChat Pay included while only bills opened there earlier use it.
+ */
+export function readyLines(summary: ReadySummary): ReadyLine[] {
+  const named = (provider: PaymentProviderId) =>
+    `${PROVIDER_NAMES[provider]}${summary.emulated.includes(PROVIDER_UPSTREAMS[provider]) ? ' (sandbox)' : ''}`;
+  const earlier = summary.providers.filter((provider) => provider !== summary.weapp && provider !== summary.tt);
+  const payments = [
+    `WeChat mini-program: ${named(summary.weapp)}`,
+    `Douyin: ${named(summary.tt)}`,
+    ...earlier.map((provider) => `bills opened earlier at ${PROVIDER_NAMES[provider]}: ${named(provider)}`),
+  ].join('; ');
+  return [
+    {
+      line: `Checkout server  ${summary.serverUrl}   (storage: ${summary.storage})`,
+      fields: { url: summary.serverUrl },
+    },
+    {
+      line: `Payments         ${payments}`,
+      fields: { weapp: summary.weapp, tt: summary.tt, providers: summary.providers },
+    },
+    summary.sandboxUrl
+      ? {
+          line: `Sandbox          ${summary.sandboxUrl}   (offline ${summary.emulated.join(', ')})`,
+          fields: { url: summary.sandboxUrl, emulated: summary.emulated },
+        }
+      : { line: 'Sandbox          off (every upstream has a base URL)' },
+  ];
 }

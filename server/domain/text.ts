@@ -85,3 +85,22 @@ export function escapeUnstorable(text: string): string {
     (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }
+
+/** The most characters of something a caller sent that an error message repeats. */
+export const ECHO_LIMIT = 64;
+
+/** The longest error message an answer carries, in characters. */
+export const MESSAGE_LIMIT = 512;
+
+/**
+ * `value` (an identifier, a path, a header a caller sent) as an error message repeats it: whole
+ * when it has at most `limit` characters (code points), else its first `limit` and
+ * `…(N characters)`, so that an answer stays short whatever was sent and a pair is never split.
+ */
+export function echoed(value: string, limit = ECHO_LIMIT): string {
+  // Code units bound code points from above: most values are short and need no counting.
+  if (value.length <= limit) return value;
+  const points = Array.from(value);
+  if (points.length <= limit) return value;
+  return `${points.slice(0, limit).join('')}…(${points.length} characters)`;
+}

@@ -1,6 +1,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import { AppError } from '../domain/errors';
+import { echoed } from '../domain/text';
 import type { ProviderMessage } from '../domain/payment-provider';
 import { bodyError, clientError } from './errors';
 
@@ -81,7 +82,7 @@ export function jsonBody() {
     if (!ctx.is('application/json')) {
       throw new AppError(
         'VALIDATION_FAILED',
-        `body: must be application/json, not ${ctx.get('content-type') || 'untyped'}`,
+        `body: must be application/json, not ${echoed(ctx.get('content-type')) || 'untyped'}`,
       );
     }
     await parse(ctx, next);

@@ -4,6 +4,7 @@ import type { ErrorCode } from '../domain/errors';
 import { ORDER_STATUS_CODES, type OrderStatus } from '../domain/order-status';
 import { errorAnswers } from '../openapi/operations';
 import { HTTP_STATUS } from './errors';
+import { NODE_REFUSALS } from './node-server';
 
 /**
  * What more than one route of the checkout server answers, as zod schemas for its OpenAPI
@@ -34,18 +35,11 @@ export const SHOPPER_SECURITY = [{ shopperSession: [] }];
 export const MERCHANT_SECURITY = [{ merchantApiKey: [] }];
 
 /**
- * What any request may be answered, whatever its route: refused by Node or the middleware before
- * the route (not HTTP/1.1 or no usable Host, too slow, a body over 64 KB, headers over 16 KB, an
- * `Expect` other than 100-continue), or a bug on our side.
+ * What the app may answer any request on a served path, before or whatever its route, in the
+ * route's own words (`errorHandler`): no usable Host (./protocol.ts), a declared body over 64 KB
+ * (./bodies.ts), a method the path does not serve (`refuseUnserved`), or a bug on our side.
  */
-const ANY_REQUEST: ErrorCode[] = [
-  'MALFORMED_REQUEST',
-  'REQUEST_TIMEOUT',
-  'BODY_TOO_LARGE',
-  'EXPECTATION_FAILED',
-  'HEADERS_TOO_LARGE',
-  'INTERNAL',
-];
+const ANY_ROUTED_REQUEST: ErrorCode[] = ['MALFORMED_REQUEST', 'BODY_TOO_LARGE', 'METHOD_NOT_ALLOWED', 'INTERNAL'];
 
 /**
  * What every route of the shopper and merchant APIs may answer besides: their query and JSON body
@@ -53,14 +47,18 @@ const ANY_REQUEST: ErrorCode[] = [
  */
 export const JSON_API_ERRORS: ErrorCode[] = ['VALIDATION_FAILED', 'UNSUPPORTED_MEDIA_TYPE'];
 
-/** The codes a route that can fail with `codes` may answer (besides those of any request), each with its status (./errors.ts). */
+/** The codes a route that can fail with `codes` answers in its own words (any routed request's too), with their statuses (./errors.ts). */
 export function errorCodesOf(...codes: ErrorCode[]): Array<readonly [code: ErrorCode, status: number]> {
-  return [...ANY_REQUEST, ...codes].map((code) => [code, HTTP_STATUS[code]] as const);
+  return [...ANY_ROUTED_REQUEST, ...codes].map((code) => [code, HTTP_STATUS[code]] as const);
 }
 
-/** The error answers of a route that can fail with `codes` (besides those of any request), by status (./errors.ts). */
+/**
+ * The error answers of a route that can fail with `codes`, by status: those and any routed
+ * request's (./errors.ts), and what Node refuses before any route is known (`NODE_REFUSALS`), all
+ * in the common body.
+ */
 export function errorsOf(...codes: ErrorCode[]): Record<string, ResponseConfig> {
-  return errorAnswers(errorCodesOf(...codes));
+  return errorAnswers([...NODE_REFUSALS, ...errorCodesOf(...codes)]);
 }
 
 const fen = z.number().int().meta({ description: 'Integer fen (1 CNY = 100 fen).' });

@@ -1,6 +1,8 @@
 import type { Context, Next } from 'koa';
 import { AppError, ErrorCode } from '../domain/errors';
 import type { Logger } from '../domain/observability';
+import type { PaymentProviderId } from '../domain/payment-provider';
+import { echoed, MESSAGE_LIMIT } from '../domain/text';
 
 /** The one place an error code becomes an HTTP status. */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -87,9 +89,53 @@ export function bodyError(error: unknown): AppError {
   return new AppError('VALIDATION_FAILED', `body: ${text}`);
 }
 
-/** The JSON every error answer carries: `{"error": {"code", "message"}}`. */
+/**
+ * The JSON every error answer carries: `{"error": {"code", "message"}}`, the message cut to
+ * MESSAGE_LIMIT characters (whatever it repeats of the request, the answer stays short).
+ */
 export function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
-  return { error: { code, message } };
+  return { error: { code, message: echoed(message, MESSAGE_LIMIT) } };
+}
+
+/** The services an upstream code can name, as shoppers know them (a GATEWAY_* error's `details.provider`, else the gateway). */
+const UPSTREAM_NAMES: Record<'wechat' | 'douyin' | PaymentProviderId, string> = {
+  wechat: 'WeChat',
+  douyin: 'Douyin',
+  gateway: 'The payment gateway',
+  wechatpay: 'WeChat Pay',
+  douyin_guaranteed: 'Douyin Pay',
+  douyin_trade: 'Douyin Pay',
+};
+
+/** An upstream's own error code as a message may name it: a number or an upper-case token, nothing free-form. */
+const UPSTREAM_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
+
+/**
+ * What a caller is told of an upstream's failure (a 502 or 503 code): which service failed and
+ * whether to retry, with the upstream's own error code when it gave one (`errcode`, `err_no`,
+ * the gateway's `result_msg`, WeChat Pay's `code`). Nothing else of the adapter's message reaches
+ * the caller — an upstream's address, its free text, how this instance is configured — which the
+ * error handler logs instead. Undefined for every other code: its message is the caller's.
+ */
+export function upstreamMessage(error: AppError): string | undefined {
+  const status = HTTP_STATUS[error.code];
+  if (status !== 502 && status !== 503) return undefined;
+  const details = error.details ?? {};
+  const provider = details.provider === 'wechatpay' ? 'wechatpay' : 'gateway';
+  const service =
+    UPSTREAM_NAMES[
+      error.code.startsWith('WECHAT_') ? 'wechat' : error.code.startsWith('DOUYIN_') ? 'douyin' : provider
+    ];
+  const own = [
+    ['errcode ', details.errcode],
+    ['err_no ', details.errNo],
+    ['', details.resultMsg],
+    ['', details.code],
+  ].find(([, value]) => Number.isSafeInteger(value) || (typeof value === 'string' && UPSTREAM_CODE.test(value)));
+  const named = own ? ` (${String(own[0])}${String(own[1])})` : '';
+  return status === 503
+    ? `${service} is unavailable at the moment${named}: retry shortly`
+    : `${service} could not complete the request${named}`;
 }
 
 /** Writes an error answer's body from our code and message. */
@@ -101,8 +147,9 @@ export type ErrorBodyWriter = (code: ErrorCode, message: string) => unknown;
  * path's writer says; the status is the code's either way. Paths match as the routers match them:
  * whatever the case, with or without a trailing slash. Our own errors show their message, and so
  * do the client errors Koa's libraries raise (mapped by status to our codes); anything else is a
- * bug: logged in full, answered with a bare 500. A failure answered before the request's body has
- * arrived closes the connection after the answer.
+ * bug: logged in full, answered with a bare 500. An upstream's failure is answered with
+ * `upstreamMessage` and logged with the adapter's own message and details. A failure answered
+ * before the request's body has arrived closes the connection after the answer.
  */
 export function errorHandler(log: Logger, bodies: Readonly<Record<string, ErrorBodyWriter>> = {}) {
   const writers = new Map(Object.entries(bodies).map(([path, writer]) => [routerPath(path), writer]));
@@ -110,7 +157,7 @@ export function errorHandler(log: Logger, bodies: Readonly<Record<string, ErrorB
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
-        throw new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
+        throw new AppError('NOT_FOUND', `No route for ${ctx.method} ${echoed(ctx.path)}`);
       }
     } catch (error) {
       // Refused before its body has all arrived: the rest is not worth reading, so the
@@ -120,11 +167,18 @@ export function errorHandler(log: Logger, bodies: Readonly<Record<string, ErrorB
       const write = writers.get(routerPath(ctx.path)) ?? errorBody;
       if (known) {
         ctx.status = HTTP_STATUS[known.code];
-        ctx.body = write(known.code, known.message);
+        ctx.body = write(known.code, upstreamMessage(known) ?? known.message);
         // RFC 9110 §11.6.1: a 401 names the scheme that would be accepted.
         if (ctx.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
-        if (ctx.status >= 500)
-          log.warn(known.message, { reqId: ctx.state.requestId, code: known.code, path: ctx.path });
+        // What the caller was not told (an upstream's address and words) is for the merchant's operators.
+        if (ctx.status >= 500) {
+          log.warn(known.message, {
+            reqId: ctx.state.requestId,
+            code: known.code,
+            path: ctx.path,
+            ...(known.details && { details: known.details }),
+          });
+        }
         return;
       }
       log.error('unhandled error', {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../domain/errors';
+import { echoed } from '../domain/text';
 
 /** Request parts more than one route takes. */
 
@@ -22,6 +23,6 @@ export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'mu
 /** A malformed order number cannot name an order: it answers like a missing one. */
 export function orderNoParam(value: string | undefined): string {
   const parsed = orderNoSchema.safeParse(value);
-  if (!parsed.success) throw new AppError('ORDER_NOT_FOUND', `No order ${value}`);
+  if (!parsed.success) throw new AppError('ORDER_NOT_FOUND', `No order ${echoed(value ?? '')}`);
   return parsed.data;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse, STATUS_CODES } from 'node:http';
 import { finished, type Duplex } from 'node:stream';
 import type { ErrorCode } from '../domain/errors';
+import { echoed } from '../domain/text';
 import { clientError, errorBody, HTTP_STATUS } from './errors';
 import { requestIdOf } from './request-observer';
 
@@ -14,6 +15,22 @@ const PARSER_STATUS: Record<string, number> = {
   HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
   ERR_HTTP_REQUEST_TIMEOUT: 408,
 };
+
+/**
+ * The codes the server answers itself, before any app runs (see `createCheckoutServer`), each
+ * with its status: whatever the request's path, these are the common `{"error"}` body, since no
+ * route is known yet. `METHOD_NOT_ALLOWED` is CONNECT's.
+ */
+export const NODE_REFUSALS: ReadonlyArray<readonly [code: ErrorCode, status: number]> = (
+  [
+    'MALFORMED_REQUEST',
+    'METHOD_NOT_ALLOWED',
+    'REQUEST_TIMEOUT',
+    'BODY_TOO_LARGE',
+    'EXPECTATION_FAILED',
+    'HEADERS_TOO_LARGE',
+  ] as const
+).map((code) => [code, HTTP_STATUS[code]] as const);
 
 /**
  * How often Node looks for requests past `headersTimeout` (60 s) or `requestTimeout` (5 min):
@@ -71,7 +88,7 @@ export function createCheckoutServer(onRefused: (refusal: ServerRefusal) => void
   });
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const requestId = requestIdOf(sentRequestId(request));
-    const message = `Expect: ${request.headers.expect} cannot be met; only 100-continue is`;
+    const message = `Expect: ${echoed(request.headers.expect ?? '')} cannot be met; only 100-continue is`;
     const body = JSON.stringify(errorBody('EXPECTATION_FAILED', message));
     response.shouldKeepAlive = false;
     response.writeHead(HTTP_STATUS.EXPECTATION_FAILED, {
@@ -85,7 +102,7 @@ export function createCheckoutServer(onRefused: (refusal: ServerRefusal) => void
   server.on('connect', (request: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => undefined);
     const requestId = requestIdOf(sentRequestId(request));
-    const message = `CONNECT ${request.url} is not served: this is no proxy`;
+    const message = `CONNECT ${echoed(request.url ?? '')} is not served: this is no proxy`;
     closeWith(socket, rawAnswer('METHOD_NOT_ALLOWED', message, ['Allow: ', `X-Request-Id: ${requestId}`]));
     onRefused({ requestId, status: HTTP_STATUS.METHOD_NOT_ALLOWED, code: 'METHOD_NOT_ALLOWED', message });
   });

@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import type { Context, Next } from 'koa';
 import { AppError } from '../domain/errors';
+import { echoed } from '../domain/text';
 
 // RFC 9110 §4.2.1/§7.2, RFC 3986 §3.2.2: uri-host [":" port], where uri-host is an IP-literal in
 // brackets or a non-empty reg-name / IPv4address (unreserved, sub-delims, pct-encoded).
@@ -50,7 +51,7 @@ export function refuseUnserved(app: Koa) {
   return (ctx: Context, next: Next) => {
     routers ??= mountedRouters(app);
     const served = methodsServed(routers, ctx.path);
-    if (served.length === 0) throw new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
+    if (served.length === 0) throw new AppError('NOT_FOUND', `No route for ${ctx.method} ${echoed(ctx.path)}`);
     const allow = [...served, 'OPTIONS'].join(', ');
     if (ctx.method === 'OPTIONS') {
       ctx.set('Allow', allow);
@@ -59,7 +60,7 @@ export function refuseUnserved(app: Koa) {
     }
     if (!served.includes(ctx.method)) {
       ctx.set('Allow', allow);
-      throw new AppError('METHOD_NOT_ALLOWED', `${ctx.method} is not served at ${ctx.path}; allowed: ${allow}`);
+      throw new AppError('METHOD_NOT_ALLOWED', `${ctx.method} is not served at ${echoed(ctx.path)}; allowed: ${allow}`);
     }
     return next();
   };
@@ -88,7 +89,8 @@ export function mountedRouters(app: Koa): Router[] {
   });
 }
 
-function methodsServed(routers: Router[], path: string): string[] {
+/** The methods the routes of `routers` serve at `path` (GET routes serve HEAD too); none when no route has the path. */
+export function methodsServed(routers: readonly Router[], path: string): string[] {
   const methods = new Set<string>();
   for (const router of routers) {
     for (const layer of router.match(path, 'GET').path) for (const method of layer.methods) methods.add(method);

@@ -1,7 +1,7 @@
 import type { Context, Next } from 'koa';
 import type { z } from 'zod';
 import { AppError } from '../domain/errors';
-import { findJsonProblem } from '../domain/text';
+import { echoed, findJsonProblem } from '../domain/text';
 
 /** Request JSON nested deeper than this is refused: no request of ours needs more. */
 export const MAX_INPUT_DEPTH = 32;
@@ -16,7 +16,7 @@ export function parseInput<Schema extends z.ZodType>(schema: Schema, value: unkn
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const path = issue?.path.length ? `${where}.${issue.path.join('.')}` : where;
+  const path = issue?.path.length ? fieldPath([where, ...issue.path]) : where;
   throw new AppError('VALIDATION_FAILED', `${path}: ${issue?.message ?? 'invalid'}`);
 }
 
@@ -46,11 +46,16 @@ function hasContent(body: unknown): boolean {
 function refuseUnstorable(value: unknown, where: string): void {
   const problem = findJsonProblem(value, MAX_INPUT_DEPTH);
   if (!problem) return;
-  const path = [where, ...problem.path].join('.');
+  const path = fieldPath([where, ...problem.path]);
   throw new AppError(
     'VALIDATION_FAILED',
     problem.problem === 'too_deep'
       ? `${path}: nested deeper than ${MAX_INPUT_DEPTH} levels`
       : `${path}: must not contain NUL or unpaired surrogate characters`,
   );
+}
+
+/** A field's path as a message names it (`body.attach.cart`): a key the caller sent is cut to ECHO_LIMIT characters. */
+function fieldPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((key) => echoed(String(key))).join('.');
 }

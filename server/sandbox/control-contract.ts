@@ -1,5 +1,6 @@
 import type { ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { NODE_REFUSALS } from '../http/node-server';
 import { errorAnswers, jsonAnswer, type ApiOperation } from '../openapi/operations';
 import { INJECTABLE_DOUYIN_LOGIN_ERRORS } from './douyin/login';
 import { INJECTABLE_LOGIN_ERRORS } from './wechat/login';
@@ -257,10 +258,19 @@ const params = {
 const jsonBody = (schema: z.ZodType) => ({ content: { 'application/json': { schema } } });
 
 /**
- * The `{error: {code, message}}` answers of a control route: `codes` (code, status), and 500
- * INTERNAL, which every control route may answer for a bug of the sandbox's (./index.ts).
+ * What any request to the sandbox may be answered, whatever its route: 500 INTERNAL for a bug of
+ * the sandbox's and 405 METHOD_NOT_ALLOWED (with `Allow`) for a method the path does not serve
+ * (./index.ts), and what Node refuses before any route is known (the sandbox is served by the
+ * checkout's own Node server, services.ts).
  */
-export const failures = (...codes: Array<readonly [string, number]>) => errorAnswers([...codes, ['INTERNAL', 500]]);
+const ANY_REQUEST: ReadonlyArray<readonly [string, number]> = [
+  ...NODE_REFUSALS,
+  ['METHOD_NOT_ALLOWED', 405],
+  ['INTERNAL', 500],
+];
+
+/** The `{error: {code, message}}` answers of a control route: `codes` (code, status), and those of any request. */
+export const failures = (...codes: Array<readonly [string, number]>) => errorAnswers([...codes, ...ANY_REQUEST]);
 /** What `readControlBody` (./control.ts) refuses a body with: not a JSON object or not the schema's; over 1 MiB. */
 export const BAD_BODY = [
   ['BAD_REQUEST', 400],
@@ -453,14 +463,31 @@ const h5PayRefusals = [
   ['BILL_NOT_OPEN', 409],
 ] as const;
 
-/** The same answers, also as the HTML page a browser's form post gets. */
-function withHtml(answers: Record<string, ResponseConfig>): Record<string, ResponseConfig> {
+/** The answers of `failures(...refusals)`, those of `refusals`' statuses also as the HTML page a browser's form post gets. */
+function withHtml(refusals: ReadonlyArray<readonly [string, number]>): Record<string, ResponseConfig> {
+  const html = new Set(refusals.map(([, status]) => String(status)));
   return Object.fromEntries(
-    Object.entries(answers).map(([status, answer]) => [
+    Object.entries(failures(...refusals)).map(([status, answer]) => [
       status,
-      { ...answer, content: { ...answer.content, 'text/html': { schema: z.string() } } },
+      html.has(status) ? { ...answer, content: { ...answer.content, 'text/html': { schema: z.string() } } } : answer,
     ]),
   );
+}
+
+/** `answers`, with an HTML page (described by `pages`) as the answer of those statuses too. */
+function withPages(
+  answers: Record<string, ResponseConfig>,
+  pages: Record<number, string>,
+): Record<string, ResponseConfig> {
+  const merged = { ...answers };
+  for (const [status, description] of Object.entries(pages)) {
+    const answer = answers[status];
+    merged[status] = {
+      description: answer ? `A page: ${description} Or JSON: ${answer.description}` : description,
+      content: { ...answer?.content, 'text/html': { schema: z.string() } },
+    };
+  }
+  return merged;
 }
 
 /** The OpenAPI operations of ./h5pay/pay-page.ts. */
@@ -474,9 +501,7 @@ export const h5PayOperations: ApiOperation[] = [
     request: { query: h5PayPageQuery },
     responses: {
       200: html('The cashier page (or the state of a bill no longer open).'),
-      400: html('No `bill_no`, or not a BC_WX_WAP bill.'),
-      404: html('No such bill.'),
-      ...failures(),
+      ...withPages(failures(), { 400: 'No `bill_no`, or not a BC_WX_WAP bill.', 404: 'No such bill.' }),
     },
   },
   {
@@ -496,7 +521,7 @@ export const h5PayOperations: ApiOperation[] = [
       },
     },
     responses: {
-      ...withHtml(errorAnswers([...h5PayRefusals, ['INTERNAL', 500]])),
+      ...withHtml(h5PayRefusals),
       200: {
         description: 'Paid (`notifying`: a PAY webhook delivery started) or cancelled (the bill stays open).',
         content: {

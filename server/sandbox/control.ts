@@ -17,7 +17,7 @@ import {
 } from './control-contract';
 import type { DouyinEmulator, InjectableDouyinLoginError } from './douyin/login';
 import type { GatewayDependencies } from './gateway/gateway';
-import { BodyTooLargeError, parseJsonObject, readBody, sendError } from './shared/http';
+import { BodyTooLargeError, echoed, parseJsonObject, readBody, sendError } from './shared/http';
 import type { Notifier } from './gateway/notifications';
 import { finishRefund } from './gateway/refund-settlement';
 import { settleAndNotify } from './gateway/settlement';
@@ -139,7 +139,7 @@ export function createControlRoutes(deps: ControlDependencies): Router {
   function findBill(ctx: RouterContext): Bill | undefined {
     const billNo = String(ctx.params.bill_no);
     const bill = store.bills.get(billNo);
-    if (!bill) sendError(ctx, 404, 'NO_SUCH_BILL', `no bill ${billNo}`);
+    if (!bill) sendError(ctx, 404, 'NO_SUCH_BILL', `no bill ${echoed(billNo)}`);
     return bill;
   }
 
@@ -160,7 +160,7 @@ export function createControlRoutes(deps: ControlDependencies): Router {
   function findRefund(ctx: RouterContext): Refund | undefined {
     const refundNo = String(ctx.params.refund_no);
     const refund = store.refunds.get(refundNo);
-    if (!refund) sendError(ctx, 404, 'NO_SUCH_REFUND', `no refund ${refundNo}`);
+    if (!refund) sendError(ctx, 404, 'NO_SUCH_REFUND', `no refund ${echoed(refundNo)}`);
     return refund;
   }
 

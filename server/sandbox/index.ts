@@ -6,6 +6,8 @@ import { createGatewayRoutes, SANDBOX_ALIPAY_APP_ID } from './gateway/gateway';
 import { envelope, ResultCode } from './gateway/gateway-protocol';
 import { createH5PayRoutes } from './h5pay/pay-page';
 import { AnswerHolds } from './gateway/held-answers';
+import { echoed } from '../domain/text';
+import { methodsServed } from '../http/protocol';
 import { sendError } from './shared/http';
 import { createNotifier } from './gateway/notifications';
 import { GatewayJournal } from './gateway/persistence';
@@ -203,18 +205,29 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     ...wechatpay.routers,
     ...douyinPay.routers,
   ];
-  for (const router of routers) {
-    app.use(router.routes());
-    app.use(router.allowedMethods());
-  }
+  for (const router of routers) app.use(router.routes());
+  // What no route served: a path none has is 404; a method its routes lack is 405 with Allow
+  // (RFC 9110 §15.5.6); OPTIONS is 204 with Allow.
   app.use((ctx) => {
     if (ctx.body !== undefined || ctx.status !== 404) return;
+    const served = methodsServed(routers, ctx.path);
+    const allow = served.length > 0 ? [...served, 'OPTIONS'].join(', ') : undefined;
+    if (allow && ctx.method === 'OPTIONS') {
+      ctx.set('Allow', allow);
+      ctx.status = 204;
+      return;
+    }
+    if (allow) ctx.set('Allow', allow);
+    const status = allow ? 405 : 404;
+    const refusal = allow
+      ? `${ctx.method} is not served at ${echoed(ctx.path)}; allowed: ${allow}`
+      : `no route ${ctx.method} ${echoed(ctx.path)}`;
     if (ctx.path.startsWith('/2/')) {
       // The official SDK JSON-parses every answer: even an unknown path answers JSON.
-      ctx.status = 404;
-      ctx.body = envelope(ResultCode.RUNTIME_ERROR, `the sandbox does not emulate ${ctx.method} ${ctx.path}`);
+      ctx.status = status;
+      ctx.body = envelope(ResultCode.RUNTIME_ERROR, `the sandbox does not emulate this: ${refusal}`);
     } else {
-      sendError(ctx, 404, 'NOT_FOUND', `no route ${ctx.method} ${ctx.path}`);
+      sendError(ctx, status, allow ? 'METHOD_NOT_ALLOWED' : 'NOT_FOUND', refusal);
     }
   });
 

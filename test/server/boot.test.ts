@@ -16,6 +16,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { silentLogger } from '../../server/adapters/observability/logger';
+import { openPglite } from '../../server/adapters/storage/database';
+import { loadConfig } from '../../server/config';
+import { startServices } from '../../server/services';
+import { readyLines } from '../../server/startup';
+
 const ROOT = join(__dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const onLinux = existsSync('/proc/self/stat');
@@ -78,9 +84,105 @@ describe('npm start (server/main.ts)', () => {
       expect(minted.ok).toBe(true);
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);
+      // Checked once it stopped: a failure must not leave tsx's child running (SIGKILL stops tsx alone).
+      // The ready lines name every upstream the sandbox stands in for: WeChat Pay too, whose bills
+      // opened earlier are still asked about there although new ones go to the gateway.
+      expect(server.output()).toContain(
+        'Payments         WeChat mini-program: the payment gateway (sandbox); Douyin: the payment gateway (sandbox); ' +
+          'bills opened earlier at WeChat Pay: WeChat Pay (sandbox); ' +
+          'bills opened earlier at Douyin 担保支付: Douyin 担保支付 (sandbox)',
+      );
+      expect(server.output()).toContain(
+        `Sandbox          ${sandboxUrl}   (offline payment gateway, WeChat login, Douyin login, WeChat Pay, Douyin 担保支付)`,
+      );
     } finally {
       server.child.kill('SIGKILL');
     }
+  });
+
+  describe('the ready lines, in every mode', () => {
+    const realGateway = {
+      GATEWAY_BASE_URL: 'https://payapi.example.com',
+      GATEWAY_APP_ID: 'a',
+      GATEWAY_APP_SECRET: 'b',
+      GATEWAY_MASTER_SECRET: 'c',
+    };
+    const realLogins = {
+      WECHAT_API_BASE_URL: 'https://api.weixin.example.com',
+      WECHAT_APPID: 'wx1',
+      WECHAT_SECRET: 's',
+      WECHAT_MINIPROGRAM_USERNAME: 'gh_1',
+      DOUYIN_API_BASE_URL: 'https://developer.toutiao.example.com',
+      DOUYIN_APPID: 'tt1',
+      DOUYIN_SECRET: 's',
+      DOUYIN_PAY_APP_ID: 'tt1',
+      DOUYIN_MERCHANT_ID: 'm1',
+      DOUYIN_PAY_SECRET: 'p',
+    };
+
+    it.each<[string, Record<string, string>, string, string]>([
+      [
+        'WeChat Pay for the mini-program',
+        { WEAPP_PAYMENT_PROVIDER: 'wechatpay' },
+        'WeChat mini-program: WeChat Pay (sandbox); Douyin: the payment gateway (sandbox); ' +
+          'bills opened earlier at Douyin 担保支付: Douyin 担保支付 (sandbox)',
+        '(offline payment gateway, WeChat login, Douyin login, WeChat Pay, Douyin 担保支付)',
+      ],
+      [
+        'a real gateway, logins sandboxed',
+        realGateway,
+        'WeChat mini-program: the payment gateway; Douyin: the payment gateway; ' +
+          'bills opened earlier at WeChat Pay: WeChat Pay (sandbox); ' +
+          'bills opened earlier at Douyin 担保支付: Douyin 担保支付 (sandbox)',
+        '(offline WeChat login, Douyin login, WeChat Pay, Douyin 担保支付)',
+      ],
+      [
+        'every upstream real but WeChat Pay',
+        { ...realGateway, ...realLogins, WEAPP_PAYMENT_PROVIDER: 'wechatpay' },
+        'WeChat mini-program: WeChat Pay (sandbox); Douyin: the payment gateway',
+        '(offline WeChat Pay)',
+      ],
+      [
+        'every upstream real',
+        { ...realGateway, ...realLogins },
+        'WeChat mini-program: the payment gateway; Douyin: the payment gateway',
+        'off (every upstream has a base URL)',
+      ],
+    ])('should name every upstream the sandbox stands in for, with %s', async (_mode, env, payments, sandbox) => {
+      const config = loadConfig({
+        PORT: '0',
+        SANDBOX_PORT: '0',
+        HOST: '127.0.0.1',
+        ALLOW_UNREACHABLE_WEBHOOKS: 'true',
+        ...env,
+      });
+      const database = await openPglite(undefined);
+      const services = await startServices(config, {
+        database,
+        logger: silentLogger(),
+        sweeper: { enabled: false },
+      });
+      try {
+        const lines = readyLines({
+          serverUrl: services.serverUrl,
+          storage: 'PGlite',
+          sandboxUrl: services.sandboxUrl,
+          emulated: services.emulated,
+          weapp: services.paymentRoutes.WX_MINI,
+          tt: services.paymentRoutes.BC_WX_WAP,
+          providers: services.paymentProviders,
+        }).map(({ line }) => line);
+        expect(lines[1]).toBe(`Payments         ${payments}`);
+        expect(lines[2]).toBe(
+          sandbox.startsWith('off')
+            ? `Sandbox          ${sandbox}`
+            : `Sandbox          ${services.sandboxUrl}   ${sandbox}`,
+        );
+      } finally {
+        await services.close();
+        await database.close();
+      }
+    });
   });
 
   it('should refuse to boot, naming the missing secret, outside sandbox mode', async () => {

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { connect, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { ECHO_LIMIT, echoed } from '../../server/domain/text';
 import { createCheckoutServer } from '../../server/http/node-server';
 import { CheckoutHarness, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
@@ -269,6 +270,115 @@ describe('every answer follows the error contract', () => {
       const response = await h.api.post('/api/session').set('content-type', 'application/json').send('{"platform":');
       expectContract(response, 400, 'VALIDATION_FAILED');
     });
+  });
+});
+
+describe('what an error message repeats of the request', () => {
+  let database: TestDatabase;
+  let h: CheckoutHarness;
+
+  beforeAll(async () => {
+    database = await storage.open();
+    h = await startHarness(database.db);
+  });
+
+  afterAll(async () => {
+    await h?.close();
+    await database?.dispose();
+  });
+
+  /** 5,000 characters: far beyond any identifier, well within Node's 16 KB of headers. */
+  const long = 'X'.repeat(5000);
+  /** What an echo of `long` may keep: ECHO_LIMIT characters and a note of how many there were. */
+  const expectCut = (message: string) => {
+    expect(message).toMatch(/X…\(\d{4} characters\)/);
+    expect(message).not.toContain('X'.repeat(ECHO_LIMIT + 1));
+    expect(message.length).toBeLessThan(ECHO_LIMIT + 200);
+  };
+  const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+  const merchant = { authorization: `Bearer ${MERCHANT_KEY}` };
+  const raw = (lines: string[], body = '') => sendRaw(h.services.serverUrl, `${lines.join('\r\n')}\r\n\r\n${body}`);
+
+  it('should cut by characters, never inside a surrogate pair, and leave a short value whole', () => {
+    expect(echoed('😀'.repeat(100))).toBe(`${'😀'.repeat(ECHO_LIMIT)}…(100 characters)`);
+    expect(echoed('😀'.repeat(ECHO_LIMIT))).toBe('😀'.repeat(ECHO_LIMIT));
+    expect(echoed('ORDER0000001')).toBe('ORDER0000001');
+  });
+
+  it('should cut an order number in a path to ECHO_LIMIT characters in 404 ORDER_NOT_FOUND, on every route that takes one', async () => {
+    const { token } = await h.login();
+    const answers = [
+      await h.api.get(`/api/orders/${long}/status`).set(auth(token)),
+      await h.api.post(`/api/orders/${long}/pay`).set(auth(token)).send({ platform: 'weapp' }),
+      await h.api.get(`/api/merchant/orders/${long}`).set(merchant),
+      await h.api
+        .post(`/api/merchant/orders/${long}/refunds`)
+        .set(merchant)
+        .set('idempotency-key', 'k')
+        .send({ amount: 1 }),
+    ];
+    for (const answer of answers) {
+      expectContract(answer, 404, 'ORDER_NOT_FOUND');
+      expectCut(answer.body.error.message);
+    }
+  });
+
+  it('should cut a path in 404 NOT_FOUND and 405 METHOD_NOT_ALLOWED', async () => {
+    const unknown = await h.api.get(`/api/${long}`);
+    expectContract(unknown, 404, 'NOT_FOUND');
+    expectCut(unknown.body.error.message);
+    const method = await h.api.delete(`/api/orders/${long}/status`);
+    expectContract(method, 405, 'METHOD_NOT_ALLOWED');
+    expectCut(method.body.error.message);
+    const notify = await h.api.get(`/api/wechatpay/notify`).query({ x: long });
+    expect(notify.status).toBe(405);
+    expect(notify.body.message.length).toBeLessThan(200);
+  });
+
+  it('should cut headers and a CONNECT target echoed in refusals', async () => {
+    const type = await h.api.post('/api/session').set('content-type', `application/${long}`).send('{}');
+    expectContract(type, 400, 'VALIDATION_FAILED');
+    expectCut(type.body.error.message);
+    const expectation = await raw(
+      ['POST /api/session HTTP/1.1', 'Host: checkout', `Expect: ${long}`, 'Content-Length: 2', 'Connection: close'],
+      '{}',
+    );
+    expectContract(expectation, 417, 'EXPECTATION_FAILED');
+    expectCut(JSON.parse(expectation.body).error.message);
+    const connect = await raw([`CONNECT ${long}:443 HTTP/1.1`, 'Host: example.com:443']);
+    expectContract(connect, 405, 'METHOD_NOT_ALLOWED');
+    expectCut(JSON.parse(connect.body).error.message);
+  });
+
+  it('should cut a key the caller sent in the field a 400 VALIDATION_FAILED names', async () => {
+    const answer = await h.api
+      .post('/api/merchant/checkouts')
+      .set(merchant)
+      .send({ items: [{ sku: 'ceramic-mug', quantity: 1 }], appUserId: 'u1', attach: { [long]: 'a\u0000b' } });
+    expectContract(answer, 400, 'VALIDATION_FAILED');
+    expectCut(answer.body.error.message);
+  });
+
+  it("should cut identifiers in the sandbox's refusals: its control routes, cashier page and emulations", async () => {
+    const answers = [
+      await h.sandbox.post(`/sandbox/wechatpay/transactions/${long}/settle`).send({ result: 'paid' }),
+      await h.sandbox.get(`/sandbox/wechatpay/refunds/${long}/deliveries`),
+      await h.sandbox.post(`/sandbox/bills/${long}/settle`).send({ result: 'paid' }),
+      await h.sandbox.get(`/sandbox/refunds/${long}/deliveries`),
+      await h.sandbox.post('/sandbox/wechat/h5pay').send({ bill_no: long, action: 'pay' }),
+      await h.sandbox.get(`/sandbox/${long}`),
+      await h.sandbox.put(`/sandbox/bills/${long}/settle`),
+    ];
+    for (const answer of answers) {
+      expect(answer.status).toBeGreaterThanOrEqual(400);
+      expectCut(answer.body.error.message);
+    }
+    const page = await h.sandbox.get('/sandbox/wechat/h5pay').query({ bill_no: long });
+    expect(page.status).toBe(404);
+    expect(page.text).not.toContain('X'.repeat(ECHO_LIMIT + 1));
+    const gateway = await h.sandbox.get(`/2/rest/${long}`);
+    expect(gateway.status).toBe(404);
+    expectCut(gateway.body.err_detail);
   });
 });
 

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { validate, compileErrors } from '@readme/openapi-parser';
 import type Koa from 'koa';
@@ -10,10 +12,12 @@ import { WechatPayClient } from '../../server/adapters/payments/wechatpay/client
 import { clientOptionsFromSandboxKeys } from '../../server/adapters/payments/wechatpay/sandbox-credentials';
 import { HTTP_STATUS } from '../../server/http/errors';
 import { API_VERSION, buildApiDocument } from '../../server/http/api-document';
+import { createCheckoutServer } from '../../server/http/node-server';
 import { mountedRouters, servedRoutes } from '../../server/http/protocol';
 import { describedOperations, type ApiOperation } from '../../server/openapi/operations';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
+import { readAnswer, sendRaw, type RawAnswer } from '../support/raw-http';
 import { newOutTradeNo, startNotifyReceiver } from '../support/wechatpay';
 
 /**
@@ -732,6 +736,116 @@ describe('OpenAPI document', () => {
         await w.close();
         await database.dispose();
       }
+    });
+
+    describe('failures any request can get, sent to every documented operation', () => {
+      /** Every documented operation: its method, its path with sample parameters, and where it is served. */
+      function everyOperation(): Array<{ method: string; template: string; path: string; origin: string; app: Koa }> {
+        return Object.entries(document.paths ?? {}).flatMap(([template, item]) =>
+          HTTP_METHODS.filter((method) => item?.[method]).map((method) => {
+            const sandbox = template.startsWith('/sandbox/');
+            return {
+              method: method.toUpperCase(),
+              template,
+              path: template.replace(/\{[^}]+\}/g, 'SAMPLE0000000001'),
+              origin: sandbox ? h.services.sandboxUrl! : h.services.serverUrl,
+              app: sandbox ? h.services.sandboxApp! : h.services.app,
+            };
+          }),
+        );
+      }
+
+      /** Checks a raw answer against what the operation `method template` documents for its status. */
+      function checkRaw(method: string, path: string, answer: RawAnswer): void {
+        const type = answer.headers['content-type'];
+        const json = type?.startsWith('application/json') ? JSON.parse(answer.body) : undefined;
+        checkAnswer(method, path, answer.status, type, answer.body, json);
+      }
+
+      const send = (origin: string, lines: string[], body = '') =>
+        sendRaw(origin, `${lines.join('\r\n')}\r\n\r\n${body}`);
+
+      it("should answer what Node refuses, before any route is known, as each operation's document says", async () => {
+        for (const { method, path, origin } of everyOperation()) {
+          const line = `${method} ${path} HTTP/1.1`;
+          const refusals: Array<[number, string[]]> = [
+            [400, [line, 'Host: checkout', 'not a header line']],
+            [431, [line, 'Host: checkout', `X-Padding: ${'a'.repeat(20 * 1024)}`]],
+            [417, [line, 'Host: checkout', 'Expect: teapot', 'Content-Length: 0']],
+            [405, [`CONNECT ${path} HTTP/1.1`, 'Host: checkout']],
+          ];
+          for (const [status, lines] of refusals) {
+            const answer = await send(origin, lines);
+            expect({ line: lines[0], status: answer.status }).toEqual({ line: lines[0], status });
+            checkRaw(method, path, answer);
+          }
+        }
+      });
+
+      it("should answer a request too slow to arrive (408) as each operation's document says", async () => {
+        for (const { method, path, app } of everyOperation()) {
+          // Node raises ERR_HTTP_REQUEST_TIMEOUT from a timer; waiting for it would be a timed test.
+          const server = createCheckoutServer();
+          // eslint-disable-next-line @typescript-eslint/no-misused-promises -- Koa's callback never rejects
+          server.on('request', app.callback());
+          server.listen(0, '127.0.0.1');
+          await once(server, 'listening');
+          try {
+            const accepted = once(server, 'connection') as Promise<[Socket]>;
+            const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+            const [socket] = await accepted;
+            const answer = readAnswer(client);
+            client.write(`${method} ${path} HTTP/1.1\r\nHost: checkout\r\n`);
+            server.emit(
+              'clientError',
+              Object.assign(new Error('Request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }),
+              socket,
+            );
+            const timedOut = await answer;
+            expect(timedOut.status).toBe(408);
+            checkRaw(method, path, timedOut);
+          } finally {
+            server.close();
+          }
+        }
+      });
+
+      it("should answer a method the path does not serve with 405 and Allow, as each operation's document says", async () => {
+        const operations = everyOperation();
+        for (const { method, template, path, origin } of operations) {
+          const served = operations.filter((other) => other.template === template).map((other) => other.method);
+          const unserved = ['PUT', 'PATCH', 'DELETE', 'POST', 'GET'].find((candidate) => !served.includes(candidate))!;
+          const answer = await send(origin, [`${unserved} ${path} HTTP/1.1`, 'Host: checkout', 'Connection: close']);
+          expect({ path, unserved, status: answer.status }).toEqual({ path, unserved, status: 405 });
+          const allow = answer.headers.allow?.split(', ') ?? [];
+          expect({ path, allow }).toEqual({ path, allow: expect.arrayContaining([...served, 'OPTIONS']) });
+          const documentedAnswer = document.paths?.[template]?.[method.toLowerCase() as (typeof HTTP_METHODS)[number]]
+            ?.responses?.['405'] as OpenAPIV3_1.ResponseObject | undefined;
+          expect({ path, method, headers: Object.keys(documentedAnswer?.headers ?? {}) }).toEqual({
+            path,
+            method,
+            headers: ['Allow'],
+          });
+          checkRaw(method, path, answer);
+        }
+      });
+
+      it("should answer what the app refuses on any route (no Host, a body declared too large) as each operation's document says", async () => {
+        for (const { method, path, origin } of everyOperation().filter(
+          (operation) => operation.app === h.services.app,
+        )) {
+          const line = `${method} ${path} HTTP/1.1`;
+          const refusals: Array<[number, string[]]> = [
+            [400, [line, 'Connection: close']],
+            [413, [line, 'Host: checkout', 'Content-Length: 100000', 'Connection: close']],
+          ];
+          for (const [status, lines] of refusals) {
+            const answer = await send(origin, lines);
+            expect({ line, status: answer.status }).toEqual({ line, status });
+            checkRaw(method, path, answer);
+          }
+        }
+      });
     });
 
     // Runs after the checkouts above (tests in a file run in order).

@@ -2,7 +2,9 @@ import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openPglite } from '../../server/adapters/storage/database';
 import type { Database } from '../../server/adapters/storage/database';
+import { createLogger } from '../../server/adapters/observability/logger';
 import { CheckoutHarness, startHarness } from '../support/checkout-harness';
+import { logLines } from '../support/observability';
 
 /** An upstream that answers every request with one fixed status and body. */
 async function fixedAnswer(
@@ -45,12 +47,86 @@ describe('upstream failures', () => {
     await referenceDb.close();
   });
 
-  async function harnessWithGateway(env: Record<string, string>) {
+  async function harnessWithGateway(env: Record<string, string>, logged?: string[]) {
     const db = await openPglite(undefined);
-    const harness = await startHarness(db, { env });
+    const logger = logged
+      ? createLogger({
+          level: 'info',
+          format: 'json',
+          destination: { write: (line: string) => void logged.push(line) },
+        })
+      : undefined;
+    const harness = await startHarness(db, { env, ...(logger && { logger }) });
     opened.push({ harness, db });
     return harness;
   }
+
+  /** What a shopper must never read: an address, a host or a port (of ours, the sandbox's or an upstream's). */
+  const INTERNAL_DETAIL = /https?:\/\/|127\.0\.0\.1|10\.1\.2\.3|:\d{2,5}\b/;
+
+  describe('what a shopper is told of an upstream that failed', () => {
+    it('should name WeChat Pay, not its address, when it cannot be heard, and log the address for operators', async () => {
+      const logged: string[] = [];
+      const h = await harnessWithGateway({ WEAPP_PAYMENT_PROVIDER: 'wechatpay' }, logged);
+      // A proxy in front of WeChat Pay answering 503 unsigned: WeChat Pay cannot be heard.
+      await h.sandbox
+        .post('/sandbox/wechatpay/faults')
+        .send({ operation: 'prepay', http_status: 503, signed: false })
+        .expect(201);
+      const { token } = await h.login();
+      const order = await h.createOrder(token);
+      const response = await h.pay(token, order.orderNo).expect(503);
+      expect(response.body.error).toEqual({
+        code: 'GATEWAY_UNAVAILABLE',
+        message: 'WeChat Pay is unavailable at the moment: retry shortly',
+      });
+      const warned = logLines(logged).filter((line) => line.code === 'GATEWAY_UNAVAILABLE');
+      expect(warned.map((line) => line.msg)).toEqual([expect.stringContaining(h.services.sandboxUrl!)]);
+    });
+
+    it.each([
+      [
+        'a WeChat Pay refusal',
+        'FREQUENCY_LIMITED',
+        429,
+        503,
+        'WeChat Pay is unavailable at the moment (FREQUENCY_LIMITED): retry shortly',
+      ],
+      ['a WeChat Pay refusal', 'PARAM_ERROR', 400, 502, 'WeChat Pay could not complete the request (PARAM_ERROR)'],
+    ])('should answer %s %s with its code alone, not its words', async (_case, code, httpStatus, status, message) => {
+      const h = await harnessWithGateway({ WEAPP_PAYMENT_PROVIDER: 'wechatpay' });
+      await h.sandbox
+        .post('/sandbox/wechatpay/faults')
+        .send({
+          operation: 'prepay',
+          http_status: httpStatus,
+          code,
+          message: 'see http://10.1.2.3:8080/mch/1900000001',
+        })
+        .expect(201);
+      const { token } = await h.login();
+      const order = await h.createOrder(token);
+      const response = await h.pay(token, order.orderNo).expect(status);
+      expect(response.body.error.message).toBe(message);
+    });
+
+    it.each([
+      [7, 502, 'The payment gateway could not complete the request (CHANNEL_ERROR)'],
+      [14, 503, 'The payment gateway is unavailable at the moment (RUNTIME_ERROR): retry shortly'],
+    ])(
+      "should answer the gateway's result_code %i with its code alone, not its err_detail",
+      async (resultCode, status, message) => {
+        const h = await harnessWithGateway({});
+        await h.sandbox
+          .post('/sandbox/gateway/faults')
+          .send({ result_code: resultCode, operation: 'bill', err_detail: 'upstream http://10.1.2.3:8080/x refused' })
+          .expect(201);
+        const { token } = await h.login();
+        const order = await h.createOrder(token);
+        expect((await h.pay(token, order.orderNo).expect(status)).body.error.message).toBe(message);
+      },
+    );
+  });
 
   it('should answer 502 GATEWAY_ERROR when the gateway refuses the bill, and let the shopper retry', async () => {
     const h = await harnessWithGateway({
@@ -101,7 +177,9 @@ describe('upstream failures', () => {
     });
     const { token } = await h.login();
     const order = await h.createOrder(token);
-    expect((await h.pay(token, order.orderNo).expect(503)).body.error.code).toBe('GATEWAY_UNAVAILABLE');
+    const response = await h.pay(token, order.orderNo).expect(503);
+    expect(response.body.error.code).toBe('GATEWAY_UNAVAILABLE');
+    expect(response.body.error.message).not.toMatch(INTERNAL_DETAIL);
     expect((await h.status(token, order.orderNo)).status).toBe('pending');
   });
 
@@ -123,7 +201,9 @@ describe('upstream failures', () => {
       });
       const { token } = await h.login();
       const order = await h.createOrder(token);
-      expect((await h.pay(token, order.orderNo).expect(expected)).body.error.code).toBe(code);
+      const response = await h.pay(token, order.orderNo).expect(expected);
+      expect(response.body.error.code).toBe(code);
+      expect(response.body.error.message).not.toMatch(INTERNAL_DETAIL);
     } finally {
       await upstream.close();
     }
@@ -139,6 +219,8 @@ describe('upstream failures', () => {
       });
       const response = await h.api.post('/api/session').send({ platform: 'weapp', code: 'any' }).expect(503);
       expect(response.body.error.code).toBe('WECHAT_UNAVAILABLE');
+      expect(response.body.error.message).not.toMatch(INTERNAL_DETAIL);
+      expect(response.body.error.message).not.toMatch(INTERNAL_DETAIL);
     } finally {
       await upstream.close();
     }
@@ -152,6 +234,7 @@ describe('upstream failures', () => {
     });
     const response = await h.api.post('/api/session').send({ platform: 'weapp', code: 'any' }).expect(503);
     expect(response.body.error.code).toBe('WECHAT_UNAVAILABLE');
+    expect(response.body.error.message).not.toMatch(INTERNAL_DETAIL);
   });
   // What storage cannot hold (NUL, an unpaired surrogate) or an empty id is an unreadable
   // answer: the upstream's fault, never a 500 of ours.
@@ -197,6 +280,7 @@ describe('upstream failures', () => {
       });
       const response = await h.api.post('/api/session').send({ platform: 'tt', code: 'any' }).expect(503);
       expect(response.body.error.code).toBe('DOUYIN_UNAVAILABLE');
+      expect(response.body.error.message).not.toMatch(INTERNAL_DETAIL);
     } finally {
       await upstream.close();
     }

@@ -1,5 +1,6 @@
 import type { CheckoutSettings } from '../checkout-settings';
 import { AppError } from '../errors';
+import { echoed } from '../text';
 import type { Fen } from '../money';
 import type { CheckoutEvents, Logger } from '../observability';
 import type { PaymentProviderId, ProviderBillState } from '../payment-provider';
@@ -144,6 +145,7 @@ export class PaymentVerdicts {
         throw new AppError(
           'GATEWAY_ERROR',
           `Payment provider ${provider.id} refused to close bill ${bill.billNo} as paid, but its query does not say paid`,
+          { provider: provider.id },
         );
       }
       await this.recordQueriedPayment(bill, state);
@@ -188,7 +190,10 @@ export class PaymentVerdicts {
       this.settings.notifyMerchant,
     );
     if (!verdict.found) {
-      throw new AppError('WEBHOOK_UNKNOWN_TRANSACTION', `No bill ${payment.billNo} opened at ${payment.provider} here`);
+      throw new AppError(
+        'WEBHOOK_UNKNOWN_TRANSACTION',
+        `No bill ${echoed(payment.billNo)} opened at ${payment.provider} here`,
+      );
     }
     if (verdict.recorded === null) return { duplicate: true };
     this.events.emit({

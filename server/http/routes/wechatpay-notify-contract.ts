@@ -1,9 +1,8 @@
-import type { ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import type { ErrorCode } from '../../domain/errors';
-import { jsonAnswer, type ApiOperation } from '../../openapi/operations';
+import { errorAnswers, type ApiOperation } from '../../openapi/operations';
 import { errorCodesOf } from '../contract';
 import type { ErrorBodyWriter } from '../errors';
+import { NODE_REFUSALS } from '../node-server';
 
 /**
  * The contract of WeChat Pay's notification endpoint (./wechatpay-notify.ts): its path, the
@@ -15,34 +14,22 @@ import type { ErrorBodyWriter } from '../errors';
 
 export const WECHATPAY_NOTIFY_PATH = '/api/wechatpay/notify';
 
-/** Every refusal of the endpoint is this: WeChat Pay's failure answer, our code leading the message. */
-export const wechatPayFailureSchema = z.strictObject({
-  code: z.literal('FAIL'),
-  message: z.string().meta({
-    description: 'Our error code, a colon, then for people (may change): `WEBHOOK_SIGNATURE_INVALID: …`.',
-  }),
-});
+/**
+ * Every refusal of the endpoint is this: WeChat Pay's failure answer, our code (one of `codes`)
+ * leading the message.
+ */
+export function wechatPayFailureSchema(codes: readonly string[]): z.ZodType {
+  return z.strictObject({
+    code: z.literal('FAIL'),
+    message: z
+      .string()
+      .regex(new RegExp(`^(?:${codes.join('|')}): `))
+      .meta({ description: 'Our error code, a colon, then for people (may change): `WEBHOOK_SIGNATURE_INVALID: …`.' }),
+  });
+}
 
 /** Writes a refusal of the endpoint in WeChat Pay's words, with the status of `code` (see `errorHandler`). */
 export const wechatPayFailure: ErrorBodyWriter = (code, message) => ({ code: 'FAIL', message: `${code}: ${message}` });
-
-/** The endpoint's refusals, one answer per status listing the codes (which lead the message) it stands for. */
-function failureAnswers(codes: ReadonlyArray<readonly [ErrorCode, number]>): Record<string, ResponseConfig> {
-  const byStatus = new Map<number, ErrorCode[]>();
-  for (const [code, status] of codes) {
-    const listed = byStatus.get(status) ?? [];
-    if (!listed.includes(code)) listed.push(code);
-    byStatus.set(status, listed);
-  }
-  return Object.fromEntries(
-    [...byStatus]
-      .sort(([a], [b]) => a - b)
-      .map(([status, listed]) => [
-        String(status),
-        jsonAnswer(listed.map((code) => `\`${code}\``).join(', '), wechatPayFailureSchema),
-      ]),
-  );
-}
 
 /** The OpenAPI operation of ./wechatpay-notify.ts. */
 export const wechatPayNotifyOperation: ApiOperation = {
@@ -54,9 +41,12 @@ export const wechatPayNotifyOperation: ApiOperation = {
     'Called by WeChat Pay (APIv3, direct merchant), not by you. The body is read as text whatever its ' +
     'Content-Type; only the verifier parses it, after checking `Wechatpay-Signature` over ' +
     '`Wechatpay-Timestamp`, `Wechatpay-Nonce` and the body with the key `Wechatpay-Serial` names, and then ' +
-    'decrypts its resource with the APIv3 key. 204 acknowledges it once stored; every refusal is WeChat ' +
-    'Pay\'s failure answer `{"code": "FAIL", "message"}` with the status of the code leading the message, ' +
-    'after which WeChat Pay sends it again.',
+    'decrypts its resource with the APIv3 key. 204 acknowledges it once stored; every refusal of ours is ' +
+    'WeChat Pay\'s failure answer `{"code": "FAIL", "message"}` with the status of the code leading the ' +
+    'message, after which WeChat Pay sends it again. What Node refuses before any route is known (a request ' +
+    'line or headers it cannot parse, headers over 16 KB, a request too slow to arrive, an `Expect` other ' +
+    'than 100-continue, chunk extensions over 16 KB, `CONNECT`) is the common `{"error": {"code", "message"}}` ' +
+    'instead: WeChat Pay retries it just the same.',
   request: {
     headers: z.object({
       'wechatpay-timestamp': z.string().meta({ description: 'Seconds since 1970; at most 5 minutes off.' }),
@@ -75,8 +65,8 @@ export const wechatPayNotifyOperation: ApiOperation = {
   },
   responses: {
     204: { description: 'Stored (or already stored).' },
-    ...failureAnswers(
-      errorCodesOf(
+    ...errorAnswers(NODE_REFUSALS, {
+      codes: errorCodesOf(
         'VALIDATION_FAILED',
         'UNSUPPORTED_MEDIA_TYPE',
         'WEBHOOK_INVALID',
@@ -84,6 +74,7 @@ export const wechatPayNotifyOperation: ApiOperation = {
         'WEBHOOK_UNKNOWN_TRANSACTION',
         'GATEWAY_UNAVAILABLE',
       ),
-    ),
+      schema: wechatPayFailureSchema,
+    }),
   },
 };

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import type { AnswerHolds } from './held-answers';
-import { BodyTooLargeError, isPlainObject, parseJsonObject, readBody } from '../shared/http';
+import { BodyTooLargeError, echoed, isPlainObject, MESSAGE_LIMIT, parseJsonObject, readBody } from '../shared/http';
 import { gatewayAppSign } from '../shared/signing';
 
 /**
@@ -59,11 +59,14 @@ export function sendsRefundWebhook(channelType: string): boolean {
 /** A refusal the gateway answers with a non-zero `result_code`. */
 export class GatewayError extends Error {
   readonly isGatewayError = true;
+  /** The refusal's `err_detail`, cut to MESSAGE_LIMIT characters. */
+  readonly detail: string;
   constructor(
     readonly resultCode: number,
-    readonly detail: string,
+    detail: string,
   ) {
-    super(`${RESULT_MESSAGES[resultCode] ?? resultCode}: ${detail}`);
+    super(`${RESULT_MESSAGES[resultCode] ?? resultCode}: ${echoed(detail, MESSAGE_LIMIT)}`);
+    this.detail = echoed(detail, MESSAGE_LIMIT);
     this.name = 'GatewayError';
   }
 }
@@ -154,7 +157,11 @@ const ERROR_PAGE_TITLES: Readonly<Record<number, string>> = {
 };
 
 export function envelope(resultCode: number, detail: string): Params {
-  return { result_code: resultCode, result_msg: RESULT_MESSAGES[resultCode] ?? 'UNKNOWN', err_detail: detail };
+  return {
+    result_code: resultCode,
+    result_msg: RESULT_MESSAGES[resultCode] ?? 'UNKNOWN',
+    err_detail: echoed(detail, MESSAGE_LIMIT),
+  };
 }
 
 async function readParams(ctx: Context, source: 'body' | 'para'): Promise<Params> {
@@ -203,7 +210,7 @@ export function authenticate(params: Params, credentials: AppCredentials): void 
   }
   const appSign = readString(params, 'app_sign', true);
   if (appId !== credentials.appId) {
-    throw new GatewayError(ResultCode.APP_INVALID, `no app with app_id ${appId}`);
+    throw new GatewayError(ResultCode.APP_INVALID, `no app with app_id ${echoed(appId)}`);
   }
   const expected = gatewayAppSign(appId, String(timestamp), credentials.secret);
   if (appSign.toLowerCase() !== expected) {

@@ -16,7 +16,7 @@ import {
   type Params,
 } from './gateway-protocol';
 import type { AnswerHolds } from './held-answers';
-import { requestOrigin } from '../shared/http';
+import { echoed, requestOrigin } from '../shared/http';
 import type { Notifier } from './notifications';
 import { nonceStr, prepayId, recordId } from '../shared/random';
 import { finishRefund } from './refund-settlement';
@@ -166,7 +166,7 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
           `channel ${channel} is not set up for this app (the sandbox emulates ${SUPPORTED_CHANNELS.join(', ')})`,
         );
       }
-      throw new GatewayError(ResultCode.CHANNEL_INVALID, `unknown channel ${channel}`);
+      throw new GatewayError(ResultCode.CHANNEL_INVALID, `unknown channel ${echoed(String(channel))}`);
     }
     const totalFee = readInteger(params, 'total_fee', {
       required: true,
@@ -303,7 +303,7 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
       !UNCONFIGURED_CHANNELS.has(channel) &&
       !(SUPPORTED_CHANNELS as readonly string[]).includes(channel)
     ) {
-      throw new GatewayError(ResultCode.CHANNEL_INVALID, `unknown channel ${channel}`);
+      throw new GatewayError(ResultCode.CHANNEL_INVALID, `unknown channel ${echoed(String(channel))}`);
     }
     return channel;
   }
@@ -368,10 +368,13 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
     authenticate(params, secretsFor(mode));
     const bill = store.billsById.get(id);
     injectFault('query', call);
-    if (!bill) throw new GatewayError(ResultCode.NO_SUCH_BILL, `no bill with id ${id}`);
+    if (!bill) throw new GatewayError(ResultCode.NO_SUCH_BILL, `no bill with id ${echoed(id)}`);
     if (bill.mode !== mode) {
       const where = bill.mode === 'test' ? '/2/rest/sandbox/bill/{id} with test_secret' : '/2/rest/bill/{id}';
-      throw new GatewayError(ResultCode.NO_SUCH_BILL, `bill ${id} belongs to ${bill.mode} mode; query it at ${where}`);
+      throw new GatewayError(
+        ResultCode.NO_SUCH_BILL,
+        `bill ${echoed(id)} belongs to ${bill.mode} mode; query it at ${where}`,
+      );
     }
     return { pay: billView(bill, true) };
   }
@@ -408,11 +411,17 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
     const notifyUrl = readNotifyUrl(params);
     const optional = readObject(params, 'optional') ?? {};
     if (store.refunds.has(refundNo)) {
-      throw new GatewayError(ResultCode.PARAM_INVALID, `duplicate refund_no ${refundNo}: a refund_no is accepted once`);
+      throw new GatewayError(
+        ResultCode.PARAM_INVALID,
+        `duplicate refund_no ${echoed(refundNo)}: a refund_no is accepted once`,
+      );
     }
     const bill = store.bills.get(billNo);
     if (!bill || (channel !== undefined && channel !== bill.channelType && channel !== bill.channel)) {
-      throw new GatewayError(ResultCode.NO_SUCH_BILL, `no bill ${billNo}${channel ? ` on channel ${channel}` : ''}`);
+      throw new GatewayError(
+        ResultCode.NO_SUCH_BILL,
+        `no bill ${echoed(billNo)}${channel ? ` on channel ${echoed(channel)}` : ''}`,
+      );
     }
     if (bill.mode !== 'live') {
       throw new GatewayError(
@@ -422,7 +431,7 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
     }
     const status = store.effectiveStatus(bill, now());
     if (status !== 'paid') {
-      throw new GatewayError(ResultCode.BILL_UNSUCCESS, `bill ${billNo} is not paid (it is ${status})`);
+      throw new GatewayError(ResultCode.BILL_UNSUCCESS, `bill ${echoed(billNo)} is not paid (it is ${status})`);
     }
     const processing = store.refundsOf(billNo).find((earlier) => earlier.status === 'processing');
     if (processing) {
@@ -528,7 +537,7 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
     authenticate(params, credentials.app);
     injectFault('query', call);
     const refund = store.refundsById.get(id);
-    if (!refund) throw new GatewayError(ResultCode.NO_SUCH_REFUND, `no refund with id ${id}`);
+    if (!refund) throw new GatewayError(ResultCode.NO_SUCH_REFUND, `no refund with id ${echoed(id)}`);
     return { refund: refundView(refund, true) };
   }
 
@@ -552,7 +561,7 @@ export function createGatewayRoutes(deps: GatewayDependencies): GatewayRoutes {
     const refund = store.refunds.get(refundNo);
     const bill = refund && store.bills.get(refund.billNo);
     if (!refund || !bill || bill.channelType !== channel) {
-      throw new GatewayError(ResultCode.NO_SUCH_REFUND, `no ${channel} refund ${refundNo}`);
+      throw new GatewayError(ResultCode.NO_SUCH_REFUND, `no ${echoed(channel)} refund ${echoed(refundNo)}`);
     }
     const status =
       refund.status === 'processing' ? 'PROCESSING' : refund.status === 'succeeded' ? 'SUCCESS' : refund.failureStatus;

@@ -1,7 +1,7 @@
 import { Router } from '@koa/router';
 import { describeRoutes } from '../../openapi/operations';
 import { h5PayFormSchema, h5PayOperations, h5PayPageQuery } from '../control-contract';
-import { BodyTooLargeError, isPlainObject, readBody, sendError } from '../shared/http';
+import { BodyTooLargeError, echoed, isPlainObject, readBody, sendError } from '../shared/http';
 import { settleAndNotify, type SettlementDependencies } from '../gateway/settlement';
 import type { Bill, BillStatus, GatewayStore } from '../gateway/store';
 import { fenToYuan } from '../gateway/webhook-message';
@@ -146,9 +146,9 @@ export function createH5PayRoutes(deps: H5PayDependencies): Router {
         refusal: {
           status: 404,
           code: 'NO_SUCH_BILL',
-          message: `no bill ${billNo}`,
+          message: `no bill ${echoed(billNo)}`,
           heading: '订单不存在',
-          detail: `找不到订单 ${billNo}。`,
+          detail: `找不到订单 ${echoed(billNo)}。`,
         },
       };
     }
@@ -157,9 +157,9 @@ export function createH5PayRoutes(deps: H5PayDependencies): Router {
         refusal: {
           status: 400,
           code: 'NOT_H5_BILL',
-          message: `bill ${billNo} is a ${bill.channel} bill; only BC_WX_WAP bills are paid on this page`,
+          message: `bill ${echoed(billNo)} is a ${bill.channel} bill; only BC_WX_WAP bills are paid on this page`,
           heading: '无法使用微信 H5 支付',
-          detail: `订单 ${billNo} 不是微信 H5 支付（BC_WX_WAP）订单。`,
+          detail: `订单 ${echoed(billNo)} 不是微信 H5 支付（BC_WX_WAP）订单。`,
         },
       };
     }
@@ -169,7 +169,7 @@ export function createH5PayRoutes(deps: H5PayDependencies): Router {
         refusal: {
           status: 409,
           code: 'BILL_NOT_OPEN',
-          message: `bill ${billNo} is ${status}, not open`,
+          message: `bill ${echoed(billNo)} is ${status}, not open`,
           ...STATUS_NOTICE[status],
         },
       };

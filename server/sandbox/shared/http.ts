@@ -1,4 +1,7 @@
 import type { Context } from 'koa';
+import { echoed, MESSAGE_LIMIT } from '../../domain/text';
+
+export { echoed, MESSAGE_LIMIT };
 
 /** Small transport helpers shared by the sandbox's routes. */
 
@@ -42,10 +45,10 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The control API's error shape: `{error: {code, message}}`. */
+/** The control API's error shape: `{error: {code, message}}`, the message cut to MESSAGE_LIMIT characters. */
 export function sendError(ctx: Context, status: number, code: string, message: string): void {
   ctx.status = status;
-  ctx.body = { error: { code, message } };
+  ctx.body = { error: { code, message: echoed(message, MESSAGE_LIMIT) } };
 }
 
 /** The origin this request reached the sandbox at, e.g. `http://127.0.0.1:3100`. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { BodyTooLargeError, readBody, requestOrigin } from '../shared/http';
+import { BodyTooLargeError, echoed, MESSAGE_LIMIT, readBody, requestOrigin } from '../shared/http';
 import { channelTradeNo, prepayId, randomString } from '../shared/random';
 import { chinaDateTime, chinaStamp14 } from '../shared/time';
 import { tradeBillText } from './bill';
@@ -94,7 +94,7 @@ class Refusal extends Error {
     readonly code: string,
     message: string,
   ) {
-    super(message);
+    super(echoed(message, MESSAGE_LIMIT));
     this.name = 'Refusal';
   }
 }

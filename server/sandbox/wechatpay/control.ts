@@ -2,7 +2,7 @@ import { Router, type RouterContext } from '@koa/router';
 import { describeRoutes } from '../../openapi/operations';
 import { readControlBody } from '../control';
 import { refundHoldSchema } from '../control-contract';
-import { sendError } from '../shared/http';
+import { echoed, sendError } from '../shared/http';
 import { refundView } from './api';
 import {
   modeSchema,
@@ -103,13 +103,14 @@ export function createWechatPayControlRoutes(deps: WechatPayControlDependencies)
 
   function findTransaction(ctx: RouterContext): Transaction | undefined {
     const transaction = store.transactions.get(String(ctx.params.out_trade_no));
-    if (!transaction) sendError(ctx, 404, 'ORDER_NOT_EXIST', `no transaction ${String(ctx.params.out_trade_no)}`);
+    if (!transaction)
+      sendError(ctx, 404, 'ORDER_NOT_EXIST', `no transaction ${echoed(String(ctx.params.out_trade_no))}`);
     return transaction;
   }
 
   function findRefund(ctx: RouterContext): Refund | undefined {
     const refund = store.refunds.get(String(ctx.params.out_refund_no));
-    if (!refund) sendError(ctx, 404, 'RESOURCE_NOT_EXISTS', `no refund ${String(ctx.params.out_refund_no)}`);
+    if (!refund) sendError(ctx, 404, 'RESOURCE_NOT_EXISTS', `no refund ${echoed(String(ctx.params.out_refund_no))}`);
     return refund;
   }
 

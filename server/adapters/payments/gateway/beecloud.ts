@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../../../domain/errors';
 import type { BillOutcome } from '../../../domain/order-status';
+import { echoed } from '../../../domain/text';
 import { chinaDayBounds } from '../../../domain/identifiers';
 import type {
   BillClientParams,
@@ -390,7 +391,10 @@ export class BeeCloudGateway implements PaymentProvider {
     }
     const parsed = webhookSchema.safeParse(body);
     if (!parsed.success) {
-      throw new AppError('WEBHOOK_INVALID', `Webhook body is malformed: ${parsed.error.issues[0]?.path.join('.')}`);
+      throw new AppError(
+        'WEBHOOK_INVALID',
+        `Webhook body is malformed: ${echoed(parsed.error.issues[0]?.path.join('.') ?? '')}`,
+      );
     }
     const message = parsed.data;
     // What is stored is the message as sent, not the fields read from it.

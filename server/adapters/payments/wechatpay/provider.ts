@@ -1,4 +1,5 @@
 import { AppError } from '../../../domain/errors';
+import { echoed } from '../../../domain/text';
 import type {
   BillClosing,
   BillCreation,
@@ -347,7 +348,7 @@ export class WechatPayProvider implements PaymentProvider {
    * be heard, GATEWAY_ERROR for a refusal or a bill that does not read or match its hash.
    */
   async listTransactions(day: string): Promise<ProviderTransaction[]> {
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new AppError('VALIDATION_FAILED', `${day} is not YYYY-MM-DD`);
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new AppError('VALIDATION_FAILED', `${echoed(day)} is not YYYY-MM-DD`);
     let text: string;
     try {
       const link = await this.client.tradeBill(day, 'SUCCESS');

@@ -1,4 +1,5 @@
 import { createSign, createVerify, randomBytes, type KeyObject } from 'node:crypto';
+import { echoed } from '../../../domain/text';
 import { WechatPayVerificationError } from './errors';
 
 /**
@@ -178,7 +179,10 @@ export async function verifySignedMessage(
   }
   const key = await keyFor(signed.serial);
   if (!rsaSha256Verify(signedLines(signed.timestamp, signed.nonce, body), signed.signature, key)) {
-    throw new WechatPayVerificationError('BAD_SIGNATURE', `Wechatpay-Signature does not verify with ${signed.serial}`);
+    throw new WechatPayVerificationError(
+      'BAD_SIGNATURE',
+      `Wechatpay-Signature does not verify with ${echoed(signed.serial)}`,
+    );
   }
   return signed;
 }
