@@ -54,7 +54,9 @@ export const wechatPayNotifyOperation: ApiOperation = {
     'Called by WeChat Pay (APIv3, direct merchant), not by you. The body is read as text whatever its ' +
     'Content-Type; only the verifier parses it, after checking `Wechatpay-Signature` over ' +
     '`Wechatpay-Timestamp`, `Wechatpay-Nonce` and the body with the key `Wechatpay-Serial` names, and then ' +
-    'decrypts its resource with the APIv3 key. 204 acknowledges it once stored; every refusal is WeChat ' +
+    'decrypts its resource with the APIv3 key. Each of those four headers must come once: one sent twice ' +
+    'is `WEBHOOK_SIGNATURE_INVALID`, whichever value is genuine. 204 acknowledges it once stored (a verified ' +
+    'notification nothing here can apply is stored for review and acknowledged too); every refusal is WeChat ' +
     'Pay\'s failure answer `{"code": "FAIL", "message"}` with the status of the code leading the message, ' +
     'after which WeChat Pay sends it again.',
   request: {

@@ -24,6 +24,7 @@ import {
   requestPaymentFields,
   verifySignedMessage,
   type MerchantCredentials,
+  type MessageHeaders,
   type RequestPaymentFields,
 } from './signing';
 
@@ -315,10 +316,7 @@ export class WechatPayClient {
   }
 
   /** Verifies and reads a notification POSTed to us; see `readNotification` for what it throws. */
-  readNotification(request: {
-    headers: Record<string, string | string[] | undefined>;
-    body: string;
-  }): Promise<WechatPayNotification> {
+  readNotification(request: { headers: MessageHeaders; body: string }): Promise<WechatPayNotification> {
     return readNotification(request, {
       keyFor: (serial) => this.platformKeys.keyFor(serial),
       apiV3Key: this.options.apiV3Key,

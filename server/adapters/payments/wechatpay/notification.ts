@@ -9,7 +9,7 @@ import {
   type WechatPayRefund,
   type WechatPayTransaction,
 } from './resources';
-import { verifySignedMessage, type VerificationKeyLookup } from './signing';
+import { verifySignedMessage, type MessageHeaders, type VerificationKeyLookup } from './signing';
 
 /**
  * Notifications of WeChat Pay APIv3 (pay.weixin.qq.com, "支付成功回调通知", "退款结果通知",
@@ -25,8 +25,9 @@ import { verifySignedMessage, type VerificationKeyLookup } from './signing';
  * - `refund_succeeded`: REFUND.SUCCESS;
  * - `refund_failed`: REFUND.ABNORMAL (the money could not reach the payer: handle by hand) or
  *   REFUND.CLOSED;
- * - `not_ours`: genuine, but for another 商户号 or app, or an event this checkout does not
- *   handle; acknowledge it (WeChat would repeat it for a day) and change nothing.
+ * - `not_ours`: genuine, but for another 商户号 or app, with an amount in another currency than
+ *   CNY (its total is no number of fen of ours), or an event this checkout does not handle;
+ *   acknowledge it (WeChat would repeat it for a day), keep it for a person and change nothing.
  */
 export type WechatPayNotification =
   | {
@@ -36,7 +37,18 @@ export type WechatPayNotification =
     }
   | { kind: 'refund_succeeded'; id: string; refund: WechatPayRefund }
   | { kind: 'refund_failed'; id: string; refund: WechatPayRefund }
-  | { kind: 'not_ours'; id: string; eventType: string; reason: string };
+  | {
+      kind: 'not_ours';
+      id: string;
+      eventType: string;
+      reason: string;
+      /** The resource's merchant number (`out_refund_no`, else `out_trade_no`), when it was read. */
+      reference?: string;
+      /** The resource's amount (`amount.refund`, else `amount.total`), when it was read. */
+      amount?: number;
+      /** The decrypted resource, when it was read. */
+      resource?: WechatPayTransaction | WechatPayRefund;
+    };
 
 const envelopeSchema = z.object({
   id: z.string(),
@@ -76,7 +88,7 @@ export interface NotificationContext {
  */
 export async function readNotification(
   request: {
-    headers: Record<string, string | string[] | undefined>;
+    headers: MessageHeaders;
     body: string;
   },
   context: NotificationContext,
@@ -106,6 +118,15 @@ export async function readNotification(
     if (context.appid !== undefined && transaction.appid !== context.appid) {
       return notOurs(id, eventType, `for AppID ${transaction.appid ?? '(none)'}`);
     }
+    const amount = transaction.amount as NonNullable<WechatPayTransaction['amount']>;
+    if (amount.currency !== CURRENCY) {
+      return {
+        ...notOurs(id, eventType, currencyReason(amount.currency)),
+        reference: transaction.outTradeNo,
+        amount: amount.total,
+        resource: transaction,
+      };
+    }
     return { kind: 'transaction_succeeded', id, transaction };
   }
   if (eventType.startsWith('REFUND.')) {
@@ -113,6 +134,14 @@ export async function readNotification(
     if (!parsed.success) throw new WechatPayVerificationError('BAD_BODY', `${eventType} without a refund`);
     const refund = toRefund(parsed.data);
     if (parsed.data.mchid !== context.mchid) return notOurs(id, eventType, `for 商户号 ${parsed.data.mchid}`);
+    if (refund.amount.currency !== CURRENCY) {
+      return {
+        ...notOurs(id, eventType, currencyReason(refund.amount.currency)),
+        reference: refund.outRefundNo,
+        amount: refund.amount.refund,
+        resource: refund,
+      };
+    }
     if (eventType === 'REFUND.SUCCESS' && refund.status === 'SUCCESS') return { kind: 'refund_succeeded', id, refund };
     if (
       (eventType === 'REFUND.ABNORMAL' && refund.status === 'ABNORMAL') ||
@@ -125,8 +154,18 @@ export async function readNotification(
   return notOurs(id, eventType, 'an event this checkout does not handle');
 }
 
-function notOurs(id: string, eventType: string, reason: string): WechatPayNotification {
+function notOurs(id: string, eventType: string, reason: string): Extract<WechatPayNotification, { kind: 'not_ours' }> {
   return { kind: 'not_ours', id, eventType, reason };
+}
+
+/**
+ * The one currency a mainland merchant's amounts are in ("JSAPI下单", "申请退款": `amount.currency`
+ * CNY, 境内商户号仅支持人民币); an absent currency is read as CNY, its documented default.
+ */
+const CURRENCY = 'CNY';
+
+function currencyReason(currency: string): string {
+  return `amount.currency ${JSON.stringify(currency.slice(0, 16))} is not ${CURRENCY}: its amount is no number of fen`;
 }
 
 function parseJson(text: string, what: string): unknown {
