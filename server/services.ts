@@ -234,7 +234,7 @@ async function wechatPayProvider(
     }
   }
   if (!where.sandbox || config.wechatpay.baseUrl !== undefined) return undefined;
-  return deferredProvider('wechatpay', new Set(['WX_MINI']), build);
+  return deferredProvider({ id: 'wechatpay', channels: new Set(['WX_MINI']), idempotentRefunds: true }, build);
 }
 
 /**

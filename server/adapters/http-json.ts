@@ -57,11 +57,12 @@ export interface RawRequest {
 
 /**
  * An answer as it came: the status, the headers (names in lower case, as Node gives them) and the
- * body text untouched, so a signature over it can be checked.
+ * body text untouched, so a signature over it can be checked. A header that came more than once
+ * is the list of its values, never joined: a verifier must be able to tell two signatures from one.
  */
 export interface RawAnswer {
   status: number;
-  headers: Record<string, string | undefined>;
+  headers: Record<string, string | readonly string[] | undefined>;
   text: string;
 }
 
@@ -95,7 +96,7 @@ function send(request: RawRequest): Promise<RawAnswer> {
         incoming.on('end', () =>
           resolve({
             status: incoming.statusCode ?? 0,
-            headers: singleValued(incoming.headers),
+            headers: distinctHeaders(incoming.headersDistinct),
             text: Buffer.concat(chunks).toString('utf8'),
           }),
         );
@@ -115,9 +116,17 @@ function send(request: RawRequest): Promise<RawAnswer> {
   });
 }
 
-function singleValued(headers: http.IncomingHttpHeaders): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(headers)) out[name] = Array.isArray(value) ? value.join(', ') : value;
+/**
+ * Headers by lower-case name from Node's `headersDistinct` (every header line kept, unlike
+ * `headers`, which joins or drops repeats): one value as a string, repeats as the list.
+ */
+function distinctHeaders(
+  headers: Record<string, string[] | undefined>,
+): Record<string, string | readonly string[] | undefined> {
+  const out: Record<string, string | readonly string[] | undefined> = {};
+  for (const [name, values] of Object.entries(headers)) {
+    if (values !== undefined) out[name] = values.length === 1 ? values[0] : values;
+  }
   return out;
 }
 

@@ -1,6 +1,6 @@
 import type { ErrorCode } from './errors';
 import type { Fen } from './money';
-import type { PaymentChannel } from './payment-provider';
+import type { PaymentChannel, PaymentProviderId } from './payment-provider';
 import type { PaymentDisposition, RefundKind } from './ports';
 
 /**
@@ -29,6 +29,8 @@ export type WebhookOutcome = 'accepted' | 'duplicate' | 'invalid' | 'bad_signatu
  *
  * - `order.created`: a new order (a replay of an Idempotency-Key is not one).
  * - `bill.opened`: a payment provider made a bill for a payment attempt.
+ * - `provider` on the bill, payment and refund events: who the bill was opened at (and so who
+ *   paid or refunds it), as a channel alone (`WX_MINI`) cannot say: the gateway or WeChat Pay.
  * - `payment.recorded`: a bill's provider said it was paid (its notification or our query) and it was
  *   recorded for the first time, with its disposition (`applied`, `refund_due`, `amount_mismatch`).
  * - `refund.requested` / `refund.succeeded` / `refund.failed`: a merchant's refund or the
@@ -42,20 +44,21 @@ export type WebhookOutcome = 'accepted' | 'duplicate' | 'invalid' | 'bad_signatu
  */
 export type CheckoutEvent =
   | { type: 'order.created'; orderNo: string; amount: Fen }
-  | { type: 'bill.opened'; orderNo: string; billNo: string; channel: PaymentChannel }
+  | { type: 'bill.opened'; orderNo: string; billNo: string; provider: PaymentProviderId; channel: PaymentChannel }
   | {
       type: 'payment.recorded';
       orderNo: string;
       billNo: string;
+      provider: PaymentProviderId;
       amount: Fen;
       /** The bill's own fee: differs from `amount` only for `amount_mismatch`. */
       billAmount: Fen;
       source: 'webhook' | 'query';
       disposition: PaymentDisposition;
     }
-  | { type: 'refund.requested'; orderNo: string; refundNo: string; amount: Fen; kind: RefundKind }
-  | { type: 'refund.succeeded'; orderNo: string; refundNo: string; amount: Fen; kind: RefundKind }
-  | { type: 'refund.failed'; orderNo: string; refundNo: string; amount: Fen; kind: RefundKind; failure?: string }
+  | RefundEvent<'refund.requested'>
+  | RefundEvent<'refund.succeeded'>
+  | (RefundEvent<'refund.failed'> & { failure?: string })
   | { type: 'order.expired'; orderNo: string; confirmedByGateway: boolean }
   | { type: 'webhook.handled'; outcome: WebhookOutcome; code?: ErrorCode; reason?: string }
   | { type: 'notification.delivered'; orderNo: string; refundNo?: string; attempt: number }
@@ -67,6 +70,16 @@ export type CheckoutEvent =
       error: string;
       retryInMs: number;
     };
+
+/** The fields every refund event carries. */
+export interface RefundEvent<T extends 'refund.requested' | 'refund.succeeded' | 'refund.failed'> {
+  type: T;
+  orderNo: string;
+  refundNo: string;
+  provider: PaymentProviderId;
+  amount: Fen;
+  kind: RefundKind;
+}
 
 /** Where the domain emits its business events; must not throw. */
 export interface CheckoutEvents {

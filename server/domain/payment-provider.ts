@@ -114,21 +114,29 @@ export interface CreateRefundRequest {
 /**
  * What became of a refund request. `refused`: the provider answered no (nothing was created;
  * `retryable` when it only asks to wait). `unknown`: no readable answer: the refund may exist, so
- * it is settled by query and never sent again with other parameters.
+ * it is settled by query and never sent again with other parameters (see
+ * `PaymentProvider.idempotentRefunds` for whether it is sent again with the same ones). `error`
+ * is the failure as the provider's other operations would throw it: GATEWAY_UNAVAILABLE when the
+ * provider could not be heard or asked to wait, GATEWAY_ERROR when it refused or answered nothing
+ * usable (what the upstream metrics count it as).
  */
 export type RefundSubmission =
   | { outcome: 'accepted'; providerId?: string }
-  | { outcome: 'refused'; reason: string; retryable: boolean }
-  | { outcome: 'unknown'; reason: string };
+  | { outcome: 'refused'; reason: string; retryable: boolean; error: AppError }
+  | { outcome: 'unknown'; reason: string; error: AppError };
 
 /** The provider's answer to our query about a refund. */
 export type ProviderRefundState =
   { found: false } | { found: true; state: 'pending' | 'succeeded' | 'failed'; reason?: string; detail?: unknown };
 
-/** A notification as it reached us: the exact bytes and the headers (lower-case names) that sign them. */
+/**
+ * A notification as it reached us: the exact bytes and the headers (lower-case names) that sign
+ * them. A header sent more than once is the list of its values, in the order they came, never
+ * joined: a verifier must be able to tell two signatures from one.
+ */
 export interface ProviderMessage {
   rawBody: string;
-  headers: Readonly<Record<string, string | undefined>>;
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>;
 }
 
 /**
@@ -144,8 +152,23 @@ export type ProviderEvent =
       tradeNo?: string;
       detail: unknown;
     }
-  | { type: 'refund.succeeded'; refundNo: string; /** Signed, fen. */ amount: Fen; detail: unknown }
-  | { type: 'refund.failed'; refundNo: string; reason: string; detail: unknown }
+  | {
+      type: 'refund.succeeded';
+      refundNo: string;
+      /** Signed, fen. */
+      amount: Fen;
+      /** The bill the provider says it refunded, where its message names it: it must be the refund's own. */
+      billNo?: string;
+      detail: unknown;
+    }
+  | {
+      type: 'refund.failed';
+      refundNo: string;
+      reason: string;
+      /** As for `refund.succeeded`. */
+      billNo?: string;
+      detail: unknown;
+    }
   | {
       /** Verified, but nothing here can act on it (a kind this checkout never makes, a number that can be none of ours). */
       type: 'not_ours';
@@ -197,6 +220,15 @@ export interface PaymentProvider {
    * their `bill_timeout`). Throws AppError GATEWAY_* when it cannot be told.
    */
   closeBill?(billNo: string, channel: PaymentChannel): Promise<BillClosing>;
+  /**
+   * Whether a refund request whose outcome is unknown may be sent again, identically (same refund
+   * number, bill and amount), for as long as the provider's query does not know the refund: true
+   * when the provider refunds a refund number at most once however often it is asked (WeChat
+   * Pay's "申请退款": 同一退款单号多次请求只退一笔, and after a system error or timeout, send again
+   * with the same number and parameters). False (the gateway, which does not promise that): such a
+   * refund is only asked about, and failed once the provider still has none after the grace.
+   */
+  readonly idempotentRefunds: boolean;
   /** Asks for part or all of a paid bill back. Never throws for an upstream failure. */
   createRefund(request: CreateRefundRequest): Promise<RefundSubmission>;
   /** What the provider knows about a refund now. Throws AppError GATEWAY_*. */

@@ -17,9 +17,10 @@ export interface RefundSettings {
   checkIntervalMs: number;
   /**
    * A refund whose request got no answer and that its provider still does not know this long
-   * after it was sent never arrived: it is failed, never sent again (a resent `refund_no` may
-   * be refunded twice). Must be well above the provider client's timeout, or a request still
-   * open could be declared lost. ms.
+   * after it was sent never arrived: at a provider without idempotent refunds it is failed, never
+   * sent again (a resent `refund_no` may be refunded twice there). A provider with idempotent
+   * refunds is sent the same request again instead, and this does not apply. Must be well above
+   * the provider client's timeout, or a request still open could be declared lost. ms.
    */
   unknownOutcomeGraceMs: number;
 }
@@ -149,6 +150,7 @@ export class RefundService implements SecondPaymentHandler {
       type: 'refund.requested',
       orderNo,
       refundNo: created.refundNo,
+      provider: created.provider,
       amount: created.amount,
       kind: 'merchant',
     });
@@ -201,6 +203,7 @@ export class RefundService implements SecondPaymentHandler {
         type: 'refund.requested',
         orderNo: payment.orderNo,
         refundNo: refund.refundNo,
+        provider: refund.provider,
         amount: payment.amount,
         kind: 'duplicate',
       });
@@ -244,6 +247,7 @@ export class RefundService implements SecondPaymentHandler {
       } catch (error) {
         this.log.warn('refund check failed; it is asked about again later', {
           refundNo: refund.refundNo,
+          provider: refund.provider,
           error: error instanceof Error ? error.message : String(error),
         });
       }
@@ -286,21 +290,75 @@ export class RefundService implements SecondPaymentHandler {
         }
         break;
       case 'unknown':
-        this.log.warn('refund request got no answer: its outcome is asked of its provider, never sent again', {
-          refundNo: claimed.refundNo,
-          provider: claimed.provider,
-          error: answer.reason,
-        });
+        this.logUnknown(claimed, answer.reason);
         break;
     }
     return (await this.store.refunds.findRefund(claimed.refundNo)) ?? claimed;
   }
 
+  private logUnknown(refund: RefundRecord, reason: string): void {
+    const resent = this.providers.get(refund.provider).idempotentRefunds;
+    this.log.warn(
+      resent
+        ? 'refund request got no answer: its provider is asked about it, and sent the same request again while it has none'
+        : 'refund request got no answer: its outcome is asked of its provider, never sent again',
+      { refundNo: refund.refundNo, provider: refund.provider, error: reason },
+    );
+  }
+
+  /**
+   * Sends again, unchanged, a refund whose earlier request got no answer and that its provider
+   * (one with idempotent refunds) does not know: same refund number, bill and amount, so however
+   * many of the requests arrived, it is refunded once. It stays submitted whatever the answer but
+   * a definitive refusal, so it is never renumbered: the next check asks and, if need be, sends
+   * it again.
+   */
+  private async resend(refund: RefundRecord): Promise<void> {
+    const bill = await this.store.bills.findBill(refund.billNo);
+    if (!bill) throw new Error(`refund ${refund.refundNo} of bill ${refund.billNo} without its bill`);
+    const answer = await this.providers.get(refund.provider).createRefund({
+      refundNo: refund.refundNo,
+      billNo: refund.billNo,
+      channel: refund.channel,
+      amount: refund.amount,
+      billAmount: bill.amount,
+      reason: refund.reason,
+      orderNo: refund.orderNo,
+    });
+    const at = this.clock();
+    switch (answer.outcome) {
+      case 'accepted':
+        await this.store.refunds.markRefundAccepted(refund.refundNo, answer.providerId, at);
+        return;
+      case 'refused':
+        if (!answer.retryable) {
+          await this.finish(refund.refundNo, { status: 'failed', at, failure: answer.reason });
+          return;
+        }
+        this.log.warn('a refund sent again was asked to wait: it is sent again later, unchanged', {
+          refundNo: refund.refundNo,
+          provider: refund.provider,
+          error: answer.reason,
+        });
+        return;
+      case 'unknown':
+        this.logUnknown(refund, answer.reason);
+        return;
+    }
+  }
+
   /** Asks its provider about a sent refund and settles it when the provider has. */
   private async check(refund: RefundRecord): Promise<void> {
-    const state = await this.providers.get(refund.provider).queryRefund(refund.refundNo, refund.channel);
+    const provider = this.providers.get(refund.provider);
+    const state = await provider.queryRefund(refund.refundNo, refund.channel);
     const now = this.clock();
     if (!state.found) {
+      // Never accepted and unknown to its provider: the request may not have arrived. Where the
+      // same request refunds once however often it comes, it is sent again until answered.
+      if (!refund.acceptedAt && provider.idempotentRefunds) {
+        await this.resend(refund);
+        return;
+      }
       const sentAt = refund.submittedAt?.getTime() ?? now.getTime();
       if (!refund.acceptedAt && now.getTime() - sentAt >= this.settings.unknownOutcomeGraceMs) {
         await this.finish(refund.refundNo, {
@@ -325,15 +383,15 @@ export class RefundService implements SecondPaymentHandler {
 
   /**
    * A verified notification from `provider`: the refund with this `refund_no` succeeded. Recorded
-   * once; a message for a refund we do not have at that provider, or with another fee, is kept
-   * for a person and changes nothing (the refund's query settles it).
+   * once; a message for a refund we do not have at that provider, for another bill than the
+   * refund's (`billNo`, where the message names one), or with another fee, is kept for a person
+   * and changes nothing (the refund's query settles it).
    */
   async recordRefundSucceeded(
     provider: PaymentProviderId,
-    refundNo: string,
-    amount: Fen,
-    detail: unknown,
+    message: { refundNo: string; amount: Fen; billNo?: string; detail: unknown },
   ): Promise<{ duplicate: boolean }> {
+    const { refundNo, amount, detail } = message;
     const refund = await this.store.refunds.findRefund(refundNo);
     if (!refund || refund.provider !== provider) {
       this.log.warn('refund message for a refund this checkout did not make there: kept for review', {
@@ -347,6 +405,18 @@ export class RefundService implements SecondPaymentHandler {
         refundNo,
         amount,
         `no such refund at ${provider} here`,
+        detail,
+      );
+      return { duplicate: false };
+    }
+    if (message.billNo !== undefined && message.billNo !== refund.billNo) {
+      this.logOtherBill(provider, refund, message.billNo);
+      await this.keepUnmatched(
+        provider,
+        'refund.succeeded',
+        refundNo,
+        amount,
+        otherBillReason(refund, message.billNo),
         detail,
       );
       return { duplicate: false };
@@ -378,17 +448,16 @@ export class RefundService implements SecondPaymentHandler {
 
   /**
    * A verified notification from `provider`: the refund with this `refund_no` failed (WeChat
-   * Pay's `REFUND.ABNORMAL`/`REFUND.CLOSED`; the gateway sends none). It finishes a pending
-   * refund as failed exactly once, as its query saying failed would; `reason` becomes its
-   * failure. A message for a refund we do not have at that provider, or one recorded succeeded,
-   * is kept for a person and changes nothing.
+   * Pay's `REFUND.CLOSED`; the gateway sends none). It finishes a pending refund as failed
+   * exactly once, as its query saying failed would; `reason` becomes its failure. A message for a
+   * refund we do not have at that provider, for another bill than the refund's (`billNo`, where
+   * the message names one), or for one recorded succeeded, is kept for a person and changes nothing.
    */
   async recordRefundFailed(
     provider: PaymentProviderId,
-    refundNo: string,
-    reason: string,
-    detail: unknown,
+    message: { refundNo: string; reason: string; billNo?: string; detail: unknown },
   ): Promise<{ duplicate: boolean }> {
+    const { refundNo, reason, detail } = message;
     const refund = await this.store.refunds.findRefund(refundNo);
     if (!refund || refund.provider !== provider) {
       this.log.warn('refund failure for a refund this checkout did not make there: kept for review', {
@@ -396,6 +465,18 @@ export class RefundService implements SecondPaymentHandler {
         refundNo,
       });
       await this.keepUnmatched(provider, 'refund.failed', refundNo, 0, `no such refund at ${provider} here`, detail);
+      return { duplicate: false };
+    }
+    if (message.billNo !== undefined && message.billNo !== refund.billNo) {
+      this.logOtherBill(provider, refund, message.billNo);
+      await this.keepUnmatched(
+        provider,
+        'refund.failed',
+        refundNo,
+        refund.amount,
+        otherBillReason(refund, message.billNo),
+        detail,
+      );
       return { duplicate: false };
     }
     if (refund.status === 'succeeded') {
@@ -412,6 +493,15 @@ export class RefundService implements SecondPaymentHandler {
     }
     const finished = await this.finish(refundNo, { status: 'failed', at: this.clock(), failure: reason, detail });
     return { duplicate: finished === null };
+  }
+
+  private logOtherBill(provider: PaymentProviderId, refund: RefundRecord, billNo: string): void {
+    this.log.error('a refund message names another bill than the refund’s: not applied, needs review', {
+      provider,
+      refundNo: refund.refundNo,
+      billNo: refund.billNo,
+      messageBillNo: billNo,
+    });
   }
 
   /** Keeps a verified refund message that nothing here can apply, under its kind's `KEPT_KINDS` name. */
@@ -440,7 +530,13 @@ export class RefundService implements SecondPaymentHandler {
   ): Promise<RefundRecord | null> {
     const finished = await this.store.refunds.finishRefund(refundNo, finish, this.settings.notifyMerchant);
     if (finished) {
-      const fields = { refundNo, orderNo: finished.orderNo, kind: finished.kind, amount: finished.amount };
+      const fields = {
+        refundNo,
+        orderNo: finished.orderNo,
+        provider: finished.provider,
+        kind: finished.kind,
+        amount: finished.amount,
+      };
       if (finished.status === 'succeeded') this.events.emit({ type: 'refund.succeeded', ...fields });
       else this.events.emit({ type: 'refund.failed', ...fields, failure: finished.failure });
     }
@@ -456,4 +552,9 @@ export class RefundService implements SecondPaymentHandler {
   async drain(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
   }
+}
+
+/** Why such a message is kept; the signed bill number is quoted escaped (it may hold what no stored text can). */
+function otherBillReason(refund: RefundRecord, billNo: string): string {
+  return `names bill ${JSON.stringify(billNo.slice(0, 64))}, but the refund is of bill ${refund.billNo}`;
 }

@@ -101,9 +101,9 @@ export class ProviderNotifications {
           detail: event.detail,
         });
       case 'refund.succeeded':
-        return this.refunds.recordRefundSucceeded(provider, event.refundNo, event.amount, event.detail);
+        return this.refunds.recordRefundSucceeded(provider, event);
       case 'refund.failed':
-        return this.refunds.recordRefundFailed(provider, event.refundNo, event.reason, event.detail);
+        return this.refunds.recordRefundFailed(provider, event);
       case 'not_ours':
         // Transfers, other kinds this checkout never starts, numbers that can be none of ours:
         // acknowledged, kept, never acted on.
@@ -156,10 +156,12 @@ function keyOf(event: ProviderEvent): string {
   switch (event.type) {
     case 'payment.succeeded':
       return `PAY|${event.billNo}|${event.amount}`;
+    // The bill is part of the key: a message naming another bill (kept for review) must never be
+    // taken for a copy of the true one that follows.
     case 'refund.succeeded':
-      return `REFUND|${event.refundNo}|${event.amount}`;
+      return `REFUND|${event.refundNo}|${event.amount}|${event.billNo ?? ''}`;
     case 'refund.failed':
-      return `REFUND_FAILED|${event.refundNo}`;
+      return `REFUND_FAILED|${event.refundNo}|${event.billNo ?? ''}`;
     case 'not_ours':
       return `${event.kind}|${event.reference}|${event.amount}`;
   }

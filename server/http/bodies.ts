@@ -47,13 +47,14 @@ export function rawTextBody() {
 
 /**
  * A provider's notification as the domain verifies it: the exact text `rawTextBody` read, and
- * the request's headers by lower-case name (a header sent more than once is joined with `, `,
- * as Node joins most).
+ * the request's headers by lower-case name, every header line kept (`headersDistinct`, from the
+ * raw header lines): a header sent more than once is the list of its values, not the joined text
+ * (or the first value) Node's `headers` would give, so a verifier can refuse two signatures.
  */
 export function providerMessageOf(ctx: Context): ProviderMessage {
-  const headers: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(ctx.headers)) {
-    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  const headers: Record<string, string | readonly string[]> = {};
+  for (const [name, values] of Object.entries(ctx.req.headersDistinct)) {
+    if (values !== undefined) headers[name] = values.length === 1 ? values[0] : values;
   }
   return { rawBody: typeof ctx.request.rawBody === 'string' ? ctx.request.rawBody : '', headers };
 }

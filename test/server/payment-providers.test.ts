@@ -112,6 +112,7 @@ describe.each(STORAGES)('payments at several providers ($name)', (storage) => {
     return {
       id: provider.id,
       channels: provider.channels,
+      idempotentRefunds: provider.idempotentRefunds,
       openBill: (request) => provider.openBill(request),
       queryBill: (billNo, channel) => provider.queryBill(billNo, channel),
       closeBill: (billNo: string, channel: PaymentChannel): Promise<BillClosing> => {

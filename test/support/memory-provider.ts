@@ -40,6 +40,7 @@ interface StoredRefund {
  */
 export class MemoryProvider implements PaymentProvider {
   readonly channels: ReadonlySet<PaymentChannel>;
+  readonly idempotentRefunds: boolean;
   readonly closeBill?: (billNo: string, channel: PaymentChannel) => Promise<BillClosing>;
   /** Every call made to it, as `operation billNo-or-refundNo`. */
   readonly calls: string[] = [];
@@ -56,9 +57,12 @@ export class MemoryProvider implements PaymentProvider {
       secret: string;
       channels?: PaymentChannel[];
       now?: () => Date;
+      /** Whether it refunds a refund number once however often it is sent (as WeChat Pay does). @default false */
+      idempotentRefunds?: boolean;
     },
   ) {
     this.channels = new Set(options.channels ?? ['WX_MINI', 'BC_WX_WAP', 'ALI_APP']);
+    this.idempotentRefunds = options.idempotentRefunds ?? false;
     if (options.canClose) this.closeBill = (billNo, channel) => this.close(billNo, channel);
   }
 
@@ -116,16 +120,12 @@ export class MemoryProvider implements PaymentProvider {
     this.calls.push(`createRefund ${request.refundNo}`);
     const bill = this.bills.get(request.billNo);
     if (this.refunds.has(request.refundNo)) return { outcome: 'accepted' };
-    if (!bill || bill.state !== 'SUCCESS') return { outcome: 'refused', reason: 'not paid', retryable: false };
-    if (request.billAmount !== bill.request.amount) {
-      return { outcome: 'refused', reason: 'amount.total differs from the bill', retryable: false };
-    }
+    if (!bill || bill.state !== 'SUCCESS') return refusal('not paid');
+    if (request.billAmount !== bill.request.amount) return refusal('amount.total differs from the bill');
     const refunded = [...this.refunds.values()]
       .filter((refund) => refund.request.billNo === request.billNo && refund.state !== 'failed')
       .reduce((sum, refund) => sum + refund.request.amount, 0);
-    if (refunded + request.amount > bill.request.amount) {
-      return { outcome: 'refused', reason: 'more than was paid', retryable: false };
-    }
+    if (refunded + request.amount > bill.request.amount) return refusal('more than was paid');
     this.refunds.set(request.refundNo, { request, state: 'pending' });
     return { outcome: 'accepted', providerId: `${this.id}-refund-${request.refundNo}` };
   }
@@ -138,7 +138,8 @@ export class MemoryProvider implements PaymentProvider {
   }
 
   async readNotification(message: ProviderMessage): Promise<ProviderEvent> {
-    const signature = message.headers['x-memory-signature'] ?? '';
+    const header = message.headers['x-memory-signature'];
+    const signature = typeof header === 'string' ? header : '';
     const expected = this.sign(message.rawBody);
     const given = Buffer.from(signature, 'utf8');
     if (given.length !== expected.length || !timingSafeEqual(given, Buffer.from(expected, 'utf8'))) {
@@ -212,6 +213,10 @@ export class MemoryProvider implements PaymentProvider {
   private sign(body: string): string {
     return createHmac('sha256', this.options.secret).update(body).digest('hex');
   }
+}
+
+function refusal(reason: string): RefundSubmission {
+  return { outcome: 'refused', reason, retryable: false, error: new AppError('GATEWAY_ERROR', reason) };
 }
 
 function clientParamsOf(request: OpenBillRequest): BillClientParams {

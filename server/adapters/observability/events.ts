@@ -48,19 +48,19 @@ function count(metrics: CheckoutMetrics, event: CheckoutEvent): void {
       metrics.ordersCreated.inc();
       return;
     case 'bill.opened':
-      metrics.billsOpened.inc({ channel: event.channel });
+      metrics.billsOpened.inc({ provider: event.provider, channel: event.channel });
       return;
     case 'payment.recorded':
-      metrics.paymentsRecorded.inc({ disposition: event.disposition, source: event.source });
+      metrics.paymentsRecorded.inc({ provider: event.provider, disposition: event.disposition, source: event.source });
       return;
     case 'refund.requested':
-      metrics.refunds.inc({ kind: event.kind, outcome: 'requested' });
+      metrics.refunds.inc({ provider: event.provider, kind: event.kind, outcome: 'requested' });
       return;
     case 'refund.succeeded':
-      metrics.refunds.inc({ kind: event.kind, outcome: 'succeeded' });
+      metrics.refunds.inc({ provider: event.provider, kind: event.kind, outcome: 'succeeded' });
       return;
     case 'refund.failed':
-      metrics.refunds.inc({ kind: event.kind, outcome: 'failed' });
+      metrics.refunds.inc({ provider: event.provider, kind: event.kind, outcome: 'failed' });
       return;
     case 'order.expired':
       metrics.ordersExpired.inc();

@@ -43,9 +43,9 @@ export class CheckoutMetrics {
   private readonly requestSeries = new Map<string, { observe(seconds: number): void }>();
   readonly upstreamDuration: Histogram<'upstream' | 'operation' | 'outcome'>;
   readonly ordersCreated: Counter;
-  readonly billsOpened: Counter<'channel'>;
-  readonly paymentsRecorded: Counter<'disposition' | 'source'>;
-  readonly refunds: Counter<'kind' | 'outcome'>;
+  readonly billsOpened: Counter<'provider' | 'channel'>;
+  readonly paymentsRecorded: Counter<'provider' | 'disposition' | 'source'>;
+  readonly refunds: Counter<'provider' | 'kind' | 'outcome'>;
   readonly ordersExpired: Counter;
   readonly webhooks: Counter<'outcome'>;
   readonly notifications: Counter<'outcome'>;
@@ -70,20 +70,20 @@ export class CheckoutMetrics {
     this.ordersCreated = new Counter({ name: 'checkout_orders_created_total', help: 'Orders created.', registers });
     this.billsOpened = new Counter({
       name: 'checkout_bills_opened_total',
-      help: 'Bills a payment provider opened, by channel.',
-      labelNames: ['channel'],
+      help: 'Bills a payment provider opened, by provider (gateway, wechatpay) and channel.',
+      labelNames: ['provider', 'channel'],
       registers,
     });
     this.paymentsRecorded = new Counter({
       name: 'checkout_payments_recorded_total',
-      help: 'Payments recorded (each once), by disposition and by what told us (webhook or query).',
-      labelNames: ['disposition', 'source'],
+      help: 'Payments recorded (each once), by provider, disposition and what told us (webhook or query).',
+      labelNames: ['provider', 'disposition', 'source'],
       registers,
     });
     this.refunds = new Counter({
       name: 'checkout_refunds_total',
-      help: 'Refunds requested and finished, by kind (merchant or duplicate) and outcome.',
-      labelNames: ['kind', 'outcome'],
+      help: 'Refunds requested and finished, by provider, kind (merchant or duplicate) and outcome.',
+      labelNames: ['provider', 'kind', 'outcome'],
       registers,
     });
     this.ordersExpired = new Counter({

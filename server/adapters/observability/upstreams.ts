@@ -21,16 +21,33 @@ export function upstreamObserver(logger: RootLogger, metrics: CheckoutMetrics): 
 
 /**
  * How a call that threw ended: the adapters say `*_UNAVAILABLE` for no answer (unreachable, timed
- * out, busy), and carry the upstream's own error code (`resultCode`, `errcode`, `errNo`) or a
- * `LOGIN_*` code when it answered no.
+ * out, busy, an answer that cannot be trusted, or one asking to wait), and carry the upstream's own
+ * error code (the gateway's `resultCode`, WeChat Pay's `code`, WeChat's `errcode`, Douyin's
+ * `errNo`) or a `LOGIN_*` code when it answered no. Every operation of every upstream is
+ * classified by this one rule, so one upstream's answer counts the same whichever call got it.
  */
 export function outcomeOfError(error: unknown): UpstreamOutcome {
   if (!AppError.is(error)) return 'failed';
   if (error.code.endsWith('_UNAVAILABLE')) return 'unavailable';
   const details = error.details ?? {};
-  if (error.code.startsWith('LOGIN_') || 'resultCode' in details || 'errcode' in details || 'errNo' in details)
+  if (
+    error.code.startsWith('LOGIN_') ||
+    'resultCode' in details ||
+    'code' in details ||
+    'errcode' in details ||
+    'errNo' in details
+  )
     return 'refused';
   return 'failed';
+}
+
+/**
+ * A bill or refund request the provider refused: `refused`, unless its error says the provider
+ * only asked to wait (`*_UNAVAILABLE`, e.g. WeChat Pay's FREQUENCY_LIMITED), which counts as
+ * `unavailable` as it does when a query gets it.
+ */
+function outcomeOfRefusal(error: AppError): UpstreamOutcome {
+  return outcomeOfError(error) === 'unavailable' ? 'unavailable' : 'refused';
 }
 
 async function timed<T>(
@@ -57,8 +74,9 @@ const ok = (): UpstreamOutcome => 'ok';
  * A payment provider with each call timed and classified under its id as the upstream
  * (`create_bill`, `query_bill`, `close_bill`, `create_refund`, `query_refund`,
  * `list_transactions`); it answers exactly what `provider` answers, and has `closeBill` only
- * when `provider` has. A bill or refund whose outcome is unknown counts as `unavailable` when the
- * provider could not be reached, else `failed`. Reading a notification makes no upstream call.
+ * when `provider` has. A bill or refund request that did not succeed is classified by the error
+ * the provider gave with it, as a query that threw that error would be (`outcomeOfError`; a
+ * refusal is `refused` unless it only asked to wait). Reading a notification makes no upstream call.
  */
 export function observedProvider(provider: PaymentProvider, observe: UpstreamObserver): PaymentProvider {
   const upstream = provider.id;
@@ -66,6 +84,7 @@ export function observedProvider(provider: PaymentProvider, observe: UpstreamObs
   return {
     id: provider.id,
     channels: provider.channels,
+    idempotentRefunds: provider.idempotentRefunds,
     openBill: (request) =>
       timed(
         observe,
@@ -76,7 +95,7 @@ export function observedProvider(provider: PaymentProvider, observe: UpstreamObs
           creation.outcome === 'created'
             ? 'ok'
             : creation.outcome === 'refused'
-              ? 'refused'
+              ? outcomeOfRefusal(creation.error)
               : outcomeOfError(creation.error),
       ),
     queryBill: (billNo, channel) =>
@@ -92,7 +111,11 @@ export function observedProvider(provider: PaymentProvider, observe: UpstreamObs
         'create_refund',
         () => provider.createRefund(request),
         (submission) =>
-          submission.outcome === 'accepted' ? 'ok' : submission.outcome === 'refused' ? 'refused' : 'failed',
+          submission.outcome === 'accepted'
+            ? 'ok'
+            : submission.outcome === 'refused'
+              ? outcomeOfRefusal(submission.error)
+              : outcomeOfError(submission.error),
       ),
     queryRefund: (refundNo, channel) =>
       timed(observe, upstream, 'query_refund', () => provider.queryRefund(refundNo, channel), ok),

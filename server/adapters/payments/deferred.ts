@@ -1,21 +1,21 @@
 import { AppError } from '../../domain/errors';
-import type { PaymentChannel, PaymentProvider, PaymentProviderId } from '../../domain/payment-provider';
+import type { PaymentProvider } from '../../domain/payment-provider';
 
 /**
  * A provider built on first use: for one that is kept only to finish what was opened there and
  * whose construction costs something (WeChat Pay on the sandbox generates its development keys on
- * first use). `id` and `channels` must be those of what `build` makes; it has `closeBill` (and
- * calls the built provider's, or answers as if it had none: GATEWAY_ERROR).
+ * first use). `id`, `channels` and `idempotentRefunds` must be those of what `build` makes; it has
+ * `closeBill` (and calls the built provider's, or answers as if it had none: GATEWAY_ERROR).
  *
  * A failed build is tried again at the next call. While it fails, what the contract lets throw
  * throws AppError GATEWAY_UNAVAILABLE; `openBill` is `refused` and `createRefund` `refused`
  * (retryable) with the reason, since nothing was sent.
  */
 export function deferredProvider(
-  id: PaymentProviderId,
-  channels: ReadonlySet<PaymentChannel>,
+  traits: Pick<PaymentProvider, 'id' | 'channels' | 'idempotentRefunds'>,
   build: () => Promise<PaymentProvider>,
 ): PaymentProvider {
+  const { id, channels, idempotentRefunds } = traits;
   let built: Promise<PaymentProvider> | undefined;
   const provider = async (): Promise<PaymentProvider> => {
     built ??= build();
@@ -33,6 +33,7 @@ export function deferredProvider(
   return {
     id,
     channels,
+    idempotentRefunds,
     async openBill(request) {
       let ready: PaymentProvider;
       try {
@@ -55,7 +56,8 @@ export function deferredProvider(
       try {
         ready = await provider();
       } catch (error) {
-        return { outcome: 'refused', reason: (error as AppError).message, retryable: true };
+        const unavailable = error as AppError;
+        return { outcome: 'refused', reason: unavailable.message, retryable: true, error: unavailable };
       }
       return ready.createRefund(request);
     },

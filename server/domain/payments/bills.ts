@@ -85,7 +85,13 @@ export class BillService {
     if (creation.outcome === 'created') {
       const { providerId: providerBillId, clientParams } = creation.bill;
       await this.store.bills.updateBill(bill.billNo, { status: 'open', providerBillId, clientParams }, this.clock());
-      this.events.emit({ type: 'bill.opened', orderNo: order.orderNo, billNo: bill.billNo, channel });
+      this.events.emit({
+        type: 'bill.opened',
+        orderNo: order.orderNo,
+        billNo: bill.billNo,
+        provider: provider.id,
+        channel,
+      });
       return clientParams;
     }
     if (creation.outcome === 'refused') {

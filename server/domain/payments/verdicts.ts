@@ -200,6 +200,7 @@ export class PaymentVerdicts {
       type: 'payment.recorded',
       orderNo: verdict.orderNo,
       billNo: payment.billNo,
+      provider: payment.provider,
       amount: payment.amount,
       billAmount: verdict.billAmount,
       source: payment.source,

@@ -41,7 +41,9 @@ export const wechatPayNotifyOperation: ApiOperation = {
     'Called by WeChat Pay (APIv3, direct merchant), not by you. The body is read as text whatever its ' +
     'Content-Type; only the verifier parses it, after checking `Wechatpay-Signature` over ' +
     '`Wechatpay-Timestamp`, `Wechatpay-Nonce` and the body with the key `Wechatpay-Serial` names, and then ' +
-    'decrypts its resource with the APIv3 key. 204 acknowledges it once stored; every refusal of ours is ' +
+    'decrypts its resource with the APIv3 key. Each of those four headers must come once: one sent twice ' +
+    'is `WEBHOOK_SIGNATURE_INVALID`, whichever value is genuine. 204 acknowledges it once stored (a verified ' +
+    'notification nothing here can apply is stored for review and acknowledged too); every refusal of ours is ' +
     'WeChat Pay\'s failure answer `{"code": "FAIL", "message"}` with the status of the code leading the ' +
     'message, after which WeChat Pay sends it again. What Node refuses before any route is known (a request ' +
     'line or headers it cannot parse, headers over 16 KB, a request too slow to arrive, an `Expect` other ' +

@@ -77,6 +77,11 @@ function fenOf(value: unknown): number | undefined {
 export class DouyinGuaranteedProvider implements PaymentProvider {
   readonly id = 'douyin_guaranteed' as const;
   readonly channels: ReadonlySet<PaymentChannel> = new Set<PaymentChannel>(['TT_MINI']);
+  /**
+   * Not promised: 担保支付's refund page says nothing of a refund number sent twice, so a refund
+   * whose answer was lost is only asked about (`query_refund`), never sent again.
+   */
+  readonly idempotentRefunds = false;
   private readonly client: EcpayClient;
   private readonly notifyUrl: string;
   private readonly now: () => number;
@@ -172,8 +177,10 @@ export class DouyinGuaranteedProvider implements PaymentProvider {
       });
       return { outcome: 'accepted', providerId: refundNo };
     } catch (error) {
-      if (EcpayRefusal.is(error)) return { outcome: 'refused', reason: error.message, retryable: false };
-      return { outcome: 'unknown', reason: upstreamError(error, 'refund').message };
+      const failure = upstreamError(error, 'refund');
+      if (EcpayRefusal.is(error))
+        return { outcome: 'refused', reason: error.message, retryable: false, error: failure };
+      return { outcome: 'unknown', reason: failure.message, error: failure };
     }
   }
 

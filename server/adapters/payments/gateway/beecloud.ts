@@ -154,6 +154,11 @@ const webhookSchema = z.object({
 export class BeeCloudGateway implements PaymentProvider {
   readonly id = 'gateway';
   readonly channels: ReadonlySet<PaymentChannel> = new Set<PaymentChannel>(['WX_MINI', 'BC_WX_WAP', 'ALI_APP']);
+  /**
+   * A `refund_no` carries the day it is sent and is unique (§4.3.1); nothing is promised for one
+   * sent twice, so a refund whose request got no answer is only asked about.
+   */
+  readonly idempotentRefunds = false;
   private readonly now: () => number;
 
   constructor(private readonly options: BeeCloudOptions) {
@@ -325,9 +330,13 @@ export class BeeCloudGateway implements PaymentProvider {
           outcome: 'refused',
           reason: error.message,
           retryable: error.details.resultCode === REFUND_IN_PROGRESS,
+          error,
         };
       }
-      return { outcome: 'unknown', reason: error instanceof Error ? error.message : String(error) };
+      const unknown = AppError.is(error)
+        ? error
+        : new AppError('GATEWAY_ERROR', error instanceof Error ? error.message : String(error));
+      return { outcome: 'unknown', reason: unknown.message, error: unknown };
     }
   }
 

@@ -25,6 +25,7 @@ import {
   requestPaymentFields,
   verifySignedMessage,
   type MerchantCredentials,
+  type MessageHeaders,
   type RequestPaymentFields,
 } from './signing';
 
@@ -369,10 +370,7 @@ export class WechatPayClient {
   }
 
   /** Verifies and reads a notification POSTed to us; see `readNotification` for what it throws. */
-  readNotification(request: {
-    headers: Record<string, string | string[] | undefined>;
-    body: string;
-  }): Promise<WechatPayNotification> {
+  readNotification(request: { headers: MessageHeaders; body: string }): Promise<WechatPayNotification> {
     return readNotification(request, {
       keyFor: (serial, options) => this.platformKeys.keyFor(serial, options),
       apiV3Key: this.options.apiV3Key,

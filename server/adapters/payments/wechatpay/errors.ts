@@ -9,6 +9,8 @@ const REFUSAL_TAG = Symbol.for('miniprogram-checkout.WechatPayRefusal');
 /**
  * Why a signed message (an API answer or a notification) was not accepted:
  * - `MISSING_HEADERS`: a `Wechatpay-Timestamp`, `-Nonce`, `-Signature` or `-Serial` header is absent;
+ * - `REPEATED_HEADERS`: one of them came more than once (which one signs is anyone's guess: a
+ *   genuine signature beside a forged one must not pass);
  * - `STALE_TIMESTAMP`: `Wechatpay-Timestamp` is not a number of seconds within the allowed skew;
  * - `UNKNOWN_SERIAL`: no platform certificate or 微信支付公钥 has the `Wechatpay-Serial` (after a
  *   re-download of `/v3/certificates` when one was allowed);
@@ -20,6 +22,7 @@ const REFUSAL_TAG = Symbol.for('miniprogram-checkout.WechatPayRefusal');
  */
 export type WechatPayVerificationReason =
   | 'MISSING_HEADERS'
+  | 'REPEATED_HEADERS'
   | 'STALE_TIMESTAMP'
   | 'UNKNOWN_SERIAL'
   | 'BAD_SIGNATURE'

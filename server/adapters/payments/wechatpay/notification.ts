@@ -11,7 +11,7 @@ import {
   type WechatPayTransaction,
 } from './resources';
 import type { KeyLookupOptions } from './platform-keys';
-import { verifySignedMessage } from './signing';
+import { verifySignedMessage, type MessageHeaders } from './signing';
 
 /**
  * Notifications of WeChat Pay APIv3 (pay.weixin.qq.com, "支付成功回调通知", "退款结果通知",
@@ -27,8 +27,9 @@ import { verifySignedMessage } from './signing';
  * - `refund_succeeded`: REFUND.SUCCESS;
  * - `refund_failed`: REFUND.ABNORMAL (the money could not reach the payer: handle by hand) or
  *   REFUND.CLOSED;
- * - `not_ours`: genuine, but for another 商户号 or app, or an event this checkout does not
- *   handle; acknowledge it (WeChat would repeat it for a day) and change nothing.
+ * - `not_ours`: genuine, but for another 商户号 or app, with an amount in another currency than
+ *   CNY (its total is no number of fen of ours), or an event this checkout does not handle;
+ *   acknowledge it (WeChat would repeat it for a day), keep it for a person and change nothing.
  */
 export type WechatPayNotification =
   | {
@@ -38,7 +39,18 @@ export type WechatPayNotification =
     }
   | { kind: 'refund_succeeded'; id: string; refund: WechatPayRefund }
   | { kind: 'refund_failed'; id: string; refund: WechatPayRefund }
-  | { kind: 'not_ours'; id: string; eventType: string; reason: string };
+  | {
+      kind: 'not_ours';
+      id: string;
+      eventType: string;
+      reason: string;
+      /** The resource's merchant number (`out_refund_no`, else `out_trade_no`), when it was read. */
+      reference?: string;
+      /** The resource's amount (`amount.refund`, else `amount.total`), when it was read. */
+      amount?: number;
+      /** The decrypted resource, when it was read. */
+      resource?: WechatPayTransaction | WechatPayRefund;
+    };
 
 const envelopeSchema = z.object({
   id: z.string(),
@@ -91,7 +103,7 @@ export interface NotificationContext {
  */
 export async function readNotification(
   request: {
-    headers: Record<string, string | string[] | undefined>;
+    headers: MessageHeaders;
     body: string;
   },
   context: NotificationContext,
@@ -139,6 +151,15 @@ export async function readNotification(
     if (context.appid !== undefined && transaction.appid !== context.appid) {
       return notOurs(id, eventType, `for AppID ${transaction.appid ?? '(none)'}`);
     }
+    const amount = transaction.amount as NonNullable<WechatPayTransaction['amount']>;
+    if (amount.currency !== CURRENCY) {
+      return {
+        ...notOurs(id, eventType, currencyReason(amount.currency)),
+        reference: transaction.outTradeNo,
+        amount: amount.total,
+        resource: transaction,
+      };
+    }
     return { kind: 'transaction_succeeded', id, transaction };
   }
   if (eventType.startsWith('REFUND.')) {
@@ -146,6 +167,14 @@ export async function readNotification(
     if (!parsed.success) throw new WechatPayVerificationError('BAD_BODY', `${eventType} without a refund`);
     const refund = toRefund(parsed.data);
     if (parsed.data.mchid !== context.mchid) return notOurs(id, eventType, `for 商户号 ${parsed.data.mchid}`);
+    if (refund.amount.currency !== CURRENCY) {
+      return {
+        ...notOurs(id, eventType, currencyReason(refund.amount.currency)),
+        reference: refund.outRefundNo,
+        amount: refund.amount.refund,
+        resource: refund,
+      };
+    }
     if (eventType === 'REFUND.SUCCESS' && refund.status === 'SUCCESS') return { kind: 'refund_succeeded', id, refund };
     if (
       (eventType === 'REFUND.ABNORMAL' && refund.status === 'ABNORMAL') ||
@@ -177,8 +206,18 @@ function openNotification(body: string, apiV3Key: string): OpenedNotification {
   return { id, eventType, plaintext, voucher: createHash('sha256').update(resource.ciphertext).digest('hex') };
 }
 
-function notOurs(id: string, eventType: string, reason: string): WechatPayNotification {
+function notOurs(id: string, eventType: string, reason: string): Extract<WechatPayNotification, { kind: 'not_ours' }> {
   return { kind: 'not_ours', id, eventType, reason };
+}
+
+/**
+ * The one currency a mainland merchant's amounts are in ("JSAPI下单", "申请退款": `amount.currency`
+ * CNY, 境内商户号仅支持人民币); an absent currency is read as CNY, its documented default.
+ */
+const CURRENCY = 'CNY';
+
+function currencyReason(currency: string): string {
+  return `amount.currency ${JSON.stringify(currency.slice(0, 16))} is not ${CURRENCY}: its amount is no number of fen`;
 }
 
 function parseJson(text: string, what: string): unknown {

@@ -40,6 +40,8 @@ export interface WechatPayProviderOptions {
   notifyUrl: string;
 }
 
+/** The only currency a mainland merchant takes ("JSAPI下单", `amount.currency`: CNY 人民币, 境内商户号仅支持人民币). */
+const CURRENCY = 'CNY';
 /** "JSAPI下单": `description` is at most 127 characters. */
 const MAX_DESCRIPTION = 127;
 /** "申请退款": `reason` is at most 80 characters. */
@@ -47,10 +49,16 @@ const MAX_REFUND_REASON = 80;
 
 /**
  * Refusals that only ask to wait ("申请退款", 错误码): 429 FREQUENCY_LIMITED (该笔退款未受理, retry
- * more slowly), SYSTEM_ERROR (retry with the same parameters) and 403 NOT_ENOUGH (the merchant's
- * balance cannot cover it yet: it grows as payments settle, or by a top-up).
+ * more slowly) and 403 NOT_ENOUGH (the merchant's balance cannot cover it yet: it grows as
+ * payments settle, or by a top-up). Nothing was created.
  */
-const RETRYABLE_REFUND_CODES = new Set(['FREQUENCY_LIMITED', 'SYSTEM_ERROR', 'NOT_ENOUGH']);
+const RETRYABLE_REFUND_CODES = new Set(['FREQUENCY_LIMITED', 'NOT_ENOUGH']);
+/**
+ * SYSTEM_ERROR ("申请退款", 错误码: 系统超时等, 请不要更换商户退款单号, 请使用相同参数再次调用API) says
+ * nothing about what was done, whatever status carries it: the outcome is unknown, and the same
+ * request is sent again.
+ */
+const UNKNOWN_OUTCOME_REFUND_CODES = new Set(['SYSTEM_ERROR']);
 /** Refusals that mean "not now" rather than "no": answered GATEWAY_UNAVAILABLE. */
 const BUSY_CODES = new Set(['FREQUENCY_LIMITED', 'SYSTEM_ERROR']);
 
@@ -72,6 +80,8 @@ const OUTCOME_OF_TRADE_STATE: Record<WechatPayTradeState, BillOutcome> = {
 export class WechatPayProvider implements PaymentProvider {
   readonly id = 'wechatpay' as const;
   readonly channels: ReadonlySet<PaymentChannel> = new Set<PaymentChannel>(['WX_MINI']);
+  /** "申请退款": 同一退款单号多次请求只退一笔; after a system error or timeout, send the same request again. */
+  readonly idempotentRefunds = true;
   private readonly client: WechatPayClient;
   private readonly notifyUrl: string;
 
@@ -143,7 +153,8 @@ export class WechatPayProvider implements PaymentProvider {
    * WeChat has no such order (404 ORDER_NOT_EXIST). `trade_state` SUCCESS or REFUND is `paid`
    * with `amount` = `amount.total` (fen) and `tradeNo` = `transaction_id`; NOTPAY and USERPAYING
    * `unknown`; CLOSED and REVOKED `closed`; PAYERROR `failed`. Throws AppError GATEWAY_UNAVAILABLE
-   * or GATEWAY_ERROR (see the class).
+   * or GATEWAY_ERROR (see the class); GATEWAY_ERROR too for a payment in another currency than
+   * CNY (`amount.currency`), whose total is no number of fen to record.
    */
   async queryBill(billNo: string): Promise<ProviderBillState | null> {
     let transaction;
@@ -158,6 +169,13 @@ export class WechatPayProvider implements PaymentProvider {
       throw new AppError('GATEWAY_ERROR', `WeChat Pay reported ${billNo} paid without its amount or transaction_id`, {
         provider: this.id,
       });
+    }
+    if (transaction.amount !== undefined && transaction.amount.currency !== CURRENCY) {
+      throw new AppError(
+        'GATEWAY_ERROR',
+        `WeChat Pay reported ${billNo} in ${transaction.amount.currency}, not ${CURRENCY}: not recorded, needs review`,
+        { provider: this.id },
+      );
     }
     return {
       billNo,
@@ -193,10 +211,11 @@ export class WechatPayProvider implements PaymentProvider {
    * "申请退款" (`POST /v3/refund/domestic/refunds`: `out_refund_no` = `refundNo`, `out_trade_no` =
    * `billNo`, `amount {refund, total, currency: "CNY"}` fen, `reason`, `notify_url`): `accepted`
    * (usually PROCESSING; the outcome comes by notification or `queryRefund`), `providerId` =
-   * `refund_id`. A verified refusal is `refused`, `retryable` for FREQUENCY_LIMITED, SYSTEM_ERROR
-   * and NOT_ENOUGH; anything else (no answer, 500 SYSTEM_ERROR, an answer that does not verify)
-   * is `unknown`: WeChat asks that such a request be sent again with the same `out_refund_no`
-   * and parameters ("同一退款单号多次请求只退一笔").
+   * `refund_id`. A verified refusal is `refused`, `retryable` for FREQUENCY_LIMITED and
+   * NOT_ENOUGH; anything else (no answer, a 5xx, SYSTEM_ERROR whatever its status, an answer that
+   * does not verify) is `unknown`: WeChat asks that such a request be sent again with the same
+   * `out_refund_no` and parameters ("同一退款单号多次请求只退一笔"), which `idempotentRefunds` tells
+   * the domain. `error` is what `upstreamError` makes of the failure.
    */
   async createRefund(request: CreateRefundRequest): Promise<RefundSubmission> {
     try {
@@ -210,14 +229,16 @@ export class WechatPayProvider implements PaymentProvider {
       });
       return { outcome: 'accepted', providerId: refund.refundId };
     } catch (error) {
-      if (WechatPayRefusal.is(error)) {
+      const appError = upstreamError(error, 'refund');
+      if (WechatPayRefusal.is(error) && !UNKNOWN_OUTCOME_REFUND_CODES.has(error.code)) {
         return {
           outcome: 'refused',
           reason: `WeChat Pay refused the refund: ${error.code} ${error.detail}`.trim(),
           retryable: RETRYABLE_REFUND_CODES.has(error.code),
+          error: appError,
         };
       }
-      return { outcome: 'unknown', reason: upstreamError(error, 'refund').message };
+      return { outcome: 'unknown', reason: appError.message, error: appError };
     }
   }
 
@@ -259,11 +280,13 @@ export class WechatPayProvider implements PaymentProvider {
    * its `Wechatpay-Serial` names, the timestamp within the skew) and decrypts its resource with
    * the APIv3 key ("支付成功回调通知", "退款结果通知"). TRANSACTION.SUCCESS is `payment.succeeded`
    * (`billNo` = `out_trade_no`, `amount` = `amount.total` fen, `tradeNo` = `transaction_id`);
-   * REFUND.SUCCESS `refund.succeeded` (`amount` = `amount.refund`); REFUND.CLOSED
-   * `refund.failed`; REFUND.ABNORMAL (退款异常: the money left, and waits to be sent on by hand at
-   * the merchant platform) is kept for a person as `not_ours` while the refund stays pending — never
-   * `refund.failed`, which would offer the amount for refunding again; any other verified event,
-   * or one for another 商户号 or AppID, `not_ours`. Everything in the result comes from the decrypted resource.
+   * REFUND.SUCCESS `refund.succeeded` (`amount` = `amount.refund`, `billNo` = `out_trade_no`);
+   * REFUND.CLOSED `refund.failed`; REFUND.ABNORMAL (退款异常: the money left, and waits to be sent
+   * on by hand at the merchant platform) is kept for a person as `not_ours` while the refund stays
+   * pending — never `refund.failed`, which would offer the amount for refunding again; any other
+   * verified event, one for another 商户号 or AppID, or one whose `amount.currency` is not CNY,
+   * `not_ours` (with the resource's number and amount where it has them). Everything in the result
+   * comes from the decrypted resource.
    *
    * Throws AppError WEBHOOK_SIGNATURE_INVALID when it cannot be verified or decrypted (forged,
    * stale, unknown serial, tampered), WEBHOOK_INVALID when it verifies but is not what WeChat
@@ -305,6 +328,7 @@ export class WechatPayProvider implements PaymentProvider {
           type: 'refund.succeeded',
           refundNo: notification.refund.outRefundNo,
           amount: notification.refund.amount.refund,
+          billNo: notification.refund.outTradeNo,
           detail: notification.refund,
         };
       case 'refund_failed':
@@ -324,14 +348,15 @@ export class WechatPayProvider implements PaymentProvider {
           type: 'refund.failed',
           refundNo: notification.refund.outRefundNo,
           reason: `refund_status ${notification.refund.status}`,
+          billNo: notification.refund.outTradeNo,
           detail: notification.refund,
         };
       case 'not_ours':
         return {
           type: 'not_ours',
           kind: notification.eventType,
-          reference: notification.id,
-          amount: 0,
+          reference: notification.reference ?? notification.id,
+          amount: notification.amount ?? 0,
           reason: notification.reason,
           detail: notification,
         };

@@ -121,15 +121,36 @@ export interface WechatpaySignatureHeaders {
 }
 
 /**
- * Reads `Wechatpay-Timestamp`, `-Nonce`, `-Signature` and `-Serial` from headers keyed in any
- * case. Throws `WechatPayVerificationError` `MISSING_HEADERS` when one is absent or empty.
+ * Headers by name, as a message brought them: a header that came more than once is the list of
+ * its values (Node's `headersDistinct`), never joined into one.
  */
-export function readSignatureHeaders(
-  headers: Record<string, string | string[] | undefined>,
-): WechatpaySignatureHeaders {
+export type MessageHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+const SIGNING_HEADERS = ['timestamp', 'nonce', 'signature', 'serial'] as const;
+
+/**
+ * Reads `Wechatpay-Timestamp`, `-Nonce`, `-Signature` and `-Serial` from headers keyed in any
+ * case. Throws `WechatPayVerificationError` `MISSING_HEADERS` when one is absent or empty, and
+ * `REPEATED_HEADERS` when one came more than once (a list of values, or one name in two cases):
+ * "签名验证" signs one value of each, and a message bringing two cannot say which one it means.
+ */
+export function readSignatureHeaders(headers: MessageHeaders): WechatpaySignatureHeaders {
   const lower = new Map<string, string>();
+  const repeated = new Set<string>();
   for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) lower.set(name.toLowerCase(), Array.isArray(value) ? value.join(', ') : value);
+    if (value === undefined) continue;
+    const key = name.toLowerCase();
+    const values: readonly string[] = typeof value === 'string' ? [value] : value;
+    if (values.length === 0) continue;
+    if (values.length > 1 || lower.has(key)) repeated.add(key);
+    lower.set(key, values[0]);
+  }
+  const repeatedSigning = SIGNING_HEADERS.filter((name) => repeated.has(`wechatpay-${name}`));
+  if (repeatedSigning.length > 0) {
+    throw new WechatPayVerificationError(
+      'REPEATED_HEADERS',
+      `more than one ${repeatedSigning.map(headerName).join(', ')}: not verifiable`,
+    );
   }
   const read = (name: string) => lower.get(`wechatpay-${name}`)?.trim() ?? '';
   const found = {
@@ -138,12 +159,20 @@ export function readSignatureHeaders(
     signature: read('signature'),
     serial: read('serial'),
   };
-  const missing = Object.entries(found)
-    .filter(([, value]) => value === '')
-    .map(([name]) => `Wechatpay-${name[0].toUpperCase()}${name.slice(1)}`);
+  const missing = SIGNING_HEADERS.filter((name) => found[name] === '').map(headerName);
   if (missing.length > 0) throw new WechatPayVerificationError('MISSING_HEADERS', `missing ${missing.join(', ')}`);
   return found;
 }
+
+function headerName(name: (typeof SIGNING_HEADERS)[number]): string {
+  return `Wechatpay-${name[0].toUpperCase()}${name.slice(1)}`;
+}
+
+/**
+ * Canonical base64 (RFC 4648 §4, padded): Node's decoder stops at the first `=` and skips what it
+ * cannot read, so `<signature>, <anything>` would otherwise verify as the signature alone.
+ */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Finds the public key a `Wechatpay-Serial` names, or throws `UNKNOWN_SERIAL`. */
 export type VerificationKeyLookup = (serial: string) => Promise<KeyObject>;
@@ -159,11 +188,11 @@ export interface VerifyOptions {
  * Verifies a signed answer or notification ("签名验证"): the timestamp within the skew first
  * (a stale message never costs a certificate download), then the key the serial names, then
  * the signature over `TIMESTAMP\nNONCE\nBODY\n` with `body` exactly as received.
- * Throws `WechatPayVerificationError` (`MISSING_HEADERS`, `STALE_TIMESTAMP`, `UNKNOWN_SERIAL`,
- * `BAD_SIGNATURE`).
+ * Throws `WechatPayVerificationError` (`MISSING_HEADERS`, `REPEATED_HEADERS`, `STALE_TIMESTAMP`,
+ * `UNKNOWN_SERIAL`, `BAD_SIGNATURE`, also for a signature that is not canonical base64).
  */
 export async function verifySignedMessage(
-  headers: Record<string, string | string[] | undefined>,
+  headers: MessageHeaders,
   body: string,
   keyFor: VerificationKeyLookup,
   options: VerifyOptions = {},
@@ -176,6 +205,9 @@ export async function verifySignedMessage(
       'STALE_TIMESTAMP',
       `Wechatpay-Timestamp ${JSON.stringify(signed.timestamp.slice(0, 20))} is not within ${maxSkew} s of ${nowSeconds}`,
     );
+  }
+  if (!BASE64.test(signed.signature)) {
+    throw new WechatPayVerificationError('BAD_SIGNATURE', 'Wechatpay-Signature is not one base64 signature');
   }
   const key = await keyFor(signed.serial);
   if (!rsaSha256Verify(signedLines(signed.timestamp, signed.nonce, body), signed.signature, key)) {
