@@ -107,6 +107,11 @@ const environmentSchema = z.object({
   DOUYIN_PAY_APP_ID: optionalText,
   DOUYIN_MERCHANT_ID: optionalText,
   DOUYIN_PAY_SECRET: optionalText,
+  TT_PAYMENT_PROVIDER: optionalText.pipe(z.enum(['cashier', 'trade']).default('cashier')),
+  DOUYIN_OPEN_API_BASE_URL: optionalUrl,
+  DOUYIN_APP_PRIVATE_KEY_FILE: optionalText,
+  DOUYIN_KEY_VERSION: optionalText,
+  DOUYIN_PLATFORM_PUBLIC_KEY_FILE: optionalText,
   MERCHANT_API_KEY: optionalText,
   WECHAT_MINIPROGRAM_USERNAME: optionalText.pipe(
     z
@@ -192,6 +197,16 @@ export interface Config {
     merchantId: string;
     paySecret: string;
   };
+  /**
+   * How a Douyin mini-program pays: `cashier`, the legacy cashier (`tt.pay` service 1 over the
+   * gateway's two legs); `trade`, Douyin's 通用交易系统 (`tt.requestOrder`, `TT_MINI` bills).
+   */
+  ttPaymentProvider: 'cashier' | 'trade';
+  /**
+   * 通用交易系统's credentials when `DOUYIN_API_BASE_URL` is set and they are given (required with
+   * `TT_PAYMENT_PROVIDER=trade`); undefined on the sandbox, whose development keys are used.
+   */
+  douyinTrade?: DouyinTradeCredentials;
   /** The server-to-server API a merchant's app backend calls. */
   merchant: {
     /** Unset: the merchant API is off (it has a development key while the gateway is the sandbox). */
@@ -224,6 +239,18 @@ export interface Config {
     /** A bill open this long without its webhook is asked about, seconds. */
     webhookGraceSeconds: number;
   };
+}
+
+/** Douyin 通用交易系统 credentials, read and checked at boot (the client token uses `douyin.appId` and `douyin.secret`). */
+export interface DouyinTradeCredentials {
+  /** `https://open.douyin.com` unless DOUYIN_OPEN_API_BASE_URL says otherwise. */
+  openApiBaseUrl: string;
+  /** The app private key, PEM; its public half is uploaded in 开发设置 → 密钥设置. */
+  appPrivateKeyPem: string;
+  /** The version the console gave that upload (`key_version`). */
+  keyVersion: string;
+  /** Douyin's platform public key, PEM, from the same console page. */
+  platformPublicKeyPem: string;
 }
 
 /** A direct WeChat Pay merchant's credentials, read and checked at boot. */
@@ -309,6 +336,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 
   const wechatpay = { baseUrl: e.WECHATPAY_BASE_URL, merchant: wechatPayMerchant(e, problems) };
+  const douyinTrade = douyinTradeCredentials(e, problems);
   const wechatpayInUse = e.WEAPP_PAYMENT_PROVIDER === 'wechatpay';
 
   const merchantApiKey = e.MERCHANT_API_KEY ?? (gatewaySandboxed ? DEVELOPMENT_SECRETS.merchantApiKey : undefined);
@@ -335,7 +363,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     gatewaySandboxed
       ? undefined
       : { variable: 'GATEWAY_BASE_URL', caller: 'the gateway', path: '/api/gateway/webhook' },
-    douyinSandboxed ? undefined : { variable: 'DOUYIN_API_BASE_URL', caller: 'Douyin', path: '/api/gateway/webhook' },
+    douyinSandboxed
+      ? undefined
+      : {
+          variable: 'DOUYIN_API_BASE_URL',
+          caller: 'Douyin',
+          path: e.TT_PAYMENT_PROVIDER === 'trade' ? '/api/douyin/trade/notify' : '/api/gateway/webhook',
+        },
     wechatpayCallsBack
       ? { variable: 'WECHATPAY_BASE_URL', caller: 'WeChat Pay', path: '/api/wechatpay/notify' }
       : undefined,
@@ -381,6 +415,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     weappPaymentProvider: e.WEAPP_PAYMENT_PROVIDER,
     wechatpay,
     douyin,
+    ttPaymentProvider: e.TT_PAYMENT_PROVIDER,
+    douyinTrade,
     merchant,
     trustProxy: e.TRUST_PROXY,
     catalogFile: e.CATALOG_FILE,
@@ -450,6 +486,61 @@ function wechatPayMerchant(e: Environment, problems: string[]): WechatPayMerchan
     publicKey = { id: e.WECHATPAY_PUBLIC_KEY_ID, pem };
   }
   return { mchid, serialNo, privateKeyPem, apiV3Key, publicKey };
+}
+
+/**
+ * Douyin 通用交易系统 credentials when `DOUYIN_API_BASE_URL` is set: required with
+ * `TT_PAYMENT_PROVIDER=trade`, read whenever given (so bills opened there are still asked about
+ * after switching back to the cashier); undefined on the sandbox. Every problem is added to
+ * `problems` (a variable missing, a file unreadable or holding the wrong kind of key).
+ */
+function douyinTradeCredentials(e: Environment, problems: string[]): DouyinTradeCredentials | undefined {
+  if (e.DOUYIN_API_BASE_URL === undefined) return undefined;
+  const names = ['DOUYIN_APP_PRIVATE_KEY_FILE', 'DOUYIN_KEY_VERSION', 'DOUYIN_PLATFORM_PUBLIC_KEY_FILE'] as const;
+  const chosen = e.TT_PAYMENT_PROVIDER === 'trade';
+  if (!chosen && names.every((name) => e[name] === undefined)) return undefined;
+  for (const name of names) {
+    if (e[name] === undefined) {
+      problems.push(
+        chosen
+          ? `${name} is required when DOUYIN_API_BASE_URL is set and TT_PAYMENT_PROVIDER=trade`
+          : `${name} goes with ${names.filter((other) => other !== name).join(' and ')}: set all three or none`,
+      );
+    }
+  }
+  const appPrivateKeyPem =
+    e.DOUYIN_APP_PRIVATE_KEY_FILE === undefined
+      ? ''
+      : pemFile(
+          'DOUYIN_APP_PRIVATE_KEY_FILE',
+          e.DOUYIN_APP_PRIVATE_KEY_FILE,
+          problems,
+          (pem) => {
+            createPrivateKey(pem);
+            return undefined;
+          },
+          'the app private key whose public half is uploaded in 开发设置 → 密钥设置',
+        );
+  const platformPublicKeyPem =
+    e.DOUYIN_PLATFORM_PUBLIC_KEY_FILE === undefined
+      ? ''
+      : pemFile(
+          'DOUYIN_PLATFORM_PUBLIC_KEY_FILE',
+          e.DOUYIN_PLATFORM_PUBLIC_KEY_FILE,
+          problems,
+          (text) => {
+            if (/PRIVATE KEY/.test(text)) return 'holds a private key';
+            createPublicKey(text);
+            return undefined;
+          },
+          "Douyin's platform public key",
+        );
+  return {
+    openApiBaseUrl: e.DOUYIN_OPEN_API_BASE_URL ?? 'https://open.douyin.com',
+    appPrivateKeyPem,
+    keyVersion: e.DOUYIN_KEY_VERSION ?? '',
+    platformPublicKeyPem,
+  };
 }
 
 /**

@@ -96,7 +96,8 @@ async function main() {
     douyin_guaranteed: 'Douyin 担保支付',
     douyin_trade: 'Douyin 通用交易系统',
   };
-  const { WX_MINI: weapp, BC_WX_WAP: tt } = services.paymentRoutes;
+  const { WX_MINI: weapp, BC_WX_WAP: cashier, TT_MINI: ttMini } = services.paymentRoutes;
+  const tt = ttMini ?? cashier;
   // The ready lines: people read them, and scripts find the URLs in them (`Checkout server\s+(http:\S+)`).
   log.info(`Checkout server  ${services.serverUrl}   (storage: ${storage})`, { url: services.serverUrl });
   log.info(

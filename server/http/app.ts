@@ -20,6 +20,8 @@ import { merchantRoutes } from './routes/merchant';
 import { MetricsSource, metricsRoutes } from './routes/metrics';
 import { shopperRoutes } from './routes/shopper';
 import { wechatPayNotifyRoutes } from './routes/wechatpay-notify';
+import { douyinTradeNotifyRoutes } from './routes/douyin-trade-notify';
+import { DOUYIN_TRADE_NOTIFY_PATH, douyinTradeFailure } from './routes/douyin-trade-notify-contract';
 import { WECHATPAY_NOTIFY_PATH, wechatPayFailure } from './routes/wechatpay-notify-contract';
 
 export interface AppDependencies {
@@ -56,11 +58,17 @@ export function createApp(deps: AppDependencies): Koa {
   const shopper = shopperRoutes(deps);
   const webhook = gatewayWebhookRoutes(deps.webhooks);
   const wechatPayNotify = wechatPayNotifyRoutes(deps.webhooks);
+  const douyinTradeNotify = douyinTradeNotifyRoutes(deps.webhooks);
   const merchant = merchantRoutes({ merchant: deps.merchant, refunds: deps.refunds, apiKey: deps.merchantApiKey });
 
   app.use(observeRequests(deps.requests, () => servedRoutes(app).map((route) => route.path)));
-  // WeChat Pay reads a refusal only in its own words, whatever refused it.
-  app.use(errorHandler(deps.log, { [WECHATPAY_NOTIFY_PATH]: wechatPayFailure }));
+  // WeChat Pay and Douyin read a refusal only in their own words, whatever refused it.
+  app.use(
+    errorHandler(deps.log, {
+      [WECHATPAY_NOTIFY_PATH]: wechatPayFailure,
+      [DOUYIN_TRADE_NOTIFY_PATH]: douyinTradeFailure,
+    }),
+  );
   app.use(refuseDeclaredOversizedBody());
   app.use(requireHost());
   // Status polls are most of the traffic: the shopper's router is asked first. Each router reads
@@ -69,6 +77,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(merchant.routes());
   app.use(webhook.routes());
   app.use(wechatPayNotify.routes());
+  app.use(douyinTradeNotify.routes());
   app.use(health.routes());
   app.use(apiDocument.routes());
   app.use(metrics.routes());

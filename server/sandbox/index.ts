@@ -167,6 +167,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   });
   const douyinPay = createDouyinPaySandbox({
     appId: douyinOptions.appId,
+    secret: douyinOptions.secret,
     dataDir: options.dataDir,
     keys: options.douyinPay?.keys,
     timeScale,

@@ -2,6 +2,7 @@ import type { Router } from '@koa/router';
 import { createDouyinPayControlRoutes } from './control';
 import { DouyinPayKeyRing, type DouyinPaySandboxKeys } from './keys';
 import type { DouyinPaySystem } from './system';
+import { createDouyinTradeSystem } from './trade';
 
 /**
  * The emulated Douyin payment systems of today (payments-beyond.md, "Douyin mini-program
@@ -13,6 +14,8 @@ import type { DouyinPaySystem } from './system';
 export interface DouyinPaySandboxOptions {
   /** The Douyin mini-program's AppID. */
   appId: string;
+  /** Its AppSecret: 通用交易系统's `client_token` checks it. */
+  secret: string;
   /** Keeps keys (and the systems' orders) across restarts. @default in memory only */
   dataDir?: string;
   /** Keys to use instead of generating them (tests share one set to save the generation). */
@@ -33,7 +36,17 @@ export interface DouyinPaySandbox {
 
 export function createDouyinPaySandbox(options: DouyinPaySandboxOptions): DouyinPaySandbox {
   const keys = new DouyinPayKeyRing(options.dataDir, options.keys);
-  const systems: DouyinPaySystem[] = [];
+  const systems: DouyinPaySystem[] = [
+    createDouyinTradeSystem({
+      appId: options.appId,
+      secret: options.secret,
+      keys,
+      dataDir: options.dataDir,
+      timeScale: options.timeScale,
+      now: options.now,
+      log: options.log,
+    }),
+  ];
   return {
     routers: [...systems.flatMap((system) => system.routers), createDouyinPayControlRoutes({ keys, systems })],
     keys: () => keys.get(),
