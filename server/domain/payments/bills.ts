@@ -135,7 +135,8 @@ export class BillService {
     const handedOut = active.status === 'open' && active.payer === shopper.openid ? active.clientParams : undefined;
     // Handing out again what the provider made needs asking at most once per order per interval, with
     // the polls and the sweeper: a shopper tapping Pay over and over must not hammer the provider.
-    if (handedOut && !(await this.claimCheckNow(active.orderNo))) return this.handOutAgain(active, handedOut, expiresAt);
+    if (handedOut && !(await this.claimCheckNow(active.orderNo)))
+      return this.handOutAgain(active, handedOut, expiresAt);
     let provider: PaymentProvider;
     let state;
     try {

@@ -95,7 +95,7 @@ export class DouyinTradeClient {
     const data = record(answer.data);
     const errorCode = Number(data.error_code ?? 0);
     if (errorCode !== 0) {
-      throw new DouyinTradeRefusal(errorCode, String(data.description ?? answer.message ?? ''), CLIENT_TOKEN_PATH);
+      throw new DouyinTradeRefusal(errorCode, text(data.description ?? answer.message), CLIENT_TOKEN_PATH);
     }
     const value = data.access_token;
     const expiresIn = Number(data.expires_in);
@@ -116,7 +116,7 @@ export class DouyinTradeClient {
     const errNo = Number(answer.err_no ?? 0);
     if (!Number.isFinite(errNo)) throw new UpstreamBadAnswer(this.url(path), 200, JSON.stringify(answer));
     if (errNo !== 0) {
-      const refusal = new DouyinTradeRefusal(errNo, String(answer.err_msg ?? answer.err_tips ?? ''), path);
+      const refusal = new DouyinTradeRefusal(errNo, text(answer.err_msg ?? answer.err_tips), path);
       if (refusal.saysTokenInvalid && this.token?.value === token) this.token = undefined;
       throw refusal;
     }
@@ -155,4 +155,9 @@ export class DouyinTradeClient {
 
 function record(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/** A field read as text: strings and numbers as written, anything else empty. */
+function text(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
 }

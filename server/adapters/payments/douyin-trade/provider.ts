@@ -199,7 +199,7 @@ export class DouyinTradeProvider implements PaymentProvider {
   async queryBill(billNo: string): Promise<ProviderBillState | null> {
     const order = await this.queryOrder(billNo);
     if (!order) return null;
-    const status = String(order.pay_status ?? '');
+    const status = text(order.pay_status);
     const outcome = OUTCOME_OF_PAY_STATUS[status] ?? 'unknown';
     const amount = Number(order.total_amount);
     const orderId = typeof order.order_id === 'string' ? order.order_id : undefined;
@@ -342,9 +342,9 @@ export class DouyinTradeProvider implements PaymentProvider {
       throw invalid('the body or its msg is not JSON');
     }
     if (!isRecord(envelope) || !isRecord(msg)) throw invalid('the body or its msg is not an object');
-    const type = String(envelope.type ?? '');
-    const status = String(msg.status ?? '');
-    const reference = String(msg.out_order_no ?? msg.out_refund_no ?? msg.order_id ?? '');
+    const type = text(envelope.type);
+    const status = text(msg.status);
+    const reference = text(msg.out_order_no ?? msg.out_refund_no ?? msg.order_id);
     const notOurs = (reason: string, amount = 0): ProviderEvent => ({
       type: 'not_ours',
       kind: `${type}.${status}`,
@@ -354,7 +354,7 @@ export class DouyinTradeProvider implements PaymentProvider {
       detail: msg,
     });
     if (msg.app_id !== undefined && msg.app_id !== this.options.appId) {
-      return notOurs(`app_id ${String(msg.app_id)} is not this mini-program's`);
+      return notOurs(`app_id ${text(msg.app_id)} is not this mini-program's`);
     }
     if (type === 'payment') {
       const amount = Number(msg.total_amount);
@@ -421,4 +421,9 @@ function upstreamError(error: unknown, what: string): AppError {
     });
   }
   throw error;
+}
+
+/** A field read as text: strings and numbers as written, anything else empty. */
+function text(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
 }

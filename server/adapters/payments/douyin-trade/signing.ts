@@ -50,7 +50,13 @@ export function signRequestOrder(options: {
   const signature = createSign('RSA-SHA256')
     .update(requestOrderMessage(timestamp, nonceStr, options.data), 'utf8')
     .sign(options.privateKey, 'base64');
-  return formatByteAuthorization({ appid: options.appid, nonceStr, timestamp, keyVersion: options.keyVersion, signature });
+  return formatByteAuthorization({
+    appid: options.appid,
+    nonceStr,
+    timestamp,
+    keyVersion: options.keyVersion,
+    signature,
+  });
 }
 
 /** `SHA256-RSA2048 appid=…,nonce_str=…,timestamp=…,key_version=…,signature=…`. */

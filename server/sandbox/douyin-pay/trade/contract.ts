@@ -14,7 +14,9 @@ export const REQUEST_ORDER_PATH = '/sandbox/douyin/trade/request-order';
 export const requestOrderSchema = z
   .strictObject({
     data: z.string().meta({ description: 'The order JSON text the server signed.' }),
-    byteAuthorization: z.string().meta({ description: '`SHA256-RSA2048 appid=…,nonce_str=…,timestamp=…,key_version=…,signature=…`.' }),
+    byteAuthorization: z
+      .string()
+      .meta({ description: '`SHA256-RSA2048 appid=…,nonce_str=…,timestamp=…,key_version=…,signature=…`.' }),
   })
   .meta({ id: 'SandboxDouyinRequestOrder' });
 

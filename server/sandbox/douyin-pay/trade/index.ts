@@ -9,7 +9,11 @@ import {
   REFUND_CREATE_PATH,
   REFUND_QUERY_PATH,
 } from '../../../adapters/payments/douyin-trade/client';
-import { parseByteAuthorization, requestOrderMessage, verifyRsaSha256 } from '../../../adapters/payments/douyin-trade/signing';
+import {
+  parseByteAuthorization,
+  requestOrderMessage,
+  verifyRsaSha256,
+} from '../../../adapters/payments/douyin-trade/signing';
 import { makeDirectory } from '../../../make-directory';
 import { describeRoutes } from '../../../openapi/operations';
 import { readControlBody } from '../../control';
@@ -191,7 +195,11 @@ export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): Douy
   router.post(CLIENT_TOKEN_PATH, async (ctx) => {
     const body = await readJson(ctx);
     if (!body) return;
-    if (body.grant_type !== 'client_credential' || body.client_key !== options.appId || body.client_secret !== options.secret) {
+    if (
+      body.grant_type !== 'client_credential' ||
+      body.client_key !== options.appId ||
+      body.client_secret !== options.secret
+    ) {
       ctx.body = { data: { error_code: 10013, description: 'client_key 或者 client_secret 报错' }, message: 'error' };
       return;
     }
@@ -232,7 +240,9 @@ export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): Douy
       pay_channel: order.status === 'paid' ? 10 : undefined,
       channel_pay_id: order.channelPayId ?? '',
       pay_time: order.paidAt === undefined ? '' : new Date(order.paidAt).toISOString(),
-      item_order_list: [{ item_order_id: order.itemOrderId, sku_id: order.skuId, item_order_amount: order.totalAmount }],
+      item_order_list: [
+        { item_order_id: order.itemOrderId, sku_id: order.skuId, item_order_amount: order.totalAmount },
+      ],
     });
   });
 
@@ -286,7 +296,14 @@ export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): Douy
       refund.refundAt = options.now();
       save();
       if (refund.notifyUrl) {
-        notifier.send(`refund:${refund.outRefundNo}`, refund.notifyUrl, 'refund', refundMsg(refund), refund.deliveries, save);
+        notifier.send(
+          `refund:${refund.outRefundNo}`,
+          refund.notifyUrl,
+          'refund',
+          refundMsg(refund),
+          refund.deliveries,
+          save,
+        );
       }
     });
     answer(ctx, 0, '', { refund_id: refund.refundId, refund_audit_deadline: 0 });
@@ -398,7 +415,14 @@ export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): Douy
         save();
       }
       if (notify) {
-        notifier.send(`payment:${outOrderNo}`, order.payNotifyUrl, 'payment', paymentMsg(order), order.deliveries, save);
+        notifier.send(
+          `payment:${outOrderNo}`,
+          order.payNotifyUrl,
+          'payment',
+          paymentMsg(order),
+          order.deliveries,
+          save,
+        );
       }
       return { outcome: 'settled', order: listed(order) };
     },
@@ -426,10 +450,16 @@ function orderDataProblem(data: Record<string, unknown>): string | undefined {
     return 'skuList must hold exactly one SKU line';
   }
   const sku = skuList[0];
-  if (typeof sku.skuId !== 'string' || sku.skuId === '' || typeof sku.title !== 'string' || !Array.isArray(sku.imageList)) {
+  if (
+    typeof sku.skuId !== 'string' ||
+    sku.skuId === '' ||
+    typeof sku.title !== 'string' ||
+    !Array.isArray(sku.imageList)
+  ) {
     return 'the SKU line needs skuId, title and imageList';
   }
-  if (!Number.isSafeInteger(sku.price) || !Number.isSafeInteger(sku.quantity)) return 'price and quantity are whole numbers';
+  if (!Number.isSafeInteger(sku.price) || !Number.isSafeInteger(sku.quantity))
+    return 'price and quantity are whole numbers';
   const quantity = sku.quantity as number;
   if (quantity < 1 || quantity > 100) return 'quantity must be 1–100';
   if (typeof data.outOrderNo !== 'string' || data.outOrderNo === '' || data.outOrderNo.length > 64) {
@@ -441,6 +471,7 @@ function orderDataProblem(data: Record<string, unknown>): string | undefined {
   if (!Number.isSafeInteger(expire) || (expire as number) < 1 || (expire as number) > MAX_PAY_EXPIRE_SECONDS) {
     return 'payExpireSeconds must be 1–172800';
   }
-  if (typeof data.payNotifyUrl !== 'string' || !/^https?:\/\//.test(data.payNotifyUrl)) return 'payNotifyUrl must be a URL';
+  if (typeof data.payNotifyUrl !== 'string' || !/^https?:\/\//.test(data.payNotifyUrl))
+    return 'payNotifyUrl must be a URL';
   return undefined;
 }
