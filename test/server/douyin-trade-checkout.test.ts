@@ -1,4 +1,7 @@
 import { createSign, createVerify, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createLogger } from '../../server/adapters/observability/logger';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
 import type { DouyinPaySandboxKeys } from '../../server/sandbox/douyin-pay';
@@ -326,5 +329,71 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
       (rows) => rows.length === 1 && rows[0].status === 'succeeded',
     );
     expect((await h.status(token, order.orderNo)).refundedAmount).toBe(100);
+  });
+
+  // Last: it moves the server's clock past every order's deadline.
+  it('should let the sweeper expire an order whose tt.requestOrder was never called', async () => {
+    const { token, order } = await payingOrder();
+    h.advanceClock(16 * 60_000);
+    await h.sweep();
+    expect((await h.status(token, order.orderNo)).status).toBe('expired');
+  });
+});
+
+describe('switching TT_PAYMENT_PROVIDER back to the cashier', () => {
+  it('should still find a bill opened at the 通用交易系统 paid there after the switch back', async () => {
+    const database = await STORAGES[0].open();
+    const dataDir = mkdtempSync(join(tmpdir(), 'tt-trade-switch-'));
+    const start = (env: Record<string, string>) =>
+      startHarness(database.db, { env, sandbox: { dataDir }, settings: { gatewayCheckIntervalMs: 0 } });
+    let h = await start({ TT_PAYMENT_PROVIDER: 'trade' });
+    try {
+      const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
+      const session = await h.api
+        .post('/api/session')
+        .send({ platform: 'tt', code: minted.body.code, anonymousCode: minted.body.anonymousCode })
+        .expect(200);
+      const token = session.body.token as string;
+      const order = await h.createOrder(token);
+      const paid = await h.api
+        .post(`/api/orders/${order.orderNo}/pay`)
+        .set({ authorization: `Bearer ${token}` })
+        .send({ platform: 'tt' })
+        .expect(200);
+      await h.sandbox.post('/sandbox/douyin/trade/request-order').send(paid.body.requestOrder).expect(200);
+      const outOrderNo = (JSON.parse(paid.body.requestOrder.data) as { outOrderNo: string }).outOrderNo;
+      const unpaid = await h.createOrder(token);
+      const unpaidAnswer = await h.api
+        .post(`/api/orders/${unpaid.orderNo}/pay`)
+        .set({ authorization: `Bearer ${token}` })
+        .send({ platform: 'tt' })
+        .expect(200);
+      await h.sandbox.post('/sandbox/douyin/trade/request-order').send(unpaidAnswer.body.requestOrder).expect(200);
+      await h.close();
+
+      h = await start({});
+      expect(h.services.paymentRoutes.TT_MINI).toBeUndefined();
+      await h.sandbox
+        .post(`/sandbox/douyin/orders/${outOrderNo}/settle`)
+        .send({ result: 'paid', notify: false })
+        .expect(200);
+      h.advanceClock(30_000);
+      await h.sweep();
+      expect((await h.status(token, order.orderNo)).status).toBe('paid');
+      const { rows } = await h.services.database.query<{ bill_no: string; source: string }>(
+        'SELECT bill_no, source FROM payments WHERE order_no = $1',
+        [order.orderNo],
+      );
+      expect(rows).toEqual([{ bill_no: outOrderNo, source: 'query' }]);
+
+      // The 通用交易系统 has no close operation: an unpaid order made there (still payable at Douyin) expires all the same.
+      h.advanceClock(16 * 60_000);
+      await h.sweep();
+      expect((await h.status(token, unpaid.orderNo)).status).toBe('expired');
+    } finally {
+      await h.close();
+      await database.dispose();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
