@@ -144,6 +144,15 @@ export type ProviderEvent =
       tradeNo?: string;
       detail: unknown;
     }
+  | {
+      /**
+       * The provider says a bill of ours closed unpaid (Douyin's `CANCEL`). Only acknowledged:
+       * what becomes of the bill is what the provider's query says, as for every other bill.
+       */
+      type: 'payment.closed';
+      billNo: string;
+      detail: unknown;
+    }
   | { type: 'refund.succeeded'; refundNo: string; /** Signed, fen. */ amount: Fen; detail: unknown }
   | { type: 'refund.failed'; refundNo: string; reason: string; detail: unknown }
   | {

@@ -100,6 +100,10 @@ export class ProviderNotifications {
           tradeNo: event.tradeNo,
           detail: event.detail,
         });
+      case 'payment.closed':
+        // Nothing to record: a closed bill is retired when its provider's query says so.
+        this.log.info('provider says a bill closed unpaid', { provider, billNo: event.billNo });
+        return { duplicate: false };
       case 'refund.succeeded':
         return this.refunds.recordRefundSucceeded(provider, event.refundNo, event.amount, event.detail);
       case 'refund.failed':
@@ -134,14 +138,15 @@ export class ProviderNotifications {
  */
 function keptIfUnstorable(event: ProviderEvent): ProviderEvent {
   if (event.type === 'not_ours') return event;
-  const reference = event.type === 'payment.succeeded' ? event.billNo : event.refundNo;
+  const reference =
+    event.type === 'payment.succeeded' || event.type === 'payment.closed' ? event.billNo : event.refundNo;
   if (isStorableText(reference)) return event;
   return {
     type: 'not_ours',
     kind: event.type,
     reference,
-    amount: event.type === 'refund.failed' ? 0 : event.amount,
-    reason: `the signed ${event.type === 'payment.succeeded' ? 'bill' : 'refund'} number holds NUL or an unpaired surrogate`,
+    amount: event.type === 'refund.failed' || event.type === 'payment.closed' ? 0 : event.amount,
+    reason: `the signed ${event.type.startsWith('payment.') ? 'bill' : 'refund'} number holds NUL or an unpaired surrogate`,
     detail: event.detail,
   };
 }
@@ -150,6 +155,8 @@ function keyOf(event: ProviderEvent): string {
   switch (event.type) {
     case 'payment.succeeded':
       return `PAY|${event.billNo}|${event.amount}`;
+    case 'payment.closed':
+      return `CLOSED|${event.billNo}`;
     case 'refund.succeeded':
       return `REFUND|${event.refundNo}|${event.amount}`;
     case 'refund.failed':

@@ -331,6 +331,23 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
     expect((await h.status(token, order.orderNo)).refundedAmount).toBe(100);
   });
 
+  it('should acknowledge the callback of an order Douyin closed unpaid without keeping it for review', async () => {
+    const { token, order, requestOrder, data } = await payingOrder();
+    await callRequestOrder(requestOrder).expect(200);
+    await settle(data.outOrderNo, 'closed').expect(200);
+    await eventually(
+      () => Promise.resolve(logLines(written)),
+      (lines) =>
+        lines.some((line) => line.msg === 'provider says a bill closed unpaid' && line.billNo === data.outOrderNo),
+    );
+    const { rows } = await h.services.database.query(
+      'SELECT 1 FROM unmatched_gateway_messages WHERE transaction_id = $1',
+      [data.outOrderNo],
+    );
+    expect(rows).toEqual([]);
+    expect((await h.status(token, order.orderNo)).status).toBe('pending');
+  });
+
   // Last: it moves the server's clock past every order's deadline.
   it('should let the sweeper expire an order whose tt.requestOrder was never called', async () => {
     const { token, order } = await payingOrder();

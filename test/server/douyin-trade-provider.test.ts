@@ -156,7 +156,7 @@ describe('DouyinTradeProvider', () => {
       douyin.readNotification(
         signed('payment', { app_id: APP_ID, status: 'CANCEL', out_order_no: 'B2', total_amount: 100 }),
       ),
-    ).resolves.toMatchObject({ type: 'not_ours', kind: 'payment.CANCEL', reference: 'B2' });
+    ).resolves.toMatchObject({ type: 'payment.closed', billNo: 'B2' });
     await expect(
       douyin.readNotification(
         signed('payment', { app_id: 'ttother', status: 'SUCCESS', out_order_no: 'B3', total_amount: 1 }),

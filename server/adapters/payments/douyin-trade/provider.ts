@@ -308,8 +308,8 @@ export class DouyinTradeProvider implements PaymentProvider {
    * Callback). `type: "payment"` with `status: "SUCCESS"` is `payment.succeeded` (`billNo` =
    * `out_order_no`, `amount` = `total_amount` fen, `tradeNo` = `order_id`); `type: "refund"` with
    * SUCCESS `refund.succeeded` (`amount` = `refund_total_amount`) and FAIL `refund.failed`
-   * (refund field names unconfirmed). Anything else verified (an order closed unpaid, `settle`,
-   * another app's `app_id`) is `not_ours`. Throws AppError WEBHOOK_SIGNATURE_INVALID when it does
+   * (refund field names unconfirmed); a payment with CANCEL (closed unpaid) `payment.closed`.
+   * Anything else verified (`settle`, another app's `app_id`) is `not_ours`. Throws AppError WEBHOOK_SIGNATURE_INVALID when it does
    * not verify or is stale, WEBHOOK_INVALID when it verifies but does not read.
    */
   async readNotification(message: ProviderMessage): Promise<ProviderEvent> {
@@ -361,6 +361,7 @@ export class DouyinTradeProvider implements PaymentProvider {
       if (typeof msg.out_order_no !== 'string' || !Number.isSafeInteger(amount) || amount < 0) {
         throw invalid('a payment without out_order_no or total_amount');
       }
+      if (status === 'CANCEL') return { type: 'payment.closed', billNo: msg.out_order_no, detail: msg };
       if (status !== 'SUCCESS') return notOurs(`the order ended ${status || 'without a status'}: nothing was paid`);
       return {
         type: 'payment.succeeded',

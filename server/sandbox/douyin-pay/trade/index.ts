@@ -86,7 +86,10 @@ export interface DouyinTradeSystemOptions {
   log: (line: string) => void;
 }
 
-/** The 通用交易系统 as one `DouyinPaySystem`; `resume` restarts callbacks a previous run left unacknowledged. */
+/**
+ * The 通用交易系统 as one `DouyinPaySystem`. Its orders and refunds are kept in `dataDir` when given;
+ * callbacks a previous run was still delivering are not resumed (settle again to resend).
+ */
 export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): DouyinPaySystem {
   const orders = new Map<string, TradeOrder>();
   const refunds = new Map<string, TradeRefund>();
@@ -393,7 +396,6 @@ export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): Douy
     ctx.body = answerOf(order);
   });
 
-  // Callbacks a previous run was still delivering are not resumed: settle again to resend.
   return {
     name: 'trade',
     routers: [describeRoutes(router, [requestOrderOperation])],
