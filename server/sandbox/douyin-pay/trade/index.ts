@@ -3,17 +3,13 @@ import { join } from 'node:path';
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import {
+  byteAuthorizationProblem,
   CLIENT_TOKEN_PATH,
-  NOT_FOUND_ERR_NO,
+  ORDER_NOT_FOUND,
   ORDER_QUERY_PATH,
   REFUND_CREATE_PATH,
   REFUND_QUERY_PATH,
-} from '../../../adapters/payments/douyin-trade/client';
-import {
-  parseByteAuthorization,
-  requestOrderMessage,
-  verifyRsaSha256,
-} from '../../../adapters/payments/douyin-trade/signing';
+} from './protocol';
 import { makeDirectory } from '../../../make-directory';
 import { describeRoutes } from '../../../openapi/operations';
 import { readControlBody } from '../../control';
@@ -229,7 +225,7 @@ export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): Douy
     if (!body) return;
     const found = findOrder(body);
     if (!found) {
-      answer(ctx, NOT_FOUND_ERR_NO, '订单不存在');
+      answer(ctx, ORDER_NOT_FOUND, '订单不存在');
       return;
     }
     const order = current(found);
@@ -259,7 +255,7 @@ export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): Douy
     }
     const order = orders.get(outOrderNo);
     if (!order) {
-      answer(ctx, NOT_FOUND_ERR_NO, '订单不存在');
+      answer(ctx, ORDER_NOT_FOUND, '订单不存在');
       return;
     }
     const existing = refunds.get(outRefundNo);
@@ -337,23 +333,14 @@ export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): Douy
     const input = await readControlBody(ctx, requestOrderSchema);
     if (!input) return;
     const keys = await options.keys.get();
-    const auth = parseByteAuthorization(input.byteAuthorization);
+    const why = byteAuthorizationProblem(input.byteAuthorization, input.data, {
+      appId: options.appId,
+      keyVersion: keys.keyVersion,
+      appPublicKey: keys.appPublicKey,
+      nowS: options.now() / 1000,
+      maxSkewS: REQUEST_ORDER_MAX_SKEW_S,
+    });
     const now = options.now();
-    const why = !auth
-      ? 'byteAuthorization is not SHA256-RSA2048 appid=…,nonce_str=…,timestamp=…,key_version=…,signature=…'
-      : auth.appid !== options.appId
-        ? `appid ${auth.appid} is not this mini-program's`
-        : auth.keyVersion !== keys.keyVersion
-          ? `key_version ${auth.keyVersion} is not the uploaded key's (${keys.keyVersion})`
-          : !/^\d+$/.test(auth.timestamp) || Math.abs(now / 1000 - Number(auth.timestamp)) > REQUEST_ORDER_MAX_SKEW_S
-            ? `timestamp ${auth.timestamp} is more than ${REQUEST_ORDER_MAX_SKEW_S} s from now`
-            : !verifyRsaSha256(
-                  requestOrderMessage(auth.timestamp, auth.nonceStr, input.data),
-                  auth.signature,
-                  keys.appPublicKey,
-                )
-              ? 'the signature does not verify with the uploaded app public key'
-              : undefined;
     if (why) {
       sendError(ctx, 400, 'SIGNATURE_INVALID', why);
       return;

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { signCallback } from '../../../adapters/payments/douyin-trade/signing';
 import { postNotification } from '../../shared/notify-post';
 import { runNotBefore } from '../../shared/timers';
 import type { DouyinPayKeyRing } from '../keys';
+import { callbackHeaders } from './protocol';
 
 /**
  * Callbacks of the emulated 通用交易系统 (payments-beyond.md, 通用交易系统, Callback): a POST of
@@ -78,7 +78,7 @@ export class TradeCallbackNotifier {
           url,
           body,
           {
-            headers: signCallback(body, keys.platformPrivateKey, at / 1000),
+            headers: callbackHeaders(body, keys.platformPrivateKey, at / 1000),
             userAgent: 'douyin-trade-sandbox',
             timeoutMs: this.options.timeoutMs ?? 10_000,
             abortReason: 'aborted: sandbox closing or callback superseded',
