@@ -107,9 +107,13 @@ const environmentSchema = z.object({
   DOUYIN_PAY_APP_ID: optionalText,
   DOUYIN_MERCHANT_ID: optionalText,
   DOUYIN_PAY_SECRET: optionalText,
-  TT_PAYMENT_PROVIDER: optionalText.pipe(z.enum(['cashier', 'guaranteed']).default('cashier')),
+  TT_PAYMENT_PROVIDER: optionalText.pipe(z.enum(['cashier', 'guaranteed', 'trade']).default('cashier')),
   DOUYIN_PAY_SALT: optionalText,
   DOUYIN_PAY_TOKEN: optionalText,
+  DOUYIN_OPEN_API_BASE_URL: optionalUrl,
+  DOUYIN_APP_PRIVATE_KEY_FILE: optionalText,
+  DOUYIN_KEY_VERSION: optionalText,
+  DOUYIN_PLATFORM_PUBLIC_KEY_FILE: optionalText,
   MERCHANT_API_KEY: optionalText,
   WECHAT_MINIPROGRAM_USERNAME: optionalText.pipe(
     z
@@ -196,15 +200,21 @@ export interface Config {
     paySecret: string;
   };
   /**
-   * How Douyin mini-program payments are taken: `cashier` (the legacy cashier, whose two legs are
-   * the gateway's bills) or `guaranteed` (担保支付, `TT_MINI` bills at Douyin).
+   * How Douyin mini-program payments are taken: `cashier`, the legacy cashier (`tt.pay` service 1
+   * over the gateway's two legs); `guaranteed`, 担保支付 (`tt.pay` service 5, `TT_MINI` bills at
+   * Douyin); `trade`, Douyin's 通用交易系统 (`tt.requestOrder`, `TT_MINI` bills).
    */
-  ttPaymentProvider: 'cashier' | 'guaranteed';
+  ttPaymentProvider: 'cashier' | 'guaranteed' | 'trade';
   /**
    * 担保支付's SALT (request `sign`) and callback token: set when `douyin.apiBaseUrl` is and they
    * are given (required then with `guaranteed`); unset on the sandbox, whose keys the server takes.
    */
   douyinGuaranteed: { salt: string; token: string } | undefined;
+  /**
+   * 通用交易系统's credentials when `DOUYIN_API_BASE_URL` is set and they are given (required with
+   * `TT_PAYMENT_PROVIDER=trade`); undefined on the sandbox, whose development keys are used.
+   */
+  douyinTrade?: DouyinTradeCredentials;
   /** The server-to-server API a merchant's app backend calls. */
   merchant: {
     /** Unset: the merchant API is off (it has a development key while the gateway is the sandbox). */
@@ -237,6 +247,18 @@ export interface Config {
     /** A bill open this long without its webhook is asked about, seconds. */
     webhookGraceSeconds: number;
   };
+}
+
+/** Douyin 通用交易系统 credentials, read and checked at boot (the client token uses `douyin.appId` and `douyin.secret`). */
+export interface DouyinTradeCredentials {
+  /** `https://open.douyin.com` unless DOUYIN_OPEN_API_BASE_URL says otherwise. */
+  openApiBaseUrl: string;
+  /** The app private key, PEM; its public half is uploaded in 开发设置 → 密钥设置. */
+  appPrivateKeyPem: string;
+  /** The version the console gave that upload (`key_version`). */
+  keyVersion: string;
+  /** Douyin's platform public key, PEM, from the same console page. */
+  platformPublicKeyPem: string;
 }
 
 /** A direct WeChat Pay merchant's credentials, read and checked at boot. */
@@ -324,6 +346,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const douyinGuaranteed = douyinGuaranteedSecrets(e, problems);
 
   const wechatpay = { baseUrl: e.WECHATPAY_BASE_URL, merchant: wechatPayMerchant(e, problems) };
+  const douyinTrade = douyinTradeCredentials(e, problems);
   const wechatpayInUse = e.WEAPP_PAYMENT_PROVIDER === 'wechatpay';
 
   const merchantApiKey = e.MERCHANT_API_KEY ?? (gatewaySandboxed ? DEVELOPMENT_SECRETS.merchantApiKey : undefined);
@@ -355,7 +378,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : {
           variable: 'DOUYIN_API_BASE_URL',
           caller: 'Douyin',
-          path: e.TT_PAYMENT_PROVIDER === 'guaranteed' ? '/api/douyin/ecpay/notify' : '/api/gateway/webhook',
+          path:
+            e.TT_PAYMENT_PROVIDER === 'guaranteed'
+              ? '/api/douyin/ecpay/notify'
+              : e.TT_PAYMENT_PROVIDER === 'trade'
+                ? '/api/douyin/trade/notify'
+                : '/api/gateway/webhook',
         },
     wechatpayCallsBack
       ? { variable: 'WECHATPAY_BASE_URL', caller: 'WeChat Pay', path: '/api/wechatpay/notify' }
@@ -404,6 +432,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     douyin,
     ttPaymentProvider: e.TT_PAYMENT_PROVIDER,
     douyinGuaranteed,
+    douyinTrade,
     merchant,
     trustProxy: e.TRUST_PROXY,
     catalogFile: e.CATALOG_FILE,
@@ -561,6 +590,61 @@ function platformPublicKeyProblem(pem: string): string | undefined {
   // WeChat hands the key out as SPKI; another form means another file than pub_key.pem.
   if (first !== 'PUBLIC KEY') return `holds ${describeKey(key)} in another form (BEGIN ${first})`;
   return rsaProblem(key);
+}
+
+/**
+ * Douyin 通用交易系统 credentials when `DOUYIN_API_BASE_URL` is set: required with
+ * `TT_PAYMENT_PROVIDER=trade`, read whenever given (so bills opened there are still asked about
+ * after switching back to the cashier); undefined on the sandbox. Every problem is added to
+ * `problems` (a variable missing, a file unreadable or holding the wrong kind of key).
+ */
+function douyinTradeCredentials(e: Environment, problems: string[]): DouyinTradeCredentials | undefined {
+  if (e.DOUYIN_API_BASE_URL === undefined) return undefined;
+  const names = ['DOUYIN_APP_PRIVATE_KEY_FILE', 'DOUYIN_KEY_VERSION', 'DOUYIN_PLATFORM_PUBLIC_KEY_FILE'] as const;
+  const chosen = e.TT_PAYMENT_PROVIDER === 'trade';
+  if (!chosen && names.every((name) => e[name] === undefined)) return undefined;
+  for (const name of names) {
+    if (e[name] === undefined) {
+      problems.push(
+        chosen
+          ? `${name} is required when DOUYIN_API_BASE_URL is set and TT_PAYMENT_PROVIDER=trade`
+          : `${name} goes with ${names.filter((other) => other !== name).join(' and ')}: set all three or none`,
+      );
+    }
+  }
+  const appPrivateKeyPem =
+    e.DOUYIN_APP_PRIVATE_KEY_FILE === undefined
+      ? ''
+      : pemFile(
+          'DOUYIN_APP_PRIVATE_KEY_FILE',
+          e.DOUYIN_APP_PRIVATE_KEY_FILE,
+          problems,
+          (pem) => {
+            createPrivateKey(pem);
+            return undefined;
+          },
+          'the app private key whose public half is uploaded in 开发设置 → 密钥设置',
+        );
+  const platformPublicKeyPem =
+    e.DOUYIN_PLATFORM_PUBLIC_KEY_FILE === undefined
+      ? ''
+      : pemFile(
+          'DOUYIN_PLATFORM_PUBLIC_KEY_FILE',
+          e.DOUYIN_PLATFORM_PUBLIC_KEY_FILE,
+          problems,
+          (text) => {
+            if (/PRIVATE KEY/.test(text)) return 'holds a private key';
+            createPublicKey(text);
+            return undefined;
+          },
+          "Douyin's platform public key",
+        );
+  return {
+    openApiBaseUrl: e.DOUYIN_OPEN_API_BASE_URL ?? 'https://open.douyin.com',
+    appPrivateKeyPem,
+    keyVersion: e.DOUYIN_KEY_VERSION ?? '',
+    platformPublicKeyPem,
+  };
 }
 
 /**

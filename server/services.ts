@@ -49,6 +49,7 @@ import { createWechatPay } from './adapters/payments/wechatpay';
 import { createDouyinGuaranteed } from './adapters/payments/douyin-guaranteed';
 import { DOUYIN_ECPAY_NOTIFY_PATH } from './http/routes/douyin-ecpay-notify-contract';
 import { deferredProvider } from './adapters/payments/deferred';
+import { createDouyinTrade } from './adapters/payments/douyin-trade';
 import type { PaymentProvider, PaymentProviderId } from './domain/payment-provider';
 import { listenFailure, newDirectoryFor, reasonOf, StartupError, withoutPassword } from './startup';
 
@@ -269,6 +270,44 @@ function douyinGuaranteedProvider(
 }
 
 /**
+ * Douyin's 通用交易系统, when this instance needs it, else undefined: built at once when it opens
+ * Douyin bills (TT_PAYMENT_PROVIDER=trade) or its credentials are configured, so that bills and
+ * refunds opened there are still asked about and notified after switching back to the cashier. On
+ * the sandbox while the cashier is chosen, it is built on first use (the sandbox's development keys
+ * take a moment to generate). A start with it chosen that cannot build it throws a StartupError
+ * naming TT_PAYMENT_PROVIDER.
+ */
+async function douyinTradeProvider(
+  config: Config,
+  where: { notifyUrl: string; now: () => number; sandbox?: { url: string; keys: Sandbox['douyinPay']['keys'] } },
+): Promise<PaymentProvider | undefined> {
+  const build = () =>
+    createDouyinTrade({
+      credentials: config.douyinTrade,
+      appId: config.douyin.appId,
+      secret: config.douyin.secret,
+      notifyUrl: where.notifyUrl,
+      sandbox: where.sandbox,
+      timeoutMs: config.gateway.timeoutMs,
+      now: where.now,
+    });
+  if (config.ttPaymentProvider === 'trade' || config.douyinTrade) {
+    try {
+      return await build();
+    } catch (error) {
+      throw new StartupError('TT_PAYMENT_PROVIDER', `Douyin 通用交易系统 cannot be set up: ${reasonOf(error)}`);
+    }
+  }
+  if (!where.sandbox || config.douyin.apiBaseUrl !== undefined) return undefined;
+  // It has no close operation: the deferred one must not offer one either.
+  return deferredProvider(
+    { id: 'douyin_trade', channels: new Set(['TT_MINI']), idempotentRefunds: false },
+    build,
+    false,
+  );
+}
+
+/**
  * Boots the checkout server and, when an upstream is emulated, the sandbox: storage and
  * migrations first, then the sandbox (so the server knows its address), then the server.
  * A start that fails closes what it opened and removes the data directory it created; a
@@ -400,6 +439,12 @@ export async function startServices(config: Config, options: StartOptions = {}):
     );
     // Built (at once or on first use) without WECHATPAY_BASE_URL, WeChat Pay is the sandbox's.
     if (wechatpay && config.wechatpay.baseUrl === undefined) throughSandbox('WeChat Pay');
+    const douyinTrade = await douyinTradeProvider(config, {
+      notifyUrl: `${config.publicBaseUrl ?? serverUrl}/api/douyin/trade/notify`,
+      now: () => clock().getTime(),
+      sandbox: sandbox && sandboxUrl ? { url: sandboxUrl, keys: sandbox.douyinPay.keys } : undefined,
+    });
+    if (douyinTrade && config.douyin.apiBaseUrl === undefined) throughSandbox('Douyin 通用交易系统');
     const gateway = observedProvider(
       new BeeCloudGateway({
         baseUrl: config.gateway.baseUrl ?? throughSandbox('payment gateway'),
@@ -422,10 +467,11 @@ export async function startServices(config: Config, options: StartOptions = {}):
       WX_MINI: config.weappPaymentProvider,
       BC_WX_WAP: 'gateway',
       ALI_APP: 'gateway',
-      ...(config.ttPaymentProvider === 'guaranteed' ? { TT_MINI: 'douyin_guaranteed' as const } : {}),
+      ...(config.ttPaymentProvider === 'guaranteed' && { TT_MINI: 'douyin_guaranteed' as const }),
+      ...(config.ttPaymentProvider === 'trade' && { TT_MINI: 'douyin_trade' as const }),
     };
     const providers = new PaymentProviders(
-      [gateway, wechatpay, douyinGuaranteed]
+      [gateway, wechatpay, douyinGuaranteed, douyinTrade]
         .filter((provider) => provider !== undefined)
         .map((provider) => (provider === gateway ? gateway : observedProvider(provider, upstream))),
       paymentRoutes,

@@ -153,6 +153,15 @@ export type ProviderEvent =
       detail: unknown;
     }
   | {
+      /**
+       * The provider says a bill of ours closed unpaid (Douyin's `CANCEL`). Only acknowledged:
+       * what becomes of the bill is what the provider's query says, as for every other bill.
+       */
+      type: 'payment.closed';
+      billNo: string;
+      detail: unknown;
+    }
+  | {
       type: 'refund.succeeded';
       refundNo: string;
       /** Signed, fen. */
@@ -190,6 +199,7 @@ export type ProviderEvent =
  */
 export const KEPT_KINDS = {
   'payment.succeeded': 'PAY',
+  'payment.closed': 'CLOSED',
   'refund.succeeded': 'REFUND',
   'refund.failed': 'REFUND_FAILED',
 } as const satisfies Record<Exclude<ProviderEvent['type'], 'not_ours'>, string>;
@@ -212,6 +222,13 @@ export interface PaymentProvider {
   readonly channels: ReadonlySet<PaymentChannel>;
   /** Opens a bill. Never throws for an upstream failure: see `BillCreation`. */
   openBill(request: OpenBillRequest): Promise<BillCreation>;
+  /**
+   * The parameters of an open bill, made fit to hand out again (a second Pay tap), without asking
+   * the provider: absent when what was handed out stays good (a prepay id). Douyin's 通用交易系统
+   * signs a timestamp and counts the payment window from the client's call, so it signs again
+   * with the time left to `expiresAt`. Never throws.
+   */
+  reissueClientParams?(params: BillClientParams, expiresAt: Date): BillClientParams;
   /** What the provider knows about a bill now; null when it has no such bill. Throws AppError GATEWAY_*. */
   queryBill(billNo: string, channel: PaymentChannel): Promise<ProviderBillState | null>;
   /**

@@ -100,6 +100,10 @@ export class ProviderNotifications {
           tradeNo: event.tradeNo,
           detail: event.detail,
         });
+      case 'payment.closed':
+        // Nothing to record: a closed bill is retired when its provider's query says so.
+        this.log.info('provider says a bill closed unpaid', { provider, billNo: event.billNo });
+        return { duplicate: false };
       case 'refund.succeeded':
         return this.refunds.recordRefundSucceeded(provider, event);
       case 'refund.failed':
@@ -140,14 +144,15 @@ function keptIfUnstorable(event: ProviderEvent): ProviderEvent {
     if (isStorableText(event.kind) && isStorableText(event.reference)) return event;
     return { ...event, reason: `${event.reason}; its signed kind or number holds NUL or an unpaired surrogate` };
   }
-  const reference = event.type === 'payment.succeeded' ? event.billNo : event.refundNo;
+  const reference =
+    event.type === 'payment.succeeded' || event.type === 'payment.closed' ? event.billNo : event.refundNo;
   if (isStorableText(reference)) return event;
   return {
     type: 'not_ours',
     kind: KEPT_KINDS[event.type],
     reference,
-    amount: event.type === 'refund.failed' ? 0 : event.amount,
-    reason: `the signed ${event.type === 'payment.succeeded' ? 'bill' : 'refund'} number holds NUL or an unpaired surrogate`,
+    amount: event.type === 'refund.failed' || event.type === 'payment.closed' ? 0 : event.amount,
+    reason: `the signed ${event.type.startsWith('payment.') ? 'bill' : 'refund'} number holds NUL or an unpaired surrogate`,
     detail: event.detail,
   };
 }
@@ -156,6 +161,8 @@ function keyOf(event: ProviderEvent): string {
   switch (event.type) {
     case 'payment.succeeded':
       return `PAY|${event.billNo}|${event.amount}`;
+    case 'payment.closed':
+      return `CLOSED|${event.billNo}`;
     // The bill is part of the key: a message naming another bill (kept for review) must never be
     // taken for a copy of the true one that follows.
     case 'refund.succeeded':

@@ -27,7 +27,7 @@ const TAGS = [
   { name: 'merchant', description: "Your backend's API. Bearer: MERCHANT_API_KEY." },
   { name: 'gateway', description: 'Called by the payment gateway.' },
   { name: 'wechatpay', description: 'Called by WeChat Pay (APIv3, direct merchant).' },
-  { name: 'douyin', description: "Called by Douyin's payment systems (担保支付)." },
+  { name: 'douyin', description: "Called by Douyin's payment systems (担保支付, 通用交易系统)." },
   { name: 'operations', description: 'For load balancers and tooling.' },
   {
     name: 'sandbox',

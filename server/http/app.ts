@@ -21,7 +21,10 @@ import { MetricsSource, metricsRoutes } from './routes/metrics';
 import { shopperRoutes } from './routes/shopper';
 import { wechatPayNotifyRoutes } from './routes/wechatpay-notify';
 import { douyinEcpayNotifyRoutes } from './routes/douyin-ecpay-notify';
-import { DOUYIN_ECPAY_NOTIFY_PATH, ecpayFailure } from './routes/douyin-ecpay-notify-contract';
+import { douyinCallbackFailure } from './routes/douyin-callback-answers';
+import { DOUYIN_ECPAY_NOTIFY_PATH } from './routes/douyin-ecpay-notify-contract';
+import { douyinTradeNotifyRoutes } from './routes/douyin-trade-notify';
+import { DOUYIN_TRADE_NOTIFY_PATH } from './routes/douyin-trade-notify-contract';
 import { WECHATPAY_NOTIFY_PATH, wechatPayFailure } from './routes/wechatpay-notify-contract';
 
 export interface AppDependencies {
@@ -59,12 +62,17 @@ export function createApp(deps: AppDependencies): Koa {
   const webhook = gatewayWebhookRoutes(deps.webhooks);
   const wechatPayNotify = wechatPayNotifyRoutes(deps.webhooks);
   const ecpayNotify = douyinEcpayNotifyRoutes(deps.webhooks);
+  const douyinTradeNotify = douyinTradeNotifyRoutes(deps.webhooks);
   const merchant = merchantRoutes({ merchant: deps.merchant, refunds: deps.refunds, apiKey: deps.merchantApiKey });
 
   app.use(observeRequests(deps.requests, () => servedRoutes(app).map((route) => route.path)));
   // WeChat Pay and Douyin read a refusal only in their own words, whatever refused it.
   app.use(
-    errorHandler(deps.log, { [WECHATPAY_NOTIFY_PATH]: wechatPayFailure, [DOUYIN_ECPAY_NOTIFY_PATH]: ecpayFailure }),
+    errorHandler(deps.log, {
+      [WECHATPAY_NOTIFY_PATH]: wechatPayFailure,
+      [DOUYIN_ECPAY_NOTIFY_PATH]: douyinCallbackFailure,
+      [DOUYIN_TRADE_NOTIFY_PATH]: douyinCallbackFailure,
+    }),
   );
   app.use(refuseDeclaredOversizedBody());
   app.use(requireHost());
@@ -75,6 +83,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(webhook.routes());
   app.use(wechatPayNotify.routes());
   app.use(ecpayNotify.routes());
+  app.use(douyinTradeNotify.routes());
   app.use(health.routes());
   app.use(apiDocument.routes());
   app.use(metrics.routes());

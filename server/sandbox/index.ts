@@ -169,6 +169,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   });
   const douyinPay = createDouyinPaySandbox({
     appId: douyinOptions.appId,
+    secret: douyinOptions.secret,
     dataDir: options.dataDir,
     keys: options.douyinPay?.keys,
     timeScale,

@@ -48,3 +48,33 @@ export function outcomeFromCashierFailure(failure: unknown): PaymentOutcome {
   }
   return { kind: 'failed', code: ClientErrorCode.paymentSheetUnavailable, message: errMsg };
 }
+
+/**
+ * Maps `tt.requestOrder`'s `fail` (通用交易系统: Douyin did not make the order) onto a
+ * PaymentOutcome. Its error codes are unconfirmed, so its words decide: a refused signature or
+ * parameters need new ones from the server (`PAYMENT_PARAMS_INVALID`); an order Douyin says is
+ * already paid or closed is the server's to tell (`submitted`); anything else may work next time.
+ */
+export function outcomeFromRequestOrderFailure(failure: unknown): PaymentOutcome {
+  const errMsg = readErrMsg(failure) ?? (failure instanceof Error ? failure.message : String(failure));
+  if (ORDER_STATE_WORDS.test(errMsg)) return { kind: 'submitted' };
+  if (ORDER_INFO_PROBLEM.test(errMsg.replace(/^requestOrder:fail\s*/, ''))) {
+    return { kind: 'failed', code: ClientErrorCode.paymentParamsInvalid, message: errMsg };
+  }
+  return { kind: 'failed', code: ClientErrorCode.paymentSheetUnavailable, message: errMsg };
+}
+
+/** Words of an order that is no longer payable: paid, closed, expired. */
+const ORDER_STATE_WORDS = /已支付|已关闭|已过期|already paid|closed|expired/i;
+
+/**
+ * Maps `tt.getOrderPayment`'s `fail` (the cashier closed without a payment, or could not open)
+ * onto a PaymentOutcome: the shopper's cancel (取消 / cancel in its words; the code is
+ * unconfirmed) is `cancelled`; anything else makes the flow ask the server, since the shopper may
+ * have paid before the cashier failed.
+ */
+export function outcomeFromOrderPaymentFailure(failure: unknown): PaymentOutcome {
+  const errMsg = readErrMsg(failure) ?? (failure instanceof Error ? failure.message : String(failure));
+  if (/取消|cancel/i.test(errMsg)) return { kind: 'cancelled' };
+  return { kind: 'submitted' };
+}

@@ -259,6 +259,98 @@ describe('pay.tt', () => {
     });
   });
 
+  describe('presentPayment with the 通用交易系统 (tt.requestOrder)', () => {
+    const tradeResponse: PayResponse = {
+      platform: 'tt',
+      requestOrder: { data: '{"outOrderNo":"B1","totalAmount":100}', byteAuthorization: 'SHA256-RSA2048 appid=tt1' },
+    };
+
+    /** Douyin's two calls as Taro proxies them: callbacks only, `requestOrder` answering `orderId`. */
+    function douyinTrade(options: {
+      requestOrder?: (params: Record<string, unknown>) => { ok: unknown } | { fail: unknown };
+      getOrderPayment?: (params: Record<string, unknown>) => { ok: unknown } | { fail: unknown } | 'silent';
+    }) {
+      const calls: Array<{ api: string; params: Record<string, unknown> }> = [];
+      taroDouble.requestOrder = (params: Record<string, unknown> = {}) => {
+        const { success, fail, ...rest } = params as Record<string, unknown> & CashierCallbacks;
+        calls.push({ api: 'requestOrder', params: rest });
+        const answer = options.requestOrder?.(rest) ?? { ok: { orderId: 'ot001', errMsg: 'requestOrder:ok' } };
+        setTimeout(() => ('ok' in answer ? success(answer.ok) : fail(answer.fail)));
+      };
+      taroDouble.getOrderPayment = (params: Record<string, unknown> = {}) => {
+        const { success, fail, ...rest } = params as Record<string, unknown> & CashierCallbacks;
+        calls.push({ api: 'getOrderPayment', params: rest });
+        const answer = options.getOrderPayment?.(rest) ?? { ok: { errMsg: 'getOrderPayment:ok' } };
+        if (answer === 'silent') return;
+        setTimeout(() => ('ok' in answer ? success(answer.ok) : fail(answer.fail)));
+      };
+      return calls;
+    }
+
+    interface CashierCallbacks {
+      success: (result: unknown) => void;
+      fail: (error: unknown) => void;
+    }
+
+    it('should hand data and byteAuthorization to tt.requestOrder unchanged, then open the cashier for its orderId', async () => {
+      const calls = douyinTrade({});
+      await expect(presentPayment(tradeResponse, contextWith().context)).resolves.toEqual({ kind: 'submitted' });
+      expect(calls).toEqual([
+        {
+          api: 'requestOrder',
+          params: { data: tradeResponse.requestOrder.data, byteAuthorization: 'SHA256-RSA2048 appid=tt1' },
+        },
+        { api: 'getOrderPayment', params: { orderId: 'ot001' } },
+      ]);
+    });
+
+    it('should report a cancel in the cashier as cancelled, and any other cashier failure as submitted', async () => {
+      douyinTrade({ getOrderPayment: () => ({ fail: { errMsg: 'getOrderPayment:fail cancel', errNo: 4 } }) });
+      await expect(presentPayment(tradeResponse, contextWith().context)).resolves.toEqual({ kind: 'cancelled' });
+      douyinTrade({ getOrderPayment: () => ({ fail: { errMsg: 'getOrderPayment:fail 支付超时' } }) });
+      await expect(presentPayment(tradeResponse, contextWith().context)).resolves.toEqual({ kind: 'submitted' });
+    });
+
+    it.each<[string, PaymentOutcome]>([
+      [
+        'requestOrder:fail 签名校验失败',
+        { kind: 'failed', code: 'PAYMENT_PARAMS_INVALID', message: 'requestOrder:fail 签名校验失败' },
+      ],
+      [
+        'requestOrder:fail timestamp 过期',
+        { kind: 'failed', code: 'PAYMENT_SHEET_UNAVAILABLE', message: 'requestOrder:fail timestamp 过期' },
+      ],
+      ['requestOrder:fail order ORD1 is paid, already paid', { kind: 'submitted' }],
+      [
+        'requestOrder:fail 网络错误',
+        { kind: 'failed', code: 'PAYMENT_SHEET_UNAVAILABLE', message: 'requestOrder:fail 网络错误' },
+      ],
+    ])('should map requestOrder fail %s without opening the cashier', async (errMsg, outcome) => {
+      const calls = douyinTrade({ requestOrder: () => ({ fail: { errMsg } }) });
+      await expect(presentPayment(tradeResponse, contextWith().context)).resolves.toEqual(outcome);
+      expect(calls.map((call) => call.api)).toEqual(['requestOrder']);
+    });
+
+    it('should report a Douyin without tt.requestOrder as failed', async () => {
+      taroDouble.requestOrder = undefined;
+      await expect(presentPayment(tradeResponse, contextWith().context)).resolves.toMatchObject({
+        kind: 'failed',
+        code: 'PAYMENT_SHEET_UNAVAILABLE',
+      });
+    });
+
+    it('should report submitted when the cashier closed with no callback and the page showed again', async () => {
+      jest.useFakeTimers();
+      douyinTrade({ getOrderPayment: () => 'silent' });
+      const { context, showPage } = contextWith();
+      const outcome = presentPayment(tradeResponse, context);
+      await jest.advanceTimersByTimeAsync(10);
+      showPage();
+      await jest.advanceTimersByTimeAsync(CASHIER_CALLBACK_GRACE_MS);
+      await expect(outcome).resolves.toEqual({ kind: 'submitted' });
+    });
+  });
+
   describe('loginCode', () => {
     it('should pass code and anonymousCode through', async () => {
       taroDouble.login = async () => ({ code: 'c', anonymousCode: 'a', isLogin: true, errMsg: 'login:ok' });

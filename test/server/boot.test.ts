@@ -90,10 +90,11 @@ describe('npm start (server/main.ts)', () => {
       expect(server.output()).toContain(
         'Payments         WeChat mini-program: the payment gateway (sandbox); Douyin: the payment gateway (sandbox); ' +
           'bills opened earlier at WeChat Pay: WeChat Pay (sandbox); ' +
-          'bills opened earlier at Douyin 担保支付: Douyin 担保支付 (sandbox)',
+          'bills opened earlier at Douyin 担保支付: Douyin 担保支付 (sandbox); ' +
+          'bills opened earlier at Douyin 通用交易系统: Douyin 通用交易系统 (sandbox)',
       );
       expect(server.output()).toContain(
-        `Sandbox          ${sandboxUrl}   (offline payment gateway, WeChat login, Douyin login, WeChat Pay, Douyin 担保支付)`,
+        `Sandbox          ${sandboxUrl}   (offline payment gateway, WeChat login, Douyin login, WeChat Pay, Douyin 担保支付, Douyin 通用交易系统)`,
       );
     } finally {
       server.child.kill('SIGKILL');
@@ -125,16 +126,18 @@ describe('npm start (server/main.ts)', () => {
         'WeChat Pay for the mini-program',
         { WEAPP_PAYMENT_PROVIDER: 'wechatpay' },
         'WeChat mini-program: WeChat Pay (sandbox); Douyin: the payment gateway (sandbox); ' +
-          'bills opened earlier at Douyin 担保支付: Douyin 担保支付 (sandbox)',
-        '(offline payment gateway, WeChat login, Douyin login, WeChat Pay, Douyin 担保支付)',
+          'bills opened earlier at Douyin 担保支付: Douyin 担保支付 (sandbox); ' +
+          'bills opened earlier at Douyin 通用交易系统: Douyin 通用交易系统 (sandbox)',
+        '(offline payment gateway, WeChat login, Douyin login, WeChat Pay, Douyin 担保支付, Douyin 通用交易系统)',
       ],
       [
         'a real gateway, logins sandboxed',
         realGateway,
         'WeChat mini-program: the payment gateway; Douyin: the payment gateway; ' +
           'bills opened earlier at WeChat Pay: WeChat Pay (sandbox); ' +
-          'bills opened earlier at Douyin 担保支付: Douyin 担保支付 (sandbox)',
-        '(offline WeChat login, Douyin login, WeChat Pay, Douyin 担保支付)',
+          'bills opened earlier at Douyin 担保支付: Douyin 担保支付 (sandbox); ' +
+          'bills opened earlier at Douyin 通用交易系统: Douyin 通用交易系统 (sandbox)',
+        '(offline WeChat login, Douyin login, WeChat Pay, Douyin 担保支付, Douyin 通用交易系统)',
       ],
       [
         'every upstream real but WeChat Pay',

@@ -415,6 +415,94 @@ describe('loadConfig', () => {
       );
     });
   });
+
+  describe("Douyin's 通用交易系统", () => {
+    let dir: string;
+    let appKey: string;
+    let platformKey: string;
+    const douyin = {
+      DOUYIN_API_BASE_URL: 'https://developer.toutiao.com',
+      DOUYIN_APPID: 'tt0123456789abcdef',
+      DOUYIN_SECRET: 'secret',
+      DOUYIN_PAY_APP_ID: '800000000042',
+      DOUYIN_MERCHANT_ID: '1900000042',
+      DOUYIN_PAY_SECRET: 'pay-secret',
+      ALLOW_UNREACHABLE_WEBHOOKS: 'true',
+    };
+
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'config-douyin-trade-'));
+      const pair = (name: string) => {
+        const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+          modulusLength: 2048,
+          publicKeyEncoding: { type: 'spki', format: 'pem' },
+          privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+        });
+        writeFileSync(join(dir, `${name}_key.pem`), privateKey);
+        writeFileSync(join(dir, `${name}_pub.pem`), publicKey);
+        return { privateKey, publicKey };
+      };
+      appKey = pair('app').privateKey;
+      platformKey = pair('platform').publicKey;
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('should keep the cashier by default, and need nothing for the 通用交易系统 on the sandbox', () => {
+      expect(loadConfig({})).toMatchObject({ ttPaymentProvider: 'cashier', douyinTrade: undefined });
+      expect(loadConfig({ TT_PAYMENT_PROVIDER: 'trade' })).toMatchObject({
+        ttPaymentProvider: 'trade',
+        douyinTrade: undefined,
+        sandboxEnabled: true,
+      });
+      expect(problemsOf({ TT_PAYMENT_PROVIDER: 'guaranteed-typo' })).toEqual([
+        expect.stringMatching(/^TT_PAYMENT_PROVIDER: /),
+      ]);
+    });
+
+    it('should require the keys against a real Douyin with the 通用交易系统 chosen, and read them', () => {
+      expect(problemsOf({ ...douyin, TT_PAYMENT_PROVIDER: 'trade' })).toEqual([
+        'DOUYIN_APP_PRIVATE_KEY_FILE is required when DOUYIN_API_BASE_URL is set and TT_PAYMENT_PROVIDER=trade',
+        'DOUYIN_KEY_VERSION is required when DOUYIN_API_BASE_URL is set and TT_PAYMENT_PROVIDER=trade',
+        'DOUYIN_PLATFORM_PUBLIC_KEY_FILE is required when DOUYIN_API_BASE_URL is set and TT_PAYMENT_PROVIDER=trade',
+      ]);
+      const keys = {
+        DOUYIN_APP_PRIVATE_KEY_FILE: join(dir, 'app_key.pem'),
+        DOUYIN_KEY_VERSION: '2',
+        DOUYIN_PLATFORM_PUBLIC_KEY_FILE: join(dir, 'platform_pub.pem'),
+      };
+      expect(loadConfig({ ...douyin, ...keys, TT_PAYMENT_PROVIDER: 'trade' }).douyinTrade).toEqual({
+        openApiBaseUrl: 'https://open.douyin.com',
+        appPrivateKeyPem: appKey,
+        keyVersion: '2',
+        platformPublicKeyPem: platformKey,
+      });
+      // Kept after switching back to the cashier, so bills opened there are still found.
+      expect(loadConfig({ ...douyin, ...keys }).douyinTrade).toMatchObject({ keyVersion: '2' });
+      expect(problemsOf({ ...douyin, DOUYIN_KEY_VERSION: '2' })).toEqual([
+        'DOUYIN_APP_PRIVATE_KEY_FILE goes with DOUYIN_KEY_VERSION and DOUYIN_PLATFORM_PUBLIC_KEY_FILE: set all three or none',
+        'DOUYIN_PLATFORM_PUBLIC_KEY_FILE goes with DOUYIN_APP_PRIVATE_KEY_FILE and DOUYIN_KEY_VERSION: set all three or none',
+      ]);
+      expect(
+        problemsOf({ ...douyin, ...keys, DOUYIN_PLATFORM_PUBLIC_KEY_FILE: join(dir, 'platform_key.pem') }),
+      ).toEqual([expect.stringMatching(/^DOUYIN_PLATFORM_PUBLIC_KEY_FILE .* holds a private key: /)]);
+      expect(problemsOf({ ...douyin, ...keys, DOUYIN_APP_PRIVATE_KEY_FILE: '/no/such/app_key.pem' })).toEqual([
+        'DOUYIN_APP_PRIVATE_KEY_FILE /no/such/app_key.pem cannot be read: ENOENT',
+      ]);
+    });
+
+    it('should ask Douyin to call /api/douyin/trade/notify with the 通用交易系统 chosen', () => {
+      const { ALLOW_UNREACHABLE_WEBHOOKS: _allowed, ...unreachable } = douyin;
+      expect(
+        problemsOf({
+          ...unreachable,
+          TT_PAYMENT_PROVIDER: 'trade',
+          DOUYIN_APP_PRIVATE_KEY_FILE: join(dir, 'app_key.pem'),
+          DOUYIN_KEY_VERSION: '2',
+          DOUYIN_PLATFORM_PUBLIC_KEY_FILE: join(dir, 'platform_pub.pem'),
+        }),
+      ).toEqual([expect.stringContaining('PUBLIC_BASE_URL/api/douyin/trade/notify')]);
+    });
+  });
 });
 
 describe('WeChat Pay key files at boot', () => {

@@ -8,7 +8,9 @@ import type Koa from 'koa';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import type { Response, Test } from 'supertest';
 import type { z } from 'zod';
+import { signCallback, signRequestOrder } from '../../server/adapters/payments/douyin-trade/signing';
 import { WechatPayClient } from '../../server/adapters/payments/wechatpay/client';
+import { DEVELOPMENT_SECRETS } from '../../server/config';
 import { clientOptionsFromSandboxKeys } from '../../server/adapters/payments/wechatpay/sandbox-credentials';
 import { HTTP_STATUS } from '../../server/http/errors';
 import { API_VERSION, buildApiDocument } from '../../server/http/api-document';
@@ -62,6 +64,10 @@ const EMULATED_PROVIDER_ROUTES = [
   'POST /api/apps/ecpay/v1/query_order',
   'POST /api/apps/ecpay/v1/create_refund',
   'POST /api/apps/ecpay/v1/query_refund',
+  'POST /oauth/client_token/',
+  'POST /api/trade_basic/v1/developer/order_query/',
+  'POST /api/trade_basic/v1/developer/refund_create/',
+  'POST /api/trade_basic/v1/developer/refund_query/',
 ];
 
 const MERCHANT_KEY = 'sandbox-merchant-api-key';
@@ -512,6 +518,51 @@ describe('OpenAPI document', () => {
       await documented(h.sandbox.get('/sandbox/douyin/orders'));
       await documented(h.sandbox.post('/sandbox/douyin/orders/NOSUCHORDER0001/settle').send({ result: 'paid' }));
       await documented(h.sandbox.post('/sandbox/douyin/orders/NOSUCHORDER0001/settle').send({ result: 'refunded' }));
+
+      // 通用交易系统: what tt.requestOrder does, then settling the order it made.
+      const keys = (await h.sandbox.get('/sandbox/douyin/keys').expect(200)).body;
+      const outOrderNo = `OA${Date.now()}`;
+      const data = JSON.stringify({
+        skuList: [{ skuId: 'CO0001', price: 100, quantity: 1, title: 'Ceramic mug', imageList: [] }],
+        outOrderNo,
+        totalAmount: 100,
+        payExpireSeconds: 600,
+        payNotifyUrl: `${h.services.serverUrl}/api/douyin/trade/notify`,
+        orderEntrySchema: { path: 'pages/checkout/index', params: '{}' },
+      });
+      const byteAuthorization = signRequestOrder({
+        data,
+        appid: DEVELOPMENT_SECRETS.douyinAppId,
+        keyVersion: keys.keyVersion,
+        privateKey: keys.appPrivateKey,
+        nowSeconds: Date.now() / 1000,
+      });
+      await documented(h.sandbox.post('/sandbox/douyin/trade/request-order').send({ data, byteAuthorization }));
+      await documented(
+        h.sandbox.post('/sandbox/douyin/trade/request-order').send({ data: `${data} `, byteAuthorization }),
+      );
+      await documented(h.sandbox.post('/sandbox/douyin/trade/request-order').send({ data }));
+      await documented(
+        h.sandbox.post(`/sandbox/douyin/orders/${outOrderNo}/settle`).send({ result: 'paid', notify: false }),
+      );
+      await documented(h.sandbox.post('/sandbox/douyin/trade/request-order').send({ data, byteAuthorization }));
+      await documented(h.sandbox.post(`/sandbox/douyin/orders/${outOrderNo}/settle`).send({ result: 'closed' }));
+
+      // Its callbacks: a verified one about nothing of ours is acknowledged; an unsigned one refused.
+      const body = JSON.stringify({
+        version: '2.0',
+        type: 'settle',
+        msg: JSON.stringify({ app_id: DEVELOPMENT_SECRETS.douyinAppId, status: 'SUCCESS', out_order_no: outOrderNo }),
+      });
+      const signed = signCallback(body, keys.platformPrivateKey, Date.now() / 1000);
+      const taken = await documented(
+        h.api.post('/api/douyin/trade/notify').set('content-type', 'application/json').set(signed).send(body),
+      );
+      expect(taken.body).toEqual({ err_no: 0, err_tips: 'success' });
+      const unsigned = await documented(
+        h.api.post('/api/douyin/trade/notify').set('content-type', 'application/json').send(body),
+      );
+      expect(unsigned.status).toBe(401);
 
       // 担保支付's orders, made by the server's own adapter (TT_PAYMENT_PROVIDER=guaranteed), paid and settled.
       const database = await STORAGES[0].open();

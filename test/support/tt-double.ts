@@ -28,7 +28,7 @@
  * the order in Douyin's own cashier (`success({code: 0})`), cancel reports 4, and closing with the
  * back gesture reports nothing.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createVerify } from 'node:crypto';
 import { fetchAsWxRequest, WxRequestAnswer, WxRequestOptions } from './wx-double';
 import { Callbacks, callbackOrPromise, storageAndDeviceApis } from './miniprogram-api';
 
@@ -95,6 +95,34 @@ export interface TtDoubleOptions {
    * mini-program started again). @default an empty Map
    */
   tradeTimes?: Map<string, string>;
+  /**
+   * Douyin's 通用交易系统 for `tt.requestOrder` / `tt.getOrderPayment`: the keys Douyin holds (the
+   * uploaded app public key and its version, the mini-program's AppID) and the sandbox that keeps
+   * its orders. @default none: `tt.requestOrder` then fails as a Douyin without the system would
+   */
+  trade?: TradeSystem;
+  /** The shopper in the cashier `tt.getOrderPayment` opened. @default 'pay' */
+  atOrderPayment?: (order: TradeOrderRecord) => OrderPaymentChoice | Promise<OrderPaymentChoice>;
+}
+
+export interface TradeSystem {
+  appId: string;
+  /** SPKI PEM, as uploaded in 开发设置 → 密钥设置. */
+  appPublicKey: string;
+  keyVersion: string;
+  /** The sandbox's base URL (its `POST /sandbox/douyin/trade/request-order` and the settle control). */
+  sandboxUrl: string;
+}
+
+export type OrderPaymentChoice = 'pay' | 'cancel' | 'closeWithoutCallback';
+
+/** An order `tt.requestOrder` made, and what became of its cashier. */
+export interface TradeOrderRecord {
+  orderId: string;
+  outOrderNo: string;
+  data: Record<string, unknown>;
+  /** What the shopper did in the cashier `tt.getOrderPayment` opened, once it was opened. */
+  choice?: OrderPaymentChoice;
 }
 
 /** What `tt.getLaunchOptionsSync` returns. */
@@ -117,6 +145,8 @@ export type TtDouble = Record<string, unknown> & {
   readonly cashiers: CashierRecord[];
   /** What went wrong inside the double (a leg that could not be paid, `getOrderStatus` rejecting, …). */
   readonly problems: string[];
+  /** Each order `tt.requestOrder` made (or made again), in order. */
+  readonly tradeOrders: TradeOrderRecord[];
 };
 
 export interface CashierRecord {
@@ -232,6 +262,35 @@ export async function payOnWechatH5Page(wxUrl: string): Promise<void> {
   });
   if (!submitted.ok)
     throw new Error(`paying on WeChat's H5 page answered HTTP ${submitted.status}: ${await submitted.text()}`);
+}
+
+/** How far from now Douyin accepts a `byteAuthorization` timestamp here: 5 minutes (Douyin's own bound is unconfirmed). */
+const BYTE_AUTHORIZATION_SKEW_S = 300;
+
+/**
+ * Why Douyin would refuse `byteAuthorization` for `data`, or undefined when it verifies: its
+ * scheme and parts, the AppID, the key version, a fresh timestamp, and the RSA-SHA256 signature
+ * with the app public key over `POST\n/requestOrder\n<timestamp>\n<nonce_str>\n<data>\n` (written
+ * here from Douyin's description, independently of the server's signer).
+ */
+export function byteAuthorizationProblem(
+  byteAuthorization: string,
+  data: string,
+  trade: Pick<TradeSystem, 'appId' | 'appPublicKey' | 'keyVersion'>,
+): string | undefined {
+  const match =
+    /^SHA256-RSA2048 appid=([^,]+),nonce_str=([^,]+),timestamp=(\d+),key_version=([^,]+),signature=(.+)$/.exec(
+      byteAuthorization,
+    );
+  if (!match) return 'byteAuthorization 格式错误';
+  const [, appid, nonce, timestamp, keyVersion, signature] = match;
+  if (appid !== trade.appId) return `appid ${appid} 不匹配`;
+  if (keyVersion !== trade.keyVersion) return `key_version ${keyVersion} 不匹配`;
+  if (Math.abs(Date.now() / 1000 - Number(timestamp)) > BYTE_AUTHORIZATION_SKEW_S) return 'timestamp 过期';
+  const verifies = createVerify('RSA-SHA256')
+    .update(`POST\n/requestOrder\n${timestamp}\n${nonce}\n${data}\n`)
+    .verify(trade.appPublicKey, signature, 'base64');
+  return verifies ? undefined : '签名校验失败';
 }
 
 function codeFromAlipayAnswer(answer: AlipayAppAnswer): number {
@@ -387,6 +446,78 @@ export function createTtDouble(options: TtDoubleOptions): TtDouble {
     return undefined;
   }
 
+  const tradeOrders: TradeOrderRecord[] = [];
+  const atOrderPayment = options.atOrderPayment ?? (() => 'pay');
+
+  /** `tt.requestOrder`: Douyin checks the signature, then makes the order (in the sandbox). */
+  function requestOrder(requestOptions: Callbacks & { data?: unknown; byteAuthorization?: unknown } = {}) {
+    const { success, fail, complete, ...params } = requestOptions;
+    record('requestOrder', params);
+    const failWith = (errMsg: string) => {
+      fail?.({ errMsg: `requestOrder:fail ${errMsg}` });
+      complete?.({ errMsg: `requestOrder:fail ${errMsg}` });
+    };
+    void (async () => {
+      const { data, byteAuthorization } = requestOptions;
+      if (!options.trade) return failWith('通用交易系统 not enabled for this mini-program');
+      if (typeof data !== 'string' || typeof byteAuthorization !== 'string') {
+        return failWith('invalid params: data and byteAuthorization are required');
+      }
+      const problem = byteAuthorizationProblem(byteAuthorization, data, options.trade);
+      if (problem) return failWith(problem);
+      const made = await fetch(new URL('/sandbox/douyin/trade/request-order', options.trade.sandboxUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ data, byteAuthorization }),
+      });
+      const answer = (await made.json()) as Record<string, unknown> & { error?: { message?: string } };
+      if (!made.ok) return failWith(answer.error?.message ?? `HTTP ${made.status}`);
+      tradeOrders.push({
+        orderId: String(answer.orderId),
+        outOrderNo: String(answer.outOrderNo),
+        data: JSON.parse(data) as Record<string, unknown>,
+      });
+      const result = { ...answer, errMsg: 'requestOrder:ok' };
+      success?.(result);
+      complete?.(result);
+    })().catch((error: unknown) => {
+      problems.push(`requestOrder: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    return undefined;
+  }
+
+  /** `tt.getOrderPayment`: Douyin's cashier for an order `tt.requestOrder` made; the test's shopper decides. */
+  function getOrderPayment(paymentOptions: Callbacks & { orderId?: unknown } = {}) {
+    const { success, fail, complete, ...params } = paymentOptions;
+    record('getOrderPayment', params);
+    void (async () => {
+      const order = [...tradeOrders].reverse().find((made) => made.orderId === paymentOptions.orderId);
+      if (!order || !options.trade) {
+        fail?.({ errMsg: 'getOrderPayment:fail order not found' });
+        return;
+      }
+      const choice = await atOrderPayment(order);
+      order.choice = choice;
+      if (choice === 'closeWithoutCallback') return;
+      if (choice === 'cancel') {
+        fail?.({ errMsg: 'getOrderPayment:fail cancel' });
+        complete?.({ errMsg: 'getOrderPayment:fail cancel' });
+        return;
+      }
+      const settled = await fetch(
+        new URL(`/sandbox/douyin/orders/${encodeURIComponent(order.outOrderNo)}/settle`, options.trade.sandboxUrl),
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ result: 'paid' }) },
+      );
+      if (!settled.ok)
+        throw new Error(`paying ${order.outOrderNo} answered HTTP ${settled.status}: ${await settled.text()}`);
+      success?.({ orderId: order.orderId, outOrderNo: order.outOrderNo, errMsg: 'getOrderPayment:ok' });
+      complete?.({ errMsg: 'getOrderPayment:ok' });
+    })().catch((error: unknown) => {
+      problems.push(`getOrderPayment: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    return undefined;
+  }
+
   const launch: TtLaunchOptions = { scene: '011004', query: {}, path: 'pages/checkout/index', ...options.launch };
 
   return {
@@ -394,6 +525,9 @@ export function createTtDouble(options: TtDoubleOptions): TtDouble {
     storage,
     cashiers,
     problems,
+    tradeOrders,
+    requestOrder,
+    getOrderPayment,
     getLaunchOptionsSync: () => ({ ...launch, query: { ...launch.query } }),
     request(requestOptions: TtRequestOptions & Callbacks) {
       record('request', requestOptions);

@@ -81,6 +81,7 @@ const ok = (): UpstreamOutcome => 'ok';
 export function observedProvider(provider: PaymentProvider, observe: UpstreamObserver): PaymentProvider {
   const upstream = provider.id;
   const closeBill = provider.closeBill?.bind(provider);
+  const reissueClientParams = provider.reissueClientParams?.bind(provider);
   return {
     id: provider.id,
     channels: provider.channels,
@@ -98,6 +99,8 @@ export function observedProvider(provider: PaymentProvider, observe: UpstreamObs
               ? outcomeOfRefusal(creation.error)
               : outcomeOfError(creation.error),
       ),
+    // Local signing, no upstream call: nothing to time.
+    ...(reissueClientParams && { reissueClientParams }),
     queryBill: (billNo, channel) =>
       timed(observe, upstream, 'query_bill', () => provider.queryBill(billNo, channel), ok),
     ...(closeBill && {

@@ -1,11 +1,13 @@
 import { AppError } from '../../domain/errors';
-import type { PaymentProvider } from '../../domain/payment-provider';
+import type { PaymentChannel, PaymentProvider } from '../../domain/payment-provider';
 
 /**
  * A provider built on first use: for one that is kept only to finish what was opened there and
  * whose construction costs something (WeChat Pay on the sandbox generates its development keys on
  * first use). `id`, `channels` and `idempotentRefunds` must be those of what `build` makes; it has
- * `closeBill` (and calls the built provider's, or answers as if it had none: GATEWAY_ERROR).
+ * `closeBill` unless `closes` is false (it must say whether the built one has: the domain asks only
+ * a provider that has `closeBill` to close, and one that cannot would hold every expiry with
+ * GATEWAY_ERROR).
  *
  * A failed build is tried again at the next call. While it fails, what the contract lets throw
  * throws AppError GATEWAY_UNAVAILABLE; `openBill` is `refused` and `createRefund` `refused`
@@ -14,6 +16,7 @@ import type { PaymentProvider } from '../../domain/payment-provider';
 export function deferredProvider(
   traits: Pick<PaymentProvider, 'id' | 'channels' | 'idempotentRefunds'>,
   build: () => Promise<PaymentProvider>,
+  closes = true,
 ): PaymentProvider {
   const { id, channels, idempotentRefunds } = traits;
   let built: Promise<PaymentProvider> | undefined;
@@ -44,13 +47,15 @@ export function deferredProvider(
       return ready.openBill(request);
     },
     queryBill: async (billNo, channel) => (await provider()).queryBill(billNo, channel),
-    async closeBill(billNo, channel) {
-      const ready = await provider();
-      if (!ready.closeBill) {
-        throw new AppError('GATEWAY_ERROR', `Payment provider ${id} cannot close a bill`, { provider: id });
-      }
-      return ready.closeBill(billNo, channel);
-    },
+    ...(closes && {
+      async closeBill(billNo: string, channel: PaymentChannel) {
+        const ready = await provider();
+        if (!ready.closeBill) {
+          throw new AppError('GATEWAY_ERROR', `Payment provider ${id} cannot close a bill`, { provider: id });
+        }
+        return ready.closeBill(billNo, channel);
+      },
+    }),
     async createRefund(request) {
       let ready: PaymentProvider;
       try {

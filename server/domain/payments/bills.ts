@@ -64,7 +64,7 @@ export class BillService {
     if (!(await this.store.bills.insertBill(bill))) {
       const active = await this.store.bills.findActiveBill(order.orderNo, channel);
       if (active) {
-        const again = await this.resumeBill(active, shopper);
+        const again = await this.resumeBill(active, shopper, order.expiresAt);
         if (again) return again;
       }
       bill = attempt(this.clock());
@@ -129,7 +129,11 @@ export class BillService {
    * order waits (its bill is watched by the sweeper, and a payment on it counts), and on Douyin
    * the cashier offers the other leg.
    */
-  private async resumeBill(active: BillRecord, shopper: Shopper): Promise<BillClientParams | undefined> {
+  private async resumeBill(
+    active: BillRecord,
+    shopper: Shopper,
+    expiresAt: Date,
+  ): Promise<BillClientParams | undefined> {
     const age = this.clock().getTime() - active.createdAt.getTime();
     if (active.status === 'creating' && active.error === undefined && age < this.settings.staleCreatingBillMs) {
       throw paymentInProgress();
@@ -137,7 +141,8 @@ export class BillService {
     const handedOut = active.status === 'open' && active.payer === shopper.openid ? active.clientParams : undefined;
     // Handing out again what the provider made needs asking at most once per order per interval, with
     // the polls and the sweeper: a shopper tapping Pay over and over must not hammer the provider.
-    if (handedOut && !(await this.claimCheckNow(active.orderNo))) return handedOut;
+    if (handedOut && !(await this.claimCheckNow(active.orderNo)))
+      return this.handOutAgain(active, handedOut, expiresAt);
     let provider: PaymentProvider;
     let state;
     try {
@@ -145,7 +150,7 @@ export class BillService {
       state = await provider.queryBill(active.billNo, active.channel);
     } catch (error) {
       // The provider cannot be asked now: what the shopper already holds is still the best answer.
-      if (handedOut) return handedOut;
+      if (handedOut) return this.handOutAgain(active, handedOut, expiresAt);
       throw error;
     }
     if (!state) {
@@ -157,7 +162,7 @@ export class BillService {
     }
     if (state.outcome === 'paid') return this.recordPaidBill(active, state);
     if (state.outcome === 'failed' || state.outcome === 'closed') return this.retireBill(active.billNo, state.outcome);
-    if (handedOut) return handedOut;
+    if (handedOut) return this.handOutAgain(active, handedOut, expiresAt);
     if (provider.closeBill) {
       this.log.warn('an open bill whose parameters were lost is closed at its provider so a new one can open', {
         orderNo: active.orderNo,
@@ -180,6 +185,21 @@ export class BillService {
       "A payment for this order is open at the payment provider, but its parameters were lost with the provider's " +
         'answer: the order can be paid again once the provider closes it',
     );
+  }
+
+  /**
+   * What was handed out for `active`, made fit to hand out again by the provider it was opened at
+   * (`reissueClientParams`: e.g. a fresh signature over the time left); as stored when that
+   * provider has no such step or is not configured here.
+   */
+  private handOutAgain(active: BillRecord, params: BillClientParams, expiresAt: Date): BillClientParams {
+    let provider: PaymentProvider;
+    try {
+      provider = this.providers.get(active.provider);
+    } catch {
+      return params;
+    }
+    return provider.reissueClientParams?.(params, expiresAt) ?? params;
   }
 
   /**

@@ -3,6 +3,7 @@ import { createDouyinPayControlRoutes } from './control';
 import { createGuaranteedSystem } from './guaranteed';
 import { DouyinPayKeyRing, type DouyinPaySandboxKeys } from './keys';
 import type { DouyinPaySystem } from './system';
+import { createDouyinTradeSystem } from './trade';
 
 /**
  * The emulated Douyin payment systems of today (payments-beyond.md, "Douyin mini-program
@@ -14,6 +15,8 @@ import type { DouyinPaySystem } from './system';
 export interface DouyinPaySandboxOptions {
   /** The Douyin mini-program's AppID. */
   appId: string;
+  /** Its AppSecret: 通用交易系统's `client_token` checks it. */
+  secret: string;
   /** Keeps keys (and the systems' orders) across restarts. @default in memory only */
   dataDir?: string;
   /** Keys to use instead of generating them (tests share one set to save the generation). */
@@ -37,6 +40,15 @@ export function createDouyinPaySandbox(options: DouyinPaySandboxOptions): Douyin
   const systems: DouyinPaySystem[] = [
     createGuaranteedSystem({
       appId: options.appId,
+      keys,
+      dataDir: options.dataDir,
+      timeScale: options.timeScale,
+      now: options.now,
+      log: options.log,
+    }),
+    createDouyinTradeSystem({
+      appId: options.appId,
+      secret: options.secret,
       keys,
       dataDir: options.dataDir,
       timeScale: options.timeScale,

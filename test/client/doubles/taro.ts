@@ -14,6 +14,8 @@ type ApiName =
   | 'login'
   | 'requestPayment'
   | 'pay'
+  | 'requestOrder'
+  | 'getOrderPayment'
   | 'request'
   | 'getStorageSync'
   | 'setStorageSync'
@@ -26,6 +28,8 @@ export const taroDouble: Record<ApiName, Api | undefined> = {
   login: unconfigured('login'),
   requestPayment: unconfigured('requestPayment'),
   pay: unconfigured('pay'),
+  requestOrder: unconfigured('requestOrder'),
+  getOrderPayment: unconfigured('getOrderPayment'),
   request: unconfigured('request'),
   getStorageSync: unconfigured('getStorageSync'),
   setStorageSync: unconfigured('setStorageSync'),
