@@ -178,12 +178,16 @@ function contractBreach(request: FuzzRequest, answer: FuzzAnswer): string | unde
   } catch {
     return 'a body that is not JSON';
   }
-  if (answer.status >= 400 && /^\/api\/wechatpay\/notify\/?(\?|$)/i.test(request.path)) {
-    // WeChat Pay's failure answer, our code leading the message.
-    const failure = body as { code?: unknown; message?: unknown };
-    if (Object.keys(failure).length !== 2 || failure.code !== 'FAIL' || typeof failure.message !== 'string')
-      return 'not {"code": "FAIL", "message"}';
-    const code = /^([A-Z_]+): /.exec(failure.message)?.[1];
+  const providerFailure =
+    answer.status >= 400 && /^\/api\/wechatpay\/notify\/?(\?|$)/i.test(request.path)
+      ? wechatPayFailureMessage(body)
+      : answer.status >= 400 && /^\/api\/douyin\/(ecpay|trade)\/notify\/?(\?|$)/i.test(request.path)
+        ? douyinFailureMessage(body)
+        : undefined;
+  if (providerFailure !== undefined) {
+    // A provider's own failure answer, our code leading its message.
+    if (typeof providerFailure !== 'string') return providerFailure.breach;
+    const code = /^([A-Z_]+): /.exec(providerFailure)?.[1];
     if (!code || !CODES.has(code)) return 'a failure message without our code';
     if (HTTP_STATUS[code as ErrorCode] !== answer.status) return `status ${answer.status} is not that of ${code}`;
     if (answer.status === 405 && typeof answer.headers.allow !== 'string') return '405 without Allow';
@@ -528,4 +532,20 @@ function request(
   );
   if (body !== undefined) chosen['content-length'] = String(Buffer.byteLength(body));
   return { method, path, headers: chosen, body };
+}
+
+/** WeChat Pay's failure answer `{"code": "FAIL", "message"}`: its message, or what is wrong with it. */
+function wechatPayFailureMessage(body: unknown): string | { breach: string } {
+  const failure = body as { code?: unknown; message?: unknown };
+  if (Object.keys(failure).length !== 2 || failure.code !== 'FAIL' || typeof failure.message !== 'string')
+    return { breach: 'not {"code": "FAIL", "message"}' };
+  return failure.message;
+}
+
+/** Douyin's failure answer `{"err_no": 1, "err_tips"}` (担保支付 and 通用交易系统): its message, or what is wrong with it. */
+function douyinFailureMessage(body: unknown): string | { breach: string } {
+  const failure = body as { err_no?: unknown; err_tips?: unknown };
+  if (Object.keys(failure).length !== 2 || failure.err_no !== 1 || typeof failure.err_tips !== 'string')
+    return { breach: 'not {"err_no": 1, "err_tips"}' };
+  return failure.err_tips;
 }
