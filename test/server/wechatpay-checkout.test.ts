@@ -2,13 +2,12 @@ import { createPublicKey, createSign, createVerify, randomBytes } from 'node:cry
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../../server/adapters/observability/logger';
 import type { Database } from '../../server/adapters/storage/database';
-import { DEVELOPMENT_SECRETS } from '../../server/config';
 import { encryptResource } from '../../server/sandbox/wechatpay/protocol';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { describePostgres, STORAGES, TestDatabase } from '../support/databases';
 import { logLines } from '../support/observability';
+import { merchantOrder, merchantRefund, startLoggedHarness } from '../support/provider-checkout';
 import type { WechatPaySandboxKeys } from '../../server/sandbox/wechatpay';
 
 /**
@@ -18,7 +17,6 @@ import type { WechatPaySandboxKeys } from '../../server/sandbox/wechatpay';
  * payments, a switch of provider, and two instances.
  */
 
-const MERCHANT = { authorization: `Bearer ${DEVELOPMENT_SECRETS.merchantApiKey}` };
 const WECHATPAY = { WEAPP_PAYMENT_PROVIDER: 'wechatpay' };
 
 /** What `GET /sandbox/wechatpay/keys` answers (the sandbox's keys, without its certificate records). */
@@ -145,18 +143,6 @@ function deliver(h: CheckoutHarness, message: { body: string; headers: Record<st
   return request.send(message.body);
 }
 
-function refund(h: CheckoutHarness, orderNo: string, amount: number, key: string) {
-  return h.api
-    .post(`/api/merchant/orders/${orderNo}/refunds`)
-    .set(MERCHANT)
-    .set('idempotency-key', key)
-    .send({ amount, reason: '尺码不合适' });
-}
-
-async function merchantOrder(h: CheckoutHarness, orderNo: string) {
-  return (await h.api.get(`/api/merchant/orders/${orderNo}`).set(MERCHANT).expect(200)).body.order;
-}
-
 describe.each(STORAGES)('WeChat Pay checkout on $name', (storage) => {
   let database: TestDatabase;
   let h: CheckoutHarness;
@@ -165,17 +151,8 @@ describe.each(STORAGES)('WeChat Pay checkout on $name', (storage) => {
 
   beforeAll(async () => {
     database = await storage.open();
-    h = await startHarness(database.db, {
-      env: WECHATPAY,
-      logger: createLogger({
-        level: 'info',
-        format: 'json',
-        destination: { write: (line) => void written.push(line) },
-      }),
-      // The poll and the sweeper may ask WeChat Pay about an order at once; refunds at every sweep.
-      settings: { gatewayCheckIntervalMs: 0 },
-      refunds: { checkIntervalMs: 0 },
-    });
+    // The poll and the sweeper may ask WeChat Pay about an order at once; refunds at every sweep.
+    h = await startLoggedHarness(database.db, WECHATPAY, written);
     keys = await keysOf(h);
   });
 
@@ -317,7 +294,7 @@ describe.each(STORAGES)('WeChat Pay checkout on $name', (storage) => {
 
   it('should refund through the merchant API, learning the outcome from WeChat Pay’s notification, or by query when it is lost', async () => {
     const { order, bill } = await paidOrder(h);
-    const notified = await refund(h, order.orderNo, 100, 'wx-refund-1').expect(201);
+    const notified = await merchantRefund(h, order.orderNo, 100, 'wx-refund-1').expect(201);
     // The sandbox may notify before this answer is written: pending, or already succeeded.
     expect(notified.body.refund).toMatchObject({ status: expect.stringMatching(/^(pending|succeeded)$/), amount: 100 });
     // No sweep: only the REFUND.SUCCESS notification can finish it.
@@ -341,7 +318,7 @@ describe.each(STORAGES)('WeChat Pay checkout on $name', (storage) => {
     expect(refundDeliveries.body.deliveries).toEqual([expect.objectContaining({ status: 204, ok: true })]);
 
     await h.sandbox.post('/sandbox/wechatpay/refunds/hold').send({ count: 1 }).expect(201);
-    const lost = await refund(h, order.orderNo, 200, 'wx-refund-2').expect(201);
+    const lost = await merchantRefund(h, order.orderNo, 200, 'wx-refund-2').expect(201);
     const refundNo: string = lost.body.refund.refundNo;
     await h.sandbox
       .post(`/sandbox/wechatpay/refunds/${refundNo}/settle`)

@@ -1,11 +1,10 @@
 import { createSign, randomBytes } from 'node:crypto';
-import { createLogger } from '../../server/adapters/observability/logger';
 import type { Database } from '../../server/adapters/storage/database';
-import { DEVELOPMENT_SECRETS } from '../../server/config';
 import { encryptResource } from '../../server/sandbox/wechatpay/protocol';
-import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
+import { CheckoutHarness, eventually } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
 import { logLines, sample } from '../support/observability';
+import { merchantOrder, merchantRefund, startLoggedHarness } from '../support/provider-checkout';
 
 /**
  * WeChat Pay refunds whose request got no definite answer, the provider on every payment and
@@ -13,8 +12,6 @@ import { logLines, sample } from '../support/observability';
  * real server and the real WeChat Pay sandbox (WEAPP_PAYMENT_PROVIDER=wechatpay), faults injected
  * at the sandbox.
  */
-
-const MERCHANT = { authorization: `Bearer ${DEVELOPMENT_SECRETS.merchantApiKey}` };
 
 interface SandboxKeys {
   mchid: string;
@@ -70,18 +67,9 @@ describe('WeChat Pay refunds, notifications and their counts, end to end', () =>
 
   beforeAll(async () => {
     database = await STORAGES[0].open();
-    h = await startHarness(database.db, {
-      env: { WEAPP_PAYMENT_PROVIDER: 'wechatpay' },
-      logger: createLogger({
-        level: 'info',
-        format: 'json',
-        destination: { write: (line) => void written.push(line) },
-      }),
-      settings: { gatewayCheckIntervalMs: 0 },
-      // Pending refunds are asked about at every sweep; the grace after which a refund nobody has
-      // heard of counts as never arrived is the default minute.
-      refunds: { checkIntervalMs: 0 },
-    });
+    // Pending refunds are asked about at every sweep; the grace after which a refund nobody has
+    // heard of counts as never arrived is the default minute.
+    h = await startLoggedHarness(database.db, { WEAPP_PAYMENT_PROVIDER: 'wechatpay' }, written);
     keys = (await h.sandbox.get('/sandbox/wechatpay/keys').expect(200)).body;
   });
 
@@ -116,12 +104,7 @@ describe('WeChat Pay refunds, notifications and their counts, end to end', () =>
 
   function refund(orderNo: string, amount: number) {
     keyCount += 1;
-    return h.api
-      .post(`/api/merchant/orders/${orderNo}/refunds`)
-      .set(MERCHANT)
-      .set('idempotency-key', `wx-retry-${keyCount}`)
-      .send({ amount, reason: '尺码不合适' })
-      .expect(201);
+    return merchantRefund(h, orderNo, amount, `wx-retry-${keyCount}`).expect(201);
   }
 
   async function refundsAtWechatPay(billNo: string): Promise<SandboxRefund[]> {
@@ -129,7 +112,7 @@ describe('WeChat Pay refunds, notifications and their counts, end to end', () =>
   }
 
   async function refundOf(orderNo: string, refundNo: string) {
-    const order = (await h.api.get(`/api/merchant/orders/${orderNo}`).set(MERCHANT).expect(200)).body.order;
+    const order = await merchantOrder(h, orderNo);
     return order.refunds.find((candidate: { refundNo: string }) => candidate.refundNo === refundNo);
   }
 

@@ -1,0 +1,76 @@
+import type { Test } from 'supertest';
+import { createLogger } from '../../server/adapters/observability/logger';
+import type { Database } from '../../server/adapters/storage/database';
+import { DEVELOPMENT_SECRETS } from '../../server/config';
+import { type CheckoutHarness, startHarness } from './checkout-harness';
+
+/**
+ * What the provider checkout tests (WeChat Pay, 担保支付, 通用交易系统) share: a harness whose log
+ * lines they read, the Douyin shopper's login, the sandbox's settle call for Douyin orders and the
+ * merchant API's refunds.
+ */
+
+/** The merchant API's `authorization` header with the development key. */
+export const MERCHANT = { authorization: `Bearer ${DEVELOPMENT_SECRETS.merchantApiKey}` };
+
+/**
+ * A harness on `env` whose JSON log lines (level info) go into `written`, with the poll and the
+ * sweeper free to ask the provider about an order at once and pending refunds asked about at
+ * every sweep.
+ */
+export function startLoggedHarness(
+  db: Database,
+  env: Record<string, string>,
+  written: string[],
+): Promise<CheckoutHarness> {
+  return startHarness(db, {
+    env,
+    logger: createLogger({
+      level: 'info',
+      format: 'json',
+      destination: { write: (line) => void written.push(line) },
+    }),
+    settings: { gatewayCheckIntervalMs: 0 },
+    refunds: { checkIntervalMs: 0 },
+  });
+}
+
+/** A Douyin shopper's session token, from a code the sandbox mints (`tt.login`). */
+export async function ttLogin(h: CheckoutHarness): Promise<string> {
+  const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
+  const session = await h.api
+    .post('/api/session')
+    .send({ platform: 'tt', code: minted.body.code, anonymousCode: minted.body.anonymousCode })
+    .expect(200);
+  return session.body.token as string;
+}
+
+/** Pays (`paid`) or closes a Douyin order in the sandbox, whichever system holds it; `notify` sends its callback. */
+export function settleDouyinOrder(
+  h: CheckoutHarness,
+  outOrderNo: string,
+  result: 'paid' | 'closed',
+  notify = true,
+): Test {
+  return h.sandbox.post(`/sandbox/douyin/orders/${outOrderNo}/settle`).send({ result, notify });
+}
+
+/** `POST /api/merchant/orders/:orderNo/refunds` under `idempotencyKey` (the answer is the caller's to check). */
+export function merchantRefund(
+  h: CheckoutHarness,
+  orderNo: string,
+  amount: number,
+  idempotencyKey: string,
+  reason = '尺码不合适',
+): Test {
+  return h.api
+    .post(`/api/merchant/orders/${orderNo}/refunds`)
+    .set(MERCHANT)
+    .set('idempotency-key', idempotencyKey)
+    .send({ amount, reason });
+}
+
+/** The merchant API's view of an order (`GET /api/merchant/orders/:orderNo`, `order`). */
+export async function merchantOrder(h: CheckoutHarness, orderNo: string) {
+  return (await h.api.get(`/api/merchant/orders/${orderNo}`).set(MERCHANT).expect(200)).body.order;
+}
