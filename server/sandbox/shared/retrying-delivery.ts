@@ -59,6 +59,9 @@ export interface RetryingDeliveryOptions {
   timeoutMs?: number;
 }
 
+/** What every emulated provider's notifier is given: the clock, the log and the time scale. */
+export type NotifierBasics = Pick<RetryingDeliveryOptions, 'timeScale' | 'now' | 'log' | 'timeoutMs'>;
+
 interface Chain {
   cancelled: boolean;
   timer?: NodeJS.Timeout;

@@ -3,7 +3,7 @@ import type { SandboxKeyRing, WechatPaySandboxKeys } from './keys';
 import { encryptResource, signatureHeaders } from './protocol';
 import type { NotificationAttempt, Refund, Transaction, WechatPayStore } from './store';
 import { rfc3339China } from './time';
-import { RetryingDelivery, WECHAT_NOTIFY_RETRY_INTERVALS_S } from '../shared/retrying-delivery';
+import { type NotifierBasics, RetryingDelivery, WECHAT_NOTIFY_RETRY_INTERVALS_S } from '../shared/retrying-delivery';
 
 /**
  * Notifications of the emulated WeChat Pay (pay.weixin.qq.com, "支付成功回调通知", "退款结果通知";
@@ -27,14 +27,10 @@ export function notificationAttemptOffsetsMs(timeScale = 1): number[] {
   return offsets;
 }
 
-export interface WechatPayNotifierOptions {
+/** The keys that sign and encrypt, and the store each attempt is recorded in. */
+export interface WechatPayNotifierOptions extends NotifierBasics {
   keys: SandboxKeyRing;
   store: WechatPayStore;
-  timeScale: number;
-  now: () => number;
-  log: (line: string) => void;
-  /** Per-attempt timeout, ms. @default 10000 */
-  timeoutMs?: number;
 }
 
 interface Subject {
@@ -47,13 +43,10 @@ export class WechatPayNotifier {
 
   constructor(private readonly options: WechatPayNotifierOptions) {
     this.delivery = new RetryingDelivery({
+      ...options,
       intervalsS: NOTIFICATION_RETRY_INTERVALS_S,
-      timeScale: options.timeScale,
-      now: options.now,
-      log: options.log,
       userAgent: 'Mozilla/4.0 (wechatpay-sandbox)',
       abortReason: 'aborted: sandbox closing or notification superseded',
-      timeoutMs: options.timeoutMs,
     });
   }
 

@@ -1,5 +1,5 @@
 import { randomString } from '../../shared/random';
-import { RetryingDelivery, WECHAT_NOTIFY_RETRY_INTERVALS_S } from '../../shared/retrying-delivery';
+import { type NotifierBasics, RetryingDelivery, WECHAT_NOTIFY_RETRY_INTERVALS_S } from '../../shared/retrying-delivery';
 import { chinaDateTime } from '../../shared/time';
 import { isCallbackAcknowledged } from '../acknowledgement';
 import type { DouyinPayKeyRing } from '../keys';
@@ -19,16 +19,11 @@ import type { CallbackAttempt, GuaranteedOrder, GuaranteedRefund } from './store
 export const CALLBACK_RETRY_INTERVALS_S: readonly number[] = WECHAT_NOTIFY_RETRY_INTERVALS_S;
 
 /** `timeScale` multiplies the retry intervals (tests: e.g. 0.001). */
-export interface GuaranteedNotifierOptions {
+export interface GuaranteedNotifierOptions extends NotifierBasics {
   appId: string;
   keys: DouyinPayKeyRing;
   /** Saved after each attempt is recorded. */
   store: { save(): void };
-  timeScale: number;
-  now: () => number;
-  log: (line: string) => void;
-  /** Per-attempt timeout, ms. @default 10000 */
-  timeoutMs?: number;
 }
 
 /** The `msg` of a payment callback: what Douyin tells of a paid order. */
@@ -75,13 +70,10 @@ export class GuaranteedNotifier {
 
   constructor(private readonly options: GuaranteedNotifierOptions) {
     this.delivery = new RetryingDelivery({
+      ...options,
       intervalsS: CALLBACK_RETRY_INTERVALS_S,
-      timeScale: options.timeScale,
-      now: options.now,
-      log: options.log,
       userAgent: 'Mozilla/5.0 (douyin-ecpay-sandbox)',
       abortReason: 'aborted: sandbox closing or callback superseded',
-      timeoutMs: options.timeoutMs,
     });
   }
 

@@ -1,4 +1,4 @@
-import { RetryingDelivery } from '../../shared/retrying-delivery';
+import { type NotifierBasics, RetryingDelivery } from '../../shared/retrying-delivery';
 import { isCallbackAcknowledged } from '../acknowledgement';
 import type { DouyinPayKeyRing } from '../keys';
 import { callbackHeaders } from './protocol';
@@ -31,23 +31,12 @@ export interface CallbackAttempt {
 export class TradeCallbackNotifier {
   private readonly delivery: RetryingDelivery;
 
-  constructor(
-    private readonly options: {
-      keys: DouyinPayKeyRing;
-      timeScale: number;
-      now: () => number;
-      log: (line: string) => void;
-      timeoutMs?: number;
-    },
-  ) {
+  constructor(private readonly options: NotifierBasics & { keys: DouyinPayKeyRing }) {
     this.delivery = new RetryingDelivery({
+      ...options,
       intervalsS: TRADE_CALLBACK_RETRY_INTERVALS_S,
-      timeScale: options.timeScale,
-      now: options.now,
-      log: options.log,
       userAgent: 'douyin-trade-sandbox',
       abortReason: 'aborted: sandbox closing or callback superseded',
-      timeoutMs: options.timeoutMs,
     });
   }
 
