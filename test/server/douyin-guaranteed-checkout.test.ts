@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Database } from '../../server/adapters/storage/database';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
@@ -13,6 +12,8 @@ import {
   settleDouyinOrder,
   startLoggedHarness,
   ttLogin,
+  billsOf,
+  paymentsOf,
 } from '../support/provider-checkout';
 
 /**
@@ -29,22 +30,6 @@ const NOTIFY = '/api/douyin/ecpay/notify';
 interface SandboxKeys {
   salt: string;
   token: string;
-}
-
-async function billsOf(db: Database, orderNo: string) {
-  const { rows } = await db.query<{ bill_no: string; provider: string; channel: string; status: string }>(
-    'SELECT bill_no, provider, channel, status FROM bills WHERE order_no = $1 ORDER BY created_at',
-    [orderNo],
-  );
-  return rows;
-}
-
-async function paymentsOf(db: Database, orderNo: string) {
-  const { rows } = await db.query<{ bill_no: string; source: string; disposition: string; amount: number }>(
-    'SELECT bill_no, source, disposition, amount FROM payments WHERE order_no = $1',
-    [orderNo],
-  );
-  return rows;
 }
 
 /** A Douyin shopper's order after tapping Pay: the pay answer and its bill. */

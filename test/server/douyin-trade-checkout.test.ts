@@ -7,7 +7,13 @@ import type { DouyinPaySandboxKeys } from '../../server/sandbox/douyin-pay';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
 import { logLines } from '../support/observability';
-import { merchantRefund, settleDouyinOrder, startLoggedHarness, ttLogin } from '../support/provider-checkout';
+import {
+  merchantRefund,
+  settleDouyinOrder,
+  startLoggedHarness,
+  ttLogin,
+  paymentsOf,
+} from '../support/provider-checkout';
 
 /**
  * A Douyin mini-program checkout paid through Douyin's 通用交易系统 (TT_PAYMENT_PROVIDER=trade),
@@ -104,14 +110,6 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
   const settle = (outOrderNo: string, result: 'paid' | 'closed', notify = true) =>
     settleDouyinOrder(h, outOrderNo, result, notify);
 
-  async function paymentsOf(orderNo: string) {
-    const { rows } = await h.services.database.query<{ bill_no: string; source: string; disposition: string }>(
-      'SELECT bill_no, source, disposition FROM payments WHERE order_no = $1',
-      [orderNo],
-    );
-    return rows;
-  }
-
   it('should answer tt.requestOrder parameters signed with the app key, and be paid through the signed callback', async () => {
     const { token, order, requestOrder, data } = await payingOrder();
     expect(data).toEqual({
@@ -146,7 +144,7 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
       () => h.status(token, order.orderNo),
       (answer) => answer.status === 'paid',
     );
-    expect(await paymentsOf(order.orderNo)).toEqual([
+    expect(await paymentsOf(h.services.database, order.orderNo)).toEqual([
       expect.objectContaining({ bill_no: data.outOrderNo, source: 'webhook', disposition: 'applied' }),
     ]);
   });
@@ -193,7 +191,7 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
       ]);
     }
     expect((await h.status(token, order.orderNo)).status).toBe('pending');
-    expect(await paymentsOf(order.orderNo)).toEqual([]);
+    expect(await paymentsOf(h.services.database, order.orderNo)).toEqual([]);
 
     // The same message, untouched, is taken: what refused the others was the forgery.
     const genuine = callback(keys, msg);
@@ -202,7 +200,7 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
       status: 200,
       body: { err_no: 0, err_tips: 'success' },
     });
-    expect(await paymentsOf(order.orderNo)).toHaveLength(1);
+    expect(await paymentsOf(h.services.database, order.orderNo)).toHaveLength(1);
   });
 
   it('should find a payment whose callback was lost from the status poll, and from the sweeper', async () => {
@@ -218,7 +216,7 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
       (answer) => answer.status === 'paid',
     );
     await h.sweep();
-    expect(await paymentsOf(swept.order.orderNo)).toEqual([
+    expect(await paymentsOf(h.services.database, swept.order.orderNo)).toEqual([
       expect.objectContaining({ bill_no: swept.data.outOrderNo, source: 'query', disposition: 'applied' }),
     ]);
   });

@@ -2,12 +2,18 @@ import { createPublicKey, createSign, createVerify, randomBytes } from 'node:cry
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Database } from '../../server/adapters/storage/database';
 import { encryptResource } from '../../server/sandbox/wechatpay/protocol';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { describePostgres, STORAGES, TestDatabase } from '../support/databases';
 import { logLines } from '../support/observability';
-import { merchantOrder, merchantRefund, startLoggedHarness } from '../support/provider-checkout';
+import {
+  merchantOrder,
+  merchantRefund,
+  startLoggedHarness,
+  billsOf,
+  paymentsOf,
+  clearWechatPayFaults,
+} from '../support/provider-checkout';
 import type { WechatPaySandboxKeys } from '../../server/sandbox/wechatpay';
 
 /**
@@ -38,22 +44,6 @@ interface Delivery {
 
 async function keysOf(h: CheckoutHarness): Promise<SandboxKeys> {
   return (await h.sandbox.get('/sandbox/wechatpay/keys').expect(200)).body;
-}
-
-async function billsOf(db: Database, orderNo: string) {
-  const { rows } = await db.query<{ bill_no: string; provider: string; status: string }>(
-    'SELECT bill_no, provider, status FROM bills WHERE order_no = $1 ORDER BY created_at',
-    [orderNo],
-  );
-  return rows;
-}
-
-async function paymentsOf(db: Database, orderNo: string) {
-  const { rows } = await db.query<{ bill_no: string; source: string; disposition: string; amount: string }>(
-    'SELECT bill_no, source, disposition, amount FROM payments WHERE order_no = $1',
-    [orderNo],
-  );
-  return rows;
 }
 
 async function transactionOf(h: CheckoutHarness, outTradeNo: string): Promise<SandboxTransaction> {
@@ -156,10 +146,7 @@ describe.each(STORAGES)('WeChat Pay checkout on $name', (storage) => {
     keys = await keysOf(h);
   });
 
-  afterEach(async () => {
-    await h.sandbox.delete('/sandbox/wechatpay/faults').expect(200);
-    await h.sandbox.delete('/sandbox/wechatpay/refunds/hold').expect(200);
-  });
+  afterEach(() => clearWechatPayFaults(h));
 
   afterAll(async () => {
     await h?.close();

@@ -4,7 +4,7 @@ import { encryptResource } from '../../server/sandbox/wechatpay/protocol';
 import { CheckoutHarness, eventually } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
 import { logLines, sample } from '../support/observability';
-import { merchantOrder, merchantRefund, startLoggedHarness } from '../support/provider-checkout';
+import { merchantOrder, merchantRefund, startLoggedHarness, clearWechatPayFaults } from '../support/provider-checkout';
 
 /**
  * WeChat Pay refunds whose request got no definite answer, the provider on every payment and
@@ -73,10 +73,7 @@ describe('WeChat Pay refunds, notifications and their counts, end to end', () =>
     keys = (await h.sandbox.get('/sandbox/wechatpay/keys').expect(200)).body;
   });
 
-  afterEach(async () => {
-    await h.sandbox.delete('/sandbox/wechatpay/faults').expect(200);
-    await h.sandbox.delete('/sandbox/wechatpay/refunds/hold').expect(200);
-  });
+  afterEach(() => clearWechatPayFaults(h));
 
   afterAll(async () => {
     await h?.close();

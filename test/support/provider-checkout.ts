@@ -6,8 +6,8 @@ import { type CheckoutHarness, startHarness } from './checkout-harness';
 
 /**
  * What the provider checkout tests (WeChat Pay, 担保支付, 通用交易系统) share: a harness whose log
- * lines they read, the Douyin shopper's login, the sandbox's settle call for Douyin orders and the
- * merchant API's refunds.
+ * lines they read, the Douyin shopper's login, the sandbox's settle call for Douyin orders, the
+ * merchant API's refunds, and an order's bills and payments as stored.
  */
 
 /** The merchant API's `authorization` header with the development key. */
@@ -73,4 +73,28 @@ export function merchantRefund(
 /** The merchant API's view of an order (`GET /api/merchant/orders/:orderNo`, `order`). */
 export async function merchantOrder(h: CheckoutHarness, orderNo: string) {
   return (await h.api.get(`/api/merchant/orders/${orderNo}`).set(MERCHANT).expect(200)).body.order;
+}
+
+/** An order's bills, oldest first, as stored. */
+export async function billsOf(db: Database, orderNo: string) {
+  const { rows } = await db.query<{ bill_no: string; provider: string; channel: string; status: string }>(
+    'SELECT bill_no, provider, channel, status FROM bills WHERE order_no = $1 ORDER BY created_at',
+    [orderNo],
+  );
+  return rows;
+}
+
+/** The payments recorded for an order (`source` webhook or query; `amount` fen). */
+export async function paymentsOf(db: Database, orderNo: string) {
+  const { rows } = await db.query<{ bill_no: string; source: string; disposition: string; amount: number }>(
+    'SELECT bill_no, source, disposition, amount FROM payments WHERE order_no = $1',
+    [orderNo],
+  );
+  return rows;
+}
+
+/** Clears the WeChat Pay sandbox's injected faults and its refund hold, between tests. */
+export async function clearWechatPayFaults(h: CheckoutHarness): Promise<void> {
+  await h.sandbox.delete('/sandbox/wechatpay/faults').expect(200);
+  await h.sandbox.delete('/sandbox/wechatpay/refunds/hold').expect(200);
 }
