@@ -1,8 +1,7 @@
-import { createPublicKey, createSign, createVerify, randomBytes } from 'node:crypto';
+import { createPublicKey, createVerify, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encryptResource } from '../../server/sandbox/wechatpay/protocol';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { describePostgres, STORAGES, TestDatabase } from '../support/databases';
 import { logLines } from '../support/observability';
@@ -13,6 +12,8 @@ import {
   billsOf,
   paymentsOf,
   clearWechatPayFaults,
+  signedWechatPayNotification,
+  type WechatPayNotificationOverrides,
 } from '../support/provider-checkout';
 import type { WechatPaySandboxKeys } from '../../server/sandbox/wechatpay';
 
@@ -82,7 +83,7 @@ async function paidOrder(h: CheckoutHarness) {
 function notification(
   keys: SandboxKeys,
   transaction: { outTradeNo: string; orderNo: string; total: number; openid: string; transactionId?: string },
-  overrides: { timestampS?: number; serial?: string; signingKey?: string; tamper?: (body: string) => string } = {},
+  overrides: WechatPayNotificationOverrides = {},
 ) {
   const resource = {
     appid: keys.appid,
@@ -98,33 +99,11 @@ function notification(
     payer: { openid: transaction.openid },
     amount: { total: transaction.total, payer_total: transaction.total, currency: 'CNY', payer_currency: 'CNY' },
   };
-  const signed = JSON.stringify({
-    id: randomBytes(16).toString('hex'),
-    create_time: new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'),
-    resource_type: 'encrypt-resource',
-    event_type: 'TRANSACTION.SUCCESS',
-    summary: '支付成功',
-    resource: {
-      original_type: 'transaction',
-      ...encryptResource(JSON.stringify(resource), keys.apiV3Key, 'transaction'),
-    },
-  });
-  const body = overrides.tamper ? overrides.tamper(signed) : signed;
-  const timestamp = String(overrides.timestampS ?? Math.floor(Date.now() / 1000));
-  const nonce = randomBytes(16).toString('hex');
-  const signature = createSign('RSA-SHA256')
-    .update(`${timestamp}\n${nonce}\n${body}\n`)
-    .sign(overrides.signingKey ?? keys.platformPrivateKey, 'base64');
-  return {
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'wechatpay-timestamp': timestamp,
-      'wechatpay-nonce': nonce,
-      'wechatpay-signature': signature,
-      'wechatpay-serial': overrides.serial ?? keys.platformPublicKeyId,
-    },
-  };
+  return signedWechatPayNotification(
+    keys,
+    { eventType: 'TRANSACTION.SUCCESS', summary: '支付成功', resourceType: 'transaction', resource },
+    overrides,
+  );
 }
 
 function deliver(h: CheckoutHarness, message: { body: string; headers: Record<string, string> }, requestId?: string) {

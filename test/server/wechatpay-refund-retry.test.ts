@@ -1,10 +1,15 @@
 import { createSign, randomBytes } from 'node:crypto';
 import type { Database } from '../../server/adapters/storage/database';
-import { encryptResource } from '../../server/sandbox/wechatpay/protocol';
 import { CheckoutHarness, eventually } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
 import { logLines, sample } from '../support/observability';
-import { merchantOrder, merchantRefund, startLoggedHarness, clearWechatPayFaults } from '../support/provider-checkout';
+import {
+  merchantOrder,
+  merchantRefund,
+  startLoggedHarness,
+  clearWechatPayFaults,
+  signedWechatPayNotification,
+} from '../support/provider-checkout';
 
 /**
  * WeChat Pay refunds whose request got no definite answer, the provider on every payment and
@@ -30,32 +35,7 @@ interface SandboxRefund {
 
 /** What WeChat Pay would POST: `resource` encrypted with the APIv3 key, the body signed with the 微信支付公钥's key. */
 function signedNotification(keys: SandboxKeys, eventType: string, resourceType: string, resource: object) {
-  const body = JSON.stringify({
-    id: randomBytes(16).toString('hex'),
-    create_time: new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'),
-    resource_type: 'encrypt-resource',
-    event_type: eventType,
-    summary: eventType,
-    resource: {
-      original_type: resourceType,
-      ...encryptResource(JSON.stringify(resource), keys.apiV3Key, resourceType),
-    },
-  });
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const nonce = randomBytes(16).toString('hex');
-  const signature = createSign('RSA-SHA256')
-    .update(`${timestamp}\n${nonce}\n${body}\n`)
-    .sign(keys.platformPrivateKey, 'base64');
-  return {
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'wechatpay-timestamp': timestamp,
-      'wechatpay-nonce': nonce,
-      'wechatpay-signature': signature,
-      'wechatpay-serial': keys.platformPublicKeyId,
-    },
-  };
+  return signedWechatPayNotification(keys, { eventType, summary: eventType, resourceType, resource });
 }
 
 describe('WeChat Pay refunds, notifications and their counts, end to end', () => {

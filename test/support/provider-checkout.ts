@@ -1,7 +1,9 @@
+import { createSign, randomBytes } from 'node:crypto';
 import type { Test } from 'supertest';
 import { createLogger } from '../../server/adapters/observability/logger';
 import type { Database } from '../../server/adapters/storage/database';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
+import { encryptResource } from '../../server/sandbox/wechatpay/protocol';
 import { type CheckoutHarness, startHarness } from './checkout-harness';
 
 /**
@@ -97,4 +99,60 @@ export async function paymentsOf(db: Database, orderNo: string) {
 export async function clearWechatPayFaults(h: CheckoutHarness): Promise<void> {
   await h.sandbox.delete('/sandbox/wechatpay/faults').expect(200);
   await h.sandbox.delete('/sandbox/wechatpay/refunds/hold').expect(200);
+}
+
+/** The sandbox keys a forged or replayed WeChat Pay notification needs (from `GET /sandbox/wechatpay/keys`). */
+export interface WechatPayNotificationKeys {
+  apiV3Key: string;
+  platformPrivateKey: string;
+  platformPublicKeyId: string;
+}
+
+/** Forgeries of a WeChat Pay notification: another time, serial or signing key, or a body changed before it is signed. */
+export interface WechatPayNotificationOverrides {
+  /** `Wechatpay-Timestamp`, seconds. @default now */
+  timestampS?: number;
+  serial?: string;
+  /** PEM. @default the sandbox platform key */
+  signingKey?: string;
+  tamper?: (body: string) => string;
+}
+
+/**
+ * What WeChat Pay would POST (pay.weixin.qq.com, "支付成功回调通知", "退款结果通知"): the envelope
+ * with `resource` encrypted under the APIv3 key, and `Wechatpay-*` headers signing
+ * `timestamp\nnonce\nbody\n` with the sandbox platform key (`overrides` forge them).
+ */
+export function signedWechatPayNotification(
+  keys: WechatPayNotificationKeys,
+  event: { eventType: string; summary: string; resourceType: string; resource: object },
+  overrides: WechatPayNotificationOverrides = {},
+): { body: string; headers: Record<string, string> } {
+  const envelope = JSON.stringify({
+    id: randomBytes(16).toString('hex'),
+    create_time: new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'),
+    resource_type: 'encrypt-resource',
+    event_type: event.eventType,
+    summary: event.summary,
+    resource: {
+      original_type: event.resourceType,
+      ...encryptResource(JSON.stringify(event.resource), keys.apiV3Key, event.resourceType),
+    },
+  });
+  const body = overrides.tamper ? overrides.tamper(envelope) : envelope;
+  const timestamp = String(overrides.timestampS ?? Math.floor(Date.now() / 1000));
+  const nonce = randomBytes(16).toString('hex');
+  const signature = createSign('RSA-SHA256')
+    .update(`${timestamp}\n${nonce}\n${body}\n`)
+    .sign(overrides.signingKey ?? keys.platformPrivateKey, 'base64');
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'wechatpay-timestamp': timestamp,
+      'wechatpay-nonce': nonce,
+      'wechatpay-signature': signature,
+      'wechatpay-serial': overrides.serial ?? keys.platformPublicKeyId,
+    },
+  };
 }
