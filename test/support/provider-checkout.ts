@@ -5,6 +5,7 @@ import type { Database } from '../../server/adapters/storage/database';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
 import { encryptResource } from '../../server/sandbox/wechatpay/protocol';
 import { type CheckoutHarness, startHarness } from './checkout-harness';
+import { logLines } from './observability';
 
 /**
  * What the provider checkout tests (WeChat Pay, 担保支付, 通用交易系统) share: a harness whose log
@@ -155,4 +156,15 @@ export function signedWechatPayNotification(
       'wechatpay-serial': overrides.serial ?? keys.platformPublicKeyId,
     },
   };
+}
+
+/** The warnings logged under request id `reqId`: exactly one, a webhook refused for its signature. */
+export function expectRefusedForSignature(written: string[], reqId: string): void {
+  expect(logLines(written).filter((line) => line.reqId === reqId && line.level === 'warn')).toEqual([
+    expect.objectContaining({
+      msg: 'webhook refused',
+      outcome: 'bad_signature',
+      code: 'WEBHOOK_SIGNATURE_INVALID',
+    }),
+  ]);
 }
