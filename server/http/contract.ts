@@ -47,6 +47,19 @@ const ANY_ROUTED_REQUEST: ErrorCode[] = ['MALFORMED_REQUEST', 'BODY_TOO_LARGE', 
  */
 export const JSON_API_ERRORS: ErrorCode[] = ['VALIDATION_FAILED', 'UNSUPPORTED_MEDIA_TYPE'];
 
+/**
+ * What the notification routes of WeChat Pay, 担保支付 and 通用交易系统 may answer besides any
+ * routed request's: a body that does not read, a signature that does not verify, a bill or refund
+ * we never opened, and GATEWAY_UNAVAILABLE when the provider could not be heard while reading it.
+ */
+export const PROVIDER_NOTIFY_ERRORS: ErrorCode[] = [
+  ...JSON_API_ERRORS,
+  'WEBHOOK_INVALID',
+  'WEBHOOK_SIGNATURE_INVALID',
+  'WEBHOOK_UNKNOWN_TRANSACTION',
+  'GATEWAY_UNAVAILABLE',
+];
+
 /** The codes a route that can fail with `codes` answers in its own words (any routed request's too), with their statuses (./errors.ts). */
 export function errorCodesOf(...codes: ErrorCode[]): Array<readonly [code: ErrorCode, status: number]> {
   return [...ANY_ROUTED_REQUEST, ...codes].map((code) => [code, HTTP_STATUS[code]] as const);

@@ -2,12 +2,19 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../../server/adapters/observability/logger';
-import type { Database } from '../../server/adapters/storage/database';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
-import { logLines } from '../support/observability';
+import {
+  merchantOrder,
+  merchantRefund,
+  settleDouyinOrder,
+  startLoggedHarness,
+  ttLogin,
+  billsOf,
+  paymentsOf,
+  expectRefusedForSignature,
+} from '../support/provider-checkout';
 
 /**
  * A Douyin mini-program checkout paid through 担保支付 (TT_PAYMENT_PROVIDER=guaranteed), through
@@ -17,38 +24,12 @@ import { logLines } from '../support/observability';
  * refunds through the merchant API, and a switch back to the cashier.
  */
 
-const MERCHANT = { authorization: `Bearer ${DEVELOPMENT_SECRETS.merchantApiKey}` };
 const GUARANTEED = { TT_PAYMENT_PROVIDER: 'guaranteed' };
 const NOTIFY = '/api/douyin/ecpay/notify';
 
 interface SandboxKeys {
   salt: string;
   token: string;
-}
-
-async function billsOf(db: Database, orderNo: string) {
-  const { rows } = await db.query<{ bill_no: string; provider: string; channel: string; status: string }>(
-    'SELECT bill_no, provider, channel, status FROM bills WHERE order_no = $1 ORDER BY created_at',
-    [orderNo],
-  );
-  return rows;
-}
-
-async function paymentsOf(db: Database, orderNo: string) {
-  const { rows } = await db.query<{ bill_no: string; source: string; disposition: string; amount: number }>(
-    'SELECT bill_no, source, disposition, amount FROM payments WHERE order_no = $1',
-    [orderNo],
-  );
-  return rows;
-}
-
-async function ttLogin(h: CheckoutHarness): Promise<string> {
-  const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
-  const session = await h.api
-    .post('/api/session')
-    .send({ platform: 'tt', code: minted.body.code, anonymousCode: minted.body.anonymousCode })
-    .expect(200);
-  return session.body.token;
 }
 
 /** A Douyin shopper's order after tapping Pay: the pay answer and its bill. */
@@ -108,16 +89,7 @@ describe.each(STORAGES)('Douyin 担保支付 checkout on $name', (storage) => {
 
   beforeAll(async () => {
     database = await storage.open();
-    h = await startHarness(database.db, {
-      env: GUARANTEED,
-      logger: createLogger({
-        level: 'info',
-        format: 'json',
-        destination: { write: (line) => void written.push(line) },
-      }),
-      settings: { gatewayCheckIntervalMs: 0 },
-      refunds: { checkIntervalMs: 0 },
-    });
+    h = await startLoggedHarness(database.db, GUARANTEED, written);
     keys = (await h.sandbox.get('/sandbox/douyin/keys').expect(200)).body;
   });
 
@@ -188,13 +160,7 @@ describe.each(STORAGES)('Douyin 担保支付 checkout on $name', (storage) => {
         status: 401,
         body: { err_no: 1, err_tips: expect.stringMatching(/^WEBHOOK_SIGNATURE_INVALID: /) },
       });
-      expect(logLines(written).filter((line) => line.reqId === `ecpay-${name}` && line.level === 'warn')).toEqual([
-        expect.objectContaining({
-          msg: 'webhook refused',
-          outcome: 'bad_signature',
-          code: 'WEBHOOK_SIGNATURE_INVALID',
-        }),
-      ]);
+      expectRefusedForSignature(written, `ecpay-${name}`);
     }
     expect((await h.status(token, order.orderNo)).status).toBe('pending');
     expect(await paymentsOf(h.services.database, order.orderNo)).toEqual([]);
@@ -214,14 +180,8 @@ describe.each(STORAGES)('Douyin 担保支付 checkout on $name', (storage) => {
   it('should find a payment whose callback was lost from the status poll, and from the sweeper', async () => {
     const polled = await payingOrder(h);
     const swept = await payingOrder(h);
-    await h.sandbox
-      .post(`/sandbox/douyin/orders/${polled.bill.bill_no}/settle`)
-      .send({ result: 'paid', notify: false })
-      .expect(200);
-    await h.sandbox
-      .post(`/sandbox/douyin/orders/${swept.bill.bill_no}/settle`)
-      .send({ result: 'paid', notify: false })
-      .expect(200);
+    await settleDouyinOrder(h, polled.bill.bill_no, 'paid', false).expect(200);
+    await settleDouyinOrder(h, swept.bill.bill_no, 'paid', false).expect(200);
     expect((await h.status(polled.token, polled.order.orderNo)).status).toBe('pending');
     h.advanceClock(11_000);
     await eventually(
@@ -244,17 +204,12 @@ describe.each(STORAGES)('Douyin 担保支付 checkout on $name', (storage) => {
       () => h.status(token, order.orderNo),
       (status) => status.status === 'paid',
     );
-    const refund = await h.api
-      .post(`/api/merchant/orders/${order.orderNo}/refunds`)
-      .set(MERCHANT)
-      .set('idempotency-key', `ecpay-refund-${order.orderNo}`)
-      .send({ amount: 100, reason: '尺码不合适' })
-      .expect(201);
+    const refund = await merchantRefund(h, order.orderNo, 100, `ecpay-refund-${order.orderNo}`).expect(201);
     // The sandbox refunds at once: its callback may be taken before this answer is written.
     expect(refund.body.refund).toMatchObject({ status: expect.stringMatching(/^(pending|succeeded)$/), amount: 100 });
     // No sweep: only the refund callback can finish it.
     const view = await eventually(
-      async () => (await h.api.get(`/api/merchant/orders/${order.orderNo}`).set(MERCHANT).expect(200)).body.order,
+      () => merchantOrder(h, order.orderNo),
       (current) => current.refunds[0]?.status !== 'pending',
     );
     expect(view).toMatchObject({ status: 'paid', refundedAmount: 100 });
@@ -278,10 +233,7 @@ describe('switching TT_PAYMENT_PROVIDER back to the cashier', () => {
 
       h = await start({});
       expect(h.services.paymentRoutes.TT_MINI).toBeUndefined();
-      await h.sandbox
-        .post(`/sandbox/douyin/orders/${paying.bill.bill_no}/settle`)
-        .send({ result: 'paid', notify: false })
-        .expect(200);
+      await settleDouyinOrder(h, paying.bill.bill_no, 'paid', false).expect(200);
       h.advanceClock(11_000);
       await h.sweep();
       expect((await h.status(paying.token, paying.order.orderNo)).status).toBe('paid');

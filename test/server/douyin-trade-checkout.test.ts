@@ -2,12 +2,19 @@ import { createSign, createVerify, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../../server/adapters/observability/logger';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
 import type { DouyinPaySandboxKeys } from '../../server/sandbox/douyin-pay';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
 import { logLines } from '../support/observability';
+import {
+  merchantRefund,
+  settleDouyinOrder,
+  startLoggedHarness,
+  ttLogin,
+  paymentsOf,
+  expectRefusedForSignature,
+} from '../support/provider-checkout';
 
 /**
  * A Douyin mini-program checkout paid through Douyin's 通用交易系统 (TT_PAYMENT_PROVIDER=trade),
@@ -16,7 +23,6 @@ import { logLines } from '../support/observability';
  * callbacks found by query, a second Pay tap, refunds and the sweeper.
  */
 
-const MERCHANT = { authorization: `Bearer ${DEVELOPMENT_SECRETS.merchantApiKey}` };
 const NOTIFY_PATH = '/api/douyin/trade/notify';
 
 interface TradeData {
@@ -73,16 +79,7 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
 
   beforeAll(async () => {
     database = await storage.open();
-    h = await startHarness(database.db, {
-      env: { TT_PAYMENT_PROVIDER: 'trade' },
-      logger: createLogger({
-        level: 'info',
-        format: 'json',
-        destination: { write: (line) => void written.push(line) },
-      }),
-      settings: { gatewayCheckIntervalMs: 0 },
-      refunds: { checkIntervalMs: 0 },
-    });
+    h = await startLoggedHarness(database.db, { TT_PAYMENT_PROVIDER: 'trade' }, written);
     keys = (await h.sandbox.get('/sandbox/douyin/keys').expect(200)).body;
   });
 
@@ -93,18 +90,9 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
 
   const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
-  async function ttLogin() {
-    const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
-    const session = await h.api
-      .post('/api/session')
-      .send({ platform: 'tt', code: minted.body.code, anonymousCode: minted.body.anonymousCode })
-      .expect(200);
-    return session.body.token as string;
-  }
-
   /** A shopper's order after tapping Pay: the `tt.requestOrder` parameters answered. */
   async function payingOrder() {
-    const token = await ttLogin();
+    const token = await ttLogin(h);
     const order = await h.createOrder(token);
     const paid = await h.api
       .post(`/api/orders/${order.orderNo}/pay`)
@@ -120,17 +108,8 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
     return h.sandbox.post('/sandbox/douyin/trade/request-order').send(requestOrder);
   }
 
-  function settle(outOrderNo: string, result: 'paid' | 'closed', notify = true) {
-    return h.sandbox.post(`/sandbox/douyin/orders/${outOrderNo}/settle`).send({ result, notify });
-  }
-
-  async function paymentsOf(orderNo: string) {
-    const { rows } = await h.services.database.query<{ bill_no: string; source: string; disposition: string }>(
-      'SELECT bill_no, source, disposition FROM payments WHERE order_no = $1',
-      [orderNo],
-    );
-    return rows;
-  }
+  const settle = (outOrderNo: string, result: 'paid' | 'closed', notify = true) =>
+    settleDouyinOrder(h, outOrderNo, result, notify);
 
   it('should answer tt.requestOrder parameters signed with the app key, and be paid through the signed callback', async () => {
     const { token, order, requestOrder, data } = await payingOrder();
@@ -166,7 +145,7 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
       () => h.status(token, order.orderNo),
       (answer) => answer.status === 'paid',
     );
-    expect(await paymentsOf(order.orderNo)).toEqual([
+    expect(await paymentsOf(h.services.database, order.orderNo)).toEqual([
       expect.objectContaining({ bill_no: data.outOrderNo, source: 'webhook', disposition: 'applied' }),
     ]);
   });
@@ -204,16 +183,10 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
         status: 401,
         body: { err_no: 1, err_tips: expect.stringMatching(/^WEBHOOK_SIGNATURE_INVALID: /) },
       });
-      expect(logLines(written).filter((line) => line.reqId === `tt-${name}` && line.level === 'warn')).toEqual([
-        expect.objectContaining({
-          msg: 'webhook refused',
-          outcome: 'bad_signature',
-          code: 'WEBHOOK_SIGNATURE_INVALID',
-        }),
-      ]);
+      expectRefusedForSignature(written, `tt-${name}`);
     }
     expect((await h.status(token, order.orderNo)).status).toBe('pending');
-    expect(await paymentsOf(order.orderNo)).toEqual([]);
+    expect(await paymentsOf(h.services.database, order.orderNo)).toEqual([]);
 
     // The same message, untouched, is taken: what refused the others was the forgery.
     const genuine = callback(keys, msg);
@@ -222,7 +195,7 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
       status: 200,
       body: { err_no: 0, err_tips: 'success' },
     });
-    expect(await paymentsOf(order.orderNo)).toHaveLength(1);
+    expect(await paymentsOf(h.services.database, order.orderNo)).toHaveLength(1);
   });
 
   it('should find a payment whose callback was lost from the status poll, and from the sweeper', async () => {
@@ -238,7 +211,7 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
       (answer) => answer.status === 'paid',
     );
     await h.sweep();
-    expect(await paymentsOf(swept.order.orderNo)).toEqual([
+    expect(await paymentsOf(h.services.database, swept.order.orderNo)).toEqual([
       expect.objectContaining({ bill_no: swept.data.outOrderNo, source: 'query', disposition: 'applied' }),
     ]);
   });
@@ -311,12 +284,9 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
       () => h.status(token, order.orderNo),
       (answer) => answer.status === 'paid',
     );
-    await h.api
-      .post(`/api/merchant/orders/${order.orderNo}/refunds`)
-      .set(MERCHANT)
-      .set('idempotency-key', `trade-refund-${order.orderNo}`)
-      .send({ amount: 100, reason: '尺码不合适' })
-      .expect((response) => expect([200, 201, 202]).toContain(response.status));
+    await merchantRefund(h, order.orderNo, 100, `trade-refund-${order.orderNo}`).expect((response) =>
+      expect([200, 201, 202]).toContain(response.status),
+    );
     await eventually(
       async () => {
         await h.sweep();
@@ -390,10 +360,7 @@ describe('switching TT_PAYMENT_PROVIDER back to the cashier', () => {
 
       h = await start({});
       expect(h.services.paymentRoutes.TT_MINI).toBeUndefined();
-      await h.sandbox
-        .post(`/sandbox/douyin/orders/${outOrderNo}/settle`)
-        .send({ result: 'paid', notify: false })
-        .expect(200);
+      await settleDouyinOrder(h, outOrderNo, 'paid', false).expect(200);
       h.advanceClock(30_000);
       await h.sweep();
       expect((await h.status(token, order.orderNo)).status).toBe('paid');

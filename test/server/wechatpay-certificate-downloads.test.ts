@@ -27,6 +27,7 @@ import {
   type ListeningSandbox,
   type NotifyReceiver,
 } from '../support/wechatpay';
+import { failure } from '../support/failure';
 
 /*
  * The once-a-minute download of WeChat Pay's platform certificates is shared by every message
@@ -46,15 +47,6 @@ function clientOf(url: string, keys: WechatPaySandboxKeys, overrides: Partial<We
     timeoutMs: 5000,
     ...overrides,
   });
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a failure');
 }
 
 const reasonOf = (error: unknown) => (WechatPayVerificationError.is(error) ? error.reason : error);

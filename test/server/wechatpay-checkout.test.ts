@@ -1,14 +1,20 @@
-import { createPublicKey, createSign, createVerify, randomBytes } from 'node:crypto';
+import { createPublicKey, createVerify, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../../server/adapters/observability/logger';
-import type { Database } from '../../server/adapters/storage/database';
-import { DEVELOPMENT_SECRETS } from '../../server/config';
-import { encryptResource } from '../../server/sandbox/wechatpay/protocol';
 import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
 import { describePostgres, STORAGES, TestDatabase } from '../support/databases';
-import { logLines } from '../support/observability';
+import {
+  merchantOrder,
+  merchantRefund,
+  startLoggedHarness,
+  billsOf,
+  paymentsOf,
+  clearWechatPayFaults,
+  signedWechatPayNotification,
+  type WechatPayNotificationOverrides,
+  expectRefusedForSignature,
+} from '../support/provider-checkout';
 import type { WechatPaySandboxKeys } from '../../server/sandbox/wechatpay';
 
 /**
@@ -18,7 +24,6 @@ import type { WechatPaySandboxKeys } from '../../server/sandbox/wechatpay';
  * payments, a switch of provider, and two instances.
  */
 
-const MERCHANT = { authorization: `Bearer ${DEVELOPMENT_SECRETS.merchantApiKey}` };
 const WECHATPAY = { WEAPP_PAYMENT_PROVIDER: 'wechatpay' };
 
 /** What `GET /sandbox/wechatpay/keys` answers (the sandbox's keys, without its certificate records). */
@@ -40,22 +45,6 @@ interface Delivery {
 
 async function keysOf(h: CheckoutHarness): Promise<SandboxKeys> {
   return (await h.sandbox.get('/sandbox/wechatpay/keys').expect(200)).body;
-}
-
-async function billsOf(db: Database, orderNo: string) {
-  const { rows } = await db.query<{ bill_no: string; provider: string; status: string }>(
-    'SELECT bill_no, provider, status FROM bills WHERE order_no = $1 ORDER BY created_at',
-    [orderNo],
-  );
-  return rows;
-}
-
-async function paymentsOf(db: Database, orderNo: string) {
-  const { rows } = await db.query<{ bill_no: string; source: string; disposition: string; amount: string }>(
-    'SELECT bill_no, source, disposition, amount FROM payments WHERE order_no = $1',
-    [orderNo],
-  );
-  return rows;
 }
 
 async function transactionOf(h: CheckoutHarness, outTradeNo: string): Promise<SandboxTransaction> {
@@ -94,7 +83,7 @@ async function paidOrder(h: CheckoutHarness) {
 function notification(
   keys: SandboxKeys,
   transaction: { outTradeNo: string; orderNo: string; total: number; openid: string; transactionId?: string },
-  overrides: { timestampS?: number; serial?: string; signingKey?: string; tamper?: (body: string) => string } = {},
+  overrides: WechatPayNotificationOverrides = {},
 ) {
   const resource = {
     appid: keys.appid,
@@ -110,51 +99,17 @@ function notification(
     payer: { openid: transaction.openid },
     amount: { total: transaction.total, payer_total: transaction.total, currency: 'CNY', payer_currency: 'CNY' },
   };
-  const signed = JSON.stringify({
-    id: randomBytes(16).toString('hex'),
-    create_time: new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'),
-    resource_type: 'encrypt-resource',
-    event_type: 'TRANSACTION.SUCCESS',
-    summary: '支付成功',
-    resource: {
-      original_type: 'transaction',
-      ...encryptResource(JSON.stringify(resource), keys.apiV3Key, 'transaction'),
-    },
-  });
-  const body = overrides.tamper ? overrides.tamper(signed) : signed;
-  const timestamp = String(overrides.timestampS ?? Math.floor(Date.now() / 1000));
-  const nonce = randomBytes(16).toString('hex');
-  const signature = createSign('RSA-SHA256')
-    .update(`${timestamp}\n${nonce}\n${body}\n`)
-    .sign(overrides.signingKey ?? keys.platformPrivateKey, 'base64');
-  return {
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'wechatpay-timestamp': timestamp,
-      'wechatpay-nonce': nonce,
-      'wechatpay-signature': signature,
-      'wechatpay-serial': overrides.serial ?? keys.platformPublicKeyId,
-    },
-  };
+  return signedWechatPayNotification(
+    keys,
+    { eventType: 'TRANSACTION.SUCCESS', summary: '支付成功', resourceType: 'transaction', resource },
+    overrides,
+  );
 }
 
 function deliver(h: CheckoutHarness, message: { body: string; headers: Record<string, string> }, requestId?: string) {
   const request = h.api.post('/api/wechatpay/notify').set(message.headers);
   if (requestId) request.set('x-request-id', requestId);
   return request.send(message.body);
-}
-
-function refund(h: CheckoutHarness, orderNo: string, amount: number, key: string) {
-  return h.api
-    .post(`/api/merchant/orders/${orderNo}/refunds`)
-    .set(MERCHANT)
-    .set('idempotency-key', key)
-    .send({ amount, reason: '尺码不合适' });
-}
-
-async function merchantOrder(h: CheckoutHarness, orderNo: string) {
-  return (await h.api.get(`/api/merchant/orders/${orderNo}`).set(MERCHANT).expect(200)).body.order;
 }
 
 describe.each(STORAGES)('WeChat Pay checkout on $name', (storage) => {
@@ -165,24 +120,12 @@ describe.each(STORAGES)('WeChat Pay checkout on $name', (storage) => {
 
   beforeAll(async () => {
     database = await storage.open();
-    h = await startHarness(database.db, {
-      env: WECHATPAY,
-      logger: createLogger({
-        level: 'info',
-        format: 'json',
-        destination: { write: (line) => void written.push(line) },
-      }),
-      // The poll and the sweeper may ask WeChat Pay about an order at once; refunds at every sweep.
-      settings: { gatewayCheckIntervalMs: 0 },
-      refunds: { checkIntervalMs: 0 },
-    });
+    // The poll and the sweeper may ask WeChat Pay about an order at once; refunds at every sweep.
+    h = await startLoggedHarness(database.db, WECHATPAY, written);
     keys = await keysOf(h);
   });
 
-  afterEach(async () => {
-    await h.sandbox.delete('/sandbox/wechatpay/faults').expect(200);
-    await h.sandbox.delete('/sandbox/wechatpay/refunds/hold').expect(200);
-  });
+  afterEach(() => clearWechatPayFaults(h));
 
   afterAll(async () => {
     await h?.close();
@@ -254,13 +197,7 @@ describe.each(STORAGES)('WeChat Pay checkout on $name', (storage) => {
         body: { code: 'FAIL', message: expect.stringMatching(/^WEBHOOK_SIGNATURE_INVALID: /) },
       });
       expect(written.length).toBeGreaterThan(0);
-      expect(logLines(written).filter((line) => line.reqId === `wxpay-${name}` && line.level === 'warn')).toEqual([
-        expect.objectContaining({
-          msg: 'webhook refused',
-          outcome: 'bad_signature',
-          code: 'WEBHOOK_SIGNATURE_INVALID',
-        }),
-      ]);
+      expectRefusedForSignature(written, `wxpay-${name}`);
     }
     const malformed = await h.api
       .post('/api/wechatpay/notify')
@@ -317,7 +254,7 @@ describe.each(STORAGES)('WeChat Pay checkout on $name', (storage) => {
 
   it('should refund through the merchant API, learning the outcome from WeChat Pay’s notification, or by query when it is lost', async () => {
     const { order, bill } = await paidOrder(h);
-    const notified = await refund(h, order.orderNo, 100, 'wx-refund-1').expect(201);
+    const notified = await merchantRefund(h, order.orderNo, 100, 'wx-refund-1').expect(201);
     // The sandbox may notify before this answer is written: pending, or already succeeded.
     expect(notified.body.refund).toMatchObject({ status: expect.stringMatching(/^(pending|succeeded)$/), amount: 100 });
     // No sweep: only the REFUND.SUCCESS notification can finish it.
@@ -341,7 +278,7 @@ describe.each(STORAGES)('WeChat Pay checkout on $name', (storage) => {
     expect(refundDeliveries.body.deliveries).toEqual([expect.objectContaining({ status: 204, ok: true })]);
 
     await h.sandbox.post('/sandbox/wechatpay/refunds/hold').send({ count: 1 }).expect(201);
-    const lost = await refund(h, order.orderNo, 200, 'wx-refund-2').expect(201);
+    const lost = await merchantRefund(h, order.orderNo, 200, 'wx-refund-2').expect(201);
     const refundNo: string = lost.body.refund.refundNo;
     await h.sandbox
       .post(`/sandbox/wechatpay/refunds/${refundNo}/settle`)

@@ -25,21 +25,13 @@ import {
   type ListeningSandbox,
   type NotifyReceiver,
 } from '../support/wechatpay';
+import { failure } from '../support/failure';
 
 /*
  * Our WeChat Pay APIv3 client against the sandbox over real HTTP: requests signed, every answer
  * verified by the serial it carries, platform certificates downloaded and re-downloaded on an
  * unknown serial, the 微信支付公钥 mode, and notifications verified and decrypted.
  */
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a failure');
-}
 
 const prepayInput = (outTradeNo: string, notifyUrl: string, amount = 100) => ({
   outTradeNo,

@@ -16,21 +16,13 @@ import {
   type ListeningSandbox,
   type NotifyReceiver,
 } from '../support/wechatpay';
+import { failure } from '../support/failure';
 
 /*
  * How WeChat Pay's answers are classified and trusted, against the sandbox over real HTTP: the
  * outcome every operation is counted under (one rule for all of them), answers and notifications
  * that bring a signing header twice, and SYSTEM_ERROR, which leaves a refund's outcome unknown.
  */
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a failure');
-}
 
 /**
  * An HTTP relay in front of the sandbox that adds `extra(name)` as a second value of each

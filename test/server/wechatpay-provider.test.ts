@@ -19,6 +19,7 @@ import {
   type ListeningSandbox,
   type NotifyReceiver,
 } from '../support/wechatpay';
+import { failure } from '../support/failure';
 
 /*
  * WechatPayProvider, the WeChat Pay APIv3 adapter of the domain's PaymentProvider contract,
@@ -36,15 +37,6 @@ const OPENID = 'oProviderPayer000000000000001';
 
 /** `YYYY-MM-DD` of `ms` in China time. */
 const chinaDay = (ms: number) => new Date(ms + 8 * 60 * 60 * 1000).toISOString().slice(0, 10);
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a failure');
-}
 
 function messageOf(hit: { headers: http.IncomingHttpHeaders; body: string }): ProviderMessage {
   const headers: Record<string, string | undefined> = {};

@@ -1,11 +1,15 @@
 import { createSign, randomBytes } from 'node:crypto';
-import { createLogger } from '../../server/adapters/observability/logger';
 import type { Database } from '../../server/adapters/storage/database';
-import { DEVELOPMENT_SECRETS } from '../../server/config';
-import { encryptResource } from '../../server/sandbox/wechatpay/protocol';
-import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
+import { CheckoutHarness, eventually } from '../support/checkout-harness';
 import { STORAGES, TestDatabase } from '../support/databases';
 import { logLines, sample } from '../support/observability';
+import {
+  merchantOrder,
+  merchantRefund,
+  startLoggedHarness,
+  clearWechatPayFaults,
+  signedWechatPayNotification,
+} from '../support/provider-checkout';
 
 /**
  * WeChat Pay refunds whose request got no definite answer, the provider on every payment and
@@ -13,8 +17,6 @@ import { logLines, sample } from '../support/observability';
  * real server and the real WeChat Pay sandbox (WEAPP_PAYMENT_PROVIDER=wechatpay), faults injected
  * at the sandbox.
  */
-
-const MERCHANT = { authorization: `Bearer ${DEVELOPMENT_SECRETS.merchantApiKey}` };
 
 interface SandboxKeys {
   mchid: string;
@@ -33,32 +35,7 @@ interface SandboxRefund {
 
 /** What WeChat Pay would POST: `resource` encrypted with the APIv3 key, the body signed with the 微信支付公钥's key. */
 function signedNotification(keys: SandboxKeys, eventType: string, resourceType: string, resource: object) {
-  const body = JSON.stringify({
-    id: randomBytes(16).toString('hex'),
-    create_time: new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'),
-    resource_type: 'encrypt-resource',
-    event_type: eventType,
-    summary: eventType,
-    resource: {
-      original_type: resourceType,
-      ...encryptResource(JSON.stringify(resource), keys.apiV3Key, resourceType),
-    },
-  });
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const nonce = randomBytes(16).toString('hex');
-  const signature = createSign('RSA-SHA256')
-    .update(`${timestamp}\n${nonce}\n${body}\n`)
-    .sign(keys.platformPrivateKey, 'base64');
-  return {
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'wechatpay-timestamp': timestamp,
-      'wechatpay-nonce': nonce,
-      'wechatpay-signature': signature,
-      'wechatpay-serial': keys.platformPublicKeyId,
-    },
-  };
+  return signedWechatPayNotification(keys, { eventType, summary: eventType, resourceType, resource });
 }
 
 describe('WeChat Pay refunds, notifications and their counts, end to end', () => {
@@ -70,25 +47,13 @@ describe('WeChat Pay refunds, notifications and their counts, end to end', () =>
 
   beforeAll(async () => {
     database = await STORAGES[0].open();
-    h = await startHarness(database.db, {
-      env: { WEAPP_PAYMENT_PROVIDER: 'wechatpay' },
-      logger: createLogger({
-        level: 'info',
-        format: 'json',
-        destination: { write: (line) => void written.push(line) },
-      }),
-      settings: { gatewayCheckIntervalMs: 0 },
-      // Pending refunds are asked about at every sweep; the grace after which a refund nobody has
-      // heard of counts as never arrived is the default minute.
-      refunds: { checkIntervalMs: 0 },
-    });
+    // Pending refunds are asked about at every sweep; the grace after which a refund nobody has
+    // heard of counts as never arrived is the default minute.
+    h = await startLoggedHarness(database.db, { WEAPP_PAYMENT_PROVIDER: 'wechatpay' }, written);
     keys = (await h.sandbox.get('/sandbox/wechatpay/keys').expect(200)).body;
   });
 
-  afterEach(async () => {
-    await h.sandbox.delete('/sandbox/wechatpay/faults').expect(200);
-    await h.sandbox.delete('/sandbox/wechatpay/refunds/hold').expect(200);
-  });
+  afterEach(() => clearWechatPayFaults(h));
 
   afterAll(async () => {
     await h?.close();
@@ -116,12 +81,7 @@ describe('WeChat Pay refunds, notifications and their counts, end to end', () =>
 
   function refund(orderNo: string, amount: number) {
     keyCount += 1;
-    return h.api
-      .post(`/api/merchant/orders/${orderNo}/refunds`)
-      .set(MERCHANT)
-      .set('idempotency-key', `wx-retry-${keyCount}`)
-      .send({ amount, reason: '尺码不合适' })
-      .expect(201);
+    return merchantRefund(h, orderNo, amount, `wx-retry-${keyCount}`).expect(201);
   }
 
   async function refundsAtWechatPay(billNo: string): Promise<SandboxRefund[]> {
@@ -129,7 +89,7 @@ describe('WeChat Pay refunds, notifications and their counts, end to end', () =>
   }
 
   async function refundOf(orderNo: string, refundNo: string) {
-    const order = (await h.api.get(`/api/merchant/orders/${orderNo}`).set(MERCHANT).expect(200)).body.order;
+    const order = await merchantOrder(h, orderNo);
     return order.refunds.find((candidate: { refundNo: string }) => candidate.refundNo === refundNo);
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { errorAnswers, jsonAnswer, type ApiOperation } from '../../openapi/operations';
-import { errorCodesOf } from '../contract';
+import { errorCodesOf, PROVIDER_NOTIFY_ERRORS } from '../contract';
 import { NODE_REFUSALS } from '../node-server';
 import {
   douyinCallbackAckSchema,
@@ -47,14 +47,7 @@ export const douyinEcpayNotifyOperation: ApiOperation = {
   responses: {
     200: jsonAnswer('Stored (or already stored).', douyinCallbackAckSchema),
     ...errorAnswers(NODE_REFUSALS, {
-      codes: errorCodesOf(
-        'VALIDATION_FAILED',
-        'UNSUPPORTED_MEDIA_TYPE',
-        'WEBHOOK_INVALID',
-        'WEBHOOK_SIGNATURE_INVALID',
-        'WEBHOOK_UNKNOWN_TRANSACTION',
-        'GATEWAY_UNAVAILABLE',
-      ),
+      codes: errorCodesOf(...PROVIDER_NOTIFY_ERRORS),
       schema: douyinCallbackFailureSchema,
     }),
   },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { errorAnswers, jsonAnswer, type ApiOperation } from '../../openapi/operations';
-import { errorCodesOf } from '../contract';
+import { errorCodesOf, PROVIDER_NOTIFY_ERRORS } from '../contract';
 import { NODE_REFUSALS } from '../node-server';
 import {
   douyinCallbackAckSchema,
@@ -17,14 +17,7 @@ import {
 
 export const DOUYIN_TRADE_NOTIFY_PATH = '/api/douyin/trade/notify';
 
-const failureCodes = errorCodesOf(
-  'VALIDATION_FAILED',
-  'UNSUPPORTED_MEDIA_TYPE',
-  'WEBHOOK_INVALID',
-  'WEBHOOK_SIGNATURE_INVALID',
-  'WEBHOOK_UNKNOWN_TRANSACTION',
-  'GATEWAY_UNAVAILABLE',
-);
+const failureCodes = errorCodesOf(...PROVIDER_NOTIFY_ERRORS);
 
 /** The OpenAPI operation of ./douyin-trade-notify.ts. */
 export const douyinTradeNotifyOperation: ApiOperation = {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { errorAnswers, type ApiOperation } from '../../openapi/operations';
-import { errorCodesOf } from '../contract';
+import { errorCodesOf, PROVIDER_NOTIFY_ERRORS } from '../contract';
 import type { ErrorBodyWriter } from '../errors';
 import { NODE_REFUSALS } from '../node-server';
 
@@ -68,14 +68,7 @@ export const wechatPayNotifyOperation: ApiOperation = {
   responses: {
     204: { description: 'Stored (or already stored).' },
     ...errorAnswers(NODE_REFUSALS, {
-      codes: errorCodesOf(
-        'VALIDATION_FAILED',
-        'UNSUPPORTED_MEDIA_TYPE',
-        'WEBHOOK_INVALID',
-        'WEBHOOK_SIGNATURE_INVALID',
-        'WEBHOOK_UNKNOWN_TRANSACTION',
-        'GATEWAY_UNAVAILABLE',
-      ),
+      codes: errorCodesOf(...PROVIDER_NOTIFY_ERRORS),
       schema: wechatPayFailureSchema,
     }),
   },

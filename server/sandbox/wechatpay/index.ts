@@ -4,6 +4,7 @@ import { createWechatPayControlRoutes } from './control';
 import { SandboxKeyRing, type WechatPaySandboxKeys } from './keys';
 import { WechatPayNotifier } from './notify';
 import { WechatPayStore } from './store';
+import { deferredTasks } from '../shared/deferred';
 
 /**
  * The emulated WeChat Pay APIv3 for direct merchants: the API at its real paths (./api.ts), its
@@ -43,16 +44,8 @@ export function createWechatPaySandbox(options: WechatPaySandboxOptions): Wechat
     now: options.now,
     log: options.log,
   });
-  const pending = new Set<NodeJS.Timeout>();
-  let closed = false;
-  const later = (task: () => void) => {
-    if (closed) return;
-    const timer = setTimeout(() => {
-      pending.delete(timer);
-      task();
-    }, 0);
-    pending.add(timer);
-  };
+  const deferred = deferredTasks();
+  const later = deferred.later;
   const deps = { keys, store, notifier, now: options.now, later };
 
   // Notifications a previous run was still delivering go on.
@@ -68,9 +61,7 @@ export function createWechatPaySandbox(options: WechatPaySandboxOptions): Wechat
     routers: [createWechatPayApiRoutes(deps), createWechatPayControlRoutes(deps)],
     keys: () => keys.get(),
     close: async () => {
-      closed = true;
-      for (const timer of pending) clearTimeout(timer);
-      pending.clear();
+      deferred.stop();
       await notifier.close();
     },
   };

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type { SandboxKeyRing, WechatPaySandboxKeys } from './keys';
 import { encryptResource, signatureHeaders } from './protocol';
 import type { NotificationAttempt, Refund, Transaction, WechatPayStore } from './store';
 import { rfc3339China } from './time';
-import { postNotification } from '../shared/notify-post';
-import { runNotBefore } from '../shared/timers';
+import { type NotifierBasics, RetryingDelivery, WECHAT_NOTIFY_RETRY_INTERVALS_S } from '../shared/retrying-delivery';
 
 /**
  * Notifications of the emulated WeChat Pay (pay.weixin.qq.com, "支付成功回调通知", "退款结果通知";
@@ -18,10 +16,8 @@ import { runNotBefore } from '../shared/timers';
  * notes), scaled by `timeScale` for tests.
  */
 
-/** Seconds between one attempt and the next. */
-export const NOTIFICATION_RETRY_INTERVALS_S: readonly number[] = Object.freeze([
-  15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
-]);
+/** Seconds between one attempt and the next: WeChat's schedule (see `WECHAT_NOTIFY_RETRY_INTERVALS_S`). */
+export const NOTIFICATION_RETRY_INTERVALS_S: readonly number[] = WECHAT_NOTIFY_RETRY_INTERVALS_S;
 
 /** Offsets of every attempt from the first when each is sent at once, ms (16 attempts): `[0, 15000, 30000, 60000, …] × timeScale`. */
 export function notificationAttemptOffsetsMs(timeScale = 1): number[] {
@@ -31,20 +27,10 @@ export function notificationAttemptOffsetsMs(timeScale = 1): number[] {
   return offsets;
 }
 
-export interface WechatPayNotifierOptions {
+/** The keys that sign and encrypt, and the store each attempt is recorded in. */
+export interface WechatPayNotifierOptions extends NotifierBasics {
   keys: SandboxKeyRing;
   store: WechatPayStore;
-  timeScale: number;
-  now: () => number;
-  log: (line: string) => void;
-  /** Per-attempt timeout, ms. @default 10000 */
-  timeoutMs?: number;
-}
-
-interface Chain {
-  cancelled: boolean;
-  timer?: NodeJS.Timeout;
-  abort?: () => void;
 }
 
 interface Subject {
@@ -53,11 +39,16 @@ interface Subject {
 }
 
 export class WechatPayNotifier {
-  private readonly chains = new Map<string, Chain>();
-  private readonly inFlight = new Set<Promise<unknown>>();
-  private closed = false;
+  private readonly delivery: RetryingDelivery;
 
-  constructor(private readonly options: WechatPayNotifierOptions) {}
+  constructor(private readonly options: WechatPayNotifierOptions) {
+    this.delivery = new RetryingDelivery({
+      ...options,
+      intervalsS: NOTIFICATION_RETRY_INTERVALS_S,
+      userAgent: 'Mozilla/4.0 (wechatpay-sandbox)',
+      abortReason: 'aborted: sandbox closing or notification superseded',
+    });
+  }
 
   /** Starts TRANSACTION.SUCCESS for a paid transaction; false when it has no notify_url. */
   notifyTransaction(transaction: Transaction): boolean {
@@ -100,82 +91,33 @@ export class WechatPayNotifier {
   }
 
   /** Stops every pending retry and aborts deliveries in flight (a `notifying` subject resumes on the next start). */
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const chain of this.chains.values()) this.cancel(chain);
-    this.chains.clear();
-    await Promise.allSettled([...this.inFlight]);
+  close(): Promise<void> {
+    return this.delivery.close();
   }
 
-  private cancel(chain: Chain): void {
-    chain.cancelled = true;
-    if (chain.timer) clearTimeout(chain.timer);
-    chain.abort?.();
-  }
-
+  /** The envelope is built once per chain; only its signature headers are fresh at each attempt. */
   private start(key: string, subject: Subject, url: string, event: string, build: () => Promise<string>): void {
-    if (this.closed) return;
-    const previous = this.chains.get(key);
-    if (previous) this.cancel(previous);
-    const chain: Chain = { cancelled: false };
-    this.chains.set(key, chain);
-    subject.notifying = true;
-    this.options.store.save();
-    const attempts = NOTIFICATION_RETRY_INTERVALS_S.length + 1;
-    const body = build();
-
-    const attempt = (index: number): void => {
-      if (chain.cancelled || this.closed) return;
-      const run = (async () => {
-        const keys = await this.options.keys.get();
+    let body: Promise<string> | undefined;
+    const { store, keys } = this.options;
+    const started = this.delivery.start({
+      key,
+      url,
+      label: `wechatpay ${event}`,
+      prepare: async (at) => {
+        body ??= build();
         const text = await body;
-        const at = this.options.now();
-        const sentAt = performance.now();
-        const result = await postNotification(
-          url,
-          text,
-          {
-            headers: signatureHeaders(keys, text, at),
-            userAgent: 'Mozilla/4.0 (wechatpay-sandbox)',
-            timeoutMs: this.options.timeoutMs ?? 10_000,
-            abortReason: 'aborted: sandbox closing or notification superseded',
-          },
-          (abort) => (chain.abort = abort),
-        );
-        if (chain.cancelled || this.closed) return;
-        const ok = result.status !== null && result.status >= 200 && result.status < 300;
-        subject.deliveries.push({
-          event_type: event,
-          attempt: index + 1,
-          at,
-          status: result.status,
-          body: result.body.slice(0, 200),
-          ok,
-        });
-        this.options.log(
-          `wechatpay ${event} ${key} attempt ${index + 1} -> ${result.status ?? 'network error'}${ok ? ' acknowledged' : ''}`,
-        );
-        if (ok || index + 1 >= attempts) {
-          if (!ok) this.options.log(`wechatpay ${event} ${key} gave up after ${attempts} attempts`);
-          subject.notifying = false;
-          this.options.store.save();
-          if (this.chains.get(key) === chain) this.chains.delete(key);
-          return;
-        }
-        this.options.store.save();
-        // Each interval runs from the attempt before it, as WeChat's schedule counts.
-        const interval = NOTIFICATION_RETRY_INTERVALS_S[index] * 1000 * this.options.timeScale;
-        runNotBefore(
-          sentAt + interval,
-          () => attempt(index + 1),
-          (timer) => (chain.timer = timer),
-        );
-      })();
-      this.inFlight.add(run);
-      void run.catch((error: unknown) => this.options.log(`wechatpay ${event} ${key} failed: ${String(error)}`));
-      void run.finally(() => this.inFlight.delete(run));
-    };
-    attempt(0);
+        return { body: text, headers: signatureHeaders(await keys.get(), text, at) };
+      },
+      acknowledged: (status) => status !== null && status >= 200 && status < 300,
+      record: (outcome, final) => {
+        subject.deliveries.push({ event_type: event, ...outcome, body: outcome.body.slice(0, 200) });
+        if (final) subject.notifying = false;
+        store.save();
+      },
+    });
+    if (!started) return;
+    subject.notifying = true;
+    store.save();
   }
 }
 

@@ -1,5 +1,6 @@
 import { requestJson, UpstreamBadAnswer, UpstreamUnreachable } from '../../http-json';
 import { ecpayRequestSign } from './signing';
+import { isJsonObject } from '../upstream-error';
 
 /**
  * Douyin's 担保支付 server API (`https://developer.toutiao.com/api/apps/ecpay/v1/…`;
@@ -85,10 +86,6 @@ export interface EcpayRefund {
 const ORDER_STATUSES: ReadonlySet<string> = new Set(['PROCESSING', 'SUCCESS', 'FAIL', 'TIMEOUT']);
 const REFUND_STATUSES: ReadonlySet<string> = new Set(['PROCESSING', 'SUCCESS', 'FAIL']);
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function text(value: unknown): string | undefined {
   if (typeof value === 'string' && value !== '') return value;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
@@ -165,7 +162,7 @@ export class EcpayClient {
       },
       'create an order',
     );
-    const data = isRecord(answer.data) ? answer.data : {};
+    const data = isJsonObject(answer.data) ? answer.data : {};
     const orderId = text(data.order_id);
     const orderToken = text(data.order_token);
     if (!orderId || !orderToken)
@@ -176,7 +173,7 @@ export class EcpayClient {
   /** "订单查询" `query_order` by `out_order_no`. */
   async queryOrder(outOrderNo: string): Promise<EcpayOrder> {
     const answer = await this.call('query_order', { out_order_no: outOrderNo }, 'query an order');
-    const info = isRecord(answer.payment_info) ? answer.payment_info : undefined;
+    const info = isJsonObject(answer.payment_info) ? answer.payment_info : undefined;
     const status = info ? text(info.order_status) : undefined;
     const totalFee = info ? fen(info.total_fee) : undefined;
     if (!info || !status || !ORDER_STATUSES.has(status) || totalFee === undefined) {
@@ -220,7 +217,7 @@ export class EcpayClient {
   /** "查询退款" `query_refund` by `out_refund_no`. */
   async queryRefund(outRefundNo: string): Promise<EcpayRefund> {
     const answer = await this.call('query_refund', { out_refund_no: outRefundNo }, 'query a refund');
-    const info = isRecord(answer.refundInfo) ? answer.refundInfo : undefined;
+    const info = isJsonObject(answer.refundInfo) ? answer.refundInfo : undefined;
     const status = info ? text(info.refund_status) : undefined;
     const refundAmount = info ? fen(info.refund_amount) : undefined;
     if (!info || !status || !REFUND_STATUSES.has(status) || refundAmount === undefined) {

@@ -13,7 +13,8 @@ import type {
   ProviderTransaction,
   RefundSubmission,
 } from '../../../domain/payment-provider';
-import { UpstreamBadAnswer, UpstreamUnreachable } from '../../http-json';
+import { douyinRefundState } from '../douyin-refund-state';
+import { isJsonObject, upstreamFailure } from '../upstream-error';
 import { EcpayClient, EcpayOrderStatus, EcpayRefusal } from './client';
 import { isEcpayCallbackSignature } from './signing';
 
@@ -57,10 +58,6 @@ const OUTCOME_OF_ORDER_STATUS: Record<EcpayOrderStatus, BillOutcome> = {
   FAIL: 'failed',
   TIMEOUT: 'closed',
 };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** A callback field that must be text (numbers as Douyin may write `timestamp`). */
 function fieldText(value: unknown): string | undefined {
@@ -197,14 +194,7 @@ export class DouyinGuaranteedProvider implements PaymentProvider {
       if (EcpayRefusal.is(error) && error.notFound) return { found: false };
       throw upstreamError(error, 'query a refund');
     }
-    switch (refund.status) {
-      case 'SUCCESS':
-        return { found: true, state: 'succeeded', detail: refund };
-      case 'PROCESSING':
-        return { found: true, state: 'pending', detail: refund };
-      case 'FAIL':
-        return { found: true, state: 'failed', reason: 'refund_status FAIL', detail: refund };
-    }
+    return douyinRefundState(refund.status, refund);
   }
 
   /**
@@ -228,7 +218,7 @@ export class DouyinGuaranteedProvider implements PaymentProvider {
     } catch {
       throw refuse('WEBHOOK_INVALID', 'BAD_BODY', 'the body is not JSON');
     }
-    if (!isRecord(body)) throw refuse('WEBHOOK_INVALID', 'BAD_BODY', 'the body is not a JSON object');
+    if (!isJsonObject(body)) throw refuse('WEBHOOK_INVALID', 'BAD_BODY', 'the body is not a JSON object');
     const timestamp = fieldText(body.timestamp);
     const nonce = fieldText(body.nonce);
     const msg = fieldText(body.msg);
@@ -259,7 +249,7 @@ export class DouyinGuaranteedProvider implements PaymentProvider {
     } catch {
       throw refuse('WEBHOOK_INVALID', 'BAD_BODY', 'msg is not JSON');
     }
-    if (!isRecord(content)) throw refuse('WEBHOOK_INVALID', 'BAD_BODY', 'msg is not a JSON object');
+    if (!isJsonObject(content)) throw refuse('WEBHOOK_INVALID', 'BAD_BODY', 'msg is not a JSON object');
     const type = fieldText(body.type) ?? '';
     const notOurs = (reason: string, reference: string, amount = 0): ProviderEvent => ({
       type: 'not_ours',
@@ -318,23 +308,20 @@ export class DouyinGuaranteedProvider implements PaymentProvider {
 }
 
 /**
- * The AppError for a failed call: a refusal is GATEWAY_ERROR with `err_no` and `err_tips`; no
- * answer, a 5xx or an answer that is not the documented JSON is GATEWAY_UNAVAILABLE. Anything
- * else is a bug and is rethrown.
+ * The AppError for a failed call (see `upstreamFailure`): a refusal is GATEWAY_ERROR with `err_no`
+ * and `err_tips`; no answer, a 5xx or an unreadable answer GATEWAY_UNAVAILABLE.
  */
 function upstreamError(error: unknown, what: string): AppError {
-  if (AppError.is(error)) return error;
-  if (EcpayRefusal.is(error)) {
-    return new AppError('GATEWAY_ERROR', error.message, {
-      provider: 'douyin_guaranteed',
-      errNo: error.errNo,
-      errTips: error.errTips,
-    });
-  }
-  if (error instanceof UpstreamUnreachable || error instanceof UpstreamBadAnswer) {
-    return new AppError('GATEWAY_UNAVAILABLE', `Douyin 担保支付 could not be heard (${what}): ${error.message}`, {
-      provider: 'douyin_guaranteed',
-    });
-  }
-  throw error;
+  return upstreamFailure(error, what, {
+    provider: 'douyin_guaranteed',
+    name: 'Douyin 担保支付',
+    own: (refusal) =>
+      EcpayRefusal.is(refusal)
+        ? new AppError('GATEWAY_ERROR', refusal.message, {
+            provider: 'douyin_guaranteed',
+            errNo: refusal.errNo,
+            errTips: refusal.errTips,
+          })
+        : undefined,
+  });
 }

@@ -15,7 +15,8 @@ import type {
   RefundSubmission,
 } from '../../../domain/payment-provider';
 import type { BillOutcome } from '../../../domain/order-status';
-import { UpstreamBadAnswer, UpstreamUnreachable } from '../../http-json';
+import { douyinRefundState } from '../douyin-refund-state';
+import { isJsonObject, upstreamFailure } from '../upstream-error';
 import {
   DouyinTradeClient,
   DouyinTradeRefusal,
@@ -303,14 +304,7 @@ export class DouyinTradeProvider implements PaymentProvider {
     const list = Array.isArray(data.refund_list) ? (data.refund_list as Array<Record<string, unknown>>) : [];
     const refund = list.find((entry) => entry.out_refund_no === refundNo);
     if (!refund) return { found: false };
-    switch (refund.refund_status) {
-      case 'SUCCESS':
-        return { found: true, state: 'succeeded', detail: refund };
-      case 'FAIL':
-        return { found: true, state: 'failed', reason: 'refund_status FAIL', detail: refund };
-      default:
-        return { found: true, state: 'pending', detail: refund };
-    }
+    return douyinRefundState(refund.refund_status, refund);
   }
 
   /**
@@ -354,7 +348,7 @@ export class DouyinTradeProvider implements PaymentProvider {
     } catch {
       throw invalid('the body or its msg is not JSON');
     }
-    if (!isRecord(envelope) || !isRecord(msg)) throw invalid('the body or its msg is not an object');
+    if (!isJsonObject(envelope) || !isJsonObject(msg)) throw invalid('the body or its msg is not an object');
     const type = text(envelope.type);
     const status = text(msg.status);
     const reference = text(msg.out_order_no ?? msg.out_refund_no ?? msg.order_id);
@@ -411,30 +405,24 @@ export class DouyinTradeProvider implements PaymentProvider {
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
- * The AppError for a failed call: a refusal is GATEWAY_ERROR with Douyin's err_no and err_msg
- * (GATEWAY_UNAVAILABLE when it only asks to wait or names the token); no answer, a 5xx or an
- * unreadable answer is GATEWAY_UNAVAILABLE. Anything else is a bug and is rethrown.
+ * The AppError for a failed call (see `upstreamFailure`): a refusal is GATEWAY_ERROR with Douyin's
+ * err_no and err_msg (GATEWAY_UNAVAILABLE when it only asks to wait or names the token); no
+ * answer, a 5xx or an unreadable answer GATEWAY_UNAVAILABLE.
  */
 function upstreamError(error: unknown, what: string): AppError {
-  if (AppError.is(error)) return error;
-  if (DouyinTradeRefusal.is(error)) {
-    return new AppError(
-      error.saysBusy || error.saysTokenInvalid ? 'GATEWAY_UNAVAILABLE' : 'GATEWAY_ERROR',
-      `Douyin refused to ${what}: err_no ${error.errNo} ${error.errMsg}`.trim(),
-      { provider: 'douyin_trade', errNo: error.errNo, message: error.errMsg },
-    );
-  }
-  if (error instanceof UpstreamUnreachable || error instanceof UpstreamBadAnswer) {
-    return new AppError('GATEWAY_UNAVAILABLE', `Douyin could not be heard (${what}): ${error.message}`, {
-      provider: 'douyin_trade',
-    });
-  }
-  throw error;
+  return upstreamFailure(error, what, {
+    provider: 'douyin_trade',
+    name: 'Douyin',
+    own: (refusal, call) =>
+      DouyinTradeRefusal.is(refusal)
+        ? new AppError(
+            refusal.saysBusy || refusal.saysTokenInvalid ? 'GATEWAY_UNAVAILABLE' : 'GATEWAY_ERROR',
+            `Douyin refused to ${call}: err_no ${refusal.errNo} ${refusal.errMsg}`.trim(),
+            { provider: 'douyin_trade', errNo: refusal.errNo, message: refusal.errMsg },
+          )
+        : undefined,
+  });
 }
 
 /** A field read as text: strings and numbers as written, anything else empty. */

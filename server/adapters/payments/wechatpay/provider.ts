@@ -15,7 +15,7 @@ import type {
   RefundSubmission,
 } from '../../../domain/payment-provider';
 import type { BillOutcome } from '../../../domain/order-status';
-import { UpstreamBadAnswer, UpstreamUnreachable } from '../../http-json';
+import { upstreamFailure } from '../upstream-error';
 import type { WechatPayClient } from './client';
 import { WechatPayRefusal, WechatPayVerificationError } from './errors';
 import type { WechatPayTradeState } from './resources';
@@ -425,24 +425,25 @@ export class WechatPayProvider implements PaymentProvider {
  * answer that does not verify is GATEWAY_UNAVAILABLE. Anything else is a bug and is rethrown.
  */
 function upstreamError(error: unknown, what: string): AppError {
-  if (AppError.is(error)) return error;
-  if (WechatPayRefusal.is(error)) {
-    return new AppError(
-      BUSY_CODES.has(error.code) ? 'GATEWAY_UNAVAILABLE' : 'GATEWAY_ERROR',
-      `WeChat Pay refused to ${what}: ${error.code} ${error.detail}`.trim(),
-      { provider: 'wechatpay', status: error.status, code: error.code, message: error.detail },
-    );
-  }
-  if (error instanceof UpstreamUnreachable || error instanceof UpstreamBadAnswer) {
-    return new AppError('GATEWAY_UNAVAILABLE', `WeChat Pay could not be heard (${what}): ${error.message}`, {
-      provider: 'wechatpay',
-    });
-  }
-  if (WechatPayVerificationError.is(error)) {
-    return new AppError('GATEWAY_UNAVAILABLE', `WeChat Pay's answer cannot be trusted (${what}): ${error.message}`, {
-      provider: 'wechatpay',
-      reason: error.reason,
-    });
-  }
-  throw error;
+  return upstreamFailure(error, what, {
+    provider: 'wechatpay',
+    name: 'WeChat Pay',
+    own: (failure, call) => {
+      if (WechatPayRefusal.is(failure)) {
+        return new AppError(
+          BUSY_CODES.has(failure.code) ? 'GATEWAY_UNAVAILABLE' : 'GATEWAY_ERROR',
+          `WeChat Pay refused to ${call}: ${failure.code} ${failure.detail}`.trim(),
+          { provider: 'wechatpay', status: failure.status, code: failure.code, message: failure.detail },
+        );
+      }
+      if (WechatPayVerificationError.is(failure)) {
+        return new AppError(
+          'GATEWAY_UNAVAILABLE',
+          `WeChat Pay's answer cannot be trusted (${call}): ${failure.message}`,
+          { provider: 'wechatpay', reason: failure.reason },
+        );
+      }
+      return undefined;
+    },
+  });
 }

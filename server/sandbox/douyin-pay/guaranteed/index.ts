@@ -3,6 +3,7 @@ import type { DouyinPaySystem, DouyinSandboxOrder, DouyinSettlement } from '../s
 import { createGuaranteedApiRoutes, expireIfDue, payOrder, type GuaranteedApiDependencies } from './api';
 import { GuaranteedNotifier } from './notify';
 import { GuaranteedStore, type GuaranteedOrder } from './store';
+import { deferredTasks } from '../../shared/deferred';
 
 /**
  * The emulated 担保支付 (`/api/apps/ecpay/v1/…`, ./api.ts), one of the Douyin payment systems
@@ -40,16 +41,8 @@ export function createGuaranteedSystem(options: GuaranteedSystemOptions): Douyin
     now: options.now,
     log: options.log,
   });
-  const pending = new Set<NodeJS.Timeout>();
-  let closed = false;
-  const later = (task: () => void) => {
-    if (closed) return;
-    const timer = setTimeout(() => {
-      pending.delete(timer);
-      task();
-    }, 0);
-    pending.add(timer);
-  };
+  const deferred = deferredTasks();
+  const later = deferred.later;
   const deps: GuaranteedApiDependencies = {
     appId: options.appId,
     keys: options.keys,
@@ -78,9 +71,7 @@ export function createGuaranteedSystem(options: GuaranteedSystemOptions): Douyin
       return { outcome: 'settled', order: listed(order) };
     },
     close: async () => {
-      closed = true;
-      for (const timer of pending) clearTimeout(timer);
-      pending.clear();
+      deferred.stop();
       await notifier.close();
     },
   };

@@ -1,8 +1,7 @@
-import { performance } from 'node:perf_hooks';
 import { randomString } from '../../shared/random';
-import { postNotification } from '../../shared/notify-post';
-import { runNotBefore } from '../../shared/timers';
+import { type NotifierBasics, RetryingDelivery, WECHAT_NOTIFY_RETRY_INTERVALS_S } from '../../shared/retrying-delivery';
 import { chinaDateTime } from '../../shared/time';
+import { isCallbackAcknowledged } from '../acknowledgement';
 import type { DouyinPayKeyRing } from '../keys';
 import { callbackSignature } from './signing';
 import type { CallbackAttempt, GuaranteedOrder, GuaranteedRefund } from './store';
@@ -16,39 +15,15 @@ import type { CallbackAttempt, GuaranteedOrder, GuaranteedRefund } from './store
  * `timeScale` for tests.
  */
 
-/** Seconds between one attempt and the next. */
-export const CALLBACK_RETRY_INTERVALS_S: readonly number[] = Object.freeze([
-  15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
-]);
+/** Seconds between one attempt and the next: WeChat's schedule (`WECHAT_NOTIFY_RETRY_INTERVALS_S`), as 担保支付's page gives none. */
+export const CALLBACK_RETRY_INTERVALS_S: readonly number[] = WECHAT_NOTIFY_RETRY_INTERVALS_S;
 
 /** `timeScale` multiplies the retry intervals (tests: e.g. 0.001). */
-export interface GuaranteedNotifierOptions {
+export interface GuaranteedNotifierOptions extends NotifierBasics {
   appId: string;
   keys: DouyinPayKeyRing;
   /** Saved after each attempt is recorded. */
   store: { save(): void };
-  timeScale: number;
-  now: () => number;
-  log: (line: string) => void;
-  /** Per-attempt timeout, ms. @default 10000 */
-  timeoutMs?: number;
-}
-
-interface Chain {
-  cancelled: boolean;
-  timer?: NodeJS.Timeout;
-  abort?: () => void;
-}
-
-/** Whether a callback's answer acknowledges it: 200 and `{"err_no": 0, …}`. */
-export function isCallbackAcknowledged(status: number | null, body: string): boolean {
-  if (status !== 200) return false;
-  try {
-    const parsed: unknown = JSON.parse(body);
-    return typeof parsed === 'object' && parsed !== null && (parsed as { err_no?: unknown }).err_no === 0;
-  } catch {
-    return false;
-  }
 }
 
 /** The `msg` of a payment callback: what Douyin tells of a paid order. */
@@ -91,11 +66,16 @@ export function refundMessage(appId: string, refund: GuaranteedRefund, order: Gu
 
 /** Sends the callbacks, one retry chain per order or refund (a new one supersedes the old). */
 export class GuaranteedNotifier {
-  private readonly chains = new Map<string, Chain>();
-  private readonly inFlight = new Set<Promise<unknown>>();
-  private closed = false;
+  private readonly delivery: RetryingDelivery;
 
-  constructor(private readonly options: GuaranteedNotifierOptions) {}
+  constructor(private readonly options: GuaranteedNotifierOptions) {
+    this.delivery = new RetryingDelivery({
+      ...options,
+      intervalsS: CALLBACK_RETRY_INTERVALS_S,
+      userAgent: 'Mozilla/5.0 (douyin-ecpay-sandbox)',
+      abortReason: 'aborted: sandbox closing or callback superseded',
+    });
+  }
 
   /** Starts the payment callback of a paid order; false when it has no `notify_url`. */
   notifyPayment(order: GuaranteedOrder): boolean {
@@ -116,19 +96,11 @@ export class GuaranteedNotifier {
   }
 
   /** Stops every pending retry and aborts deliveries in flight. */
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const chain of this.chains.values()) this.cancel(chain);
-    this.chains.clear();
-    await Promise.allSettled([...this.inFlight]);
+  close(): Promise<void> {
+    return this.delivery.close();
   }
 
-  private cancel(chain: Chain): void {
-    chain.cancelled = true;
-    if (chain.timer) clearTimeout(chain.timer);
-    chain.abort?.();
-  }
-
+  /** `msg` is what the order was when the chain started; the envelope is signed afresh at each attempt. */
   private start(
     key: string,
     deliveries: CallbackAttempt[],
@@ -136,19 +108,15 @@ export class GuaranteedNotifier {
     type: 'payment' | 'refund',
     message: () => string,
   ): void {
-    if (this.closed) return;
-    const previous = this.chains.get(key);
-    if (previous) this.cancel(previous);
-    const chain: Chain = { cancelled: false };
-    this.chains.set(key, chain);
-    const msg = message();
-    const attempts = CALLBACK_RETRY_INTERVALS_S.length + 1;
-
-    const attempt = (index: number): void => {
-      if (chain.cancelled || this.closed) return;
-      const run = (async () => {
-        const { token } = await this.options.keys.get();
-        const at = this.options.now();
+    let msg: string | undefined;
+    const { keys, store } = this.options;
+    this.delivery.start({
+      key,
+      url,
+      label: `douyin ecpay ${type}`,
+      prepare: async (at) => {
+        msg ??= message();
+        const { token } = await keys.get();
         const timestamp = String(Math.floor(at / 1000));
         const nonce = randomString(8, '0123456789');
         const body = JSON.stringify({
@@ -158,40 +126,14 @@ export class GuaranteedNotifier {
           type,
           msg_signature: callbackSignature(token, timestamp, nonce, msg),
         });
-        const sentAt = performance.now();
-        const result = await postNotification(
-          url,
-          body,
-          {
-            userAgent: 'Mozilla/5.0 (douyin-ecpay-sandbox)',
-            timeoutMs: this.options.timeoutMs ?? 10_000,
-            abortReason: 'aborted: sandbox closing or callback superseded',
-          },
-          (abort) => (chain.abort = abort),
-        );
-        if (chain.cancelled || this.closed) return;
-        const ok = isCallbackAcknowledged(result.status, result.body);
-        deliveries.push({ type, attempt: index + 1, at, status: result.status, body: result.body.slice(0, 200), ok });
-        this.options.store.save();
-        this.options.log(
-          `douyin ecpay ${type} ${key} attempt ${index + 1} at ${chinaDateTime(at)} -> ${result.status ?? 'network error'}${ok ? ' acknowledged' : ''}`,
-        );
-        if (ok || index + 1 >= attempts) {
-          if (!ok) this.options.log(`douyin ecpay ${type} ${key} gave up after ${attempts} attempts`);
-          if (this.chains.get(key) === chain) this.chains.delete(key);
-          return;
-        }
-        const interval = CALLBACK_RETRY_INTERVALS_S[index] * 1000 * this.options.timeScale;
-        runNotBefore(
-          sentAt + interval,
-          () => attempt(index + 1),
-          (timer) => (chain.timer = timer),
-        );
-      })();
-      this.inFlight.add(run);
-      void run.catch((error: unknown) => this.options.log(`douyin ecpay ${type} ${key} failed: ${String(error)}`));
-      void run.finally(() => this.inFlight.delete(run));
-    };
-    attempt(0);
+        return { body };
+      },
+      acknowledged: isCallbackAcknowledged,
+      record: (outcome) => {
+        deliveries.push({ type, ...outcome, body: outcome.body.slice(0, 200) });
+        store.save();
+      },
+      describeAt: (at) => ` at ${chinaDateTime(at)}`,
+    });
   }
 }

@@ -19,6 +19,7 @@ import type { DouyinPayKeyRing } from '../keys';
 import type { DouyinPaySystem, DouyinSandboxOrder, DouyinSettlement } from '../system';
 import { requestOrderOperation, requestOrderSchema, REQUEST_ORDER_PATH } from './contract';
 import { type CallbackAttempt, TradeCallbackNotifier } from './notify';
+import { deferredTasks } from '../../shared/deferred';
 
 /**
  * The emulated 通用交易系统 (payments-beyond.md, "Douyin mini-program payment", 通用交易系统), with
@@ -108,16 +109,8 @@ export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): Douy
     now: options.now,
     log: options.log,
   });
-  const pending = new Set<NodeJS.Timeout>();
-  let closed = false;
-  const later = (task: () => void) => {
-    if (closed) return;
-    const timer = setTimeout(() => {
-      pending.delete(timer);
-      task();
-    }, 0);
-    pending.add(timer);
-  };
+  const deferred = deferredTasks();
+  const later = deferred.later;
 
   /** Expires a payable order past its `payExpireSeconds`, as Douyin does by itself. */
   const current = (order: TradeOrder): TradeOrder => {
@@ -416,9 +409,7 @@ export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): Douy
       return { outcome: 'settled', order: listed(order) };
     },
     async close() {
-      closed = true;
-      for (const timer of pending) clearTimeout(timer);
-      pending.clear();
+      deferred.stop();
       await notifier.close();
     },
   };
