@@ -3,7 +3,7 @@ import type { CheckoutEvents, Logger } from './observability';
 import { AppError } from './errors';
 import { chinaDate8, hashRequest, newRefundNo } from './identifiers';
 import type { Fen } from './money';
-import { KEPT_KINDS, type PaymentProviderId } from './payment-provider';
+import { KEPT_KINDS, type PaymentProvider, type PaymentProviderId } from './payment-provider';
 import type { PaymentProviders } from './payment-providers';
 import type { Clock, PaymentRecord, RefundRecord } from './ports';
 import type { UnitOfWork } from './repositories';
@@ -257,6 +257,20 @@ export class RefundService implements SecondPaymentHandler {
 
   /** Sends a refund that was never sent; answers it as it stands afterwards. */
   private async submit(refund: RefundRecord): Promise<RefundRecord> {
+    // Asked before the refund is claimed as sent: on an instance not configured for the bill's
+    // provider it stays unsent (pending) for one that is, instead of being taken for a request
+    // whose answer was lost and failed later.
+    let provider: PaymentProvider;
+    try {
+      provider = this.providers.get(refund.provider);
+    } catch (error) {
+      this.log.warn('a refund waits for an instance configured for its provider', {
+        refundNo: refund.refundNo,
+        provider: refund.provider,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return refund;
+    }
     const now = this.clock();
     // A refund_no carries the day of its request: one left unsent past midnight gets a new one.
     const renumber = refund.refundNo.startsWith(chinaDate8(now)) ? undefined : newRefundNo(now);
@@ -264,7 +278,7 @@ export class RefundService implements SecondPaymentHandler {
     if (!claimed) return (await this.store.refunds.findRefund(refund.refundNo)) ?? refund;
     const bill = await this.store.bills.findBill(claimed.billNo);
     if (!bill) throw new Error(`refund ${claimed.refundNo} of bill ${claimed.billNo} without its bill`);
-    const answer = await this.providers.get(claimed.provider).createRefund({
+    const answer = await provider.createRefund({
       refundNo: claimed.refundNo,
       billNo: claimed.billNo,
       channel: claimed.channel,

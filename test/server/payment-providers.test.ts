@@ -187,6 +187,32 @@ describe.each(STORAGES)('payments at several providers ($name)', (storage) => {
       expect(await statusOf(order.orderNo)).toBe('pending');
     });
 
+    it('keeps a refund unsent, not failed, on an instance without its provider, and sends it from one with it', async () => {
+      const { gateway, wechatpay } = twoProviders();
+      const both = domainWith(new PaymentProviders([gateway, wechatpay], ALL_TO('gateway')));
+      const order = await newOrder();
+      await both.bills.open(order, shopper, 'WX_MINI', 900);
+      const [bill] = await billsOf(order.orderNo);
+      gateway.pay(bill.bill_no);
+      await both.verdicts.checkOrder(order.orderNo);
+      expect(await statusOf(order.orderNo)).toBe('paid');
+
+      const without = domainWith(new PaymentProviders([wechatpay], ALL_TO('wechatpay')));
+      const { refund } = await without.refunds.refund(order.orderNo, { amount: 1000 }, 'key-unconfigured');
+      expect(refund).toMatchObject({ status: 'pending' });
+      now += 10 * 60 * 1000;
+      await without.refunds.processDue(10);
+      expect((await without.refunds.listRefunds(order.orderNo))[0]).toMatchObject({ status: 'pending' });
+      expect(gateway.calls.filter((call) => call.startsWith('createRefund'))).toEqual([]);
+
+      // Leased by the instance that could not send it: due again at the next interval.
+      now += 10 * 60 * 1000;
+      await both.refunds.processDue(10);
+      expect(gateway.calls).toContain(`createRefund ${refund.refundNo}`);
+      await both.notifications.receive('gateway', gateway.settleRefund(refund.refundNo, 'succeeded'));
+      expect((await both.refunds.listRefunds(order.orderNo))[0]).toMatchObject({ status: 'succeeded' });
+    });
+
     it('refuses a configuration that routes a channel to a provider it lacks or that cannot open it', () => {
       const { gateway } = twoProviders();
       expect(() => new PaymentProviders([gateway], ALL_TO('wechatpay'))).toThrow(/wechatpay, which is not configured/);
