@@ -254,4 +254,42 @@ describe('switching TT_PAYMENT_PROVIDER back to the cashier', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  it('should hand out the bill still payable from before a switch, either way, so an order never has two payable bills', async () => {
+    const database = await STORAGES[0].open();
+    const dataDir = mkdtempSync(join(tmpdir(), 'ecpay-switch-open-'));
+    const start = (env: Record<string, string>) =>
+      startHarness(database.db, { env, sandbox: { dataDir }, settings: { gatewayCheckIntervalMs: 0 } });
+    const payAgain = (h: CheckoutHarness, token: string, orderNo: string) =>
+      h.api.post(`/api/orders/${orderNo}/pay`).set('authorization', `Bearer ${token}`).send({ platform: 'tt' });
+    let h = await start(GUARANTEED);
+    try {
+      // 担保支付 → cashier: the 担保支付 order is still payable, so it is handed out again.
+      const paying = await payingOrder(h);
+      await h.close();
+      h = await start({});
+      const again = await payAgain(h, paying.token, paying.order.orderNo).expect(200);
+      expect(again.body).toEqual({ platform: 'tt', service: 5, orderInfo: paying.answer.orderInfo });
+      expect(await billsOf(h.services.database, paying.order.orderNo)).toHaveLength(1);
+      // Closed at Douyin: the cashier takes over.
+      await settleDouyinOrder(h, paying.bill.bill_no, 'closed', false).expect(200);
+      const cashier = await payAgain(h, paying.token, paying.order.orderNo).expect(200);
+      expect(cashier.body).toMatchObject({ platform: 'tt', service: 1 });
+
+      // cashier → 担保支付: the cashier's legs are still payable, so the cashier is answered again.
+      const token = await ttLogin(h);
+      const order = await h.createOrder(token);
+      await payAgain(h, token, order.orderNo).expect(200);
+      const legs = await billsOf(h.services.database, order.orderNo);
+      await h.close();
+      h = await start(GUARANTEED);
+      const stillCashier = await payAgain(h, token, order.orderNo).expect(200);
+      expect(stillCashier.body).toMatchObject({ platform: 'tt', service: 1 });
+      expect(await billsOf(h.services.database, order.orderNo)).toHaveLength(legs.length);
+    } finally {
+      await h.close();
+      await database.dispose();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });

@@ -35,6 +35,27 @@ export class BillService {
   }
 
   /**
+   * The parameters of this order's bill still in flight on `channel`, handed out again, when the
+   * channel is no longer where new bills go (a payment system switched while the order was open):
+   * undefined when there is none or its provider says it is over. Throws as `open` does for such a
+   * bill (PAYMENT_IN_PROGRESS, ORDER_ALREADY_PAID, GATEWAY_*).
+   */
+  async resumeEarlier(
+    order: OrderRecord,
+    shopper: Shopper,
+    channel: PaymentChannel,
+  ): Promise<BillClientParams | undefined> {
+    const active = await this.store.bills.findActiveBill(order.orderNo, channel);
+    return active ? this.resumeBill(active, shopper, order.expiresAt) : undefined;
+  }
+
+  /** Whether this order has a bill in flight on any of `channels`. */
+  async hasActiveBill(orderNo: string, channels: readonly PaymentChannel[]): Promise<boolean> {
+    for (const channel of channels) if (await this.store.bills.findActiveBill(orderNo, channel)) return true;
+    return false;
+  }
+
+  /**
    * The open bill of this order on this channel: the one the shopper already has (tapping Pay
    * again must not open a second), or a new one with a fresh bill_no. The bill is stored as
    * `creating` before its request leaves, so whatever happens to the request (no answer, a crash)

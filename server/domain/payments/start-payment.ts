@@ -2,8 +2,8 @@ import type { CheckoutSettings } from '../checkout-settings';
 import { AppError } from '../errors';
 import { canStartPayment } from '../order-status';
 import type { OrderService } from '../orders';
-import type { DouyinCheckoutParams, WechatRequestPayment } from '../payment-provider';
-import type { Clock, OrderMemory } from '../ports';
+import type { DouyinCheckoutParams, PaymentChannel, WechatRequestPayment } from '../payment-provider';
+import type { Clock, OrderMemory, OrderRecord } from '../ports';
 import type { Repositories } from '../repositories';
 import type { Shopper } from '../sessions';
 import type { BillService } from './bills';
@@ -66,12 +66,8 @@ export class PaymentService {
       const bill = await this.bills.open(order, shopper, 'WX_MINI', secondsLeft);
       if (bill.channel !== 'WX_MINI') throw new Error('WX_MINI bill without requestPayment');
       payment = { platform: 'weapp', requestPayment: bill.requestPayment };
-    } else if (this.bills.offers('TT_MINI')) {
-      const bill = await this.bills.open(order, shopper, 'TT_MINI', secondsLeft);
-      if (bill.channel !== 'TT_MINI') throw new Error('TT_MINI bill without Douyin parameters');
-      payment = douyinPaymentOf(bill.douyin);
     } else {
-      payment = await this.douyinCashier.start(order, shopper, secondsLeft, client.ip);
+      payment = await this.startDouyinPayment(order, shopper, secondsLeft, client.ip);
     }
     if (order.status !== 'pending') {
       await this.store.orders.updateOrderStatus(orderNo, 'pending', this.clock(), ['failed', 'closed']);
@@ -79,4 +75,32 @@ export class PaymentService {
     }
     return payment;
   }
+
+  /**
+   * Douyin's payment by the system the configuration names, unless a bill of the other kind (the
+   * cashier's legs, or a 担保支付 / 通用交易系统 bill) is still in flight from before a switch: that
+   * one is handed out again until its provider says it is over, so an order never has two
+   * payable bills at once (a second payment would only be returned).
+   */
+  private async startDouyinPayment(
+    order: OrderRecord,
+    shopper: Shopper,
+    secondsLeft: number,
+    clientIp: string | undefined,
+  ): Promise<DouyinPayment> {
+    if (this.bills.offers('TT_MINI')) {
+      if (await this.bills.hasActiveBill(order.orderNo, CASHIER_LEGS)) {
+        return this.douyinCashier.start(order, shopper, secondsLeft, clientIp);
+      }
+      const bill = await this.bills.open(order, shopper, 'TT_MINI', secondsLeft);
+      if (bill.channel !== 'TT_MINI') throw new Error('TT_MINI bill without Douyin parameters');
+      return douyinPaymentOf(bill.douyin);
+    }
+    const earlier = await this.bills.resumeEarlier(order, shopper, 'TT_MINI');
+    if (earlier?.channel === 'TT_MINI') return douyinPaymentOf(earlier.douyin);
+    return this.douyinCashier.start(order, shopper, secondsLeft, clientIp);
+  }
 }
+
+/** The legacy cashier's two legs (seed 002): WeChat H5 and Alipay, bills at the gateway. */
+const CASHIER_LEGS: readonly PaymentChannel[] = ['BC_WX_WAP', 'ALI_APP'];
