@@ -46,6 +46,7 @@ import {
 } from './adapters/observability/upstreams';
 import { createSandbox, Sandbox, SandboxOptions } from './sandbox';
 import { createWechatPay } from './adapters/payments/wechatpay';
+import { WECHATPAY_PREPAY_VALID_MS } from './adapters/payments/wechatpay/provider';
 import { createDouyinGuaranteed } from './adapters/payments/douyin-guaranteed';
 import { DOUYIN_ECPAY_NOTIFY_PATH } from './http/routes/douyin-ecpay-notify-contract';
 import { deferredProvider } from './adapters/payments/deferred';
@@ -235,7 +236,15 @@ async function wechatPayProvider(
     }
   }
   if (!where.sandbox || config.wechatpay.baseUrl !== undefined) return undefined;
-  return deferredProvider({ id: 'wechatpay', channels: new Set(['WX_MINI']), idempotentRefunds: true }, build);
+  return deferredProvider(
+    {
+      id: 'wechatpay',
+      channels: new Set(['WX_MINI']),
+      idempotentRefunds: true,
+      clientParamsValidMs: WECHATPAY_PREPAY_VALID_MS,
+    },
+    build,
+  );
 }
 
 /**

@@ -229,6 +229,13 @@ export interface PaymentProvider {
    * with the time left to `expiresAt`. Never throws.
    */
   reissueClientParams?(params: BillClientParams, expiresAt: Date): BillClientParams;
+  /**
+   * How long what `openBill` hands the client stays usable, ms, counted from the bill's creation;
+   * absent when it lasts as long as the bill. Past it the parameters are not handed out again: the
+   * bill is closed where the provider can close it and a new one opens (WeChat Pay: a `prepay_id`
+   * is valid two hours, "JSAPI下单").
+   */
+  readonly clientParamsValidMs?: number;
   /** What the provider knows about a bill now; null when it has no such bill. Throws AppError GATEWAY_*. */
   queryBill(billNo: string, channel: PaymentChannel): Promise<ProviderBillState | null>;
   /**

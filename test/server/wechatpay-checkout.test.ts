@@ -435,3 +435,37 @@ describePostgres('two instances sharing one WeChat Pay', () => {
     }
   });
 });
+
+describe('a prepay_id past its two hours', () => {
+  it('should not be handed out again: its bill is closed at WeChat Pay and a new one opened', async () => {
+    const database = await STORAGES[0].open();
+    const h = await startHarness(database.db, {
+      env: { ...WECHATPAY, ORDER_TTL_SECONDS: '10800' },
+      settings: { gatewayCheckIntervalMs: 0 },
+    });
+    try {
+      const { openid, order, bill, requestPayment } = await payingOrder(h);
+      // Within its validity the same parameters come back (a session lasts less: the shopper logs in again).
+      h.advanceClock(60 * 60 * 1000);
+      let { token } = await h.login(openid);
+      expect((await h.pay(token, order.orderNo).expect(200)).body.requestPayment.package).toBe(requestPayment.package);
+      // "JSAPI下单": valid two hours. Past that (less the margin kept back), a fresh prepay.
+      h.advanceClock(60 * 60 * 1000);
+      ({ token } = await h.login(openid));
+      const fresh = await h.pay(token, order.orderNo).expect(200);
+      expect(fresh.body.requestPayment.package).not.toBe(requestPayment.package);
+      expect(await transactionOf(h, bill.bill_no)).toMatchObject({ trade_state: 'CLOSED' });
+      const bills = await billsOf(h.services.database, order.orderNo);
+      expect(bills).toHaveLength(2);
+      const second = bills.find((candidate) => candidate.bill_no !== bill.bill_no)!;
+      await settle(h, second.bill_no, 'paid').expect(200);
+      await eventually(
+        () => h.status(token, order.orderNo),
+        (answer) => answer.status === 'paid',
+      );
+    } finally {
+      await h.close();
+      await database.dispose();
+    }
+  });
+});

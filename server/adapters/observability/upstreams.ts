@@ -86,6 +86,7 @@ export function observedProvider(provider: PaymentProvider, observe: UpstreamObs
     id: provider.id,
     channels: provider.channels,
     idempotentRefunds: provider.idempotentRefunds,
+    clientParamsValidMs: provider.clientParamsValidMs,
     openBill: (request) =>
       timed(
         observe,

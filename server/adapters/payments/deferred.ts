@@ -4,7 +4,7 @@ import type { PaymentChannel, PaymentProvider } from '../../domain/payment-provi
 /**
  * A provider built on first use: for one that is kept only to finish what was opened there and
  * whose construction costs something (WeChat Pay on the sandbox generates its development keys on
- * first use). `id`, `channels` and `idempotentRefunds` must be those of what `build` makes; it has
+ * first use). `id`, `channels`, `idempotentRefunds` and `clientParamsValidMs` must be those of what `build` makes; it has
  * `closeBill` unless `closes` is false (it must say whether the built one has: the domain asks only
  * a provider that has `closeBill` to close, and one that cannot would hold every expiry with
  * GATEWAY_ERROR).
@@ -14,11 +14,11 @@ import type { PaymentChannel, PaymentProvider } from '../../domain/payment-provi
  * (retryable) with the reason, since nothing was sent.
  */
 export function deferredProvider(
-  traits: Pick<PaymentProvider, 'id' | 'channels' | 'idempotentRefunds'>,
+  traits: Pick<PaymentProvider, 'id' | 'channels' | 'idempotentRefunds' | 'clientParamsValidMs'>,
   build: () => Promise<PaymentProvider>,
   closes = true,
 ): PaymentProvider {
-  const { id, channels, idempotentRefunds } = traits;
+  const { id, channels, idempotentRefunds, clientParamsValidMs } = traits;
   let built: Promise<PaymentProvider> | undefined;
   const provider = async (): Promise<PaymentProvider> => {
     built ??= build();
@@ -37,6 +37,7 @@ export function deferredProvider(
     id,
     channels,
     idempotentRefunds,
+    clientParamsValidMs,
     async openBill(request) {
       let ready: PaymentProvider;
       try {

@@ -159,7 +159,10 @@ export class BillService {
     if (active.status === 'creating' && active.error === undefined && age < this.settings.staleCreatingBillMs) {
       throw paymentInProgress();
     }
-    const handedOut = active.status === 'open' && active.payer === shopper.openid ? active.clientParams : undefined;
+    const handedOut =
+      active.status === 'open' && active.payer === shopper.openid && !this.lapsed(active, age)
+        ? active.clientParams
+        : undefined;
     // Handing out again what the provider made needs asking at most once per order per interval, with
     // the polls and the sweeper: a shopper tapping Pay over and over must not hammer the provider.
     if (handedOut && !(await this.claimCheckNow(active.orderNo)))
@@ -206,6 +209,20 @@ export class BillService {
       "A payment for this order is open at the payment provider, but its parameters were lost with the provider's " +
         'answer: the order can be paid again once the provider closes it',
     );
+  }
+
+  /**
+   * Whether what was handed out for `active` has outlived its provider's `clientParamsValidMs`
+   * (`age`: ms since the bill was created): then it is not handed out again, as if it were lost.
+   */
+  private lapsed(active: BillRecord, age: number): boolean {
+    let validMs: number | undefined;
+    try {
+      validMs = this.providers.get(active.provider).clientParamsValidMs;
+    } catch {
+      return false;
+    }
+    return validMs !== undefined && age >= validMs;
   }
 
   /**

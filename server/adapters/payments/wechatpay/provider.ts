@@ -77,11 +77,19 @@ const OUTCOME_OF_TRADE_STATE: Record<WechatPayTradeState, BillOutcome> = {
   PAYERROR: 'failed',
 };
 
+/** How long the server hands a `prepay_id` out again: two hours less five minutes, ms. */
+export const WECHATPAY_PREPAY_VALID_MS = (120 - 5) * 60 * 1000;
+
 export class WechatPayProvider implements PaymentProvider {
   readonly id = 'wechatpay' as const;
   readonly channels: ReadonlySet<PaymentChannel> = new Set<PaymentChannel>(['WX_MINI']);
   /** "申请退款": 同一退款单号多次请求只退一笔; after a system error or timeout, send the same request again. */
   readonly idempotentRefunds = true;
+  /**
+   * "JSAPI下单": a `prepay_id` is valid two hours. Five minutes are kept back so that parameters
+   * handed out are never about to lapse while the shopper pays.
+   */
+  readonly clientParamsValidMs = WECHATPAY_PREPAY_VALID_MS;
   private readonly client: WechatPayClient;
   private readonly notifyUrl: string;
 
