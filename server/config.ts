@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { LOG_LEVELS, LogFormat, LogLevel } from './adapters/observability/logger';
 import { whyNotPublic } from './public-url';
@@ -651,6 +651,9 @@ function douyinTradeCredentials(e: Environment, problems: string[]): DouyinTrade
  * The text of the PEM file `path` that `variable` names, checked by `check` (which throws or
  * names what is wrong); '' after adding a problem when it cannot be read or is not `what`.
  */
+/** The largest key or certificate file read at boot, bytes (a 4096-bit RSA key in PEM is about 3.3 KB). */
+const MAX_KEY_FILE_BYTES = 64 * 1024;
+
 function pemFile(
   variable: string,
   path: string,
@@ -660,6 +663,19 @@ function pemFile(
 ): string {
   let text: string;
   try {
+    // Looked at before it is read: a device (/dev/zero) would fill the memory and a FIFO block the
+    // start for ever, and a key file is a few KB.
+    const file = statSync(path);
+    if (!file.isFile()) {
+      problems.push(`${variable} ${path} is not a regular file: it must be ${what}`);
+      return '';
+    }
+    if (file.size > MAX_KEY_FILE_BYTES) {
+      problems.push(
+        `${variable} ${path} is ${file.size} bytes, more than a key file's ${MAX_KEY_FILE_BYTES}: it must be ${what}`,
+      );
+      return '';
+    }
     text = readFileSync(path, 'utf8');
   } catch (error) {
     problems.push(`${variable} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);

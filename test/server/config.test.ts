@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -579,6 +580,20 @@ describe('WeChat Pay key files at boot', () => {
     "it must be the merchant's API private key, apiclient_key.pem: an RSA private key of at least 2048 bits";
   const publicExpected =
     'it must be the 微信支付公钥, pub_key.pem: an RSA public key (BEGIN PUBLIC KEY) of at least 2048 bits';
+
+  it('should refuse a device, a FIFO or a huge file as a key file without reading it', () => {
+    const fifo = join(dir, 'fifo.pem');
+    execFileSync('mkfifo', [fifo]);
+    const huge = join(dir, 'huge.pem');
+    writeFileSync(huge, 'A'.repeat(65 * 1024));
+    expect(problemsOf({ ...real, WECHATPAY_PRIVATE_KEY_FILE: '/dev/zero', WECHATPAY_PUBLIC_KEY_FILE: fifo })).toEqual([
+      `WECHATPAY_PRIVATE_KEY_FILE /dev/zero is not a regular file: ${privateExpected}`,
+      `WECHATPAY_PUBLIC_KEY_FILE ${fifo} is not a regular file: ${publicExpected}`,
+    ]);
+    expect(problemsOf({ ...real, WECHATPAY_PRIVATE_KEY_FILE: huge })).toEqual([
+      `WECHATPAY_PRIVATE_KEY_FILE ${huge} is 66560 bytes, more than a key file's 65536: ${privateExpected}`,
+    ]);
+  });
 
   it('should take a 2048-bit RSA private key, PKCS#8 or PKCS#1, and an SPKI RSA public key', () => {
     expect(loadConfig(real).wechatpay.merchant?.publicKey?.id).toBe(real.WECHATPAY_PUBLIC_KEY_ID);
