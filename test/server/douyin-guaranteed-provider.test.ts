@@ -144,6 +144,11 @@ describe('担保支付 signatures: the public vectors', () => {
       ),
     );
     expect(tampered).toMatchObject({ code: 'WEBHOOK_SIGNATURE_INVALID', details: { reason: 'BAD_SIGNATURE' } });
+    // `type` is not signed: relabelled, the signed msg (a payment) decides, and the callback is refused.
+    for (const type of ['settle', 'refund', undefined]) {
+      const relabelled = await failure(at(1722769986).readNotification(message({ ...body, type })));
+      expect(relabelled).toMatchObject({ code: 'WEBHOOK_INVALID', details: { reason: 'TYPE_MISMATCH' } });
+    }
     const stale = await failure(at(1722769986 + CALLBACK_MAX_SKEW_S + 1).readNotification(message(body)));
     expect(stale).toMatchObject({ code: 'WEBHOOK_SIGNATURE_INVALID', details: { reason: 'STALE_TIMESTAMP' } });
     const unsigned = await failure(at(1722769986).readNotification(message({ ...body, msg_signature: undefined })));

@@ -251,6 +251,21 @@ export class DouyinGuaranteedProvider implements PaymentProvider {
     }
     if (!isJsonObject(content)) throw refuse('WEBHOOK_INVALID', 'BAD_BODY', 'msg is not a JSON object');
     const type = fieldText(body.type) ?? '';
+    // `type` is outside what msg_signature covers: a payment relabelled `settle` on its way would be
+    // acknowledged and dropped. What the signed msg names decides; a label that disagrees is refused,
+    // so Douyin sends the callback again.
+    const signedKind = fieldText(content.cp_refundno)
+      ? 'refund'
+      : fieldText(content.cp_orderno) && !fieldText(content.cp_settle_no)
+        ? 'payment'
+        : undefined;
+    if ((signedKind !== undefined || type === 'payment' || type === 'refund') && type !== signedKind) {
+      throw refuse(
+        'WEBHOOK_INVALID',
+        'TYPE_MISMATCH',
+        `type ${JSON.stringify(type.slice(0, 16))} does not match its signed msg (${signedKind ?? 'neither a payment nor a refund'})`,
+      );
+    }
     const notOurs = (reason: string, reference: string, amount = 0): ProviderEvent => ({
       type: 'not_ours',
       kind: `ecpay.${type || 'unknown'}`,
