@@ -45,6 +45,13 @@ describe("the Douyin payment systems' control endpoints", () => {
         .send({ result: 'paid' })
         .expect(404);
       expect(unknown.body.error.code).toBe('NO_SUCH_ORDER');
+      // A long number is echoed cut short, saying how long it was (the README's error contract).
+      const long = await api(sandbox)
+        .post(`/sandbox/douyin/orders/${'9'.repeat(3000)}/settle`)
+        .send({ result: 'paid' });
+      expect(long.status).toBe(404);
+      expect(long.body.error.message).toContain('…(3000 characters)');
+      expect(long.body.error.message.length).toBeLessThan(200);
     } finally {
       await sandbox.close();
     }

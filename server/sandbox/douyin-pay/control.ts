@@ -1,7 +1,7 @@
 import { Router } from '@koa/router';
 import { describeRoutes } from '../../openapi/operations';
 import { readControlBody } from '../control';
-import { sendError } from '../shared/http';
+import { echoed, sendError } from '../shared/http';
 import { douyinPayControlOperations, douyinSettleSchema } from './control-contract';
 import type { DouyinPayKeyRing } from './keys';
 import type { DouyinPaySystem } from './system';
@@ -50,7 +50,7 @@ export function createDouyinPayControlRoutes(deps: {
       ctx.body = { order: settlement.order };
       return;
     }
-    sendError(ctx, 404, 'NO_SUCH_ORDER', `no Douyin order ${outOrderNo.slice(0, 64)}`);
+    sendError(ctx, 404, 'NO_SUCH_ORDER', `no Douyin order ${echoed(outOrderNo)}`);
   });
 
   return describeRoutes(router, douyinPayControlOperations);

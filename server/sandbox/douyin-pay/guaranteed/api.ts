@@ -2,7 +2,7 @@ import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { describeRoutes } from '../../../openapi/operations';
 import { readControlBody } from '../../control';
-import { BodyTooLargeError, parseJsonObject, readBody, sendError } from '../../shared/http';
+import { BodyTooLargeError, echoed, parseJsonObject, readBody, sendError } from '../../shared/http';
 import { digits, randomString } from '../../shared/random';
 import { chinaDateTime } from '../../shared/time';
 import type { DouyinPayKeyRing } from '../keys';
@@ -267,7 +267,7 @@ export function createGuaranteedApiRoutes(deps: GuaranteedApiDependencies): Rout
     if (!input) return;
     const order = deps.store.byOrderId(input.order_id);
     if (!order) {
-      sendError(ctx, 404, 'NO_SUCH_ORDER', `no 担保支付 order ${input.order_id.slice(0, 64)}`);
+      sendError(ctx, 404, 'NO_SUCH_ORDER', `no 担保支付 order ${echoed(input.order_id)}`);
       return;
     }
     if (order.orderToken !== input.order_token) {
