@@ -42,6 +42,16 @@ const optionalUrl = optionalText.pipe(
     .refine((url) => !/^https?:\/\/[^/?#]*@/i.test(url), 'must not carry a user or password')
     .optional(),
 );
+/**
+ * An upstream's base URL: an origin only. Its clients put each API's absolute path on it
+ * (`new URL('/v3/…', base)`), which drops any path, query or fragment it had — a proxy's path
+ * prefix would be bypassed without a word — so those are refused instead.
+ */
+const upstreamBaseUrl = optionalUrl.refine((url) => {
+  if (url === undefined) return true;
+  const parsed = new URL(url);
+  return parsed.pathname === '/' && parsed.search === '' && parsed.hash === '';
+}, 'must be an origin (scheme, host and port) with no path, query or fragment: the API paths are put on it');
 const flag = z
   .enum(['true', 'false', '1', '0', ''])
   .optional()
@@ -65,16 +75,16 @@ const environmentSchema = z.object({
     'must have no query string or fragment: notification paths are appended to it',
   ),
   ALLOW_UNREACHABLE_WEBHOOKS: flag,
-  GATEWAY_BASE_URL: optionalUrl,
+  GATEWAY_BASE_URL: upstreamBaseUrl,
   GATEWAY_APP_ID: optionalText,
   GATEWAY_APP_SECRET: optionalText,
   GATEWAY_MASTER_SECRET: optionalText,
   GATEWAY_TEST_SECRET: optionalText,
-  WECHAT_API_BASE_URL: optionalUrl,
+  WECHAT_API_BASE_URL: upstreamBaseUrl,
   WECHAT_APPID: optionalText,
   WECHAT_SECRET: optionalText,
   WEAPP_PAYMENT_PROVIDER: optionalText.pipe(z.enum(['gateway', 'wechatpay']).default('gateway')),
-  WECHATPAY_BASE_URL: optionalUrl,
+  WECHATPAY_BASE_URL: upstreamBaseUrl,
   WECHATPAY_MCHID: optionalText.pipe(
     z
       .string()
@@ -101,7 +111,7 @@ const environmentSchema = z.object({
       .optional(),
   ),
   WECHATPAY_PUBLIC_KEY_FILE: optionalText,
-  DOUYIN_API_BASE_URL: optionalUrl,
+  DOUYIN_API_BASE_URL: upstreamBaseUrl,
   DOUYIN_APPID: optionalText,
   DOUYIN_SECRET: optionalText,
   DOUYIN_PAY_APP_ID: optionalText,
@@ -110,7 +120,7 @@ const environmentSchema = z.object({
   TT_PAYMENT_PROVIDER: optionalText.pipe(z.enum(['cashier', 'guaranteed', 'trade']).default('cashier')),
   DOUYIN_PAY_SALT: optionalText,
   DOUYIN_PAY_TOKEN: optionalText,
-  DOUYIN_OPEN_API_BASE_URL: optionalUrl,
+  DOUYIN_OPEN_API_BASE_URL: upstreamBaseUrl,
   DOUYIN_APP_PRIVATE_KEY_FILE: optionalText,
   DOUYIN_KEY_VERSION: optionalText,
   DOUYIN_PLATFORM_PUBLIC_KEY_FILE: optionalText,

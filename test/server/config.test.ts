@@ -134,6 +134,23 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 
+  it.each([
+    'GATEWAY_BASE_URL',
+    'WECHAT_API_BASE_URL',
+    'WECHATPAY_BASE_URL',
+    'DOUYIN_API_BASE_URL',
+    'DOUYIN_OPEN_API_BASE_URL',
+  ])('should refuse a path, query or fragment in %s (its API paths would drop them), and take an origin', (name) => {
+    for (const url of ['https://egress.example/wxpay', 'https://api.example/?x=1', 'https://api.example/#f']) {
+      expect(problemsOf({ [name]: url })).toContainEqual(
+        expect.stringMatching(new RegExp(`^${name}: must be an origin`)),
+      );
+    }
+    for (const url of ['https://api.example', 'https://api.example/', 'http://127.0.0.1:3100']) {
+      expect(problemsOf({ [name]: url }).filter((problem) => problem.startsWith(`${name}:`))).toEqual([]);
+    }
+  });
+
   it('should treat empty variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', GATEWAY_BASE_URL: ' ' }).sandboxEnabled).toBe(true);
   });
