@@ -1,3 +1,4 @@
+import { CANONICAL_BASE64, readSigningHeaders, type MessageHeaders } from '../signed-headers';
 import { createSign, createVerify, randomBytes, type KeyObject } from 'node:crypto';
 
 /**
@@ -133,22 +134,19 @@ export type CallbackRefusal = 'MISSING_HEADERS' | 'REPEATED_HEADERS' | 'STALE' |
  * attempt, as WeChat's are) always meets.
  */
 export function checkCallback(
-  headers: Readonly<Record<string, string | readonly string[] | undefined>>,
+  headers: MessageHeaders,
   body: string,
   platformPublicKey: KeyObject | string,
   nowSeconds: number,
   maxSkewSeconds: number,
 ): CallbackRefusal | undefined {
-  const signing = ['byte-timestamp', 'byte-nonce-str', 'byte-signature'].map((name) => headers[name]);
+  const read = readSigningHeaders(headers, ['byte-timestamp', 'byte-nonce-str', 'byte-signature']);
   // A header sent twice is two claims, not one: which of them Douyin signed cannot be told.
-  if (signing.some((value) => typeof value !== 'string' && value !== undefined && value.length !== 1)) {
-    return 'REPEATED_HEADERS';
-  }
-  const [timestamp, nonce, signature] = signing.map((value) => (typeof value === 'string' ? value : value?.[0]));
-  if (!timestamp || !nonce || !signature) return 'MISSING_HEADERS';
+  if (read.repeated.length > 0) return 'REPEATED_HEADERS';
+  if (read.missing.length > 0) return 'MISSING_HEADERS';
+  const { 'byte-timestamp': timestamp, 'byte-nonce-str': nonce, 'byte-signature': signature } = read.values;
   if (!/^\d{1,12}$/.test(timestamp) || Math.abs(nowSeconds - Number(timestamp)) > maxSkewSeconds) return 'STALE';
-  // Node's base64 decoder stops at the first `=` and skips what it cannot read: only clean base64 is a signature.
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signature)) return 'BAD_SIGNATURE';
+  if (!CANONICAL_BASE64.test(signature)) return 'BAD_SIGNATURE';
   return verifyRsaSha256(callbackMessage(timestamp, nonce, body), signature, platformPublicKey)
     ? undefined
     : 'BAD_SIGNATURE';

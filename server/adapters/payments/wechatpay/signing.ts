@@ -1,3 +1,4 @@
+import { CANONICAL_BASE64, readSigningHeaders, type MessageHeaders } from '../signed-headers';
 import { createSign, createVerify, randomBytes, type KeyObject } from 'node:crypto';
 import { echoed } from '../../../domain/text';
 import { WechatPayVerificationError } from './errors';
@@ -120,11 +121,7 @@ export interface WechatpaySignatureHeaders {
   serial: string;
 }
 
-/**
- * Headers by name, as a message brought them: a header that came more than once is the list of
- * its values (Node's `headersDistinct`), never joined into one.
- */
-export type MessageHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
+export type { MessageHeaders };
 
 const SIGNING_HEADERS = ['timestamp', 'nonce', 'signature', 'serial'] as const;
 
@@ -135,44 +132,30 @@ const SIGNING_HEADERS = ['timestamp', 'nonce', 'signature', 'serial'] as const;
  * "签名验证" signs one value of each, and a message bringing two cannot say which one it means.
  */
 export function readSignatureHeaders(headers: MessageHeaders): WechatpaySignatureHeaders {
-  const lower = new Map<string, string>();
-  const repeated = new Set<string>();
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    const key = name.toLowerCase();
-    const values: readonly string[] = typeof value === 'string' ? [value] : value;
-    if (values.length === 0) continue;
-    if (values.length > 1 || lower.has(key)) repeated.add(key);
-    lower.set(key, values[0]);
-  }
-  const repeatedSigning = SIGNING_HEADERS.filter((name) => repeated.has(`wechatpay-${name}`));
-  if (repeatedSigning.length > 0) {
+  const read = readSigningHeaders(
+    headers,
+    SIGNING_HEADERS.map((name) => `wechatpay-${name}` as const),
+  );
+  const named = (names: readonly string[]) => names.map((name) => headerName(name.slice('wechatpay-'.length)));
+  if (read.repeated.length > 0) {
     throw new WechatPayVerificationError(
       'REPEATED_HEADERS',
-      `more than one ${repeatedSigning.map(headerName).join(', ')}: not verifiable`,
+      `more than one ${named(read.repeated).join(', ')}: not verifiable`,
     );
   }
-  const read = (name: string) => lower.get(`wechatpay-${name}`)?.trim() ?? '';
-  const found = {
-    timestamp: read('timestamp'),
-    nonce: read('nonce'),
-    signature: read('signature'),
-    serial: read('serial'),
+  if (read.missing.length > 0)
+    throw new WechatPayVerificationError('MISSING_HEADERS', `missing ${named(read.missing).join(', ')}`);
+  return {
+    timestamp: read.values['wechatpay-timestamp'],
+    nonce: read.values['wechatpay-nonce'],
+    signature: read.values['wechatpay-signature'],
+    serial: read.values['wechatpay-serial'],
   };
-  const missing = SIGNING_HEADERS.filter((name) => found[name] === '').map(headerName);
-  if (missing.length > 0) throw new WechatPayVerificationError('MISSING_HEADERS', `missing ${missing.join(', ')}`);
-  return found;
 }
 
-function headerName(name: (typeof SIGNING_HEADERS)[number]): string {
+function headerName(name: string): string {
   return `Wechatpay-${name[0].toUpperCase()}${name.slice(1)}`;
 }
-
-/**
- * Canonical base64 (RFC 4648 §4, padded): Node's decoder stops at the first `=` and skips what it
- * cannot read, so `<signature>, <anything>` would otherwise verify as the signature alone.
- */
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Finds the public key a `Wechatpay-Serial` names, or throws `UNKNOWN_SERIAL`. */
 export type VerificationKeyLookup = (serial: string) => Promise<KeyObject>;
@@ -206,7 +189,7 @@ export async function verifySignedMessage(
       `Wechatpay-Timestamp ${JSON.stringify(signed.timestamp.slice(0, 20))} is not within ${maxSkew} s of ${nowSeconds}`,
     );
   }
-  if (!BASE64.test(signed.signature)) {
+  if (!CANONICAL_BASE64.test(signed.signature)) {
     throw new WechatPayVerificationError('BAD_SIGNATURE', 'Wechatpay-Signature is not one base64 signature');
   }
   const key = await keyFor(signed.serial);
