@@ -49,10 +49,10 @@ export class BillService {
     return active ? this.resumeBill(active, shopper, order.expiresAt) : undefined;
   }
 
-  /** Whether this order has a bill in flight on any of `channels`. */
-  async hasActiveBill(orderNo: string, channels: readonly PaymentChannel[]): Promise<boolean> {
-    for (const channel of channels) if (await this.store.bills.findActiveBill(orderNo, channel)) return true;
-    return false;
+  /** The channels this order has a bill in flight on (one read of its bills). */
+  async activeChannels(orderNo: string): Promise<Set<PaymentChannel>> {
+    const bills = await this.store.bills.listBills(orderNo);
+    return new Set(bills.filter((bill) => ACTIVE_BILL_STATUSES.has(bill.status)).map((bill) => bill.channel));
   }
 
   /**

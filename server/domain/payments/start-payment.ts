@@ -88,16 +88,19 @@ export class PaymentService {
     secondsLeft: number,
     clientIp: string | undefined,
   ): Promise<DouyinPayment> {
+    const active = await this.bills.activeChannels(order.orderNo);
     if (this.bills.offers('TT_MINI')) {
-      if (await this.bills.hasActiveBill(order.orderNo, CASHIER_LEGS)) {
+      if (CASHIER_LEGS.some((leg) => active.has(leg))) {
         return this.douyinCashier.start(order, shopper, secondsLeft, clientIp);
       }
       const bill = await this.bills.open(order, shopper, 'TT_MINI', secondsLeft);
       if (bill.channel !== 'TT_MINI') throw new Error('TT_MINI bill without Douyin parameters');
       return douyinPaymentOf(bill.douyin);
     }
-    const earlier = await this.bills.resumeEarlier(order, shopper, 'TT_MINI');
-    if (earlier?.channel === 'TT_MINI') return douyinPaymentOf(earlier.douyin);
+    if (active.has('TT_MINI')) {
+      const earlier = await this.bills.resumeEarlier(order, shopper, 'TT_MINI');
+      if (earlier?.channel === 'TT_MINI') return douyinPaymentOf(earlier.douyin);
+    }
     return this.douyinCashier.start(order, shopper, secondsLeft, clientIp);
   }
 }
