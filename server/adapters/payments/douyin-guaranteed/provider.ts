@@ -1,3 +1,4 @@
+import { echoed } from '../../../domain/text';
 import { AppError } from '../../../domain/errors';
 import type { BillOutcome } from '../../../domain/order-status';
 import type {
@@ -263,7 +264,7 @@ export class DouyinGuaranteedProvider implements PaymentProvider {
       throw refuse(
         'WEBHOOK_INVALID',
         'TYPE_MISMATCH',
-        `type ${JSON.stringify(type.slice(0, 16))} does not match its signed msg (${signedKind ?? 'neither a payment nor a refund'})`,
+        `type ${JSON.stringify(echoed(type))} does not match its signed msg (${signedKind ?? 'neither a payment nor a refund'})`,
       );
     }
     const notOurs = (reason: string, reference: string, amount = 0): ProviderEvent => ({
@@ -275,7 +276,7 @@ export class DouyinGuaranteedProvider implements PaymentProvider {
       detail: content,
     });
     if (content.appid !== undefined && content.appid !== this.client.appId) {
-      return notOurs(`a callback for another mini-program (appid ${JSON.stringify(content.appid).slice(0, 64)})`, '');
+      return notOurs(`a callback for another mini-program (appid ${echoed(JSON.stringify(content.appid) ?? '')})`, '');
     }
     const status = fieldText(content.status);
     if (type === 'payment') {

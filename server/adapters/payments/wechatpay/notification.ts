@@ -1,3 +1,4 @@
+import { echoed } from '../../../domain/text';
 import { createHash, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { decryptResource } from './aead';
@@ -126,7 +127,7 @@ export async function readNotification(
         if (!WechatPayVerificationError.is(error)) throw error;
         throw new WechatPayVerificationError(
           'UNKNOWN_SERIAL',
-          `no platform certificate or public key with serial ${serial.slice(0, 64)}, and no download for a ` +
+          `no platform certificate or public key with serial ${echoed(serial)}, and no download for a ` +
             `notification whose resource does not decrypt with our APIv3 key (${error.reason})`,
         );
       }
@@ -217,7 +218,7 @@ function notOurs(id: string, eventType: string, reason: string): Extract<WechatP
 const CURRENCY = 'CNY';
 
 function currencyReason(currency: string): string {
-  return `amount.currency ${JSON.stringify(currency.slice(0, 16))} is not ${CURRENCY}: its amount is no number of fen`;
+  return `amount.currency ${JSON.stringify(echoed(currency))} is not ${CURRENCY}: its amount is no number of fen`;
 }
 
 function parseJson(text: string, what: string): unknown {
