@@ -35,6 +35,7 @@ describe('DouyinTradeProvider', () => {
   const recorded: Recorded[] = [];
   let tokenCount = 0;
   let refuseTokenOnce = false;
+  let refusal: { err_no: number; err_msg: string } | undefined;
   let now = Date.UTC(2026, 0, 1);
 
   beforeAll(async () => {
@@ -50,6 +51,10 @@ describe('DouyinTradeProvider', () => {
           response.end(
             JSON.stringify({ data: { access_token: `clt.${tokenCount}`, expires_in: 7200, error_code: 0 } }),
           );
+          return;
+        }
+        if (refusal) {
+          response.end(JSON.stringify(refusal));
           return;
         }
         if (refuseTokenOnce) {
@@ -116,6 +121,20 @@ describe('DouyinTradeProvider', () => {
     recorded.length = 0;
     await douyin.queryBill('B5');
     expect(recorded.map((call) => call.token)).toEqual([undefined, 'clt.3']);
+  });
+
+  it('should answer null only when Douyin says the order or refund is missing, never for a missing setting', async () => {
+    const douyin = provider();
+    try {
+      refusal = { err_no: 28001004, err_msg: '订单不存在' };
+      await expect(douyin.queryBill('B6')).resolves.toBeNull();
+      await expect(douyin.queryRefund('R6')).resolves.toEqual({ found: false });
+      refusal = { err_no: 28001004, err_msg: 'app_id不存在' };
+      await expect(douyin.queryBill('B6')).rejects.toMatchObject({ code: 'GATEWAY_ERROR' });
+      await expect(douyin.queryRefund('R6')).rejects.toMatchObject({ code: 'GATEWAY_ERROR' });
+    } finally {
+      refusal = undefined;
+    }
   });
 
   function signed(type: string, msg: Record<string, unknown>) {

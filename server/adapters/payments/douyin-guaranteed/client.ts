@@ -1,6 +1,7 @@
 import { requestJson, UpstreamBadAnswer, UpstreamUnreachable } from '../../http-json';
 import { ecpayRequestSign } from './signing';
 import { isJsonObject } from '../upstream-error';
+import { saysRecordMissing } from '../douyin-missing-record';
 
 /**
  * Douyin's 担保支付 server API (`https://developer.toutiao.com/api/apps/ecpay/v1/…`;
@@ -48,9 +49,12 @@ export class EcpayRefusal extends Error {
     return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[REFUSAL_TAG] === true;
   }
 
-  /** Whether it says the order or refund asked about does not exist (its `err_tips`, 不存在). */
+  /**
+   * Whether it says the order or refund asked about does not exist: its `err_tips` name the record
+   * as missing and no setting (see `saysRecordMissing`; Douyin's err_no for it is unconfirmed).
+   */
   get notFound(): boolean {
-    return /不存在|not\s*exist|not\s*found/i.test(this.errTips);
+    return saysRecordMissing(this.errTips);
   }
 }
 

@@ -1,4 +1,5 @@
 import { requestRaw, UpstreamBadAnswer } from '../../http-json';
+import { saysRecordMissing } from '../douyin-missing-record';
 
 /**
  * The server-to-server calls of Douyin's 通用交易系统 at `https://open.douyin.com` (or the
@@ -28,11 +29,11 @@ export class DouyinTradeRefusal extends Error {
   }
 
   /**
-   * Whether it says the order or refund does not exist. Douyin's code for that is unconfirmed,
-   * so its words decide (不存在, "not exist", "not found"), with the sandbox's code.
+   * Whether it says the order or refund asked about does not exist: its words name the record as
+   * missing and no setting (see `saysRecordMissing`; Douyin's err_no for it is unconfirmed).
    */
   get saysNotFound(): boolean {
-    return this.errNo === NOT_FOUND_ERR_NO || /不存在|not\s*exist|not\s*found/i.test(this.errMsg);
+    return saysRecordMissing(this.errMsg);
   }
 
   /** Whether it says the client token is not (or no longer) valid: the next call fetches a new one. */
@@ -45,9 +46,6 @@ export class DouyinTradeRefusal extends Error {
     return /频繁|繁忙|稍后|busy|too many|rate/i.test(this.errMsg);
   }
 }
-
-/** The sandbox's err_no for "no such order/refund" (Douyin's own is unconfirmed). */
-export const NOT_FOUND_ERR_NO = 28_001_004;
 
 export const CLIENT_TOKEN_PATH = '/oauth/client_token/';
 export const ORDER_QUERY_PATH = '/api/trade_basic/v1/developer/order_query/';
