@@ -353,6 +353,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     paySecret: secret('DOUYIN_PAY_SECRET', douyinSandboxed, DEVELOPMENT_SECRETS.douyinPaySecret, 'DOUYIN_API_BASE_URL'),
   };
 
+  refuseSettingsWithoutUpstream(e, problems);
   const douyinGuaranteed = douyinGuaranteedSecrets(e, problems);
 
   const wechatpay = { baseUrl: e.WECHATPAY_BASE_URL, merchant: wechatPayMerchant(e, problems) };
@@ -460,6 +461,57 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 type Environment = z.infer<typeof environmentSchema>;
+
+/**
+ * Settings read only when their upstream's base URL is set, and the sandbox control that hands out
+ * the development keys used instead. Without the base URL the sandbox signs and verifies with its
+ * own keys, so such a setting would be silently unused: a merchant who sets a real SALT or key and
+ * tests on the sandbox would believe it checked.
+ */
+const UPSTREAM_ONLY_SETTINGS: ReadonlyArray<{
+  baseUrl: keyof Environment;
+  keys: string;
+  names: ReadonlyArray<keyof Environment>;
+}> = [
+  {
+    baseUrl: 'WECHATPAY_BASE_URL',
+    keys: 'GET /sandbox/wechatpay/keys',
+    names: [
+      'WECHATPAY_MCHID',
+      'WECHATPAY_SERIAL_NO',
+      'WECHATPAY_PRIVATE_KEY_FILE',
+      'WECHATPAY_APIV3_KEY',
+      'WECHATPAY_PUBLIC_KEY_ID',
+      'WECHATPAY_PUBLIC_KEY_FILE',
+    ],
+  },
+  {
+    baseUrl: 'DOUYIN_API_BASE_URL',
+    keys: 'GET /sandbox/douyin/keys',
+    names: [
+      'DOUYIN_PAY_SALT',
+      'DOUYIN_PAY_TOKEN',
+      'DOUYIN_OPEN_API_BASE_URL',
+      'DOUYIN_APP_PRIVATE_KEY_FILE',
+      'DOUYIN_KEY_VERSION',
+      'DOUYIN_PLATFORM_PUBLIC_KEY_FILE',
+    ],
+  },
+];
+
+/** Adds a problem for every setting of `UPSTREAM_ONLY_SETTINGS` given without its base URL. */
+function refuseSettingsWithoutUpstream(e: Environment, problems: string[]): void {
+  for (const { baseUrl, keys, names } of UPSTREAM_ONLY_SETTINGS) {
+    if (e[baseUrl] !== undefined) continue;
+    for (const name of names) {
+      if (e[name] === undefined) continue;
+      problems.push(
+        `${name} is used only with ${baseUrl} set: without it the sandbox's development keys (${keys}) are ` +
+          `used instead; set ${baseUrl} or unset ${name}`,
+      );
+    }
+  }
+}
 
 /**
  * 担保支付's SALT and token when `DOUYIN_API_BASE_URL` is set and both are given (undefined on the

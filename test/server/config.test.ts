@@ -682,12 +682,40 @@ describe('TT_PAYMENT_PROVIDER', () => {
     expect(loadConfig({})).toMatchObject({ ttPaymentProvider: 'cashier', douyinGuaranteed: undefined });
     const sandboxed = loadConfig({ TT_PAYMENT_PROVIDER: 'guaranteed' });
     expect(sandboxed).toMatchObject({ ttPaymentProvider: 'guaranteed', sandboxEnabled: true });
-    // The sandbox's development salt and token are the server's: none is read from the environment.
-    expect(
-      loadConfig({ TT_PAYMENT_PROVIDER: 'guaranteed', DOUYIN_PAY_SALT: 's', DOUYIN_PAY_TOKEN: 't' }).douyinGuaranteed,
-    ).toBeUndefined();
+    expect(sandboxed.douyinGuaranteed).toBeUndefined();
     expect(problemsOf({ TT_PAYMENT_PROVIDER: 'trade-ish' })).toEqual([expect.stringMatching(/^TT_PAYMENT_PROVIDER: /)]);
   });
+
+  it.each([
+    ['DOUYIN_PAY_SALT', 'DOUYIN_API_BASE_URL', '/sandbox/douyin/keys'],
+    ['DOUYIN_PAY_TOKEN', 'DOUYIN_API_BASE_URL', '/sandbox/douyin/keys'],
+    ['DOUYIN_OPEN_API_BASE_URL', 'DOUYIN_API_BASE_URL', '/sandbox/douyin/keys'],
+    ['DOUYIN_APP_PRIVATE_KEY_FILE', 'DOUYIN_API_BASE_URL', '/sandbox/douyin/keys'],
+    ['DOUYIN_KEY_VERSION', 'DOUYIN_API_BASE_URL', '/sandbox/douyin/keys'],
+    ['DOUYIN_PLATFORM_PUBLIC_KEY_FILE', 'DOUYIN_API_BASE_URL', '/sandbox/douyin/keys'],
+    ['WECHATPAY_MCHID', 'WECHATPAY_BASE_URL', '/sandbox/wechatpay/keys'],
+    ['WECHATPAY_SERIAL_NO', 'WECHATPAY_BASE_URL', '/sandbox/wechatpay/keys'],
+    ['WECHATPAY_PRIVATE_KEY_FILE', 'WECHATPAY_BASE_URL', '/sandbox/wechatpay/keys'],
+    ['WECHATPAY_APIV3_KEY', 'WECHATPAY_BASE_URL', '/sandbox/wechatpay/keys'],
+    ['WECHATPAY_PUBLIC_KEY_ID', 'WECHATPAY_BASE_URL', '/sandbox/wechatpay/keys'],
+    ['WECHATPAY_PUBLIC_KEY_FILE', 'WECHATPAY_BASE_URL', '/sandbox/wechatpay/keys'],
+  ] as const)(
+    'should refuse %s on the sandbox, where it would be silently unused, naming %s',
+    (name, baseUrl, keysPath) => {
+      const value =
+        {
+          DOUYIN_OPEN_API_BASE_URL: 'https://open.douyin.com',
+          WECHATPAY_MCHID: '1230000109',
+          WECHATPAY_SERIAL_NO: 'ABC123',
+          WECHATPAY_APIV3_KEY: '0123456789abcdef0123456789abcdef',
+          WECHATPAY_PUBLIC_KEY_ID: 'PUB_KEY_ID_0001',
+        }[name as string] ?? 'x';
+      expect(problemsOf({ [name]: value })).toEqual([
+        `${name} is used only with ${baseUrl} set: without it the sandbox's development keys (GET ${keysPath}) ` +
+          `are used instead; set ${baseUrl} or unset ${name}`,
+      ]);
+    },
+  );
 
   it('should ask for the SALT and token against the real Douyin once 担保支付 is chosen, and for its callback URL', () => {
     const guaranteed = { ...realDouyin, TT_PAYMENT_PROVIDER: 'guaranteed' };
