@@ -22,7 +22,12 @@ import type { GuaranteedOrder, GuaranteedStore } from './store';
  * and the shopper's side of `tt.pay({service: 5, orderInfo: {order_id, order_token}})`:
  *   POST /sandbox/douyin/guaranteed/pay {order_id, order_token, action?: "open"|"pay"|"cancel"} → {code?, order}
  * The `err_no` values are the sandbox's own (Douyin's list is not in payments-beyond.md); a
- * missing order or refund is told by `err_tips` 订单不存在 / 退款单不存在.
+ * missing order or refund is told by `err_tips` 订单不存在 / 退款单不存在. A repeated
+ * `out_order_no` or `out_refund_no` with the same parameters is answered as the first was, with
+ * others refused (Douyin's answer to a repeat is unconfirmed). The checkout never depends on it: it
+ * never sends a bill number again (a creation whose answer was lost is asked about with
+ * `query_order`), nor a refund (the adapter declares `idempotentRefunds: false`, so a refund
+ * without an answer is settled by `query_refund`).
  */
 
 /** The sandbox's own `err_no` values (Douyin's list is not in payments-beyond.md). */
