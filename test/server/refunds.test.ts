@@ -300,6 +300,26 @@ describe.each(STORAGES)('merchant refunds on $name', (storage) => {
       expect(await sandboxRefundsOf(h, bill.bill_no)).toHaveLength(1);
     });
 
+    it('should leave a refund the gateway answers RUNTIME_ERROR pending until a query settles it, never failed at once', async () => {
+      const { order, bill } = await paidWeappOrder(h);
+      // The gateway's own failure says nothing of how far the refund got: failing it at once would
+      // free the amount for a second refund while the first may still be paid out.
+      await h.sandbox
+        .post('/sandbox/gateway/faults')
+        .send({ result_code: 14, operation: 'refund', count: 1 })
+        .expect(201);
+      const { refund } = (await refundRequest(h, order.orderNo, { amount: order.amount }).expect(201)).body;
+      expect(refund.status).toBe('pending');
+      expect((await refundRequest(h, order.orderNo, { amount: 1 }).expect(422)).body.error.code).toBe(
+        'REFUND_EXCEEDS_PAID',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1600));
+      const settled = await settledRefund(h, order.orderNo, refund.refundNo);
+      expect(settled).toMatchObject({ status: 'failed' });
+      expect(settled.failureReason).toMatch(/never arrived/);
+      expect(await sandboxRefundsOf(h, bill.bill_no)).toHaveLength(0);
+    });
+
     it('should fail, not resend, a timed-out refund the gateway never received', async () => {
       const { order, bill } = await paidWeappOrder(h);
       // Refused after the timeout: the request reached nothing that made a refund.

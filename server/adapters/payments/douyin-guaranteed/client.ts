@@ -1,7 +1,7 @@
 import { requestJson, UpstreamBadAnswer, UpstreamUnreachable } from '../../http-json';
 import { ecpayRequestSign } from './signing';
 import { isJsonObject } from '../upstream-error';
-import { saysRecordMissing } from '../douyin-missing-record';
+import { saysProviderFailed, saysRecordMissing } from '../douyin-refusal-words';
 
 /**
  * Douyin's 担保支付 server API (`https://developer.toutiao.com/api/apps/ecpay/v1/…`;
@@ -55,6 +55,11 @@ export class EcpayRefusal extends Error {
    */
   get notFound(): boolean {
     return saysRecordMissing(this.errTips);
+  }
+
+  /** Whether its `err_tips` say Douyin itself failed, so the call may have taken effect (see `saysProviderFailed`). */
+  get saysDouyinFailed(): boolean {
+    return saysProviderFailed(this.errTips);
   }
 }
 

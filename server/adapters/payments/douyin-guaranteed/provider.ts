@@ -161,7 +161,8 @@ export class DouyinGuaranteedProvider implements PaymentProvider {
    * "退款" `create_refund` (`out_order_no` = `billNo`, `out_refund_no` = `refundNo`,
    * `refund_amount` fen, `reason`, `cp_extra` = `orderNo`, `notify_url`): `accepted`, its outcome
    * comes by callback or `queryRefund`. A refusal is `refused` (not retryable: Douyin's page names no
-   * refusal that only asks to wait); no readable answer is `unknown`, settled by query.
+   * refusal that only asks to wait); no readable answer, or one saying Douyin itself failed
+   * (系统错误, see `saysProviderFailed`), is `unknown`, settled by query.
    */
   async createRefund(request: CreateRefundRequest): Promise<RefundSubmission> {
     try {
@@ -176,7 +177,7 @@ export class DouyinGuaranteedProvider implements PaymentProvider {
       return { outcome: 'accepted', providerId: refundNo };
     } catch (error) {
       const failure = upstreamError(error, 'refund');
-      if (EcpayRefusal.is(error))
+      if (EcpayRefusal.is(error) && !error.saysDouyinFailed)
         return { outcome: 'refused', reason: error.message, retryable: false, error: failure };
       return { outcome: 'unknown', reason: failure.message, error: failure };
     }

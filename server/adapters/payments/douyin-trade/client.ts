@@ -1,5 +1,5 @@
 import { requestRaw, UpstreamBadAnswer } from '../../http-json';
-import { saysRecordMissing } from '../douyin-missing-record';
+import { saysProviderFailed, saysRecordMissing } from '../douyin-refusal-words';
 
 /**
  * The server-to-server calls of Douyin's 通用交易系统 at `https://open.douyin.com` (or the
@@ -34,6 +34,11 @@ export class DouyinTradeRefusal extends Error {
    */
   get saysNotFound(): boolean {
     return saysRecordMissing(this.errMsg);
+  }
+
+  /** Whether its words say Douyin itself failed, so the call may have taken effect (see `saysProviderFailed`). */
+  get saysDouyinFailed(): boolean {
+    return saysProviderFailed(this.errMsg);
   }
 
   /** Whether it says the client token is not (or no longer) valid: the next call fetches a new one. */

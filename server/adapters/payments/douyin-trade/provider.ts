@@ -239,7 +239,8 @@ export class DouyinTradeProvider implements PaymentProvider {
    * `order_entry_schema`, `notify_url`, and `item_order_detail: [{item_order_id, refund_amount}]`,
    * which needs the order's item line from "查询订单" first (field names as remembered from the
    * page: unconfirmed). `accepted` with `providerId` = `refund_id`; a readable refusal is
-   * `refused` (`retryable` when it only asks to wait); anything else `unknown`.
+   * `refused` (`retryable` when it only asks to wait), unless it says Douyin itself failed
+   * (系统错误, see `saysProviderFailed`); that and anything else is `unknown`, settled by query.
    */
   async createRefund(request: CreateRefundRequest): Promise<RefundSubmission> {
     let order: Record<string, unknown> | null;
@@ -275,7 +276,7 @@ export class DouyinTradeProvider implements PaymentProvider {
       return { outcome: 'accepted', providerId: typeof data.refund_id === 'string' ? data.refund_id : undefined };
     } catch (error) {
       const failure = upstreamError(error, 'refund');
-      if (DouyinTradeRefusal.is(error)) {
+      if (DouyinTradeRefusal.is(error) && !error.saysDouyinFailed) {
         return {
           outcome: 'refused',
           reason: `Douyin refused the refund: err_no ${error.errNo} ${error.errMsg}`.trim(),

@@ -308,7 +308,9 @@ export class BeeCloudGateway implements PaymentProvider {
 
   /**
    * `POST /2/rest/refund` signed with the master secret (§4.3.1). A non-zero `result_code` is a
-   * refusal (nothing was created); no readable answer leaves the outcome unknown.
+   * refusal (nothing was created), except 14 RUNTIME_ERROR: the gateway failing says nothing of
+   * how far the refund got, so, like no readable answer, it leaves the outcome unknown, settled by
+   * query (a refund failed at once could be asked for again and paid twice).
    */
   async createRefund(request: CreateRefundRequest): Promise<RefundSubmission> {
     try {
@@ -325,7 +327,11 @@ export class BeeCloudGateway implements PaymentProvider {
         providerId: typeof answer.id === 'string' && answer.id !== '' ? answer.id : undefined,
       };
     } catch (error) {
-      if (AppError.is(error) && typeof error.details?.resultCode === 'number') {
+      if (
+        AppError.is(error) &&
+        typeof error.details?.resultCode === 'number' &&
+        error.details.resultCode !== RUNTIME_ERROR
+      ) {
         return {
           outcome: 'refused',
           reason: error.message,

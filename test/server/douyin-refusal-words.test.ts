@@ -1,4 +1,4 @@
-import { saysRecordMissing } from '../../server/adapters/payments/douyin-missing-record';
+import { saysRecordMissing } from '../../server/adapters/payments/douyin-refusal-words';
 import { EcpayRefusal } from '../../server/adapters/payments/douyin-guaranteed/client';
 import { DouyinTradeRefusal } from '../../server/adapters/payments/douyin-trade/client';
 

@@ -1,4 +1,10 @@
 /**
+ * How a Douyin refusal is read when its `err_no` is not one this project could confirm: by its
+ * words (`err_tips` of 担保支付, `err_msg` of 通用交易系统), narrowly, because each reading lets
+ * money or an order move.
+ */
+
+/**
  * Whether a Douyin refusal's words (`err_tips` of 担保支付, `err_msg` of 通用交易系统) say that
  * the order or refund asked about does not exist.
  *
@@ -26,3 +32,17 @@ const MISSING_BEFORE_SUBJECT = new RegExp(`${MISSING}${SAME_CLAUSE}${SUBJECT}`, 
 /** A setting's name in the words: then something other than the record is what is missing. */
 const NAMES_A_SETTING =
   /app_?id|appid|client_?key|access[-_ ]?token|client[-_ ]?token|token|secret|salt|密钥|公钥|私钥|key_?version|证书|cert|商户|merchant|应用|小程序|签名|sign|权限|permission|thirdparty/i;
+
+/**
+ * Whether a Douyin refusal's words say that Douyin itself failed (系统错误, 系统异常, 内部错误,
+ * 服务异常, 超时, "system error", "internal error", "timeout") rather than refusing the request.
+ * Such an answer says nothing of how far the call got: a refund answered so may have been made,
+ * so it is settled by query, never failed at once (a refund failed at once frees its amount for
+ * another, and the shopper could be paid twice).
+ */
+export function saysProviderFailed(words: string): boolean {
+  return PROVIDER_FAILED.test(words);
+}
+
+const PROVIDER_FAILED =
+  /系统错误|系统异常|内部错误|服务异常|服务错误|超时|system\s*error|internal\s*(server\s*)?error|time\s*out|timeout/i;
