@@ -1,9 +1,7 @@
-import { rmSync } from 'node:fs';
-import { buildMiniProgram } from '../support/build-miniprogram';
-import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
-import { STORAGES, TestDatabase } from '../support/databases';
-import { loadTtPage, MiniProgramPage } from '../support/miniprogram-harness';
-import { AlipayAppAnswer, CashierChoice, createTtDouble, OpenCashier, TtDouble } from '../support/tt-double';
+import { CheckoutHarness, eventually } from '../support/checkout-harness';
+import { MiniProgramPage } from '../support/miniprogram-harness';
+import { E2E_STORAGE, startTtBundle, TtBundle } from '../support/tt-bundle';
+import { AlipayAppAnswer, CashierChoice, OpenCashier, TtDouble } from '../support/tt-double';
 
 /**
  * The compiled `dist/tt` bundle, driven in Node with a `tt` double, against a real checkout
@@ -15,32 +13,19 @@ import { AlipayAppAnswer, CashierChoice, createTtDouble, OpenCashier, TtDouble }
  * one record of orders' `trade_time` for every page, as one Douyin keeps.
  */
 const PAY_SECRET = 'e2e-douyin-pay-secret-0123456789';
-// PostgreSQL when CI provides it (the production shape), PGlite otherwise.
-const storage = STORAGES[STORAGES.length - 1];
+const PAYMENT_COLUMNS = ['channel', 'disposition', 'amount'] as const;
 
-interface PaymentRow {
-  channel: string;
-  disposition: string;
-  amount: number;
-}
-
-describe(`Douyin checkout end to end (compiled bundle, ${storage.name})`, () => {
-  let database: TestDatabase;
+describe(`Douyin checkout end to end (compiled bundle, ${E2E_STORAGE.name})`, () => {
+  let bundle: TtBundle;
   let h: CheckoutHarness;
-  let distDir: string;
   const douyinTradeTimes = new Map<string, string>();
 
   beforeAll(async () => {
-    database = await storage.open();
-    h = await startHarness(database.db, { env: { DOUYIN_PAY_SECRET: PAY_SECRET } });
-    distDir = await buildMiniProgram('tt', h.services.serverUrl);
+    bundle = await startTtBundle({ DOUYIN_PAY_SECRET: PAY_SECRET });
+    h = bundle.h;
   }, 180_000);
 
-  afterAll(async () => {
-    await h?.close();
-    await database?.dispose();
-    if (distDir) rmSync(distDir, { recursive: true, force: true });
-  });
+  afterAll(() => bundle?.close());
 
   /** The Alipay app, as the sandbox plays it: pays the `ALI_APP` order string. */
   async function payInAlipayApp(orderString: string): Promise<AlipayAppAnswer> {
@@ -51,40 +36,20 @@ describe(`Douyin checkout end to end (compiled bundle, ${storage.name})`, () => 
     return answer.body;
   }
 
-  async function openCheckoutPage(
+  function openCheckoutPage(
     atCashier: (cashier: OpenCashier) => CashierChoice | Promise<CashierChoice>,
   ): Promise<{ page: MiniProgramPage; tt: TtDouble }> {
-    const tt = createTtDouble({
+    return bundle.openCheckoutPage({
       paySecret: PAY_SECRET,
-      async login() {
-        const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
-        return { code: minted.body.code, anonymousCode: minted.body.anonymousCode };
-      },
       atCashier,
       alipayApp: payInAlipayApp,
       now: () => h.now().getTime(),
       tradeTimes: douyinTradeTimes,
     });
-    const page = await loadTtPage({ distDir, tt });
-    await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
-    return { page, tt };
   }
 
-  async function orderInDatabase(orderNo: string) {
-    const { rows } = await h.services.database.query<{ status: string; amount: number; paid_at: Date | null }>(
-      'SELECT status, amount, paid_at FROM orders WHERE order_no = $1',
-      [orderNo],
-    );
-    return rows[0];
-  }
-
-  async function paymentsInDatabase(orderNo: string): Promise<PaymentRow[]> {
-    const { rows } = await h.services.database.query<PaymentRow>(
-      'SELECT channel, disposition, amount FROM payments WHERE order_no = $1 ORDER BY received_at',
-      [orderNo],
-    );
-    return rows;
-  }
+  const orderInDatabase = (orderNo: string) => bundle.orderInDatabase(orderNo);
+  const paymentsInDatabase = (orderNo: string) => bundle.paymentsOf(orderNo, PAYMENT_COLUMNS);
 
   function orderNoOf(tt: TtDouble, cashierIndex = 0): string {
     return String(tt.cashiers[cashierIndex].orderInfo.out_order_no);

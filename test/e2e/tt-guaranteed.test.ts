@@ -1,9 +1,7 @@
-import { rmSync } from 'node:fs';
-import { buildMiniProgram } from '../support/build-miniprogram';
-import { CheckoutHarness, startHarness } from '../support/checkout-harness';
-import { STORAGES, TestDatabase } from '../support/databases';
-import { loadTtPage, MiniProgramPage } from '../support/miniprogram-harness';
-import { CashierChoice, createTtDouble, OpenCashier, TtDouble, TtRequestOptions } from '../support/tt-double';
+import { CheckoutHarness } from '../support/checkout-harness';
+import { MiniProgramPage } from '../support/miniprogram-harness';
+import { E2E_STORAGE, startTtBundle, TtBundle } from '../support/tt-bundle';
+import { CashierChoice, OpenCashier, TtDouble, TtRequestOptions } from '../support/tt-double';
 import { fetchAsWxRequest } from '../support/wx-double';
 
 /**
@@ -13,24 +11,16 @@ import { fetchAsWxRequest } from '../support/wx-double';
  * Douyin's cashier at the sandbox only for the order and token its pre-order answered; the shopper
  * pays there and the sandbox sends the signed callback.
  */
-const storage = STORAGES[STORAGES.length - 1];
-
-describe(`Douyin 担保支付 checkout end to end (compiled bundle, ${storage.name})`, () => {
-  let database: TestDatabase;
+describe(`Douyin 担保支付 checkout end to end (compiled bundle, ${E2E_STORAGE.name})`, () => {
+  let bundle: TtBundle;
   let h: CheckoutHarness;
-  let distDir: string;
 
   beforeAll(async () => {
-    database = await storage.open();
-    h = await startHarness(database.db, { env: { TT_PAYMENT_PROVIDER: 'guaranteed' } });
-    distDir = await buildMiniProgram('tt', h.services.serverUrl);
+    bundle = await startTtBundle({ TT_PAYMENT_PROVIDER: 'guaranteed' });
+    h = bundle.h;
   }, 180_000);
 
-  afterAll(async () => {
-    await h?.close();
-    await database?.dispose();
-    if (distDir) rmSync(distDir, { recursive: true, force: true });
-  });
+  afterAll(() => bundle?.close());
 
   /** Douyin's side of the cashier: the sandbox's 担保支付, refusing what Douyin refuses. */
   async function guaranteedCashier(
@@ -42,23 +32,16 @@ describe(`Douyin 担保支付 checkout end to end (compiled bundle, ${storage.na
     return { ok: false, reason: `参数错误 ${answer.body.error.code}` };
   }
 
-  async function openCheckoutPage(
+  function openCheckoutPage(
     atCashier: (cashier: OpenCashier) => CashierChoice | Promise<CashierChoice>,
     request?: (options: TtRequestOptions) => ReturnType<typeof fetchAsWxRequest>,
   ): Promise<{ page: MiniProgramPage; tt: TtDouble }> {
-    const tt = createTtDouble({
+    return bundle.openCheckoutPage({
       paySecret: 'unused: 担保支付 carries no sign',
-      async login() {
-        const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
-        return { code: minted.body.code, anonymousCode: minted.body.anonymousCode };
-      },
       atCashier,
       guaranteedCashier,
       request,
     });
-    const page = await loadTtPage({ distDir, tt });
-    await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
-    return { page, tt };
   }
 
   async function orderOf(orderId: string) {
@@ -67,20 +50,10 @@ describe(`Douyin 担保支付 checkout end to end (compiled bundle, ${storage.na
       (candidate) => candidate.orderId === orderId,
     );
     if (!order) throw new Error(`no 担保支付 order ${orderId}`);
-    const { rows } = await h.services.database.query<{ order_no: string }>(
-      'SELECT order_no FROM bills WHERE bill_no = $1',
-      [order.outOrderNo],
-    );
-    return { douyin: order, orderNo: rows[0].order_no, billNo: order.outOrderNo };
+    return { douyin: order, orderNo: await bundle.orderNoOfBill(order.outOrderNo), billNo: order.outOrderNo };
   }
 
-  async function paymentsOf(orderNo: string) {
-    const { rows } = await h.services.database.query<{ channel: string; source: string; disposition: string }>(
-      'SELECT channel, source, disposition FROM payments WHERE order_no = $1 ORDER BY received_at',
-      [orderNo],
-    );
-    return rows;
-  }
+  const paymentsOf = (orderNo: string) => bundle.paymentsOf(orderNo, ['channel', 'source', 'disposition']);
 
   const orderIdOf = (tt: TtDouble, index = 0) => String(tt.cashiers[index].orderInfo.order_id);
 
@@ -98,11 +71,7 @@ describe(`Douyin 担保支付 checkout end to end (compiled bundle, ${storage.na
     const { douyin, orderNo, billNo } = await orderOf(orderIdOf(tt));
     expect(douyin.status).toBe('paid');
     expect(page.findById('order-no')?.text).toBe(`订单号 ${orderNo}`);
-    const { rows } = await h.services.database.query<{ status: string }>(
-      'SELECT status FROM orders WHERE order_no = $1',
-      [orderNo],
-    );
-    expect(rows[0].status).toBe('paid');
+    expect(await bundle.orderStatus(orderNo)).toBe('paid');
     expect(await paymentsOf(orderNo)).toEqual([{ channel: 'TT_MINI', source: 'webhook', disposition: 'applied' }]);
     expect(billNo).toMatch(/\S/);
     expect(tt.cashiers.map((cashier) => cashier.reportedCode)).toEqual([0]);

@@ -1,10 +1,8 @@
-import { rmSync } from 'node:fs';
 import { DEVELOPMENT_SECRETS } from '../../server/config';
-import { buildMiniProgram } from '../support/build-miniprogram';
-import { CheckoutHarness, eventually, startHarness } from '../support/checkout-harness';
-import { STORAGES, TestDatabase } from '../support/databases';
-import { loadTtPage, MiniProgramPage } from '../support/miniprogram-harness';
-import { createTtDouble, OrderPaymentChoice, TradeOrderRecord, TtDouble } from '../support/tt-double';
+import { CheckoutHarness, eventually } from '../support/checkout-harness';
+import { MiniProgramPage } from '../support/miniprogram-harness';
+import { E2E_STORAGE, startTtBundle, TtBundle } from '../support/tt-bundle';
+import { OrderPaymentChoice, TradeOrderRecord, TradeSystem, TtDouble } from '../support/tt-double';
 
 /**
  * The compiled `dist/tt` bundle paying through Douyin's 通用交易系统 (TT_PAYMENT_PROVIDER=trade),
@@ -13,23 +11,16 @@ import { createTtDouble, OrderPaymentChoice, TradeOrderRecord, TtDouble } from '
  * makes the order in the sandbox; its `tt.getOrderPayment` is the cashier, where the test's shopper
  * pays, cancels, or closes it with no callback; the sandbox sends the signed callback.
  */
-const storage = STORAGES[STORAGES.length - 1];
+const PAYMENT_COLUMNS = ['channel', 'disposition', 'amount'] as const;
 
-interface PaymentRow {
-  channel: string;
-  disposition: string;
-  amount: number;
-}
-
-describe(`Douyin 通用交易系统 checkout end to end (compiled bundle, ${storage.name})`, () => {
-  let database: TestDatabase;
+describe(`Douyin 通用交易系统 checkout end to end (compiled bundle, ${E2E_STORAGE.name})`, () => {
+  let bundle: TtBundle;
   let h: CheckoutHarness;
-  let distDir: string;
-  let trade: { appId: string; appPublicKey: string; keyVersion: string; sandboxUrl: string };
+  let trade: TradeSystem;
 
   beforeAll(async () => {
-    database = await storage.open();
-    h = await startHarness(database.db, { env: { TT_PAYMENT_PROVIDER: 'trade' } });
+    bundle = await startTtBundle({ TT_PAYMENT_PROVIDER: 'trade' });
+    h = bundle.h;
     const keys = (await h.sandbox.get('/sandbox/douyin/keys').expect(200)).body;
     trade = {
       appId: DEVELOPMENT_SECRETS.douyinAppId,
@@ -37,58 +28,26 @@ describe(`Douyin 通用交易系统 checkout end to end (compiled bundle, ${stor
       keyVersion: keys.keyVersion,
       sandboxUrl: h.services.sandboxUrl!,
     };
-    distDir = await buildMiniProgram('tt', h.services.serverUrl);
   }, 180_000);
 
-  afterAll(async () => {
-    await h?.close();
-    await database?.dispose();
-    if (distDir) rmSync(distDir, { recursive: true, force: true });
-  });
+  afterAll(() => bundle?.close());
 
-  async function openCheckoutPage(
+  function openCheckoutPage(
     atOrderPayment: (order: TradeOrderRecord) => OrderPaymentChoice | Promise<OrderPaymentChoice>,
   ): Promise<{ page: MiniProgramPage; tt: TtDouble }> {
-    const tt = createTtDouble({
+    return bundle.openCheckoutPage({
       paySecret: 'unused: no tt.pay with the 通用交易系统',
-      async login() {
-        const minted = await h.sandbox.post('/sandbox/douyin/codes').send({}).expect(201);
-        return { code: minted.body.code, anonymousCode: minted.body.anonymousCode };
-      },
       atCashier: () => {
         throw new Error('tt.pay must not be called with the 通用交易系统');
       },
       trade,
       atOrderPayment,
     });
-    const page = await loadTtPage({ distDir, tt });
-    await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
-    return { page, tt };
   }
 
-  async function orderNoOf(tt: TtDouble, index = 0): Promise<string> {
-    const { rows } = await h.services.database.query<{ order_no: string }>(
-      'SELECT order_no FROM bills WHERE bill_no = $1',
-      [tt.tradeOrders[index].outOrderNo],
-    );
-    return rows[0].order_no;
-  }
-
-  async function paymentsInDatabase(orderNo: string): Promise<PaymentRow[]> {
-    const { rows } = await h.services.database.query<PaymentRow>(
-      'SELECT channel, disposition, amount FROM payments WHERE order_no = $1 ORDER BY received_at',
-      [orderNo],
-    );
-    return rows;
-  }
-
-  async function orderStatus(orderNo: string): Promise<string> {
-    const { rows } = await h.services.database.query<{ status: string }>(
-      'SELECT status FROM orders WHERE order_no = $1',
-      [orderNo],
-    );
-    return rows[0].status;
-  }
+  const orderNoOf = (tt: TtDouble, index = 0) => bundle.orderNoOfBill(tt.tradeOrders[index].outOrderNo);
+  const paymentsInDatabase = (orderNo: string) => bundle.paymentsOf(orderNo, PAYMENT_COLUMNS);
+  const orderStatus = (orderNo: string) => bundle.orderStatus(orderNo);
 
   it('should pay through tt.requestOrder and tt.getOrderPayment and end with the order paid from the signed callback', async () => {
     const { page, tt } = await openCheckoutPage(() => 'pay');

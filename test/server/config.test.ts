@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, DEVELOPMENT_SECRETS, loadConfig } from '../../server/config';
 import { issuePlatformCertificate } from '../../server/sandbox/wechatpay/keys';
+import { REAL_DOUYIN, REAL_GATEWAY, REAL_WECHAT, REAL_WECHATPAY } from '../support/real-upstreams';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -14,6 +15,21 @@ function problemsOf(env: Record<string, string>): string[] {
     if (!(error instanceof ConfigError)) throw error;
     return error.problems;
   }
+}
+
+/**
+ * Writes a fresh 2048-bit RSA key pair into `dir` as `<name>_key.pem` (PKCS#8) and
+ * `<name>_pub.pem` (SPKI), and returns both PEMs.
+ */
+function writeRsaPair(dir: string, name: string): { privateKey: string; publicKey: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  writeFileSync(join(dir, `${name}_key.pem`), privateKey);
+  writeFileSync(join(dir, `${name}_pub.pem`), publicKey);
+  return { privateKey, publicKey };
 }
 
 describe('loadConfig', () => {
@@ -53,19 +69,9 @@ describe('loadConfig', () => {
 
   it('should turn the sandbox off only when every upstream is real', () => {
     const config = loadConfig({
-      GATEWAY_BASE_URL: 'https://payapi.example.com',
-      GATEWAY_APP_ID: 'a',
-      GATEWAY_APP_SECRET: 'b',
-      GATEWAY_MASTER_SECRET: 'c',
-      WECHAT_API_BASE_URL: 'https://api.weixin.qq.com',
-      WECHAT_APPID: 'wx1',
-      WECHAT_SECRET: 's',
-      DOUYIN_API_BASE_URL: 'https://developer.toutiao.com',
-      DOUYIN_APPID: 'tt1',
-      DOUYIN_SECRET: 's',
-      DOUYIN_PAY_APP_ID: '800000000001',
-      DOUYIN_MERCHANT_ID: '1900000001',
-      DOUYIN_PAY_SECRET: 'p',
+      ...REAL_GATEWAY,
+      ...REAL_WECHAT,
+      ...REAL_DOUYIN,
       PUBLIC_BASE_URL: 'https://shop.example.com/',
     });
     expect(config.sandboxEnabled).toBe(false);
@@ -156,21 +162,6 @@ describe('loadConfig', () => {
   });
 
   describe('the address a real upstream calls back', () => {
-    const realGateway = {
-      GATEWAY_BASE_URL: 'https://payapi.example.com',
-      GATEWAY_APP_ID: 'a',
-      GATEWAY_APP_SECRET: 'b',
-      GATEWAY_MASTER_SECRET: 'c',
-    };
-    const realDouyin = {
-      DOUYIN_API_BASE_URL: 'https://developer.toutiao.com',
-      DOUYIN_APPID: 'tt1',
-      DOUYIN_SECRET: 's',
-      DOUYIN_PAY_APP_ID: '800000000001',
-      DOUYIN_MERCHANT_ID: '1900000001',
-      DOUYIN_PAY_SECRET: 'p',
-    };
-
     function problemsOf(env: Record<string, string>): string[] {
       try {
         loadConfig(env);
@@ -181,8 +172,8 @@ describe('loadConfig', () => {
     }
 
     it.each([
-      ['gateway', realGateway, /^PUBLIC_BASE_URL is required when GATEWAY_BASE_URL is set: the gateway will call/],
-      ['Douyin', realDouyin, /^PUBLIC_BASE_URL is required when DOUYIN_API_BASE_URL is set: Douyin will call/],
+      ['gateway', REAL_GATEWAY, /^PUBLIC_BASE_URL is required when GATEWAY_BASE_URL is set: the gateway will call/],
+      ['Douyin', REAL_DOUYIN, /^PUBLIC_BASE_URL is required when DOUYIN_API_BASE_URL is set: Douyin will call/],
     ])('should refuse a real %s without PUBLIC_BASE_URL, saying why and how to start anyway', (_name, env, message) => {
       const problems = problemsOf(env);
       expect(problems).toHaveLength(1);
@@ -213,7 +204,7 @@ describe('loadConfig', () => {
       'https://shop.local',
       'https://pay.internal',
     ])('should refuse a real gateway calling back %s', (url) => {
-      const problems = problemsOf({ ...realGateway, PUBLIC_BASE_URL: url });
+      const problems = problemsOf({ ...REAL_GATEWAY, PUBLIC_BASE_URL: url });
       expect(problems).toHaveLength(1);
       expect(problems[0]).toMatch(/^PUBLIC_BASE_URL cannot be reached from the internet \(.+\): the gateway will call/);
     });
@@ -224,13 +215,13 @@ describe('loadConfig', () => {
       'https://[2001:db8::1]',
       'https://abc123.ngrok-free.app/',
     ])('should accept a real gateway calling back %s', (url) => {
-      expect(loadConfig({ ...realGateway, PUBLIC_BASE_URL: url }).publicBaseUrl).toBe(url.replace(/\/$/, ''));
+      expect(loadConfig({ ...REAL_GATEWAY, PUBLIC_BASE_URL: url }).publicBaseUrl).toBe(url.replace(/\/$/, ''));
     });
 
     it.each(['https://shop.example.com/?a=1', 'https://shop.example.com/#top', 'http://127.0.0.1:3000?x'])(
       'should refuse PUBLIC_BASE_URL %s, whose query or fragment would land inside every notify URL',
       (url) => {
-        for (const env of [realGateway, {}]) {
+        for (const env of [REAL_GATEWAY, {}]) {
           expect(problemsOf({ ...env, PUBLIC_BASE_URL: url }).join('\n')).toMatch(
             /PUBLIC_BASE_URL.*must have no query string or fragment/,
           );
@@ -239,20 +230,18 @@ describe('loadConfig', () => {
     );
 
     it('should start anyway with ALLOW_UNREACHABLE_WEBHOOKS=true', () => {
-      expect(loadConfig({ ...realGateway, ALLOW_UNREACHABLE_WEBHOOKS: 'true' }).publicBaseUrl).toBeUndefined();
+      expect(loadConfig({ ...REAL_GATEWAY, ALLOW_UNREACHABLE_WEBHOOKS: 'true' }).publicBaseUrl).toBeUndefined();
       expect(
-        loadConfig({ ...realDouyin, ALLOW_UNREACHABLE_WEBHOOKS: '1', PUBLIC_BASE_URL: 'http://127.0.0.1:3000' })
+        loadConfig({ ...REAL_DOUYIN, ALLOW_UNREACHABLE_WEBHOOKS: '1', PUBLIC_BASE_URL: 'http://127.0.0.1:3000' })
           .publicBaseUrl,
       ).toBe('http://127.0.0.1:3000');
-      expect(problemsOf({ ...realGateway, ALLOW_UNREACHABLE_WEBHOOKS: 'false' })).toHaveLength(1);
+      expect(problemsOf({ ...REAL_GATEWAY, ALLOW_UNREACHABLE_WEBHOOKS: 'false' })).toHaveLength(1);
       expect(() => loadConfig({ ALLOW_UNREACHABLE_WEBHOOKS: 'yes' })).toThrow(/ALLOW_UNREACHABLE_WEBHOOKS/);
     });
 
     it('should not ask for PUBLIC_BASE_URL when nothing real calls back (the sandbox, WeChat login)', () => {
       expect(() => loadConfig({})).not.toThrow();
-      expect(() =>
-        loadConfig({ WECHAT_API_BASE_URL: 'https://api.weixin.qq.com', WECHAT_APPID: 'wx1', WECHAT_SECRET: 's' }),
-      ).not.toThrow();
+      expect(() => loadConfig(REAL_WECHAT)).not.toThrow();
     });
   });
 
@@ -265,19 +254,9 @@ describe('loadConfig', () => {
   it('should let PORT equal the unused SANDBOX_PORT once every upstream is real', () => {
     const config = loadConfig({
       PORT: '3100',
-      GATEWAY_BASE_URL: 'https://payapi.example.com',
-      GATEWAY_APP_ID: 'a',
-      GATEWAY_APP_SECRET: 'b',
-      GATEWAY_MASTER_SECRET: 'c',
-      WECHAT_API_BASE_URL: 'https://api.weixin.qq.com',
-      WECHAT_APPID: 'wx1',
-      WECHAT_SECRET: 's',
-      DOUYIN_API_BASE_URL: 'https://developer.toutiao.com',
-      DOUYIN_APPID: 'tt1',
-      DOUYIN_SECRET: 's',
-      DOUYIN_PAY_APP_ID: '800000000001',
-      DOUYIN_MERCHANT_ID: '1900000001',
-      DOUYIN_PAY_SECRET: 'p',
+      ...REAL_GATEWAY,
+      ...REAL_WECHAT,
+      ...REAL_DOUYIN,
       PUBLIC_BASE_URL: 'https://shop.example.com',
     });
     expect(config).toMatchObject({ port: 3100, sandboxEnabled: false });
@@ -291,25 +270,9 @@ describe('loadConfig', () => {
 
     beforeAll(() => {
       dir = mkdtempSync(join(tmpdir(), 'config-wechatpay-'));
-      const pair = (name: string) => {
-        const { privateKey, publicKey } = generateKeyPairSync('rsa', {
-          modulusLength: 2048,
-          publicKeyEncoding: { type: 'spki', format: 'pem' },
-          privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-        });
-        writeFileSync(join(dir, `${name}_key.pem`), privateKey);
-        writeFileSync(join(dir, `${name}_pub.pem`), publicKey);
-        return { privateKey, publicKey };
-      };
-      merchantKey = pair('merchant').privateKey;
-      platformKey = pair('platform').publicKey;
-      real = {
-        WECHATPAY_BASE_URL: 'https://api.mch.weixin.qq.com',
-        WECHATPAY_MCHID: '1230000109',
-        WECHATPAY_SERIAL_NO: '3775B6A45ACD588826D15E583A95F5DDAAAAAAAA',
-        WECHATPAY_PRIVATE_KEY_FILE: join(dir, 'merchant_key.pem'),
-        WECHATPAY_APIV3_KEY: 'a'.repeat(32),
-      };
+      merchantKey = writeRsaPair(dir, 'merchant').privateKey;
+      platformKey = writeRsaPair(dir, 'platform').publicKey;
+      real = { ...REAL_WECHATPAY, WECHATPAY_PRIVATE_KEY_FILE: join(dir, 'merchant_key.pem') };
     });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -326,19 +289,9 @@ describe('loadConfig', () => {
 
     it('should keep the sandbox running for a WeChat Pay provider without a base URL, every other upstream real', () => {
       const config = loadConfig({
-        GATEWAY_BASE_URL: 'https://payapi.example.com',
-        GATEWAY_APP_ID: 'a',
-        GATEWAY_APP_SECRET: 'b',
-        GATEWAY_MASTER_SECRET: 'c',
-        WECHAT_API_BASE_URL: 'https://api.weixin.qq.com',
-        WECHAT_APPID: 'wx1',
-        WECHAT_SECRET: 's',
-        DOUYIN_API_BASE_URL: 'https://developer.toutiao.com',
-        DOUYIN_APPID: 'tt1',
-        DOUYIN_SECRET: 's',
-        DOUYIN_PAY_APP_ID: '800000000001',
-        DOUYIN_MERCHANT_ID: '1900000001',
-        DOUYIN_PAY_SECRET: 'p',
+        ...REAL_GATEWAY,
+        ...REAL_WECHAT,
+        ...REAL_DOUYIN,
         PUBLIC_BASE_URL: 'https://shop.example.com',
         WEAPP_PAYMENT_PROVIDER: 'wechatpay',
       });
@@ -438,30 +391,12 @@ describe('loadConfig', () => {
     let dir: string;
     let appKey: string;
     let platformKey: string;
-    const douyin = {
-      DOUYIN_API_BASE_URL: 'https://developer.toutiao.com',
-      DOUYIN_APPID: 'tt0123456789abcdef',
-      DOUYIN_SECRET: 'secret',
-      DOUYIN_PAY_APP_ID: '800000000042',
-      DOUYIN_MERCHANT_ID: '1900000042',
-      DOUYIN_PAY_SECRET: 'pay-secret',
-      ALLOW_UNREACHABLE_WEBHOOKS: 'true',
-    };
+    const douyin = { ...REAL_DOUYIN, ALLOW_UNREACHABLE_WEBHOOKS: 'true' };
 
     beforeAll(() => {
       dir = mkdtempSync(join(tmpdir(), 'config-douyin-trade-'));
-      const pair = (name: string) => {
-        const { privateKey, publicKey } = generateKeyPairSync('rsa', {
-          modulusLength: 2048,
-          publicKeyEncoding: { type: 'spki', format: 'pem' },
-          privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-        });
-        writeFileSync(join(dir, `${name}_key.pem`), privateKey);
-        writeFileSync(join(dir, `${name}_pub.pem`), publicKey);
-        return { privateKey, publicKey };
-      };
-      appKey = pair('app').privateKey;
-      platformKey = pair('platform').publicKey;
+      appKey = writeRsaPair(dir, 'app').privateKey;
+      platformKey = writeRsaPair(dir, 'platform').publicKey;
     });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -582,11 +517,8 @@ describe('WeChat Pay key files at boot', () => {
     );
     write('cert.pem', (await issuePlatformCertificate()).certificatePem);
     real = {
-      WECHATPAY_BASE_URL: 'https://api.mch.weixin.qq.com',
-      WECHATPAY_MCHID: '1230000109',
-      WECHATPAY_SERIAL_NO: '3775B6A45ACD588826D15E583A95F5DDAAAAAAAA',
+      ...REAL_WECHATPAY,
       WECHATPAY_PRIVATE_KEY_FILE: join(dir, 'apiclient_key.pem'),
-      WECHATPAY_APIV3_KEY: 'a'.repeat(32),
       WECHATPAY_PUBLIC_KEY_ID: 'PUB_KEY_ID_0112300001092025010100000000000001',
       WECHATPAY_PUBLIC_KEY_FILE: join(dir, 'pub_key.pem'),
     };
@@ -668,15 +600,7 @@ describe('WeChat Pay key files at boot', () => {
 });
 
 describe('TT_PAYMENT_PROVIDER', () => {
-  const realDouyin = {
-    DOUYIN_API_BASE_URL: 'https://developer.toutiao.com',
-    DOUYIN_APPID: 'tt0123456789abcdef',
-    DOUYIN_SECRET: 'douyin-secret',
-    DOUYIN_PAY_APP_ID: '800000000009',
-    DOUYIN_MERCHANT_ID: '1900000009',
-    DOUYIN_PAY_SECRET: 'douyin-pay-secret',
-    PUBLIC_BASE_URL: 'https://shop.example.com',
-  };
+  const realDouyin = { ...REAL_DOUYIN, PUBLIC_BASE_URL: 'https://shop.example.com' };
 
   it('should keep the cashier by default, and need nothing else for 担保支付 on the sandbox', () => {
     expect(loadConfig({})).toMatchObject({ ttPaymentProvider: 'cashier', douyinGuaranteed: undefined });

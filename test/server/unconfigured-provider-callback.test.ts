@@ -2,6 +2,7 @@ import { STORAGES, TestDatabase } from '../support/databases';
 import { CheckoutHarness } from '../support/checkout-harness';
 import { logLines } from '../support/observability';
 import { startLoggedHarness } from '../support/provider-checkout';
+import { REAL_DOUYIN } from '../support/real-upstreams';
 
 /**
  * A provider's callback reaching an instance not configured for that provider (the console points
@@ -19,15 +20,8 @@ describe.each(STORAGES)('a callback for a provider this instance lacks, on $name
     // Real Douyin (no 担保支付 SALT/token, no 通用交易系统 keys), the legacy cashier chosen.
     h = await startLoggedHarness(
       database.db,
-      {
-        DOUYIN_API_BASE_URL: 'http://127.0.0.1:9',
-        DOUYIN_APPID: 'tt1',
-        DOUYIN_SECRET: 's',
-        DOUYIN_PAY_APP_ID: '800000000001',
-        DOUYIN_MERCHANT_ID: '1900000001',
-        DOUYIN_PAY_SECRET: 'p',
-        PUBLIC_BASE_URL: 'https://shop.example.com',
-      },
+      // Port 9 (discard) on loopback: nothing here is meant to reach Douyin.
+      { ...REAL_DOUYIN, DOUYIN_API_BASE_URL: 'http://127.0.0.1:9', PUBLIC_BASE_URL: 'https://shop.example.com' },
       written,
     );
   });

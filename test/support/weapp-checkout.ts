@@ -1,10 +1,10 @@
-import { rmSync } from 'node:fs';
 import type { StartOptions } from '../../server/services';
-import { buildMiniProgram } from './build-miniprogram';
-import { CheckoutHarness, startHarness } from './checkout-harness';
-import { STORAGES, TestDatabase } from './databases';
+import { cartShown, E2E_STORAGE, startBundleCheckout } from './bundle-checkout';
+import type { CheckoutHarness } from './checkout-harness';
 import { loadWeappPage, type MiniProgramPage } from './miniprogram-harness';
 import { createWxDouble, WxDouble, WxPaymentParams } from './wx-double';
+
+export { E2E_STORAGE };
 
 /** An order as the server's database holds it. */
 export interface OrderRow {
@@ -38,30 +38,14 @@ export interface WeappCheckout {
   close(): Promise<void>;
 }
 
-/** The storage the end-to-end tests run on. */
-export const E2E_STORAGE = STORAGES[STORAGES.length - 1];
-
-/** Starts the server (with `options`, e.g. `env`) and builds the bundle against it; takes a minute or two. */
+/**
+ * Starts the server (with `options`, e.g. `env`) and builds the bundle against it; takes a minute
+ * or two. What was started is stopped again when the start or the build fails.
+ */
 export async function startWeappCheckout(
   options: Omit<StartOptions, 'database' | 'clock'> & { env?: Record<string, string> } = {},
 ): Promise<WeappCheckout> {
-  const database: TestDatabase = await E2E_STORAGE.open();
-  let h: CheckoutHarness | undefined;
-  let distDir: string | undefined;
-  const close = async () => {
-    await h?.close();
-    await database.dispose();
-    if (distDir) rmSync(distDir, { recursive: true, force: true });
-  };
-  try {
-    h = await startHarness(database.db, options);
-    distDir = await buildMiniProgram('weapp', h.services.serverUrl);
-  } catch (error) {
-    await close();
-    throw error;
-  }
-  const harness = h;
-  const builtDir = distDir;
+  const { h: harness, distDir: builtDir, close } = await startBundleCheckout('weapp', options);
   const ordersInDatabase = async (): Promise<OrderRow[]> => {
     const { rows } = await harness.services.database.query<OrderRow>(
       'SELECT order_no, status, amount FROM orders ORDER BY created_at',
@@ -69,9 +53,7 @@ export async function startWeappCheckout(
     return rows;
   };
   const openCart = async (wx: WxDouble): Promise<MiniProgramPage> => {
-    const page = await loadWeappPage({ distDir: builtDir, wx });
-    await page.waitFor(() => page.findById('pay-button') !== undefined, 10_000, 'the cart');
-    return page;
+    return cartShown(await loadWeappPage({ distDir: builtDir, wx }));
   };
   return {
     storageName: E2E_STORAGE.name,
