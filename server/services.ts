@@ -50,7 +50,7 @@ import { WECHATPAY_PREPAY_VALID_MS } from './adapters/payments/wechatpay/provide
 import { createDouyinGuaranteed } from './adapters/payments/douyin-guaranteed';
 import { DOUYIN_ECPAY_NOTIFY_PATH } from './http/routes/douyin-ecpay-notify-contract';
 import { deferredProvider } from './adapters/payments/deferred';
-import { createDouyinTrade } from './adapters/payments/douyin-trade';
+import { createDouyinTrade, DOUYIN_TRADE_PAYER_MADE_BILLS } from './adapters/payments/douyin-trade';
 import type { PaymentProvider, PaymentProviderId } from './domain/payment-provider';
 import { listenFailure, newDirectoryFor, reasonOf, StartupError, withoutPassword } from './startup';
 
@@ -310,7 +310,12 @@ async function douyinTradeProvider(
   if (!where.sandbox || config.douyin.apiBaseUrl !== undefined) return undefined;
   // It has no close operation: the deferred one must not offer one either.
   return deferredProvider(
-    { id: 'douyin_trade', channels: new Set(['TT_MINI']), idempotentRefunds: false },
+    {
+      id: 'douyin_trade',
+      channels: new Set(['TT_MINI']),
+      idempotentRefunds: false,
+      payerMadeBills: DOUYIN_TRADE_PAYER_MADE_BILLS,
+    },
     build,
     false,
   );

@@ -226,9 +226,20 @@ export interface PaymentProvider {
    * The parameters of an open bill, made fit to hand out again (a second Pay tap), without asking
    * the provider: absent when what was handed out stays good (a prepay id). Douyin's 通用交易系统
    * signs a timestamp and counts the payment window from the client's call, so it signs again
-   * with the time left to `expiresAt`. Never throws.
+   * with the time left to `expiresAt`. Never rejects: what cannot be signed again comes back as
+   * it was.
    */
-  reissueClientParams?(params: BillClientParams, expiresAt: Date): BillClientParams;
+  reissueClientParams?(params: BillClientParams, expiresAt: Date): Promise<BillClientParams>;
+  /**
+   * Set where the payer's side makes the provider's order from what was handed out, rather than
+   * we at `openBill` (Douyin 通用交易系统: the mini-program's `tt.requestOrder` with our signed
+   * `data`). A bill the provider does not know yet may then still be made and paid, so it is never
+   * given up for that (it is handed out again instead), and an order past its deadline is not
+   * expired until `payableBeyondDeadlineMs` (ms) later: the longest what was handed out before the
+   * deadline may still be paid. Unset: the provider's order exists from `openBill` on and ends by
+   * the order's deadline.
+   */
+  readonly payerMadeBills?: { readonly payableBeyondDeadlineMs: number };
   /**
    * How long what `openBill` hands the client stays usable, ms, counted from the bill's creation;
    * absent when it lasts as long as the bill. Past it the parameters are not handed out again: the

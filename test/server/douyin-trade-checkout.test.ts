@@ -240,8 +240,11 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
       (answer) => answer.status === 'paid',
     );
 
-    // Never called: Douyin has no such order; the second tap gets a payable one all the same.
+    // Never called: Douyin has no such order yet, but the first parameters may still make it (a
+    // slow tt.requestOrder, another device): the second tap gets the same order signed afresh, and
+    // a payment made from the first parameters, its callback lost, is found.
     const unused = await payingOrder();
+    h.advanceClock(2000);
     const retry = await h.api
       .post(`/api/orders/${unused.order.orderNo}/pay`)
       .set(auth(unused.token))
@@ -249,12 +252,16 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
       .expect(200);
     const retried = retry.body.requestOrder as { data: string; byteAuthorization: string };
     const retriedData = JSON.parse(retried.data) as TradeData;
-    await callRequestOrder(retried).expect(200);
-    await settle(retriedData.outOrderNo, 'paid').expect(200);
-    await eventually(
-      () => h.status(unused.token, unused.order.orderNo),
-      (answer) => answer.status === 'paid',
-    );
+    expect(retriedData.outOrderNo).toBe(unused.data.outOrderNo);
+    expect(checkByteAuthorization(retried.byteAuthorization, retried.data, keys.appPublicKey).verifies).toBe(true);
+    await callRequestOrder(unused.requestOrder).expect(200);
+    await settle(unused.data.outOrderNo, 'paid', false).expect(200);
+    h.advanceClock(60_000);
+    await h.sweep();
+    expect(await paymentsOf(h.services.database, unused.order.orderNo)).toEqual([
+      expect.objectContaining({ bill_no: unused.data.outOrderNo, source: 'query', disposition: 'applied' }),
+    ]);
+    expect((await h.status(unused.token, unused.order.orderNo)).status).toBe('paid');
   });
 
   it('should refuse at tt.requestOrder a byteAuthorization that is stale or does not verify', async () => {
@@ -319,11 +326,27 @@ describe.each(STORAGES)('Douyin 通用交易系统 checkout on $name', (storage)
   });
 
   // Last: it moves the server's clock past every order's deadline.
-  it('should let the sweeper expire an order whose tt.requestOrder was never called', async () => {
-    const { token, order } = await payingOrder();
+  it('should keep an order pending past its deadline while what was handed out may still make a Douyin order, find a payment made then, and expire it after', async () => {
+    const late = await payingOrder();
+    const never = await payingOrder();
+    // Past the deadline, within the time a signed tt.requestOrder may still be taken: Douyin's
+    // payExpireSeconds counts from that call, so an order made now could still be paid.
     h.advanceClock(16 * 60_000);
     await h.sweep();
-    expect((await h.status(token, order.orderNo)).status).toBe('expired');
+    expect((await h.status(late.token, late.order.orderNo)).status).toBe('pending');
+    expect((await h.status(never.token, never.order.orderNo)).status).toBe('pending');
+    await callRequestOrder(late.requestOrder).expect(200);
+    await settle(late.data.outOrderNo, 'paid', false).expect(200);
+    await h.sweep();
+    expect((await h.status(late.token, late.order.orderNo)).status).toBe('paid');
+    expect(await paymentsOf(h.services.database, late.order.orderNo)).toEqual([
+      expect.objectContaining({ bill_no: late.data.outOrderNo, source: 'query', disposition: 'applied' }),
+    ]);
+
+    // Once nothing handed out before the deadline can be paid, the order expires.
+    h.advanceClock(10 * 60_000);
+    await h.sweep();
+    expect((await h.status(never.token, never.order.orderNo)).status).toBe('expired');
   });
 });
 
@@ -370,8 +393,25 @@ describe('switching TT_PAYMENT_PROVIDER back to the cashier', () => {
       );
       expect(rows).toEqual([{ bill_no: outOrderNo, source: 'query' }]);
 
-      // The 通用交易系统 has no close operation: an unpaid order made there (still payable at Douyin) expires all the same.
+      // Paying again hands out the same 通用交易系统 order, signed afresh by the provider kept
+      // (built on first use) to finish it.
+      const again = await h.api
+        .post(`/api/orders/${unpaid.orderNo}/pay`)
+        .set({ authorization: `Bearer ${token}` })
+        .send({ platform: 'tt' })
+        .expect(200);
+      expect(JSON.parse(again.body.requestOrder.data).outOrderNo).toBe(
+        JSON.parse(unpaidAnswer.body.requestOrder.data).outOrderNo,
+      );
+      expect(again.body.requestOrder.byteAuthorization).not.toBe(unpaidAnswer.body.requestOrder.byteAuthorization);
+      await h.sandbox.post('/sandbox/douyin/trade/request-order').send(again.body.requestOrder).expect(200);
+
+      // The 通用交易系统 has no close operation: an unpaid order made there waits past its deadline
+      // while Douyin may still take its payment, then expires all the same.
       h.advanceClock(16 * 60_000);
+      await h.sweep();
+      expect((await h.status(token, unpaid.orderNo)).status).toBe('pending');
+      h.advanceClock(10 * 60_000);
       await h.sweep();
       expect((await h.status(token, unpaid.orderNo)).status).toBe('expired');
     } finally {

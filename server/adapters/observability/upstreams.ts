@@ -87,6 +87,7 @@ export function observedProvider(provider: PaymentProvider, observe: UpstreamObs
     channels: provider.channels,
     idempotentRefunds: provider.idempotentRefunds,
     clientParamsValidMs: provider.clientParamsValidMs,
+    payerMadeBills: provider.payerMadeBills,
     openBill: (request) =>
       timed(
         observe,

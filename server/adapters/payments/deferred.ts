@@ -4,7 +4,8 @@ import type { PaymentChannel, PaymentProvider } from '../../domain/payment-provi
 /**
  * A provider built on first use: for one that is kept only to finish what was opened there and
  * whose construction costs something (WeChat Pay on the sandbox generates its development keys on
- * first use). `id`, `channels`, `idempotentRefunds` and `clientParamsValidMs` must be those of what `build` makes; it has
+ * first use). `id`, `channels`, `idempotentRefunds`, `clientParamsValidMs` and `payerMadeBills` must be those of
+ * what `build` makes; it signs parameters again where what is built does (`reissueClientParams`); it has
  * `closeBill` unless `closes` is false (it must say whether the built one has: the domain asks only
  * a provider that has `closeBill` to close, and one that cannot would hold every expiry with
  * GATEWAY_ERROR).
@@ -14,11 +15,11 @@ import type { PaymentChannel, PaymentProvider } from '../../domain/payment-provi
  * (retryable) with the reason, since nothing was sent.
  */
 export function deferredProvider(
-  traits: Pick<PaymentProvider, 'id' | 'channels' | 'idempotentRefunds' | 'clientParamsValidMs'>,
+  traits: Pick<PaymentProvider, 'id' | 'channels' | 'idempotentRefunds' | 'clientParamsValidMs' | 'payerMadeBills'>,
   build: () => Promise<PaymentProvider>,
   closes = true,
 ): PaymentProvider {
-  const { id, channels, idempotentRefunds, clientParamsValidMs } = traits;
+  const { id, channels, idempotentRefunds, clientParamsValidMs, payerMadeBills } = traits;
   let built: Promise<PaymentProvider> | undefined;
   const provider = async (): Promise<PaymentProvider> => {
     built ??= build();
@@ -38,6 +39,16 @@ export function deferredProvider(
     channels,
     idempotentRefunds,
     clientParamsValidMs,
+    payerMadeBills,
+    async reissueClientParams(params, expiresAt) {
+      let ready: PaymentProvider;
+      try {
+        ready = await provider();
+      } catch {
+        return params;
+      }
+      return ready.reissueClientParams ? ready.reissueClientParams(params, expiresAt) : params;
+    },
     async openBill(request) {
       let ready: PaymentProvider;
       try {

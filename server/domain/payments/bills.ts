@@ -178,6 +178,12 @@ export class BillService {
       throw error;
     }
     if (!state) {
+      // Where the payer's side makes the provider's order, one it does not know yet may still be
+      // made from what was handed out: a second bill then could be paid beside it. The same one
+      // is handed out again, signed afresh.
+      if (active.status === 'open' && provider.payerMadeBills && active.clientParams) {
+        return this.handOutAgain(active, active.clientParams, expiresAt);
+      }
       if (active.status === 'open') {
         return this.retireBill(active.billNo, 'abandoned', 'the provider no longer knows this bill');
       }
@@ -230,14 +236,14 @@ export class BillService {
    * (`reissueClientParams`: e.g. a fresh signature over the time left); as stored when that
    * provider has no such step or is not configured here.
    */
-  private handOutAgain(active: BillRecord, params: BillClientParams, expiresAt: Date): BillClientParams {
+  private async handOutAgain(active: BillRecord, params: BillClientParams, expiresAt: Date): Promise<BillClientParams> {
     let provider: PaymentProvider;
     try {
       provider = this.providers.get(active.provider);
     } catch {
       return params;
     }
-    return provider.reissueClientParams?.(params, expiresAt) ?? params;
+    return provider.reissueClientParams ? provider.reissueClientParams(params, expiresAt) : params;
   }
 
   /**

@@ -89,16 +89,28 @@ export class PaymentVerdicts {
    * second is returned). Past the deadline, with nothing paid on them, the bills still payable
    * are closed at their provider where it can close one (a close answered `paid` is recorded
    * from a query, and the order does not expire); the gateway cannot, and closed them itself
-   * then (their `bill_timeout` is the order's time left). Then the bills are closed here and a
-   * pending order expires.
+   * then (their `bill_timeout` is the order's time left). Where the payer's side makes the
+   * provider's order (`payerMadeBills`), a bill not yet made or still payable keeps the order
+   * pending until `payableBeyondDeadlineMs` past the deadline. Then the bills are closed here and
+   * a pending order expires.
    */
   async checkLeasedOrder(order: LeasedOrderCheck): Promise<void> {
     const { orderNo } = order;
     let paid = false;
     const payable: LeasedBill[] = [];
+    // The latest moment a bill made by the payer's side may still be paid (see `payerMadeBills`).
+    let payableUntil = order.expiresAt.getTime();
     for (const bill of order.bills) {
-      const state = await this.providers.get(bill.provider).queryBill(bill.billNo, bill.channel);
-      // No such bill at the provider: its creation never arrived, so nothing can be paid on it.
+      const provider = this.providers.get(bill.provider);
+      const state = await provider.queryBill(bill.billNo, bill.channel);
+      if (provider.payerMadeBills && (!state || state.outcome === 'unknown')) {
+        payableUntil = Math.max(
+          payableUntil,
+          order.expiresAt.getTime() + provider.payerMadeBills.payableBeyondDeadlineMs,
+        );
+      }
+      // No such bill at the provider: where we make the provider's orders, its creation never
+      // arrived, so nothing can be paid on it; where the payer's side makes them, not yet.
       if (!state) continue;
       if (state.outcome === 'unknown') {
         payable.push(bill);
@@ -113,6 +125,9 @@ export class PaymentVerdicts {
     }
     const now = this.clock();
     if (paid || now.getTime() < order.expiresAt.getTime()) return;
+    // What was handed out before the deadline may still make a payable order at such a provider,
+    // which no one can close: the order waits, watched, until nothing made from it can be paid.
+    if (now.getTime() < payableUntil) return;
     if (await this.closeAtProviders(payable)) return;
     const expired = await this.store.transaction(async (tx) => {
       await tx.bills.closeOpenBills(orderNo, now);

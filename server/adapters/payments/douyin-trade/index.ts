@@ -68,5 +68,5 @@ export async function createDouyinTrade(setup: DouyinTradeSetup): Promise<Douyin
   });
 }
 
-export { DouyinTradeProvider } from './provider';
+export { DouyinTradeProvider, DOUYIN_TRADE_PAYER_MADE_BILLS } from './provider';
 export { DouyinTradeClient } from './client';

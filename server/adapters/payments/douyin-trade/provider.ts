@@ -65,6 +65,15 @@ export interface DouyinTradeProviderOptions {
  */
 export const CALLBACK_MAX_SKEW_SECONDS = 300;
 
+/**
+ * How old a `byteAuthorization` Douyin may still take at `tt.requestOrder`, seconds: its bound is
+ * unconfirmed (the sandbox takes 5 minutes), so twice that is assumed. Every signing sets
+ * `payExpireSeconds` to the time left to the order's deadline, counted by Douyin from the
+ * `tt.requestOrder` call, so an order made from parameters handed out before the deadline can be
+ * paid at most this long past it: the order waits that long before it expires.
+ */
+export const REQUEST_ORDER_MAX_AGE_SECONDS = 600;
+
 /** "预下单" `payExpireSeconds`: at most 48 hours (payments-beyond.md); at least 1 here. */
 const MAX_PAY_EXPIRE_SECONDS = 48 * 3600;
 /** SKU titles are short in Douyin's cashier; its limit is unconfirmed, 256 characters is a guess kept small. */
@@ -104,6 +113,11 @@ export interface DouyinTradeOrderData {
   orderEntrySchema: { path: string; params: string };
 }
 
+/** `PaymentProvider.payerMadeBills` of the 通用交易系统 (see REQUEST_ORDER_MAX_AGE_SECONDS). */
+export const DOUYIN_TRADE_PAYER_MADE_BILLS = Object.freeze({
+  payableBeyondDeadlineMs: REQUEST_ORDER_MAX_AGE_SECONDS * 1000,
+});
+
 export class DouyinTradeProvider implements PaymentProvider {
   readonly id = 'douyin_trade' as const;
   readonly channels: ReadonlySet<PaymentChannel> = new Set<PaymentChannel>(['TT_MINI']);
@@ -112,6 +126,8 @@ export class DouyinTradeProvider implements PaymentProvider {
    * a refund whose answer was lost is only asked about, never sent again.
    */
   readonly idempotentRefunds = false;
+  /** Douyin makes the order at the mini-program's `tt.requestOrder`, from our signed `data`. */
+  readonly payerMadeBills = DOUYIN_TRADE_PAYER_MADE_BILLS;
   private readonly client: DouyinTradeClient;
   private readonly appPrivateKey: KeyObject;
   private readonly platformPublicKey: KeyObject;
@@ -169,7 +185,7 @@ export class DouyinTradeProvider implements PaymentProvider {
    * counts from the `tt.requestOrder` call, so it is set again to the seconds left to
    * `expiresAt`. Anything else in `data` is kept. Parameters of another kind come back unchanged.
    */
-  reissueClientParams(params: BillClientParams, expiresAt: Date): BillClientParams {
+  async reissueClientParams(params: BillClientParams, expiresAt: Date): Promise<BillClientParams> {
     if (params.channel !== 'TT_MINI' || params.douyin.call !== 'requestOrder') return params;
     let data: Record<string, unknown>;
     try {
