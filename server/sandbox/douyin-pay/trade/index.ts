@@ -451,6 +451,9 @@ function orderDataProblem(data: Record<string, unknown>): string | undefined {
   if (!Number.isSafeInteger(expire) || (expire as number) < 1 || (expire as number) > MAX_PAY_EXPIRE_SECONDS) {
     return 'payExpireSeconds must be 1–172800';
   }
+  // Douyin takes an HTTPS payNotifyUrl only, and boot refuses a real one that is not (server/config.ts).
+  // Here plain http is taken all the same: the offline server calls itself back at
+  // http://127.0.0.1:PORT (no PUBLIC_BASE_URL), and refusing it would break every sandbox checkout.
   if (typeof data.payNotifyUrl !== 'string' || !/^https?:\/\//.test(data.payNotifyUrl))
     return 'payNotifyUrl must be a URL';
   return undefined;
