@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { LOG_LEVELS, LogFormat, LogLevel } from './adapters/observability/logger';
+import { PLAIN_AUTHORIZATION_VALUE } from './adapters/payments/douyin-trade/signing';
 import { whyNotPublic } from './public-url';
 
 /**
@@ -379,7 +380,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // Both hand our webhook URL to a service on the internet: seed 001 §3.1 (the gateway wants
   // "a publicly reachable address and port", HTTP or HTTPS) and Douyin's orderInfo.notify_url.
   // WeChat Pay's notify_url as well, which must be HTTPS ("JSAPI下单": notify_url 必须为https).
+  // Douyin's 通用交易系统 likewise takes an HTTPS payNotifyUrl only (payments-beyond.md, `data`).
   const wechatpayCallsBack = wechatpayInUse && wechatpay.baseUrl !== undefined;
+  const httpsOnly = [
+    wechatpayCallsBack
+      ? {
+          when: 'WEAPP_PAYMENT_PROVIDER=wechatpay and WECHATPAY_BASE_URL',
+          who: 'WeChat Pay sends notifications to HTTPS addresses only',
+        }
+      : undefined,
+    !douyinSandboxed && e.TT_PAYMENT_PROVIDER === 'trade'
+      ? {
+          when: 'TT_PAYMENT_PROVIDER=trade and DOUYIN_API_BASE_URL',
+          who: "Douyin's 通用交易系统 takes an HTTPS payNotifyUrl only",
+        }
+      : undefined,
+  ].filter((rule) => rule !== undefined);
   const callingBack = [
     gatewaySandboxed
       ? undefined
@@ -411,11 +427,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     } else {
       const unreachable = whyNotPublic(e.PUBLIC_BASE_URL);
       if (unreachable) problems.push(`PUBLIC_BASE_URL cannot be reached from the internet (${unreachable}): ${why}`);
-      else if (wechatpayCallsBack && !e.PUBLIC_BASE_URL.toLowerCase().startsWith('https://')) {
-        problems.push(
-          'PUBLIC_BASE_URL must be https:// when WEAPP_PAYMENT_PROVIDER=wechatpay and WECHATPAY_BASE_URL are set: ' +
-            'WeChat Pay sends notifications to HTTPS addresses only (ALLOW_UNREACHABLE_WEBHOOKS=true starts anyway)',
-        );
+      else if (!e.PUBLIC_BASE_URL.toLowerCase().startsWith('https://')) {
+        for (const { when, who } of httpsOnly) {
+          problems.push(
+            `PUBLIC_BASE_URL must be https:// when ${when} are set: ${who} (ALLOW_UNREACHABLE_WEBHOOKS=true starts anyway)`,
+          );
+        }
       }
     }
   }
@@ -581,8 +598,9 @@ function wechatPayMerchant(e: Environment, problems: string[]): WechatPayMerchan
 }
 
 /**
- * The least RSA modulus WeChat Pay APIv3 keys have: its scheme is `WECHATPAY2-SHA256-RSA2048`
- * (pay.weixin.qq.com, "签名生成"; payments-beyond.md, "WeChat Pay APIv3").
+ * The least RSA modulus of the keys WeChat Pay APIv3 and Douyin's 通用交易系统 sign with: their
+ * schemes are `WECHATPAY2-SHA256-RSA2048` (pay.weixin.qq.com, "签名生成") and `SHA256-RSA2048`
+ * (payments-beyond.md, "WeChat Pay APIv3" and 通用交易系统 `byteAuthorization`).
  */
 const MIN_RSA_BITS = 2048;
 
@@ -602,7 +620,7 @@ function describeKey(key: KeyObject): string {
   return `${/^(8|11-|18|[AEFHILMNORSX])/.test(words) ? 'an' : 'a'} ${words}`;
 }
 
-/** Why `key` cannot sign or verify `WECHATPAY2-SHA256-RSA2048`, or undefined when it can. */
+/** Why `key` cannot sign or verify `…SHA256-RSA2048`, or undefined when it can. */
 function rsaProblem(key: KeyObject): string | undefined {
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
   if (key.asymmetricKeyType !== 'rsa' || bits < MIN_RSA_BITS) return `holds ${describeKey(key)}`;
@@ -614,6 +632,15 @@ function rsaProblem(key: KeyObject): string | undefined {
  * key of `MIN_RSA_BITS` or more, named by what it holds (a public key, a certificate, an EC key…).
  */
 function merchantKeyProblem(pem: string): string | undefined {
+  return rsaPrivateKeyProblem(pem, 'holds an X.509 certificate (apiclient_cert.pem?), not the private key');
+}
+
+/**
+ * What is wrong with a private key file that signs `…SHA256-RSA2048`: anything but an unencrypted
+ * RSA private key of `MIN_RSA_BITS` or more, named by what it holds; `certificate` is what is said
+ * of an X.509 certificate.
+ */
+function rsaPrivateKeyProblem(pem: string, certificate: string): string | undefined {
   let key: KeyObject;
   try {
     key = createPrivateKey(pem);
@@ -622,7 +649,7 @@ function merchantKeyProblem(pem: string): string | undefined {
     if (labels.includes('ENCRYPTED PRIVATE KEY') || /Proc-Type: 4,ENCRYPTED/.test(pem)) {
       return 'holds an encrypted private key (the server takes it unencrypted)';
     }
-    if (labels[0] === 'CERTIFICATE') return 'holds an X.509 certificate (apiclient_cert.pem?), not the private key';
+    if (labels[0] === 'CERTIFICATE') return certificate;
     let other: KeyObject;
     try {
       other = createPublicKey(pem);
@@ -655,10 +682,33 @@ function platformPublicKeyProblem(pem: string): string | undefined {
 }
 
 /**
+ * What is wrong with Douyin's platform public key file: anything but an RSA public key of
+ * `MIN_RSA_BITS` or more, SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`) — both
+ * hold nothing but the key, and the console shows it as text a merchant wraps in PEM either way.
+ * A private key or a certificate is another file (createPublicKey would derive or extract a key).
+ */
+function douyinPlatformKeyProblem(pem: string): string | undefined {
+  const first = pemLabels(pem)[0];
+  if (first === 'CERTIFICATE') return 'holds an X.509 certificate, not a public key';
+  if (first !== undefined && first.endsWith('PRIVATE KEY')) return 'holds a private key';
+  if (/PRIVATE KEY/.test(pem)) return 'holds a private key';
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch {
+    return 'is not a PEM key';
+  }
+  return rsaProblem(key);
+}
+
+/**
  * Douyin 通用交易系统 credentials when `DOUYIN_API_BASE_URL` is set: required with
  * `TT_PAYMENT_PROVIDER=trade`, read whenever given (so bills opened there are still asked about
  * after switching back to the cashier); undefined on the sandbox. Every problem is added to
- * `problems` (a variable missing, a file unreadable or holding the wrong kind of key).
+ * `problems`: a variable missing; a file unreadable or holding anything but an RSA key of
+ * `MIN_RSA_BITS` or more of its kind (an EC key would be used under `SHA256-RSA2048` all the
+ * same, and Douyin refuse every order); a key version or AppID that would not read back the same
+ * from `byteAuthorization`.
  */
 function douyinTradeCredentials(e: Environment, problems: string[]): DouyinTradeCredentials | undefined {
   if (e.DOUYIN_API_BASE_URL === undefined) return undefined;
@@ -674,6 +724,20 @@ function douyinTradeCredentials(e: Environment, problems: string[]): DouyinTrade
       );
     }
   }
+  // Both are pasted into byteAuthorization as they are (`appid=…,key_version=…`): a `,` or `=`
+  // in one would be read as parts of its own (`1,signature=x`), so only plain values are taken.
+  const pasted = {
+    DOUYIN_KEY_VERSION: 'the version the console gave the uploaded app public key, e.g. 1',
+    DOUYIN_APPID: "the mini-program's AppID, tt…",
+  } as const;
+  for (const [name, what] of Object.entries(pasted) as Array<[keyof typeof pasted, string]>) {
+    const value = e[name];
+    if (value === undefined || PLAIN_AUTHORIZATION_VALUE.test(value)) continue;
+    problems.push(
+      `${name} ${JSON.stringify(value.slice(0, 80))} cannot go into byteAuthorization: it must be ${what} ` +
+        "(1 to 64 letters, digits, '.', '_' or '-')",
+    );
+  }
   const appPrivateKeyPem =
     e.DOUYIN_APP_PRIVATE_KEY_FILE === undefined
       ? ''
@@ -681,11 +745,8 @@ function douyinTradeCredentials(e: Environment, problems: string[]): DouyinTrade
           'DOUYIN_APP_PRIVATE_KEY_FILE',
           e.DOUYIN_APP_PRIVATE_KEY_FILE,
           problems,
-          (pem) => {
-            createPrivateKey(pem);
-            return undefined;
-          },
-          'the app private key whose public half is uploaded in 开发设置 → 密钥设置',
+          (pem) => rsaPrivateKeyProblem(pem, 'holds an X.509 certificate, not the private key'),
+          `the app private key whose public half is uploaded in 开发设置 → 密钥设置: an RSA private key of at least ${MIN_RSA_BITS} bits (byteAuthorization is SHA256-RSA2048)`,
         );
   const platformPublicKeyPem =
     e.DOUYIN_PLATFORM_PUBLIC_KEY_FILE === undefined
@@ -694,12 +755,8 @@ function douyinTradeCredentials(e: Environment, problems: string[]): DouyinTrade
           'DOUYIN_PLATFORM_PUBLIC_KEY_FILE',
           e.DOUYIN_PLATFORM_PUBLIC_KEY_FILE,
           problems,
-          (text) => {
-            if (/PRIVATE KEY/.test(text)) return 'holds a private key';
-            createPublicKey(text);
-            return undefined;
-          },
-          "Douyin's platform public key",
+          douyinPlatformKeyProblem,
+          `Douyin's platform public key: an RSA public key of at least ${MIN_RSA_BITS} bits (callbacks are signed RSA-SHA256)`,
         );
   return {
     openApiBaseUrl: e.DOUYIN_OPEN_API_BASE_URL ?? 'https://open.douyin.com',

@@ -168,6 +168,12 @@ export type ProviderEvent =
       amount: Fen;
       /** The bill the provider says it refunded, where its message names it: it must be the refund's own. */
       billNo?: string;
+      /**
+       * The provider's own number of the bill it says it refunded (Douyin's `order_id`), where its
+       * message names it: it must be a number the refund's bill is known by here (its id from the
+       * provider, or the `tradeNo` of its payment).
+       */
+      billTradeNo?: string;
       detail: unknown;
     }
   | {
@@ -176,6 +182,8 @@ export type ProviderEvent =
       reason: string;
       /** As for `refund.succeeded`. */
       billNo?: string;
+      /** As for `refund.succeeded`. */
+      billTradeNo?: string;
       detail: unknown;
     }
   | {

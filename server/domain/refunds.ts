@@ -398,12 +398,12 @@ export class RefundService implements SecondPaymentHandler {
   /**
    * A verified notification from `provider`: the refund with this `refund_no` succeeded. Recorded
    * once; a message for a refund we do not have at that provider, for another bill than the
-   * refund's (`billNo`, where the message names one), or with another fee, is kept for a person
-   * and changes nothing (the refund's query settles it).
+   * refund's (`billNo` or `billTradeNo`, where the message names one: see `otherBill`), or with
+   * another fee, is kept for a person and changes nothing (the refund's query settles it).
    */
   async recordRefundSucceeded(
     provider: PaymentProviderId,
-    message: { refundNo: string; amount: Fen; billNo?: string; detail: unknown },
+    message: { refundNo: string; amount: Fen; billNo?: string; billTradeNo?: string; detail: unknown },
   ): Promise<{ duplicate: boolean }> {
     const { refundNo, amount, detail } = message;
     const refund = await this.store.refunds.findRefund(refundNo);
@@ -423,16 +423,9 @@ export class RefundService implements SecondPaymentHandler {
       );
       return { duplicate: false };
     }
-    if (message.billNo !== undefined && message.billNo !== refund.billNo) {
-      this.logOtherBill(provider, refund, message.billNo);
-      await this.keepUnmatched(
-        provider,
-        'refund.succeeded',
-        refundNo,
-        amount,
-        otherBillReason(refund, message.billNo),
-        detail,
-      );
+    const otherBill = await this.otherBill(provider, refund, message);
+    if (otherBill) {
+      await this.keepUnmatched(provider, 'refund.succeeded', refundNo, amount, otherBill, detail);
       return { duplicate: false };
     }
     if (refund.amount !== amount) {
@@ -464,12 +457,13 @@ export class RefundService implements SecondPaymentHandler {
    * A verified notification from `provider`: the refund with this `refund_no` failed (WeChat
    * Pay's `REFUND.CLOSED`; the gateway sends none). It finishes a pending refund as failed
    * exactly once, as its query saying failed would; `reason` becomes its failure. A message for a
-   * refund we do not have at that provider, for another bill than the refund's (`billNo`, where
-   * the message names one), or for one recorded succeeded, is kept for a person and changes nothing.
+   * refund we do not have at that provider, for another bill than the refund's (`billNo` or
+   * `billTradeNo`, where the message names one: see `otherBill`), or for one recorded succeeded, is
+   * kept for a person and changes nothing.
    */
   async recordRefundFailed(
     provider: PaymentProviderId,
-    message: { refundNo: string; reason: string; billNo?: string; detail: unknown },
+    message: { refundNo: string; reason: string; billNo?: string; billTradeNo?: string; detail: unknown },
   ): Promise<{ duplicate: boolean }> {
     const { refundNo, reason, detail } = message;
     const refund = await this.store.refunds.findRefund(refundNo);
@@ -481,16 +475,9 @@ export class RefundService implements SecondPaymentHandler {
       await this.keepUnmatched(provider, 'refund.failed', refundNo, 0, `no such refund at ${provider} here`, detail);
       return { duplicate: false };
     }
-    if (message.billNo !== undefined && message.billNo !== refund.billNo) {
-      this.logOtherBill(provider, refund, message.billNo);
-      await this.keepUnmatched(
-        provider,
-        'refund.failed',
-        refundNo,
-        refund.amount,
-        otherBillReason(refund, message.billNo),
-        detail,
-      );
+    const otherBill = await this.otherBill(provider, refund, message);
+    if (otherBill) {
+      await this.keepUnmatched(provider, 'refund.failed', refundNo, refund.amount, otherBill, detail);
       return { duplicate: false };
     }
     if (refund.status === 'succeeded') {
@@ -509,13 +496,50 @@ export class RefundService implements SecondPaymentHandler {
     return { duplicate: finished === null };
   }
 
-  private logOtherBill(provider: PaymentProviderId, refund: RefundRecord, billNo: string): void {
-    this.log.error('a refund message names another bill than the refund’s: not applied, needs review', {
-      provider,
-      refundNo: refund.refundNo,
-      billNo: refund.billNo,
-      messageBillNo: billNo,
-    });
+  /**
+   * Why a verified message about `refund` is about another bill (logged as an error), or undefined
+   * when it is not: it names our bill number (`billNo`) and that is not the refund's bill, or it
+   * names the provider's number of the bill (`billTradeNo`, e.g. Douyin's `order_id`, the only
+   * bill its refund callbacks carry) and that is none of the numbers the refund's bill is known by
+   * here: the provider's id from its creation, the `tradeNo` its payment was recorded with. A bill
+   * known by no such number (its payment's message carried none) leaves nothing to compare with:
+   * the message is taken, the refund number being ours and signed.
+   */
+  private async otherBill(
+    provider: PaymentProviderId,
+    refund: RefundRecord,
+    message: { billNo?: string; billTradeNo?: string },
+  ): Promise<string | undefined> {
+    // The signed numbers are quoted escaped: they may hold what no stored text can.
+    let reason: string | undefined;
+    if (message.billNo !== undefined && message.billNo !== refund.billNo) {
+      reason = `names bill ${JSON.stringify(message.billNo.slice(0, 64))}, but the refund is of bill ${refund.billNo}`;
+    } else if (message.billTradeNo !== undefined) {
+      const [bill, payments] = await Promise.all([
+        this.store.bills.findBill(refund.billNo),
+        this.store.bills.listPayments(refund.orderNo),
+      ]);
+      const known = new Set(
+        [bill?.providerBillId, ...payments.filter((p) => p.billNo === refund.billNo).map((p) => p.tradeNo)].filter(
+          (number): number is string => number !== undefined && number !== '',
+        ),
+      );
+      if (known.size > 0 && !known.has(message.billTradeNo)) {
+        reason =
+          `names the provider's bill ${JSON.stringify(message.billTradeNo.slice(0, 64))}, but the refund is of ` +
+          `bill ${refund.billNo}, which is ${[...known].join(' or ')} there`;
+      }
+    }
+    if (reason) {
+      this.log.error('a refund message names another bill than the refund’s: not applied, needs review', {
+        provider,
+        refundNo: refund.refundNo,
+        billNo: refund.billNo,
+        messageBillNo: message.billNo,
+        messageBillTradeNo: message.billTradeNo,
+      });
+    }
+    return reason;
   }
 
   /** Keeps a verified refund message that nothing here can apply, under its kind's `KEPT_KINDS` name. */
@@ -566,9 +590,4 @@ export class RefundService implements SecondPaymentHandler {
   async drain(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
   }
-}
-
-/** Why such a message is kept; the signed bill number is quoted escaped (it may hold what no stored text can). */
-function otherBillReason(refund: RefundRecord, billNo: string): string {
-  return `names bill ${JSON.stringify(billNo.slice(0, 64))}, but the refund is of bill ${refund.billNo}`;
 }

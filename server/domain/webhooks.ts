@@ -166,9 +166,9 @@ function keyOf(event: ProviderEvent): string {
     // The bill is part of the key: a message naming another bill (kept for review) must never be
     // taken for a copy of the true one that follows.
     case 'refund.succeeded':
-      return `REFUND|${event.refundNo}|${event.amount}|${event.billNo ?? ''}`;
+      return `REFUND|${event.refundNo}|${event.amount}|${event.billNo ?? ''}|${event.billTradeNo ?? ''}`;
     case 'refund.failed':
-      return `REFUND_FAILED|${event.refundNo}|${event.billNo ?? ''}`;
+      return `REFUND_FAILED|${event.refundNo}|${event.billNo ?? ''}|${event.billTradeNo ?? ''}`;
     case 'not_ours':
       return `${event.kind}|${event.reference}|${event.amount}`;
   }

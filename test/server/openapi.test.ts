@@ -593,6 +593,38 @@ describe('OpenAPI document', () => {
         await documented(g.sandbox.post('/sandbox/douyin/guaranteed/pay').send({ order_id, order_token }));
         await documented(g.sandbox.post('/sandbox/douyin/guaranteed/pay').send({ order_id, order_token }));
 
+        // A refund of that order held at Douyin, then failed through the control.
+        await documented(g.sandbox.post('/sandbox/douyin/refunds/hold').send({ count: 2 }));
+        await documented(g.sandbox.post('/sandbox/douyin/refunds/hold').send({ count: 0 }));
+        await documented(g.sandbox.delete('/sandbox/douyin/refunds/hold'));
+        await g.sandbox.post('/sandbox/douyin/refunds/hold').send({ count: 1 }).expect(201);
+        await eventually(
+          async () =>
+            (await g.services.database.query('SELECT 1 FROM payments WHERE bill_no = $1', [paidByShopper.billNo])).rows,
+          (rows) => rows.length === 1,
+        );
+        const { rows: paidOrders } = await g.services.database.query<{ order_no: string }>(
+          'SELECT order_no FROM bills WHERE bill_no = $1',
+          [paidByShopper.billNo],
+        );
+        const asked = await g.api
+          .post(`/api/merchant/orders/${paidOrders[0].order_no}/refunds`)
+          .set(merchant)
+          .set('idempotency-key', 'openapi-douyin-held-refund')
+          .send({ amount: 100 })
+          .expect(201);
+        const refundNo = asked.body.refund.refundNo as string;
+        await eventually(
+          async () => (await documented(g.sandbox.get('/sandbox/douyin/refunds'))).body.refunds as unknown[],
+          (refunds) => refunds.length === 1,
+        );
+        await documented(
+          g.sandbox.post(`/sandbox/douyin/refunds/${refundNo}/settle`).send({ result: 'failed', notify: false }),
+        );
+        await documented(g.sandbox.post(`/sandbox/douyin/refunds/${refundNo}/settle`).send({ result: 'succeeded' }));
+        await documented(g.sandbox.post('/sandbox/douyin/refunds/NOSUCHREFUND/settle').send({ result: 'failed' }));
+        await documented(g.sandbox.post('/sandbox/douyin/refunds/NOSUCHREFUND/settle').send({ result: 'closed' }));
+
         const settled = await orderOfShopper();
         await documented(
           g.sandbox.post(`/sandbox/douyin/orders/${settled.billNo}/settle`).send({ result: 'paid', notify: false }),

@@ -2,7 +2,7 @@ import type { Router } from '@koa/router';
 import { createDouyinPayControlRoutes } from './control';
 import { createGuaranteedSystem } from './guaranteed';
 import { DouyinPayKeyRing, type DouyinPaySandboxKeys } from './keys';
-import type { DouyinPaySystem } from './system';
+import { DouyinRefundHolds, type DouyinPaySystem } from './system';
 import { createDouyinTradeSystem } from './trade';
 
 /**
@@ -37,10 +37,12 @@ export interface DouyinPaySandbox {
 
 export function createDouyinPaySandbox(options: DouyinPaySandboxOptions): DouyinPaySandbox {
   const keys = new DouyinPayKeyRing(options.dataDir, options.keys);
+  const holds = new DouyinRefundHolds();
   const systems: DouyinPaySystem[] = [
     createGuaranteedSystem({
       appId: options.appId,
       keys,
+      holds,
       dataDir: options.dataDir,
       timeScale: options.timeScale,
       now: options.now,
@@ -50,6 +52,7 @@ export function createDouyinPaySandbox(options: DouyinPaySandboxOptions): Douyin
       appId: options.appId,
       secret: options.secret,
       keys,
+      holds,
       dataDir: options.dataDir,
       timeScale: options.timeScale,
       now: options.now,
@@ -57,7 +60,7 @@ export function createDouyinPaySandbox(options: DouyinPaySandboxOptions): Douyin
     }),
   ];
   return {
-    routers: [...systems.flatMap((system) => system.routers), createDouyinPayControlRoutes({ keys, systems })],
+    routers: [...systems.flatMap((system) => system.routers), createDouyinPayControlRoutes({ keys, systems, holds })],
     keys: () => keys.get(),
     close: async () => {
       await Promise.all(systems.map((system) => system.close()));

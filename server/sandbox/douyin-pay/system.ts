@@ -24,6 +24,63 @@ export type DouyinSettlement =
       reason: string;
     };
 
+/** An emulated refund as `GET /sandbox/douyin/refunds` lists it; `amount` in fen. */
+export interface DouyinSandboxRefund {
+  system: DouyinPaySystemName;
+  /** The merchant's refund number (`out_refund_no`). */
+  outRefundNo: string;
+  /** Douyin's refund number (通用交易系统's `refund_id`, 担保支付's `refund_no`). */
+  refundId: string;
+  /** The merchant's number of the order refunded. */
+  outOrderNo: string;
+  amount: number;
+  status: 'processing' | 'succeeded' | 'failed';
+}
+
+/** What settling a refund from the control endpoint did; `not_found` when the system has no such refund. */
+export type DouyinRefundSettlement =
+  | {
+      outcome: 'settled';
+      refund: DouyinSandboxRefund;
+      /** Whether a refund callback delivery started. */
+      notifying: boolean;
+    }
+  | { outcome: 'not_found' }
+  | {
+      outcome: 'finished';
+      /** What it already is. */
+      reason: string;
+    };
+
+/**
+ * How many of the next accepted refunds, of either system, stay processing until settled through
+ * `POST /sandbox/douyin/refunds/:outRefundNo/settle` (by default each succeeds right after its
+ * answer). Held in memory only, as the gateway's are.
+ */
+export class DouyinRefundHolds {
+  private count = 0;
+
+  /** Holds `count` more; how many are now held. */
+  add(count: number): number {
+    this.count += count;
+    return this.count;
+  }
+
+  /** Drops every hold; how many there were. */
+  release(): number {
+    const released = this.count;
+    this.count = 0;
+    return released;
+  }
+
+  /** Whether the refund being accepted now is held (using up one hold). */
+  take(): boolean {
+    if (this.count === 0) return false;
+    this.count -= 1;
+    return true;
+  }
+}
+
 /**
  * One emulated Douyin payment system (担保支付 or 通用交易系统): its API routes at the real paths,
  * and what the shared control endpoints (./control.ts) ask of it.
@@ -35,6 +92,13 @@ export interface DouyinPaySystem {
   orders(): DouyinSandboxOrder[];
   /** Pays or closes an order as the shopper or Douyin would; `notify` sends the signed callback. */
   settle(outOrderNo: string, result: 'paid' | 'closed', notify: boolean): Promise<DouyinSettlement>;
+  /** Every refund, oldest first. */
+  refunds(): DouyinSandboxRefund[];
+  /**
+   * Finishes a processing refund as Douyin would: `failed` gives its amount back to the order;
+   * `notify` sends the signed refund callback (SUCCESS or FAIL) to the refund's notify URL.
+   */
+  settleRefund(outRefundNo: string, result: 'succeeded' | 'failed', notify: boolean): Promise<DouyinRefundSettlement>;
   /** Stops callback retries in flight. */
   close(): Promise<void>;
 }

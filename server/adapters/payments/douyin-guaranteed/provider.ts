@@ -205,7 +205,9 @@ export class DouyinGuaranteedProvider implements PaymentProvider {
    * `timestamp` within `CALLBACK_MAX_SKEW_S` of our clock; only then is `msg` (a JSON text) read.
    * `payment` with `status` SUCCESS is `payment.succeeded` (`billNo` = `cp_orderno`, `amount` =
    * `total_amount` fen, `tradeNo` = `order_id`); `refund` SUCCESS `refund.succeeded` (`refundNo` =
-   * `cp_refundno`, `amount` = `refund_amount`), FAIL `refund.failed`; anything else verified, or
+   * `cp_refundno`, `amount` = `refund_amount`), FAIL `refund.failed`, each naming the bill the msg
+   * names (`billTradeNo` = `order_id`, `billNo` = `cp_orderno` if it has one) for the domain to
+   * check; anything else verified, or
    * for another mini-program's `appid`, `not_ours`.
    *
    * Throws AppError WEBHOOK_SIGNATURE_INVALID when it is unsigned, forged, tampered or stale
@@ -300,12 +302,18 @@ export class DouyinGuaranteedProvider implements PaymentProvider {
       if (!refundNo || amount === undefined) {
         throw refuse('WEBHOOK_INVALID', 'BAD_BODY', 'a refund without cp_refundno or refund_amount');
       }
-      if (status === 'SUCCESS') return { type: 'refund.succeeded', refundNo, amount, detail: content };
+      // The bill the signed msg names, so that a refund of another bill is never applied to ours.
+      const named = {
+        billNo: fieldText(content.cp_orderno) || undefined,
+        billTradeNo: fieldText(content.order_id) || undefined,
+      };
+      if (status === 'SUCCESS') return { type: 'refund.succeeded', refundNo, amount, ...named, detail: content };
       if (status === 'FAIL')
         return {
           type: 'refund.failed',
           refundNo,
           reason: `status FAIL ${fieldText(content.message) ?? ''}`.trim(),
+          ...named,
           detail: content,
         };
       return notOurs(`a refund callback with status ${status ?? '(none)'}`, refundNo, amount);

@@ -331,8 +331,9 @@ export class DouyinTradeProvider implements PaymentProvider {
    * Callback). `type: "payment"` with `status: "SUCCESS"` is `payment.succeeded` (`billNo` =
    * `out_order_no`, `amount` = `total_amount` fen, `tradeNo` = `order_id`); `type: "refund"` with
    * SUCCESS `refund.succeeded` (`amount` = `refund_total_amount`) and FAIL `refund.failed`
-   * (refund field names unconfirmed); a payment with CANCEL (closed unpaid) `payment.closed`.
-   * Anything else verified (`settle`, another app's `app_id`) is `not_ours`. Throws AppError WEBHOOK_SIGNATURE_INVALID when it does
+   * (refund field names unconfirmed), each naming the bill the msg names (`billTradeNo` =
+   * `order_id`, `billNo` = `out_order_no` if it has one) for the domain to check; a payment with
+   * CANCEL (closed unpaid) `payment.closed`. Anything else verified (`settle`, another app's `app_id`) is `not_ours`. Throws AppError WEBHOOK_SIGNATURE_INVALID when it does
    * not verify or is stale, WEBHOOK_INVALID when it verifies but does not read.
    */
   async readNotification(message: ProviderMessage): Promise<ProviderEvent> {
@@ -400,11 +401,19 @@ export class DouyinTradeProvider implements PaymentProvider {
       if (typeof msg.out_refund_no !== 'string' || !Number.isSafeInteger(amount) || amount < 0) {
         throw invalid('a refund without out_refund_no or refund_total_amount');
       }
+      // The bill the signed msg names, so that a refund of another bill is never applied to ours.
+      const named = { billNo: text(msg.out_order_no) || undefined, billTradeNo: text(msg.order_id) || undefined };
       if (status === 'SUCCESS') {
-        return { type: 'refund.succeeded', refundNo: msg.out_refund_no, amount, detail: msg };
+        return { type: 'refund.succeeded', refundNo: msg.out_refund_no, amount, ...named, detail: msg };
       }
       if (status === 'FAIL') {
-        return { type: 'refund.failed', refundNo: msg.out_refund_no, reason: `refund status FAIL`, detail: msg };
+        return {
+          type: 'refund.failed',
+          refundNo: msg.out_refund_no,
+          reason: `refund status FAIL`,
+          ...named,
+          detail: msg,
+        };
       }
       return notOurs(`a refund callback with status ${status || 'none'}`, amount);
     }

@@ -1,5 +1,6 @@
+import { AppError } from '../../../domain/errors';
 import { CANONICAL_BASE64, readSigningHeaders, type MessageHeaders } from '../signed-headers';
-import { createSign, createVerify, randomBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createSign, createVerify, randomBytes, type KeyObject } from 'node:crypto';
 
 /**
  * The signatures of Douyin's 通用交易系统 (payments-beyond.md, "Douyin mini-program payment",
@@ -16,6 +17,15 @@ import { createSign, createVerify, randomBytes, type KeyObject } from 'node:cryp
 /** The method and path `byteAuthorization` signs for `tt.requestOrder`. */
 const REQUEST_ORDER_METHOD = 'POST';
 const REQUEST_ORDER_PATH = '/requestOrder';
+
+/**
+ * What `appid`, `nonce_str`, `timestamp` and `key_version` may hold in a `byteAuthorization`:
+ * letters, digits, `.`, `_` and `-`, 1 to 64 of them. The header is `name=value` pairs joined by
+ * `,` with nothing escaped, so a value holding `,` or `=` would be read as parts of its own (a
+ * `key_version` of `1,signature=x` names a second signature) and whitespace ends the value for
+ * some readers. Douyin's AppIDs (`tt` and hex) and key versions (small numbers) fit.
+ */
+export const PLAIN_AUTHORIZATION_VALUE = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The parts of a `byteAuthorization`. */
 export interface ByteAuthorization {
@@ -36,7 +46,10 @@ export function requestOrderMessage(timestamp: string, nonceStr: string, data: s
 /**
  * Signs `data` (the order JSON text exactly as handed to `tt.requestOrder`) with the app private
  * key: the whole `byteAuthorization` value. `nowSeconds` and `nonceStr` are fresh unless given
- * (tests). Throws when the key cannot sign (a configuration mistake, checked at boot).
+ * (tests). Throws AppError INTERNAL when the key is not an RSA private key (Node would sign with
+ * an EC key under `RSA-SHA256` without a word, and Douyin would refuse what claims
+ * `SHA256-RSA2048`) or a part cannot be written (see `formatByteAuthorization`): configuration
+ * mistakes, refused at boot.
  */
 export function signRequestOrder(options: {
   data: string;
@@ -48,9 +61,20 @@ export function signRequestOrder(options: {
 }): string {
   const timestamp = String(Math.floor(options.nowSeconds));
   const nonceStr = options.nonceStr ?? randomBytes(16).toString('hex');
+  const key = typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey;
+  if (key.type !== 'private' || key.asymmetricKeyType !== 'rsa') {
+    throw new AppError(
+      'INTERNAL',
+      'byteAuthorization is signed SHA256-RSA2048: the app key must be an RSA private key',
+      {
+        provider: 'douyin_trade',
+        keyType: `${key.asymmetricKeyType ?? 'unknown'} ${key.type}`,
+      },
+    );
+  }
   const signature = createSign('RSA-SHA256')
     .update(requestOrderMessage(timestamp, nonceStr, options.data), 'utf8')
-    .sign(options.privateKey, 'base64');
+    .sign(key, 'base64');
   return formatByteAuthorization({
     appid: options.appid,
     nonceStr,
@@ -60,8 +84,33 @@ export function signRequestOrder(options: {
   });
 }
 
-/** `SHA256-RSA2048 appid=…,nonce_str=…,timestamp=…,key_version=…,signature=…`. */
+/**
+ * `SHA256-RSA2048 appid=…,nonce_str=…,timestamp=…,key_version=…,signature=…`. Throws AppError
+ * INTERNAL when a part would change what the header says: `appid`, `nonce_str`, `timestamp` or
+ * `key_version` beyond `PLAIN_AUTHORIZATION_VALUE`, or a `signature` that is not canonical base64.
+ */
 export function formatByteAuthorization(parts: ByteAuthorization): string {
+  const plain = {
+    appid: parts.appid,
+    nonce_str: parts.nonceStr,
+    timestamp: parts.timestamp,
+    key_version: parts.keyVersion,
+  };
+  const unwritable = Object.entries(plain)
+    .filter(([, value]) => !PLAIN_AUTHORIZATION_VALUE.test(value))
+    .map(([name]) => name);
+  if (!CANONICAL_BASE64.test(parts.signature)) unwritable.push('signature');
+  if (unwritable.length > 0) {
+    // The values are not quoted: the message reaches logs, and what is wrong is their shape.
+    throw new AppError(
+      'INTERNAL',
+      `byteAuthorization cannot carry this ${unwritable.join(', ')}: it would be read as other parts`,
+      {
+        provider: 'douyin_trade',
+        parts: unwritable,
+      },
+    );
+  }
   return (
     `SHA256-RSA2048 appid=${parts.appid},nonce_str=${parts.nonceStr},timestamp=${parts.timestamp},` +
     `key_version=${parts.keyVersion},signature=${parts.signature}`

@@ -6,10 +6,11 @@ import { BodyTooLargeError, echoed, parseJsonObject, readBody, sendError } from 
 import { digits, randomString } from '../../shared/random';
 import { chinaDateTime } from '../../shared/time';
 import type { DouyinPayKeyRing } from '../keys';
+import type { DouyinRefundHolds } from '../system';
 import { guaranteedControlOperations, guaranteedPaySchema } from './contract';
 import type { GuaranteedNotifier } from './notify';
 import { expectedRequestSign } from './signing';
-import type { GuaranteedOrder, GuaranteedStore } from './store';
+import type { GuaranteedOrder, GuaranteedRefund, GuaranteedStore } from './store';
 
 /**
  * The emulated 担保支付 server API at its real paths (payments-beyond.md, "Douyin mini-program
@@ -48,6 +49,8 @@ export interface GuaranteedApiDependencies {
   keys: DouyinPayKeyRing;
   store: GuaranteedStore;
   notifier: GuaranteedNotifier;
+  /** Shared with the 通用交易系统: refunds held processing (`POST /sandbox/douyin/refunds/hold`). */
+  holds: DouyinRefundHolds;
   now: () => number;
   /** Runs work after the answer (a refund's outcome). */
   later: (task: () => void) => void;
@@ -101,6 +104,23 @@ export function payOrder(deps: GuaranteedApiDependencies, order: GuaranteedOrder
   order.channelNo = `4200${digits(24)}`;
   deps.store.save();
   if (notify) deps.notifier.notifyPayment(order);
+}
+
+/**
+ * Ends a processing refund as Douyin would (a failed one no longer counts against the order, see
+ * `refundedOf`); `notify` starts its refund callback. Whether a callback started.
+ */
+export function finishRefund(
+  deps: GuaranteedApiDependencies,
+  refund: GuaranteedRefund,
+  status: 'SUCCESS' | 'FAIL',
+  notify: boolean,
+): boolean {
+  refund.status = status;
+  refund.refundedAt = Math.floor(deps.now() / 1000);
+  deps.store.save();
+  const order = deps.store.orders.get(refund.outOrderNo);
+  return notify && order !== undefined && deps.notifier.notifyRefund(refund, order);
 }
 
 /** The API routes and the shopper's route (described for OpenAPI), over one store. */
@@ -234,15 +254,14 @@ export function createGuaranteedApiRoutes(deps: GuaranteedApiDependencies): Rout
       };
       deps.store.refunds.set(outRefundNo, refund);
       deps.store.save();
-      // Douyin refunds a little later; the sandbox at once, after answering.
-      deps.later(() => {
-        const stored = deps.store.refunds.get(outRefundNo);
-        if (!stored || stored.status !== 'PROCESSING') return;
-        stored.status = 'SUCCESS';
-        stored.refundedAt = Math.floor(deps.now() / 1000);
-        deps.store.save();
-        deps.notifier.notifyRefund(stored, order);
-      });
+      // Douyin refunds a little later; the sandbox at once, after answering, unless the refund is
+      // held for `POST /sandbox/douyin/refunds/:outRefundNo/settle`.
+      if (!deps.holds.take()) {
+        deps.later(() => {
+          const stored = deps.store.refunds.get(outRefundNo);
+          if (stored?.status === 'PROCESSING') finishRefund(deps, stored, 'SUCCESS', true);
+        });
+      }
       return { refund_no: refund.refundNo };
     }),
   );

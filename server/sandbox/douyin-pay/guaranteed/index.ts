@@ -1,8 +1,15 @@
 import type { DouyinPayKeyRing } from '../keys';
-import type { DouyinPaySystem, DouyinSandboxOrder, DouyinSettlement } from '../system';
-import { createGuaranteedApiRoutes, expireIfDue, payOrder, type GuaranteedApiDependencies } from './api';
+import type {
+  DouyinPaySystem,
+  DouyinRefundHolds,
+  DouyinRefundSettlement,
+  DouyinSandboxOrder,
+  DouyinSandboxRefund,
+  DouyinSettlement,
+} from '../system';
+import { createGuaranteedApiRoutes, expireIfDue, finishRefund, payOrder, type GuaranteedApiDependencies } from './api';
 import { GuaranteedNotifier } from './notify';
-import { GuaranteedStore, type GuaranteedOrder } from './store';
+import { GuaranteedStore, type GuaranteedOrder, type GuaranteedRefund } from './store';
 import { deferredTasks } from '../../shared/deferred';
 
 /**
@@ -13,6 +20,8 @@ export interface GuaranteedSystemOptions {
   /** The mini-program's AppID: `app_id` of every call, `appid` of callbacks. */
   appId: string;
   keys: DouyinPayKeyRing;
+  /** Shared with the 通用交易系统: refunds held processing (`POST /sandbox/douyin/refunds/hold`). */
+  holds: DouyinRefundHolds;
   /** Keeps orders and refunds across restarts. @default in memory only */
   dataDir?: string;
   timeScale: number;
@@ -27,6 +36,17 @@ function listed(order: GuaranteedOrder): DouyinSandboxOrder {
     orderId: order.orderId,
     totalAmount: order.totalAmount,
     status: order.status,
+  };
+}
+
+function listedRefund(refund: GuaranteedRefund): DouyinSandboxRefund {
+  return {
+    system: 'guaranteed',
+    outRefundNo: refund.outRefundNo,
+    refundId: refund.refundNo,
+    outOrderNo: refund.outOrderNo,
+    amount: refund.refundAmount,
+    status: ({ PROCESSING: 'processing', SUCCESS: 'succeeded', FAIL: 'failed' } as const)[refund.status],
   };
 }
 
@@ -48,6 +68,7 @@ export function createGuaranteedSystem(options: GuaranteedSystemOptions): Douyin
     keys: options.keys,
     store,
     notifier,
+    holds: options.holds,
     now: options.now,
     later,
   };
@@ -69,6 +90,19 @@ export function createGuaranteedSystem(options: GuaranteedSystemOptions): Douyin
         store.save();
       }
       return { outcome: 'settled', order: listed(order) };
+    },
+    refunds: () => [...store.refunds.values()].map(listedRefund),
+    async settleRefund(outRefundNo, result, notify): Promise<DouyinRefundSettlement> {
+      const refund = store.refunds.get(outRefundNo);
+      if (!refund) return { outcome: 'not_found' };
+      if (refund.status !== 'PROCESSING') {
+        return {
+          outcome: 'finished',
+          reason: `担保支付 refund ${outRefundNo} is already ${listedRefund(refund).status}`,
+        };
+      }
+      const notifying = finishRefund(deps, refund, result === 'succeeded' ? 'SUCCESS' : 'FAIL', notify);
+      return { outcome: 'settled', refund: listedRefund(refund), notifying };
     },
     close: async () => {
       deferred.stop();

@@ -16,7 +16,14 @@ import { readControlBody } from '../../control';
 import { isPlainObject, parseJsonObject, readBody, sendError } from '../../shared/http';
 import { digits, randomString } from '../../shared/random';
 import type { DouyinPayKeyRing } from '../keys';
-import type { DouyinPaySystem, DouyinSandboxOrder, DouyinSettlement } from '../system';
+import type {
+  DouyinPaySystem,
+  DouyinRefundHolds,
+  DouyinRefundSettlement,
+  DouyinSandboxOrder,
+  DouyinSandboxRefund,
+  DouyinSettlement,
+} from '../system';
 import { requestOrderOperation, requestOrderSchema, REQUEST_ORDER_PATH } from './contract';
 import { type CallbackAttempt, TradeCallbackNotifier } from './notify';
 import { deferredTasks } from '../../shared/deferred';
@@ -26,7 +33,7 @@ import { deferredTasks } from '../../shared/deferred';
  * real keys (../keys.ts) at Douyin's real paths:
  *   POST /oauth/client_token/                             client tokens (2 h; the previous stays valid 5 min)
  *   POST /api/trade_basic/v1/developer/order_query/       by out_order_no or order_id
- *   POST /api/trade_basic/v1/developer/refund_create/     settled at once, then the refund callback
+ *   POST /api/trade_basic/v1/developer/refund_create/     settled at once (unless held), then the refund callback
  *   POST /api/trade_basic/v1/developer/refund_query/      by out_refund_no, refund_id or order_id
  * and `POST /sandbox/douyin/trade/request-order` (./contract.ts), what `tt.requestOrder` does inside
  * Douyin. Orders are paid or closed through the shared `POST /sandbox/douyin/orders/:outOrderNo/settle`,
@@ -77,6 +84,8 @@ export interface DouyinTradeSystemOptions {
   /** The mini-program's AppSecret, which `client_token` checks. */
   secret: string;
   keys: DouyinPayKeyRing;
+  /** Shared with 担保支付: refunds held processing (`POST /sandbox/douyin/refunds/hold`). */
+  holds: DouyinRefundHolds;
   dataDir?: string;
   timeScale: number;
   now: () => number;
@@ -152,9 +161,40 @@ export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): Douy
     refund_id: refund.refundId,
     refund_total_amount: refund.amount,
     cp_extra: '',
-    message: '',
+    message: refund.status === 'FAIL' ? '退款失败' : '',
     event_time: refund.refundAt ?? options.now(),
   });
+
+  const listedRefund = (refund: TradeRefund): DouyinSandboxRefund => ({
+    system: 'trade',
+    outRefundNo: refund.outRefundNo,
+    refundId: refund.refundId,
+    outOrderNo: refund.outOrderNo,
+    amount: refund.amount,
+    status: ({ PROCESSING: 'processing', SUCCESS: 'succeeded', FAIL: 'failed' } as const)[refund.status],
+  });
+
+  /**
+   * Ends a processing refund: a failure gives its amount back to the order. `notify` sends the
+   * refund callback when the refund has a notify URL; whether one started.
+   */
+  const finishRefund = (refund: TradeRefund, status: 'SUCCESS' | 'FAIL', notify: boolean): boolean => {
+    refund.status = status;
+    refund.refundAt = options.now();
+    const order = orders.get(refund.outOrderNo);
+    if (status === 'FAIL' && order) order.refunded -= refund.amount;
+    save();
+    if (!notify || !refund.notifyUrl) return false;
+    notifier.send(
+      `refund:${refund.outRefundNo}`,
+      refund.notifyUrl,
+      'refund',
+      refundMsg(refund),
+      refund.deliveries,
+      save,
+    );
+    return true;
+  };
 
   const router = new Router();
 
@@ -282,22 +322,13 @@ export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): Douy
     refunds.set(outRefundNo, refund);
     order.refunded += refund.amount;
     save();
-    // A developer's own refund needs no audit; it is settled shortly after, as Douyin's usually is.
-    later(() => {
-      refund.status = 'SUCCESS';
-      refund.refundAt = options.now();
-      save();
-      if (refund.notifyUrl) {
-        notifier.send(
-          `refund:${refund.outRefundNo}`,
-          refund.notifyUrl,
-          'refund',
-          refundMsg(refund),
-          refund.deliveries,
-          save,
-        );
-      }
-    });
+    // A developer's own refund needs no audit; it is settled shortly after, as Douyin's usually is,
+    // unless held for `POST /sandbox/douyin/refunds/:outRefundNo/settle`.
+    if (!options.holds.take()) {
+      later(() => {
+        if (refund.status === 'PROCESSING') finishRefund(refund, 'SUCCESS', true);
+      });
+    }
     answer(ctx, 0, '', { refund_id: refund.refundId, refund_audit_deadline: 0 });
   });
 
@@ -408,6 +439,16 @@ export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): Douy
       }
       return { outcome: 'settled', order: listed(order) };
     },
+    refunds: () => [...refunds.values()].map(listedRefund),
+    async settleRefund(outRefundNo, result, notify): Promise<DouyinRefundSettlement> {
+      const refund = refunds.get(outRefundNo);
+      if (!refund) return { outcome: 'not_found' };
+      if (refund.status !== 'PROCESSING') {
+        return { outcome: 'finished', reason: `refund ${outRefundNo} is already ${listedRefund(refund).status}` };
+      }
+      const notifying = finishRefund(refund, result === 'succeeded' ? 'SUCCESS' : 'FAIL', notify);
+      return { outcome: 'settled', refund: listedRefund(refund), notifying };
+    },
     async close() {
       deferred.stop();
       await notifier.close();
@@ -451,6 +492,9 @@ function orderDataProblem(data: Record<string, unknown>): string | undefined {
   if (!Number.isSafeInteger(expire) || (expire as number) < 1 || (expire as number) > MAX_PAY_EXPIRE_SECONDS) {
     return 'payExpireSeconds must be 1–172800';
   }
+  // Douyin takes an HTTPS payNotifyUrl only, and boot refuses a real one that is not (server/config.ts).
+  // Here plain http is taken all the same: the offline server calls itself back at
+  // http://127.0.0.1:PORT (no PUBLIC_BASE_URL), and refusing it would break every sandbox checkout.
   if (typeof data.payNotifyUrl !== 'string' || !/^https?:\/\//.test(data.payNotifyUrl))
     return 'payNotifyUrl must be a URL';
   return undefined;
