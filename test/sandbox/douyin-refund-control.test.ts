@@ -166,7 +166,7 @@ describe.each(STORAGES)('Douyin refund controls on $name', (storage) => {
       );
 
       /** The refund callback as Douyin signs it, for Douyin's order `orderIdNamed` (and our `billNamed`). */
-      const refunded = (status: 'SUCCESS' | 'FAIL', orderIdNamed: string, billNamed?: string) => {
+      const refunded = (status: 'SUCCESS' | 'FAIL', orderIdNamed: unknown, billNamed?: string) => {
         if (system === 'trade') {
           const msg = {
             app_id: DEVELOPMENT_SECRETS.douyinAppId,
@@ -222,6 +222,8 @@ describe.each(STORAGES)('Douyin refund controls on $name', (storage) => {
       await deliver(refunded('SUCCESS', other.orderId));
       await deliver(refunded('FAIL', other.orderId));
       await deliver(refunded('SUCCESS', orderId, other.billNo));
+      // A bill number that is no number at all names no bill of ours either.
+      await deliver(refunded('SUCCESS', { order_id: orderId }));
       expect(await refundOf(order.orderNo, refundNo)).toMatchObject({ status: 'pending' });
       const { rows } = await h.services.database.query<{ transaction_type: string; reason: string }>(
         'SELECT transaction_type, reason FROM unmatched_gateway_messages WHERE transaction_id = $1 ORDER BY id',
@@ -244,6 +246,7 @@ describe.each(STORAGES)('Douyin refund controls on $name', (storage) => {
         [undefined, other.orderId],
         [undefined, other.orderId],
         [other.billNo, orderId],
+        [undefined, JSON.stringify({ order_id: orderId })],
       ]);
 
       // The true callback, naming the refund's own bill, is not taken for a copy of those kept.

@@ -17,3 +17,17 @@ export function douyinRefundState(status: unknown, detail: unknown): ProviderRef
       return { found: true, state: 'pending', detail };
   }
 }
+
+/**
+ * A bill number a signed Douyin refund callback names (`order_id`, `out_order_no`, `cp_orderno`),
+ * for the domain to compare with the refund's own bill: a string or number as written; undefined
+ * when the field is absent, null or empty (Douyin writes unset fields so: it names no bill); and
+ * for any other value (an object, an array, a boolean) its JSON, which is no bill's number, so the
+ * message is kept for review rather than taken as naming no bill.
+ */
+export function namedBill(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return JSON.stringify(value) ?? String(value);
+}

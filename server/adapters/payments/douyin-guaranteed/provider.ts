@@ -14,7 +14,7 @@ import type {
   ProviderTransaction,
   RefundSubmission,
 } from '../../../domain/payment-provider';
-import { douyinRefundState } from '../douyin-refund-state';
+import { douyinRefundState, namedBill } from '../douyin-refund-state';
 import { isJsonObject, upstreamFailure } from '../upstream-error';
 import { EcpayClient, EcpayOrderStatus, EcpayRefusal } from './client';
 import { isEcpayCallbackSignature } from './signing';
@@ -304,8 +304,8 @@ export class DouyinGuaranteedProvider implements PaymentProvider {
       }
       // The bill the signed msg names, so that a refund of another bill is never applied to ours.
       const named = {
-        billNo: fieldText(content.cp_orderno) || undefined,
-        billTradeNo: fieldText(content.order_id) || undefined,
+        billNo: namedBill(content.cp_orderno),
+        billTradeNo: namedBill(content.order_id),
       };
       if (status === 'SUCCESS') return { type: 'refund.succeeded', refundNo, amount, ...named, detail: content };
       if (status === 'FAIL')

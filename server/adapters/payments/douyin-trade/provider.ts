@@ -15,7 +15,7 @@ import type {
   RefundSubmission,
 } from '../../../domain/payment-provider';
 import type { BillOutcome } from '../../../domain/order-status';
-import { douyinRefundState } from '../douyin-refund-state';
+import { douyinRefundState, namedBill } from '../douyin-refund-state';
 import { isJsonObject, upstreamFailure } from '../upstream-error';
 import {
   DouyinTradeClient,
@@ -402,7 +402,7 @@ export class DouyinTradeProvider implements PaymentProvider {
         throw invalid('a refund without out_refund_no or refund_total_amount');
       }
       // The bill the signed msg names, so that a refund of another bill is never applied to ours.
-      const named = { billNo: text(msg.out_order_no) || undefined, billTradeNo: text(msg.order_id) || undefined };
+      const named = { billNo: namedBill(msg.out_order_no), billTradeNo: namedBill(msg.order_id) };
       if (status === 'SUCCESS') {
         return { type: 'refund.succeeded', refundNo: msg.out_refund_no, amount, ...named, detail: msg };
       }
