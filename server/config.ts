@@ -205,10 +205,12 @@ export interface Config {
     apiBaseUrl?: string;
     appId: string;
     secret: string;
-    /** The `app_id` and `merchant_id` of Douyin payments, and the secret that signs `orderInfo`. */
-    payAppId: string;
-    merchantId: string;
-    paySecret: string;
+    /**
+     * The legacy cashier's `app_id` and `merchant_id` and the secret that signs `orderInfo`:
+     * always on the sandbox; against the real Douyin required with `TT_PAYMENT_PROVIDER=cashier`,
+     * else present only when set (all three or none), to finish cashier payments from before a switch.
+     */
+    cashier?: { payAppId: string; merchantId: string; paySecret: string };
   };
   /**
    * How Douyin mini-program payments are taken: `cashier`, the legacy cashier (`tt.pay` service 1
@@ -344,14 +346,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     apiBaseUrl: e.DOUYIN_API_BASE_URL,
     appId: secret('DOUYIN_APPID', douyinSandboxed, DEVELOPMENT_SECRETS.douyinAppId, 'DOUYIN_API_BASE_URL'),
     secret: secret('DOUYIN_SECRET', douyinSandboxed, DEVELOPMENT_SECRETS.douyinSecret, 'DOUYIN_API_BASE_URL'),
-    payAppId: secret('DOUYIN_PAY_APP_ID', douyinSandboxed, DEVELOPMENT_SECRETS.douyinPayAppId, 'DOUYIN_API_BASE_URL'),
-    merchantId: secret(
-      'DOUYIN_MERCHANT_ID',
-      douyinSandboxed,
-      DEVELOPMENT_SECRETS.douyinMerchantId,
-      'DOUYIN_API_BASE_URL',
-    ),
-    paySecret: secret('DOUYIN_PAY_SECRET', douyinSandboxed, DEVELOPMENT_SECRETS.douyinPaySecret, 'DOUYIN_API_BASE_URL'),
+    cashier: douyinCashierCredentials(e, problems),
   };
 
   refuseSettingsWithoutUpstream(e, problems);
@@ -528,6 +523,39 @@ function refuseSettingsWithoutUpstream(e: Environment, problems: string[]): void
       );
     }
   }
+}
+
+/**
+ * The legacy cashier's credentials (`DOUYIN_PAY_APP_ID`, `DOUYIN_MERCHANT_ID`,
+ * `DOUYIN_PAY_SECRET`): the development ones on the sandbox; against the real Douyin, required
+ * with `TT_PAYMENT_PROVIDER=cashier`, and otherwise read when set (all three or none: a merchant
+ * on 担保支付 or the 通用交易系统 alone never signed up for the cashier), so that orders paying
+ * through the cashier from before a switch can still be handed out. Missing ones are `problems`.
+ */
+function douyinCashierCredentials(
+  e: Environment,
+  problems: string[],
+): { payAppId: string; merchantId: string; paySecret: string } | undefined {
+  if (e.DOUYIN_API_BASE_URL === undefined) {
+    return {
+      payAppId: e.DOUYIN_PAY_APP_ID ?? DEVELOPMENT_SECRETS.douyinPayAppId,
+      merchantId: e.DOUYIN_MERCHANT_ID ?? DEVELOPMENT_SECRETS.douyinMerchantId,
+      paySecret: e.DOUYIN_PAY_SECRET ?? DEVELOPMENT_SECRETS.douyinPaySecret,
+    };
+  }
+  const names = ['DOUYIN_PAY_APP_ID', 'DOUYIN_MERCHANT_ID', 'DOUYIN_PAY_SECRET'] as const;
+  const chosen = e.TT_PAYMENT_PROVIDER === 'cashier';
+  if (!chosen && names.every((name) => e[name] === undefined)) return undefined;
+  const missing = names.filter((name) => e[name] === undefined);
+  for (const name of missing) {
+    problems.push(
+      chosen
+        ? `${name} is required when DOUYIN_API_BASE_URL is set and TT_PAYMENT_PROVIDER=cashier (the default)`
+        : `${name} goes with ${names.filter((other) => other !== name).join(' and ')}: set all three or none`,
+    );
+  }
+  if (missing.length > 0) return undefined;
+  return { payAppId: e.DOUYIN_PAY_APP_ID!, merchantId: e.DOUYIN_MERCHANT_ID!, paySecret: e.DOUYIN_PAY_SECRET! };
 }
 
 /**

@@ -437,11 +437,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
     const stopServing = () => (serverClosed ??= closeServer(server));
     closers.unshift(stopServing);
 
-    const douyinCashier = new SignedDouyinCashier({
-      payAppId: config.douyin.payAppId,
-      merchantId: config.douyin.merchantId,
-      paySecret: config.douyin.paySecret,
-    });
+    const douyinCashier = config.douyin.cashier && new SignedDouyinCashier(config.douyin.cashier);
     const notifyUrl = `${config.publicBaseUrl ?? serverUrl}/api/gateway/webhook`;
     const wechatpay = await wechatPayProvider(
       config,
@@ -528,7 +524,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
     const payments = new PaymentService(
       orders,
       bills,
-      new DouyinCashierPayment(bills, douyinCashier, clock, checkoutSettings, log),
+      douyinCashier && new DouyinCashierPayment(bills, douyinCashier, clock, checkoutSettings, log),
       store,
       clock,
       checkoutSettings,

@@ -610,6 +610,43 @@ describe('TT_PAYMENT_PROVIDER', () => {
     expect(problemsOf({ TT_PAYMENT_PROVIDER: 'trade-ish' })).toEqual([expect.stringMatching(/^TT_PAYMENT_PROVIDER: /)]);
   });
 
+  it('should ask for the legacy cashier settings only when the cashier takes Douyin payments, all three or none otherwise', () => {
+    const { DOUYIN_PAY_APP_ID: _a, DOUYIN_MERCHANT_ID: _m, DOUYIN_PAY_SECRET: _s, ...withoutCashier } = realDouyin;
+    expect(problemsOf(withoutCashier)).toEqual([
+      'DOUYIN_PAY_APP_ID is required when DOUYIN_API_BASE_URL is set and TT_PAYMENT_PROVIDER=cashier (the default)',
+      'DOUYIN_MERCHANT_ID is required when DOUYIN_API_BASE_URL is set and TT_PAYMENT_PROVIDER=cashier (the default)',
+      'DOUYIN_PAY_SECRET is required when DOUYIN_API_BASE_URL is set and TT_PAYMENT_PROVIDER=cashier (the default)',
+    ]);
+    const guaranteed = {
+      ...withoutCashier,
+      TT_PAYMENT_PROVIDER: 'guaranteed',
+      DOUYIN_PAY_SALT: 'salt',
+      DOUYIN_PAY_TOKEN: 'token',
+    };
+    expect(loadConfig(guaranteed).douyin.cashier).toBeUndefined();
+    expect(problemsOf({ ...guaranteed, DOUYIN_PAY_SECRET: 'p' })).toEqual([
+      'DOUYIN_PAY_APP_ID goes with DOUYIN_MERCHANT_ID and DOUYIN_PAY_SECRET: set all three or none',
+      'DOUYIN_MERCHANT_ID goes with DOUYIN_PAY_APP_ID and DOUYIN_PAY_SECRET: set all three or none',
+    ]);
+    expect(
+      loadConfig({
+        ...realDouyin,
+        TT_PAYMENT_PROVIDER: 'guaranteed',
+        DOUYIN_PAY_SALT: 'salt',
+        DOUYIN_PAY_TOKEN: 'token',
+      }).douyin.cashier,
+    ).toEqual({
+      payAppId: '800000000001',
+      merchantId: '1900000001',
+      paySecret: 'p',
+    });
+    expect(loadConfig({}).douyin.cashier).toEqual({
+      payAppId: expect.any(String),
+      merchantId: expect.any(String),
+      paySecret: expect.any(String),
+    });
+  });
+
   it.each([
     ['DOUYIN_PAY_SALT', 'DOUYIN_API_BASE_URL', '/sandbox/douyin/keys'],
     ['DOUYIN_PAY_TOKEN', 'DOUYIN_API_BASE_URL', '/sandbox/douyin/keys'],

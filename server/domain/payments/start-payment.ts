@@ -39,7 +39,8 @@ export class PaymentService {
   constructor(
     private readonly orders: OrderService,
     private readonly bills: BillService,
-    private readonly douyinCashier: DouyinCashierPayment,
+    /** Absent when the legacy cashier is not configured (a merchant on Douyin's current systems alone). */
+    private readonly douyinCashier: DouyinCashierPayment | undefined,
     private readonly store: Pick<Repositories, 'orders'>,
     private readonly clock: Clock,
     private readonly settings: Pick<CheckoutSettings, 'minimumPayWindowSeconds'>,
@@ -91,7 +92,9 @@ export class PaymentService {
     const active = await this.bills.activeChannels(order.orderNo);
     if (this.bills.offers('TT_MINI')) {
       if (CASHIER_LEGS.some((leg) => active.has(leg))) {
-        return this.douyinCashier.start(order, shopper, secondsLeft, clientIp);
+        // Without the cashier's settings its orderInfo cannot be signed: a new bill opens instead;
+        // the legs end at their deadline, and a payment on one beside it is returned as a second.
+        if (this.douyinCashier) return this.douyinCashier.start(order, shopper, secondsLeft, clientIp);
       }
       const bill = await this.bills.open(order, shopper, 'TT_MINI', secondsLeft);
       if (bill.channel !== 'TT_MINI') throw new Error('TT_MINI bill without Douyin parameters');
@@ -101,6 +104,7 @@ export class PaymentService {
       const earlier = await this.bills.resumeEarlier(order, shopper, 'TT_MINI');
       if (earlier?.channel === 'TT_MINI') return douyinPaymentOf(earlier.douyin);
     }
+    if (!this.douyinCashier) throw new Error('the legacy cashier is chosen but not configured');
     return this.douyinCashier.start(order, shopper, secondsLeft, clientIp);
   }
 }
