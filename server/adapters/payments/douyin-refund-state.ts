@@ -29,5 +29,5 @@ export function namedBill(value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value === 'string') return value;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return JSON.stringify(value) ?? String(value);
+  return JSON.stringify(value) ?? `<${typeof value}>`;
 }
