@@ -517,10 +517,10 @@ function refuseSettingsWithoutUpstream(e: Environment, problems: string[]): void
     if (e[baseUrl] !== undefined) continue;
     for (const name of names) {
       if (e[name] === undefined) continue;
-      problems.push(
-        `${name} is used only with ${baseUrl} set: without it the sandbox's development keys (${keys}) are ` +
-          `used instead; set ${baseUrl} or unset ${name}`,
-      );
+      const instead = name.endsWith('_BASE_URL')
+        ? 'the sandbox serves that API instead'
+        : `the sandbox's development keys (${keys}) are used instead`;
+      problems.push(`${name} is used only with ${baseUrl} set: without it ${instead}; set ${baseUrl} or unset ${name}`);
     }
   }
 }

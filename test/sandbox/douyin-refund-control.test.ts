@@ -264,6 +264,11 @@ describe.each(STORAGES)('Douyin refund controls on $name', (storage) => {
       expect(bad.status).toBe(400);
       await h.sandbox.post('/sandbox/douyin/refunds/hold').send({ count: 3 }).expect(201);
       expect((await h.sandbox.delete('/sandbox/douyin/refunds/hold').expect(200)).body).toEqual({ released: 3 });
+      // Holds pile up to 10,000 pending in all, however many requests ask.
+      for (const count of [10_000, 10_000]) {
+        await h.sandbox.post('/sandbox/douyin/refunds/hold').send({ count }).expect(201);
+      }
+      expect((await h.sandbox.delete('/sandbox/douyin/refunds/hold').expect(200)).body).toEqual({ released: 10_000 });
     });
   });
 });

@@ -671,9 +671,11 @@ describe('TT_PAYMENT_PROVIDER', () => {
           WECHATPAY_APIV3_KEY: '0123456789abcdef0123456789abcdef',
           WECHATPAY_PUBLIC_KEY_ID: 'PUB_KEY_ID_0001',
         }[name as string] ?? 'x';
+      const instead = name.endsWith('_BASE_URL')
+        ? 'the sandbox serves that API instead'
+        : `the sandbox's development keys (GET ${keysPath}) are used instead`;
       expect(problemsOf({ [name]: value })).toEqual([
-        `${name} is used only with ${baseUrl} set: without it the sandbox's development keys (GET ${keysPath}) ` +
-          `are used instead; set ${baseUrl} or unset ${name}`,
+        `${name} is used only with ${baseUrl} set: without it ${instead}; set ${baseUrl} or unset ${name}`,
       ]);
     },
   );

@@ -17,6 +17,8 @@ describe('saysRecordMissing', () => {
     'Order does not exist',
     'refund record not found',
     'no such order',
+    '记录不存在',
+    'record not found',
   ];
   const settingMissing = [
     'app_id不存在',

@@ -13,7 +13,7 @@
  * and a refund be asked again, so a refusal saying that something else is missing — "app_id不存在",
  * "商户不存在", "access-token not exist", a key or certificate — must stay an error that a human
  * sees, or a misconfigured instance would retire every bill it asks about. The words must name an
- * order or refund as the missing thing (订单不存在, 退款单不存在, 不存在该订单, "order not exist",
+ * order, refund or record as the missing thing (订单不存在, 退款单不存在, 不存在该订单, 记录不存在, "order not exist",
  * "refund record not found"), and must not name any setting besides.
  */
 export function saysRecordMissing(words: string): boolean {
@@ -21,7 +21,7 @@ export function saysRecordMissing(words: string): boolean {
   return MISSING_AFTER_SUBJECT.test(words) || MISSING_BEFORE_SUBJECT.test(words);
 }
 
-const SUBJECT = '(?:订单|退款|交易|order|refund|trade)';
+const SUBJECT = '(?:订单|退款|交易|记录|order|refund|trade|record)';
 const MISSING = '(?:不存在|未找到|查询不到|查不到|does\\s*not\\s*exist|not\\s*exists?|not\\s*found|no\\s*such)';
 /** Within one clause: no punctuation between the subject and the words saying it is missing. */
 const SAME_CLAUSE = '[^,，;；。.!！:：]{0,24}?';

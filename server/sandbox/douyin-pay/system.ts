@@ -52,17 +52,21 @@ export type DouyinRefundSettlement =
       reason: string;
     };
 
+/** The most refund holds pending at once (as many as one request may ask for). */
+export const MAX_DOUYIN_REFUND_HOLDS = 10_000;
+
 /**
  * How many of the next accepted refunds, of either system, stay processing until settled through
  * `POST /sandbox/douyin/refunds/:outRefundNo/settle` (by default each succeeds right after its
- * answer). Held in memory only, as the gateway's are.
+ * answer). Held in memory only: unlike the gateway's, the holds not yet used are gone after a
+ * sandbox restart (the refunds already held stay held).
  */
 export class DouyinRefundHolds {
   private count = 0;
 
-  /** Holds `count` more; how many are now held. */
+  /** Holds `count` more, up to MAX_DOUYIN_REFUND_HOLDS pending in all; how many are now held. */
   add(count: number): number {
-    this.count += count;
+    this.count = Math.min(MAX_DOUYIN_REFUND_HOLDS, this.count + count);
     return this.count;
   }
 
