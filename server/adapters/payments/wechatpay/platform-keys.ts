@@ -53,6 +53,12 @@ export interface PlatformKeysOptions {
   download?: () => Promise<PlatformCertificate[]>;
   /** The least time between two downloads, ms. @default 60000 */
   minDownloadIntervalMs?: number;
+  /**
+   * The least time after a download that failed (no answer, an answer that did not read), ms: it
+   * learned nothing, so waiting the full interval would only keep refusing WeChat Pay's retries of
+   * a notification signed with a new certificate. @default 5000
+   */
+  retryAfterFailedDownloadMs?: number;
   /** @default Date.now */
   now?: () => number;
 }
@@ -89,6 +95,7 @@ export class PlatformKeys {
   private certificates = new Map<string, PlatformCertificate>();
   private readonly publicKey?: { id: string; key: KeyObject };
   private lastDownloadAt?: number;
+  private lastDownloadFailed = false;
   private downloading?: Promise<void>;
   private downloadCount = 0;
   /** Voucher → when it bought a download that did not find its serial (ms); oldest first. */
@@ -158,6 +165,7 @@ export class PlatformKeys {
     const download = this.options.download;
     this.downloading = (async () => {
       try {
+        this.lastDownloadFailed = true;
         const certificates = await download();
         const now = this.now();
         const kept = new Map<string, PlatformCertificate>();
@@ -169,6 +177,7 @@ export class PlatformKeys {
           if (!kept.has(serial) && certificate.validTo > now) kept.set(serial, certificate);
         }
         this.certificates = kept;
+        this.lastDownloadFailed = false;
       } finally {
         this.downloading = undefined;
       }
@@ -178,7 +187,10 @@ export class PlatformKeys {
 
   private downloadAllowed(): boolean {
     if (this.downloading) return true;
-    const interval = this.options.minDownloadIntervalMs ?? 60_000;
+    const least = this.options.minDownloadIntervalMs ?? 60_000;
+    const interval = this.lastDownloadFailed
+      ? Math.min(least, this.options.retryAfterFailedDownloadMs ?? 5_000)
+      : least;
     return this.lastDownloadAt === undefined || this.now() - this.lastDownloadAt >= interval;
   }
 
