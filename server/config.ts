@@ -718,7 +718,6 @@ function platformPublicKeyProblem(pem: string): string | undefined {
 function douyinPlatformKeyProblem(pem: string): string | undefined {
   const first = pemLabels(pem)[0];
   if (first === 'CERTIFICATE') return 'holds an X.509 certificate, not a public key';
-  if (first !== undefined && first.endsWith('PRIVATE KEY')) return 'holds a private key';
   if (/PRIVATE KEY/.test(pem)) return 'holds a private key';
   let key: KeyObject;
   try {

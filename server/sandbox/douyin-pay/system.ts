@@ -52,6 +52,38 @@ export type DouyinRefundSettlement =
       reason: string;
     };
 
+/** A refund's state as both systems' refund queries spell it (`refund_status`). */
+export type DouyinRefundStatus = 'PROCESSING' | 'SUCCESS' | 'FAIL';
+
+/** How `GET /sandbox/douyin/refunds` names a `DouyinRefundStatus`. */
+export const LISTED_REFUND_STATUS = {
+  PROCESSING: 'processing',
+  SUCCESS: 'succeeded',
+  FAIL: 'failed',
+} as const satisfies Record<DouyinRefundStatus, DouyinSandboxRefund['status']>;
+
+/**
+ * `DouyinPaySystem.settleRefund` over one system's refunds: `not_found` without `refund`,
+ * `finished` when it is no longer processing, else `finish` ends it (SUCCESS or FAIL, with its
+ * callback when `notify`; whether one started) and it is listed as it is then.
+ */
+export function settleProcessingRefund<R extends { status: DouyinRefundStatus }>(
+  refund: R | undefined,
+  result: 'succeeded' | 'failed',
+  notify: boolean,
+  listed: (refund: R) => DouyinSandboxRefund,
+  finish: (refund: R, status: 'SUCCESS' | 'FAIL', notify: boolean) => boolean,
+): DouyinRefundSettlement {
+  if (!refund) return { outcome: 'not_found' };
+  if (refund.status !== 'PROCESSING') {
+    const { system, outRefundNo, status } = listed(refund);
+    const name = system === 'guaranteed' ? '担保支付' : '通用交易系统';
+    return { outcome: 'finished', reason: `${name} refund ${outRefundNo} is already ${status}` };
+  }
+  const notifying = finish(refund, result === 'succeeded' ? 'SUCCESS' : 'FAIL', notify);
+  return { outcome: 'settled', refund: listed(refund), notifying };
+}
+
 /** The most refund holds pending at once (as many as one request may ask for). */
 export const MAX_DOUYIN_REFUND_HOLDS = 10_000;
 

@@ -1,11 +1,12 @@
 import type { DouyinPayKeyRing } from '../keys';
-import type {
-  DouyinPaySystem,
-  DouyinRefundHolds,
-  DouyinRefundSettlement,
-  DouyinSandboxOrder,
-  DouyinSandboxRefund,
-  DouyinSettlement,
+import {
+  LISTED_REFUND_STATUS,
+  settleProcessingRefund,
+  type DouyinPaySystem,
+  type DouyinRefundHolds,
+  type DouyinSandboxOrder,
+  type DouyinSandboxRefund,
+  type DouyinSettlement,
 } from '../system';
 import { createGuaranteedApiRoutes, expireIfDue, finishRefund, payOrder, type GuaranteedApiDependencies } from './api';
 import { GuaranteedNotifier } from './notify';
@@ -46,7 +47,7 @@ function listedRefund(refund: GuaranteedRefund): DouyinSandboxRefund {
     refundId: refund.refundNo,
     outOrderNo: refund.outOrderNo,
     amount: refund.refundAmount,
-    status: ({ PROCESSING: 'processing', SUCCESS: 'succeeded', FAIL: 'failed' } as const)[refund.status],
+    status: LISTED_REFUND_STATUS[refund.status],
   };
 }
 
@@ -92,18 +93,10 @@ export function createGuaranteedSystem(options: GuaranteedSystemOptions): Douyin
       return { outcome: 'settled', order: listed(order) };
     },
     refunds: () => [...store.refunds.values()].map(listedRefund),
-    async settleRefund(outRefundNo, result, notify): Promise<DouyinRefundSettlement> {
-      const refund = store.refunds.get(outRefundNo);
-      if (!refund) return { outcome: 'not_found' };
-      if (refund.status !== 'PROCESSING') {
-        return {
-          outcome: 'finished',
-          reason: `担保支付 refund ${outRefundNo} is already ${listedRefund(refund).status}`,
-        };
-      }
-      const notifying = finishRefund(deps, refund, result === 'succeeded' ? 'SUCCESS' : 'FAIL', notify);
-      return { outcome: 'settled', refund: listedRefund(refund), notifying };
-    },
+    settleRefund: async (outRefundNo, result, notify) =>
+      settleProcessingRefund(store.refunds.get(outRefundNo), result, notify, listedRefund, (refund, status, send) =>
+        finishRefund(deps, refund, status, send),
+      ),
     close: async () => {
       deferred.stop();
       await notifier.close();

@@ -16,13 +16,15 @@ import { readControlBody } from '../../control';
 import { isPlainObject, parseJsonObject, readBody, sendError } from '../../shared/http';
 import { digits, randomString } from '../../shared/random';
 import type { DouyinPayKeyRing } from '../keys';
-import type {
-  DouyinPaySystem,
-  DouyinRefundHolds,
-  DouyinRefundSettlement,
-  DouyinSandboxOrder,
-  DouyinSandboxRefund,
-  DouyinSettlement,
+import {
+  LISTED_REFUND_STATUS,
+  settleProcessingRefund,
+  type DouyinPaySystem,
+  type DouyinRefundHolds,
+  type DouyinRefundStatus,
+  type DouyinSandboxOrder,
+  type DouyinSandboxRefund,
+  type DouyinSettlement,
 } from '../system';
 import { requestOrderOperation, requestOrderSchema, REQUEST_ORDER_PATH } from './contract';
 import { type CallbackAttempt, TradeCallbackNotifier } from './notify';
@@ -72,7 +74,7 @@ interface TradeRefund {
   outOrderNo: string;
   orderId: string;
   amount: number;
-  status: 'PROCESSING' | 'SUCCESS' | 'FAIL';
+  status: DouyinRefundStatus;
   notifyUrl?: string;
   createdAt: number;
   refundAt?: number;
@@ -171,7 +173,7 @@ export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): Douy
     refundId: refund.refundId,
     outOrderNo: refund.outOrderNo,
     amount: refund.amount,
-    status: ({ PROCESSING: 'processing', SUCCESS: 'succeeded', FAIL: 'failed' } as const)[refund.status],
+    status: LISTED_REFUND_STATUS[refund.status],
   });
 
   /**
@@ -440,15 +442,8 @@ export function createDouyinTradeSystem(options: DouyinTradeSystemOptions): Douy
       return { outcome: 'settled', order: listed(order) };
     },
     refunds: () => [...refunds.values()].map(listedRefund),
-    async settleRefund(outRefundNo, result, notify): Promise<DouyinRefundSettlement> {
-      const refund = refunds.get(outRefundNo);
-      if (!refund) return { outcome: 'not_found' };
-      if (refund.status !== 'PROCESSING') {
-        return { outcome: 'finished', reason: `refund ${outRefundNo} is already ${listedRefund(refund).status}` };
-      }
-      const notifying = finishRefund(refund, result === 'succeeded' ? 'SUCCESS' : 'FAIL', notify);
-      return { outcome: 'settled', refund: listedRefund(refund), notifying };
-    },
+    settleRefund: async (outRefundNo, result, notify) =>
+      settleProcessingRefund(refunds.get(outRefundNo), result, notify, listedRefund, finishRefund),
     async close() {
       deferred.stop();
       await notifier.close();
