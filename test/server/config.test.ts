@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, DEVELOPMENT_SECRETS, loadConfig } from '../../server/config';
-import { issuePlatformCertificate } from '../../server/sandbox/wechatpay/keys';
+import { rsaPem, writeOtherKeyFiles } from '../support/key-files';
 import { REAL_DOUYIN, REAL_GATEWAY, REAL_WECHAT, REAL_WECHATPAY } from '../support/real-upstreams';
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -22,11 +21,7 @@ function problemsOf(env: Record<string, string>): string[] {
  * `<name>_pub.pem` (SPKI), and returns both PEMs.
  */
 function writeRsaPair(dir: string, name: string): { privateKey: string; publicKey: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
+  const { privateKey, publicKey } = rsaPem();
   writeFileSync(join(dir, `${name}_key.pem`), privateKey);
   writeFileSync(join(dir, `${name}_pub.pem`), publicKey);
   return { privateKey, publicKey };
@@ -469,53 +464,12 @@ describe('WeChat Pay key files at boot', () => {
     written.push(pem);
     return join(dir, name);
   };
-  const rsaPem = (bits: number) =>
-    generateKeyPairSync('rsa', {
-      modulusLength: bits,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
-
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'config-wechatpay-keys-'));
     const rsa = rsaPem(2048);
     write('apiclient_key.pem', rsa.privateKey);
     write('pub_key.pem', rsa.publicKey);
-    const ec = generateKeyPairSync('ec', {
-      namedCurve: 'prime256v1',
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
-    write('ec_key.pem', ec.privateKey);
-    write('ec_pub.pem', ec.publicKey);
-    write(
-      'ed25519_key.pem',
-      generateKeyPairSync('ed25519', {
-        publicKeyEncoding: { type: 'spki', format: 'pem' },
-        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-      }).privateKey,
-    );
-    for (const bits of [512, 1024]) {
-      const small = rsaPem(bits);
-      write(`rsa${bits}_key.pem`, small.privateKey);
-      write(`rsa${bits}_pub.pem`, small.publicKey);
-    }
-    const pkcs1 = generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'pkcs1', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-    });
-    write('pkcs1_key.pem', pkcs1.privateKey);
-    write('pkcs1_pub.pem', pkcs1.publicKey);
-    write(
-      'encrypted_key.pem',
-      generateKeyPairSync('rsa', {
-        modulusLength: 2048,
-        publicKeyEncoding: { type: 'spki', format: 'pem' },
-        privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'secret' },
-      }).privateKey,
-    );
-    write('cert.pem', (await issuePlatformCertificate()).certificatePem);
+    await writeOtherKeyFiles(write, [512, 1024]);
     real = {
       ...REAL_WECHATPAY,
       WECHATPAY_PRIVATE_KEY_FILE: join(dir, 'apiclient_key.pem'),

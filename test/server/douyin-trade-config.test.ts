@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatByteAuthorization, signRequestOrder } from '../../server/adapters/payments/douyin-trade/signing';
 import { ConfigError, loadConfig } from '../../server/config';
-import { issuePlatformCertificate } from '../../server/sandbox/wechatpay/keys';
+import { ecPem, ed25519Pem, rsaPem, writeOtherKeyFiles } from '../support/key-files';
 import { REAL_DOUYIN } from '../support/real-upstreams';
 
 /**
@@ -26,24 +25,6 @@ function problemsOf(env: Record<string, string>): string[] {
   }
 }
 
-const rsaPem = (bits = 2048) =>
-  generateKeyPairSync('rsa', {
-    modulusLength: bits,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
-const ecPem = () =>
-  generateKeyPairSync('ec', {
-    namedCurve: 'prime256v1',
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
-const ed25519Pem = () =>
-  generateKeyPairSync('ed25519', {
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
-
 describe("the 通用交易系统's settings against the real Douyin", () => {
   let dir: string;
   let real: Record<string, string>;
@@ -60,31 +41,7 @@ describe("the 通用交易系统's settings against the real Douyin", () => {
     dir = mkdtempSync(join(tmpdir(), 'douyin-trade-config-'));
     write('app_key.pem', rsaPem().privateKey);
     write('platform_pub.pem', rsaPem().publicKey);
-    const ec = ecPem();
-    write('ec_key.pem', ec.privateKey);
-    write('ec_pub.pem', ec.publicKey);
-    const ed = ed25519Pem();
-    write('ed25519_key.pem', ed.privateKey);
-    write('ed25519_pub.pem', ed.publicKey);
-    const small = rsaPem(1024);
-    write('rsa1024_key.pem', small.privateKey);
-    write('rsa1024_pub.pem', small.publicKey);
-    const pkcs1 = generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'pkcs1', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-    });
-    write('pkcs1_key.pem', pkcs1.privateKey);
-    write('pkcs1_pub.pem', pkcs1.publicKey);
-    write(
-      'encrypted_key.pem',
-      generateKeyPairSync('rsa', {
-        modulusLength: 2048,
-        publicKeyEncoding: { type: 'spki', format: 'pem' },
-        privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'secret' },
-      }).privateKey,
-    );
-    write('cert.pem', (await issuePlatformCertificate()).certificatePem);
+    await writeOtherKeyFiles(write, [1024]);
     real = {
       ...REAL_DOUYIN,
       PUBLIC_BASE_URL: 'https://shop.example.com',
